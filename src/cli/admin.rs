@@ -1,0 +1,362 @@
+//! Admin commands: `migrate`, `tenants`, `services`, `slots`.
+
+use super::render::{self, Format};
+use crate::domain::duration::RetentionPeriod;
+use crate::domain::slots::{self, WeekdaySet};
+use crate::ops::seeding::{self, GenerateRequest, SlotReport};
+use crate::ops::{Context, Refusal};
+use crate::store::SlotFilter;
+use anyhow::Result;
+use chrono::{NaiveDate, NaiveTime};
+use chrono_tz::Tz;
+use clap::Subcommand;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tabled::Tabled;
+
+#[derive(Debug, Subcommand)]
+pub enum TenantsCmd {
+    /// Create or update the tenants of the policy folder in the database
+    Sync,
+    /// List the tenants in the database
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServicesCmd {
+    /// Import services from a CSV file with the columns code,name,duration_minutes
+    Import {
+        /// Tenant slug, as in its policy
+        #[arg(long)]
+        tenant: String,
+        /// CSV file; one bad row refuses the whole file
+        file: PathBuf,
+    },
+    /// List a tenant's services
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SlotsCmd {
+    /// Open slots for a service over a date range (local time of the tenant)
+    Generate {
+        #[arg(long)]
+        tenant: String,
+        /// Service code
+        #[arg(long)]
+        service: String,
+        /// First day, YYYY-MM-DD
+        #[arg(long)]
+        from: NaiveDate,
+        /// Last day (inclusive), YYYY-MM-DD
+        #[arg(long)]
+        to: NaiveDate,
+        /// Days of the week: mon-fri, mon,wed,fri, mo-do …
+        #[arg(long, default_value = "mon-fri", value_parser = parse_weekdays)]
+        weekdays: WeekdaySet,
+        /// Office hours: 08:00-12:00 or 08:00-12:00,14:00-16:00
+        #[arg(long, value_parser = parse_times)]
+        times: TimeRanges,
+        /// Time between slot starts (15m, 1h); the service's duration when not given
+        #[arg(long, value_parser = parse_every)]
+        every: Option<i64>,
+        /// Citizens per slot (counters working in parallel)
+        #[arg(long, default_value_t = 1)]
+        capacity: i64,
+    },
+    /// Import slots from a CSV file with the columns service,date,start,end[,capacity]
+    Import {
+        #[arg(long)]
+        tenant: String,
+        /// CSV file in the tenant's local time; one bad row refuses the whole file
+        file: PathBuf,
+    },
+    /// List a tenant's slots
+    List {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        service: Option<String>,
+        /// From this day on (local), YYYY-MM-DD
+        #[arg(long)]
+        from: Option<NaiveDate>,
+        /// Up to and including this day (local), YYYY-MM-DD
+        #[arg(long)]
+        to: Option<NaiveDate>,
+        /// At most this many slots
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct TimeRanges(Vec<slots::TimeRange>);
+
+fn parse_weekdays(s: &str) -> Result<WeekdaySet, String> {
+    s.parse()
+}
+
+fn parse_times(s: &str) -> Result<TimeRanges, String> {
+    slots::parse_time_ranges(s).map(TimeRanges)
+}
+
+fn parse_every(s: &str) -> Result<i64, String> {
+    let period: RetentionPeriod = s.parse().map_err(|e| format!("{e}"))?;
+    let secs = period.as_seconds();
+    if secs % 60 != 0 {
+        return Err(format!("\"{s}\" is not a whole number of minutes"));
+    }
+    Ok(secs / 60)
+}
+
+#[derive(Serialize, Tabled)]
+struct MigrationRow {
+    version: i64,
+    description: String,
+}
+
+pub async fn migrate(ctx: &Context, format: Format) -> Result<ExitCode> {
+    let report = crate::ops::migrate(ctx).await?;
+    let mut human: Vec<String> = report
+        .applied
+        .iter()
+        .map(|m| format!("applied migration {:04} {}", m.version, m.description))
+        .collect();
+    if report.applied.is_empty() {
+        human.push(format!(
+            "schema is up to date ({} migration(s) known); nothing applied",
+            report.known
+        ));
+    }
+    if report.key_created {
+        human.push("created the installation's pseudonym key".into());
+    }
+    let rows: Vec<MigrationRow> = report
+        .applied
+        .iter()
+        .map(|m| MigrationRow {
+            version: m.version,
+            description: m.description.clone(),
+        })
+        .collect();
+    render::report(format, &human.join("\n"), &report, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize, Tabled)]
+struct TenantSyncRow {
+    tenant: String,
+    result: &'static str,
+}
+
+#[derive(Serialize, Tabled)]
+struct TenantRow {
+    slug: String,
+    name: String,
+    services: i64,
+    slots: i64,
+    bookings: i64,
+    updated_at: String,
+}
+
+pub async fn tenants(ctx: &Context, cmd: TenantsCmd, format: Format) -> Result<ExitCode> {
+    match cmd {
+        TenantsCmd::Sync => {
+            let r = seeding::sync_tenants(ctx).await?;
+            let mut rows = Vec::new();
+            for (list, result) in [
+                (&r.created, "created"),
+                (&r.updated, "updated"),
+                (&r.unchanged, "unchanged"),
+                (&r.without_policy, "no policy (kept)"),
+            ] {
+                rows.extend(list.iter().map(|t| TenantSyncRow {
+                    tenant: t.clone(),
+                    result,
+                }));
+            }
+            for t in &r.without_policy {
+                tracing::warn!("tenant {t} is in the database but has no policy file; it was kept");
+            }
+            match format {
+                Format::Table => {
+                    render::rows(format, &rows)?;
+                    println!(
+                        "{} created, {} updated, {} unchanged",
+                        r.created.len(),
+                        r.updated.len(),
+                        r.unchanged.len()
+                    );
+                }
+                Format::Json => render::json(&r)?,
+                Format::Csv => render::csv(&rows)?,
+            }
+        }
+        TenantsCmd::List => {
+            let rows: Vec<TenantRow> = ctx
+                .store
+                .list_tenants()
+                .await?
+                .into_iter()
+                .map(|t| TenantRow {
+                    slug: t.slug,
+                    name: t.name,
+                    services: t.services,
+                    slots: t.slots,
+                    bookings: t.bookings,
+                    updated_at: render::instant(&t.updated_at),
+                })
+                .collect();
+            render::rows(format, &rows)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize, Tabled)]
+struct ServiceRow {
+    code: String,
+    name: String,
+    duration_minutes: i64,
+}
+
+pub async fn services(ctx: &Context, cmd: ServicesCmd, format: Format) -> Result<ExitCode> {
+    match cmd {
+        ServicesCmd::Import { tenant, file } => {
+            let r = seeding::import_services(ctx, &tenant, &file).await?;
+            let human = format!(
+                "{}: {} services read; {} created, {} updated, {} unchanged",
+                r.tenant, r.rows, r.created, r.updated, r.unchanged
+            );
+            render::report(format, &human, &r, std::slice::from_ref(&r))?;
+        }
+        ServicesCmd::List { tenant } => {
+            ctx.policies.require(&tenant)?;
+            let rows: Vec<ServiceRow> = ctx
+                .store
+                .list_services(&tenant)
+                .await?
+                .into_iter()
+                .map(|s| ServiceRow {
+                    code: s.code,
+                    name: s.name,
+                    duration_minutes: s.duration_minutes,
+                })
+                .collect();
+            render::rows(format, &rows)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize, Tabled)]
+struct SlotRow {
+    id: i64,
+    service: String,
+    /// Local time of the tenant, for people.
+    local_start: String,
+    starts_at: String,
+    ends_at: String,
+    capacity: i64,
+    booked: i64,
+}
+
+fn slot_report(format: Format, r: &SlotReport) -> Result<()> {
+    let mut human = format!(
+        "{}: {} slots created, {} already there, {} left out because they overlap other slots",
+        r.tenant, r.created, r.existing, r.overlapping
+    );
+    if r.nonexistent_local_times > 0 {
+        human.push_str(&format!(
+            "; {} local times skipped (they do not exist on the day clocks go forward)",
+            r.nonexistent_local_times
+        ));
+    }
+    render::report(format, &human, r, std::slice::from_ref(r))
+}
+
+/// The instant a local day starts in the tenant's zone.
+fn day_start(tz: Tz, day: NaiveDate) -> Option<chrono::DateTime<chrono::Utc>> {
+    slots::local_instant(tz, day.and_time(NaiveTime::MIN))
+}
+
+pub async fn slots(ctx: &Context, cmd: SlotsCmd, format: Format) -> Result<ExitCode> {
+    match cmd {
+        SlotsCmd::Generate {
+            tenant,
+            service,
+            from,
+            to,
+            weekdays,
+            times,
+            every,
+            capacity,
+        } => {
+            let req = GenerateRequest {
+                service,
+                from,
+                to,
+                weekdays,
+                times: times.0,
+                every_minutes: every,
+                capacity,
+            };
+            let r = seeding::generate_slots(ctx, &tenant, &req).await?;
+            slot_report(format, &r)?;
+        }
+        SlotsCmd::Import { tenant, file } => {
+            let r = seeding::import_slots(ctx, &tenant, &file).await?;
+            slot_report(format, &r)?;
+        }
+        SlotsCmd::List {
+            tenant,
+            service,
+            from,
+            to,
+            limit,
+        } => {
+            let policy = ctx.policies.require(&tenant)?;
+            let tz: Tz = policy
+                .tenant
+                .timezone
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if limit < 1 {
+                return Err(
+                    Refusal::InvalidInput(format!("--limit {limit}: must be at least 1")).into(),
+                );
+            }
+            let filter = SlotFilter {
+                service,
+                from: from.and_then(|d| day_start(tz, d)),
+                to: to.and_then(|d| d.succ_opt()).and_then(|d| day_start(tz, d)),
+                limit,
+            };
+            let rows: Vec<SlotRow> = ctx
+                .store
+                .list_slots(&tenant, &filter)
+                .await?
+                .into_iter()
+                .map(|s| SlotRow {
+                    id: s.id,
+                    service: s.service,
+                    local_start: s
+                        .starts_at
+                        .with_timezone(&tz)
+                        .format("%a %Y-%m-%d %H:%M")
+                        .to_string(),
+                    starts_at: render::instant(&s.starts_at),
+                    ends_at: render::instant(&s.ends_at),
+                    capacity: s.capacity,
+                    booked: s.booked,
+                })
+                .collect();
+            render::rows(format, &rows)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

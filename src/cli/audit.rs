@@ -1,0 +1,99 @@
+//! `audit list` and `audit verify`.
+
+use super::render::{self, Format};
+use crate::ops::{Context, Refusal, audit};
+use crate::store::AuditFilter;
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use clap::Subcommand;
+use serde::Serialize;
+use std::process::ExitCode;
+use tabled::Tabled;
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// List audit entries, newest first
+    List {
+        /// Only entries of this tenant
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only this action, e.g. services.import
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries at or after this instant (RFC 3339, e.g. 2026-11-01T00:00:00Z)
+        #[arg(long)]
+        since: Option<DateTime<Utc>>,
+        /// At most this many entries
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Check the hash chain; exit 1 and name the first bad entry if it was altered
+    Verify,
+}
+
+#[derive(Serialize, Tabled)]
+struct AuditRow {
+    id: i64,
+    at: String,
+    actor: String,
+    action: String,
+    tenant: String,
+    subject_ref: String,
+    details: String,
+}
+
+pub async fn run(ctx: &Context, cmd: AuditCmd, format: Format) -> Result<ExitCode> {
+    match cmd {
+        AuditCmd::List {
+            tenant,
+            action,
+            since,
+            limit,
+        } => {
+            if limit < 1 {
+                return Err(
+                    Refusal::InvalidInput(format!("--limit {limit}: must be at least 1")).into(),
+                );
+            }
+            let filter = AuditFilter {
+                tenant,
+                action,
+                since,
+                limit,
+            };
+            let rows: Vec<AuditRow> = ctx
+                .store
+                .audit_entries(&filter)
+                .await?
+                .into_iter()
+                .map(|e| AuditRow {
+                    id: e.id,
+                    at: render::instant(&e.at),
+                    actor: e.actor,
+                    action: e.action,
+                    tenant: render::opt(&e.tenant),
+                    subject_ref: render::opt(&e.subject_ref),
+                    details: e.details,
+                })
+                .collect();
+            render::rows(format, &rows)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCmd::Verify => {
+            let v = audit::verify(ctx.store.as_ref()).await?;
+            let human = match &v.problem {
+                None => format!("audit trail intact: {} entries verified", v.entries),
+                Some(p) => format!("audit trail BROKEN: {p}"),
+            };
+            render::report(format, &human, &v, std::slice::from_ref(&v))?;
+            if v.ok {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                if format != Format::Table {
+                    eprintln!("datenwart: {human}");
+                }
+                Ok(ExitCode::from(1))
+            }
+        }
+    }
+}

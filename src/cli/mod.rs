@@ -1,0 +1,179 @@
+//! Command-line interface: clap types, dispatch, rendering and exit codes.
+//!
+//! Exit codes: 0 done; 1 the work failed or a check found a problem; 2 invalid input or
+//! usage; 3 a subject that must exist was not found.
+
+mod admin;
+mod audit;
+mod policy;
+pub mod render;
+
+use crate::ops::policies::{self, PolicyLoadError, PolicySet};
+use crate::ops::{Context, Refusal};
+use crate::store::{self, StoreError};
+use clap::{Args, Parser, Subcommand};
+use render::Format;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(name = "datenwart", version, about = "Booking store and GDPR back office for municipal online appointment booking", long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalOpts {
+    /// Database: sqlite://FILE (created if missing) or postgres://USER@HOST/DB
+    #[arg(long, env = "DATABASE_URL", default_value = store::DEFAULT_DATABASE_URL, global = true, hide_env_values = true)]
+    pub database_url: String,
+    /// Folder with one policy file (TOML) per tenant
+    #[arg(long, value_name = "DIR", default_value = "policies", global = true)]
+    pub policies: PathBuf,
+    /// Output format of listings and reports
+    #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
+    pub format: Format,
+    /// Print errors only
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More log output on stderr (-v info, -vv debug)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create or upgrade the database schema; safe to run again
+    Migrate,
+    /// Validate the policies or show a tenant's record of processing
+    #[command(subcommand)]
+    Policy(policy::PolicyCmd),
+    /// Tenants (controllers), as the policies define them
+    #[command(subcommand)]
+    Tenants(admin::TenantsCmd),
+    /// A tenant's services (Dienstleistungen)
+    #[command(subcommand)]
+    Services(admin::ServicesCmd),
+    /// Bookable slots
+    #[command(subcommand)]
+    Slots(admin::SlotsCmd),
+    /// The hash-chained audit trail
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("datenwart: error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => exit_for(&e),
+    }
+}
+
+fn init_logging(global: &GlobalOpts) {
+    let level = match (global.quiet, global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("datenwart={level},warn")));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+/// Prints the error and picks the exit code from what kind of failure it is.
+fn exit_for(e: &anyhow::Error) -> ExitCode {
+    if let Some(PolicyLoadError::Invalid(problems)) = e.downcast_ref::<PolicyLoadError>() {
+        for p in problems {
+            eprintln!("{p}");
+        }
+        eprintln!(
+            "datenwart: error: the policies are invalid; nothing was done (see `datenwart policy check`)"
+        );
+        return ExitCode::from(2);
+    }
+    let code = match e.downcast_ref::<Refusal>() {
+        Some(Refusal::InvalidInput(_)) => 2,
+        Some(Refusal::NotFound(_)) => 3,
+        Some(Refusal::CheckFailed(_)) => 1,
+        None => match e.downcast_ref::<StoreError>() {
+            Some(StoreError::UnsupportedUrl(_)) => 2,
+            _ if e.downcast_ref::<PolicyLoadError>().is_some() => 2,
+            _ => 1,
+        },
+    };
+    eprintln!("datenwart: error: {e:#}");
+    ExitCode::from(code)
+}
+
+/// Who the audit trail records: `DATENWART_ACTOR`, else `cli:<login name>`.
+fn actor() -> String {
+    std::env::var("DATENWART_ACTOR")
+        .ok()
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| {
+            let user = std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .unwrap_or_else(|_| "unknown".into());
+            format!("cli:{user}")
+        })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let global = cli.global;
+    if let Command::Policy(cmd) = cli.command {
+        // Works on the policy files alone, and must report invalid ones rather than refuse.
+        return policy::run(cmd, &global);
+    }
+    // No command runs on an invalid policy.
+    let policies = Arc::new(policies::load(&global.policies)?);
+    let store = store::open(&global.database_url).await.map_err(|e| {
+        anyhow::Error::new(e).context(format!(
+            "cannot open the database {}",
+            store::redact_url(&global.database_url)
+        ))
+    })?;
+    if !matches!(cli.command, Command::Migrate) {
+        store.check_schema().await?;
+    }
+    let ctx = Context {
+        store,
+        policies,
+        actor: actor(),
+    };
+    match cli.command {
+        Command::Policy(_) => unreachable!("handled above"),
+        Command::Migrate => admin::migrate(&ctx, global.format).await,
+        Command::Tenants(cmd) => admin::tenants(&ctx, cmd, global.format).await,
+        Command::Services(cmd) => admin::services(&ctx, cmd, global.format).await,
+        Command::Slots(cmd) => admin::slots(&ctx, cmd, global.format).await,
+        Command::Audit(cmd) => audit::run(&ctx, cmd, global.format).await,
+    }
+}
+
+/// The policy set for commands that need it loaded but not the database.
+fn load_policies(global: &GlobalOpts) -> Result<PolicySet, PolicyLoadError> {
+    policies::load(&global.policies)
+}

@@ -1,0 +1,75 @@
+//! Output: tables for people, JSON and CSV for scripts. Data goes to stdout only.
+
+use anyhow::Result;
+use clap::ValueEnum;
+use serde::Serialize;
+use std::io::Write;
+use tabled::settings::Style;
+use tabled::{Table, Tabled};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+/// A listing: one row per item in every format.
+pub fn rows<T: Serialize + Tabled>(format: Format, rows: &[T]) -> Result<()> {
+    match format {
+        Format::Table => {
+            let mut out = std::io::stdout().lock();
+            if rows.is_empty() {
+                writeln!(out, "(none)")?;
+            } else {
+                writeln!(out, "{}", Table::new(rows).with(Style::psql()))?;
+            }
+            Ok(())
+        }
+        Format::Json => json(&rows),
+        Format::Csv => csv(rows),
+    }
+}
+
+/// A report: sentences for people, the report object as JSON, its rows as CSV.
+pub fn report<R: Serialize, T: Serialize>(
+    format: Format,
+    human: &str,
+    report: &R,
+    csv_rows: &[T],
+) -> Result<()> {
+    match format {
+        Format::Table => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{human}")?;
+            Ok(())
+        }
+        Format::Json => json(report),
+        Format::Csv => csv(csv_rows),
+    }
+}
+
+pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+pub fn csv<T: Serialize>(rows: &[T]) -> Result<()> {
+    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+    for row in rows {
+        w.serialize(row)?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Instants are shown in UTC, RFC 3339, whole seconds.
+pub fn instant(at: &chrono::DateTime<chrono::Utc>) -> String {
+    crate::domain::time::format_instant(at)
+}
+
+pub fn opt(value: &Option<String>) -> String {
+    value.clone().unwrap_or_default()
+}

@@ -1,0 +1,405 @@
+//! Opening slots: weekday sets, office hours, local-time conversion and the rule that the
+//! slots of one service never overlap.
+
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+    Weekday,
+};
+use chrono_tz::Tz;
+use std::collections::BTreeMap;
+
+/// A slot to be opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewSlot {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub capacity: i64,
+}
+
+/// The longest stretch one `slots generate` may cover, against typos like 2062 for 2026.
+pub const MAX_GENERATE_DAYS: i64 = 731;
+pub const MAX_CAPACITY: i64 = 1000;
+
+const WEEKDAYS: [(Weekday, &str, &str); 7] = [
+    (Weekday::Mon, "mon", "mo"),
+    (Weekday::Tue, "tue", "di"),
+    (Weekday::Wed, "wed", "mi"),
+    (Weekday::Thu, "thu", "do"),
+    (Weekday::Fri, "fri", "fr"),
+    (Weekday::Sat, "sat", "sa"),
+    (Weekday::Sun, "sun", "so"),
+];
+
+fn parse_weekday(s: &str) -> Result<Weekday, String> {
+    let s = s.trim().to_lowercase();
+    WEEKDAYS
+        .iter()
+        .find(|(_, en, de)| s == *en || s == *de)
+        .map(|(d, _, _)| *d)
+        .ok_or_else(|| format!("\"{s}\" is not a weekday: use mon tue wed thu fri sat sun (or mo di mi do fr sa so)"))
+}
+
+/// The days of the week slots are opened on, e.g. `mon-fri` or `mon,wed,fri` or `mo-do,sa`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WeekdaySet([bool; 7]);
+
+impl WeekdaySet {
+    pub fn contains(&self, day: Weekday) -> bool {
+        self.0[day.num_days_from_monday() as usize]
+    }
+}
+
+impl std::str::FromStr for WeekdaySet {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut days = [false; 7];
+        for part in s.split(',') {
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (parse_weekday(a)?, parse_weekday(b)?);
+                    let (a, b) = (a.num_days_from_monday(), b.num_days_from_monday());
+                    if a > b {
+                        return Err(format!(
+                            "\"{}\" runs backwards: write it from Monday's side",
+                            part.trim()
+                        ));
+                    }
+                    (a..=b).for_each(|d| days[d as usize] = true);
+                }
+                None => days[parse_weekday(part)?.num_days_from_monday() as usize] = true,
+            }
+        }
+        Ok(Self(days))
+    }
+}
+
+/// Office hours on one day, local time: `08:00-12:00`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeRange {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
+
+pub fn parse_time(s: &str) -> Result<NaiveTime, String> {
+    NaiveTime::parse_from_str(s.trim(), "%H:%M").map_err(|_| {
+        format!(
+            "\"{}\" is not a time of day: use HH:MM, e.g. 08:00",
+            s.trim()
+        )
+    })
+}
+
+/// One or more ranges separated by commas: `08:00-12:00,14:00-16:00`.
+pub fn parse_time_ranges(s: &str) -> Result<Vec<TimeRange>, String> {
+    let mut ranges: Vec<TimeRange> = Vec::new();
+    for part in s.split(',') {
+        let (a, b) = part.split_once('-').ok_or_else(|| {
+            format!(
+                "\"{}\" is not a time range: use HH:MM-HH:MM, e.g. 08:00-12:00",
+                part.trim()
+            )
+        })?;
+        let range = TimeRange {
+            start: parse_time(a)?,
+            end: parse_time(b)?,
+        };
+        if range.end <= range.start {
+            return Err(format!("\"{}\" ends before it starts", part.trim()));
+        }
+        if let Some(other) = ranges
+            .iter()
+            .find(|r| r.start < range.end && range.start < r.end)
+        {
+            return Err(format!(
+                "\"{}\" overlaps {}-{}",
+                part.trim(),
+                other.start.format("%H:%M"),
+                other.end.format("%H:%M")
+            ));
+        }
+        ranges.push(range);
+    }
+    Ok(ranges)
+}
+
+/// The instant of a local wall-clock time in the tenant's zone. A time skipped by the
+/// change to summer time does not exist (None); a repeated one takes its first occurrence.
+pub fn local_instant(tz: Tz, at: NaiveDateTime) -> Option<DateTime<Utc>> {
+    match tz.from_local_datetime(&at) {
+        LocalResult::Single(t) => Some(t.with_timezone(&Utc)),
+        LocalResult::Ambiguous(first, _) => Some(first.with_timezone(&Utc)),
+        LocalResult::None => None,
+    }
+}
+
+/// What `slots generate` is asked for.
+#[derive(Clone, Debug)]
+pub struct SlotPattern {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub weekdays: WeekdaySet,
+    pub times: Vec<TimeRange>,
+    pub every_minutes: i64,
+    pub duration_minutes: i64,
+    pub capacity: i64,
+}
+
+/// The slots of a pattern, and how many local times did not exist (summer-time change).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Generated {
+    pub slots: Vec<NewSlot>,
+    pub skipped_nonexistent: usize,
+}
+
+impl SlotPattern {
+    /// Checks the pattern as a whole; problems name the option.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.to < self.from {
+            return Err((
+                "--to",
+                format!("{} is before --from {}", self.to, self.from),
+            ));
+        }
+        if (self.to - self.from).num_days() >= MAX_GENERATE_DAYS {
+            return Err((
+                "--to",
+                format!("the range covers more than {MAX_GENERATE_DAYS} days"),
+            ));
+        }
+        if self.every_minutes < self.duration_minutes {
+            return Err((
+                "--every",
+                format!(
+                    "{} minutes is shorter than the service's {} minutes: slots of one service must not overlap",
+                    self.every_minutes, self.duration_minutes
+                ),
+            ));
+        }
+        if !(1..=MAX_CAPACITY).contains(&self.capacity) {
+            return Err((
+                "--capacity",
+                format!("{} is not between 1 and {MAX_CAPACITY}", self.capacity),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every slot that starts inside an office-hours range and ends inside it too.
+    pub fn generate(&self, tz: Tz) -> Generated {
+        let mut out = Generated::default();
+        let mut day = self.from;
+        while day <= self.to {
+            if self.weekdays.contains(day.weekday()) {
+                for range in &self.times {
+                    let end = day.and_time(range.end);
+                    let mut start = day.and_time(range.start);
+                    while start + Duration::minutes(self.duration_minutes) <= end {
+                        let slot_end = start + Duration::minutes(self.duration_minutes);
+                        match (local_instant(tz, start), local_instant(tz, slot_end)) {
+                            (Some(s), Some(e)) if e > s => out.slots.push(NewSlot {
+                                starts_at: s,
+                                ends_at: e,
+                                capacity: self.capacity,
+                            }),
+                            _ => out.skipped_nonexistent += 1,
+                        }
+                        start += Duration::minutes(self.every_minutes);
+                    }
+                }
+            }
+            day = day.succ_opt().expect("dates before year 262143");
+        }
+        out
+    }
+}
+
+/// What happens to one candidate slot against the slots a service already has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SlotFate {
+    Create,
+    /// The same slot (start and end) is already there.
+    Exists,
+    /// Overlaps a slot that starts at the given instant.
+    Overlaps(DateTime<Utc>),
+}
+
+/// Decides each candidate in order; accepted candidates count against the later ones.
+/// `existing` must not overlap itself (the store never lets it).
+pub fn plan_slots(
+    existing: &[(DateTime<Utc>, DateTime<Utc>)],
+    candidates: &[NewSlot],
+) -> Vec<SlotFate> {
+    let mut occupied: BTreeMap<DateTime<Utc>, DateTime<Utc>> = existing.iter().copied().collect();
+    let existing_len = occupied.len();
+    let mut fates = Vec::with_capacity(candidates.len());
+    for c in candidates {
+        if occupied.get(&c.starts_at) == Some(&c.ends_at) {
+            // Only a slot of the store counts as existing; a repeat inside the input overlaps.
+            let in_store = existing
+                .iter()
+                .any(|&(s, e)| s == c.starts_at && e == c.ends_at);
+            fates.push(if in_store {
+                SlotFate::Exists
+            } else {
+                SlotFate::Overlaps(c.starts_at)
+            });
+            continue;
+        }
+        // Non-overlapping intervals: only the last one starting before our end can overlap.
+        match occupied.range(..c.ends_at).next_back() {
+            Some((&s, &e)) if e > c.starts_at => fates.push(SlotFate::Overlaps(s)),
+            _ => {
+                occupied.insert(c.starts_at, c.ends_at);
+                fates.push(SlotFate::Create);
+            }
+        }
+    }
+    debug_assert!(occupied.len() >= existing_len);
+    fates
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn pattern(from: &str, to: &str, days: &str, times: &str, every: i64, dur: i64) -> SlotPattern {
+        SlotPattern {
+            from: date(from),
+            to: date(to),
+            weekdays: days.parse().unwrap(),
+            times: parse_time_ranges(times).unwrap(),
+            every_minutes: every,
+            duration_minutes: dur,
+            capacity: 1,
+        }
+    }
+
+    #[test]
+    fn weekday_sets_accept_ranges_lists_and_german_abbreviations() {
+        let s: WeekdaySet = "mon-fri".parse().unwrap();
+        assert!(s.contains(Weekday::Mon) && s.contains(Weekday::Fri) && !s.contains(Weekday::Sat));
+        let s: WeekdaySet = "mo,mi,sa".parse().unwrap();
+        assert!(s.contains(Weekday::Wed) && s.contains(Weekday::Sat) && !s.contains(Weekday::Tue));
+        assert!("fri-mon".parse::<WeekdaySet>().is_err());
+        assert!(
+            "monday"
+                .parse::<WeekdaySet>()
+                .unwrap_err()
+                .contains("\"monday\"")
+        );
+    }
+
+    #[test]
+    fn time_ranges_must_be_forward_and_disjoint() {
+        assert_eq!(
+            parse_time_ranges("08:00-12:00,14:00-16:00").unwrap().len(),
+            2
+        );
+        assert!(parse_time_ranges("12:00-08:00").is_err());
+        assert!(
+            parse_time_ranges("08:00-12:00,11:00-13:00")
+                .unwrap_err()
+                .contains("overlaps")
+        );
+        assert!(parse_time_ranges("8-12").is_err());
+    }
+
+    #[test]
+    fn a_week_of_mornings_gives_sixteen_slots_a_day_on_weekdays_only() {
+        // 2026-11-23 is a Monday; the week runs to Sunday the 29th.
+        let g = pattern("2026-11-23", "2026-11-29", "mon-fri", "08:00-12:00", 15, 15)
+            .generate(chrono_tz::Europe::Berlin);
+        assert_eq!(g.slots.len(), 5 * 16);
+        // 08:00 in Berlin in November is 07:00 UTC.
+        assert_eq!(g.slots[0].starts_at, utc("2026-11-23T07:00:00Z"));
+        assert_eq!(g.slots[0].ends_at, utc("2026-11-23T07:15:00Z"));
+        assert_eq!(g.slots.last().unwrap().ends_at, utc("2026-11-27T11:00:00Z"));
+    }
+
+    #[test]
+    fn a_slot_that_would_run_past_closing_time_is_not_made() {
+        let g = pattern("2026-11-23", "2026-11-23", "mon", "08:00-09:00", 25, 25)
+            .generate(chrono_tz::Europe::Berlin);
+        assert_eq!(g.slots.len(), 2);
+    }
+
+    #[test]
+    fn summer_time_is_applied_to_local_office_hours() {
+        let g = pattern("2026-06-01", "2026-06-01", "mon", "08:00-08:30", 30, 30)
+            .generate(chrono_tz::Europe::Berlin);
+        assert_eq!(g.slots[0].starts_at, utc("2026-06-01T06:00:00Z"));
+    }
+
+    #[test]
+    fn a_local_time_skipped_by_the_clock_change_is_counted_not_made() {
+        // 2026-03-29 02:00-03:00 does not exist in Berlin.
+        let g = pattern("2026-03-29", "2026-03-29", "sun", "01:00-04:00", 60, 60)
+            .generate(chrono_tz::Europe::Berlin);
+        assert_eq!(g.slots.len(), 1);
+        assert_eq!(g.skipped_nonexistent, 2);
+    }
+
+    #[test]
+    fn patterns_are_checked_before_generating() {
+        assert_eq!(
+            pattern("2026-11-23", "2026-11-22", "mon", "08:00-09:00", 15, 15)
+                .validate()
+                .unwrap_err()
+                .0,
+            "--to"
+        );
+        assert_eq!(
+            pattern("2026-11-23", "2026-11-23", "mon", "08:00-09:00", 10, 15)
+                .validate()
+                .unwrap_err()
+                .0,
+            "--every"
+        );
+        assert_eq!(
+            pattern("2026-01-01", "2028-12-31", "mon", "08:00-09:00", 15, 15)
+                .validate()
+                .unwrap_err()
+                .0,
+            "--to"
+        );
+    }
+
+    #[test]
+    fn planning_tells_new_existing_and_overlapping_slots_apart() {
+        let slot = |s: &str, e: &str| NewSlot {
+            starts_at: utc(s),
+            ends_at: utc(e),
+            capacity: 1,
+        };
+        let existing = [(utc("2026-11-23T07:00:00Z"), utc("2026-11-23T07:30:00Z"))];
+        let fates = plan_slots(
+            &existing,
+            &[
+                slot("2026-11-23T07:00:00Z", "2026-11-23T07:30:00Z"),
+                slot("2026-11-23T07:15:00Z", "2026-11-23T07:45:00Z"),
+                slot("2026-11-23T07:30:00Z", "2026-11-23T08:00:00Z"),
+                slot("2026-11-23T07:45:00Z", "2026-11-23T08:15:00Z"),
+                slot("2026-11-23T07:30:00Z", "2026-11-23T08:00:00Z"),
+            ],
+        );
+        assert_eq!(
+            fates,
+            vec![
+                SlotFate::Exists,
+                SlotFate::Overlaps(utc("2026-11-23T07:00:00Z")),
+                SlotFate::Create,
+                SlotFate::Overlaps(utc("2026-11-23T07:30:00Z")),
+                SlotFate::Overlaps(utc("2026-11-23T07:30:00Z")),
+            ]
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! The store: all I/O with the database, behind one coarse, domain-shaped [`Store`] trait
+//! with a SQLite and a PostgreSQL implementation chosen from the URL.
+//!
+//! Each write method runs in its own transaction and writes its audit entry in that same
+//! transaction, so a change and its audit entry land together or not at all.
+
+#[macro_use]
+mod shared;
+mod postgres;
+mod sqlite;
+
+use crate::domain::audit::{AuditEntry, AuditEvent};
+use crate::domain::service::NewService;
+use crate::domain::slots::{NewSlot, SlotFate};
+use crate::domain::subject::PseudonymKey;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::sync::Arc;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://datenwart.db";
+
+/// What callers branch on; everything else is `Database`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database schema is behind; run `datenwart migrate`")]
+    SchemaBehind,
+    #[error(
+        "database schema has migration {0}, which this datenwart does not know; use a newer datenwart"
+    )]
+    SchemaAhead(i64),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("unsupported database URL {0}: use sqlite://FILE or postgres://…")]
+    UnsupportedUrl(String),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Who acts and when; every audit entry of one command carries the same pair.
+#[derive(Clone, Debug)]
+pub struct AuditContext {
+    pub actor: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AppliedMigration {
+    pub version: i64,
+    pub description: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MigrationReport {
+    pub applied: Vec<AppliedMigration>,
+    /// All migrations this datenwart knows, applied now or before.
+    pub known: usize,
+    pub key_created: bool,
+}
+
+/// A tenant as the policies describe it.
+#[derive(Clone, Debug)]
+pub struct TenantRecord {
+    pub slug: String,
+    pub name: String,
+    pub policy_sha256: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TenantSyncReport {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub unchanged: Vec<String>,
+    /// In the database but without a policy file: kept, never deleted by a sync.
+    pub without_policy: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Tenant {
+    pub slug: String,
+    pub name: String,
+    pub policy_sha256: String,
+    pub services: i64,
+    pub slots: i64,
+    pub bookings: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Service {
+    pub code: String,
+    pub name: String,
+    pub duration_minutes: i64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ServiceImportReport {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// What to do when a new slot overlaps one the service already has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnOverlap {
+    /// Leave that slot out and open the rest (`slots generate`).
+    Skip,
+    /// Open nothing at all (`slots import`: the file is wrong).
+    Refuse,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SlotAddOutcome {
+    /// One fate per candidate, in input order.
+    pub fates: Vec<SlotFate>,
+    /// False when `OnOverlap::Refuse` met an overlap and nothing was written.
+    pub written: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Slot {
+    pub id: i64,
+    pub service: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub capacity: i64,
+    pub booked: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SlotFilter {
+    pub service: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub tenant: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> Backend;
+
+    /// Applies the embedded migrations and makes the pseudonym key if there is none.
+    async fn migrate(&self, ctx: &AuditContext) -> Result<MigrationReport>;
+
+    /// Fails with `SchemaBehind` or `SchemaAhead` unless the schema is exactly current.
+    async fn check_schema(&self) -> Result<()>;
+
+    async fn pseudonym_key(&self) -> Result<PseudonymKey>;
+
+    async fn sync_tenants(
+        &self,
+        tenants: &[TenantRecord],
+        ctx: &AuditContext,
+    ) -> Result<TenantSyncReport>;
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>>;
+
+    /// Upserts a tenant's services by code, all or nothing.
+    async fn import_services(
+        &self,
+        tenant: &str,
+        services: &[NewService],
+        ctx: &AuditContext,
+    ) -> Result<ServiceImportReport>;
+
+    async fn list_services(&self, tenant: &str) -> Result<Vec<Service>>;
+
+    /// Opens slots (service code, slot) at a tenant; never duplicates a slot, never lets
+    /// two slots of one service overlap.
+    async fn add_slots(
+        &self,
+        tenant: &str,
+        slots: &[(String, NewSlot)],
+        on_overlap: OnOverlap,
+        action: &str,
+        ctx: &AuditContext,
+    ) -> Result<SlotAddOutcome>;
+
+    async fn list_slots(&self, tenant: &str, filter: &SlotFilter) -> Result<Vec<Slot>>;
+
+    /// Writes one audit entry on its own (for changes that are not the store's, such as
+    /// files written by an export).
+    async fn record_audit(&self, event: AuditEvent, ctx: &AuditContext) -> Result<()>;
+
+    /// Newest first, filtered.
+    async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
+
+    /// Oldest first, entries with id greater than `after_id`, for verification page by page.
+    async fn audit_page(&self, after_id: i64, limit: i64) -> Result<Vec<AuditEntry>>;
+
+    /// Id and hash of the newest entry written, as remembered beside the trail.
+    async fn audit_head(&self) -> Result<Option<(i64, String)>>;
+}
+
+/// Opens the database the URL names (creating a SQLite file if missing).
+pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://dw:secret@db:5432/x"),
+            "postgres://dw:***@db:5432/x"
+        );
+        assert_eq!(redact_url("postgres://dw@db/x"), "postgres://dw@db/x");
+        assert_eq!(redact_url("sqlite://datenwart.db"), "sqlite://datenwart.db");
+    }
+}
