@@ -529,6 +529,16 @@ pub fn parse_policy(file: &str, source: &str) -> Result<Policy, Vec<PolicyError>
     match policy {
         Some(policy) if errors.is_empty() => Ok(policy),
         _ => {
+            // Every rejection records an error; this only guards against a checker bug
+            // turning into an "invalid, but no reason given".
+            if errors.is_empty() {
+                errors.push(PolicyError {
+                    file: file.to_string(),
+                    line: 1,
+                    field: "policy".into(),
+                    problem: "invalid policy".into(),
+                });
+            }
             // Stable sort keeps the order of discovery within a line.
             errors.sort_by_key(|e| e.line);
             Err(errors)
@@ -594,7 +604,7 @@ fn toml_error(file: &str, source: &str, e: &toml::de::Error) -> PolicyError {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("invalid TOML")
-        .replace('`', "\"");
+        .to_string();
     PolicyError {
         file: file.to_string(),
         line: line_of(source, offset),
@@ -1340,7 +1350,7 @@ action = "anonymize"
         let source = replace("dpo =", "dpp =");
         let err = single_error(&source);
         assert!(
-            err.starts_with("7: tenant.dpp: unknown field \"dpp\""),
+            err.starts_with("7: tenant.dpp: unknown field `dpp`"),
             "{err}"
         );
     }
@@ -1375,7 +1385,7 @@ action = "anonymize"
     #[test]
     fn rejects_a_file_without_tenant_table() {
         let source = MINIMAL.replace("[tenant]", "[tenant_]");
-        assert!(single_error(&source).contains("unknown field \"tenant_\""));
+        assert!(single_error(&source).contains("unknown field `tenant_`"));
         let start = MINIMAL.find("[[purpose]]").unwrap();
         let errs = errors(&MINIMAL[start..]);
         assert_eq!(errs[0].field, "tenant");
@@ -1697,8 +1707,11 @@ action = "anonymize"
         );
         let line = source
             .lines()
-            .rposition(|l| l.contains("action = \"anonymize\""))
+            .enumerate()
+            .filter(|(_, l)| l.contains("action = \"anonymize\""))
+            .last()
             .unwrap()
+            .0
             + 1;
         assert_eq!(
             single_error(&source),
@@ -1863,6 +1876,20 @@ action = "anonymize"
         assert!(json.get("lines").is_none());
     }
 
+    // Via CARGO_MANIFEST_DIR so the path holds wherever this module sits in the crate.
+    const RECKLINGHAUSEN: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/policies/recklinghausen.toml"
+    ));
+    const OER_ERKENSCHWICK: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/policies/oer-erkenschwick.toml"
+    ));
+    const WESTENDORF: &str = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/policies/westendorf.toml"
+    ));
+
     fn shipped(file: &str, source: &str) -> Policy {
         match parse_policy(file, source) {
             Ok(p) => p,
@@ -1878,10 +1905,7 @@ action = "anonymize"
 
     #[test]
     fn parses_the_shipped_recklinghausen_policy() {
-        let p = shipped(
-            "policies/recklinghausen.toml",
-            include_str!("../policies/recklinghausen.toml"),
-        );
+        let p = shipped("policies/recklinghausen.toml", RECKLINGHAUSEN);
         assert_eq!(p.tenant.slug, "recklinghausen");
         assert_eq!(p.booking_purpose().legal_basis, LegalBasis::Consent);
         assert_eq!(
@@ -1895,10 +1919,7 @@ action = "anonymize"
 
     #[test]
     fn parses_the_shipped_oer_erkenschwick_policy() {
-        let p = shipped(
-            "policies/oer-erkenschwick.toml",
-            include_str!("../policies/oer-erkenschwick.toml"),
-        );
+        let p = shipped("policies/oer-erkenschwick.toml", OER_ERKENSCHWICK);
         assert_eq!(p.booking_purpose().legal_basis, LegalBasis::Contract);
         assert_eq!(
             p.purpose("sms_reminder").unwrap().legal_basis,
@@ -1908,19 +1929,16 @@ action = "anonymize"
 
     #[test]
     fn parses_the_shipped_westendorf_policy() {
-        let p = shipped(
-            "policies/westendorf.toml",
-            include_str!("../policies/westendorf.toml"),
-        );
+        let p = shipped("policies/westendorf.toml", WESTENDORF);
         assert_eq!(p.tenant.region, "DE-BY");
     }
 
     #[test]
     fn the_shipped_policies_form_a_consistent_set() {
         let set = [
-            shipped("r", include_str!("../policies/recklinghausen.toml")),
-            shipped("o", include_str!("../policies/oer-erkenschwick.toml")),
-            shipped("w", include_str!("../policies/westendorf.toml")),
+            shipped("r", RECKLINGHAUSEN),
+            shipped("o", OER_ERKENSCHWICK),
+            shipped("w", WESTENDORF),
         ];
         assert_eq!(check_set(&set), vec![]);
     }

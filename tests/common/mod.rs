@@ -1,0 +1,184 @@
+//! Test harness: a fresh database per test on SQLite always and on PostgreSQL when
+//! `DATENWART_TEST_POSTGRES_URL` is set, and the same story run on each.
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use datenwart::ops::Context;
+use datenwart::ops::policies;
+use datenwart::store;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub const POSTGRES_ENV: &str = "DATENWART_TEST_POSTGRES_URL";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// One test's own database; dropped (PostgreSQL) or deleted (SQLite) at the end.
+pub struct TestDb {
+    pub kind: Kind,
+    pub url: String,
+    /// SQLite: the folder holding the file.
+    pub dir: tempfile::TempDir,
+    pg: Option<(String, String)>, // (admin url, database name)
+}
+
+impl TestDb {
+    pub async fn new(kind: Kind) -> Option<TestDb> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match kind {
+            Kind::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("datenwart.db").display());
+                Some(TestDb { kind, url, dir, pg: None })
+            }
+            Kind::Postgres => {
+                let Ok(admin) = std::env::var(POSTGRES_ENV) else {
+                    eprintln!("skipped: {POSTGRES_ENV} is not set, PostgreSQL not tested here");
+                    return None;
+                };
+                let name = format!("dw_test_{}", uuid::Uuid::new_v4().simple());
+                let pool = sqlx::PgPool::connect(&admin).await.expect("connect to the PostgreSQL test server");
+                sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+                    .execute(&pool)
+                    .await
+                    .expect("create test database");
+                pool.close().await;
+                let url = replace_db_name(&admin, &name);
+                Some(TestDb { kind, url, dir, pg: Some((admin, name)) })
+            }
+        }
+    }
+
+    /// The SQLite file (SQLite only).
+    pub fn sqlite_file(&self) -> PathBuf {
+        self.dir.path().join("datenwart.db")
+    }
+
+    /// Runs one statement on the database behind datenwart's back (tampering tests).
+    pub async fn execute_raw(&self, sql: &str) -> u64 {
+        match self.kind {
+            Kind::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
+                let n = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&pool).await.unwrap().rows_affected();
+                pool.close().await;
+                n
+            }
+            Kind::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+                let n = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&pool).await.unwrap().rows_affected();
+                pool.close().await;
+                n
+            }
+        }
+    }
+
+    /// One integer from a query such as `select count(*) from slots`.
+    pub async fn count(&self, sql: &str) -> i64 {
+        match self.kind {
+            Kind::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
+                let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&pool).await.unwrap();
+                pool.close().await;
+                n
+            }
+            Kind::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+                let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&pool).await.unwrap();
+                pool.close().await;
+                n
+            }
+        }
+    }
+
+    /// A context over the shipped policies, as the CLI builds it.
+    pub async fn context(&self) -> Context {
+        self.context_with(&shipped_policies()).await
+    }
+
+    pub async fn context_with(&self, policy_dir: &Path) -> Context {
+        let store = store::open(&self.url).await.expect("open store");
+        let policies = Arc::new(policies::load(policy_dir).expect("valid policies"));
+        Context { store, policies, actor: "test:harness".into() }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg.take() {
+            // Drop runs outside async: a short-lived runtime of its own on another thread.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                rt.block_on(async {
+                    if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
+                            .execute(&pool)
+                            .await;
+                        pool.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+fn replace_db_name(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn shipped_policies() -> PathBuf {
+    repo().join("policies")
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    repo().join("tests/fixtures").join(name)
+}
+
+/// A migrated database with the shipped tenants synced.
+pub async fn ready(db: &TestDb) -> Context {
+    let ctx = db.context().await;
+    datenwart::ops::migrate(&ctx).await.expect("migrate");
+    datenwart::ops::seeding::sync_tenants(&ctx).await.expect("tenants sync");
+    ctx
+}
+
+/// Declares one test per backend for an `async fn(TestDb)` story.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($story:ident),* $(,)?) => {
+        $(
+            mod $story {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let db = $crate::common::TestDb::new($crate::common::Kind::Sqlite).await.unwrap();
+                    super::$story(db).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(db) = $crate::common::TestDb::new($crate::common::Kind::Postgres).await {
+                        super::$story(db).await;
+                    }
+                }
+            }
+        )*
+    };
+}
