@@ -4,7 +4,7 @@ mod common;
 
 use chrono::NaiveDate;
 use common::{TestDb, fixture, ready};
-use datenwart::domain::slots::{parse_time_ranges};
+use datenwart::domain::slots::parse_time_ranges;
 use datenwart::ops::seeding::{self, GenerateRequest};
 use datenwart::ops::{self, Refusal, audit};
 use datenwart::store::StoreError;
@@ -29,7 +29,10 @@ async fn commands_refuse_a_database_that_was_never_migrated(db: TestDb) {
     let ctx = db.context().await;
     let err = ctx.store.check_schema().await.unwrap_err();
     assert!(matches!(err, StoreError::SchemaBehind), "{err}");
-    assert_eq!(err.to_string(), "database schema is behind; run `datenwart migrate`");
+    assert_eq!(
+        err.to_string(),
+        "database schema is behind; run `datenwart migrate`"
+    );
 }
 
 async fn migrate_twice_applies_nothing_the_second_time(db: TestDb) {
@@ -46,15 +49,25 @@ async fn migrate_twice_applies_nothing_the_second_time(db: TestDb) {
     ctx.store.check_schema().await.unwrap();
     // The key survives: pseudonyms stay stable across upgrades.
     let ctx2 = db.context().await;
-    assert_eq!(ctx2.store.pseudonym_key().await.unwrap().as_bytes(), key.as_bytes());
-    assert_eq!(db.count("select count(*) from audit_log where action = 'schema.migrate'").await, 1);
+    assert_eq!(
+        ctx2.store.pseudonym_key().await.unwrap().as_bytes(),
+        key.as_bytes()
+    );
+    assert_eq!(
+        db.count("select count(*) from audit_log where action = 'schema.migrate'")
+            .await,
+        1
+    );
 }
 
 async fn tenants_sync_twice_creates_nothing_the_second_time(db: TestDb) {
     let ctx = db.context().await;
     ops::migrate(&ctx).await.unwrap();
     let first = seeding::sync_tenants(&ctx).await.unwrap();
-    assert_eq!(first.created, vec!["oer-erkenschwick", "recklinghausen", "westendorf"]);
+    assert_eq!(
+        first.created,
+        vec!["oer-erkenschwick", "recklinghausen", "westendorf"]
+    );
     let second = seeding::sync_tenants(&ctx).await.unwrap();
     assert!(second.created.is_empty() && second.updated.is_empty());
     assert_eq!(second.unchanged.len(), 3);
@@ -82,26 +95,56 @@ async fn a_changed_policy_updates_its_tenant_on_sync(db: TestDb) {
 
 async fn services_import_twice_creates_nothing_the_second_time(db: TestDb) {
     let ctx = ready(&db).await;
-    let first = seeding::import_services(&ctx, "recklinghausen", &fixture("services.csv")).await.unwrap();
+    let first = seeding::import_services(&ctx, "recklinghausen", &fixture("services.csv"))
+        .await
+        .unwrap();
     assert_eq!((first.created, first.updated, first.unchanged), (4, 0, 0));
-    let second = seeding::import_services(&ctx, "recklinghausen", &fixture("services.csv")).await.unwrap();
-    assert_eq!((second.created, second.updated, second.unchanged), (0, 0, 4));
+    let second = seeding::import_services(&ctx, "recklinghausen", &fixture("services.csv"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.created, second.updated, second.unchanged),
+        (0, 0, 4)
+    );
     let services = ctx.store.list_services("recklinghausen").await.unwrap();
     assert_eq!(services.len(), 4);
-    assert!(services.iter().any(|s| s.code == "FZ" && s.name == "Führungszeugnis" && s.duration_minutes == 10));
-    assert!(ctx.store.list_services("westendorf").await.unwrap().is_empty());
+    assert!(
+        services
+            .iter()
+            .any(|s| s.code == "FZ" && s.name == "Führungszeugnis" && s.duration_minutes == 10)
+    );
+    assert!(
+        ctx.store
+            .list_services("westendorf")
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn a_bad_service_row_is_reported_with_its_line_and_nothing_is_written(db: TestDb) {
     let ctx = ready(&db).await;
-    let err = seeding::import_services(&ctx, "recklinghausen", &fixture("services_bad_row.csv")).await.unwrap_err();
+    let err = seeding::import_services(&ctx, "recklinghausen", &fixture("services_bad_row.csv"))
+        .await
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err.downcast_ref::<Refusal>(), Some(Refusal::InvalidInput(_))));
-    assert!(msg.contains("services_bad_row.csv:3: duration_minutes: \"zwanzig\""), "{msg}");
+    assert!(matches!(
+        err.downcast_ref::<Refusal>(),
+        Some(Refusal::InvalidInput(_))
+    ));
+    assert!(
+        msg.contains("services_bad_row.csv:3: duration_minutes: \"zwanzig\""),
+        "{msg}"
+    );
     assert_eq!(db.count("select count(*) from services").await, 0);
 
-    let unknown = seeding::import_services(&ctx, "nowhere", &fixture("services.csv")).await.unwrap_err();
-    assert!(unknown.to_string().contains("--tenant nowhere"), "{unknown}");
+    let unknown = seeding::import_services(&ctx, "nowhere", &fixture("services.csv"))
+        .await
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("--tenant nowhere"),
+        "{unknown}"
+    );
 }
 
 fn generate_request(service: &str, every: Option<i64>) -> GenerateRequest {
@@ -119,28 +162,61 @@ fn generate_request(service: &str, every: Option<i64>) -> GenerateRequest {
 
 async fn slots_generate_gives_the_expected_count_and_a_second_run_adds_none(db: TestDb) {
     let ctx = ready(&db).await;
-    seeding::import_services(&ctx, "recklinghausen", &fixture("services.csv")).await.unwrap();
+    seeding::import_services(&ctx, "recklinghausen", &fixture("services.csv"))
+        .await
+        .unwrap();
     // AN takes 15 minutes: 16 slots a morning, 5 mornings.
-    let first = seeding::generate_slots(&ctx, "recklinghausen", &generate_request("AN", None)).await.unwrap();
-    assert_eq!((first.created, first.existing, first.overlapping), (80, 0, 0));
-    let second = seeding::generate_slots(&ctx, "recklinghausen", &generate_request("AN", None)).await.unwrap();
-    assert_eq!((second.created, second.existing, second.overlapping), (0, 80, 0));
+    let first = seeding::generate_slots(&ctx, "recklinghausen", &generate_request("AN", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.created, first.existing, first.overlapping),
+        (80, 0, 0)
+    );
+    let second = seeding::generate_slots(&ctx, "recklinghausen", &generate_request("AN", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.created, second.existing, second.overlapping),
+        (0, 80, 0)
+    );
     assert_eq!(db.count("select count(*) from slots").await, 80);
-    assert_eq!(db.count("select count(*) from slots where capacity = 2 and booked = 0").await, 80);
+    assert_eq!(
+        db.count("select count(*) from slots where capacity = 2 and booked = 0")
+            .await,
+        80
+    );
 
-    let filter = datenwart::store::SlotFilter { service: Some("AN".into()), limit: 1, ..Default::default() };
-    let first_slot = &ctx.store.list_slots("recklinghausen", &filter).await.unwrap()[0];
+    let filter = datenwart::store::SlotFilter {
+        service: Some("AN".into()),
+        limit: 1,
+        ..Default::default()
+    };
+    let first_slot = &ctx
+        .store
+        .list_slots("recklinghausen", &filter)
+        .await
+        .unwrap()[0];
     // 08:00 in Recklinghausen on 30 November is 07:00 UTC.
-    assert_eq!(datenwart::domain::time::format_instant(&first_slot.starts_at), "2026-11-30T07:00:00Z");
+    assert_eq!(
+        datenwart::domain::time::format_instant(&first_slot.starts_at),
+        "2026-11-30T07:00:00Z"
+    );
 }
 
 async fn slots_generate_leaves_out_slots_that_overlap_existing_ones(db: TestDb) {
     let ctx = ready(&db).await;
-    seeding::import_services(&ctx, "recklinghausen", &fixture("services.csv")).await.unwrap();
-    seeding::generate_slots(&ctx, "recklinghausen", &generate_request("PA", Some(30))).await.unwrap();
+    seeding::import_services(&ctx, "recklinghausen", &fixture("services.csv"))
+        .await
+        .unwrap();
+    seeding::generate_slots(&ctx, "recklinghausen", &generate_request("PA", Some(30)))
+        .await
+        .unwrap();
     // Starting every 20 minutes instead: 08:00, 09:00, 10:00, 11:00 exist; 08:20, 08:40 …
     // collide with the 30-minute grid except 08:40? No: 08:30-08:50 is taken, so 08:40 overlaps.
-    let r = seeding::generate_slots(&ctx, "recklinghausen", &generate_request("PA", Some(20))).await.unwrap();
+    let r = seeding::generate_slots(&ctx, "recklinghausen", &generate_request("PA", Some(20)))
+        .await
+        .unwrap();
     assert_eq!(r.created + r.existing + r.overlapping, 5 * 12);
     assert_eq!(r.existing, 5 * 4);
     let before = db.count("select count(*) from slots").await;
@@ -157,30 +233,54 @@ async fn slots_generate_leaves_out_slots_that_overlap_existing_ones(db: TestDb) 
 
 async fn slots_import_opens_the_rows_of_the_file(db: TestDb) {
     let ctx = ready(&db).await;
-    seeding::import_services(&ctx, "oer-erkenschwick", &fixture("services.csv")).await.unwrap();
-    let first = seeding::import_slots(&ctx, "oer-erkenschwick", &fixture("slots.csv")).await.unwrap();
+    seeding::import_services(&ctx, "oer-erkenschwick", &fixture("services.csv"))
+        .await
+        .unwrap();
+    let first = seeding::import_slots(&ctx, "oer-erkenschwick", &fixture("slots.csv"))
+        .await
+        .unwrap();
     assert_eq!((first.created, first.existing), (3, 0));
-    let second = seeding::import_slots(&ctx, "oer-erkenschwick", &fixture("slots.csv")).await.unwrap();
+    let second = seeding::import_slots(&ctx, "oer-erkenschwick", &fixture("slots.csv"))
+        .await
+        .unwrap();
     assert_eq!((second.created, second.existing), (0, 3));
-    assert_eq!(db.count("select count(*) from slots where capacity = 2").await, 1);
+    assert_eq!(
+        db.count("select count(*) from slots where capacity = 2")
+            .await,
+        1
+    );
 }
 
 async fn an_overlapping_slots_file_is_refused_whole(db: TestDb) {
     let ctx = ready(&db).await;
-    seeding::import_services(&ctx, "oer-erkenschwick", &fixture("services.csv")).await.unwrap();
-    let err = seeding::import_slots(&ctx, "oer-erkenschwick", &fixture("slots_overlapping.csv")).await.unwrap_err();
-    assert!(err.to_string().contains("slots_overlapping.csv:3: start: overlaps"), "{err}");
+    seeding::import_services(&ctx, "oer-erkenschwick", &fixture("services.csv"))
+        .await
+        .unwrap();
+    let err = seeding::import_slots(&ctx, "oer-erkenschwick", &fixture("slots_overlapping.csv"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("slots_overlapping.csv:3: start: overlaps"),
+        "{err}"
+    );
     assert_eq!(db.count("select count(*) from slots").await, 0);
 }
 
 async fn audit_verify_passes_and_fails_after_an_entry_is_edited(db: TestDb) {
     let ctx = ready(&db).await;
-    seeding::import_services(&ctx, "recklinghausen", &fixture("services.csv")).await.unwrap();
+    seeding::import_services(&ctx, "recklinghausen", &fixture("services.csv"))
+        .await
+        .unwrap();
     let ok = audit::verify(ctx.store.as_ref()).await.unwrap();
     assert!(ok.ok, "{:?}", ok.problem);
     assert_eq!(ok.entries, 5); // migrate, three tenants, one import
 
-    assert_eq!(db.execute_raw("update audit_log set details = '{\"created\":40}' where id = 3").await, 1);
+    assert_eq!(
+        db.execute_raw("update audit_log set details = '{\"created\":40}' where id = 3")
+            .await,
+        1
+    );
     let broken = audit::verify(ctx.store.as_ref()).await.unwrap();
     assert!(!broken.ok);
     assert!(broken.problem.unwrap().starts_with("audit entry 3:"));
@@ -188,7 +288,10 @@ async fn audit_verify_passes_and_fails_after_an_entry_is_edited(db: TestDb) {
 
 async fn audit_verify_fails_after_the_newest_entry_is_removed(db: TestDb) {
     let ctx = ready(&db).await;
-    assert_eq!(db.execute_raw("delete from audit_log where id = 4").await, 1);
+    assert_eq!(
+        db.execute_raw("delete from audit_log where id = 4").await,
+        1
+    );
     let broken = audit::verify(ctx.store.as_ref()).await.unwrap();
     assert!(!broken.ok);
     assert!(broken.problem.unwrap().contains("entry 4 was written"));
@@ -196,12 +299,26 @@ async fn audit_verify_fails_after_the_newest_entry_is_removed(db: TestDb) {
 
 async fn every_change_is_audited_with_counts_only(db: TestDb) {
     let ctx = ready(&db).await;
-    seeding::import_services(&ctx, "westendorf", &fixture("services.csv")).await.unwrap();
-    seeding::generate_slots(&ctx, "westendorf", &generate_request("FZ", None)).await.unwrap();
-    let filter = datenwart::store::AuditFilter { tenant: Some("westendorf".into()), limit: 10, ..Default::default() };
+    seeding::import_services(&ctx, "westendorf", &fixture("services.csv"))
+        .await
+        .unwrap();
+    seeding::generate_slots(&ctx, "westendorf", &generate_request("FZ", None))
+        .await
+        .unwrap();
+    let filter = datenwart::store::AuditFilter {
+        tenant: Some("westendorf".into()),
+        limit: 10,
+        ..Default::default()
+    };
     let entries = ctx.store.audit_entries(&filter).await.unwrap();
     let actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, vec!["slots.generate", "services.import", "tenant.create"]);
-    assert_eq!(entries[0].details, r#"{"created":120,"existing":0,"overlapping":0}"#);
+    assert_eq!(
+        actions,
+        vec!["slots.generate", "services.import", "tenant.create"]
+    );
+    assert_eq!(
+        entries[0].details,
+        r#"{"created":120,"existing":0,"overlapping":0}"#
+    );
     assert!(entries.iter().all(|e| e.actor == "test:harness"));
 }

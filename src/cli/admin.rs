@@ -267,7 +267,7 @@ struct SlotRow {
 
 fn slot_report(format: Format, r: &SlotReport) -> Result<()> {
     let mut human = format!(
-        "{}: {} slots created, {} already there, {} left out because they overlap other slots",
+        "{}: {} slot(s) created, {} already there, {} left out because they overlap other slots",
         r.tenant, r.created, r.existing, r.overlapping
     );
     if r.nonexistent_local_times > 0 {

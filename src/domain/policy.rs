@@ -116,6 +116,15 @@ pub struct TenantInfo {
     pub supervisory_authority: String,
 }
 
+impl TenantInfo {
+    /// The tenant's time zone; `parse_policy` has checked the name.
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.timezone
+            .parse()
+            .expect("timezone validated by parse_policy")
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Purpose {
     pub id: String,

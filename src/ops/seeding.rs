@@ -128,14 +128,8 @@ pub struct GenerateRequest {
     pub capacity: i64,
 }
 
-fn tenant_zone(ctx: &Context, tenant: &str) -> Result<Tz> {
-    let policy = ctx.policies.require(tenant)?;
-    // The policy check has validated the zone name already.
-    Ok(policy
-        .tenant
-        .timezone
-        .parse::<Tz>()
-        .map_err(|e| anyhow::anyhow!("{e}"))?)
+fn tenant_zone(ctx: &Context, tenant: &str) -> Result<Tz, Refusal> {
+    Ok(ctx.policies.require(tenant)?.tenant.zone())
 }
 
 pub async fn generate_slots(

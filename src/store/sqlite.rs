@@ -58,3 +58,29 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, Sqlite, crate::store::Backend::Sqlite);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_connection_has_wal_secure_delete_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let mut conn = store.pool.acquire().await.unwrap();
+        let mode: String = sqlx::query_scalar("pragma journal_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let secure: i64 = sqlx::query_scalar("pragma secure_delete")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        let fks: i64 = sqlx::query_scalar("pragma foreign_keys")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!((mode.as_str(), secure, fks), ("wal", 1, 1));
+    }
+}

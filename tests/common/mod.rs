@@ -31,7 +31,12 @@ impl TestDb {
         match kind {
             Kind::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("datenwart.db").display());
-                Some(TestDb { kind, url, dir, pg: None })
+                Some(TestDb {
+                    kind,
+                    url,
+                    dir,
+                    pg: None,
+                })
             }
             Kind::Postgres => {
                 let Ok(admin) = std::env::var(POSTGRES_ENV) else {
@@ -39,14 +44,21 @@ impl TestDb {
                     return None;
                 };
                 let name = format!("dw_test_{}", uuid::Uuid::new_v4().simple());
-                let pool = sqlx::PgPool::connect(&admin).await.expect("connect to the PostgreSQL test server");
+                let pool = sqlx::PgPool::connect(&admin)
+                    .await
+                    .expect("connect to the PostgreSQL test server");
                 sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
                     .execute(&pool)
                     .await
                     .expect("create test database");
                 pool.close().await;
                 let url = replace_db_name(&admin, &name);
-                Some(TestDb { kind, url, dir, pg: Some((admin, name)) })
+                Some(TestDb {
+                    kind,
+                    url,
+                    dir,
+                    pg: Some((admin, name)),
+                })
             }
         }
     }
@@ -61,13 +73,21 @@ impl TestDb {
         match self.kind {
             Kind::Sqlite => {
                 let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
-                let n = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&pool).await.unwrap().rows_affected();
+                let n = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&pool)
+                    .await
+                    .unwrap()
+                    .rows_affected();
                 pool.close().await;
                 n
             }
             Kind::Postgres => {
                 let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
-                let n = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&pool).await.unwrap().rows_affected();
+                let n = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&pool)
+                    .await
+                    .unwrap()
+                    .rows_affected();
                 pool.close().await;
                 n
             }
@@ -79,13 +99,19 @@ impl TestDb {
         match self.kind {
             Kind::Sqlite => {
                 let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
-                let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&pool).await.unwrap();
+                let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
                 pool.close().await;
                 n
             }
             Kind::Postgres => {
                 let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
-                let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&pool).await.unwrap();
+                let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
                 pool.close().await;
                 n
             }
@@ -100,7 +126,11 @@ impl TestDb {
     pub async fn context_with(&self, policy_dir: &Path) -> Context {
         let store = store::open(&self.url).await.expect("open store");
         let policies = Arc::new(policies::load(policy_dir).expect("valid policies"));
-        Context { store, policies, actor: "test:harness".into() }
+        Context {
+            store,
+            policies,
+            actor: "test:harness".into(),
+        }
     }
 }
 
@@ -109,12 +139,17 @@ impl Drop for TestDb {
         if let Some((admin, name)) = self.pg.take() {
             // Drop runs outside async: a short-lived runtime of its own on another thread.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async {
                     if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
-                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("drop database if exists {name} with (force)")))
-                            .execute(&pool)
-                            .await;
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                            "drop database if exists {name} with (force)"
+                        )))
+                        .execute(&pool)
+                        .await;
                         pool.close().await;
                     }
                 });
@@ -156,7 +191,9 @@ pub fn fixture(name: &str) -> PathBuf {
 pub async fn ready(db: &TestDb) -> Context {
     let ctx = db.context().await;
     datenwart::ops::migrate(&ctx).await.expect("migrate");
-    datenwart::ops::seeding::sync_tenants(&ctx).await.expect("tenants sync");
+    datenwart::ops::seeding::sync_tenants(&ctx)
+        .await
+        .expect("tenants sync");
     ctx
 }
 

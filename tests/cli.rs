@@ -1,0 +1,445 @@
+//! The built binary, driven as a DPO or a cron job would: exit codes, stdout/stderr, formats.
+
+mod common;
+
+use common::{TestDb, fixture, shipped_policies};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn datenwart(db_url: &str, policies: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_datenwart"))
+        .arg("--database-url")
+        .arg(db_url)
+        .arg("--policies")
+        .arg(policies)
+        .args(args)
+        .env("DATENWART_ACTOR", "test:cli")
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run datenwart")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+fn run(db: &TestDb, args: &[&str]) -> Output {
+    datenwart(&db.url, &shipped_policies(), args)
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", stdout(o)))
+}
+
+on_both_backends!(
+    the_admin_story_from_migrate_to_audit_verify,
+    a_command_before_migrate_says_to_run_migrate,
+    a_bad_services_file_exits_2_names_the_line_and_writes_nothing,
+    listings_come_as_json_and_csv,
+    audit_verify_exits_1_and_names_the_entry_after_a_row_is_edited,
+    commands_refuse_to_run_on_invalid_policies,
+);
+
+async fn the_admin_story_from_migrate_to_audit_verify(db: TestDb) {
+    let o = run(&db, &["migrate"]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("applied migration 0001 booking store"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&db, &["migrate"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("nothing applied"), "{}", stdout(&o));
+    let o = run(&db, &["--format", "json", "migrate"]);
+    assert_eq!(json(&o)["applied"], serde_json::json!([]));
+
+    let o = run(&db, &["--format", "json", "tenants", "sync"]);
+    assert_exit(&o, 0);
+    assert_eq!(json(&o)["created"].as_array().unwrap().len(), 3);
+    let o = run(&db, &["--format", "json", "tenants", "sync"]);
+    assert_eq!(json(&o)["created"].as_array().unwrap().len(), 0);
+    assert_eq!(json(&o)["unchanged"].as_array().unwrap().len(), 3);
+
+    let services = fixture("services.csv");
+    let services = services.to_str().unwrap();
+    let o = run(
+        &db,
+        &[
+            "--format",
+            "json",
+            "services",
+            "import",
+            "--tenant",
+            "recklinghausen",
+            services,
+        ],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(json(&o)["created"], 4);
+    let o = run(
+        &db,
+        &[
+            "--format",
+            "json",
+            "services",
+            "import",
+            "--tenant",
+            "recklinghausen",
+            services,
+        ],
+    );
+    assert_eq!(
+        (json(&o)["created"].as_i64(), json(&o)["unchanged"].as_i64()),
+        (Some(0), Some(4))
+    );
+
+    let generate = [
+        "--format",
+        "json",
+        "slots",
+        "generate",
+        "--tenant",
+        "recklinghausen",
+        "--service",
+        "PA",
+        "--from",
+        "2026-11-30",
+        "--to",
+        "2026-12-04",
+        "--weekdays",
+        "mon-fri",
+        "--times",
+        "08:00-12:00",
+        "--every",
+        "20m",
+    ];
+    let o = run(&db, &generate);
+    assert_exit(&o, 0);
+    assert_eq!(json(&o)["created"], 5 * 12);
+    let o = run(&db, &generate);
+    assert_eq!(
+        (json(&o)["created"].as_i64(), json(&o)["existing"].as_i64()),
+        (Some(0), Some(60))
+    );
+
+    let o = run(
+        &db,
+        &[
+            "slots",
+            "list",
+            "--tenant",
+            "recklinghausen",
+            "--from",
+            "2026-11-30",
+            "--to",
+            "2026-11-30",
+        ],
+    );
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("Mon 2026-11-30 08:00"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(
+        stdout(&o).matches("2026-11-30T").count(),
+        2 * 12,
+        "{}",
+        stdout(&o)
+    );
+
+    let o = run(&db, &["audit", "verify"]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("audit trail intact: 6 entries verified"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(
+        &db,
+        &[
+            "--format",
+            "csv",
+            "audit",
+            "list",
+            "--tenant",
+            "recklinghausen",
+        ],
+    );
+    let csv = stdout(&o);
+    assert!(
+        csv.starts_with("id,at,actor,action,tenant,subject_ref,details\n"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(",test:cli,slots.generate,recklinghausen,"),
+        "{csv}"
+    );
+}
+
+async fn a_command_before_migrate_says_to_run_migrate(db: TestDb) {
+    let o = run(&db, &["tenants", "list"]);
+    assert_exit(&o, 1);
+    assert!(
+        stderr(&o).contains("database schema is behind; run `datenwart migrate`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+async fn a_bad_services_file_exits_2_names_the_line_and_writes_nothing(db: TestDb) {
+    assert_exit(&run(&db, &["migrate"]), 0);
+    assert_exit(&run(&db, &["tenants", "sync"]), 0);
+    let bad = fixture("services_bad_row.csv");
+    let o = run(
+        &db,
+        &[
+            "services",
+            "import",
+            "--tenant",
+            "westendorf",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o)
+            .contains("services_bad_row.csv:3: duration_minutes: \"zwanzig\" is not a duration"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(db.count("select count(*) from services").await, 0);
+
+    let o = run(
+        &db,
+        &[
+            "services",
+            "import",
+            "--tenant",
+            "nowhere",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("known tenants: oer-erkenschwick, recklinghausen, westendorf"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+async fn listings_come_as_json_and_csv(db: TestDb) {
+    assert_exit(&run(&db, &["migrate"]), 0);
+    assert_exit(&run(&db, &["tenants", "sync"]), 0);
+    let o = run(&db, &["--format", "json", "tenants", "list"]);
+    let tenants = json(&o);
+    assert_eq!(tenants[1]["slug"], "recklinghausen");
+    assert_eq!(tenants[1]["name"], "Stadt Recklinghausen");
+    let o = run(&db, &["--format", "csv", "tenants", "list"]);
+    let csv = stdout(&o);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("slug,name,services,slots,bookings,updated_at")
+    );
+    assert_eq!(lines.count(), 3);
+    // Logs never mix into data: stderr is empty on success.
+    assert_eq!(stderr(&o), "");
+}
+
+async fn audit_verify_exits_1_and_names_the_entry_after_a_row_is_edited(db: TestDb) {
+    assert_exit(&run(&db, &["migrate"]), 0);
+    assert_exit(&run(&db, &["tenants", "sync"]), 0);
+    assert_exit(&run(&db, &["audit", "verify"]), 0);
+    db.execute_raw("update audit_log set actor = 'cli:mallory' where id = 2")
+        .await;
+    let o = run(&db, &["audit", "verify"]);
+    assert_exit(&o, 1);
+    assert!(
+        stdout(&o).contains("audit trail BROKEN: audit entry 2:"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&db, &["--format", "json", "audit", "verify"]);
+    assert_exit(&o, 1);
+    assert_eq!(json(&o)["ok"], false);
+}
+
+/// A copy of the shipped policies with one file replaced by `text`.
+fn policies_with(file: &str, text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(shipped_policies()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.path().join(file), text).unwrap();
+    dir
+}
+
+fn shipped(file: &str) -> String {
+    std::fs::read_to_string(shipped_policies().join(file)).unwrap()
+}
+
+async fn commands_refuse_to_run_on_invalid_policies(db: TestDb) {
+    let bad = shipped("westendorf.toml").replacen("after = \"7d\"", "after = \"7x\"", 1);
+    let dir = policies_with("westendorf.toml", &bad);
+    let o = datenwart(&db.url, dir.path(), &["migrate"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("westendorf.toml:"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("\"7x\""), "{}", stderr(&o));
+    // Nothing ran: the database was not even migrated.
+    assert_exit(&run(&db, &["tenants", "list"]), 1);
+}
+
+// ---- policy check: no database involved ----
+
+fn policy_check(dir: &Path) -> Output {
+    datenwart("sqlite://unused.db", dir, &["policy", "check"])
+}
+
+#[test]
+fn policy_check_passes_on_the_shipped_policies() {
+    let o = policy_check(&shipped_policies());
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("3 policies valid"), "{}", stdout(&o));
+}
+
+#[test]
+fn policy_check_names_file_and_line_of_an_unknown_category() {
+    let text = shipped("recklinghausen.toml");
+    let bad = text.replacen(
+        "categories = [\"name\", \"email\"",
+        "categories = [\"nmae\", \"email\"",
+        1,
+    );
+    assert_ne!(text, bad);
+    let line = bad.lines().position(|l| l.contains("\"nmae\"")).unwrap() + 1;
+    let dir = policies_with("recklinghausen.toml", &bad);
+    let o = policy_check(dir.path());
+    assert_exit(&o, 2);
+    let expected =
+        format!("recklinghausen.toml:{line}: purpose.categories: unknown category \"nmae\"");
+    assert!(
+        stderr(&o).contains(&expected),
+        "expected {expected} in\n{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn policy_check_names_file_and_line_of_a_bad_duration() {
+    let bad = shipped("oer-erkenschwick.toml").replacen("after = \"7d\"", "after = \"7 days\"", 1);
+    let line = bad.lines().position(|l| l.contains("\"7 days\"")).unwrap() + 1;
+    let dir = policies_with("oer-erkenschwick.toml", &bad);
+    let o = policy_check(dir.path());
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains(&format!("oer-erkenschwick.toml:{line}: retention.after:")),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn policy_check_names_a_purpose_without_legal_basis() {
+    let text = shipped("westendorf.toml");
+    let start = text.find("legal_basis = \"legitimate_interest\"").unwrap();
+    let bad = format!(
+        "{}{}",
+        &text[..start],
+        &text[start..].replacen("legal_basis = \"legitimate_interest\"\n", "", 1)
+    );
+    let dir = policies_with("westendorf.toml", &bad);
+    let o = policy_check(dir.path());
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("westendorf.toml:"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("purpose without a legal basis"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = datenwart(
+        "sqlite://unused.db",
+        dir.path(),
+        &["--format", "json", "policy", "check"],
+    );
+    assert_exit(&o, 2);
+    let report = json(&o);
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["problems"][0]["field"], "purpose.legal_basis");
+}
+
+#[test]
+fn policy_show_prints_the_record_of_processing() {
+    let o = datenwart(
+        "sqlite://unused.db",
+        &shipped_policies(),
+        &["policy", "show", "recklinghausen"],
+    );
+    assert_exit(&o, 0);
+    let text = stdout(&o);
+    for expected in [
+        "Verzeichnis von Verarbeitungstätigkeiten",
+        "Stadt Recklinghausen",
+        "datenschutz@recklinghausen.de",
+        "Bentjen Software GmbH",
+        "Einwilligung (Art. 6 Abs. 1 lit. a DSGVO",
+        "48 Stunden nach dem Ende des Termins anonymisiert",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+    }
+    let o = datenwart(
+        "sqlite://unused.db",
+        &shipped_policies(),
+        &["policy", "show", "atlantis"],
+    );
+    assert_exit(&o, 2);
+}
+
+#[test]
+fn an_unsupported_database_url_is_a_usage_error() {
+    let o = datenwart(
+        "mysql://localhost/x",
+        &shipped_policies(),
+        &["tenants", "list"],
+    );
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("unsupported database URL"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_default_database_is_a_sqlite_file_in_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_datenwart"))
+        .current_dir(dir.path())
+        .arg("--policies")
+        .arg(shipped_policies())
+        .arg("migrate")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_exit(&o, 0);
+    assert!(dir.path().join("datenwart.db").exists());
+}
