@@ -16,6 +16,26 @@ pub enum Kind {
     Postgres,
 }
 
+/// Runs `$body` with `$pool` connected to the test database, whichever backend it is.
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db.kind {
+            Kind::Sqlite => {
+                let $pool = sqlx::SqlitePool::connect(&$db.url).await.unwrap();
+                let out = $body;
+                $pool.close().await;
+                out
+            }
+            Kind::Postgres => {
+                let $pool = sqlx::PgPool::connect(&$db.url).await.unwrap();
+                let out = $body;
+                $pool.close().await;
+                out
+            }
+        }
+    };
+}
+
 /// One test's own database; dropped (PostgreSQL) or deleted (SQLite) at the end.
 pub struct TestDb {
     pub kind: Kind,
@@ -70,52 +90,21 @@ impl TestDb {
 
     /// Runs one statement on the database behind datenwart's back (tampering tests).
     pub async fn execute_raw(&self, sql: &str) -> u64 {
-        match self.kind {
-            Kind::Sqlite => {
-                let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
-                let n = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                    .execute(&pool)
-                    .await
-                    .unwrap()
-                    .rows_affected();
-                pool.close().await;
-                n
-            }
-            Kind::Postgres => {
-                let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
-                let n = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
-                    .execute(&pool)
-                    .await
-                    .unwrap()
-                    .rows_affected();
-                pool.close().await;
-                n
-            }
-        }
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        with_pool!(self, |pool| sqlx::query(sql)
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected())
     }
 
     /// One integer from a query such as `select count(*) from slots`.
     pub async fn count(&self, sql: &str) -> i64 {
-        match self.kind {
-            Kind::Sqlite => {
-                let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
-                let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap();
-                pool.close().await;
-                n
-            }
-            Kind::Postgres => {
-                let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
-                let n = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-                    .fetch_one(&pool)
-                    .await
-                    .unwrap();
-                pool.close().await;
-                n
-            }
-        }
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        with_pool!(self, |pool| sqlx::query_scalar(sql)
+            .fetch_one(&pool)
+            .await
+            .unwrap())
     }
 
     /// A context over the shipped policies, as the CLI builds it.
