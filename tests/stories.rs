@@ -157,6 +157,7 @@ fn generate_request(service: &str, every: Option<i64>) -> GenerateRequest {
         times: parse_time_ranges("08:00-12:00").unwrap(),
         every_minutes: every,
         capacity: 2,
+        include_holidays: false,
     }
 }
 

@@ -201,8 +201,8 @@ create table restrictions (
 );
 create index restrictions_subject on restrictions (subject_ref);
 
--- Every message read from the office mailbox gets exactly one outcome. The copy of the
--- message (sender, subject, body) is personal data and is erased with the person.
+-- Every message read from the office mailbox gets exactly one outcome. Bodies are not
+-- kept; sender and subject are personal data and are erased with the person.
 create table inbox_messages (
     id integer primary key,
     message_key text not null unique,
@@ -216,12 +216,20 @@ create table inbox_messages (
     subject_ref text,
     sender text,
     subject text,
-    body text,
     request_id integer references requests (id),
     anonymized_at text
 );
 create index inbox_messages_subject on inbox_messages (subject_ref);
 create index inbox_messages_processed_at on inbox_messages (processed_at);
+
+-- Named locks for jobs that must run one at a time (retention on SQLite; PostgreSQL uses
+-- advisory locks). A holder that died is recognized by its expired `expires_at`.
+create table job_locks (
+    name text primary key,
+    holder text not null,
+    acquired_at text not null,
+    expires_at text not null
+);
 
 create table retention_runs (
     id integer primary key,

@@ -67,6 +67,9 @@ pub enum SlotsCmd {
         /// Citizens per slot (counters working in parallel)
         #[arg(long, default_value_t = 1)]
         capacity: i64,
+        /// Open slots on public holidays of the tenant's region too (left out by default)
+        #[arg(long)]
+        include_holidays: bool,
     },
     /// Import slots from a CSV file with the columns service,date,start,end[,capacity]
     Import {
@@ -270,6 +273,12 @@ fn slot_report(format: Format, r: &SlotReport) -> Result<()> {
         "{}: {} slot(s) created, {} already there, {} left out because they overlap other slots",
         r.tenant, r.created, r.existing, r.overlapping
     );
+    if r.holidays_skipped > 0 {
+        human.push_str(&format!(
+            "; {} public holiday(s) left out",
+            r.holidays_skipped
+        ));
+    }
     if r.nonexistent_local_times > 0 {
         human.push_str(&format!(
             "; {} local times skipped (they do not exist on the day clocks go forward)",
@@ -295,6 +304,7 @@ pub async fn slots(ctx: &Context, cmd: SlotsCmd, format: Format) -> Result<ExitC
             times,
             every,
             capacity,
+            include_holidays,
         } => {
             let req = GenerateRequest {
                 service,
@@ -304,6 +314,7 @@ pub async fn slots(ctx: &Context, cmd: SlotsCmd, format: Format) -> Result<ExitC
                 times: times.0,
                 every_minutes: every,
                 capacity,
+                include_holidays,
             };
             let r = seeding::generate_slots(ctx, &tenant, &req).await?;
             slot_report(format, &r)?;

@@ -1,7 +1,10 @@
 //! Pure types and rules: no I/O, unit-tested inline.
 
 pub mod audit;
+pub mod booking;
+pub mod deadline;
 pub mod duration;
+pub mod holidays;
 pub mod policy;
 pub mod service;
 pub mod slots;

@@ -41,17 +41,13 @@ pub const DATA_CATEGORIES: &[&str] = &[
     "message",
 ];
 
-/// ISO 3166-2 codes of the 16 German states; the region picks the public holidays
-/// used when computing request deadlines.
-pub const REGIONS: &[&str] = &[
-    "DE-BW", "DE-BY", "DE-BE", "DE-BB", "DE-HB", "DE-HH", "DE-HE", "DE-MV", "DE-NI", "DE-NW",
-    "DE-RP", "DE-SL", "DE-SN", "DE-ST", "DE-SH", "DE-TH",
-];
+/// German states, as the holiday calendar knows them.
+pub use super::holidays::REGIONS;
 
 const DEFAULT_TIMEZONE: &str = "Europe/Berlin";
 
 /// The purpose the booking endpoint relies on; every tenant must have it.
-const BOOKING_PURPOSE: &str = "booking";
+use super::booking::BOOKING_PURPOSE;
 
 // ---------------------------------------------------------------------------
 // Public model
@@ -434,20 +430,7 @@ impl Policy {
     }
 }
 
-/// A simple shape check, not RFC 5322: it catches typos and pasted names, which is
-/// what goes wrong in hand-written policy files.
-pub fn is_email_address(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !domain.contains('@')
-        && !s.chars().any(char::is_whitespace)
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !domain.contains("..")
-}
+pub use super::subject::is_email_address;
 
 // ---------------------------------------------------------------------------
 // Parsing

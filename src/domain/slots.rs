@@ -1,6 +1,7 @@
 //! Opening slots: weekday sets, office hours, local-time conversion and the rule that the
 //! slots of one service never overlap.
 
+use super::holidays::HolidayCalendar;
 use chrono::{
     DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
     Weekday,
@@ -145,11 +146,13 @@ pub struct SlotPattern {
     pub capacity: i64,
 }
 
-/// The slots of a pattern, and how many local times did not exist (summer-time change).
+/// The slots of a pattern, the local times that did not exist (summer-time change) and
+/// the public holidays left out.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Generated {
     pub slots: Vec<NewSlot>,
     pub skipped_nonexistent: usize,
+    pub holidays_skipped: Vec<NaiveDate>,
 }
 
 impl SlotPattern {
@@ -185,12 +188,16 @@ impl SlotPattern {
         Ok(())
     }
 
-    /// Every slot that starts inside an office-hours range and ends inside it too.
-    pub fn generate(&self, tz: Tz) -> Generated {
+    /// Every slot that starts inside an office-hours range and ends inside it too, on the
+    /// pattern's weekdays except the public holidays of `holidays` (when given).
+    pub fn generate(&self, tz: Tz, mut holidays: Option<&mut HolidayCalendar>) -> Generated {
         let mut out = Generated::default();
         let mut day = self.from;
         while day <= self.to {
-            if self.weekdays.contains(day.weekday()) {
+            let holiday = holidays.as_mut().is_some_and(|h| h.is_holiday(day));
+            if holiday && self.weekdays.contains(day.weekday()) {
+                out.holidays_skipped.push(day);
+            } else if self.weekdays.contains(day.weekday()) {
                 for range in &self.times {
                     let end = day.and_time(range.end);
                     let mut start = day.and_time(range.start);
@@ -317,7 +324,7 @@ mod tests {
     fn a_week_of_mornings_gives_sixteen_slots_a_day_on_weekdays_only() {
         // 2026-11-23 is a Monday; the week runs to Sunday the 29th.
         let g = pattern("2026-11-23", "2026-11-29", "mon-fri", "08:00-12:00", 15, 15)
-            .generate(chrono_tz::Europe::Berlin);
+            .generate(chrono_tz::Europe::Berlin, None);
         assert_eq!(g.slots.len(), 5 * 16);
         // 08:00 in Berlin in November is 07:00 UTC.
         assert_eq!(g.slots[0].starts_at, utc("2026-11-23T07:00:00Z"));
@@ -326,16 +333,41 @@ mod tests {
     }
 
     #[test]
+    fn public_holidays_of_the_region_get_no_slots() {
+        // 2026-12-21..27: Christmas Day (Fri 25th) is a holiday everywhere; the 24th is not.
+        let p = pattern("2026-12-21", "2026-12-27", "mon-fri", "08:00-09:00", 60, 60);
+        let mut nw = HolidayCalendar::new("DE-NW").unwrap();
+        let g = p.generate(chrono_tz::Europe::Berlin, Some(&mut nw));
+        assert_eq!(g.slots.len(), 4);
+        assert_eq!(g.holidays_skipped, vec![date("2026-12-25")]);
+        // Allerheiligen 2027 is a Monday: a holiday in NW, a working day in NI.
+        let p = pattern("2027-11-01", "2027-11-01", "mon", "08:00-09:00", 60, 60);
+        let mut ni = HolidayCalendar::new("DE-NI").unwrap();
+        assert_eq!(
+            p.generate(chrono_tz::Europe::Berlin, Some(&mut nw))
+                .slots
+                .len(),
+            0
+        );
+        assert_eq!(
+            p.generate(chrono_tz::Europe::Berlin, Some(&mut ni))
+                .slots
+                .len(),
+            1
+        );
+    }
+
+    #[test]
     fn a_slot_that_would_run_past_closing_time_is_not_made() {
         let g = pattern("2026-11-23", "2026-11-23", "mon", "08:00-09:00", 25, 25)
-            .generate(chrono_tz::Europe::Berlin);
+            .generate(chrono_tz::Europe::Berlin, None);
         assert_eq!(g.slots.len(), 2);
     }
 
     #[test]
     fn summer_time_is_applied_to_local_office_hours() {
         let g = pattern("2026-06-01", "2026-06-01", "mon", "08:00-08:30", 30, 30)
-            .generate(chrono_tz::Europe::Berlin);
+            .generate(chrono_tz::Europe::Berlin, None);
         assert_eq!(g.slots[0].starts_at, utc("2026-06-01T06:00:00Z"));
     }
 
@@ -343,7 +375,7 @@ mod tests {
     fn a_local_time_skipped_by_the_clock_change_is_counted_not_made() {
         // 2026-03-29 02:00-03:00 does not exist in Berlin.
         let g = pattern("2026-03-29", "2026-03-29", "sun", "01:00-04:00", 60, 60)
-            .generate(chrono_tz::Europe::Berlin);
+            .generate(chrono_tz::Europe::Berlin, None);
         assert_eq!(g.slots.len(), 1);
         assert_eq!(g.skipped_nonexistent, 2);
     }

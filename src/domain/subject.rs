@@ -27,6 +27,22 @@ impl fmt::Debug for PseudonymKey {
     }
 }
 
+/// A plain syntax check: one `@`, something before it, a dotted domain after it, no spaces.
+/// Deliverability is not ours to judge; typos like a missing domain are.
+pub fn is_email_address(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && s.len() <= 254
+        && !domain.contains('@')
+        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+}
+
 /// Persons are identified by e-mail, compared case-insensitively after trimming.
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()

@@ -2,6 +2,7 @@
 //! Everything here is idempotent: running it twice creates nothing new.
 
 use super::{Context, Refusal, csv_input};
+use crate::domain::holidays::HolidayCalendar;
 use crate::domain::service::{FieldProblem, NewService, parse_code, parse_service};
 use crate::domain::slots::{self, NewSlot, SlotFate, SlotPattern};
 use crate::store::{OnOverlap, StoreError, TenantRecord, TenantSyncReport};
@@ -100,6 +101,8 @@ pub struct SlotReport {
     pub overlapping: usize,
     /// Local times that do not exist (the change to summer time).
     pub nonexistent_local_times: usize,
+    /// Days left out because they are public holidays in the tenant's region.
+    pub holidays_skipped: usize,
 }
 
 impl SlotReport {
@@ -111,7 +114,13 @@ impl SlotReport {
             existing: count(|f| *f == SlotFate::Exists),
             overlapping: count(|f| matches!(f, SlotFate::Overlaps(_))),
             nonexistent_local_times: nonexistent,
+            holidays_skipped: 0,
         }
+    }
+
+    fn with_holidays(mut self, days: usize) -> Self {
+        self.holidays_skipped = days;
+        self
     }
 }
 
@@ -126,6 +135,8 @@ pub struct GenerateRequest {
     /// Minutes between slot starts; the service's duration when not given.
     pub every_minutes: Option<i64>,
     pub capacity: i64,
+    /// Open slots on the public holidays of the tenant's region too.
+    pub include_holidays: bool,
 }
 
 fn tenant_zone(ctx: &Context, tenant: &str) -> Result<Tz, Refusal> {
@@ -157,9 +168,15 @@ pub async fn generate_slots(
     pattern
         .validate()
         .map_err(|(option, problem)| Refusal::InvalidInput(format!("{option}: {problem}")))?;
-    let generated = pattern.generate(tz);
+    let region = &ctx.policies.require(tenant)?.tenant.region;
+    let mut calendar =
+        HolidayCalendar::new(region).map_err(|e| Refusal::InvalidInput(e.to_string()))?;
+    let generated = pattern.generate(tz, (!req.include_holidays).then_some(&mut calendar));
+    let holidays = generated.holidays_skipped.len();
     if generated.slots.is_empty() {
-        return Ok(SlotReport::new(tenant, &[], generated.skipped_nonexistent));
+        return Ok(
+            SlotReport::new(tenant, &[], generated.skipped_nonexistent).with_holidays(holidays)
+        );
     }
     let slots: Vec<(String, NewSlot)> = generated
         .slots

@@ -10,6 +10,7 @@ mod postgres;
 mod sqlite;
 
 use crate::domain::audit::{AuditEntry, AuditEvent};
+use crate::domain::booking::Person;
 use crate::domain::service::NewService;
 use crate::domain::slots::{NewSlot, SlotFate};
 use crate::domain::subject::PseudonymKey;
@@ -154,6 +155,108 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
+/// A slot as the booking path sees it: with its service and whether it can still be booked.
+#[derive(Clone, Debug, Serialize)]
+pub struct OpenSlot {
+    pub id: i64,
+    pub service_code: String,
+    pub service_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub capacity: i64,
+    pub booked: i64,
+}
+
+impl OpenSlot {
+    pub fn free(&self) -> i64 {
+        self.capacity - self.booked
+    }
+}
+
+/// A message to queue with a booking.
+#[derive(Clone, Debug)]
+pub struct NewNotification {
+    pub channel: &'static str,
+    pub kind: &'static str,
+    pub recipient: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub send_after: Option<DateTime<Utc>>,
+}
+
+/// One row of the endpoint's access log, with exactly the fields the privacy notices list.
+#[derive(Clone, Debug, Default)]
+pub struct AccessLogEntry {
+    pub tenant: Option<String>,
+    pub logged_at: DateTime<Utc>,
+    pub utc_offset_minutes: i64,
+    pub ip: String,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub bytes: i64,
+    pub referrer: Option<String>,
+    pub browser: Option<String>,
+    pub browser_version: Option<String>,
+    pub operating_system: Option<String>,
+    pub language: Option<String>,
+    pub booking_id: Option<i64>,
+}
+
+/// Everything one booking writes, in one transaction.
+#[derive(Clone, Debug)]
+pub struct NewBooking {
+    pub slot_id: i64,
+    pub reference: String,
+    pub code_hash: String,
+    pub subject_ref: String,
+    pub person: Person,
+    pub booked_at: DateTime<Utc>,
+    /// (purpose, text version)
+    pub consents: Vec<(String, String)>,
+    pub notifications: Vec<NewNotification>,
+    /// The request that made the booking, when it is not logged by the endpoint itself
+    /// (bulk loads such as `demo`).
+    pub access: Option<AccessLogEntry>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Booked {
+    pub booking_id: i64,
+    pub reference: String,
+    pub slot_id: i64,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// Why the database refused one booking; nothing of it was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingRefusal {
+    /// No such slot at this tenant.
+    SlotNotFound,
+    /// The slot has begun or is over.
+    SlotInPast,
+    /// Every place in the slot is taken.
+    SlotFull,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Cancelled {
+    pub reference: String,
+    pub tenant: String,
+    pub starts_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelRefusal {
+    NotFound,
+    WrongCode,
+    AlreadyCancelled,
+    InPast,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     fn backend(&self) -> Backend;
@@ -196,6 +299,38 @@ pub trait Store: Send + Sync {
     ) -> Result<SlotAddOutcome>;
 
     async fn list_slots(&self, tenant: &str, filter: &SlotFilter) -> Result<Vec<Slot>>;
+
+    /// One slot of a tenant with its service, whatever its state.
+    async fn open_slot(&self, tenant: &str, slot_id: i64) -> Result<Option<OpenSlot>>;
+
+    /// Slots of a service with a free place that start after `after` and before `before`.
+    async fn free_slots(
+        &self,
+        tenant: &str,
+        service: &str,
+        after: DateTime<Utc>,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<OpenSlot>>;
+
+    /// Books each entry in one transaction: the slot's capacity is taken by a conditional
+    /// update, so a slot is never overbooked whatever runs at the same time. A refused
+    /// entry writes nothing; the others are stored.
+    async fn book(
+        &self,
+        tenant: &str,
+        bookings: &[NewBooking],
+    ) -> Result<Vec<std::result::Result<Booked, BookingRefusal>>>;
+
+    /// Cancels a booking whose code hash matches, and frees its place.
+    async fn cancel_booking(
+        &self,
+        reference: &str,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<std::result::Result<Cancelled, CancelRefusal>>;
+
+    async fn log_access(&self, entry: &AccessLogEntry) -> Result<()>;
 
     /// Writes one audit entry on its own (for changes that are not the store's, such as
     /// files written by an export).

@@ -41,6 +41,11 @@ impl PgStore {
         Ok(tx)
     }
 
+    /// Bookings do not write audit entries, so they need no lock beyond their rows'.
+    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
+        self.pool.begin().await
+    }
+
     async fn migrations_table_exists(&self) -> sqlx::Result<bool> {
         sqlx::query_scalar("select to_regclass('_sqlx_migrations') is not null")
             .fetch_one(&self.pool)

@@ -5,6 +5,8 @@
 //!
 //! - `async fn begin_admin(&self) -> sqlx::Result<Transaction<'static, DB>>`: a transaction
 //!   that holds the audit chain for itself until it ends;
+//! - `async fn begin_write(&self) -> sqlx::Result<Transaction<'static, DB>>`: a transaction
+//!   that writes without touching the audit chain (bookings);
 //! - `async fn migrations_table_exists(&self) -> sqlx::Result<bool>`;
 //! - `fn migrator() -> &'static Migrator`.
 
@@ -38,6 +40,46 @@ impl From<AuditRow> for AuditEntry {
             hash: r.hash,
         }
     }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct OpenSlotRow {
+    id: i64,
+    service_code: String,
+    service_name: String,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    capacity: i64,
+    booked: i64,
+}
+
+impl From<OpenSlotRow> for super::OpenSlot {
+    fn from(r: OpenSlotRow) -> Self {
+        super::OpenSlot {
+            id: r.id,
+            service_code: r.service_code,
+            service_name: r.service_name,
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
+            capacity: r.capacity,
+            booked: r.booked,
+        }
+    }
+}
+
+pub(super) const OPEN_SLOT_SELECT: &str =
+    "select sl.id, s.code as service_code, s.name as service_name,
+        sl.starts_at, sl.ends_at, sl.capacity, sl.booked
+     from slots sl join services s on s.id = sl.service_id join tenants t on t.id = sl.tenant_id";
+
+/// Compares two hashes without stopping at the first difference, so response times do
+/// not tell how much of a guessed code was right.
+pub(super) fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 pub(super) const AUDIT_COLUMNS: &str =
@@ -96,6 +138,35 @@ macro_rules! impl_store {
                             "tenant {slug} is not in the database; run `datenwart tenants sync`"
                         ))
                     })
+            }
+
+            async fn insert_access(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                e: &$crate::store::AccessLogEntry,
+                booking_id: Option<i64>,
+            ) -> sqlx::Result<()> {
+                sqlx::query(
+                    "insert into access_log (tenant_id, logged_at, utc_offset_minutes, ip, method, path, status, bytes,
+                         referrer, browser, browser_version, operating_system, language, booking_id)
+                     values ((select id from tenants where slug = $1), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                )
+                .bind(&e.tenant)
+                .bind(e.logged_at)
+                .bind(e.utc_offset_minutes)
+                .bind(&e.ip)
+                .bind(&e.method)
+                .bind(&e.path)
+                .bind(e.status)
+                .bind(e.bytes)
+                .bind(&e.referrer)
+                .bind(&e.browser)
+                .bind(&e.browser_version)
+                .bind(&e.operating_system)
+                .bind(&e.language)
+                .bind(booking_id)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
             }
 
             async fn applied_versions(&self) -> sqlx::Result<Vec<(i64, bool)>> {
@@ -487,6 +558,209 @@ macro_rules! impl_store {
                         booked,
                     })
                     .collect())
+            }
+
+            async fn open_slot(
+                &self,
+                tenant: &str,
+                slot_id: i64,
+            ) -> $crate::store::Result<Option<$crate::store::OpenSlot>> {
+                let sql = format!("{} where t.slug = $1 and sl.id = $2", $crate::store::shared::OPEN_SLOT_SELECT);
+                let row: Option<$crate::store::shared::OpenSlotRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(tenant)
+                    .bind(slot_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn free_slots(
+                &self,
+                tenant: &str,
+                service: &str,
+                after: chrono::DateTime<chrono::Utc>,
+                before: chrono::DateTime<chrono::Utc>,
+                limit: i64,
+            ) -> $crate::store::Result<Vec<$crate::store::OpenSlot>> {
+                let sql = format!(
+                    "{} where t.slug = $1 and s.code = $2 and sl.starts_at > $3 and sl.starts_at < $4
+                       and sl.booked < sl.capacity
+                     order by sl.starts_at limit $5",
+                    $crate::store::shared::OPEN_SLOT_SELECT
+                );
+                let rows: Vec<$crate::store::shared::OpenSlotRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                    .bind(tenant)
+                    .bind(service)
+                    .bind(after)
+                    .bind(before)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn book(
+                &self,
+                tenant: &str,
+                bookings: &[$crate::store::NewBooking],
+            ) -> $crate::store::Result<Vec<Result<$crate::store::Booked, $crate::store::BookingRefusal>>> {
+                use $crate::store::BookingRefusal;
+                let mut tx = self.begin_write().await?;
+                let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
+                let mut results = Vec::with_capacity(bookings.len());
+                for b in bookings {
+                    // Taking the place first and conditionally is what makes overbooking
+                    // impossible: a concurrent booking of the last place updates no row.
+                    let taken: Option<(i64, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> =
+                        sqlx::query_as(
+                            "update slots set booked = booked + 1
+                             where id = $1 and tenant_id = $2 and booked < capacity and starts_at > $3
+                             returning service_id, starts_at, ends_at",
+                        )
+                        .bind(b.slot_id)
+                        .bind(tenant_id)
+                        .bind(b.booked_at)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let Some((service_id, starts_at, ends_at)) = taken else {
+                        let slot: Option<chrono::DateTime<chrono::Utc>> =
+                            sqlx::query_scalar("select starts_at from slots where id = $1 and tenant_id = $2")
+                                .bind(b.slot_id)
+                                .bind(tenant_id)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                        results.push(Err(match slot {
+                            None => BookingRefusal::SlotNotFound,
+                            Some(start) if start <= b.booked_at => BookingRefusal::SlotInPast,
+                            Some(_) => BookingRefusal::SlotFull,
+                        }));
+                        continue;
+                    };
+                    let p = &b.person;
+                    let booking_id: i64 = sqlx::query_scalar(
+                        "insert into bookings (tenant_id, slot_id, service_id, reference, code_hash, status,
+                             appointment_start, appointment_end, booked_at, subject_ref,
+                             first_name, last_name, email, phone, address, birth_date)
+                         values ($1, $2, $3, $4, $5, 'booked', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                         returning id",
+                    )
+                    .bind(tenant_id)
+                    .bind(b.slot_id)
+                    .bind(service_id)
+                    .bind(&b.reference)
+                    .bind(&b.code_hash)
+                    .bind(starts_at)
+                    .bind(ends_at)
+                    .bind(b.booked_at)
+                    .bind(&b.subject_ref)
+                    .bind(&p.first_name)
+                    .bind(&p.last_name)
+                    .bind(&p.email)
+                    .bind(&p.phone)
+                    .bind(&p.address)
+                    .bind(p.birth_date)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    for (purpose, version) in &b.consents {
+                        sqlx::query(
+                            "insert into consents (tenant_id, booking_id, subject_ref, purpose, text_version, given_at)
+                             values ($1, $2, $3, $4, $5, $6)",
+                        )
+                        .bind(tenant_id)
+                        .bind(booking_id)
+                        .bind(&b.subject_ref)
+                        .bind(purpose)
+                        .bind(version)
+                        .bind(b.booked_at)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    for n in &b.notifications {
+                        sqlx::query(
+                            "insert into notifications (tenant_id, booking_id, channel, kind, recipient, subject, body,
+                                 status, created_at, send_after)
+                             values ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9)",
+                        )
+                        .bind(tenant_id)
+                        .bind(booking_id)
+                        .bind(n.channel)
+                        .bind(n.kind)
+                        .bind(&n.recipient)
+                        .bind(&n.subject)
+                        .bind(&n.body)
+                        .bind(b.booked_at)
+                        .bind(n.send_after)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    if let Some(entry) = &b.access {
+                        Self::insert_access(&mut tx, entry, Some(booking_id)).await?;
+                    }
+                    results.push(Ok($crate::store::Booked {
+                        booking_id,
+                        reference: b.reference.clone(),
+                        slot_id: b.slot_id,
+                        starts_at,
+                        ends_at,
+                    }));
+                }
+                tx.commit().await?;
+                Ok(results)
+            }
+
+            async fn cancel_booking(
+                &self,
+                reference: &str,
+                code_hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::Result<Result<$crate::store::Cancelled, $crate::store::CancelRefusal>> {
+                use $crate::store::CancelRefusal;
+                let mut tx = self.begin_write().await?;
+                let row: Option<(i64, i64, Option<String>, String, chrono::DateTime<chrono::Utc>, String)> = sqlx::query_as(
+                    "select b.id, b.slot_id, b.code_hash, b.status, b.appointment_start, t.slug
+                     from bookings b join tenants t on t.id = b.tenant_id where b.reference = $1",
+                )
+                .bind(reference)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((booking_id, slot_id, stored_hash, status, starts_at, tenant)) = row else {
+                    return Ok(Err(CancelRefusal::NotFound));
+                };
+                let matches = stored_hash
+                    .as_deref()
+                    .is_some_and(|h| $crate::store::shared::same_secret(h, code_hash));
+                if !matches {
+                    return Ok(Err(CancelRefusal::WrongCode));
+                }
+                if status == "cancelled" {
+                    return Ok(Err(CancelRefusal::AlreadyCancelled));
+                }
+                if starts_at <= now {
+                    return Ok(Err(CancelRefusal::InPast));
+                }
+                sqlx::query("update bookings set status = 'cancelled', cancelled_at = $2, cancelled_by = 'citizen' where id = $1")
+                    .bind(booking_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("update slots set booked = booked - 1 where id = $1")
+                    .bind(slot_id)
+                    .execute(&mut *tx)
+                    .await?;
+                // A reminder for an appointment that will not take place must not go out.
+                sqlx::query("update notifications set status = 'cancelled' where booking_id = $1 and status = 'queued'")
+                    .bind(booking_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Ok($crate::store::Cancelled { reference: reference.to_owned(), tenant, starts_at }))
+            }
+
+            async fn log_access(&self, entry: &$crate::store::AccessLogEntry) -> $crate::store::Result<()> {
+                let mut tx = self.pool.begin().await?;
+                Self::insert_access(&mut tx, entry, entry.booking_id).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn record_audit(

@@ -43,6 +43,12 @@ impl SqliteStore {
         self.pool.begin_with("begin immediate").await
     }
 
+    /// Bookings take the write lock up front too: a deferred transaction that reads and
+    /// then writes can fail with SQLITE_BUSY when another writer got in between.
+    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
+        self.begin_admin().await
+    }
+
     async fn migrations_table_exists(&self) -> sqlx::Result<bool> {
         let n: i64 = sqlx::query_scalar(
             "select count(*) from sqlite_master where type = 'table' and name = '_sqlx_migrations'",

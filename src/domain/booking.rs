@@ -1,0 +1,467 @@
+//! What a citizen's booking must contain, as the tenant's policy asks for it, and the
+//! booking's reference and code.
+
+use super::policy::{LegalBasis, Policy};
+use super::subject::{PseudonymKey, is_email_address};
+use chrono::NaiveDate;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+use std::collections::BTreeMap;
+
+/// The purpose ids the booking path knows by name.
+pub const BOOKING_PURPOSE: &str = "booking";
+pub const SMS_PURPOSE: &str = "sms_reminder";
+pub const OFFICE_COPY_PURPOSE: &str = "office_copy";
+
+const MAX_NAME: usize = 100;
+const MAX_ADDRESS: usize = 200;
+
+/// The booking form as submitted, by JSON or by the HTML form. Every field is optional
+/// here so that a missing one becomes a message, not a parse failure.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingForm {
+    pub slot_id: Option<i64>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub birth_date: Option<String>,
+    #[serde(default)]
+    pub consent: bool,
+    #[serde(default)]
+    pub sms_reminder: bool,
+}
+
+/// The person's details, checked and normalized.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+}
+
+/// A booking that may be stored: the person, the slot and the consents to record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidBooking {
+    pub slot_id: i64,
+    pub person: Person,
+    /// (purpose id, text version) of every consent given with this booking.
+    pub consents: Vec<(String, String)>,
+    pub sms_reminder: bool,
+}
+
+/// Field name → message, in German, for the citizen.
+pub type FieldErrors = BTreeMap<String, String>;
+
+/// Which form fields the policy's booking purpose asks for, and whether each is required.
+/// `address` and `birth_date` are always voluntary (the seeds: "nur dann, wenn Sie diese
+/// Daten freiwillig mitteilen"); the rest are required when listed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FormFields {
+    pub phone: bool,
+    pub address: bool,
+    pub birth_date: bool,
+    pub sms_reminder: bool,
+    /// Booking rests on consent: the consent checkbox is required.
+    pub consent_required: bool,
+}
+
+impl FormFields {
+    pub fn of(policy: &Policy) -> Self {
+        let booking = policy.booking_purpose();
+        let lists = |c: &str| booking.categories.iter().any(|x| x == c);
+        Self {
+            phone: lists("phone"),
+            address: lists("address"),
+            birth_date: lists("birth_date"),
+            sms_reminder: policy
+                .purpose(SMS_PURPOSE)
+                .is_some_and(|p| p.legal_basis == LegalBasis::Consent),
+            consent_required: booking.legal_basis == LegalBasis::Consent,
+        }
+    }
+}
+
+fn clean(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+fn check_name(field: &str, value: &Option<String>, errors: &mut FieldErrors) -> String {
+    match clean(value) {
+        None => {
+            errors.insert(field.into(), "Bitte ausfüllen.".into());
+            String::new()
+        }
+        Some(v) if v.chars().count() > MAX_NAME => {
+            errors.insert(field.into(), format!("Höchstens {MAX_NAME} Zeichen."));
+            String::new()
+        }
+        Some(v)
+            if v.chars()
+                .any(|c| c.is_control() || c.is_ascii_digit() || "<>@{}[]\\|".contains(c)) =>
+        {
+            errors.insert(field.into(), "Bitte nur den Namen angeben.".into());
+            String::new()
+        }
+        Some(v) => v,
+    }
+}
+
+/// Normalizes a German or international phone number to `+<digits>`: `0171 1234567` and
+/// `+49 (0)171/123 45 67` both become `+491711234567`.
+pub fn normalize_phone(raw: &str) -> Option<String> {
+    let raw = raw.trim().replace("(0)", "");
+    if raw.is_empty()
+        || !raw
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-/().".contains(c))
+    {
+        return None;
+    }
+    if raw.chars().skip(1).any(|c| c == '+') {
+        return None;
+    }
+    let digits: String = raw.chars().filter(char::is_ascii_digit).collect();
+    let international = if raw.starts_with('+') {
+        digits
+    } else if let Some(rest) = digits.strip_prefix("00") {
+        rest.to_owned()
+    } else if let Some(rest) = digits.strip_prefix('0') {
+        format!("49{rest}")
+    } else {
+        return None;
+    };
+    (8..=15)
+        .contains(&international.len())
+        .then(|| format!("+{international}"))
+}
+
+/// Checks a submitted form against what the tenant's policy asks for. `today` bounds the
+/// birth date. Every problem is reported at once, per field.
+pub fn validate(
+    policy: &Policy,
+    form: &BookingForm,
+    today: NaiveDate,
+) -> Result<ValidBooking, FieldErrors> {
+    let fields = FormFields::of(policy);
+    let mut errors = FieldErrors::new();
+    let slot_id = match form.slot_id {
+        Some(id) if id > 0 => id,
+        _ => {
+            errors.insert("slot_id".into(), "Bitte einen Termin wählen.".into());
+            0
+        }
+    };
+    let first_name = check_name("first_name", &form.first_name, &mut errors);
+    let last_name = check_name("last_name", &form.last_name, &mut errors);
+    let email = match clean(&form.email) {
+        None => {
+            errors.insert("email".into(), "Bitte ausfüllen.".into());
+            String::new()
+        }
+        Some(e) if !is_email_address(&e) => {
+            errors.insert("email".into(), "Keine gültige E-Mail-Adresse.".into());
+            String::new()
+        }
+        Some(e) => e,
+    };
+    let not_collected = |errors: &mut FieldErrors, field: &str| {
+        errors.insert(
+            field.into(),
+            "Wird für diese Buchung nicht erhoben; bitte leer lassen.".into(),
+        );
+    };
+    let phone = match (clean(&form.phone), fields.phone) {
+        (None, true) => {
+            errors.insert("phone".into(), "Bitte ausfüllen.".into());
+            None
+        }
+        (None, false) => None,
+        (Some(_), false) => {
+            not_collected(&mut errors, "phone");
+            None
+        }
+        (Some(p), true) => match normalize_phone(&p) {
+            Some(n) => Some(n),
+            None => {
+                errors.insert(
+                    "phone".into(),
+                    "Keine gültige Telefonnummer (z. B. 0171 1234567).".into(),
+                );
+                None
+            }
+        },
+    };
+    let address = match (clean(&form.address), fields.address) {
+        (Some(_), false) => {
+            not_collected(&mut errors, "address");
+            None
+        }
+        (Some(a), true)
+            if a.chars().count() > MAX_ADDRESS
+                || a.chars().any(|c| c.is_control() && c != '\n') =>
+        {
+            errors.insert(
+                "address".into(),
+                format!("Höchstens {MAX_ADDRESS} Zeichen."),
+            );
+            None
+        }
+        (a, _) => a,
+    };
+    let birth_date = match (clean(&form.birth_date), fields.birth_date) {
+        (None, _) => None,
+        (Some(_), false) => {
+            not_collected(&mut errors, "birth_date");
+            None
+        }
+        (Some(d), true) => match NaiveDate::parse_from_str(&d, "%Y-%m-%d") {
+            Ok(date)
+                if date < today
+                    && date > NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") =>
+            {
+                Some(date)
+            }
+            _ => {
+                errors.insert(
+                    "birth_date".into(),
+                    "Kein gültiges Geburtsdatum (JJJJ-MM-TT).".into(),
+                );
+                None
+            }
+        },
+    };
+    let booking = policy.booking_purpose();
+    let mut consents = Vec::new();
+    if let Some(text) = &booking.consent {
+        if form.consent {
+            consents.push((booking.id.clone(), text.version.clone()));
+        } else if fields.consent_required {
+            errors.insert(
+                "consent".into(),
+                "Ohne Ihre Einwilligung können wir die Buchung nicht annehmen.".into(),
+            );
+        }
+    }
+    let sms_reminder = form.sms_reminder && fields.sms_reminder;
+    if form.sms_reminder && !fields.sms_reminder {
+        errors.insert(
+            "sms_reminder".into(),
+            "Dieser Ort versendet keine SMS-Erinnerungen.".into(),
+        );
+    }
+    if sms_reminder {
+        if phone.is_none() && !errors.contains_key("phone") {
+            errors.insert(
+                "phone".into(),
+                "Für die SMS-Erinnerung wird eine Mobilnummer gebraucht.".into(),
+            );
+        }
+        let sms = policy.purpose(SMS_PURPOSE).and_then(|p| p.consent.as_ref());
+        if let Some(text) = sms {
+            consents.push((SMS_PURPOSE.to_owned(), text.version.clone()));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(ValidBooking {
+        slot_id,
+        person: Person {
+            first_name,
+            last_name,
+            email,
+            phone,
+            address,
+            birth_date,
+        },
+        consents,
+        sms_reminder,
+    })
+}
+
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+fn random_chars(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+    // 32 symbols divide 256 evenly, so taking the byte modulo 32 keeps them uniform.
+    bytes
+        .iter()
+        .map(|b| CODE_ALPHABET[(*b as usize) % CODE_ALPHABET.len()] as char)
+        .collect()
+}
+
+/// A public booking reference, e.g. `T-7K3MQ9XA2B` (50 bits).
+pub fn new_reference() -> String {
+    format!("T-{}", random_chars(10))
+}
+
+/// A booking code for cancelling, shown once, e.g. `K7QM-2XPA` (40 bits, without 0/O/1/I).
+pub fn new_code() -> String {
+    let c = random_chars(8);
+    format!("{}-{}", &c[..4], &c[4..])
+}
+
+/// What is stored instead of the code: a keyed hash bound to the reference.
+pub fn code_hash(key: &PseudonymKey, reference: &str, code: &str) -> String {
+    let normalized: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any size");
+    mac.update(b"booking-code\0");
+    mac.update(reference.as_bytes());
+    mac.update(b"\0");
+    mac.update(normalized.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::policy::parse_policy;
+
+    fn policy(file: &str) -> Policy {
+        let path = format!("{}/policies/{file}", env!("CARGO_MANIFEST_DIR"));
+        parse_policy(file, &std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 21).unwrap()
+    }
+
+    fn form() -> BookingForm {
+        BookingForm {
+            slot_id: Some(7),
+            first_name: Some(" Anna ".into()),
+            last_name: Some("Schmidt".into()),
+            email: Some("anna.schmidt@example.de".into()),
+            phone: Some("0171 1234567".into()),
+            consent: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_complete_consented_booking_is_valid_and_records_the_consent_version() {
+        let b = validate(&policy("recklinghausen.toml"), &form(), today()).unwrap();
+        assert_eq!(b.person.first_name, "Anna");
+        assert_eq!(b.person.phone.as_deref(), Some("+491711234567"));
+        assert_eq!(
+            b.consents,
+            vec![("booking".to_owned(), "2026-11".to_owned())]
+        );
+    }
+
+    #[test]
+    fn without_consent_a_consent_based_booking_is_refused() {
+        let f = BookingForm {
+            consent: false,
+            ..form()
+        };
+        let e = validate(&policy("recklinghausen.toml"), &f, today()).unwrap_err();
+        assert!(e["consent"].contains("Einwilligung"));
+    }
+
+    #[test]
+    fn a_contract_based_booking_needs_no_consent_and_records_none() {
+        let f = BookingForm {
+            consent: false,
+            ..form()
+        };
+        let b = validate(&policy("westendorf.toml"), &f, today()).unwrap();
+        assert!(b.consents.is_empty());
+    }
+
+    #[test]
+    fn an_sms_reminder_records_its_own_consent_where_the_policy_offers_it() {
+        let f = BookingForm {
+            sms_reminder: true,
+            ..form()
+        };
+        let b = validate(&policy("oer-erkenschwick.toml"), &f, today()).unwrap();
+        assert!(b.sms_reminder);
+        assert_eq!(
+            b.consents.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(),
+            vec!["sms_reminder"]
+        );
+        let e = validate(&policy("recklinghausen.toml"), &f, today()).unwrap_err();
+        assert!(e.contains_key("sms_reminder"));
+    }
+
+    #[test]
+    fn every_bad_field_gets_its_own_message() {
+        let f = BookingForm {
+            slot_id: None,
+            first_name: Some("x".repeat(101)),
+            last_name: None,
+            email: Some("anna at example".into()),
+            phone: Some("call me".into()),
+            ..form()
+        };
+        let e = validate(&policy("recklinghausen.toml"), &f, today()).unwrap_err();
+        let fields: Vec<&str> = e.keys().map(String::as_str).collect();
+        assert_eq!(
+            fields,
+            vec!["email", "first_name", "last_name", "phone", "slot_id"]
+        );
+    }
+
+    #[test]
+    fn fields_the_policy_does_not_list_are_refused() {
+        let f = BookingForm {
+            birth_date: Some("1980-02-03".into()),
+            ..form()
+        };
+        let e = validate(&policy("recklinghausen.toml"), &f, today()).unwrap_err();
+        assert!(e["birth_date"].contains("nicht erhoben"));
+        let b = validate(&policy("westendorf.toml"), &f, today()).unwrap();
+        assert_eq!(b.person.birth_date, NaiveDate::from_ymd_opt(1980, 2, 3));
+    }
+
+    #[test]
+    fn phone_numbers_are_normalized_to_international_form() {
+        assert_eq!(
+            normalize_phone("0171 1234567").as_deref(),
+            Some("+491711234567")
+        );
+        assert_eq!(
+            normalize_phone("+49 (0)171/123 45 67").as_deref(),
+            Some("+491711234567")
+        );
+        assert_eq!(
+            normalize_phone("0049 2361 50-1640").as_deref(),
+            Some("+492361501640")
+        );
+        assert_eq!(normalize_phone("12345"), None);
+        assert_eq!(normalize_phone("0171 12+34"), None);
+        assert_eq!(normalize_phone("abc"), None);
+    }
+
+    #[test]
+    fn codes_are_hashed_per_reference_and_forgive_case_and_dashes() {
+        let key = PseudonymKey::new(vec![3; 32]);
+        let code = new_code();
+        assert_eq!(code.len(), 9);
+        let h = code_hash(&key, "T-1", &code);
+        assert_eq!(
+            h,
+            code_hash(&key, "T-1", &code.to_lowercase().replace('-', ""))
+        );
+        assert_ne!(h, code_hash(&key, "T-2", &code));
+        assert!(new_reference().starts_with("T-"));
+    }
+}
