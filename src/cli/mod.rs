@@ -7,6 +7,7 @@ mod admin;
 mod audit;
 mod policy;
 pub mod render;
+mod serve;
 
 use crate::ops::policies::{self, PolicyLoadError, PolicySet};
 use crate::ops::{Context, Refusal};
@@ -65,6 +66,8 @@ pub enum Command {
     /// The hash-chained audit trail
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Run the booking endpoint (JSON API and citizen pages)
+    Serve(serve::ServeArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -170,6 +173,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Services(cmd) => admin::services(&ctx, cmd, global.format).await,
         Command::Slots(cmd) => admin::slots(&ctx, cmd, global.format).await,
         Command::Audit(cmd) => audit::run(&ctx, cmd, global.format).await,
+        Command::Serve(args) => serve::run(ctx, args).await,
     }
 }
 

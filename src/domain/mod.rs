@@ -5,6 +5,7 @@ pub mod booking;
 pub mod deadline;
 pub mod duration;
 pub mod holidays;
+pub mod notice;
 pub mod policy;
 pub mod service;
 pub mod slots;

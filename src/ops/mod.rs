@@ -2,6 +2,7 @@
 //! caller renders it.
 
 pub mod audit;
+pub mod booking;
 pub mod csv_input;
 pub mod policies;
 pub mod seeding;

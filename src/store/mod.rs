@@ -330,7 +330,8 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<std::result::Result<Cancelled, CancelRefusal>>;
 
-    async fn log_access(&self, entry: &AccessLogEntry) -> Result<()>;
+    /// Appends rows to the access log, all in one transaction.
+    async fn log_access(&self, entries: &[AccessLogEntry]) -> Result<()>;
 
     /// Writes one audit entry on its own (for changes that are not the store's, such as
     /// files written by an export).

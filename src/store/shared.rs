@@ -756,9 +756,11 @@ macro_rules! impl_store {
                 Ok(Ok($crate::store::Cancelled { reference: reference.to_owned(), tenant, starts_at }))
             }
 
-            async fn log_access(&self, entry: &$crate::store::AccessLogEntry) -> $crate::store::Result<()> {
+            async fn log_access(&self, entries: &[$crate::store::AccessLogEntry]) -> $crate::store::Result<()> {
                 let mut tx = self.pool.begin().await?;
-                Self::insert_access(&mut tx, entry, entry.booking_id).await?;
+                for entry in entries {
+                    Self::insert_access(&mut tx, entry, entry.booking_id).await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }

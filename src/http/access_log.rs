@@ -1,0 +1,212 @@
+//! One access-log row per request, with exactly the fields the privacy notices list: IP,
+//! time, offset to GMT, requested page, status, bytes, referrer, browser, operating system,
+//! language and browser version. The raw user-agent string is not kept.
+
+use super::AppState;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::Offset;
+use std::net::{IpAddr, SocketAddr};
+
+/// Set by a handler on its response when the request made or cancelled a booking.
+#[derive(Clone, Copy, Debug)]
+pub struct LoggedBooking(pub i64);
+
+/// Set by a handler when the tenant is known only after the work (cancelling by reference).
+#[derive(Clone, Debug)]
+pub struct LoggedTenant(pub String);
+
+const MAX_TEXT: usize = 500;
+
+/// The connecting peer, when the server knows it (it does under `serve`).
+pub struct Peer(pub Option<SocketAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+        ))
+    }
+}
+
+fn text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    let v = headers.get(name)?.to_str().ok()?.trim();
+    (!v.is_empty()).then(|| v.chars().take(MAX_TEXT).collect())
+}
+
+/// The client's address: the peer, or the first `X-Forwarded-For` entry when trusted.
+pub fn client_ip(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> IpAddr {
+    if state.config.trust_forwarded_for {
+        let forwarded = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok());
+        if let Some(ip) = forwarded {
+            return ip;
+        }
+    }
+    peer.map_or(IpAddr::from([0, 0, 0, 0]), |p| p.ip())
+}
+
+/// The tenant a path belongs to: `/t/{slug}/…` and `/api/v1/tenants/{slug}/…`.
+fn tenant_of(path: &str) -> Option<&str> {
+    let rest = path
+        .strip_prefix("/t/")
+        .or_else(|| path.strip_prefix("/api/v1/tenants/"))?;
+    rest.split('/').next().filter(|s| !s.is_empty())
+}
+
+/// Browser, its version and the operating system from the user agent; the first
+/// language of `Accept-Language`.
+fn client_details(
+    headers: &HeaderMap,
+) -> (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+) {
+    let known =
+        |s: &str| (!s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN).then(|| s.to_owned());
+    let parsed = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ua| woothee::parser::Parser::new().parse(ua));
+    let (browser, version, os) = match parsed {
+        Some(r) => {
+            let os = known(r.os).map(|os| match known(&r.os_version) {
+                Some(v) => format!("{os} {v}"),
+                None => os,
+            });
+            (known(r.name), known(r.version), os)
+        }
+        None => (None, None, None),
+    };
+    let language = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|l| {
+            l.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .chars()
+                .take(35)
+                .collect::<String>()
+        })
+        .filter(|l| !l.is_empty());
+    (browser, version, os, language)
+}
+
+pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let logged_at = crate::domain::time::now();
+    let headers = request.headers().clone();
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let method = request.method().to_string();
+    let path: String = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .chars()
+        .take(MAX_TEXT)
+        .collect();
+
+    let response = next.run(request).await;
+
+    let tenant = response
+        .extensions()
+        .get::<LoggedTenant>()
+        .map(|t| t.0.clone())
+        .or_else(|| tenant_of(&path).map(str::to_owned))
+        .filter(|t| state.ctx.policies.get(t).is_some());
+    let zone = tenant
+        .as_deref()
+        .and_then(|t| state.ctx.policies.get(t))
+        .map_or(chrono_tz::Europe::Berlin, |p| p.tenant.zone());
+    let offset = logged_at
+        .with_timezone(&zone)
+        .offset()
+        .fix()
+        .local_minus_utc()
+        / 60;
+    let (browser, browser_version, operating_system, language) = client_details(&headers);
+    let bytes = axum::body::HttpBody::size_hint(response.body())
+        .exact()
+        .unwrap_or(0);
+    let entry = crate::store::AccessLogEntry {
+        tenant,
+        logged_at,
+        utc_offset_minutes: i64::from(offset),
+        ip: client_ip(&state, &headers, peer).to_string(),
+        method,
+        path,
+        status: i64::from(response.status().as_u16()),
+        bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
+        referrer: text(&headers, header::REFERER),
+        browser,
+        browser_version,
+        operating_system,
+        language,
+        booking_id: response.extensions().get::<LoggedBooking>().map(|b| b.0),
+    };
+    if let Err(e) = state.ctx.store.log_access(std::slice::from_ref(&entry)).await {
+        // The row holds an IP address; the message must not.
+        tracing::error!("could not write the access log: {e}");
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tenant_comes_from_the_path() {
+        assert_eq!(
+            tenant_of("/t/westendorf/termine?service=PA"),
+            Some("westendorf")
+        );
+        assert_eq!(
+            tenant_of("/api/v1/tenants/recklinghausen/slots"),
+            Some("recklinghausen")
+        );
+        assert_eq!(tenant_of("/api/v1/bookings/T-1"), None);
+        assert_eq!(tenant_of("/"), None);
+    }
+
+    #[test]
+    fn browser_system_and_language_are_taken_from_the_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::USER_AGENT,
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
+                .parse()
+                .unwrap(),
+        );
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            "de-DE,de;q=0.9,en;q=0.5".parse().unwrap(),
+        );
+        let (browser, version, os, language) = client_details(&h);
+        assert_eq!(browser.as_deref(), Some("Firefox"));
+        assert_eq!(version.as_deref(), Some("128.0"));
+        assert_eq!(os.as_deref(), Some("Windows 10 NT 10.0"));
+        assert_eq!(language.as_deref(), Some("de-DE"));
+        assert_eq!(client_details(&HeaderMap::new()), (None, None, None, None));
+    }
+}

@@ -1,0 +1,251 @@
+//! The JSON API under `/api/v1/`.
+
+use super::AppState;
+use super::access_log::{LoggedBooking, LoggedTenant, Peer, client_ip};
+use super::error::{ApiError, cancel_refusal_message};
+use crate::domain::booking::BookingForm;
+use crate::domain::time::now;
+use crate::ops::booking;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/api/v1/tenants/{tenant}/services", get(services))
+        .route("/api/v1/tenants/{tenant}/slots", get(slots))
+        .route("/api/v1/tenants/{tenant}/bookings", post(book))
+        .route("/api/v1/bookings/{reference}", delete(cancel))
+        .fallback(not_found)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Nicht gefunden.")
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    match state.ctx.store.check_schema().await {
+        Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Err(e) => {
+            tracing::error!("health check failed: {e}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A client that used up its booking attempts for now; waits this long.
+pub struct RateLimited(pub std::time::Duration);
+
+impl IntoResponse for RateLimited {
+    fn into_response(self) -> Response {
+        let mut r = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Zu viele Versuche; bitte später erneut versuchen.",
+        )
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(&self.0.as_secs().max(1).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        r
+    }
+}
+
+/// Counts one booking or cancelling attempt of the client.
+pub fn limit(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: Option<SocketAddr>,
+) -> Result<(), RateLimited> {
+    let ip = client_ip(state, headers, peer);
+    state
+        .limiter
+        .check(ip, std::time::Instant::now())
+        .map_err(RateLimited)
+}
+
+#[derive(Serialize)]
+struct ServiceView {
+    code: String,
+    name: String,
+    duration_minutes: i64,
+}
+
+async fn services(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+) -> Result<Json<Vec<ServiceView>>, ApiError> {
+    let list = booking::services(&state.ctx, &tenant).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|s| ServiceView {
+                code: s.code,
+                name: s.name,
+                duration_minutes: s.duration_minutes,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlotQuery {
+    service: Option<String>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+}
+
+#[derive(Serialize)]
+struct SlotView {
+    id: i64,
+    service: String,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    free: i64,
+}
+
+async fn slots(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    query: Result<Query<SlotQuery>, QueryRejection>,
+) -> Result<Json<Vec<SlotView>>, ApiError> {
+    let Query(q) = query.map_err(|r| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("Ungültige Anfrage: {}", r.body_text()),
+        )
+        .field("query", "service=CODE, from=JJJJ-MM-TT, to=JJJJ-MM-TT")
+    })?;
+    let service = q.service.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "Bitte eine Dienstleistung angeben.",
+        )
+        .field("service", "fehlt")
+    })?;
+    if let (Some(from), Some(to)) = (q.from, q.to)
+        && (to < from || (to - from).num_days() > 366)
+    {
+        return Err(
+            ApiError::new(StatusCode::BAD_REQUEST, "Ungültiger Zeitraum.")
+                .field("to", "vor from oder über ein Jahr"),
+        );
+    }
+    let list = booking::free_slots(&state.ctx, &tenant, &service, q.from, q.to, now()).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|s| SlotView {
+                id: s.id,
+                free: s.free(),
+                service: s.service_code,
+                starts_at: s.starts_at,
+                ends_at: s.ends_at,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Serialize)]
+struct Receipt {
+    reference: String,
+    code: String,
+    service: String,
+    service_name: String,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    appointment: String,
+    sms_reminder: bool,
+}
+
+async fn book(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    body: Result<Json<BookingForm>, JsonRejection>,
+) -> Result<Response, Response> {
+    limit(&state, &headers, peer).map_err(IntoResponse::into_response)?;
+    let Json(form) = body.map_err(|r| ApiError::from(r).into_response())?;
+    let receipt = booking::book(&state.ctx, &tenant, &form, now())
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?;
+    let location = format!("/api/v1/bookings/{}", receipt.reference);
+    let mut response = (
+        StatusCode::CREATED,
+        Json(Receipt {
+            reference: receipt.reference,
+            code: receipt.code,
+            service: receipt.service_code,
+            service_name: receipt.service_name,
+            starts_at: receipt.starts_at,
+            ends_at: receipt.ends_at,
+            appointment: receipt.appointment,
+            sms_reminder: receipt.sms_reminder,
+        }),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+        .extensions_mut()
+        .insert(LoggedBooking(receipt.booking_id));
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    code: String,
+}
+
+/// The code comes in the JSON body (`{"code": "…"}`) or the `Booking-Code` header; never in
+/// the URL, where it would end up in the access log.
+async fn cancel(
+    State(state): State<AppState>,
+    Path(reference): Path<String>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    body: Option<Json<CancelBody>>,
+) -> Result<Response, Response> {
+    limit(&state, &headers, peer).map_err(IntoResponse::into_response)?;
+    let code = body
+        .map(|Json(b)| b.code)
+        .or_else(|| {
+            headers
+                .get("booking-code")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
+        .ok_or_else(|| {
+            ApiError::new(StatusCode::BAD_REQUEST, "Bitte den Buchungscode angeben.")
+                .field("code", "fehlt")
+                .into_response()
+        })?;
+    let outcome = booking::cancel(&state.ctx, &reference, &code, now())
+        .await
+        .map_err(|e| ApiError::internal(&e).into_response())?;
+    match outcome {
+        Ok(c) => {
+            let mut r =
+                Json(serde_json::json!({ "reference": c.reference, "status": "cancelled" }))
+                    .into_response();
+            r.extensions_mut().insert(LoggedTenant(c.tenant));
+            Ok(r)
+        }
+        Err(refusal) => {
+            let (status, message) = cancel_refusal_message(refusal);
+            Err(ApiError::new(status, message).into_response())
+        }
+    }
+}

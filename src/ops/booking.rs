@@ -1,0 +1,279 @@
+//! The citizen's side: services, free slots, booking and cancelling. Shared by the HTTP
+//! endpoint and `demo`, so demo data is made exactly the way real bookings are.
+
+use super::Context;
+use crate::domain::booking::{self, BookingForm, FieldErrors, OFFICE_COPY_PURPOSE, ValidBooking};
+use crate::domain::policy::Policy;
+use crate::domain::slots::local_instant;
+use crate::domain::subject::SubjectRef;
+use crate::store::{
+    AccessLogEntry, Booked, BookingRefusal, CancelRefusal, Cancelled, NewBooking, NewNotification,
+    OpenSlot, Service,
+};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+
+/// How far ahead free slots are listed when no range is given.
+pub const DEFAULT_DAYS_AHEAD: i64 = 28;
+const MAX_SLOTS_LISTED: i64 = 500;
+/// SMS reminders go out this long before the appointment.
+const REMINDER_BEFORE_HOURS: i64 = 24;
+
+/// Why a booking or a listing was not done; the HTTP layer maps each to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum BookingError {
+    #[error("unknown tenant {0}")]
+    UnknownTenant(String),
+    #[error("unknown service {0}")]
+    UnknownService(String),
+    #[error("invalid booking")]
+    Invalid(FieldErrors),
+    #[error("booking refused: {0:?}")]
+    Refused(BookingRefusal),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<crate::store::StoreError> for BookingError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+/// What the citizen gets back: the code appears here once and is never stored.
+#[derive(Clone, Debug, Serialize)]
+pub struct BookingReceipt {
+    pub reference: String,
+    pub code: String,
+    pub tenant: String,
+    pub service_code: String,
+    pub service_name: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// The appointment in the tenant's local time, e.g. "Montag, 30.11.2026, 08:20 Uhr".
+    pub appointment: String,
+    pub sms_reminder: bool,
+    #[serde(skip)]
+    pub booking_id: i64,
+}
+
+pub fn policy<'a>(ctx: &'a Context, tenant: &str) -> Result<&'a Policy, BookingError> {
+    ctx.policies
+        .get(tenant)
+        .ok_or_else(|| BookingError::UnknownTenant(tenant.to_owned()))
+}
+
+const WEEKDAYS_DE: [&str; 7] = [
+    "Montag",
+    "Dienstag",
+    "Mittwoch",
+    "Donnerstag",
+    "Freitag",
+    "Samstag",
+    "Sonntag",
+];
+
+/// An instant as a German reads it in the tenant's zone: "Montag, 30.11.2026, 08:20 Uhr".
+pub fn appointment_de(tz: Tz, at: DateTime<Utc>) -> String {
+    use chrono::Datelike;
+    let local = at.with_timezone(&tz);
+    format!(
+        "{}, {}, {} Uhr",
+        WEEKDAYS_DE[local.weekday().num_days_from_monday() as usize],
+        local.format("%d.%m.%Y"),
+        local.format("%H:%M")
+    )
+}
+
+pub async fn services(ctx: &Context, tenant: &str) -> Result<Vec<Service>, BookingError> {
+    policy(ctx, tenant)?;
+    Ok(ctx.store.list_services(tenant).await?)
+}
+
+/// Free slots of a service from `from` to `to` (local days, inclusive), never in the past.
+pub async fn free_slots(
+    ctx: &Context,
+    tenant: &str,
+    service: &str,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    now: DateTime<Utc>,
+) -> Result<Vec<OpenSlot>, BookingError> {
+    let tz = policy(ctx, tenant)?.tenant.zone();
+    if !ctx
+        .store
+        .list_services(tenant)
+        .await?
+        .iter()
+        .any(|s| s.code == service)
+    {
+        return Err(BookingError::UnknownService(service.to_owned()));
+    }
+    let today = now.with_timezone(&tz).date_naive();
+    let from = from.unwrap_or(today);
+    let to = to.unwrap_or(from + Duration::days(DEFAULT_DAYS_AHEAD));
+    let start_of = |d: NaiveDate| local_instant(tz, d.and_time(NaiveTime::MIN));
+    let after = start_of(from).map_or(now, |t| t.max(now));
+    let before = to.succ_opt().and_then(start_of).unwrap_or(after);
+    Ok(ctx
+        .store
+        .free_slots(tenant, service, after, before, MAX_SLOTS_LISTED)
+        .await?)
+}
+
+/// A booking prepared for the store, and the code to show the citizen once.
+pub struct PreparedBooking {
+    pub booking: NewBooking,
+    pub code: String,
+}
+
+/// Builds everything one booking writes: reference, code hash, consents, notifications.
+pub fn prepare(
+    policy: &Policy,
+    key: &crate::domain::subject::PseudonymKey,
+    valid: ValidBooking,
+    slot: &OpenSlot,
+    booked_at: DateTime<Utc>,
+    access: Option<AccessLogEntry>,
+) -> PreparedBooking {
+    let reference = booking::new_reference();
+    let code = booking::new_code();
+    let notifications = notifications(policy, &valid, slot, &reference, booked_at);
+    PreparedBooking {
+        booking: NewBooking {
+            slot_id: valid.slot_id,
+            code_hash: booking::code_hash(key, &reference, &code),
+            reference,
+            subject_ref: SubjectRef::for_email(key, &valid.person.email)
+                .as_str()
+                .to_owned(),
+            person: valid.person,
+            booked_at,
+            consents: valid.consents,
+            notifications,
+            access,
+        },
+        code,
+    }
+}
+
+/// The confirmation to the citizen, a copy to the office where the policy has that purpose,
+/// and an SMS reminder only with the citizen's consent to it.
+fn notifications(
+    policy: &Policy,
+    valid: &ValidBooking,
+    slot: &OpenSlot,
+    reference: &str,
+    booked_at: DateTime<Utc>,
+) -> Vec<NewNotification> {
+    let t = &policy.tenant;
+    let when = appointment_de(t.zone(), slot.starts_at);
+    let p = &valid.person;
+    let mut out = vec![NewNotification {
+        channel: "email",
+        kind: "confirmation",
+        recipient: p.email.clone(),
+        subject: Some(format!(
+            "Terminbestätigung: {} am {when}",
+            slot.service_name
+        )),
+        body: format!(
+            "Guten Tag {} {},\n\nIhr Termin bei {} ist gebucht:\n\n  {}\n  {when}\n  Buchungsnummer: {reference}\n\n\
+             Absagen können Sie mit der Buchungsnummer und dem Buchungscode, den Sie bei der Buchung erhalten haben.\n\n\
+             {}\n{}\n",
+            p.first_name, p.last_name, t.name, slot.service_name, t.name, t.address
+        ),
+        send_after: None,
+    }];
+    if policy.purpose(OFFICE_COPY_PURPOSE).is_some() {
+        out.push(NewNotification {
+            channel: "email",
+            kind: "office_copy",
+            recipient: t.email.clone(),
+            subject: Some(format!("Online-Buchung {reference}: {} am {when}", slot.service_name)),
+            body: format!(
+                "Buchung {reference}\nDienstleistung: {}\nTermin: {when}\nName: {} {}\nE-Mail: {}\nTelefon: {}\n",
+                slot.service_name,
+                p.first_name,
+                p.last_name,
+                p.email,
+                p.phone.as_deref().unwrap_or("-")
+            ),
+            send_after: None,
+        });
+    }
+    if let (true, Some(phone)) = (valid.sms_reminder, &p.phone) {
+        let send = (slot.starts_at - Duration::hours(REMINDER_BEFORE_HOURS)).max(booked_at);
+        out.push(NewNotification {
+            channel: "sms",
+            kind: "sms_reminder",
+            recipient: phone.clone(),
+            subject: None,
+            body: format!(
+                "Erinnerung: {} am {when}, {}. Buchungsnr. {reference}",
+                slot.service_name, t.name
+            ),
+            send_after: Some(send),
+        });
+    }
+    out
+}
+
+/// Books one slot for a citizen. The slot's capacity is enforced by the store.
+pub async fn book(
+    ctx: &Context,
+    tenant: &str,
+    form: &BookingForm,
+    now: DateTime<Utc>,
+) -> Result<BookingReceipt, BookingError> {
+    let policy = policy(ctx, tenant)?;
+    let tz = policy.tenant.zone();
+    let valid = booking::validate(policy, form, now.with_timezone(&tz).date_naive())
+        .map_err(BookingError::Invalid)?;
+    let slot = ctx
+        .store
+        .open_slot(tenant, valid.slot_id)
+        .await?
+        .ok_or(BookingError::Refused(BookingRefusal::SlotNotFound))?;
+    let key = ctx.store.pseudonym_key().await?;
+    let sms_reminder = valid.sms_reminder;
+    let prepared = prepare(policy, &key, valid, &slot, now, None);
+    let result = ctx
+        .store
+        .book(tenant, std::slice::from_ref(&prepared.booking))
+        .await?;
+    let booked: Booked = result
+        .into_iter()
+        .next()
+        .expect("one result per booking")
+        .map_err(BookingError::Refused)?;
+    Ok(BookingReceipt {
+        reference: booked.reference,
+        code: prepared.code,
+        tenant: tenant.to_owned(),
+        service_code: slot.service_code,
+        service_name: slot.service_name,
+        starts_at: booked.starts_at,
+        ends_at: booked.ends_at,
+        appointment: appointment_de(tz, booked.starts_at),
+        sms_reminder,
+        booking_id: booked.booking_id,
+    })
+}
+
+/// Cancels a booking with its code; the place becomes free again.
+pub async fn cancel(
+    ctx: &Context,
+    reference: &str,
+    code: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Result<Cancelled, CancelRefusal>> {
+    let reference = reference.trim();
+    if reference.is_empty() || reference.len() > 40 || code.trim().is_empty() || code.len() > 40 {
+        return Ok(Err(CancelRefusal::NotFound));
+    }
+    let key = ctx.store.pseudonym_key().await?;
+    let hash = booking::code_hash(&key, reference, code);
+    Ok(ctx.store.cancel_booking(reference, &hash, now).await?)
+}
