@@ -1,0 +1,624 @@
+//! The booking endpoint over real HTTP on 127.0.0.1, port 0, on SQLite and PostgreSQL:
+//! booking, free slots, cancelling, every error, the access log, concurrency.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{TestDb, fixture, ready};
+use datenwart::domain::slots::parse_time_ranges;
+use datenwart::http::{self, ServeConfig};
+use datenwart::ops::seeding::{self, GenerateRequest};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// A running endpoint over a ready database with services and slots.
+struct Server {
+    url: String,
+    client: reqwest::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn open_slots(
+    ctx: &datenwart::ops::Context,
+    tenant: &str,
+    days_from_today: i64,
+    capacity: i64,
+) {
+    let day = (Utc::now() + Duration::days(days_from_today)).date_naive();
+    let req = GenerateRequest {
+        service: "PA".into(),
+        from: day,
+        to: day,
+        weekdays: "mon-sun".parse().unwrap(),
+        times: parse_time_ranges("08:00-10:00").unwrap(),
+        every_minutes: None,
+        capacity,
+        include_holidays: true,
+    };
+    seeding::generate_slots(ctx, tenant, &req).await.unwrap();
+}
+
+/// Services at all three tenants; Recklinghausen: slots tomorrow (capacity 1), the day
+/// after (capacity 2) and yesterday; Westendorf: slots tomorrow.
+async fn start(db: &TestDb, config: ServeConfig) -> Server {
+    let ctx = ready(db).await;
+    for t in ["recklinghausen", "westendorf", "oer-erkenschwick"] {
+        seeding::import_services(&ctx, t, &fixture("services.csv"))
+            .await
+            .unwrap();
+    }
+    open_slots(&ctx, "recklinghausen", 1, 1).await;
+    open_slots(&ctx, "recklinghausen", 2, 2).await;
+    open_slots(&ctx, "recklinghausen", -1, 1).await;
+    open_slots(&ctx, "westendorf", 1, 1).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(http::serve(listener, Arc::new(ctx), config, async {
+        let _ = stopped.await;
+    }));
+    Server {
+        url,
+        client: reqwest::Client::new(),
+        _stop: stop,
+    }
+}
+
+fn unlimited() -> ServeConfig {
+    ServeConfig {
+        attempts_per_minute: 0,
+        ..ServeConfig::default()
+    }
+}
+
+impl Server {
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn book(&self, tenant: &str, body: &Value) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .post(format!("{}/api/v1/tenants/{tenant}/bookings", self.url))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Free slots of PA at a tenant: (id, starts_at).
+    async fn free(&self, tenant: &str) -> Vec<(i64, String)> {
+        let v: Value = self
+            .get(&format!("/api/v1/tenants/{tenant}/slots?service=PA"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                (
+                    s["id"].as_i64().unwrap(),
+                    s["starts_at"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn citizen(slot_id: i64) -> Value {
+    json!({
+        "slot_id": slot_id,
+        "first_name": "Anna",
+        "last_name": "Schmidt",
+        "email": "anna.schmidt@example.com",
+        "phone": "0171 1234567",
+        "consent": true,
+    })
+}
+
+on_both_backends!(
+    a_booking_returns_201_with_reference_and_code_and_stores_only_a_hash,
+    a_booked_slot_is_no_longer_listed_and_cancelling_frees_it,
+    bad_input_gets_4xx_with_a_message_per_field_and_writes_nothing,
+    slots_in_the_past_full_or_of_another_tenant_are_refused,
+    oversized_and_malformed_bodies_are_refused,
+    booking_attempts_are_rate_limited_per_ip,
+    every_request_gets_an_access_log_row_with_the_seeds_fields,
+    fifty_concurrent_bookings_of_a_one_place_slot_give_exactly_one_booking,
+    the_html_pages_book_and_cancel_without_javascript,
+);
+
+async fn a_booking_returns_201_with_reference_and_code_and_stores_only_a_hash(db: TestDb) {
+    let s = start(&db, unlimited()).await;
+    let (slot, _) = s.free("recklinghausen").await[0].clone();
+    let (status, body) = s.book("recklinghausen", &citizen(slot)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let reference = body["reference"].as_str().unwrap();
+    let code = body["code"].as_str().unwrap();
+    assert!(reference.starts_with("T-") && code.len() == 9, "{body}");
+    assert!(body["appointment"].as_str().unwrap().ends_with("Uhr"));
+    let stored = db
+        .count(&format!("select count(*) from bookings where reference = '{reference}' and code_hash <> '{code}' and phone = '+491711234567'"))
+        .await;
+    assert_eq!(stored, 1);
+    // The code itself is nowhere: not in the booking, not in a notification.
+    let code_anywhere = db
+        .count(&format!(
+            "select (select count(*) from bookings where code_hash like '%{code}%')
+                  + (select count(*) from notifications where body like '%{code}%')"
+        ))
+        .await;
+    assert_eq!(code_anywhere, 0);
+    // Recklinghausen: booking rests on consent; recorded with the policy's text version.
+    assert_eq!(
+        db.count(
+            "select count(*) from consents where purpose = 'booking' and text_version = '2026-11'"
+        )
+        .await,
+        1
+    );
+    // Confirmation to the citizen; no office copy (not a purpose there); no SMS (no consent).
+    assert_eq!(
+        db.count("select count(*) from notifications where kind = 'confirmation'")
+            .await,
+        1
+    );
+    assert_eq!(
+        db.count("select count(*) from notifications where kind <> 'confirmation'")
+            .await,
+        0
+    );
+
+    // Westendorf: contract, an office copy, and an SMS reminder only with SMS consent.
+    let (wslot, _) = s.free("westendorf").await[0].clone();
+    let mut b = citizen(wslot);
+    b["consent"] = json!(false);
+    b["sms_reminder"] = json!(true);
+    let (status, body) = s.book("westendorf", &b).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        db.count("select count(*) from consents where purpose = 'sms_reminder'")
+            .await,
+        1
+    );
+    assert_eq!(
+        db.count("select count(*) from notifications where kind = 'office_copy'")
+            .await,
+        1
+    );
+    assert_eq!(db.count("select count(*) from notifications where kind = 'sms_reminder' and send_after is not null").await, 1);
+    // No cookies, ever.
+    assert!(
+        s.get("/t/recklinghausen")
+            .await
+            .headers()
+            .get("set-cookie")
+            .is_none()
+    );
+}
+
+async fn a_booked_slot_is_no_longer_listed_and_cancelling_frees_it(db: TestDb) {
+    let s = start(&db, unlimited()).await;
+    let before = s.free("recklinghausen").await;
+    let (slot, _) = before[0].clone();
+    let (_, body) = s.book("recklinghausen", &citizen(slot)).await;
+    let reference = body["reference"].as_str().unwrap().to_owned();
+    let code = body["code"].as_str().unwrap().to_owned();
+    let after = s.free("recklinghausen").await;
+    assert_eq!(after.len(), before.len() - 1);
+    assert!(!after.iter().any(|(id, _)| *id == slot));
+
+    let cancel = |code: &str| {
+        s.client
+            .delete(format!("{}/api/v1/bookings/{reference}", s.url))
+            .json(&json!({ "code": code }))
+            .send()
+    };
+    assert_eq!(
+        cancel("AAAA-AAAA").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let r = cancel(&code.to_lowercase()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["status"], "cancelled");
+    assert_eq!(cancel(&code).await.unwrap().status(), StatusCode::CONFLICT);
+    assert!(
+        s.free("recklinghausen")
+            .await
+            .iter()
+            .any(|(id, _)| *id == slot)
+    );
+    assert_eq!(
+        db.count(&format!("select booked from slots where id = {slot}"))
+            .await,
+        0
+    );
+    let unknown = s
+        .client
+        .delete(format!("{}/api/v1/bookings/T-NOSUCHREF0", s.url))
+        .header("booking-code", "X")
+        .send();
+    assert_eq!(unknown.await.unwrap().status(), StatusCode::NOT_FOUND);
+    let no_code = s
+        .client
+        .delete(format!("{}/api/v1/bookings/{reference}", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_code.status(), StatusCode::BAD_REQUEST);
+}
+
+async fn bad_input_gets_4xx_with_a_message_per_field_and_writes_nothing(db: TestDb) {
+    let s = start(&db, unlimited()).await;
+    let (slot, _) = s.free("recklinghausen").await[0].clone();
+    let mut b = citizen(slot);
+    b["email"] = json!("anna at example");
+    b["phone"] = json!("ruf mich an");
+    b["first_name"] = json!("A".repeat(101));
+    b["consent"] = json!(false);
+    let (status, body) = s.book("recklinghausen", &b).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    for field in ["email", "phone", "first_name", "consent"] {
+        assert!(
+            body["fields"][field].is_string(),
+            "no message for {field}: {body}"
+        );
+    }
+    // A field the policy does not ask for is refused, not stored.
+    let mut b = citizen(slot);
+    b["birth_date"] = json!("1980-01-01");
+    let (status, body) = s.book("recklinghausen", &b).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["fields"]["birth_date"].is_string());
+    // Unknown tenant and service.
+    assert_eq!(
+        s.book("atlantis", &citizen(slot)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.get("/api/v1/tenants/recklinghausen/slots?service=NOPE")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.get("/api/v1/tenants/recklinghausen/slots").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        s.get("/api/v1/tenants/recklinghausen/slots?service=PA&from=morgen")
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        s.get("/api/v1/nothing").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(db.count("select count(*) from bookings").await, 0);
+    assert_eq!(db.count("select count(*) from consents").await, 0);
+    assert_eq!(db.count("select count(*) from notifications").await, 0);
+    assert_eq!(
+        db.count("select count(*) from slots where booked > 0")
+            .await,
+        0
+    );
+}
+
+async fn slots_in_the_past_full_or_of_another_tenant_are_refused(db: TestDb) {
+    let s = start(&db, unlimited()).await;
+    let ctx = db.context().await;
+    let yesterday = (Utc::now() - Duration::days(1)).date_naive();
+    let filter = datenwart::store::SlotFilter {
+        limit: 1000,
+        ..Default::default()
+    };
+    let all = ctx
+        .store
+        .list_slots("recklinghausen", &filter)
+        .await
+        .unwrap();
+    let past = all
+        .iter()
+        .find(|sl| sl.starts_at.date_naive() <= yesterday)
+        .unwrap()
+        .id;
+    let (status, body) = s.book("recklinghausen", &citizen(past)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["fields"]["slot_id"].is_string());
+
+    let (free, _) = s.free("recklinghausen").await[0].clone();
+    assert_eq!(
+        s.book("recklinghausen", &citizen(free)).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        s.book("recklinghausen", &citizen(free)).await.0,
+        StatusCode::CONFLICT
+    );
+
+    let (westendorf_slot, _) = s.free("westendorf").await[0].clone();
+    assert_eq!(
+        s.book("recklinghausen", &citizen(westendorf_slot)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.book("recklinghausen", &citizen(999_999)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(db.count("select count(*) from bookings").await, 1);
+}
+
+async fn oversized_and_malformed_bodies_are_refused(db: TestDb) {
+    let s = start(&db, unlimited()).await;
+    let url = format!("{}/api/v1/tenants/recklinghausen/bookings", s.url);
+    let post = |body: String| {
+        s.client
+            .post(&url)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        post("{\"slot_id\": 1,".into()).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    let big = json!({ "slot_id": 1, "first_name": "x".repeat(20_000) }).to_string();
+    assert_eq!(
+        post(big).await.unwrap().status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    let unknown = json!({ "slot_id": 1, "password": "x" }).to_string();
+    assert_eq!(
+        post(unknown).await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let wrong_type = json!({ "slot_id": "eins" }).to_string();
+    assert_eq!(
+        post(wrong_type).await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let r = s.client.post(&url).body("slot_id=1").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(db.count("select count(*) from bookings").await, 0);
+}
+
+async fn booking_attempts_are_rate_limited_per_ip(db: TestDb) {
+    let s = start(
+        &db,
+        ServeConfig {
+            attempts_per_minute: 3,
+            ..ServeConfig::default()
+        },
+    )
+    .await;
+    let slots = s.free("recklinghausen").await;
+    for (slot, _) in &slots[..3] {
+        assert_eq!(
+            s.book("recklinghausen", &citizen(*slot)).await.0,
+            StatusCode::CREATED
+        );
+    }
+    let r = s
+        .client
+        .post(format!("{}/api/v1/tenants/recklinghausen/bookings", s.url))
+        .json(&citizen(slots[3].0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().get("retry-after").is_some());
+    // Reading is not limited.
+    assert_eq!(
+        s.get("/api/v1/tenants/recklinghausen/services")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(db.count("select count(*) from bookings").await, 3);
+}
+
+async fn every_request_gets_an_access_log_row_with_the_seeds_fields(db: TestDb) {
+    let s = start(&db, unlimited()).await;
+    let (slot, _) = s.free("recklinghausen").await[0].clone();
+    let r = s
+        .client
+        .post(format!("{}/api/v1/tenants/recklinghausen/bookings", s.url))
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        )
+        .header("accept-language", "de-DE,de;q=0.9")
+        .header("referer", "https://www.recklinghausen.de/termine")
+        .json(&citizen(slot))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let length = r.content_length().unwrap();
+    let offset = if chrono_tz::Europe::Berlin
+        .offset_from_utc_datetime(&Utc::now().naive_utc())
+        .to_string()
+        == "CEST"
+    {
+        120
+    } else {
+        60
+    };
+    let row = db
+        .count(&format!(
+            "select count(*) from access_log a join tenants t on t.id = a.tenant_id
+             where t.slug = 'recklinghausen' and a.ip = '127.0.0.1' and a.method = 'POST'
+               and a.path = '/api/v1/tenants/recklinghausen/bookings' and a.status = 201 and a.bytes = {length}
+               and a.referrer = 'https://www.recklinghausen.de/termine' and a.browser = 'Firefox'
+               and a.browser_version = '128.0' and a.operating_system like 'Windows 10%'
+               and a.language = 'de-DE' and a.utc_offset_minutes = {offset}
+               and a.booking_id = (select id from bookings)"
+        ))
+        .await;
+    assert_eq!(row, 1);
+    s.get("/api/v1/tenants/recklinghausen/services").await;
+    assert_eq!(db.count("select count(*) from access_log where path = '/api/v1/tenants/recklinghausen/services' and status = 200").await, 1);
+    s.get("/healthz").await;
+    assert_eq!(
+        db.count("select count(*) from access_log where path = '/healthz' and tenant_id is null")
+            .await,
+        1
+    );
+}
+
+use chrono::TimeZone as _;
+
+async fn fifty_concurrent_bookings_of_a_one_place_slot_give_exactly_one_booking(db: TestDb) {
+    let s = start(&db, unlimited()).await;
+    let (slot, _) = s.free("recklinghausen").await[0].clone();
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let client = s.client.clone();
+        let url = format!("{}/api/v1/tenants/recklinghausen/bookings", s.url);
+        let mut body = citizen(slot);
+        body["email"] = json!(format!("person{i}@example.com"));
+        tasks.push(tokio::spawn(async move {
+            client.post(url).json(&body).send().await.unwrap().status()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count(),
+        49,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        db.count(&format!("select booked from slots where id = {slot}"))
+            .await,
+        1
+    );
+    assert_eq!(db.count("select count(*) from bookings").await, 1);
+    assert_eq!(db.count("select count(*) from consents").await, 1);
+}
+
+async fn the_html_pages_book_and_cancel_without_javascript(db: TestDb) {
+    let s = start(&db, unlimited()).await;
+    let page = s.get("/t/recklinghausen").await.text().await.unwrap();
+    assert!(
+        page.contains("/t/recklinghausen/termine?service=PA"),
+        "{page}"
+    );
+    let page = s
+        .get("/t/recklinghausen/termine?service=PA")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let (slot, _) = s.free("recklinghausen").await[0].clone();
+    assert!(
+        page.contains(&format!("/t/recklinghausen/buchen/{slot}")),
+        "{page}"
+    );
+    let form = s
+        .get(&format!("/t/recklinghausen/buchen/{slot}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "Datenschutzhinweise",
+        "Bentjen Software GmbH",
+        "48 Stunden",
+        "name=\"consent\"",
+        "required",
+        "buergerbuero@recklinghausen.de",
+    ] {
+        assert!(form.contains(expected), "form lacks {expected}");
+    }
+    assert!(
+        !form.contains("name=\"birth_date\""),
+        "Recklinghausen does not ask for a birth date"
+    );
+    assert!(!form.contains("<script"), "no JavaScript");
+
+    let url = format!("{}/t/recklinghausen/buchen/{slot}", s.url);
+    let fields = [
+        ("first_name", "Jörg"),
+        ("last_name", "Müller <b>"),
+        ("email", "joerg@example.com"),
+        ("phone", "0171 7654321"),
+    ];
+    let r = s.client.post(&url).form(&fields).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let again = r.text().await.unwrap();
+    assert!(again.contains("Ohne Ihre Einwilligung"), "{again}");
+    assert!(
+        again.contains("value=\"joerg@example.com\""),
+        "the form keeps what was typed"
+    );
+    assert!(!again.contains("Müller <b>"), "input is escaped");
+
+    let mut with_consent = fields.to_vec();
+    with_consent[1] = ("last_name", "Müller");
+    with_consent.push(("consent", "on"));
+    let r = s
+        .client
+        .post(&url)
+        .form(&with_consent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let done = r.text().await.unwrap();
+    let grab = |id: &str| {
+        let start = done.find(&format!("id=\"{id}\">")).unwrap() + id.len() + 6;
+        done[start..].split('<').next().unwrap().to_owned()
+    };
+    let (reference, code) = (grab("reference"), grab("code"));
+    assert!(reference.starts_with("T-"), "{done}");
+
+    let cancel = format!("{}/t/recklinghausen/absagen", s.url);
+    let r = s
+        .client
+        .post(&cancel)
+        .form(&[("reference", reference.as_str()), ("code", "FALSCH")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = s
+        .client
+        .post(&cancel)
+        .form(&[("reference", reference.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("ist abgesagt"));
+    assert_eq!(
+        db.count(
+            "select count(*) from bookings where status = 'cancelled' and cancelled_by = 'citizen'"
+        )
+        .await,
+        1
+    );
+}
