@@ -164,7 +164,12 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         language,
         booking_id: response.extensions().get::<LoggedBooking>().map(|b| b.0),
     };
-    if let Err(e) = state.ctx.store.log_access(std::slice::from_ref(&entry)).await {
+    if let Err(e) = state
+        .ctx
+        .store
+        .log_access(std::slice::from_ref(&entry))
+        .await
+    {
         // The row holds an IP address; the message must not.
         tracing::error!("could not write the access log: {e}");
     }
