@@ -31,6 +31,12 @@ impl AuditEvent {
         self.tenant = Some(slug.to_owned());
         self
     }
+
+    /// The pseudonymous reference of the person concerned (never an address or a name).
+    pub fn subject(mut self, subject_ref: &str) -> Self {
+        self.subject_ref = Some(subject_ref.to_owned());
+        self
+    }
 }
 
 /// One stored entry of the audit trail.

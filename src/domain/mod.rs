@@ -7,6 +7,7 @@ pub mod duration;
 pub mod holidays;
 pub mod notice;
 pub mod policy;
+pub mod requests;
 pub mod service;
 pub mod slots;
 pub mod subject;

@@ -7,7 +7,10 @@
 #[macro_use]
 mod shared;
 mod postgres;
+mod rights;
 mod sqlite;
+
+pub use rights::*;
 
 use crate::domain::audit::{AuditEntry, AuditEvent};
 use crate::domain::booking::Person;
@@ -332,6 +335,80 @@ pub trait Store: Send + Sync {
 
     /// Appends rows to the access log, all in one transaction.
     async fn log_access(&self, entries: &[AccessLogEntry]) -> Result<()>;
+
+    /// The persons a query finds, per tenant (all tenants when `tenant` is None).
+    async fn find_subjects(&self, query: &SubjectQuery, tenant: Option<&str>) -> Result<Vec<SubjectMatch>>;
+
+    /// Every row about one person at one tenant, by category.
+    async fn subject_data(&self, subject_ref: &str, tenant: &str) -> Result<TenantData>;
+
+    /// Erases a person at each tenant of `scopes` in one transaction (rolled back for a dry
+    /// run): future bookings cancelled and their places freed, bookings anonymized or
+    /// deleted, their notifications and access-log rows deleted, consents reduced to the
+    /// proof of withdrawal, inbox copies anonymized. Holds and restrictions are honoured.
+    async fn erase_subject(
+        &self,
+        subject_ref: &str,
+        scopes: &[ErasureScope],
+        opts: &ErasureOptions,
+        ctx: &AuditContext,
+    ) -> Result<ErasureReport>;
+
+    /// Rectifies a person's details at each tenant; returns bookings changed per tenant.
+    async fn correct_subject(
+        &self,
+        subject_ref: &str,
+        tenants: &[String],
+        correction: &Correction,
+        ctx: &AuditContext,
+    ) -> Result<Vec<(String, usize)>>;
+
+    async fn add_hold(
+        &self,
+        tenant: &str,
+        target: &HoldTarget,
+        reason: &str,
+        until: Option<chrono::NaiveDate>,
+        ctx: &AuditContext,
+    ) -> Result<i64>;
+
+    async fn list_holds(&self, tenant: Option<&str>, include_removed: bool) -> Result<Vec<Hold>>;
+
+    /// False when there is no active hold with that id.
+    async fn remove_hold(&self, id: i64, ctx: &AuditContext) -> Result<bool>;
+
+    async fn add_restriction(
+        &self,
+        tenant: Option<&str>,
+        subject_ref: &str,
+        reason: &str,
+        request_id: Option<i64>,
+        ctx: &AuditContext,
+    ) -> Result<i64>;
+
+    /// Lifts the person's active restrictions (at one tenant, or all); returns how many.
+    async fn lift_restrictions(&self, tenant: Option<&str>, subject_ref: &str, ctx: &AuditContext) -> Result<usize>;
+
+    /// The person's active restrictions.
+    async fn restrictions(&self, subject_ref: &str) -> Result<Vec<Restriction>>;
+
+    async fn open_request(&self, request: &NewRequest, ctx: &AuditContext) -> Result<i64>;
+
+    async fn list_requests(&self, filter: &RequestFilter) -> Result<Vec<Request>>;
+
+    async fn request(&self, id: i64) -> Result<Option<Request>>;
+
+    async fn extend_request(
+        &self,
+        id: i64,
+        extended_due_on: chrono::NaiveDate,
+        reason: &str,
+        ctx: &AuditContext,
+    ) -> Result<()>;
+
+    async fn close_request(&self, id: i64, outcome: &str, ctx: &AuditContext) -> Result<()>;
+
+    async fn erasure_ledger(&self) -> Result<Vec<LedgerEntry>>;
 
     /// Writes one audit entry on its own (for changes that are not the store's, such as
     /// files written by an export).

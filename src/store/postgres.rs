@@ -46,6 +46,11 @@ impl PgStore {
         self.pool.begin().await
     }
 
+    /// PostgreSQL reclaims dead tuples with (auto)vacuum; nothing to do per erasure.
+    async fn after_erasure(&self) -> sqlx::Result<()> {
+        Ok(())
+    }
+
     async fn migrations_table_exists(&self) -> sqlx::Result<bool> {
         sqlx::query_scalar("select to_regclass('_sqlx_migrations') is not null")
             .fetch_one(&self.pool)

@@ -49,6 +49,14 @@ impl SqliteStore {
         self.begin_admin().await
     }
 
+    /// Copies the WAL into the database and truncates it, so that the pages that held
+    /// erased values (overwritten in the database thanks to `secure_delete`) do not
+    /// survive in the WAL file either.
+    async fn after_erasure(&self) -> sqlx::Result<()> {
+        sqlx::query("pragma wal_checkpoint(truncate)").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn migrations_table_exists(&self) -> sqlx::Result<bool> {
         let n: i64 = sqlx::query_scalar(
             "select count(*) from sqlite_master where type = 'table' and name = '_sqlx_migrations'",

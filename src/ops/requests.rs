@@ -1,0 +1,153 @@
+//! The register of data-subject requests: opening with the Art. 12(3) deadline, extending,
+//! closing, and the bookkeeping the other rights commands share.
+
+use super::{Context, Refusal};
+use crate::domain::deadline::{self, ANSWER_MONTHS};
+use crate::domain::requests::{Channel, Outcome, RequestKind};
+use crate::store::{NewRequest, Request, RequestFilter, StoreError};
+use anyhow::Result;
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// The local calendar day an instant falls on at a tenant (Europe/Berlin when none).
+fn local_day(ctx: &Context, tenant: Option<&str>, at: DateTime<Utc>) -> NaiveDate {
+    let zone = tenant
+        .and_then(|t| ctx.policies.get(t))
+        .map_or(chrono_tz::Europe::Berlin, |p| p.tenant.zone());
+    at.with_timezone(&zone).date_naive()
+}
+
+/// The Art. 12(3) deadline of a request received at `received`. Without a tenant, the
+/// earliest deadline any tenant's region gives: the safe side.
+pub fn due_on(ctx: &Context, tenant: Option<&str>, received: DateTime<Utc>) -> Result<NaiveDate> {
+    let day = local_day(ctx, tenant, received);
+    let regions: Vec<&str> = match tenant.and_then(|t| ctx.policies.get(t)) {
+        Some(p) => vec![p.tenant.region.as_str()],
+        None => ctx.policies.entries.iter().map(|e| e.policy.tenant.region.as_str()).collect(),
+    };
+    let mut due: Option<NaiveDate> = None;
+    for region in regions {
+        let d = deadline::due_date(region, day, ANSWER_MONTHS).map_err(|e| Refusal::InvalidInput(e.to_string()))?;
+        due = Some(due.map_or(d, |x: NaiveDate| x.min(d)));
+    }
+    due.ok_or_else(|| anyhow::anyhow!("no tenant policy to compute a deadline from"))
+}
+
+pub async fn open(
+    ctx: &Context,
+    tenant: Option<&str>,
+    kind: RequestKind,
+    subject_ref: Option<&str>,
+    channel: Channel,
+    received: DateTime<Utc>,
+) -> Result<Request> {
+    if let Some(t) = tenant {
+        ctx.policies.require(t)?;
+    }
+    let due = due_on(ctx, tenant, received)?;
+    let new = NewRequest {
+        tenant: tenant.map(str::to_owned),
+        kind: kind.as_str().to_owned(),
+        subject_ref: subject_ref.map(str::to_owned),
+        channel: channel.as_str().to_owned(),
+        received_at: received,
+        due_on: due,
+    };
+    let id = ctx.store.open_request(&new, &ctx.audit()).await.map_err(not_found)?;
+    Ok(ctx.store.request(id).await?.expect("the request just written"))
+}
+
+fn not_found(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::NotFound(m) => Refusal::NotFound(m).into(),
+        other => other.into(),
+    }
+}
+
+pub async fn get(ctx: &Context, id: i64) -> Result<Request> {
+    ctx.store
+        .request(id)
+        .await?
+        .ok_or_else(|| Refusal::NotFound(format!("request {id} does not exist")).into())
+}
+
+/// Extends the deadline by one or two months (Art. 12(3) sentence 2): only with a reason,
+/// only while the first deadline has not passed, only once.
+pub async fn extend(ctx: &Context, id: i64, months: u32, reason: &str, today: NaiveDate) -> Result<Request> {
+    let request = get(ctx, id).await?;
+    if reason.trim().is_empty() {
+        return Err(Refusal::InvalidInput("--reason: an extension needs a reason (Art. 12(3) DSGVO)".into()).into());
+    }
+    if request.status != "open" {
+        return Err(Refusal::InvalidInput(format!("request {id} is closed")).into());
+    }
+    if request.extended_due_on.is_some() {
+        return Err(Refusal::InvalidInput(format!("request {id} was extended already")).into());
+    }
+    if today > request.due_on {
+        return Err(Refusal::InvalidInput(format!(
+            "request {id}: the first deadline {} has passed; an extension had to be declared before it",
+            request.due_on
+        ))
+        .into());
+    }
+    let tenant = request.tenant.as_deref();
+    let received = local_day(ctx, tenant, request.received_at);
+    let region = region_of(ctx, tenant);
+    let extended = deadline::extended_due_date(&region, received, months)
+        .map_err(|e| Refusal::InvalidInput(format!("--months {months}: {e}")))?;
+    ctx.store.extend_request(id, extended, reason.trim(), &ctx.audit()).await.map_err(not_found)?;
+    get(ctx, id).await
+}
+
+/// The tenant's region, or the first policy's when the request has no tenant.
+fn region_of(ctx: &Context, tenant: Option<&str>) -> String {
+    tenant
+        .and_then(|t| ctx.policies.get(t))
+        .or_else(|| ctx.policies.entries.first().map(|e| &e.policy))
+        .map(|p| p.tenant.region.clone())
+        .unwrap_or_else(|| "DE-NW".into())
+}
+
+pub async fn close(ctx: &Context, id: i64, outcome: Outcome) -> Result<Request> {
+    get(ctx, id).await?;
+    ctx.store.close_request(id, outcome.as_str(), &ctx.audit()).await.map_err(|e| match e {
+        StoreError::NotFound(m) => Refusal::InvalidInput(m).into(),
+        other => anyhow::Error::from(other),
+    })?;
+    get(ctx, id).await
+}
+
+pub async fn list(ctx: &Context, filter: &RequestFilter) -> Result<Vec<Request>> {
+    Ok(ctx.store.list_requests(filter).await?)
+}
+
+/// The open request of this kind for the person at the tenant, or a new one received now:
+/// `erase`, `export`, `correct` and `restrict` answer a request, recorded or not.
+pub async fn ensure(
+    ctx: &Context,
+    tenant: Option<&str>,
+    kind: RequestKind,
+    subject_ref: &str,
+    channel: Channel,
+    explicit: Option<i64>,
+) -> Result<Request> {
+    if let Some(id) = explicit {
+        let r = get(ctx, id).await?;
+        if r.status != "open" {
+            return Err(Refusal::InvalidInput(format!("--request {id}: the request is closed")).into());
+        }
+        return Ok(r);
+    }
+    let filter = RequestFilter {
+        tenant: tenant.map(str::to_owned),
+        status: Some("open".into()),
+        subject_ref: Some(subject_ref.to_owned()),
+        kind: Some(kind.as_str().to_owned()),
+        ..Default::default()
+    };
+    let open_ones = ctx.store.list_requests(&filter).await?;
+    match open_ones.into_iter().find(|r| r.tenant.as_deref() == tenant) {
+        Some(r) => Ok(r),
+        None => open(ctx, tenant, kind, Some(subject_ref), channel, crate::domain::time::now()).await,
+    }
+}

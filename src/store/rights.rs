@@ -1,0 +1,289 @@
+//! What the store hands out and takes in for the data-subject rights: a person's rows by
+//! category, erasure reports, corrections, holds, restrictions and the request register.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+/// How a person is looked up.
+#[derive(Clone, Debug)]
+pub enum SubjectQuery {
+    /// By the keyed hash of the normalized e-mail.
+    Ref(String),
+    /// By phone number, normalized to `+<digits>`.
+    Phone(String),
+    /// By last name, and first name when given (case-insensitive).
+    Name { first: Option<String>, last: String },
+}
+
+/// A person found at a tenant.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct SubjectMatch {
+    pub tenant: String,
+    pub subject_ref: String,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct BookingRecord {
+    pub reference: String,
+    pub service_code: String,
+    pub service_name: String,
+    pub appointment_start: DateTime<Utc>,
+    pub appointment_end: DateTime<Utc>,
+    pub status: String,
+    pub booked_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct ConsentRecord {
+    pub purpose: String,
+    pub text_version: String,
+    pub given_at: DateTime<Utc>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    pub withdrawal_source: Option<String>,
+    pub booking_reference: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct NotificationRecord {
+    pub booking_reference: Option<String>,
+    pub channel: String,
+    pub kind: String,
+    pub recipient: Option<String>,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub send_after: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct AccessRecord {
+    pub booking_reference: Option<String>,
+    pub logged_at: DateTime<Utc>,
+    pub utc_offset_minutes: i64,
+    pub ip: String,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub bytes: i64,
+    pub referrer: Option<String>,
+    pub browser: Option<String>,
+    pub browser_version: Option<String>,
+    pub operating_system: Option<String>,
+    pub language: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct InboxRecord {
+    pub message_key: String,
+    pub received_at: Option<DateTime<Utc>>,
+    pub processed_at: DateTime<Utc>,
+    pub outcome: String,
+    pub sender: Option<String>,
+    pub subject: Option<String>,
+}
+
+/// One entry of the request register.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Request {
+    pub id: i64,
+    pub tenant: Option<String>,
+    pub kind: String,
+    pub subject_ref: Option<String>,
+    pub channel: String,
+    pub received_at: DateTime<Utc>,
+    pub due_on: NaiveDate,
+    pub extended_due_on: Option<NaiveDate>,
+    pub extension_reason: Option<String>,
+    pub status: String,
+    pub outcome: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Request {
+    /// The deadline in force: the extended one when there is one.
+    pub fn effective_due(&self) -> NaiveDate {
+        self.extended_due_on.unwrap_or(self.due_on)
+    }
+}
+
+/// Everything stored about one person at one tenant.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TenantData {
+    pub tenant: String,
+    pub bookings: Vec<BookingRecord>,
+    pub consents: Vec<ConsentRecord>,
+    pub notifications: Vec<NotificationRecord>,
+    pub access_log: Vec<AccessRecord>,
+    pub requests: Vec<Request>,
+    pub inbox: Vec<InboxRecord>,
+}
+
+impl TenantData {
+    pub fn is_empty(&self) -> bool {
+        self.bookings.is_empty()
+            && self.consents.is_empty()
+            && self.notifications.is_empty()
+            && self.access_log.is_empty()
+            && self.requests.is_empty()
+            && self.inbox.is_empty()
+    }
+
+    /// (category, rows) in the order an Auskunft lists them.
+    pub fn counts(&self) -> [(&'static str, usize); 6] {
+        [
+            ("bookings", self.bookings.len()),
+            ("consents", self.consents.len()),
+            ("notifications", self.notifications.len()),
+            ("access_log", self.access_log.len()),
+            ("requests", self.requests.len()),
+            ("inbox", self.inbox.len()),
+        ]
+    }
+}
+
+/// What happens to bookings that are erased at a tenant (from its retention rule).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BookingErasure {
+    Anonymize,
+    Delete,
+}
+
+/// One tenant in an erasure: its slug, what to do with bookings, the request it answers.
+#[derive(Clone, Debug)]
+pub struct ErasureScope {
+    pub tenant: String,
+    pub bookings: BookingErasure,
+    pub request_id: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ErasureOptions {
+    pub now: DateTime<Utc>,
+    /// Run everything, report it, and roll back.
+    pub dry_run: bool,
+    /// Write a ledger entry (false when replaying the ledger itself).
+    pub record_in_ledger: bool,
+    /// Audit action, e.g. `subject.erase` or `subject.erase_replay`.
+    pub action: &'static str,
+}
+
+/// One row an erasure changes (or, in a dry run, would change).
+#[derive(Clone, Debug, Serialize)]
+pub struct RowChange {
+    pub tenant: String,
+    pub category: &'static str,
+    pub id: i64,
+    pub action: &'static str,
+}
+
+/// Something an erasure left in place, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct Kept {
+    pub tenant: String,
+    pub category: &'static str,
+    /// A booking reference, or `all` when the whole person is kept.
+    pub what: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ErasureCounts {
+    pub bookings_cancelled: usize,
+    pub slots_freed: usize,
+    pub bookings_anonymized: usize,
+    pub bookings_deleted: usize,
+    pub notifications_deleted: usize,
+    pub access_log_deleted: usize,
+    pub consents_reduced: usize,
+    pub inbox_anonymized: usize,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ErasureReport {
+    pub dry_run: bool,
+    pub counts: Vec<(String, ErasureCounts)>,
+    pub kept: Vec<Kept>,
+    pub changes: Vec<RowChange>,
+}
+
+/// New values for a person's details; `None` leaves a field as it is.
+#[derive(Clone, Debug, Default)]
+pub struct Correction {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// The new e-mail and its subject reference.
+    pub email: Option<(String, String)>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub birth_date: Option<NaiveDate>,
+    /// Field names, for the audit trail (never the values).
+    pub fields: Vec<&'static str>,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Hold {
+    pub id: i64,
+    pub tenant: String,
+    pub subject_ref: Option<String>,
+    pub booking_reference: Option<String>,
+    pub reason: String,
+    pub until_on: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    pub removed_at: Option<DateTime<Utc>>,
+}
+
+/// What a hold is on.
+#[derive(Clone, Debug)]
+pub enum HoldTarget {
+    Subject(String),
+    Booking(String),
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Restriction {
+    pub id: i64,
+    pub tenant: Option<String>,
+    pub subject_ref: String,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+    pub lifted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewRequest {
+    pub tenant: Option<String>,
+    pub kind: String,
+    pub subject_ref: Option<String>,
+    pub channel: String,
+    pub received_at: DateTime<Utc>,
+    pub due_on: NaiveDate,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RequestFilter {
+    pub tenant: Option<String>,
+    pub status: Option<String>,
+    /// Only open requests whose deadline in force is on or before this day.
+    pub due_on_or_before: Option<NaiveDate>,
+    pub subject_ref: Option<String>,
+    pub kind: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct LedgerEntry {
+    pub id: i64,
+    pub subject_ref: String,
+    pub tenant: Option<String>,
+    pub erased_at: DateTime<Utc>,
+}
