@@ -7,6 +7,7 @@ mod admin;
 mod audit;
 mod policy;
 pub mod render;
+mod rights;
 mod serve;
 
 use crate::ops::policies::{self, PolicyLoadError, PolicySet};
@@ -66,6 +67,21 @@ pub enum Command {
     /// The hash-chained audit trail
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Where a person appears
+    #[command(subcommand)]
+    Subject(rights::SubjectCmd),
+    /// Erase a person's data (Art. 17), or replay the erasure ledger
+    Erase(rights::EraseArgs),
+    /// Rectify a person's data (Art. 16)
+    Correct(rights::CorrectArgs),
+    /// Restrict the processing of a person's data (Art. 18), or lift it
+    Restrict(rights::RestrictArgs),
+    /// Legal holds on a person or a booking
+    #[command(subcommand)]
+    Hold(rights::HoldCmd),
+    /// The register of data-subject requests and their deadlines
+    #[command(subcommand)]
+    Requests(rights::RequestsCmd),
     /// Run the booking endpoint (JSON API and citizen pages)
     Serve(serve::ServeArgs),
 }
@@ -173,6 +189,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Services(cmd) => admin::services(&ctx, cmd, global.format).await,
         Command::Slots(cmd) => admin::slots(&ctx, cmd, global.format).await,
         Command::Audit(cmd) => audit::run(&ctx, cmd, global.format).await,
+        Command::Subject(cmd) => rights::subject(&ctx, cmd, global.format).await,
+        Command::Erase(args) => rights::erase(&ctx, args, global.format).await,
+        Command::Correct(args) => rights::correct(&ctx, args, global.format).await,
+        Command::Restrict(args) => rights::restrict(&ctx, args, global.format).await,
+        Command::Hold(cmd) => rights::hold(&ctx, cmd, global.format).await,
+        Command::Requests(cmd) => rights::requests(&ctx, cmd, global.format).await,
         Command::Serve(args) => serve::run(ctx, args).await,
     }
 }

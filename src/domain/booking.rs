@@ -96,6 +96,37 @@ fn clean(value: &Option<String>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A first or last name: one line, at most 100 characters, no digits or markup.
+pub fn validate_name(value: &str) -> Result<String, String> {
+    let mut errors = FieldErrors::new();
+    let name = check_name("name", &Some(value.to_owned()), &mut errors);
+    errors.remove("name").map_or(Ok(name), Err)
+}
+
+/// An optional postal address: at most 200 characters.
+pub fn validate_address(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    if v.is_empty()
+        || v.chars().count() > MAX_ADDRESS
+        || v.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return Err(format!("Höchstens {MAX_ADDRESS} Zeichen, nicht leer."));
+    }
+    Ok(v.to_owned())
+}
+
+/// A birth date `YYYY-MM-DD` after 1900 and before `today`.
+pub fn validate_birth_date(value: &str, today: NaiveDate) -> Result<NaiveDate, String> {
+    match NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d") {
+        Ok(date)
+            if date < today && date > NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") =>
+        {
+            Ok(date)
+        }
+        _ => Err("Kein gültiges Geburtsdatum (JJJJ-MM-TT).".into()),
+    }
+}
+
 fn check_name(field: &str, value: &Option<String>, errors: &mut FieldErrors) -> String {
     match clean(value) {
         None => {
@@ -207,17 +238,14 @@ pub fn validate(
             not_collected(&mut errors, "address");
             None
         }
-        (Some(a), true)
-            if a.chars().count() > MAX_ADDRESS
-                || a.chars().any(|c| c.is_control() && c != '\n') =>
-        {
-            errors.insert(
-                "address".into(),
-                format!("Höchstens {MAX_ADDRESS} Zeichen."),
-            );
-            None
-        }
-        (a, _) => a,
+        (Some(a), true) => match validate_address(&a) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                errors.insert("address".into(), e);
+                None
+            }
+        },
+        (None, _) => None,
     };
     let birth_date = match (clean(&form.birth_date), fields.birth_date) {
         (None, _) => None,
@@ -225,18 +253,10 @@ pub fn validate(
             not_collected(&mut errors, "birth_date");
             None
         }
-        (Some(d), true) => match NaiveDate::parse_from_str(&d, "%Y-%m-%d") {
-            Ok(date)
-                if date < today
-                    && date > NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date") =>
-            {
-                Some(date)
-            }
-            _ => {
-                errors.insert(
-                    "birth_date".into(),
-                    "Kein gültiges Geburtsdatum (JJJJ-MM-TT).".into(),
-                );
+        (Some(d), true) => match validate_birth_date(&d, today) {
+            Ok(date) => Some(date),
+            Err(e) => {
+                errors.insert("birth_date".into(), e);
                 None
             }
         },

@@ -88,6 +88,9 @@ mod tests {
         assert_eq!("in-person".parse::<Channel>(), Ok(Channel::InPerson));
         assert_eq!("no_data".parse::<Outcome>(), Ok(Outcome::NoData));
         let e = "auskunft".parse::<RequestKind>().unwrap_err();
-        assert!(e.contains("\"auskunft\" is not one of access, erasure"), "{e}");
+        assert!(
+            e.contains("\"auskunft\" is not one of access, erasure"),
+            "{e}"
+        );
     }
 }

@@ -5,6 +5,8 @@ pub mod audit;
 pub mod booking;
 pub mod csv_input;
 pub mod policies;
+pub mod requests;
+pub mod rights;
 pub mod seeding;
 
 use crate::store::{AuditContext, Store};

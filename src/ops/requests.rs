@@ -22,11 +22,17 @@ pub fn due_on(ctx: &Context, tenant: Option<&str>, received: DateTime<Utc>) -> R
     let day = local_day(ctx, tenant, received);
     let regions: Vec<&str> = match tenant.and_then(|t| ctx.policies.get(t)) {
         Some(p) => vec![p.tenant.region.as_str()],
-        None => ctx.policies.entries.iter().map(|e| e.policy.tenant.region.as_str()).collect(),
+        None => ctx
+            .policies
+            .entries
+            .iter()
+            .map(|e| e.policy.tenant.region.as_str())
+            .collect(),
     };
     let mut due: Option<NaiveDate> = None;
     for region in regions {
-        let d = deadline::due_date(region, day, ANSWER_MONTHS).map_err(|e| Refusal::InvalidInput(e.to_string()))?;
+        let d = deadline::due_date(region, day, ANSWER_MONTHS)
+            .map_err(|e| Refusal::InvalidInput(e.to_string()))?;
         due = Some(due.map_or(d, |x: NaiveDate| x.min(d)));
     }
     due.ok_or_else(|| anyhow::anyhow!("no tenant policy to compute a deadline from"))
@@ -52,8 +58,16 @@ pub async fn open(
         received_at: received,
         due_on: due,
     };
-    let id = ctx.store.open_request(&new, &ctx.audit()).await.map_err(not_found)?;
-    Ok(ctx.store.request(id).await?.expect("the request just written"))
+    let id = ctx
+        .store
+        .open_request(&new, &ctx.audit())
+        .await
+        .map_err(not_found)?;
+    Ok(ctx
+        .store
+        .request(id)
+        .await?
+        .expect("the request just written"))
 }
 
 fn not_found(e: StoreError) -> anyhow::Error {
@@ -72,10 +86,19 @@ pub async fn get(ctx: &Context, id: i64) -> Result<Request> {
 
 /// Extends the deadline by one or two months (Art. 12(3) sentence 2): only with a reason,
 /// only while the first deadline has not passed, only once.
-pub async fn extend(ctx: &Context, id: i64, months: u32, reason: &str, today: NaiveDate) -> Result<Request> {
+pub async fn extend(
+    ctx: &Context,
+    id: i64,
+    months: u32,
+    reason: &str,
+    today: NaiveDate,
+) -> Result<Request> {
     let request = get(ctx, id).await?;
     if reason.trim().is_empty() {
-        return Err(Refusal::InvalidInput("--reason: an extension needs a reason (Art. 12(3) DSGVO)".into()).into());
+        return Err(Refusal::InvalidInput(
+            "--reason: an extension needs a reason (Art. 12(3) DSGVO)".into(),
+        )
+        .into());
     }
     if request.status != "open" {
         return Err(Refusal::InvalidInput(format!("request {id} is closed")).into());
@@ -95,7 +118,10 @@ pub async fn extend(ctx: &Context, id: i64, months: u32, reason: &str, today: Na
     let region = region_of(ctx, tenant);
     let extended = deadline::extended_due_date(&region, received, months)
         .map_err(|e| Refusal::InvalidInput(format!("--months {months}: {e}")))?;
-    ctx.store.extend_request(id, extended, reason.trim(), &ctx.audit()).await.map_err(not_found)?;
+    ctx.store
+        .extend_request(id, extended, reason.trim(), &ctx.audit())
+        .await
+        .map_err(not_found)?;
     get(ctx, id).await
 }
 
@@ -110,10 +136,13 @@ fn region_of(ctx: &Context, tenant: Option<&str>) -> String {
 
 pub async fn close(ctx: &Context, id: i64, outcome: Outcome) -> Result<Request> {
     get(ctx, id).await?;
-    ctx.store.close_request(id, outcome.as_str(), &ctx.audit()).await.map_err(|e| match e {
-        StoreError::NotFound(m) => Refusal::InvalidInput(m).into(),
-        other => anyhow::Error::from(other),
-    })?;
+    ctx.store
+        .close_request(id, outcome.as_str(), &ctx.audit())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(m) => Refusal::InvalidInput(m).into(),
+            other => anyhow::Error::from(other),
+        })?;
     get(ctx, id).await
 }
 
@@ -134,7 +163,9 @@ pub async fn ensure(
     if let Some(id) = explicit {
         let r = get(ctx, id).await?;
         if r.status != "open" {
-            return Err(Refusal::InvalidInput(format!("--request {id}: the request is closed")).into());
+            return Err(
+                Refusal::InvalidInput(format!("--request {id}: the request is closed")).into(),
+            );
         }
         return Ok(r);
     }
@@ -146,8 +177,21 @@ pub async fn ensure(
         ..Default::default()
     };
     let open_ones = ctx.store.list_requests(&filter).await?;
-    match open_ones.into_iter().find(|r| r.tenant.as_deref() == tenant) {
+    match open_ones
+        .into_iter()
+        .find(|r| r.tenant.as_deref() == tenant)
+    {
         Some(r) => Ok(r),
-        None => open(ctx, tenant, kind, Some(subject_ref), channel, crate::domain::time::now()).await,
+        None => {
+            open(
+                ctx,
+                tenant,
+                kind,
+                Some(subject_ref),
+                channel,
+                crate::domain::time::now(),
+            )
+            .await
+        }
     }
 }

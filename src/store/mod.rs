@@ -337,7 +337,11 @@ pub trait Store: Send + Sync {
     async fn log_access(&self, entries: &[AccessLogEntry]) -> Result<()>;
 
     /// The persons a query finds, per tenant (all tenants when `tenant` is None).
-    async fn find_subjects(&self, query: &SubjectQuery, tenant: Option<&str>) -> Result<Vec<SubjectMatch>>;
+    async fn find_subjects(
+        &self,
+        query: &SubjectQuery,
+        tenant: Option<&str>,
+    ) -> Result<Vec<SubjectMatch>>;
 
     /// Every row about one person at one tenant, by category.
     async fn subject_data(&self, subject_ref: &str, tenant: &str) -> Result<TenantData>;
@@ -387,7 +391,12 @@ pub trait Store: Send + Sync {
     ) -> Result<i64>;
 
     /// Lifts the person's active restrictions (at one tenant, or all); returns how many.
-    async fn lift_restrictions(&self, tenant: Option<&str>, subject_ref: &str, ctx: &AuditContext) -> Result<usize>;
+    async fn lift_restrictions(
+        &self,
+        tenant: Option<&str>,
+        subject_ref: &str,
+        ctx: &AuditContext,
+    ) -> Result<usize>;
 
     /// The person's active restrictions.
     async fn restrictions(&self, subject_ref: &str) -> Result<Vec<Restriction>>;

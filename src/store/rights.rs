@@ -176,6 +176,9 @@ pub struct ErasureOptions {
     pub record_in_ledger: bool,
     /// Audit action, e.g. `subject.erase` or `subject.erase_replay`.
     pub action: &'static str,
+    /// Only what existed at this instant (a replay must not erase what the person gave
+    /// again after their erasure).
+    pub only_before: Option<DateTime<Utc>>,
 }
 
 /// One row an erasure changes (or, in a dry run, would change).

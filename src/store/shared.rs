@@ -988,10 +988,11 @@ macro_rules! impl_store {
                     let mut counts = ErasureCounts::default();
                     let bookings: Vec<(i64, String, String, chrono::DateTime<chrono::Utc>, i64)> = sqlx::query_as(
                         "select id, reference, status, appointment_start, slot_id from bookings
-                         where tenant_id = $1 and subject_ref = $2 order by id",
+                         where tenant_id = $1 and subject_ref = $2 and ($3 is null or booked_at <= $3) order by id",
                     )
                     .bind(tenant_id)
                     .bind(subject_ref)
+                    .bind(opts.only_before)
                     .fetch_all(&mut *tx)
                     .await?;
                     for (booking_id, reference, status, starts_at, slot_id) in bookings {
@@ -1079,22 +1080,25 @@ macro_rules! impl_store {
                         "update consents set subject_ref = null,
                              withdrawn_at = coalesce(withdrawn_at, $3),
                              withdrawal_source = coalesce(withdrawal_source, 'erasure')
-                         where tenant_id = $1 and subject_ref = $2 and booking_id is null returning id",
+                         where tenant_id = $1 and subject_ref = $2 and booking_id is null
+                           and ($4 is null or given_at <= $4) returning id",
                     )
                     .bind(tenant_id)
                     .bind(subject_ref)
                     .bind(now)
+                    .bind(opts.only_before)
                     .fetch_all(&mut *tx)
                     .await?;
                     counts.consents_reduced += ids.len();
                     report.changes.extend(ids.into_iter().map(|id| change("consents", id, "reduce_to_proof")));
                     let ids: Vec<i64> = sqlx::query_scalar(
                         "update inbox_messages set sender = null, subject = null, subject_ref = null, anonymized_at = $3
-                         where tenant_id = $1 and subject_ref = $2 returning id",
+                         where tenant_id = $1 and subject_ref = $2 and ($4 is null or processed_at <= $4) returning id",
                     )
                     .bind(tenant_id)
                     .bind(subject_ref)
                     .bind(now)
+                    .bind(opts.only_before)
                     .fetch_all(&mut *tx)
                     .await?;
                     counts.inbox_anonymized += ids.len();

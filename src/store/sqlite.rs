@@ -53,7 +53,9 @@ impl SqliteStore {
     /// erased values (overwritten in the database thanks to `secure_delete`) do not
     /// survive in the WAL file either.
     async fn after_erasure(&self) -> sqlx::Result<()> {
-        sqlx::query("pragma wal_checkpoint(truncate)").execute(&self.pool).await?;
+        sqlx::query("pragma wal_checkpoint(truncate)")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

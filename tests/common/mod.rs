@@ -107,6 +107,50 @@ impl TestDb {
             .unwrap())
     }
 
+    /// A copy of the database as it is now, as a backup would be. The copy is a database
+    /// of its own (file or PostgreSQL database), dropped with the returned handle.
+    pub async fn snapshot(&self) -> TestDb {
+        match self.kind {
+            Kind::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let file = dir.path().join("datenwart.db");
+                let sql = format!("vacuum into '{}'", file.display());
+                self.execute_raw(&sql).await;
+                TestDb {
+                    kind: Kind::Sqlite,
+                    url: format!("sqlite://{}", file.display()),
+                    dir,
+                    pg: None,
+                }
+            }
+            Kind::Postgres => {
+                let (admin, name) = self.pg.clone().expect("a PostgreSQL test database");
+                let copy = format!("{name}_copy_{}", uuid::Uuid::new_v4().simple());
+                let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+                // A template database must have no other sessions.
+                sqlx::query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()")
+                    .bind(&name)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "create database {copy} template {name}"
+                )))
+                .execute(&pool)
+                .await
+                .unwrap();
+                pool.close().await;
+                let url = replace_db_name(&admin, &copy);
+                TestDb {
+                    kind: Kind::Postgres,
+                    url,
+                    dir: tempfile::tempdir().unwrap(),
+                    pg: Some((admin, copy)),
+                }
+            }
+        }
+    }
+
     /// A context over the shipped policies, as the CLI builds it.
     pub async fn context(&self) -> Context {
         self.context_with(&shipped_policies()).await

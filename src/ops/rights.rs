@@ -1,0 +1,531 @@
+//! The DPO's rights commands over one person: find, erase (and replay), correct, restrict,
+//! and legal holds. Each answers its request in the register.
+
+use super::requests::{self, ensure};
+use super::{Context, Refusal};
+use crate::domain::booking::{self, normalize_phone};
+use crate::domain::policy::{RetainedData, RetentionAction};
+use crate::domain::requests::{Channel, Outcome, RequestKind};
+use crate::domain::subject::{SubjectRef, is_email_address};
+use crate::store::{
+    BookingErasure, Correction, ErasureOptions, ErasureReport, ErasureScope, Hold, HoldTarget,
+    StoreError, SubjectQuery,
+};
+use anyhow::Result;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+/// The pseudonymous reference of the person with this e-mail (syntax checked first).
+pub async fn email_ref(ctx: &Context, email: &str) -> Result<String> {
+    if !is_email_address(email.trim()) {
+        return Err(Refusal::InvalidInput(format!(
+            "--email \"{}\": not an e-mail address",
+            email.trim()
+        ))
+        .into());
+    }
+    let key = ctx.store.pseudonym_key().await?;
+    Ok(SubjectRef::for_email(&key, email).as_str().to_owned())
+}
+
+/// The tenants a command acts on: the one named (it must have a policy), else every tenant
+/// where the person appears.
+pub async fn tenants_of(
+    ctx: &Context,
+    subject_ref: &str,
+    tenant: Option<&str>,
+) -> Result<Vec<String>> {
+    if let Some(t) = tenant {
+        ctx.policies.require(t)?;
+    }
+    let found = ctx
+        .store
+        .find_subjects(&SubjectQuery::Ref(subject_ref.to_owned()), tenant)
+        .await?;
+    let mut tenants: Vec<String> = found.into_iter().map(|m| m.tenant).collect();
+    tenants.dedup();
+    Ok(tenants)
+}
+
+fn no_such_person(what: &str) -> anyhow::Error {
+    Refusal::NotFound(format!("no data about {what} in the database")).into()
+}
+
+/// How a person is named on the command line.
+#[derive(Clone, Debug)]
+pub enum FindBy {
+    Email(String),
+    Phone(String),
+    /// "Anna Schmidt" (first and last) or "Schmidt" (last only).
+    Name(String),
+}
+
+/// Where a person appears: one row per tenant and category.
+#[derive(Clone, Debug, Serialize)]
+pub struct Appearance {
+    pub tenant: String,
+    pub subject_ref: String,
+    pub category: &'static str,
+    pub rows: usize,
+}
+
+pub async fn find(ctx: &Context, by: &FindBy, tenant: Option<&str>) -> Result<Vec<Appearance>> {
+    if let Some(t) = tenant {
+        ctx.policies.require(t)?;
+    }
+    let query = match by {
+        FindBy::Email(e) => SubjectQuery::Ref(email_ref(ctx, e).await?),
+        FindBy::Phone(p) => SubjectQuery::Phone(normalize_phone(p).ok_or_else(|| {
+            Refusal::InvalidInput(format!("--phone \"{p}\": not a phone number"))
+        })?),
+        FindBy::Name(n) => {
+            let words: Vec<&str> = n.split_whitespace().collect();
+            match words.split_last() {
+                Some((last, [])) => SubjectQuery::Name {
+                    first: None,
+                    last: (*last).to_owned(),
+                },
+                Some((last, first)) => SubjectQuery::Name {
+                    first: Some(first.join(" ")),
+                    last: (*last).to_owned(),
+                },
+                None => {
+                    return Err(Refusal::InvalidInput(
+                        "--name: give a last name, or first and last name".into(),
+                    )
+                    .into());
+                }
+            }
+        }
+    };
+    let mut out = Vec::new();
+    for m in ctx.store.find_subjects(&query, tenant).await? {
+        let data = ctx.store.subject_data(&m.subject_ref, &m.tenant).await?;
+        out.extend(
+            data.counts()
+                .into_iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(category, rows)| Appearance {
+                    tenant: m.tenant.clone(),
+                    subject_ref: m.subject_ref.clone(),
+                    category,
+                    rows,
+                }),
+        );
+        for h in ctx.store.list_holds(Some(&m.tenant), false).await? {
+            if h.subject_ref.as_deref() == Some(m.subject_ref.as_str()) {
+                out.push(Appearance {
+                    tenant: m.tenant.clone(),
+                    subject_ref: m.subject_ref.clone(),
+                    category: "holds",
+                    rows: 1,
+                });
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(no_such_person("this person"));
+    }
+    Ok(out)
+}
+
+/// How bookings are erased at a tenant: as its retention rule for bookings says.
+fn booking_erasure(ctx: &Context, tenant: &str) -> BookingErasure {
+    match ctx
+        .policies
+        .get(tenant)
+        .and_then(|p| p.retention_for(RetainedData::Bookings))
+    {
+        Some(rule) if rule.action == RetentionAction::Delete => BookingErasure::Delete,
+        _ => BookingErasure::Anonymize,
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Erasure {
+    pub subject_ref: String,
+    #[serde(flatten)]
+    pub report: ErasureReport,
+    /// Register entries answered, per tenant.
+    pub requests: Vec<(String, i64)>,
+}
+
+pub struct EraseRequest<'a> {
+    pub email: &'a str,
+    pub tenant: Option<&'a str>,
+    pub dry_run: bool,
+    pub request: Option<i64>,
+    pub channel: Channel,
+}
+
+/// Art. 17 erasure of one person at one or every tenant. A dry run changes nothing, not
+/// even the register.
+pub async fn erase(ctx: &Context, req: &EraseRequest<'_>) -> Result<Erasure> {
+    let subject_ref = email_ref(ctx, req.email).await?;
+    let tenants = tenants_of(ctx, &subject_ref, req.tenant).await?;
+    if tenants.is_empty() {
+        return Err(no_such_person("this person"));
+    }
+    let mut scopes = Vec::new();
+    let mut answered = Vec::new();
+    for t in &tenants {
+        let request_id = if req.dry_run {
+            None
+        } else {
+            let r = ensure(
+                ctx,
+                Some(t),
+                RequestKind::Erasure,
+                &subject_ref,
+                req.channel,
+                req.request,
+            )
+            .await?;
+            answered.push((t.clone(), r.id));
+            Some(r.id)
+        };
+        scopes.push(ErasureScope {
+            tenant: t.clone(),
+            bookings: booking_erasure(ctx, t),
+            request_id,
+        });
+    }
+    let opts = ErasureOptions {
+        now: crate::domain::time::now(),
+        dry_run: req.dry_run,
+        record_in_ledger: true,
+        action: "subject.erase",
+        only_before: None,
+    };
+    let report = ctx
+        .store
+        .erase_subject(&subject_ref, &scopes, &opts, &ctx.audit())
+        .await?;
+    for (tenant, id) in &answered {
+        let partly = report.kept.iter().any(|k| k.tenant == *tenant);
+        requests::close(
+            ctx,
+            *id,
+            if partly {
+                Outcome::ErasedPartly
+            } else {
+                Outcome::Erased
+            },
+        )
+        .await?;
+    }
+    Ok(Erasure {
+        subject_ref,
+        report,
+        requests: answered,
+    })
+}
+
+/// Repeats every erasure of the ledger, e.g. after a backup was restored. Only what existed
+/// at the time of each erasure is erased again.
+pub async fn replay(ctx: &Context) -> Result<Vec<Erasure>> {
+    let mut out = Vec::new();
+    for entry in ctx.store.erasure_ledger().await? {
+        let tenants: Vec<String> = match &entry.tenant {
+            Some(t) => vec![t.clone()],
+            None => ctx
+                .policies
+                .slugs()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        };
+        let scopes: Vec<ErasureScope> = tenants
+            .iter()
+            .map(|t| ErasureScope {
+                tenant: t.clone(),
+                bookings: booking_erasure(ctx, t),
+                request_id: None,
+            })
+            .collect();
+        let opts = ErasureOptions {
+            now: crate::domain::time::now(),
+            dry_run: false,
+            record_in_ledger: false,
+            action: "subject.erase_replay",
+            only_before: Some(entry.erased_at),
+        };
+        let report = ctx
+            .store
+            .erase_subject(&entry.subject_ref, &scopes, &opts, &ctx.audit())
+            .await?;
+        out.push(Erasure {
+            subject_ref: entry.subject_ref,
+            report,
+            requests: Vec::new(),
+        });
+    }
+    Ok(out)
+}
+
+pub const CORRECTABLE: &[&str] = &[
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "address",
+    "birth_date",
+];
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Rectification {
+    pub subject_ref: String,
+    pub fields: Vec<&'static str>,
+    /// Bookings changed per tenant.
+    pub bookings: Vec<(String, usize)>,
+    pub requests: Vec<(String, i64)>,
+}
+
+/// Art. 16: sets the given fields on the person's bookings, after validating every value.
+/// Nothing changes when one `--set` is wrong.
+pub async fn correct(
+    ctx: &Context,
+    email: &str,
+    tenant: Option<&str>,
+    sets: &[String],
+    request: Option<i64>,
+    channel: Channel,
+) -> Result<Rectification> {
+    let subject_ref = email_ref(ctx, email).await?;
+    if sets.is_empty() {
+        return Err(Refusal::InvalidInput("--set: give at least one field=value".into()).into());
+    }
+    let tenants = tenants_of(ctx, &subject_ref, tenant).await?;
+    if tenants.is_empty() {
+        return Err(no_such_person("this person"));
+    }
+    let today = crate::domain::time::now().date_naive();
+    let mut c = Correction::default();
+    let invalid =
+        |set: &str, problem: String| Refusal::InvalidInput(format!("--set {set}: {problem}"));
+    for set in sets {
+        let (field, value) = set
+            .split_once('=')
+            .ok_or_else(|| invalid(set, "write it as field=value".into()))?;
+        let field = CORRECTABLE
+            .iter()
+            .copied()
+            .find(|f| *f == field.trim())
+            .ok_or_else(|| {
+                invalid(
+                    set,
+                    format!("unknown field; use one of {}", CORRECTABLE.join(", ")),
+                )
+            })?;
+        if c.fields.contains(&field) {
+            return Err(invalid(set, "the field is given twice".into()).into());
+        }
+        // A field the tenant's policy does not collect cannot be set there.
+        for t in &tenants {
+            let policy = ctx.policies.require(t)?;
+            let listed = |cat: &str| policy.booking_purpose().categories.iter().any(|c| c == cat);
+            let collected = match field {
+                "first_name" | "last_name" => listed("name") || listed(field),
+                other => listed(other),
+            };
+            if !collected {
+                return Err(invalid(set, format!("tenant {t} does not collect this field")).into());
+            }
+        }
+        let value = value.trim();
+        match field {
+            "email" => {
+                if !is_email_address(value) {
+                    return Err(invalid(set, "not an e-mail address".into()).into());
+                }
+                let key = ctx.store.pseudonym_key().await?;
+                c.email = Some((
+                    value.to_owned(),
+                    SubjectRef::for_email(&key, value).as_str().to_owned(),
+                ));
+            }
+            "phone" => {
+                c.phone = Some(
+                    normalize_phone(value)
+                        .ok_or_else(|| invalid(set, "not a phone number".into()))?,
+                )
+            }
+            "first_name" => {
+                c.first_name = Some(booking::validate_name(value).map_err(|e| invalid(set, e))?)
+            }
+            "last_name" => {
+                c.last_name = Some(booking::validate_name(value).map_err(|e| invalid(set, e))?)
+            }
+            "address" => {
+                c.address = Some(booking::validate_address(value).map_err(|e| invalid(set, e))?)
+            }
+            "birth_date" => {
+                c.birth_date =
+                    Some(booking::validate_birth_date(value, today).map_err(|e| invalid(set, e))?)
+            }
+            _ => unreachable!("CORRECTABLE lists every field"),
+        }
+        c.fields.push(field);
+    }
+    let mut answered = Vec::new();
+    for t in &tenants {
+        let r = ensure(
+            ctx,
+            Some(t),
+            RequestKind::Rectification,
+            &subject_ref,
+            channel,
+            request,
+        )
+        .await?;
+        answered.push((t.clone(), r.id));
+    }
+    let bookings = ctx
+        .store
+        .correct_subject(&subject_ref, &tenants, &c, &ctx.audit())
+        .await?;
+    for (_, id) in &answered {
+        requests::close(ctx, *id, Outcome::Rectified).await?;
+    }
+    Ok(Rectification {
+        subject_ref,
+        fields: c.fields,
+        bookings,
+        requests: answered,
+    })
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RestrictionReport {
+    pub subject_ref: String,
+    pub tenant: Option<String>,
+    /// The restriction made, or how many were lifted.
+    pub restriction: Option<i64>,
+    pub lifted: usize,
+    pub request: Option<i64>,
+}
+
+/// Art. 18: the person's data stay, are not used, and are not erased by `erase` or retention.
+pub async fn restrict(
+    ctx: &Context,
+    email: &str,
+    tenant: Option<&str>,
+    reason: &str,
+    request: Option<i64>,
+    channel: Channel,
+) -> Result<RestrictionReport> {
+    let subject_ref = email_ref(ctx, email).await?;
+    if reason.trim().is_empty() {
+        return Err(
+            Refusal::InvalidInput("--reason: say why the processing is restricted".into()).into(),
+        );
+    }
+    if tenants_of(ctx, &subject_ref, tenant).await?.is_empty() {
+        return Err(no_such_person("this person"));
+    }
+    let r = ensure(
+        ctx,
+        tenant,
+        RequestKind::Restriction,
+        &subject_ref,
+        channel,
+        request,
+    )
+    .await?;
+    let id = ctx
+        .store
+        .add_restriction(
+            tenant,
+            &subject_ref,
+            reason.trim(),
+            Some(r.id),
+            &ctx.audit(),
+        )
+        .await?;
+    requests::close(ctx, r.id, Outcome::Restricted).await?;
+    Ok(RestrictionReport {
+        subject_ref,
+        tenant: tenant.map(str::to_owned),
+        restriction: Some(id),
+        lifted: 0,
+        request: Some(r.id),
+    })
+}
+
+pub async fn lift(ctx: &Context, email: &str, tenant: Option<&str>) -> Result<RestrictionReport> {
+    let subject_ref = email_ref(ctx, email).await?;
+    if let Some(t) = tenant {
+        ctx.policies.require(t)?;
+    }
+    let lifted = ctx
+        .store
+        .lift_restrictions(tenant, &subject_ref, &ctx.audit())
+        .await
+        .map_err(usage)?;
+    if lifted == 0 {
+        return Err(Refusal::NotFound("no active restriction for this person".into()).into());
+    }
+    Ok(RestrictionReport {
+        subject_ref,
+        tenant: tenant.map(str::to_owned),
+        restriction: None,
+        lifted,
+        request: None,
+    })
+}
+
+fn usage(e: StoreError) -> anyhow::Error {
+    match e {
+        StoreError::NotFound(m) => Refusal::InvalidInput(m).into(),
+        other => other.into(),
+    }
+}
+
+/// What a legal hold is put on, as given on the command line.
+pub enum HoldOn<'a> {
+    Email(&'a str),
+    Booking(&'a str),
+}
+
+pub async fn hold_add(
+    ctx: &Context,
+    tenant: &str,
+    on: HoldOn<'_>,
+    reason: &str,
+    until: Option<NaiveDate>,
+) -> Result<i64> {
+    ctx.policies.require(tenant)?;
+    if reason.trim().is_empty() {
+        return Err(Refusal::InvalidInput("--reason: a hold needs a reason".into()).into());
+    }
+    let today = crate::domain::time::now().date_naive();
+    if until.is_some_and(|u| u < today) {
+        return Err(Refusal::InvalidInput("--until: the day has passed".into()).into());
+    }
+    let target = match on {
+        HoldOn::Email(e) => HoldTarget::Subject(email_ref(ctx, e).await?),
+        HoldOn::Booking(r) => HoldTarget::Booking(r.trim().to_owned()),
+    };
+    ctx.store
+        .add_hold(tenant, &target, reason.trim(), until, &ctx.audit())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound(m) => Refusal::NotFound(m).into(),
+            other => anyhow::Error::from(other),
+        })
+}
+
+pub async fn hold_list(ctx: &Context, tenant: Option<&str>, all: bool) -> Result<Vec<Hold>> {
+    if let Some(t) = tenant {
+        ctx.policies.require(t)?;
+    }
+    Ok(ctx.store.list_holds(tenant, all).await?)
+}
+
+pub async fn hold_remove(ctx: &Context, id: i64) -> Result<()> {
+    if ctx.store.remove_hold(id, &ctx.audit()).await? {
+        Ok(())
+    } else {
+        Err(Refusal::NotFound(format!("hold {id} does not exist or was removed already")).into())
+    }
+}

@@ -1,0 +1,742 @@
+//! The DPO's rights commands on both backends: find, erase (dry run, holds, restrictions,
+//! the raw-bytes check, replay after a restore), correct, restrict, the request register.
+
+mod common;
+
+use chrono::{Duration, NaiveDate, Utc};
+use common::{Kind, TestDb, fixture, ready};
+use datenwart::domain::booking::BookingForm;
+use datenwart::domain::requests::{Channel, Outcome, RequestKind};
+use datenwart::domain::slots::parse_time_ranges;
+use datenwart::ops::rights::{self, EraseRequest, FindBy, HoldOn};
+use datenwart::ops::seeding::{self, GenerateRequest};
+use datenwart::ops::{Context, Refusal, booking, requests};
+use datenwart::store::{AccessLogEntry, RequestFilter};
+
+const ANNA: &str = "Anna.Schmidt@Example.com";
+const ANNA_PHONE: &str = "0171 2223334";
+const BERND: &str = "bernd.vogel@example.org";
+
+async fn open_day(ctx: &Context, tenant: &str, day: NaiveDate) {
+    let req = GenerateRequest {
+        service: "PA".into(),
+        from: day,
+        to: day,
+        weekdays: "mon-sun".parse().unwrap(),
+        times: parse_time_ranges("08:00-12:00").unwrap(),
+        every_minutes: None,
+        capacity: 3,
+        include_holidays: true,
+    };
+    seeding::generate_slots(ctx, tenant, &req).await.unwrap();
+}
+
+/// Slots yesterday and in five days at Recklinghausen and Westendorf.
+async fn setup(db: &TestDb) -> Context {
+    let ctx = ready(db).await;
+    let today = Utc::now().date_naive();
+    for t in ["recklinghausen", "westendorf"] {
+        seeding::import_services(&ctx, t, &fixture("services.csv"))
+            .await
+            .unwrap();
+        open_day(&ctx, t, today - Duration::days(1)).await;
+        open_day(&ctx, t, today + Duration::days(5)).await;
+    }
+    ctx
+}
+
+fn form(email: &str, first: &str, last: &str, phone: &str, slot: i64) -> BookingForm {
+    BookingForm {
+        slot_id: Some(slot),
+        first_name: Some(first.into()),
+        last_name: Some(last.into()),
+        email: Some(email.into()),
+        phone: Some(phone.into()),
+        consent: true,
+        sms_reminder: false,
+        ..Default::default()
+    }
+}
+
+/// Books `who` at `tenant`: one past appointment (booked three days ago) and one future
+/// one, each with an access-log row of the booking request.
+async fn book_both(ctx: &Context, tenant: &str, who: (&str, &str, &str, &str)) -> Vec<String> {
+    let filter = datenwart::store::SlotFilter {
+        service: Some("PA".into()),
+        limit: 1000,
+        ..Default::default()
+    };
+    let slots = ctx.store.list_slots(tenant, &filter).await.unwrap();
+    let now = Utc::now();
+    let past = slots
+        .iter()
+        .find(|s| s.starts_at < now && s.booked < s.capacity)
+        .unwrap()
+        .id;
+    let future = slots
+        .iter()
+        .find(|s| s.starts_at > now && s.booked < s.capacity)
+        .unwrap()
+        .id;
+    let mut refs = Vec::new();
+    for (slot, at) in [(past, now - Duration::days(3)), (future, now)] {
+        let at = chrono::SubsecRound::trunc_subsecs(at, 0);
+        let mut f = form(who.0, who.1, who.2, who.3, slot);
+        f.sms_reminder = tenant == "westendorf";
+        f.consent = tenant == "recklinghausen";
+        let receipt = booking::book(ctx, tenant, &f, at).await.unwrap();
+        let entry = AccessLogEntry {
+            tenant: Some(tenant.into()),
+            logged_at: at,
+            ip: "198.51.100.23".into(),
+            method: "POST".into(),
+            path: format!("/t/{tenant}/buchen/{slot}"),
+            status: 201,
+            booking_id: Some(receipt.booking_id),
+            ..Default::default()
+        };
+        ctx.store.log_access(&[entry]).await.unwrap();
+        refs.push(receipt.reference);
+    }
+    refs
+}
+
+const ANNA_T: (&str, &str, &str, &str) = (ANNA, "Anna", "Schmidt", ANNA_PHONE);
+const BERND_T: (&str, &str, &str, &str) = (BERND, "Bernd", "Vogel", "0160 9998887");
+
+fn erase_req<'a>(email: &'a str, tenant: Option<&'static str>, dry_run: bool) -> EraseRequest<'a> {
+    EraseRequest {
+        email,
+        tenant,
+        dry_run,
+        request: None,
+        channel: Channel::Email,
+    }
+}
+
+on_both_backends!(
+    find_shows_a_person_by_email_phone_and_name_at_every_tenant,
+    a_dry_run_lists_every_row_and_changes_nothing,
+    erasure_removes_the_person_everywhere_and_leaves_others_untouched,
+    holds_and_restrictions_keep_data_and_are_reported,
+    replay_erases_again_after_a_backup_is_restored,
+    correction_validates_every_value_and_changes_nothing_on_error,
+    the_register_computes_deadlines_and_extends_only_before_them,
+);
+
+async fn find_shows_a_person_by_email_phone_and_name_at_every_tenant(db: TestDb) {
+    let ctx = setup(&db).await;
+    book_both(&ctx, "recklinghausen", ANNA_T).await;
+    book_both(&ctx, "westendorf", ANNA_T).await;
+    book_both(&ctx, "westendorf", BERND_T).await;
+    let by_email = rights::find(
+        &ctx,
+        &FindBy::Email("  anna.schmidt@EXAMPLE.com ".into()),
+        None,
+    )
+    .await
+    .unwrap();
+    let tenants: std::collections::BTreeSet<&str> =
+        by_email.iter().map(|a| a.tenant.as_str()).collect();
+    assert_eq!(
+        tenants.into_iter().collect::<Vec<_>>(),
+        vec!["recklinghausen", "westendorf"]
+    );
+    let bookings = |rows: &[rights::Appearance], t: &str| {
+        rows.iter()
+            .find(|a| a.tenant == t && a.category == "bookings")
+            .map(|a| a.rows)
+    };
+    assert_eq!(bookings(&by_email, "westendorf"), Some(2));
+    assert!(
+        by_email
+            .iter()
+            .any(|a| a.category == "access_log" && a.rows == 2)
+    );
+    let by_phone = rights::find(&ctx, &FindBy::Phone("+49 171 2223334".into()), None)
+        .await
+        .unwrap();
+    assert_eq!(bookings(&by_phone, "recklinghausen"), Some(2));
+    let by_name = rights::find(
+        &ctx,
+        &FindBy::Name("anna SCHMIDT".into()),
+        Some("westendorf"),
+    )
+    .await
+    .unwrap();
+    assert!(by_name.iter().all(|a| a.tenant == "westendorf"));
+    assert_eq!(bookings(&by_name, "westendorf"), Some(2));
+    let nobody = rights::find(&ctx, &FindBy::Email("nobody@example.net".into()), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        nobody.downcast_ref::<Refusal>(),
+        Some(Refusal::NotFound(_))
+    ));
+}
+
+async fn a_dry_run_lists_every_row_and_changes_nothing(db: TestDb) {
+    let ctx = setup(&db).await;
+    book_both(&ctx, "recklinghausen", ANNA_T).await;
+    let before = db.count("select count(*) from notifications").await;
+    let audit_before = db.count("select count(*) from audit_log").await;
+    let dry = rights::erase(&ctx, &erase_req(ANNA, None, true))
+        .await
+        .unwrap();
+    assert!(dry.report.dry_run);
+    let actions: Vec<(&str, &str)> = dry
+        .report
+        .changes
+        .iter()
+        .map(|c| (c.category, c.action))
+        .collect();
+    assert!(actions.contains(&("bookings", "cancel")));
+    assert!(actions.contains(&("slots", "free_place")));
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| **a == ("bookings", "anonymize"))
+            .count(),
+        2
+    );
+    assert_eq!(actions.iter().filter(|a| a.0 == "access_log").count(), 2);
+    assert_eq!(
+        db.count("select count(*) from bookings where email is not null")
+            .await,
+        2
+    );
+    assert_eq!(db.count("select count(*) from notifications").await, before);
+    assert_eq!(
+        db.count("select count(*) from requests").await,
+        0,
+        "a dry run opens no request"
+    );
+    assert_eq!(db.count("select count(*) from erasure_ledger").await, 0);
+    assert_eq!(
+        db.count("select count(*) from audit_log").await,
+        audit_before
+    );
+}
+
+async fn erasure_removes_the_person_everywhere_and_leaves_others_untouched(db: TestDb) {
+    let ctx = setup(&db).await;
+    book_both(&ctx, "recklinghausen", ANNA_T).await;
+    let anna_w = book_both(&ctx, "westendorf", ANNA_T).await;
+    book_both(&ctx, "westendorf", BERND_T).await;
+    let future_slot = db
+        .count(&format!(
+            "select slot_id from bookings where reference = '{}'",
+            anna_w[1]
+        ))
+        .await;
+    let booked_before = db
+        .count(&format!(
+            "select booked from slots where id = {future_slot}"
+        ))
+        .await;
+
+    let done = rights::erase(&ctx, &erase_req(ANNA, None, false))
+        .await
+        .unwrap();
+    assert_eq!(done.report.counts.len(), 2);
+    for (_, c) in &done.report.counts {
+        assert_eq!(
+            (
+                c.bookings_cancelled,
+                c.bookings_anonymized,
+                c.access_log_deleted
+            ),
+            (1, 2, 2)
+        );
+    }
+    assert_eq!(
+        db.count(&format!(
+            "select booked from slots where id = {future_slot}"
+        ))
+        .await,
+        booked_before - 1
+    );
+    // Anna's personal data are gone from every table …
+    for sql in [
+        "select count(*) from bookings where email like '%schmidt%' or phone = '+491712223334' or last_name = 'Schmidt'",
+        "select count(*) from notifications where recipient like '%schmidt%' or body like '%Schmidt%'",
+        "select count(*) from access_log where booking_id in (select id from bookings where anonymized_at is not null)",
+        "select count(*) from consents where subject_ref is not null and booking_id in (select id from bookings where anonymized_at is not null)",
+    ] {
+        assert_eq!(db.count(sql).await, 0, "{sql}");
+    }
+    // … statistics survive, consents remain as proof of withdrawal …
+    assert_eq!(
+        db.count("select count(*) from bookings where anonymized_at is not null")
+            .await,
+        4
+    );
+    assert_eq!(db.count("select count(*) from consents where subject_ref is null and withdrawal_source = 'erasure'").await, 4);
+    // … Bernd is untouched.
+    assert_eq!(db.count("select count(*) from bookings where email = 'bernd.vogel@example.org' and status = 'booked'").await, 2);
+    assert_eq!(
+        db.count("select count(*) from access_log where booking_id is not null")
+            .await,
+        2
+    );
+    // The register, the ledger and the audit trail record it pseudonymously.
+    let closed = requests::list(
+        &ctx,
+        &RequestFilter {
+            kind: Some("erasure".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(closed.len(), 2);
+    assert!(
+        closed
+            .iter()
+            .all(|r| r.outcome.as_deref() == Some("erased"))
+    );
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from erasure_ledger where subject_ref = '{}'",
+            done.subject_ref
+        ))
+        .await,
+        2
+    );
+    assert_eq!(
+        db.count("select count(*) from audit_log where action = 'subject.erase'")
+            .await,
+        2
+    );
+    assert_eq!(db.count("select count(*) from audit_log where lower(details) like '%schmidt%' or details like '%2223334%'").await, 0);
+
+    if db.kind == Kind::Sqlite {
+        // No byte of her e-mail, phone or names is left in the database files.
+        drop(ctx);
+        let mut bytes = Vec::new();
+        for suffix in ["", "-wal"] {
+            let path = format!("{}{suffix}", db.sqlite_file().display());
+            if let Ok(b) = std::fs::read(&path) {
+                bytes.extend(b);
+            }
+        }
+        assert!(!bytes.is_empty());
+        for needle in [
+            "anna.schmidt@example.com",
+            "Anna.Schmidt@Example.com",
+            "+491712223334",
+            "Schmidt",
+        ] {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
+                "{needle} is still in the database files"
+            );
+        }
+        assert!(
+            bytes.windows(5).any(|w| w == b"Vogel"),
+            "the other person is still there"
+        );
+    }
+}
+
+async fn holds_and_restrictions_keep_data_and_are_reported(db: TestDb) {
+    let ctx = setup(&db).await;
+    let anna = book_both(&ctx, "westendorf", ANNA_T).await;
+    book_both(&ctx, "recklinghausen", ANNA_T).await;
+    // A hold on one booking keeps that booking; the rest goes.
+    rights::hold_add(
+        &ctx,
+        "westendorf",
+        HoldOn::Booking(&anna[0]),
+        "Widerspruchsverfahren",
+        None,
+    )
+    .await
+    .unwrap();
+    // A restriction at Recklinghausen keeps everything there.
+    rights::restrict(
+        &ctx,
+        ANNA,
+        Some("recklinghausen"),
+        "Richtigkeit bestritten",
+        None,
+        Channel::Letter,
+    )
+    .await
+    .unwrap();
+    let done = rights::erase(&ctx, &erase_req(ANNA, None, false))
+        .await
+        .unwrap();
+    let kept: Vec<(&str, &str)> = done
+        .report
+        .kept
+        .iter()
+        .map(|k| (k.tenant.as_str(), k.what.as_str()))
+        .collect();
+    assert!(kept.contains(&("westendorf", anna[0].as_str())), "{kept:?}");
+    assert!(kept.contains(&("recklinghausen", "all")), "{kept:?}");
+    assert!(
+        done.report
+            .kept
+            .iter()
+            .any(|k| k.reason.contains("Richtigkeit bestritten"))
+    );
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from bookings where reference = '{}' and email is not null",
+            anna[0]
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from bookings where reference = '{}' and email is null",
+            anna[1]
+        ))
+        .await,
+        1
+    );
+    assert_eq!(db.count("select count(*) from bookings b join tenants t on t.id = b.tenant_id where t.slug = 'recklinghausen' and b.email is not null").await, 2);
+    let partly = requests::list(
+        &ctx,
+        &RequestFilter {
+            tenant: Some("westendorf".into()),
+            kind: Some("erasure".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(partly[0].outcome.as_deref(), Some("erased_partly"));
+
+    // Lifted and removed: the next erasure takes the rest.
+    rights::lift(&ctx, ANNA, None).await.unwrap();
+    let holds = rights::hold_list(&ctx, Some("westendorf"), false)
+        .await
+        .unwrap();
+    rights::hold_remove(&ctx, holds[0].id).await.unwrap();
+    assert!(rights::hold_remove(&ctx, holds[0].id).await.is_err());
+    rights::erase(&ctx, &erase_req(ANNA, None, false))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.count("select count(*) from bookings where email is not null")
+            .await,
+        0
+    );
+}
+
+async fn replay_erases_again_after_a_backup_is_restored(db: TestDb) {
+    let ctx = setup(&db).await;
+    book_both(&ctx, "westendorf", ANNA_T).await;
+    book_both(&ctx, "westendorf", BERND_T).await;
+    drop(ctx);
+    let backup = db.snapshot().await;
+    let ctx = db.context().await;
+    rights::erase(&ctx, &erase_req(ANNA, Some("westendorf"), false))
+        .await
+        .unwrap();
+    let ledger = ctx.store.erasure_ledger().await.unwrap();
+    assert_eq!(ledger.len(), 1);
+    drop(ctx);
+
+    // The backup from before the erasure is restored: Anna is back. The ledger survived
+    // elsewhere (it is exported with the database in real life); here we carry it over.
+    let restored = backup;
+    assert_eq!(
+        restored
+            .count("select count(*) from bookings where email = 'Anna.Schmidt@Example.com'")
+            .await,
+        2
+    );
+    let entry = &ledger[0];
+    restored
+        .execute_raw(&format!(
+            "insert into erasure_ledger (subject_ref, tenant_id, erased_at) values ('{}', (select id from tenants where slug = 'westendorf'), '{}')",
+            entry.subject_ref,
+            if restored.kind == Kind::Sqlite {
+                entry.erased_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+            } else {
+                entry.erased_at.to_rfc3339()
+            }
+        ))
+        .await;
+    let rctx = restored.context().await;
+    let replayed = rights::replay(&rctx).await.unwrap();
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(
+        restored
+            .count("select count(*) from bookings where email = 'Anna.Schmidt@Example.com'")
+            .await,
+        0
+    );
+    assert_eq!(
+        restored
+            .count("select count(*) from bookings where email = 'bernd.vogel@example.org'")
+            .await,
+        2
+    );
+    assert_eq!(
+        restored
+            .count("select count(*) from audit_log where action = 'subject.erase_replay'")
+            .await,
+        1
+    );
+    // Replaying again finds nothing more to do and adds no ledger entries.
+    rights::replay(&rctx).await.unwrap();
+    assert_eq!(
+        restored.count("select count(*) from erasure_ledger").await,
+        1
+    );
+}
+
+async fn correction_validates_every_value_and_changes_nothing_on_error(db: TestDb) {
+    let ctx = setup(&db).await;
+    book_both(&ctx, "westendorf", ANNA_T).await;
+    let bad = rights::correct(
+        &ctx,
+        ANNA,
+        None,
+        &["last_name=Schmidt-Berg".into(), "phone=nope".into()],
+        None,
+        Channel::Letter,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(
+        bad.downcast_ref::<Refusal>(),
+        Some(Refusal::InvalidInput(_))
+    ));
+    assert!(bad.to_string().contains("--set phone=nope"), "{bad}");
+    let unknown = rights::correct(
+        &ctx,
+        ANNA,
+        None,
+        &["nickname=Anni".into()],
+        None,
+        Channel::Letter,
+    )
+    .await
+    .unwrap_err();
+    assert!(unknown.to_string().contains("unknown field"), "{unknown}");
+    assert_eq!(
+        db.count("select count(*) from bookings where last_name = 'Schmidt'")
+            .await,
+        2
+    );
+    assert_eq!(db.count("select count(*) from requests").await, 0);
+
+    let new_email = "anna.berg@example.net";
+    let r = rights::correct(
+        &ctx,
+        ANNA,
+        None,
+        &[
+            "last_name=Schmidt-Berg".into(),
+            format!("email={new_email}"),
+            "birth_date=1985-04-12".into(),
+        ],
+        None,
+        Channel::Letter,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.bookings, vec![("westendorf".to_owned(), 2)]);
+    assert_eq!(db.count("select count(*) from bookings where last_name = 'Schmidt-Berg' and email = 'anna.berg@example.net'").await, 2);
+    // She is found by the new address, with her consents and history.
+    let found = rights::find(&ctx, &FindBy::Email(new_email.into()), None)
+        .await
+        .unwrap();
+    assert!(found.iter().any(|a| a.category == "consents"));
+    assert!(found.iter().any(|a| a.category == "requests"));
+    assert!(
+        rights::find(&ctx, &FindBy::Email(ANNA.into()), None)
+            .await
+            .is_err()
+    );
+    // Audited without the values.
+    assert_eq!(db.count("select count(*) from audit_log where action = 'subject.correct' and details like '%last_name%'").await, 1);
+    assert_eq!(
+        db.count(
+            "select count(*) from audit_log where details like '%Berg%' or details like '%1985%'"
+        )
+        .await,
+        0
+    );
+}
+
+async fn the_register_computes_deadlines_and_extends_only_before_them(db: TestDb) {
+    let ctx = setup(&db).await;
+    let subject = rights::email_ref(&ctx, ANNA).await.unwrap();
+    let received = |d: &str| format!("{d}T10:00:00Z").parse().unwrap();
+    // 31 January 2026 → no 31 February → 28 February, a Saturday → Monday 2 March.
+    let r = requests::open(
+        &ctx,
+        Some("recklinghausen"),
+        RequestKind::Access,
+        Some(&subject),
+        Channel::Letter,
+        received("2026-01-31"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.due_on, NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
+    let r2 = requests::open(
+        &ctx,
+        Some("westendorf"),
+        RequestKind::Erasure,
+        Some(&subject),
+        Channel::Email,
+        received("2026-12-06"),
+    )
+    .await
+    .unwrap();
+    // 6 January 2027 (Heilige Drei Könige) is a holiday in Bavaria → 7 January.
+    assert_eq!(r2.due_on, NaiveDate::from_ymd_opt(2027, 1, 7).unwrap());
+
+    // Extension: only before the first deadline, only with a reason, only once.
+    let late = requests::extend(
+        &ctx,
+        r.id,
+        2,
+        "viele Anfragen",
+        NaiveDate::from_ymd_opt(2026, 3, 3).unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert!(late.to_string().contains("has passed"), "{late}");
+    let no_reason = requests::extend(
+        &ctx,
+        r2.id,
+        2,
+        " ",
+        NaiveDate::from_ymd_opt(2026, 12, 10).unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert!(no_reason.to_string().contains("reason"));
+    let ext = requests::extend(
+        &ctx,
+        r2.id,
+        2,
+        "Komplexität",
+        NaiveDate::from_ymd_opt(2026, 12, 10).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ext.extended_due_on,
+        Some(NaiveDate::from_ymd_opt(2027, 3, 8).unwrap())
+    );
+    assert!(
+        requests::extend(
+            &ctx,
+            r2.id,
+            1,
+            "nochmal",
+            NaiveDate::from_ymd_opt(2026, 12, 11).unwrap()
+        )
+        .await
+        .is_err()
+    );
+
+    let overdue = requests::list(
+        &ctx,
+        &RequestFilter {
+            due_on_or_before: Some(Utc::now().date_naive()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(overdue.iter().map(|r| r.id).collect::<Vec<_>>(), vec![r.id]);
+    let closed = requests::close(&ctx, r.id, Outcome::Answered)
+        .await
+        .unwrap();
+    assert_eq!(
+        (closed.status.as_str(), closed.outcome.as_deref()),
+        ("closed", Some("answered"))
+    );
+    assert!(
+        requests::close(&ctx, r.id, Outcome::Answered)
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        db.count("select count(*) from audit_log where action like 'request.%'")
+            .await,
+        4
+    );
+}
+
+// ---- the same commands through the binary: exit codes and refusals ----
+
+fn cli(db: &TestDb, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_datenwart"))
+        .args(["--database-url", &db.url, "--policies"])
+        .arg(common::shipped_policies())
+        .args(args)
+        .env("DATENWART_ACTOR", "test:cli")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn code(o: &std::process::Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+on_both_backends!(the_rights_commands_exit_with_the_documented_codes);
+
+async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
+    let ctx = setup(&db).await;
+    book_both(&ctx, "westendorf", ANNA_T).await;
+    drop(ctx);
+    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
+
+    let o = cli(&db, &["subject", "find", "--email", "nobody@example.net"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let o = cli(&db, &["--format", "json", "subject", "find", "--email", ANNA]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"category\": \"bookings\""));
+
+    // Not on a terminal and no --yes: refused, nothing erased.
+    let o = cli(&db, &["erase", "--email", ANNA]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
+    assert_eq!(db.count("select count(*) from bookings where email is not null").await, 2);
+
+    let o = cli(&db, &["correct", "--email", ANNA, "--set", "birth_date=31.02.1980"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("--set birth_date=31.02.1980"), "{}", stderr(&o));
+    let o = cli(&db, &["correct", "--email", ANNA, "--set", "shoe_size=42"]);
+    assert_eq!(code(&o), 2);
+    assert_eq!(db.count("select count(*) from bookings where birth_date is not null").await, 0);
+    assert_eq!(db.count("select count(*) from audit_log where action = 'subject.correct'").await, 0);
+
+    let o = cli(&db, &["erase", "--email", ANNA, "--dry-run"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("nothing was changed"));
+    let o = cli(&db, &["--format", "json", "erase", "--email", ANNA, "--yes"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report[0]["counts"][0][1]["bookings_anonymized"], 2);
+    assert_eq!(db.count("select count(*) from bookings where email is not null").await, 0);
+    // Asked again: only the register still knows her (pseudonymously); nothing left to erase.
+    let o = cli(&db, &["--format", "json", "erase", "--email", ANNA, "--yes"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let again: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(again[0]["counts"][0][1]["bookings_anonymized"], 0);
+    assert_eq!(again[0]["changes"].as_array().map(Vec::len), Some(0));
+
+    let o = cli(&db, &["--format", "csv", "requests", "list"]);
+    let csv = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(csv.starts_with("id,tenant,kind,channel,received_at,due_on,"), "{csv}");
+    assert!(csv.contains(",westendorf,erasure,email,"), "{csv}");
+    let o = cli(&db, &["requests", "extend", "999", "--reason", "x"]);
+    assert_eq!(code(&o), 3);
+    let o = cli(&db, &["requests", "open", "--kind", "auskunft", "--email", ANNA]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("\"auskunft\" is not one of access"), "{}", stderr(&o));
+}
