@@ -84,9 +84,11 @@ create table bookings (
             and phone is null and address is null and birth_date is null and code_hash is null)
     )
 );
-create index bookings_tenant_subject on bookings (tenant_id, subject_ref);
-create index bookings_tenant_phone on bookings (tenant_id, phone);
-create index bookings_tenant_last_name on bookings (tenant_id, last_name);
+-- A person is looked up at every tenant at once (export, erase without --tenant), so the
+-- person's key comes first; lookups at one tenant use the same indexes.
+create index bookings_subject on bookings (subject_ref, tenant_id);
+create index bookings_phone on bookings (phone, tenant_id);
+create index bookings_last_name on bookings (last_name, tenant_id);
 create index bookings_appointment_end on bookings (appointment_end);
 create index bookings_slot on bookings (slot_id);
 
@@ -128,7 +130,7 @@ create table consents (
     withdrawal_request_id integer references requests (id),
     check (withdrawal_source is null or withdrawn_at is not null)
 );
-create index consents_tenant_subject on consents (tenant_id, subject_ref);
+create index consents_subject on consents (subject_ref, tenant_id);
 create index consents_booking on consents (booking_id);
 create index consents_withdrawn_at on consents (withdrawn_at);
 
