@@ -175,6 +175,206 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            /// The erasure of `erase_subject`, inside the caller's transaction (also used by
+            /// the mailbox intake, whose message and effects commit together).
+            async fn erase_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                subject_ref: &str,
+                scopes: &[$crate::store::ErasureScope],
+                opts: &$crate::store::ErasureOptions,
+                ctx: &$crate::store::AuditContext,
+            ) -> $crate::store::Result<$crate::store::ErasureReport> {
+                use $crate::store::{BookingErasure, ErasureCounts, Kept, RowChange};
+                let now = opts.now;
+                let today = now.date_naive();
+                let mut report = $crate::store::ErasureReport { dry_run: opts.dry_run, ..Default::default() };
+                for scope in scopes {
+                    let tenant = scope.tenant.as_str();
+                    let tenant_id = Self::tenant_id(tx, tenant).await?;
+                    let change = |category: &'static str, id: i64, action: &'static str| RowChange {
+                        tenant: tenant.to_owned(),
+                        category,
+                        id,
+                        action,
+                    };
+                    let holds: Vec<(i64, String, Option<chrono::NaiveDate>)> = sqlx::query_as(
+                        "select id, reason, until_on from holds where tenant_id = $1 and subject_ref = $2
+                         and removed_at is null and (until_on is null or until_on >= $3) order by id",
+                    )
+                    .bind(tenant_id)
+                    .bind(subject_ref)
+                    .bind(today)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    let restrictions: Vec<(i64, String)> = sqlx::query_as(
+                        "select id, reason from restrictions where subject_ref = $1
+                         and (tenant_id = $2 or tenant_id is null) and lifted_at is null order by id",
+                    )
+                    .bind(subject_ref)
+                    .bind(tenant_id)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    if !holds.is_empty() || !restrictions.is_empty() {
+                        for (id, reason, until) in holds {
+                            let until = until.map(|u| format!(", bis {u}")).unwrap_or_default();
+                            report.kept.push(Kept {
+                                tenant: tenant.to_owned(),
+                                category: "all",
+                                what: "all".into(),
+                                reason: format!("hold #{id}: {reason}{until}"),
+                            });
+                        }
+                        for (id, reason) in restrictions {
+                            report.kept.push(Kept {
+                                tenant: tenant.to_owned(),
+                                category: "all",
+                                what: "all".into(),
+                                reason: format!("restriction #{id} (Art. 18): {reason}"),
+                            });
+                        }
+                        continue;
+                    }
+                    let mut counts = ErasureCounts::default();
+                    let bookings: Vec<(i64, String, String, chrono::DateTime<chrono::Utc>, i64)> = sqlx::query_as(
+                        "select id, reference, status, appointment_start, slot_id from bookings
+                         where tenant_id = $1 and subject_ref = $2 and ($3 is null or booked_at <= $3) order by id",
+                    )
+                    .bind(tenant_id)
+                    .bind(subject_ref)
+                    .bind(opts.only_before)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    for (booking_id, reference, status, starts_at, slot_id) in bookings {
+                        let hold: Option<(i64, String)> = sqlx::query_as(
+                            "select id, reason from holds where booking_id = $1 and removed_at is null
+                             and (until_on is null or until_on >= $2) order by id limit 1",
+                        )
+                        .bind(booking_id)
+                        .bind(today)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                        if let Some((hold_id, reason)) = hold {
+                            report.kept.push(Kept {
+                                tenant: tenant.to_owned(),
+                                category: "bookings",
+                                what: reference,
+                                reason: format!("hold #{hold_id}: {reason}"),
+                            });
+                            continue;
+                        }
+                        if status == "booked" && starts_at > now {
+                            sqlx::query("update bookings set status = 'cancelled', cancelled_at = $2, cancelled_by = 'erasure' where id = $1")
+                                .bind(booking_id)
+                                .bind(now)
+                                .execute(&mut **tx)
+                                .await?;
+                            sqlx::query("update slots set booked = booked - 1 where id = $1")
+                                .bind(slot_id)
+                                .execute(&mut **tx)
+                                .await?;
+                            counts.bookings_cancelled += 1;
+                            counts.slots_freed += 1;
+                            report.changes.push(change("bookings", booking_id, "cancel"));
+                            report.changes.push(change("slots", slot_id, "free_place"));
+                        }
+                        let ids: Vec<i64> = sqlx::query_scalar("delete from notifications where booking_id = $1 returning id")
+                            .bind(booking_id)
+                            .fetch_all(&mut **tx)
+                            .await?;
+                        counts.notifications_deleted += ids.len();
+                        report.changes.extend(ids.into_iter().map(|id| change("notifications", id, "delete")));
+                        let ids: Vec<i64> = sqlx::query_scalar("delete from access_log where booking_id = $1 returning id")
+                            .bind(booking_id)
+                            .fetch_all(&mut **tx)
+                            .await?;
+                        counts.access_log_deleted += ids.len();
+                        report.changes.extend(ids.into_iter().map(|id| change("access_log", id, "delete")));
+                        let ids: Vec<i64> = sqlx::query_scalar(
+                            "update consents set subject_ref = null, booking_id = null,
+                                 withdrawn_at = coalesce(withdrawn_at, $2),
+                                 withdrawal_source = coalesce(withdrawal_source, 'erasure')
+                             where booking_id = $1 returning id",
+                        )
+                        .bind(booking_id)
+                        .bind(now)
+                        .fetch_all(&mut **tx)
+                        .await?;
+                        counts.consents_reduced += ids.len();
+                        report.changes.extend(ids.into_iter().map(|id| change("consents", id, "reduce_to_proof")));
+                        // A booking a (lifted) hold still points to cannot be deleted; it is anonymized.
+                        let referenced: i64 = sqlx::query_scalar("select count(*) from holds where booking_id = $1")
+                            .bind(booking_id)
+                            .fetch_one(&mut **tx)
+                            .await?;
+                        if scope.bookings == BookingErasure::Delete && referenced == 0 {
+                            sqlx::query("delete from bookings where id = $1").bind(booking_id).execute(&mut **tx).await?;
+                            counts.bookings_deleted += 1;
+                            report.changes.push(change("bookings", booking_id, "delete"));
+                        } else {
+                            sqlx::query(
+                                "update bookings set subject_ref = null, first_name = null, last_name = null,
+                                     email = null, phone = null, address = null, birth_date = null,
+                                     code_hash = null, anonymized_at = $2
+                                 where id = $1",
+                            )
+                            .bind(booking_id)
+                            .bind(now)
+                            .execute(&mut **tx)
+                            .await?;
+                            counts.bookings_anonymized += 1;
+                            report.changes.push(change("bookings", booking_id, "anonymize"));
+                        }
+                    }
+                    let ids: Vec<i64> = sqlx::query_scalar(
+                        "update consents set subject_ref = null,
+                             withdrawn_at = coalesce(withdrawn_at, $3),
+                             withdrawal_source = coalesce(withdrawal_source, 'erasure')
+                         where tenant_id = $1 and subject_ref = $2 and booking_id is null
+                           and ($4 is null or given_at <= $4) returning id",
+                    )
+                    .bind(tenant_id)
+                    .bind(subject_ref)
+                    .bind(now)
+                    .bind(opts.only_before)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    counts.consents_reduced += ids.len();
+                    report.changes.extend(ids.into_iter().map(|id| change("consents", id, "reduce_to_proof")));
+                    let ids: Vec<i64> = sqlx::query_scalar(
+                        "update inbox_messages set sender = null, subject = null, subject_ref = null, anonymized_at = $3
+                         where tenant_id = $1 and subject_ref = $2 and ($4 is null or processed_at <= $4) returning id",
+                    )
+                    .bind(tenant_id)
+                    .bind(subject_ref)
+                    .bind(now)
+                    .bind(opts.only_before)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    counts.inbox_anonymized += ids.len();
+                    report.changes.extend(ids.into_iter().map(|id| change("inbox", id, "anonymize")));
+                    if opts.record_in_ledger {
+                        sqlx::query(
+                            "insert into erasure_ledger (subject_ref, tenant_id, request_id, erased_at) values ($1, $2, $3, $4)",
+                        )
+                        .bind(subject_ref)
+                        .bind(tenant_id)
+                        .bind(scope.request_id)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    let event = $crate::domain::audit::AuditEvent::new(
+                        opts.action,
+                        serde_json::to_value(&counts).unwrap_or_default(),
+                    )
+                    .tenant(tenant)
+                    .subject(subject_ref);
+                    Self::append_audit(tx, ctx, &event).await?;
+                    report.counts.push((tenant.to_owned(), counts));
+                }
+                Ok(report)
+            }
+
             async fn applied_versions(&self) -> sqlx::Result<Vec<(i64, bool)>> {
                 if !self.migrations_table_exists().await? {
                     return Ok(Vec::new());
@@ -934,195 +1134,8 @@ macro_rules! impl_store {
                 opts: &$crate::store::ErasureOptions,
                 ctx: &$crate::store::AuditContext,
             ) -> $crate::store::Result<$crate::store::ErasureReport> {
-                use $crate::store::{BookingErasure, ErasureCounts, Kept, RowChange};
-                let now = opts.now;
-                let today = now.date_naive();
-                let mut report = $crate::store::ErasureReport { dry_run: opts.dry_run, ..Default::default() };
                 let mut tx = self.begin_admin().await?;
-                for scope in scopes {
-                    let tenant = scope.tenant.as_str();
-                    let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
-                    let change = |category: &'static str, id: i64, action: &'static str| RowChange {
-                        tenant: tenant.to_owned(),
-                        category,
-                        id,
-                        action,
-                    };
-                    let holds: Vec<(i64, String, Option<chrono::NaiveDate>)> = sqlx::query_as(
-                        "select id, reason, until_on from holds where tenant_id = $1 and subject_ref = $2
-                         and removed_at is null and (until_on is null or until_on >= $3) order by id",
-                    )
-                    .bind(tenant_id)
-                    .bind(subject_ref)
-                    .bind(today)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    let restrictions: Vec<(i64, String)> = sqlx::query_as(
-                        "select id, reason from restrictions where subject_ref = $1
-                         and (tenant_id = $2 or tenant_id is null) and lifted_at is null order by id",
-                    )
-                    .bind(subject_ref)
-                    .bind(tenant_id)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    if !holds.is_empty() || !restrictions.is_empty() {
-                        for (id, reason, until) in holds {
-                            let until = until.map(|u| format!(", bis {u}")).unwrap_or_default();
-                            report.kept.push(Kept {
-                                tenant: tenant.to_owned(),
-                                category: "all",
-                                what: "all".into(),
-                                reason: format!("hold #{id}: {reason}{until}"),
-                            });
-                        }
-                        for (id, reason) in restrictions {
-                            report.kept.push(Kept {
-                                tenant: tenant.to_owned(),
-                                category: "all",
-                                what: "all".into(),
-                                reason: format!("restriction #{id} (Art. 18): {reason}"),
-                            });
-                        }
-                        continue;
-                    }
-                    let mut counts = ErasureCounts::default();
-                    let bookings: Vec<(i64, String, String, chrono::DateTime<chrono::Utc>, i64)> = sqlx::query_as(
-                        "select id, reference, status, appointment_start, slot_id from bookings
-                         where tenant_id = $1 and subject_ref = $2 and ($3 is null or booked_at <= $3) order by id",
-                    )
-                    .bind(tenant_id)
-                    .bind(subject_ref)
-                    .bind(opts.only_before)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    for (booking_id, reference, status, starts_at, slot_id) in bookings {
-                        let hold: Option<(i64, String)> = sqlx::query_as(
-                            "select id, reason from holds where booking_id = $1 and removed_at is null
-                             and (until_on is null or until_on >= $2) order by id limit 1",
-                        )
-                        .bind(booking_id)
-                        .bind(today)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                        if let Some((hold_id, reason)) = hold {
-                            report.kept.push(Kept {
-                                tenant: tenant.to_owned(),
-                                category: "bookings",
-                                what: reference,
-                                reason: format!("hold #{hold_id}: {reason}"),
-                            });
-                            continue;
-                        }
-                        if status == "booked" && starts_at > now {
-                            sqlx::query("update bookings set status = 'cancelled', cancelled_at = $2, cancelled_by = 'erasure' where id = $1")
-                                .bind(booking_id)
-                                .bind(now)
-                                .execute(&mut *tx)
-                                .await?;
-                            sqlx::query("update slots set booked = booked - 1 where id = $1")
-                                .bind(slot_id)
-                                .execute(&mut *tx)
-                                .await?;
-                            counts.bookings_cancelled += 1;
-                            counts.slots_freed += 1;
-                            report.changes.push(change("bookings", booking_id, "cancel"));
-                            report.changes.push(change("slots", slot_id, "free_place"));
-                        }
-                        let ids: Vec<i64> = sqlx::query_scalar("delete from notifications where booking_id = $1 returning id")
-                            .bind(booking_id)
-                            .fetch_all(&mut *tx)
-                            .await?;
-                        counts.notifications_deleted += ids.len();
-                        report.changes.extend(ids.into_iter().map(|id| change("notifications", id, "delete")));
-                        let ids: Vec<i64> = sqlx::query_scalar("delete from access_log where booking_id = $1 returning id")
-                            .bind(booking_id)
-                            .fetch_all(&mut *tx)
-                            .await?;
-                        counts.access_log_deleted += ids.len();
-                        report.changes.extend(ids.into_iter().map(|id| change("access_log", id, "delete")));
-                        let ids: Vec<i64> = sqlx::query_scalar(
-                            "update consents set subject_ref = null, booking_id = null,
-                                 withdrawn_at = coalesce(withdrawn_at, $2),
-                                 withdrawal_source = coalesce(withdrawal_source, 'erasure')
-                             where booking_id = $1 returning id",
-                        )
-                        .bind(booking_id)
-                        .bind(now)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                        counts.consents_reduced += ids.len();
-                        report.changes.extend(ids.into_iter().map(|id| change("consents", id, "reduce_to_proof")));
-                        // A booking a (lifted) hold still points to cannot be deleted; it is anonymized.
-                        let referenced: i64 = sqlx::query_scalar("select count(*) from holds where booking_id = $1")
-                            .bind(booking_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        if scope.bookings == BookingErasure::Delete && referenced == 0 {
-                            sqlx::query("delete from bookings where id = $1").bind(booking_id).execute(&mut *tx).await?;
-                            counts.bookings_deleted += 1;
-                            report.changes.push(change("bookings", booking_id, "delete"));
-                        } else {
-                            sqlx::query(
-                                "update bookings set subject_ref = null, first_name = null, last_name = null,
-                                     email = null, phone = null, address = null, birth_date = null,
-                                     code_hash = null, anonymized_at = $2
-                                 where id = $1",
-                            )
-                            .bind(booking_id)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                            counts.bookings_anonymized += 1;
-                            report.changes.push(change("bookings", booking_id, "anonymize"));
-                        }
-                    }
-                    let ids: Vec<i64> = sqlx::query_scalar(
-                        "update consents set subject_ref = null,
-                             withdrawn_at = coalesce(withdrawn_at, $3),
-                             withdrawal_source = coalesce(withdrawal_source, 'erasure')
-                         where tenant_id = $1 and subject_ref = $2 and booking_id is null
-                           and ($4 is null or given_at <= $4) returning id",
-                    )
-                    .bind(tenant_id)
-                    .bind(subject_ref)
-                    .bind(now)
-                    .bind(opts.only_before)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    counts.consents_reduced += ids.len();
-                    report.changes.extend(ids.into_iter().map(|id| change("consents", id, "reduce_to_proof")));
-                    let ids: Vec<i64> = sqlx::query_scalar(
-                        "update inbox_messages set sender = null, subject = null, subject_ref = null, anonymized_at = $3
-                         where tenant_id = $1 and subject_ref = $2 and ($4 is null or processed_at <= $4) returning id",
-                    )
-                    .bind(tenant_id)
-                    .bind(subject_ref)
-                    .bind(now)
-                    .bind(opts.only_before)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    counts.inbox_anonymized += ids.len();
-                    report.changes.extend(ids.into_iter().map(|id| change("inbox", id, "anonymize")));
-                    if opts.record_in_ledger {
-                        sqlx::query(
-                            "insert into erasure_ledger (subject_ref, tenant_id, request_id, erased_at) values ($1, $2, $3, $4)",
-                        )
-                        .bind(subject_ref)
-                        .bind(tenant_id)
-                        .bind(scope.request_id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    let event = $crate::domain::audit::AuditEvent::new(
-                        opts.action,
-                        serde_json::to_value(&counts).unwrap_or_default(),
-                    )
-                    .tenant(tenant)
-                    .subject(subject_ref);
-                    Self::append_audit(&mut tx, ctx, &event).await?;
-                    report.counts.push((tenant.to_owned(), counts));
-                }
+                let report = Self::erase_in(&mut tx, subject_ref, scopes, opts, ctx).await?;
                 if opts.dry_run {
                     tx.rollback().await?;
                 } else {
