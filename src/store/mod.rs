@@ -419,6 +419,31 @@ pub trait Store: Send + Sync {
 
     async fn erasure_ledger(&self) -> Result<Vec<LedgerEntry>>;
 
+    /// Whether a message with this key was recorded already.
+    async fn inbox_contains(&self, message_key: &str) -> Result<bool>;
+
+    /// Records one mailbox message and applies its effect, all in one transaction: a crash
+    /// loses nothing and repeats nothing. A known key records and changes nothing.
+    async fn record_message(
+        &self,
+        entry: &InboxEntry,
+        effect: &IntakeEffect,
+        ctx: &AuditContext,
+    ) -> Result<IntakeResult>;
+
+    /// Recorded messages with these outcomes, oldest first.
+    async fn inbox_items(&self, outcomes: &[&str]) -> Result<Vec<InboxItem>>;
+
+    /// Gives a recorded message another outcome (a human's decision) and applies its effect.
+    async fn resolve_message(
+        &self,
+        message_key: &str,
+        outcome: &str,
+        subject_ref: Option<&str>,
+        effect: &IntakeEffect,
+        ctx: &AuditContext,
+    ) -> Result<IntakeResult>;
+
     /// Writes one audit entry on its own (for changes that are not the store's, such as
     /// files written by an export).
     async fn record_audit(&self, event: AuditEvent, ctx: &AuditContext) -> Result<()>;

@@ -290,3 +290,54 @@ pub struct LedgerEntry {
     pub tenant: Option<String>,
     pub erased_at: DateTime<Utc>,
 }
+
+/// One message read from the office mailbox, with the one outcome it got.
+#[derive(Clone, Debug)]
+pub struct InboxEntry {
+    /// Message-ID, or `sha256:<hex>` of the raw message.
+    pub message_key: String,
+    pub tenant: Option<String>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub processed_at: DateTime<Utc>,
+    pub outcome: String,
+    pub subject_ref: Option<String>,
+    /// Kept only where a human must look (review, unmatched), so they can find the mail.
+    pub sender: Option<String>,
+    pub subject: Option<String>,
+}
+
+/// What a message does besides being recorded; applied in the same transaction.
+#[derive(Clone, Debug)]
+pub enum IntakeEffect {
+    /// Recorded only.
+    Nothing,
+    /// An access or erasure request enters the register as open.
+    OpenRequest { kind: String, due_on: NaiveDate },
+    /// Consents end (these purposes); where booking rests on consent the person is erased
+    /// at the tenant too (`erase`). A closed `withdrawal` request records it.
+    Withdraw { purposes: Vec<String>, erase: Option<ErasureScope>, due_on: NaiveDate },
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IntakeResult {
+    /// False when the message was known already (a duplicate): nothing was done.
+    pub recorded: bool,
+    pub request_id: Option<i64>,
+    pub consents_withdrawn: usize,
+    pub reminders_cancelled: usize,
+    pub erasure: Option<ErasureReport>,
+}
+
+/// A message the intake recorded, as listed for review.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct InboxItem {
+    pub id: i64,
+    pub message_key: String,
+    pub tenant: Option<String>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub processed_at: DateTime<Utc>,
+    pub outcome: String,
+    pub sender: Option<String>,
+    pub subject: Option<String>,
+    pub request_id: Option<i64>,
+}

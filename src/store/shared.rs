@@ -375,6 +375,112 @@ macro_rules! impl_store {
                 Ok(report)
             }
 
+            /// The effect of one mailbox message, inside its transaction.
+            async fn apply_intake(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                message_id: i64,
+                tenant_id: Option<i64>,
+                e: &$crate::store::InboxEntry,
+                effect: &$crate::store::IntakeEffect,
+                ctx: &$crate::store::AuditContext,
+            ) -> $crate::store::Result<$crate::store::IntakeResult> {
+                use $crate::store::IntakeEffect;
+                let mut result = $crate::store::IntakeResult { recorded: true, ..Default::default() };
+                let received = e.received_at.unwrap_or(e.processed_at);
+                let open_request = |kind: &str, due_on: chrono::NaiveDate, closed: Option<&str>| {
+                    sqlx::query_scalar::<_, i64>(
+                        "insert into requests (tenant_id, kind, subject_ref, channel, received_at, due_on, status,
+                             outcome, closed_at, created_at)
+                         values ($1, $2, $3, 'email', $4, $5, $6, $7, $8, $9) returning id",
+                    )
+                    .bind(tenant_id)
+                    .bind(kind.to_owned())
+                    .bind(e.subject_ref.clone())
+                    .bind(received)
+                    .bind(due_on)
+                    .bind(if closed.is_some() { "closed" } else { "open" })
+                    .bind(closed.map(str::to_owned))
+                    .bind(closed.map(|_| e.processed_at))
+                    .bind(ctx.at)
+                };
+                match effect {
+                    IntakeEffect::Nothing => {}
+                    IntakeEffect::OpenRequest { kind, due_on } => {
+                        result.request_id = Some(open_request(kind, *due_on, None).fetch_one(&mut **tx).await?);
+                    }
+                    IntakeEffect::Withdraw { purposes, erase, due_on } => {
+                        let outcome = if erase.is_some() { "erased" } else { "answered" };
+                        let request_id = open_request("withdrawal", *due_on, Some(outcome)).fetch_one(&mut **tx).await?;
+                        result.request_id = Some(request_id);
+                        for purpose in purposes {
+                            result.consents_withdrawn += sqlx::query(
+                                "update consents set withdrawn_at = $4, withdrawal_source = 'email', withdrawal_request_id = $5
+                                 where tenant_id = $1 and subject_ref = $2 and purpose = $3 and withdrawn_at is null",
+                            )
+                            .bind(tenant_id)
+                            .bind(&e.subject_ref)
+                            .bind(purpose)
+                            .bind(e.processed_at)
+                            .bind(request_id)
+                            .execute(&mut **tx)
+                            .await?
+                            .rows_affected() as usize;
+                        }
+                        if purposes.iter().any(|p| p == $crate::domain::booking::SMS_PURPOSE) {
+                            result.reminders_cancelled = sqlx::query(
+                                "update notifications set status = 'cancelled'
+                                 where status = 'queued' and kind = 'sms_reminder'
+                                   and booking_id in (select id from bookings where tenant_id = $1 and subject_ref = $2)",
+                            )
+                            .bind(tenant_id)
+                            .bind(&e.subject_ref)
+                            .execute(&mut **tx)
+                            .await?
+                            .rows_affected() as usize;
+                        }
+                        if let (Some(scope), Some(subject)) = (erase, &e.subject_ref) {
+                            let scope = $crate::store::ErasureScope { request_id: Some(request_id), ..scope.clone() };
+                            let opts = $crate::store::ErasureOptions {
+                                now: e.processed_at,
+                                dry_run: false,
+                                record_in_ledger: true,
+                                action: "subject.erase",
+                                only_before: None,
+                            };
+                            let report = Self::erase_in(tx, subject, std::slice::from_ref(&scope), &opts, ctx).await?;
+                            if !report.kept.is_empty() {
+                                sqlx::query("update requests set outcome = 'erased_partly' where id = $1")
+                                    .bind(request_id)
+                                    .execute(&mut **tx)
+                                    .await?;
+                            }
+                            result.erasure = Some(report);
+                        }
+                    }
+                }
+                if let Some(request_id) = result.request_id {
+                    sqlx::query("update inbox_messages set request_id = $2 where id = $1")
+                        .bind(message_id)
+                        .bind(request_id)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                let mut event = $crate::domain::audit::AuditEvent::new(
+                    "inbox.message",
+                    serde_json::json!({
+                        "message": message_id,
+                        "outcome": e.outcome,
+                        "request": result.request_id,
+                        "consents_withdrawn": result.consents_withdrawn,
+                        "reminders_cancelled": result.reminders_cancelled,
+                    }),
+                );
+                event.tenant = e.tenant.clone();
+                event.subject_ref = e.subject_ref.clone();
+                Self::append_audit(tx, ctx, &event).await?;
+                Ok(result)
+            }
+
             async fn applied_versions(&self) -> sqlx::Result<Vec<(i64, bool)>> {
                 if !self.migrations_table_exists().await? {
                     return Ok(Vec::new());
@@ -1487,6 +1593,122 @@ macro_rules! impl_store {
                 )
                 .fetch_all(&self.pool)
                 .await?)
+            }
+
+            async fn inbox_contains(&self, message_key: &str) -> $crate::store::Result<bool> {
+                let n: i64 = sqlx::query_scalar("select count(*) from inbox_messages where message_key = $1")
+                    .bind(message_key)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n > 0)
+            }
+
+            async fn record_message(
+                &self,
+                e: &$crate::store::InboxEntry,
+                effect: &$crate::store::IntakeEffect,
+                ctx: &$crate::store::AuditContext,
+            ) -> $crate::store::Result<$crate::store::IntakeResult> {
+                let mut tx = self.begin_admin().await?;
+                let tenant_id = match &e.tenant {
+                    Some(t) => Some(Self::tenant_id(&mut tx, t).await?),
+                    None => None,
+                };
+                let id: Option<i64> = sqlx::query_scalar(
+                    "insert into inbox_messages (message_key, tenant_id, received_at, processed_at, outcome,
+                         subject_ref, sender, subject)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8)
+                     on conflict (message_key) do nothing returning id",
+                )
+                .bind(&e.message_key)
+                .bind(tenant_id)
+                .bind(e.received_at)
+                .bind(e.processed_at)
+                .bind(&e.outcome)
+                .bind(&e.subject_ref)
+                .bind(&e.sender)
+                .bind(&e.subject)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(id) = id else {
+                    tx.rollback().await?;
+                    return Ok($crate::store::IntakeResult::default());
+                };
+                let result = Self::apply_intake(&mut tx, id, tenant_id, e, effect, ctx).await?;
+                tx.commit().await?;
+                if result.erasure.is_some() {
+                    self.after_erasure().await?;
+                }
+                Ok(result)
+            }
+
+            async fn inbox_items(&self, outcomes: &[&str]) -> $crate::store::Result<Vec<$crate::store::InboxItem>> {
+                let mut items = Vec::new();
+                for outcome in outcomes {
+                    let mut rows: Vec<$crate::store::InboxItem> = sqlx::query_as(
+                        "select m.id, m.message_key, t.slug as tenant, m.received_at, m.processed_at, m.outcome,
+                                m.sender, m.subject, m.request_id
+                         from inbox_messages m left join tenants t on t.id = m.tenant_id
+                         where m.outcome = $1 order by m.id",
+                    )
+                    .bind(outcome)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    items.append(&mut rows);
+                }
+                items.sort_by_key(|i| i.id);
+                Ok(items)
+            }
+
+            async fn resolve_message(
+                &self,
+                message_key: &str,
+                outcome: &str,
+                subject_ref: Option<&str>,
+                effect: &$crate::store::IntakeEffect,
+                ctx: &$crate::store::AuditContext,
+            ) -> $crate::store::Result<$crate::store::IntakeResult> {
+                let mut tx = self.begin_admin().await?;
+                let row: Option<(i64, Option<i64>, Option<chrono::DateTime<chrono::Utc>>, chrono::DateTime<chrono::Utc>)> =
+                    sqlx::query_as(
+                        "select id, tenant_id, received_at, processed_at from inbox_messages
+                         where message_key = $1 and outcome in ('review', 'unmatched', 'unreadable')",
+                    )
+                    .bind(message_key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some((id, tenant_id, received_at, processed_at)) = row else {
+                    return Err($crate::store::StoreError::NotFound(format!(
+                        "no message {message_key} waiting for a decision (review, unmatched or unreadable)"
+                    )));
+                };
+                let tenant: Option<String> = match tenant_id {
+                    Some(t) => sqlx::query_scalar("select slug from tenants where id = $1").bind(t).fetch_optional(&mut *tx).await?,
+                    None => None,
+                };
+                // The decision replaces the copy kept for the human.
+                sqlx::query("update inbox_messages set outcome = $2, subject_ref = $3, sender = null, subject = null where id = $1")
+                    .bind(id)
+                    .bind(outcome)
+                    .bind(subject_ref)
+                    .execute(&mut *tx)
+                    .await?;
+                let entry = $crate::store::InboxEntry {
+                    message_key: message_key.to_owned(),
+                    tenant,
+                    received_at,
+                    processed_at,
+                    outcome: outcome.to_owned(),
+                    subject_ref: subject_ref.map(str::to_owned),
+                    sender: None,
+                    subject: None,
+                };
+                let result = Self::apply_intake(&mut tx, id, tenant_id, &entry, effect, ctx).await?;
+                tx.commit().await?;
+                if result.erasure.is_some() {
+                    self.after_erasure().await?;
+                }
+                Ok(result)
             }
 
             async fn record_audit(
