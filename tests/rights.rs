@@ -697,7 +697,10 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
 
     let o = cli(&db, &["subject", "find", "--email", "nobody@example.net"]);
     assert_eq!(code(&o), 3, "{}", stderr(&o));
-    let o = cli(&db, &["--format", "json", "subject", "find", "--email", ANNA]);
+    let o = cli(
+        &db,
+        &["--format", "json", "subject", "find", "--email", ANNA],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("\"category\": \"bookings\""));
 
@@ -705,26 +708,55 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     let o = cli(&db, &["erase", "--email", ANNA]);
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
-    assert_eq!(db.count("select count(*) from bookings where email is not null").await, 2);
+    assert_eq!(
+        db.count("select count(*) from bookings where email is not null")
+            .await,
+        2
+    );
 
-    let o = cli(&db, &["correct", "--email", ANNA, "--set", "birth_date=31.02.1980"]);
+    let o = cli(
+        &db,
+        &["correct", "--email", ANNA, "--set", "birth_date=31.02.1980"],
+    );
     assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert!(stderr(&o).contains("--set birth_date=31.02.1980"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--set birth_date=31.02.1980"),
+        "{}",
+        stderr(&o)
+    );
     let o = cli(&db, &["correct", "--email", ANNA, "--set", "shoe_size=42"]);
     assert_eq!(code(&o), 2);
-    assert_eq!(db.count("select count(*) from bookings where birth_date is not null").await, 0);
-    assert_eq!(db.count("select count(*) from audit_log where action = 'subject.correct'").await, 0);
+    assert_eq!(
+        db.count("select count(*) from bookings where birth_date is not null")
+            .await,
+        0
+    );
+    assert_eq!(
+        db.count("select count(*) from audit_log where action = 'subject.correct'")
+            .await,
+        0
+    );
 
     let o = cli(&db, &["erase", "--email", ANNA, "--dry-run"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("nothing was changed"));
-    let o = cli(&db, &["--format", "json", "erase", "--email", ANNA, "--yes"]);
+    let o = cli(
+        &db,
+        &["--format", "json", "erase", "--email", ANNA, "--yes"],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report[0]["counts"][0][1]["bookings_anonymized"], 2);
-    assert_eq!(db.count("select count(*) from bookings where email is not null").await, 0);
+    assert_eq!(
+        db.count("select count(*) from bookings where email is not null")
+            .await,
+        0
+    );
     // Asked again: only the register still knows her (pseudonymously); nothing left to erase.
-    let o = cli(&db, &["--format", "json", "erase", "--email", ANNA, "--yes"]);
+    let o = cli(
+        &db,
+        &["--format", "json", "erase", "--email", ANNA, "--yes"],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let again: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(again[0]["counts"][0][1]["bookings_anonymized"], 0);
@@ -732,11 +764,21 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
 
     let o = cli(&db, &["--format", "csv", "requests", "list"]);
     let csv = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(csv.starts_with("id,tenant,kind,channel,received_at,due_on,"), "{csv}");
+    assert!(
+        csv.starts_with("id,tenant,kind,channel,received_at,due_on,"),
+        "{csv}"
+    );
     assert!(csv.contains(",westendorf,erasure,email,"), "{csv}");
     let o = cli(&db, &["requests", "extend", "999", "--reason", "x"]);
     assert_eq!(code(&o), 3);
-    let o = cli(&db, &["requests", "open", "--kind", "auskunft", "--email", ANNA]);
+    let o = cli(
+        &db,
+        &["requests", "open", "--kind", "auskunft", "--email", ANNA],
+    );
     assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert!(stderr(&o).contains("\"auskunft\" is not one of access"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("\"auskunft\" is not one of access"),
+        "{}",
+        stderr(&o)
+    );
 }

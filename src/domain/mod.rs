@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod booking;
+pub mod classify;
 pub mod deadline;
 pub mod duration;
 pub mod holidays;

@@ -8,6 +8,7 @@ pub mod policies;
 pub mod requests;
 pub mod rights;
 pub mod seeding;
+pub mod withdrawals;
 
 use crate::store::{AuditContext, Store};
 use policies::PolicySet;

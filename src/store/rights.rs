@@ -315,7 +315,11 @@ pub enum IntakeEffect {
     OpenRequest { kind: String, due_on: NaiveDate },
     /// Consents end (these purposes); where booking rests on consent the person is erased
     /// at the tenant too (`erase`). A closed `withdrawal` request records it.
-    Withdraw { purposes: Vec<String>, erase: Option<ErasureScope>, due_on: NaiveDate },
+    Withdraw {
+        purposes: Vec<String>,
+        erase: Option<ErasureScope>,
+        due_on: NaiveDate,
+    },
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
