@@ -5,6 +5,7 @@
 
 mod admin;
 mod audit;
+mod export;
 mod policy;
 pub mod render;
 mod rights;
@@ -70,6 +71,8 @@ pub enum Command {
     /// Where a person appears
     #[command(subcommand)]
     Subject(rights::SubjectCmd),
+    /// Write the Auskunft folder for a person (Art. 15, 20): letter, daten.json, CSV files
+    Export(export::ExportArgs),
     /// Erase a person's data (Art. 17), or replay the erasure ledger
     Erase(rights::EraseArgs),
     /// Rectify a person's data (Art. 16)
@@ -190,6 +193,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Slots(cmd) => admin::slots(&ctx, cmd, global.format).await,
         Command::Audit(cmd) => audit::run(&ctx, cmd, global.format).await,
         Command::Subject(cmd) => rights::subject(&ctx, cmd, global.format).await,
+        Command::Export(args) => export::run(&ctx, args, global.format).await,
         Command::Erase(args) => rights::erase(&ctx, args, global.format).await,
         Command::Correct(args) => rights::correct(&ctx, args, global.format).await,
         Command::Restrict(args) => rights::restrict(&ctx, args, global.format).await,

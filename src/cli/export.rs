@@ -1,0 +1,89 @@
+//! `export`: the Auskunft folder (Art. 15, 20 DSGVO) for one person.
+
+use super::render::{self, Format};
+use crate::domain::requests::{Channel, Outcome};
+use crate::ops::Context;
+use crate::ops::export::{self, ExportReport, ExportRequest};
+use anyhow::Result;
+use clap::Args;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tabled::Tabled;
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The person's e-mail address (compared case-insensitively)
+    #[arg(long)]
+    pub email: String,
+    /// Only this tenant; by default every tenant where the person appears (every tenant when
+    /// they appear nowhere: each letter then says that no data are processed)
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Folder to write; must be new or empty [default: auskunft-YYYYMMDD-<first 8 characters
+    /// of the subject reference>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Id of the request in the register this answers; by default the person's open access
+    /// request at each tenant, or a new one received now
+    #[arg(long = "request", value_name = "ID")]
+    pub request: Option<i64>,
+    /// How the request arrived, when it is registered now
+    #[arg(long, value_parser = parse_channel, default_value = "email", value_name = "email|letter|phone|in-person|web")]
+    pub channel: Channel,
+}
+
+fn parse_channel(s: &str) -> Result<Channel, String> {
+    s.parse()
+}
+
+#[derive(Serialize, Tabled)]
+struct TenantRow {
+    tenant: String,
+    request: i64,
+    outcome: Outcome,
+    bookings: usize,
+    consents: usize,
+    notifications: usize,
+    access_log: usize,
+    requests: usize,
+    inbox: usize,
+}
+
+pub async fn run(ctx: &Context, args: ExportArgs, format: Format) -> Result<ExitCode> {
+    let request = ExportRequest {
+        email: args.email,
+        tenant: args.tenant,
+        out: args.out,
+        request_id: args.request,
+        channel: args.channel,
+    };
+    let report = export::export(ctx, &request).await?;
+    let rows = tenant_rows(&report);
+    let human = format!(
+        "wrote {} ({})\n{}",
+        report.folder.display(),
+        report.files.join(", "),
+        tabled::Table::new(&rows).with(tabled::settings::Style::psql())
+    );
+    render::report(format, &human, &report, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn tenant_rows(report: &ExportReport) -> Vec<TenantRow> {
+    report
+        .tenants
+        .iter()
+        .map(|t| TenantRow {
+            tenant: t.tenant.clone(),
+            request: t.request_id,
+            outcome: t.outcome,
+            bookings: t.bookings,
+            consents: t.consents,
+            notifications: t.notifications,
+            access_log: t.access_log,
+            requests: t.requests,
+            inbox: t.inbox,
+        })
+        .collect()
+}

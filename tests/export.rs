@@ -1,0 +1,708 @@
+//! `export`, the Auskunft (Art. 15, 20), on SQLite and PostgreSQL: the folder, the letter per
+//! controller, daten.json and the CSV files, the register, the audit trail, and that nobody
+//! else's data gets in.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{TestDb, fixture, ready, shipped_policies};
+use datenwart::domain::booking::BookingForm;
+use datenwart::domain::requests::{Channel, Outcome};
+use datenwart::domain::slots::parse_time_ranges;
+use datenwart::domain::subject::SubjectRef;
+use datenwart::ops::booking::{self, BookingReceipt};
+use datenwart::ops::export::{self, ExportReport, ExportRequest};
+use datenwart::ops::seeding::{self, GenerateRequest};
+use datenwart::ops::{Context, Refusal};
+use datenwart::store::{AccessLogEntry, AuditFilter, RequestFilter};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const ANNA: &str = "Anna.Schmidt@Example.com";
+const BERND: &str = "bernd.nachbar@example.org";
+
+on_both_backends!(
+    a_person_at_two_tenants_gets_a_letter_from_each_with_all_their_rows,
+    with_a_tenant_only_that_tenants_data_is_exported,
+    another_persons_name_email_and_phone_are_in_no_exported_file,
+    an_unknown_person_gets_a_no_data_letter_from_every_tenant,
+    files_are_private_and_an_existing_folder_is_not_overwritten,
+    bad_input_is_refused_before_anything_is_registered,
+    an_explicit_request_is_answered_and_closed,
+    the_binary_writes_the_folder_and_reports_json,
+);
+
+/// Services at Recklinghausen and Westendorf and slots tomorrow, two places each.
+async fn setup(db: &TestDb) -> Context {
+    let ctx = ready(db).await;
+    let day = (Utc::now() + Duration::days(1)).date_naive();
+    for tenant in ["recklinghausen", "westendorf"] {
+        seeding::import_services(&ctx, tenant, &fixture("services.csv"))
+            .await
+            .unwrap();
+        let req = GenerateRequest {
+            service: "PA".into(),
+            from: day,
+            to: day,
+            weekdays: "mon-sun".parse().unwrap(),
+            times: parse_time_ranges("08:00-10:00").unwrap(),
+            every_minutes: None,
+            capacity: 2,
+            include_holidays: true,
+        };
+        seeding::generate_slots(&ctx, tenant, &req).await.unwrap();
+    }
+    ctx
+}
+
+async fn first_slot(ctx: &Context, tenant: &str) -> i64 {
+    let now = Utc::now();
+    booking::free_slots(ctx, tenant, "PA", None, None, now)
+        .await
+        .unwrap()[0]
+        .id
+}
+
+/// Books the first slot of PA at a tenant and logs the request that made it, as `serve` does.
+async fn book(
+    ctx: &Context,
+    tenant: &str,
+    (first, last, email, phone): (&str, &str, &str, &str),
+    sms: bool,
+    ip: &str,
+) -> BookingReceipt {
+    let form = BookingForm {
+        slot_id: Some(first_slot(ctx, tenant).await),
+        first_name: Some(first.into()),
+        last_name: Some(last.into()),
+        email: Some(email.into()),
+        phone: Some(phone.into()),
+        address: None,
+        birth_date: None,
+        consent: true,
+        sms_reminder: sms,
+    };
+    let receipt = booking::book(ctx, tenant, &form, Utc::now()).await.unwrap();
+    ctx.store
+        .log_access(&[AccessLogEntry {
+            tenant: Some(tenant.into()),
+            logged_at: datenwart::domain::time::now(),
+            utc_offset_minutes: 60,
+            ip: ip.into(),
+            method: "POST".into(),
+            path: format!("/api/v1/tenants/{tenant}/bookings"),
+            status: 201,
+            bytes: 412,
+            referrer: Some(format!("https://termine.example/t/{tenant}")),
+            browser: Some("Firefox".into()),
+            browser_version: Some("128.0".into()),
+            operating_system: Some("Linux".into()),
+            language: Some("de-DE".into()),
+            booking_id: Some(receipt.booking_id),
+        }])
+        .await
+        .unwrap();
+    receipt
+}
+
+const ANNA_DATA: (&str, &str, &str, &str) = ("Anna", "Schmidt", ANNA, "0171 1234567");
+const BERND_DATA: (&str, &str, &str, &str) = ("Bernd", "Nachbarsohn", BERND, "0160 9876543");
+
+/// Anna at Recklinghausen and Westendorf (with an SMS reminder there); Bernd in the very
+/// same slot at Recklinghausen.
+async fn two_people(ctx: &Context) -> (BookingReceipt, BookingReceipt, BookingReceipt) {
+    let a1 = book(ctx, "recklinghausen", ANNA_DATA, false, "203.0.113.7").await;
+    let a2 = book(ctx, "westendorf", ANNA_DATA, true, "203.0.113.7").await;
+    let b = book(ctx, "recklinghausen", BERND_DATA, false, "198.51.100.99").await;
+    (a1, a2, b)
+}
+
+fn request(email: &str, out: &Path) -> ExportRequest {
+    ExportRequest {
+        email: email.into(),
+        tenant: None,
+        out: Some(out.to_owned()),
+        request_id: None,
+        channel: Channel::Email,
+    }
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+fn json(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&read(dir, "daten.json")).unwrap()
+}
+
+fn csv_rows(dir: &Path, file: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_path(dir.join(file)).unwrap();
+    let header = r.headers().unwrap().iter().map(str::to_owned).collect();
+    let rows = r
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    (header, rows)
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+async fn subject_ref(ctx: &Context, email: &str) -> String {
+    SubjectRef::for_email(&ctx.store.pseudonym_key().await.unwrap(), email)
+        .as_str()
+        .to_owned()
+}
+
+async fn access_requests(ctx: &Context, email: &str) -> Vec<datenwart::store::Request> {
+    ctx.store
+        .list_requests(&RequestFilter {
+            subject_ref: Some(subject_ref(ctx, email).await),
+            kind: Some("access".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+fn counts(report: &ExportReport, tenant: &str) -> [usize; 6] {
+    let t = report.tenants.iter().find(|t| t.tenant == tenant).unwrap();
+    [
+        t.bookings,
+        t.consents,
+        t.notifications,
+        t.access_log,
+        t.requests,
+        t.inbox,
+    ]
+}
+
+async fn a_person_at_two_tenants_gets_a_letter_from_each_with_all_their_rows(db: TestDb) {
+    let ctx = setup(&db).await;
+    let (a1, a2, _) = two_people(&ctx).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("anna");
+    let report = export::export(&ctx, &request(ANNA, &out)).await.unwrap();
+
+    assert_eq!(report.folder, out);
+    assert_eq!(
+        files_in(&out),
+        vec![
+            "auskunft.html",
+            "benachrichtigungen.csv",
+            "buchungen.csv",
+            "daten.json",
+            "einwilligungen.csv",
+            "zugriffsprotokoll.csv"
+        ]
+    );
+    let mut reported = report.files.clone();
+    reported.sort();
+    assert_eq!(reported, files_in(&out));
+    // Recklinghausen: booking consent; confirmation only. Westendorf: booking on contract,
+    // SMS consent; confirmation, office copy, SMS reminder.
+    assert_eq!(counts(&report, "recklinghausen"), [1, 1, 1, 1, 0, 0]);
+    assert_eq!(counts(&report, "westendorf"), [1, 1, 3, 1, 0, 0]);
+
+    // Two letters, one from each controller, with the person's rows.
+    let html = read(&out, "auskunft.html");
+    assert_eq!(html.matches("<article class=\"letter\">").count(), 2);
+    assert!(
+        html.contains("Stadt Recklinghausen")
+            && html.contains("Verwaltungsgemeinschaft Westendorf")
+    );
+    assert!(
+        html.contains("Wir bestätigen Ihnen, dass wir personenbezogene Daten über Sie verarbeiten")
+    );
+    assert!(!html.contains("Wir verarbeiten keine personenbezogenen Daten"));
+    assert!(html.contains(&a1.reference) && html.contains(&a2.reference));
+    assert!(html.contains("Terminbuchungen") && html.contains("Zugriffsprotokoll"));
+    assert!(html.contains("203.0.113.7"));
+    // Art. 15(1)(a)–(h) from the policies: storage in words, the authority by name.
+    assert!(
+        html.contains("48 Stunden"),
+        "Recklinghausen's retention in words"
+    );
+    assert!(html.contains("Landesbeauftragte für Datenschutz und Informationsfreiheit"));
+    assert!(html.contains("Der Bayerische Landesbeauftragte für den Datenschutz"));
+    assert!(html.contains("Recht auf Widerspruch") && html.contains("Profiling"));
+    assert!(html.contains("Art. 15 Abs. 3") && html.contains("daten.json"));
+
+    // daten.json: per tenant its name, the request and every row.
+    let data = json(&out);
+    let tenants = data["tenants"].as_array().unwrap();
+    assert_eq!(tenants.len(), 2);
+    assert_eq!(tenants[0]["tenant"], "recklinghausen");
+    assert_eq!(tenants[0]["tenant_name"], "Stadt Recklinghausen");
+    assert_eq!(
+        tenants[0]["bookings"][0]["reference"],
+        a1.reference.as_str()
+    );
+    assert_eq!(tenants[0]["bookings"][0]["email"], ANNA);
+    assert_eq!(tenants[1]["tenant"], "westendorf");
+    assert_eq!(
+        tenants[1]["bookings"][0]["reference"],
+        a2.reference.as_str()
+    );
+    assert_eq!(tenants[1]["notifications"].as_array().unwrap().len(), 3);
+    assert_eq!(tenants[1]["access_log"][0]["ip"], "203.0.113.7");
+
+    // One CSV per category, the tenant first, the record's fields in their order.
+    let (header, rows) = csv_rows(&out, "buchungen.csv");
+    assert_eq!(&header[..3], ["tenant", "reference", "service_code"]);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        (rows[0][0].as_str(), rows[0][1].as_str()),
+        ("recklinghausen", a1.reference.as_str())
+    );
+    assert_eq!(
+        (rows[1][0].as_str(), rows[1][1].as_str()),
+        ("westendorf", a2.reference.as_str())
+    );
+    let (header, rows) = csv_rows(&out, "zugriffsprotokoll.csv");
+    assert_eq!(header[0], "tenant");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(csv_rows(&out, "benachrichtigungen.csv").1.len(), 4);
+    assert_eq!(csv_rows(&out, "einwilligungen.csv").1.len(), 2);
+
+    // The register: one access request per tenant, answered and closed.
+    let register = access_requests(&ctx, ANNA).await;
+    assert_eq!(register.len(), 2);
+    for r in &register {
+        assert_eq!(r.status, "closed");
+        assert_eq!(r.outcome.as_deref(), Some("answered"));
+        assert_eq!(r.channel, "email");
+        let t = report
+            .tenants
+            .iter()
+            .find(|t| Some(&t.tenant) == r.tenant.as_ref())
+            .unwrap();
+        assert_eq!(t.request_id, r.id);
+        assert_eq!(t.outcome, Outcome::Answered);
+        assert!(html.contains(&format!("Vorgangsnummer {}", r.id)));
+    }
+
+    // The audit trail: counts and the pseudonym, never the address or the folder.
+    let entries = ctx
+        .store
+        .audit_entries(&AuditFilter {
+            action: Some("subject.export".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 2);
+    let anna_ref = subject_ref(&ctx, ANNA).await;
+    for e in &entries {
+        assert_eq!(e.subject_ref.as_deref(), Some(anna_ref.as_str()));
+        let details: serde_json::Value = serde_json::from_str(&e.details).unwrap();
+        assert_eq!(details["files"], 6);
+        assert_eq!(details["bookings"], 1);
+        assert!(!e.details.to_lowercase().contains("anna"));
+        assert!(!e.details.contains("example"));
+        assert!(!e.details.contains(out.to_str().unwrap()));
+    }
+    let verify = datenwart::ops::audit::verify(ctx.store.as_ref())
+        .await
+        .unwrap();
+    assert!(verify.ok, "{verify:?}");
+}
+
+async fn with_a_tenant_only_that_tenants_data_is_exported(db: TestDb) {
+    let ctx = setup(&db).await;
+    let (a1, a2, _) = two_people(&ctx).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("westendorf");
+    let mut req = request(ANNA, &out);
+    req.tenant = Some("westendorf".into());
+    let report = export::export(&ctx, &req).await.unwrap();
+
+    assert_eq!(report.tenants.len(), 1);
+    assert_eq!(report.tenants[0].tenant, "westendorf");
+    let html = read(&out, "auskunft.html");
+    assert_eq!(html.matches("<article class=\"letter\">").count(), 1);
+    assert!(html.contains("Verwaltungsgemeinschaft Westendorf"));
+    assert!(!html.contains("Recklinghausen"));
+    assert!(html.contains(&a2.reference) && !html.contains(&a1.reference));
+    let data = json(&out);
+    assert_eq!(data["tenants"].as_array().unwrap().len(), 1);
+    assert_eq!(data["tenants"][0]["tenant"], "westendorf");
+    for file in files_in(&out) {
+        assert!(!read(&out, &file).contains("recklinghausen"), "{file}");
+    }
+    let register = access_requests(&ctx, ANNA).await;
+    assert_eq!(register.len(), 1);
+    assert_eq!(register[0].tenant.as_deref(), Some("westendorf"));
+
+    // A second Auskunft lists the first one among the person's requests.
+    let again = tmp.path().join("again");
+    let mut req = request(ANNA, &again);
+    req.tenant = Some("westendorf".into());
+    let report = export::export(&ctx, &req).await.unwrap();
+    assert_eq!(report.tenants[0].requests, 1);
+    let (_, rows) = csv_rows(&again, "antraege.csv");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0], "westendorf");
+    assert_eq!(rows[0][1], register[0].id.to_string());
+
+    // An unknown tenant is refused.
+    let mut req = request(ANNA, &tmp.path().join("x"));
+    req.tenant = Some("gotham".into());
+    let err = export::export(&ctx, &req).await.unwrap_err();
+    assert!(
+        matches!(
+            err.downcast_ref::<Refusal>(),
+            Some(Refusal::InvalidInput(_))
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--tenant gotham"), "{err}");
+}
+
+async fn another_persons_name_email_and_phone_are_in_no_exported_file(db: TestDb) {
+    let ctx = setup(&db).await;
+    let (_, _, bernd) = two_people(&ctx).await;
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, tenant) in [("all", None), ("one", Some("recklinghausen"))] {
+        let out = tmp.path().join(name);
+        let mut req = request(ANNA, &out);
+        req.tenant = tenant.map(str::to_owned);
+        let report = export::export(&ctx, &req).await.unwrap();
+        // Bernd's booking is in the same slot: still only Anna's row.
+        assert_eq!(counts(&report, "recklinghausen")[0], 1);
+        for file in files_in(&out) {
+            let bytes = std::fs::read(out.join(&file)).unwrap();
+            let text = String::from_utf8_lossy(&bytes).to_lowercase();
+            for needle in [
+                "bernd",
+                "nachbarsohn",
+                "bernd.nachbar@example.org",
+                "9876543",
+                "198.51.100.99",
+                &bernd.reference.to_lowercase(),
+            ] {
+                assert!(!text.contains(needle), "{needle} in {name}/{file}");
+            }
+        }
+    }
+}
+
+async fn an_unknown_person_gets_a_no_data_letter_from_every_tenant(db: TestDb) {
+    let ctx = setup(&db).await;
+    two_people(&ctx).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("nobody");
+    let mut req = request("niemand@example.net", &out);
+    req.channel = Channel::Letter;
+    let report = export::export(&ctx, &req).await.unwrap();
+
+    // Every tenant of the policy folder answers, each with "no data".
+    let tenants: Vec<&str> = report.tenants.iter().map(|t| t.tenant.as_str()).collect();
+    assert_eq!(
+        tenants,
+        ["oer-erkenschwick", "recklinghausen", "westendorf"]
+    );
+    assert!(report.tenants.iter().all(|t| t.outcome == Outcome::NoData));
+    assert!(report.tenants.iter().all(|t| t.bookings
+        + t.consents
+        + t.notifications
+        + t.access_log
+        + t.requests
+        + t.inbox
+        == 0));
+    assert_eq!(files_in(&out), ["auskunft.html", "daten.json"]);
+    let html = read(&out, "auskunft.html");
+    assert_eq!(
+        html.matches("Wir verarbeiten keine personenbezogenen Daten über Sie")
+            .count(),
+        3
+    );
+    assert!(html.matches("niemand@example.net").count() >= 3);
+    assert!(html.contains("per Brief"));
+    assert!(!html.contains("Kopie Ihrer Daten"));
+    assert!(!html.contains("Anna") && !html.contains("Bernd"));
+    let data = json(&out);
+    assert!(
+        data["tenants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["bookings"] == serde_json::json!([]))
+    );
+
+    let register = access_requests(&ctx, "niemand@example.net").await;
+    assert_eq!(register.len(), 3);
+    assert!(
+        register
+            .iter()
+            .all(|r| r.status == "closed" && r.outcome.as_deref() == Some("no_data"))
+    );
+    assert!(register.iter().all(|r| r.channel == "letter"));
+}
+
+async fn files_are_private_and_an_existing_folder_is_not_overwritten(db: TestDb) {
+    let ctx = setup(&db).await;
+    two_people(&ctx).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("nested").join("anna");
+    export::export(&ctx, &request(ANNA, &out)).await.unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&out), 0o700);
+    for file in files_in(&out) {
+        assert_eq!(mode(&out.join(&file)), 0o600, "{file}");
+    }
+    let before = db.count("select count(*) from requests").await;
+    let html = read(&out, "auskunft.html");
+
+    // The same folder again: refused, nothing changed, nothing registered.
+    let err = export::export(&ctx, &request(ANNA, &out))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.downcast_ref::<Refusal>(),
+            Some(Refusal::InvalidInput(_))
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not empty"), "{err}");
+    assert_eq!(read(&out, "auskunft.html"), html);
+    assert_eq!(db.count("select count(*) from requests").await, before);
+
+    // An existing empty folder is used, and made private.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o755)).unwrap();
+    export::export(&ctx, &request(ANNA, &empty)).await.unwrap();
+    assert_eq!(mode(&empty), 0o700);
+    assert!(empty.join("daten.json").exists());
+}
+
+async fn bad_input_is_refused_before_anything_is_registered(db: TestDb) {
+    let ctx = setup(&db).await;
+    two_people(&ctx).await;
+    let before = db.count("select count(*) from requests").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let refused = |e: anyhow::Error| {
+        assert!(
+            matches!(e.downcast_ref::<Refusal>(), Some(Refusal::InvalidInput(_))),
+            "{e}"
+        );
+        e.to_string()
+    };
+    let msg = refused(
+        export::export(&ctx, &request("anna.example.com", &tmp.path().join("a")))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        msg.contains("--email") && msg.contains("\"anna.example.com\""),
+        "{msg}"
+    );
+    // A folder named after the person would put the address in a file name.
+    let msg = refused(
+        export::export(
+            &ctx,
+            &request(ANNA, &tmp.path().join("anna.schmidt@example.com")),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert!(msg.contains("--out"), "{msg}");
+    let mut req = request(ANNA, &tmp.path().join("b"));
+    req.request_id = Some(4242);
+    let msg = refused(export::export(&ctx, &req).await.unwrap_err());
+    assert!(msg.contains("--request 4242"), "{msg}");
+    assert_eq!(db.count("select count(*) from requests").await, before);
+    assert!(std::fs::read_dir(tmp.path()).unwrap().next().is_none());
+}
+
+async fn an_explicit_request_is_answered_and_closed(db: TestDb) {
+    let ctx = setup(&db).await;
+    two_people(&ctx).await;
+    let anna = subject_ref(&ctx, ANNA).await;
+    let received = Utc::now() - Duration::days(3);
+    let opened = datenwart::ops::requests::open(
+        &ctx,
+        Some("westendorf"),
+        datenwart::domain::requests::RequestKind::Access,
+        Some(&anna),
+        Channel::Phone,
+        received,
+    )
+    .await
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("a");
+    let mut req = request(ANNA, &out);
+    req.request_id = Some(opened.id);
+    let report = export::export(&ctx, &req).await.unwrap();
+    // The request's tenant is the scope.
+    assert_eq!(report.tenants.len(), 1);
+    assert_eq!(report.tenants[0].tenant, "westendorf");
+    assert_eq!(report.tenants[0].request_id, opened.id);
+    let html = read(&out, "auskunft.html");
+    assert!(html.contains("telefonisch"), "the channel of the request");
+    let received_de = received
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .format("%d.%m.%Y")
+        .to_string();
+    assert!(html.contains(&format!("Sie haben am {received_de}")));
+    let closed = datenwart::ops::requests::get(&ctx, opened.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (closed.status.as_str(), closed.outcome.as_deref()),
+        ("closed", Some("answered"))
+    );
+    assert_eq!(
+        access_requests(&ctx, ANNA).await.len(),
+        1,
+        "no second request opened"
+    );
+
+    // Another person's request cannot be answered with this person's data; a closed one not again.
+    let mut req = request(BERND, &tmp.path().join("b"));
+    let bernd_request = datenwart::ops::requests::open(
+        &ctx,
+        Some("recklinghausen"),
+        datenwart::domain::requests::RequestKind::Access,
+        Some(&subject_ref(&ctx, BERND).await),
+        Channel::Email,
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    req.email = ANNA.into();
+    req.request_id = Some(bernd_request.id);
+    let err = export::export(&ctx, &req).await.unwrap_err();
+    assert!(err.to_string().contains("another person"), "{err}");
+    req.request_id = Some(opened.id);
+    let err = export::export(&ctx, &req).await.unwrap_err();
+    assert!(err.to_string().contains("closed"), "{err}");
+}
+
+fn datenwart(db: &TestDb, cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_datenwart"))
+        .current_dir(cwd)
+        .arg("--database-url")
+        .arg(&db.url)
+        .arg("--policies")
+        .arg(shipped_policies())
+        .args(args)
+        .env("DATENWART_ACTOR", "test:cli")
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run datenwart")
+}
+
+#[track_caller]
+fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
+    let ctx = setup(&db).await;
+    two_people(&ctx).await;
+    let cwd = tempfile::tempdir().unwrap();
+
+    // The default folder: the date and the first characters of the pseudonym, never the address.
+    let o = datenwart(
+        &db,
+        cwd.path(),
+        &[
+            "--format",
+            "json",
+            "export",
+            "--email",
+            ANNA,
+            "--channel",
+            "in-person",
+        ],
+    );
+    assert_exit(&o, 0);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let folder = PathBuf::from(report["folder"].as_str().unwrap());
+    let anna = subject_ref(&ctx, ANNA).await;
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .format("%Y%m%d");
+    assert_eq!(
+        folder,
+        PathBuf::from(format!("auskunft-{today}-{}", &anna[..8]))
+    );
+    assert!(cwd.path().join(&folder).join("auskunft.html").exists());
+    assert_eq!(report["files"].as_array().unwrap().len(), 6);
+    let tenants = report["tenants"].as_array().unwrap();
+    assert_eq!(tenants.len(), 2);
+    assert_eq!(tenants[1]["tenant"], "westendorf");
+    assert_eq!(tenants[1]["notifications"], 3);
+    assert_eq!(tenants[1]["outcome"], "answered");
+    assert!(tenants[1]["request_id"].as_i64().unwrap() > 0);
+    assert!(
+        !String::from_utf8_lossy(&o.stdout)
+            .to_lowercase()
+            .contains("anna")
+    );
+    let register = access_requests(&ctx, ANNA).await;
+    assert!(register.iter().all(|r| r.channel == "in_person"));
+
+    // The same folder again, a bad address: exit 2 and the value named.
+    let o = datenwart(&db, cwd.path(), &["export", "--email", ANNA]);
+    assert_exit(&o, 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
+    let o = datenwart(
+        &db,
+        cwd.path(),
+        &["export", "--email", "anna(at)example.com", "--out", "x"],
+    );
+    assert_exit(&o, 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("\"anna(at)example.com\""));
+
+    // An unknown person is not an error: the no-data letter, exit 0; CSV gives a row per tenant.
+    let o = datenwart(
+        &db,
+        cwd.path(),
+        &[
+            "--format",
+            "csv",
+            "export",
+            "--email",
+            "niemand@example.net",
+            "--out",
+            "leer",
+            "--tenant",
+            "westendorf",
+        ],
+    );
+    assert_exit(&o, 0);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let mut lines = out.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("tenant,request,outcome,bookings")
+    );
+    assert!(lines.next().unwrap().starts_with("westendorf,"));
+    assert!(out.contains("no_data"));
+    assert!(
+        read(&cwd.path().join("leer"), "auskunft.html")
+            .contains("Wir verarbeiten keine personenbezogenen Daten über Sie")
+    );
+}
