@@ -10,6 +10,7 @@ mod policy;
 pub mod render;
 mod rights;
 mod serve;
+mod withdrawals;
 
 use crate::ops::policies::{self, PolicyLoadError, PolicySet};
 use crate::ops::{Context, Refusal};
@@ -85,6 +86,9 @@ pub enum Command {
     /// The register of data-subject requests and their deadlines
     #[command(subcommand)]
     Requests(rights::RequestsCmd),
+    /// Consent withdrawals and requests from the office mailbox
+    #[command(subcommand)]
+    Withdrawals(withdrawals::WithdrawalsCmd),
     /// Run the booking endpoint (JSON API and citizen pages)
     Serve(serve::ServeArgs),
 }
@@ -199,6 +203,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Restrict(args) => rights::restrict(&ctx, args, global.format).await,
         Command::Hold(cmd) => rights::hold(&ctx, cmd, global.format).await,
         Command::Requests(cmd) => rights::requests(&ctx, cmd, global.format).await,
+        Command::Withdrawals(cmd) => withdrawals::run(&ctx, cmd, global.format).await,
         Command::Serve(args) => serve::run(ctx, args).await,
     }
 }

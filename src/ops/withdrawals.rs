@@ -408,3 +408,118 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     f.sync_all()?;
     Ok(())
 }
+
+/// Messages a human must look at: review, unmatched, unreadable.
+pub async fn review(ctx: &Context) -> Result<Vec<crate::store::InboxItem>> {
+    Ok(ctx.store.inbox_items(&["review", "unmatched", "unreadable"]).await?)
+}
+
+/// What a human decided a message is.
+pub const DECISIONS: &[&str] = &["withdrawn", "sms_withdrawn", "access_request", "erasure_request", "not_a_request"];
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Resolution {
+    pub message_key: String,
+    pub outcome: String,
+    pub tenant: Option<String>,
+    pub request_id: Option<i64>,
+    pub consents_withdrawn: usize,
+    pub reply: Option<PathBuf>,
+}
+
+/// Applies a human's decision on a message that needed review, with the same effects
+/// (and reply) as if the intake had decided so itself.
+pub async fn resolve(
+    ctx: &Context,
+    message_key: &str,
+    decision: &str,
+    email: Option<&str>,
+    outbox: &Path,
+) -> Result<Resolution> {
+    let intent = match decision {
+        "withdrawn" => Intent::Withdrawal,
+        "sms_withdrawn" => Intent::SmsWithdrawal,
+        "access_request" => Intent::AccessRequest,
+        "erasure_request" => Intent::ErasureRequest,
+        "not_a_request" => Intent::NotARequest,
+        other => {
+            return Err(Refusal::InvalidInput(format!("--as {other}: use one of {}", DECISIONS.join(", "))).into());
+        }
+    };
+    let item = review(ctx)
+        .await?
+        .into_iter()
+        .find(|i| i.message_key == message_key)
+        .ok_or_else(|| Refusal::NotFound(format!("no message {message_key} waits for a decision")))?;
+    let policy = match &item.tenant {
+        Some(t) => Some(ctx.policies.require(t)?),
+        None if intent == Intent::NotARequest => None,
+        None => {
+            return Err(Refusal::InvalidInput(format!(
+                "message {message_key} reached no tenant's withdrawal address; it can only be resolved as not_a_request"
+            ))
+            .into());
+        }
+    };
+    let email = match (intent, email) {
+        (Intent::NotARequest, _) => None,
+        (_, Some(e)) => {
+            if !crate::domain::subject::is_email_address(e.trim()) {
+                return Err(Refusal::InvalidInput(format!("--email \"{e}\": not an e-mail address")).into());
+            }
+            Some(e.trim().to_owned())
+        }
+        (_, None) => return Err(Refusal::InvalidInput("--email: say whose request it is".into()).into()),
+    };
+    let received = item.received_at.unwrap_or(item.processed_at);
+    let (outcome, effect) = match policy {
+        Some(p) => effect_of(ctx, p, intent, received)?,
+        None => ("not_a_request", IntakeEffect::Nothing),
+    };
+    let subject_ref = match &email {
+        Some(e) => Some(SubjectRef::for_email(&ctx.store.pseudonym_key().await?, e).as_str().to_owned()),
+        None => None,
+    };
+    let result = ctx
+        .store
+        .resolve_message(message_key, outcome, subject_ref.as_deref(), &effect, &ctx.audit())
+        .await?;
+    let mut resolution = Resolution {
+        message_key: message_key.to_owned(),
+        outcome: outcome.to_owned(),
+        tenant: item.tenant.clone(),
+        request_id: result.request_id,
+        consents_withdrawn: result.consents_withdrawn,
+        reply: None,
+    };
+    if let (Some(policy), Some(email)) = (policy, email)
+        && outcome != "not_a_request"
+    {
+        create_outbox(outbox)?;
+        // The original is not kept: answer with what the register knows of it.
+        let original = ParsedMail {
+            message_id: (!message_key.starts_with("sha256:")).then(|| message_key.to_owned()),
+            key: message_key.to_owned(),
+            from: Some(email.clone()),
+            recipients: Vec::new(),
+            subject: item.subject.clone().unwrap_or_default(),
+            text: String::new(),
+            received: item.received_at,
+            in_reply_to_id: None,
+            dmarc_fail: false,
+            references: Vec::new(),
+        };
+        let address = policy.tenant.withdrawal_addresses.first().cloned().unwrap_or_else(|| policy.tenant.email.clone());
+        let reply = Reply { mail: &original, policy, address, cancelled: Vec::new() };
+        let mut report = MessageReport::bare(message_key.to_owned(), outcome_name(outcome), String::new());
+        report.request_id = result.request_id;
+        let opts = ImportOptions { source: Source::Files(Vec::new()), outbox: outbox.to_owned(), dry_run: false };
+        resolution.reply = Some(write_reply(ctx, &opts, &reply, &report, &result, &effect)?);
+    }
+    Ok(resolution)
+}
+
+/// The static name of an outcome.
+fn outcome_name(outcome: &str) -> &'static str {
+    OUTCOMES.iter().copied().find(|o| *o == outcome).unwrap_or("review")
+}

@@ -1,0 +1,150 @@
+//! `withdrawals import`, `withdrawals review`, `withdrawals resolve`.
+
+use super::render::{self, Format};
+use crate::mail::Source;
+use crate::ops::Context;
+use crate::ops::withdrawals::{self, ImportOptions, OUTCOMES};
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tabled::Tabled;
+
+#[derive(Debug, Subcommand)]
+pub enum WithdrawalsCmd {
+    /// Read the office mailbox: every message gets one outcome; withdrawals and requests are applied and answered
+    Import(ImportArgs),
+    /// Messages that need a human: review, unmatched, unreadable
+    Review,
+    /// Apply a human's decision on a message from the review list
+    Resolve {
+        /// The message's key (Message-ID or sha256:…), as `withdrawals review` shows it
+        message: String,
+        /// withdrawn, sms_withdrawn, access_request, erasure_request or not_a_request
+        #[arg(long = "as")]
+        decision: String,
+        /// Whose request it is (required unless not_a_request)
+        #[arg(long)]
+        email: Option<String>,
+        /// Where the reply is written
+        #[arg(long, default_value = "outbox")]
+        outbox: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A Maildir (its new/ and cur/ are read)
+    #[arg(long, conflicts_with_all = ["mbox", "files"])]
+    maildir: Option<PathBuf>,
+    /// An mbox file
+    #[arg(long, conflicts_with = "files")]
+    mbox: Option<PathBuf>,
+    /// Single .eml files
+    files: Vec<PathBuf>,
+    /// Where replies are written as .eml files
+    #[arg(long, default_value = "outbox")]
+    outbox: PathBuf,
+    /// Show the outcomes; change nothing, write no replies
+    #[arg(long)]
+    dry_run: bool,
+}
+
+#[derive(Serialize, Tabled)]
+struct MessageRow {
+    origin: String,
+    message_id: String,
+    outcome: &'static str,
+    tenant: String,
+    request_id: String,
+    reason: String,
+}
+
+#[derive(Serialize, Tabled)]
+struct ReviewRow {
+    message: String,
+    outcome: String,
+    tenant: String,
+    received_at: String,
+    sender: String,
+    subject: String,
+}
+
+pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<ExitCode> {
+    match cmd {
+        WithdrawalsCmd::Import(args) => import(ctx, args, format).await,
+        WithdrawalsCmd::Review => {
+            let rows: Vec<ReviewRow> = withdrawals::review(ctx)
+                .await?
+                .into_iter()
+                .map(|i| ReviewRow {
+                    message: i.message_key,
+                    outcome: i.outcome,
+                    tenant: i.tenant.unwrap_or_default(),
+                    received_at: i.received_at.map(|t| render::instant(&t)).unwrap_or_default(),
+                    sender: i.sender.unwrap_or_default(),
+                    subject: i.subject.unwrap_or_default(),
+                })
+                .collect();
+            render::rows(format, &rows)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        WithdrawalsCmd::Resolve { message, decision, email, outbox } => {
+            let r = withdrawals::resolve(ctx, &message, &decision, email.as_deref(), &outbox).await?;
+            let human = format!(
+                "{}: {}{}{}",
+                r.message_key,
+                r.outcome,
+                r.request_id.map(|id| format!(", request {id}")).unwrap_or_default(),
+                r.reply.as_ref().map(|p| format!(", reply {}", p.display())).unwrap_or_default()
+            );
+            render::report(format, &human, &r, std::slice::from_ref(&r))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn import(ctx: &Context, args: ImportArgs, format: Format) -> Result<ExitCode> {
+    let source = match (args.maildir, args.mbox) {
+        (Some(d), _) => Source::Maildir(d),
+        (_, Some(m)) => Source::Mbox(m),
+        _ if !args.files.is_empty() => Source::Files(args.files),
+        _ => {
+            return Err(crate::ops::Refusal::InvalidInput("give --maildir DIR, --mbox FILE or .eml files".into()).into());
+        }
+    };
+    let opts = ImportOptions { source, outbox: args.outbox, dry_run: args.dry_run };
+    let reports = withdrawals::import(ctx, &opts).await?;
+    match format {
+        Format::Json => render::json(&reports)?,
+        _ => {
+            let rows: Vec<MessageRow> = reports
+                .iter()
+                .map(|r| MessageRow {
+                    origin: r.origin.clone(),
+                    message_id: r.message_id.clone().unwrap_or_default(),
+                    outcome: r.outcome,
+                    tenant: r.tenant.clone().unwrap_or_default(),
+                    request_id: r.request_id.map(|i| i.to_string()).unwrap_or_default(),
+                    reason: r.reason.clone(),
+                })
+                .collect();
+            render::rows(format, &rows)?;
+            if format == Format::Table {
+                let counts: Vec<String> = OUTCOMES
+                    .iter()
+                    .filter_map(|o| {
+                        let n = reports.iter().filter(|r| r.outcome == *o).count();
+                        (n > 0).then(|| format!("{o}: {n}"))
+                    })
+                    .collect();
+                println!("{} message(s); {}", reports.len(), counts.join(", "));
+                if args.dry_run {
+                    println!("dry run: nothing was changed, no reply written");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
