@@ -82,7 +82,10 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
                     message: i.message_key,
                     outcome: i.outcome,
                     tenant: i.tenant.unwrap_or_default(),
-                    received_at: i.received_at.map(|t| render::instant(&t)).unwrap_or_default(),
+                    received_at: i
+                        .received_at
+                        .map(|t| render::instant(&t))
+                        .unwrap_or_default(),
                     sender: i.sender.unwrap_or_default(),
                     subject: i.subject.unwrap_or_default(),
                 })
@@ -90,14 +93,25 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
             render::rows(format, &rows)?;
             Ok(ExitCode::SUCCESS)
         }
-        WithdrawalsCmd::Resolve { message, decision, email, outbox } => {
-            let r = withdrawals::resolve(ctx, &message, &decision, email.as_deref(), &outbox).await?;
+        WithdrawalsCmd::Resolve {
+            message,
+            decision,
+            email,
+            outbox,
+        } => {
+            let r =
+                withdrawals::resolve(ctx, &message, &decision, email.as_deref(), &outbox).await?;
             let human = format!(
                 "{}: {}{}{}",
                 r.message_key,
                 r.outcome,
-                r.request_id.map(|id| format!(", request {id}")).unwrap_or_default(),
-                r.reply.as_ref().map(|p| format!(", reply {}", p.display())).unwrap_or_default()
+                r.request_id
+                    .map(|id| format!(", request {id}"))
+                    .unwrap_or_default(),
+                r.reply
+                    .as_ref()
+                    .map(|p| format!(", reply {}", p.display()))
+                    .unwrap_or_default()
             );
             render::report(format, &human, &r, std::slice::from_ref(&r))?;
             Ok(ExitCode::SUCCESS)
@@ -111,10 +125,17 @@ async fn import(ctx: &Context, args: ImportArgs, format: Format) -> Result<ExitC
         (_, Some(m)) => Source::Mbox(m),
         _ if !args.files.is_empty() => Source::Files(args.files),
         _ => {
-            return Err(crate::ops::Refusal::InvalidInput("give --maildir DIR, --mbox FILE or .eml files".into()).into());
+            return Err(crate::ops::Refusal::InvalidInput(
+                "give --maildir DIR, --mbox FILE or .eml files".into(),
+            )
+            .into());
         }
     };
-    let opts = ImportOptions { source, outbox: args.outbox, dry_run: args.dry_run };
+    let opts = ImportOptions {
+        source,
+        outbox: args.outbox,
+        dry_run: args.dry_run,
+    };
     let reports = withdrawals::import(ctx, &opts).await?;
     match format {
         Format::Json => render::json(&reports)?,

@@ -25,7 +25,8 @@ pub struct ParsedMail {
     /// The dedupe key: the Message-ID, or `sha256:<hex>` of the raw message when there is none
     /// (line endings normalised, so the same message stored with CRLF or LF has one key).
     pub key: String,
-    /// The From address (addr-spec only, lowercased); `None` if missing or not an address.
+    /// The From address (addr-spec only, lowercased) of the first mailbox in From that has one;
+    /// `None` if missing or not an address.
     pub from: Option<String>,
     /// The addresses of To, Cc, Delivered-To and X-Original-To, lowercased, each once, in the
     /// order they appear.
@@ -86,17 +87,20 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, Unreadable> {
         .filter(|id| !id.is_empty());
     let key = match &message_id {
         Some(id) => id.clone(),
-        None => format!("sha256:{}", content_hash(raw)),
+        None => hash_key(raw),
     };
 
     Ok(ParsedMail {
         key,
         message_id,
+        // The first mailbox that has an address: an unquoted "Schulte, Martina <…>" parses as
+        // two mailboxes, "Schulte" without an address and "Martina" with it.
         from: first(headers, &HeaderName::From)
             .and_then(HeaderValue::as_address)
-            .and_then(|a| a.first())
-            .and_then(|a| a.address.as_deref())
-            .and_then(normalize_address),
+            .and_then(|a| {
+                a.iter()
+                    .find_map(|a| a.address.as_deref().and_then(normalize_address))
+            }),
         recipients: recipients(headers),
         subject: subject(&message),
         text: body_text(&message),
@@ -113,6 +117,14 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, Unreadable> {
             .filter(|h| h.name == HeaderName::AuthenticationResults)
             .any(|h| reports_dmarc_fail(&String::from_utf8_lossy(raw_value(&message, h)))),
     })
+}
+
+/// The dedupe key of a message without Message-ID, or of one that is not readable at all:
+/// `sha256:<hex>` of its bytes without an mbox envelope line on top, with CRLF as LF and
+/// without trailing line ends — so the same bytes have one key whether they come from a
+/// Maildir, an mbox (which ends every message with a line end) or an `.eml` saved on Windows.
+pub fn hash_key(raw: &[u8]) -> String {
+    format!("sha256:{}", content_hash(strip_envelope_line(raw)))
 }
 
 /// Drops an mbox `From sender date` line on top of a single message (what `formail`, some

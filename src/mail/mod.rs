@@ -21,5 +21,5 @@ mod reply;
 mod tests;
 
 pub use self::mailbox::{Messages, RawMessage, ReadError, Source, read};
-pub use self::message::{ParsedMail, Unreadable, parse};
+pub use self::message::{ParsedMail, Unreadable, hash_key, parse};
 pub use self::reply::reply_eml;

@@ -276,6 +276,17 @@ fn the_from_address_is_the_addr_spec_lowercased() {
 }
 
 #[test]
+fn a_from_with_an_unquoted_comma_in_the_name_still_gives_the_address() {
+    // Outlook address books hold "Last, First"; some gateways forward it unquoted, which
+    // reads as a group of two mailboxes of which only the second has an address.
+    let mail = parse(
+        b"From: Schulte, Martina <M.Schulte@recklinghausen.de>\nTo: a@example.org\nSubject: x\n\nbody\n",
+    )
+    .unwrap();
+    assert_eq!(mail.from.as_deref(), Some("m.schulte@recklinghausen.de"));
+}
+
+#[test]
 fn recipients_come_from_to_cc_delivered_to_and_x_original_to_once_each() {
     let mail = parse_fixture("latin1-qp.eml");
     assert_eq!(
@@ -408,6 +419,22 @@ fn a_message_without_message_id_is_keyed_by_the_hash_of_its_bytes() {
     assert_eq!(parse(lf.as_bytes()).unwrap().key, mail.key);
     let other = lf.replace("Widerruf", "Widerspruch");
     assert_ne!(parse(other.as_bytes()).unwrap().key, mail.key);
+}
+
+#[test]
+fn unreadable_bytes_have_one_key_whatever_the_line_ends() {
+    // What an mbox makes of a truncated file: a line end added, the envelope line on top.
+    let file = b"Return-Path: <sophie.wag";
+    assert!(parse(file).is_err());
+    assert_eq!(hash_key(file), hash_key(b"Return-Path: <sophie.wag\n"));
+    assert_eq!(
+        hash_key(file),
+        hash_key(b"From MAILER-DAEMON Fri Nov 20 17:17:17 2026\nReturn-Path: <sophie.wag\r\n")
+    );
+    assert_ne!(hash_key(file), hash_key(b"Return-Path: <sophie.wagner"));
+    // A readable message without Message-ID is keyed the same way.
+    let mail = parse_fixture("no-message-id.eml");
+    assert_eq!(mail.key, hash_key(&fixture_bytes("no-message-id.eml")));
 }
 
 #[test]

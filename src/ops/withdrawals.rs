@@ -9,7 +9,9 @@ use crate::domain::classify::{Intent, classify};
 use crate::domain::policy::{LegalBasis, Policy, RetainedData, RetentionAction};
 use crate::domain::subject::{SubjectRef, normalize_email};
 use crate::mail::{self, ParsedMail, Source};
-use crate::store::{BookingErasure, ErasureScope, InboxEntry, IntakeEffect, IntakeResult, SubjectQuery};
+use crate::store::{
+    BookingErasure, ErasureScope, InboxEntry, IntakeEffect, IntakeResult, SubjectQuery,
+};
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -64,7 +66,11 @@ pub async fn import(ctx: &Context, opts: &ImportOptions) -> Result<Vec<MessageRe
     let mut reports = Vec::new();
     for item in messages {
         let report = match item {
-            Err(e) => MessageReport::bare(e.path().display().to_string(), "unreadable", format!("cannot read: {e}")),
+            Err(e) => MessageReport::bare(
+                e.path().display().to_string(),
+                "unreadable",
+                format!("cannot read: {e}"),
+            ),
             Ok(raw) => {
                 let r = one(ctx, opts, &raw.origin, &raw.bytes, &mut seen).await;
                 // A bad message never stops the run; a failing database does.
@@ -96,7 +102,8 @@ impl MessageReport {
 }
 
 fn create_outbox(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the outbox {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the outbox {}", dir.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -110,7 +117,11 @@ fn route<'a>(ctx: &'a Context, mail: &ParsedMail) -> Option<(&'a Policy, String)
     for entry in &ctx.policies.entries {
         for address in &entry.policy.tenant.withdrawal_addresses {
             let address = normalize_email(address);
-            if mail.recipients.iter().any(|r| normalize_email(r) == address) {
+            if mail
+                .recipients
+                .iter()
+                .any(|r| normalize_email(r) == address)
+            {
                 return Some((&entry.policy, address));
             }
         }
@@ -139,26 +150,62 @@ fn booking_erasure(policy: &Policy) -> BookingErasure {
 
 /// The purposes a withdrawal ends at this tenant: every consent-based one.
 fn consent_purposes(policy: &Policy) -> Vec<String> {
-    policy.purposes.iter().filter(|p| p.legal_basis == LegalBasis::Consent).map(|p| p.id.clone()).collect()
+    policy
+        .purposes
+        .iter()
+        .filter(|p| p.legal_basis == LegalBasis::Consent)
+        .map(|p| p.id.clone())
+        .collect()
 }
 
 /// What one intent does at one tenant.
-fn effect_of(ctx: &Context, policy: &Policy, intent: Intent, received: DateTime<Utc>) -> Result<(&'static str, IntakeEffect)> {
+fn effect_of(
+    ctx: &Context,
+    policy: &Policy,
+    intent: Intent,
+    received: DateTime<Utc>,
+) -> Result<(&'static str, IntakeEffect)> {
     let due_on = due_on(ctx, Some(&policy.tenant.slug), received)?;
     Ok(match intent {
         Intent::Withdrawal => {
-            let erase = (policy.booking_purpose().legal_basis == LegalBasis::Consent).then(|| ErasureScope {
-                tenant: policy.tenant.slug.clone(),
-                bookings: booking_erasure(policy),
-                request_id: None,
+            let erase = (policy.booking_purpose().legal_basis == LegalBasis::Consent).then(|| {
+                ErasureScope {
+                    tenant: policy.tenant.slug.clone(),
+                    bookings: booking_erasure(policy),
+                    request_id: None,
+                }
             });
-            ("withdrawn", IntakeEffect::Withdraw { purposes: consent_purposes(policy), erase, due_on })
+            (
+                "withdrawn",
+                IntakeEffect::Withdraw {
+                    purposes: consent_purposes(policy),
+                    erase,
+                    due_on,
+                },
+            )
         }
-        Intent::SmsWithdrawal => {
-            ("sms_withdrawn", IntakeEffect::Withdraw { purposes: vec![SMS_PURPOSE.to_owned()], erase: None, due_on })
-        }
-        Intent::AccessRequest => ("access_request", IntakeEffect::OpenRequest { kind: "access".into(), due_on }),
-        Intent::ErasureRequest => ("erasure_request", IntakeEffect::OpenRequest { kind: "erasure".into(), due_on }),
+        Intent::SmsWithdrawal => (
+            "sms_withdrawn",
+            IntakeEffect::Withdraw {
+                purposes: vec![SMS_PURPOSE.to_owned()],
+                erase: None,
+                due_on,
+            },
+        ),
+        Intent::AccessRequest => (
+            "access_request",
+            IntakeEffect::OpenRequest {
+                kind: "access".into(),
+                due_on,
+            },
+        ),
+        Intent::ErasureRequest => (
+            "erasure_request",
+            IntakeEffect::OpenRequest {
+                kind: "erasure".into(),
+                due_on,
+            },
+        ),
         Intent::NotARequest => ("not_a_request", IntakeEffect::Nothing),
         Intent::Review => ("review", IntakeEffect::Nothing),
     })
@@ -175,7 +222,9 @@ async fn one(
     let parsed = mail::parse(bytes);
     let key = match &parsed {
         Ok(m) => m.key.clone(),
-        Err(_) => format!("sha256:{}", hex::encode(Sha256::digest(bytes))),
+        // Keyed like a message without Message-ID, so that the same unreadable bytes from a
+        // Maildir and from an mbox (which adds a line end) are one message.
+        Err(_) => mail::hash_key(bytes),
     };
     let mut report = MessageReport::bare(origin.to_owned(), "unreadable", String::new());
     report.message_id = parsed.as_ref().ok().and_then(|m| m.message_id.clone());
@@ -237,11 +286,18 @@ async fn one(
     let subject_ref = SubjectRef::for_email(&key, &from).as_str().to_owned();
     if outcome != "review" {
         let known = !from.is_empty()
-            && !ctx.store.find_subjects(&SubjectQuery::Ref(subject_ref.clone()), Some(&tenant)).await?.is_empty();
+            && !ctx
+                .store
+                .find_subjects(&SubjectQuery::Ref(subject_ref.clone()), Some(&tenant))
+                .await?
+                .is_empty();
         if !known {
             outcome = "unmatched";
             effect = IntakeEffect::Nothing;
-            report.reason = format!("{}; the sender is not a known person of {tenant}", report.reason);
+            report.reason = format!(
+                "{}; the sender is not a known person of {tenant}",
+                report.reason
+            );
         }
     }
     if matches!(outcome, "review" | "unmatched") {
@@ -250,7 +306,8 @@ async fn one(
         entry.subject_ref = Some(subject_ref.clone());
     }
     report.outcome = outcome;
-    // Appointments a withdrawal cancels, for the reply.
+    // Appointments a withdrawal would cancel, for the reply; narrowed to what the erasure
+    // really cancelled once it has run (a hold keeps them).
     let cancelled = match &effect {
         IntakeEffect::Withdraw { erase: Some(_), .. } => ctx
             .store
@@ -259,11 +316,16 @@ async fn one(
             .bookings
             .into_iter()
             .filter(|b| b.status == "booked" && b.appointment_start > now)
-            .map(|b| (b.service_name, b.appointment_start))
+            .map(|b| (b.reference, b.service_name, b.appointment_start))
             .collect(),
         _ => Vec::new(),
     };
-    let reply = Reply { mail: &mail, policy, address, cancelled };
+    let reply = Reply {
+        mail: &mail,
+        policy,
+        address,
+        cancelled,
+    };
     record(ctx, opts, entry, effect, report, Some(reply)).await
 }
 
@@ -272,7 +334,8 @@ struct Reply<'a> {
     policy: &'a Policy,
     /// The withdrawal address the message came to; the answer comes from it.
     address: String,
-    cancelled: Vec<(String, DateTime<Utc>)>,
+    /// (reference, service, start) of the future bookings the withdrawal cancels.
+    cancelled: Vec<(String, String, DateTime<Utc>)>,
 }
 
 async fn record(
@@ -287,7 +350,10 @@ async fn record(
     if opts.dry_run {
         return Ok(report);
     }
-    let result = ctx.store.record_message(&entry, &effect, &ctx.audit()).await?;
+    let result = ctx
+        .store
+        .record_message(&entry, &effect, &ctx.audit())
+        .await?;
     if !result.recorded {
         report.outcome = "duplicate";
         report.reason = "this message was processed before".into();
@@ -295,10 +361,25 @@ async fn record(
     }
     report.request_id = result.request_id;
     report.consents_withdrawn = result.consents_withdrawn;
-    report.bookings_cancelled = result.erasure.as_ref().map_or(0, |e| e.counts.iter().map(|(_, c)| c.bookings_cancelled).sum());
-    if let Some(reply) = reply
-        && matches!(report.outcome, "withdrawn" | "sms_withdrawn" | "access_request" | "erasure_request")
+    report.bookings_cancelled = result.erasure.as_ref().map_or(0, |e| {
+        e.counts.iter().map(|(_, c)| c.bookings_cancelled).sum()
+    });
+    if let Some(mut reply) = reply
+        && matches!(
+            report.outcome,
+            "withdrawn" | "sms_withdrawn" | "access_request" | "erasure_request"
+        )
     {
+        // What a hold or restriction kept was not cancelled: a person on hold keeps all
+        // (`what` = "all"), a held booking keeps that booking.
+        if let Some(erasure) = &result.erasure {
+            reply.cancelled.retain(|(reference, _, _)| {
+                !erasure
+                    .kept
+                    .iter()
+                    .any(|k| k.what == "all" || k.what == *reference)
+            });
+        }
         report.reply = Some(write_reply(ctx, opts, &reply, &report, &result, &effect)?);
     }
     Ok(report)
@@ -324,7 +405,7 @@ fn write_reply(
                  Verarbeitung Ihrer Daten bei der Online-Terminvergabe enden mit Wirkung für die Zukunft \
                  (Art. 7 Abs. 3 DSGVO).\n\n"
             ));
-            for (service, at) in &reply.cancelled {
+            for (_, service, at) in &reply.cancelled {
                 body.push_str(&format!(
                     "Ihr Termin „{service}“ am {} wurde abgesagt.\n",
                     super::booking::appointment_de(tz, *at)
@@ -403,7 +484,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut f = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
@@ -411,11 +494,20 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Messages a human must look at: review, unmatched, unreadable.
 pub async fn review(ctx: &Context) -> Result<Vec<crate::store::InboxItem>> {
-    Ok(ctx.store.inbox_items(&["review", "unmatched", "unreadable"]).await?)
+    Ok(ctx
+        .store
+        .inbox_items(&["review", "unmatched", "unreadable"])
+        .await?)
 }
 
 /// What a human decided a message is.
-pub const DECISIONS: &[&str] = &["withdrawn", "sms_withdrawn", "access_request", "erasure_request", "not_a_request"];
+pub const DECISIONS: &[&str] = &[
+    "withdrawn",
+    "sms_withdrawn",
+    "access_request",
+    "erasure_request",
+    "not_a_request",
+];
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Resolution {
@@ -443,14 +535,20 @@ pub async fn resolve(
         "erasure_request" => Intent::ErasureRequest,
         "not_a_request" => Intent::NotARequest,
         other => {
-            return Err(Refusal::InvalidInput(format!("--as {other}: use one of {}", DECISIONS.join(", "))).into());
+            return Err(Refusal::InvalidInput(format!(
+                "--as {other}: use one of {}",
+                DECISIONS.join(", ")
+            ))
+            .into());
         }
     };
     let item = review(ctx)
         .await?
         .into_iter()
         .find(|i| i.message_key == message_key)
-        .ok_or_else(|| Refusal::NotFound(format!("no message {message_key} waits for a decision")))?;
+        .ok_or_else(|| {
+            Refusal::NotFound(format!("no message {message_key} waits for a decision"))
+        })?;
     let policy = match &item.tenant {
         Some(t) => Some(ctx.policies.require(t)?),
         None if intent == Intent::NotARequest => None,
@@ -465,11 +563,16 @@ pub async fn resolve(
         (Intent::NotARequest, _) => None,
         (_, Some(e)) => {
             if !crate::domain::subject::is_email_address(e.trim()) {
-                return Err(Refusal::InvalidInput(format!("--email \"{e}\": not an e-mail address")).into());
+                return Err(Refusal::InvalidInput(format!(
+                    "--email \"{e}\": not an e-mail address"
+                ))
+                .into());
             }
             Some(e.trim().to_owned())
         }
-        (_, None) => return Err(Refusal::InvalidInput("--email: say whose request it is".into()).into()),
+        (_, None) => {
+            return Err(Refusal::InvalidInput("--email: say whose request it is".into()).into());
+        }
     };
     let received = item.received_at.unwrap_or(item.processed_at);
     let (outcome, effect) = match policy {
@@ -477,12 +580,22 @@ pub async fn resolve(
         None => ("not_a_request", IntakeEffect::Nothing),
     };
     let subject_ref = match &email {
-        Some(e) => Some(SubjectRef::for_email(&ctx.store.pseudonym_key().await?, e).as_str().to_owned()),
+        Some(e) => Some(
+            SubjectRef::for_email(&ctx.store.pseudonym_key().await?, e)
+                .as_str()
+                .to_owned(),
+        ),
         None => None,
     };
     let result = ctx
         .store
-        .resolve_message(message_key, outcome, subject_ref.as_deref(), &effect, &ctx.audit())
+        .resolve_message(
+            message_key,
+            outcome,
+            subject_ref.as_deref(),
+            &effect,
+            &ctx.audit(),
+        )
         .await?;
     let mut resolution = Resolution {
         message_key: message_key.to_owned(),
@@ -509,11 +622,26 @@ pub async fn resolve(
             dmarc_fail: false,
             references: Vec::new(),
         };
-        let address = policy.tenant.withdrawal_addresses.first().cloned().unwrap_or_else(|| policy.tenant.email.clone());
-        let reply = Reply { mail: &original, policy, address, cancelled: Vec::new() };
-        let mut report = MessageReport::bare(message_key.to_owned(), outcome_name(outcome), String::new());
+        let address = policy
+            .tenant
+            .withdrawal_addresses
+            .first()
+            .cloned()
+            .unwrap_or_else(|| policy.tenant.email.clone());
+        let reply = Reply {
+            mail: &original,
+            policy,
+            address,
+            cancelled: Vec::new(),
+        };
+        let mut report =
+            MessageReport::bare(message_key.to_owned(), outcome_name(outcome), String::new());
         report.request_id = result.request_id;
-        let opts = ImportOptions { source: Source::Files(Vec::new()), outbox: outbox.to_owned(), dry_run: false };
+        let opts = ImportOptions {
+            source: Source::Files(Vec::new()),
+            outbox: outbox.to_owned(),
+            dry_run: false,
+        };
         resolution.reply = Some(write_reply(ctx, &opts, &reply, &report, &result, &effect)?);
     }
     Ok(resolution)
@@ -521,5 +649,9 @@ pub async fn resolve(
 
 /// The static name of an outcome.
 fn outcome_name(outcome: &str) -> &'static str {
-    OUTCOMES.iter().copied().find(|o| *o == outcome).unwrap_or("review")
+    OUTCOMES
+        .iter()
+        .copied()
+        .find(|o| *o == outcome)
+        .unwrap_or("review")
 }
