@@ -8,6 +8,7 @@ mod audit;
 mod export;
 mod policy;
 pub mod render;
+mod retention;
 mod rights;
 mod serve;
 mod withdrawals;
@@ -89,6 +90,9 @@ pub enum Command {
     /// Consent withdrawals and requests from the office mailbox
     #[command(subcommand)]
     Withdrawals(withdrawals::WithdrawalsCmd),
+    /// Retention and anonymization as the policies say, from cron
+    #[command(subcommand)]
+    Retention(retention::RetentionCmd),
     /// Run the booking endpoint (JSON API and citizen pages)
     Serve(serve::ServeArgs),
 }
@@ -204,6 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hold(cmd) => rights::hold(&ctx, cmd, global.format).await,
         Command::Requests(cmd) => rights::requests(&ctx, cmd, global.format).await,
         Command::Withdrawals(cmd) => withdrawals::run(&ctx, cmd, global.format).await,
+        Command::Retention(cmd) => retention::run(&ctx, cmd, global.format, global.quiet).await,
         Command::Serve(args) => serve::run(ctx, args).await,
     }
 }

@@ -9,6 +9,7 @@ pub mod holidays;
 pub mod notice;
 pub mod policy;
 pub mod requests;
+pub mod retention;
 pub mod service;
 pub mod slots;
 pub mod subject;

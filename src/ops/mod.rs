@@ -7,6 +7,7 @@ pub mod csv_input;
 pub mod export;
 pub mod policies;
 pub mod requests;
+pub mod retention;
 pub mod rights;
 pub mod seeding;
 pub mod withdrawals;

@@ -6,10 +6,16 @@
 
 #[macro_use]
 mod shared;
+#[macro_use]
+mod retention;
 mod postgres;
 mod rights;
 mod sqlite;
 
+pub use retention::{
+    LEASE_SECONDS, LockHeld, RETENTION_LOCK_KEY, RecordProgress, RetentionBatch, RetentionDue,
+    RetentionFinish, RetentionRun, RetentionRunRecord, RetentionStart, RetentionTarget,
+};
 pub use rights::*;
 
 use crate::domain::audit::{AuditEntry, AuditEvent};
@@ -456,6 +462,44 @@ pub trait Store: Send + Sync {
 
     /// Id and hash of the newest entry written, as remembered beside the trail.
     async fn audit_head(&self) -> Result<Option<(i64, String)>>;
+
+    /// Rows of a retention rule that are due now, and of them those kept by a hold or
+    /// restriction (`retention plan`).
+    async fn retention_due(&self, target: &RetentionTarget) -> Result<RetentionDue>;
+
+    /// Rows of a retention rule that are due, not held, and still hold personal data (the
+    /// self-check after a run).
+    async fn retention_resisting(&self, target: &RetentionTarget) -> Result<i64>;
+
+    /// Takes the one-run-at-a-time lock and records the run as running (marking runs that
+    /// were killed as failed); `Err(LockHeld)` when another run holds the lock.
+    async fn start_retention_run(
+        &self,
+        start: &RetentionStart,
+        ctx: &AuditContext,
+    ) -> Result<std::result::Result<RetentionRun, LockHeld>>;
+
+    /// Treats the next batch of a rule (ids above `after_id`, at most `limit` due rows) in
+    /// one transaction, which also stores the run's counts that `record` renders.
+    async fn apply_retention_batch(
+        &self,
+        run: &RetentionRun,
+        target: &RetentionTarget,
+        after_id: i64,
+        limit: i64,
+        record: &RecordProgress<'_>,
+    ) -> Result<RetentionBatch>;
+
+    /// Records the run's end with its audit entries and lets go of the lock.
+    async fn finish_retention_run(
+        &self,
+        run: RetentionRun,
+        finish: &RetentionFinish,
+        ctx: &AuditContext,
+    ) -> Result<()>;
+
+    /// Recorded runs, newest first.
+    async fn retention_runs(&self, limit: i64) -> Result<Vec<RetentionRunRecord>>;
 }
 
 /// Opens the database the URL names (creating a SQLite file if missing).

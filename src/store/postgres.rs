@@ -63,3 +63,4 @@ impl PgStore {
 }
 
 impl_store!(PgStore, Postgres, crate::store::Backend::Postgres);
+impl_retention!(PgStore, Postgres, postgres_dialect);

@@ -1766,6 +1766,47 @@ macro_rules! impl_store {
                     .fetch_optional(&self.pool)
                     .await?)
             }
+
+            // Retention: the SQL is in `store/retention.rs` (`impl_retention!`).
+            async fn retention_due(&self, t: &$crate::store::RetentionTarget) -> $crate::store::Result<$crate::store::RetentionDue> {
+                self.retention_due_rows(t).await
+            }
+
+            async fn retention_resisting(&self, t: &$crate::store::RetentionTarget) -> $crate::store::Result<i64> {
+                self.retention_resisting_rows(t).await
+            }
+
+            async fn start_retention_run(
+                &self,
+                start: &$crate::store::RetentionStart,
+                ctx: &$crate::store::AuditContext,
+            ) -> $crate::store::Result<std::result::Result<$crate::store::RetentionRun, $crate::store::LockHeld>> {
+                self.retention_lock_and_start(start, ctx).await
+            }
+
+            async fn apply_retention_batch(
+                &self,
+                run: &$crate::store::RetentionRun,
+                t: &$crate::store::RetentionTarget,
+                after_id: i64,
+                limit: i64,
+                record: &$crate::store::RecordProgress<'_>,
+            ) -> $crate::store::Result<$crate::store::RetentionBatch> {
+                self.retention_batch(run, t, after_id, limit, record).await
+            }
+
+            async fn finish_retention_run(
+                &self,
+                run: $crate::store::RetentionRun,
+                finish: &$crate::store::RetentionFinish,
+                ctx: &$crate::store::AuditContext,
+            ) -> $crate::store::Result<()> {
+                self.retention_finish(run, finish, ctx).await
+            }
+
+            async fn retention_runs(&self, limit: i64) -> $crate::store::Result<Vec<$crate::store::RetentionRunRecord>> {
+                self.retention_run_list(limit).await
+            }
         }
     };
 }

@@ -74,6 +74,7 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, Sqlite, crate::store::Backend::Sqlite);
+impl_retention!(SqliteStore, Sqlite, sqlite_dialect);
 
 #[cfg(test)]
 mod tests {
