@@ -5,6 +5,7 @@
 
 mod admin;
 mod audit;
+mod demo;
 mod export;
 mod policy;
 pub mod render;
@@ -95,6 +96,8 @@ pub enum Command {
     Retention(retention::RetentionCmd),
     /// Run the booking endpoint (JSON API and citizen pages)
     Serve(serve::ServeArgs),
+    /// Build a database to explore: the tenants, services, slots and realistic fake bookings
+    Demo(demo::DemoArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -185,7 +188,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             store::redact_url(&global.database_url)
         ))
     })?;
-    if !matches!(cli.command, Command::Migrate) {
+    // `migrate` and `demo` bring the schema up to date themselves.
+    if !matches!(cli.command, Command::Migrate | Command::Demo(_)) {
         store.check_schema().await?;
     }
     let ctx = Context {
@@ -210,6 +214,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Withdrawals(cmd) => withdrawals::run(&ctx, cmd, global.format).await,
         Command::Retention(cmd) => retention::run(&ctx, cmd, global.format, global.quiet).await,
         Command::Serve(args) => serve::run(ctx, args).await,
+        Command::Demo(args) => demo::run(&ctx, args, &global).await,
     }
 }
 

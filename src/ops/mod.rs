@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod booking;
 pub mod csv_input;
+pub mod demo;
 pub mod export;
 pub mod policies;
 pub mod requests;

@@ -1,0 +1,232 @@
+//! `demo` on both backends: what the report counts is what the database holds, bookings lie
+//! in the past and the future, the same seed gives the same people, and every e-mail
+//! address is at a reserved example domain.
+
+#[macro_use]
+mod common;
+
+use common::{Kind, TestDb};
+use datenwart::ops::demo::{self, DemoReport, DemoRequest, Silent};
+
+const BOOKINGS: u64 = 300;
+
+fn request(seed: u64) -> DemoRequest {
+    DemoRequest {
+        bookings: BOOKINGS,
+        page_views: 2,
+        seed,
+    }
+}
+
+async fn demo_on(db: &TestDb, req: &DemoRequest) -> DemoReport {
+    let ctx = db.context().await;
+    demo::run(&ctx, req, &Silent).await.expect("demo runs")
+}
+
+/// Every person's (first name, last name, e-mail), sorted.
+async fn people(db: &TestDb) -> Vec<(String, String, String)> {
+    let sql = "select first_name, last_name, lower(email) from bookings order by 3, 1, 2";
+    with_pool!(db, |pool| sqlx::query_as(sql)
+        .fetch_all(&pool)
+        .await
+        .unwrap())
+}
+
+async fn the_report_counts_what_the_database_holds(db: TestDb) {
+    let r = demo_on(&db, &request(demo::DEFAULT_SEED)).await;
+    let t = &r.totals;
+    assert_eq!(t.bookings, BOOKINGS);
+    assert_eq!(t.refused, 0);
+    assert_eq!(r.bookings_before, 0);
+    assert_eq!(r.tenants.len(), 3);
+    assert_eq!(r.tenants_created, 3);
+    assert_eq!(
+        db.count("select count(*) from bookings").await,
+        BOOKINGS as i64
+    );
+    assert_eq!(
+        db.count("select count(*) from consents").await,
+        t.consents as i64
+    );
+    assert_eq!(
+        db.count("select count(*) from notifications").await,
+        t.notifications as i64
+    );
+    assert_eq!(
+        db.count("select count(*) from access_log").await,
+        t.access_log as i64
+    );
+    // One request per booking, linked to it, and two page views each.
+    assert_eq!(
+        db.count("select count(*) from access_log where booking_id is not null")
+            .await,
+        BOOKINGS as i64
+    );
+    assert_eq!(t.access_log, BOOKINGS * 3);
+    assert_eq!(
+        db.count("select count(*) from bookings where status = 'cancelled'")
+            .await,
+        t.cancelled as i64
+    );
+    for tenant in &r.tenants {
+        let n = db
+            .count(&format!(
+                "select count(*) from bookings b join tenants t on t.id = b.tenant_id where t.slug = '{}'",
+                tenant.tenant
+            ))
+            .await;
+        assert_eq!(n, tenant.bookings as i64, "{}", tenant.tenant);
+        assert!(tenant.bookings > 0 && tenant.slots_created > 0 && tenant.services > 0);
+    }
+
+    // Past and future, as the report says; every booking made before its appointment.
+    let now = datenwart::domain::time::format_instant(&datenwart::domain::time::now());
+    let past = db
+        .count(&format!(
+            "select count(*) from bookings where appointment_start <= '{now}'"
+        ))
+        .await;
+    assert!(past > 0 && past < BOOKINGS as i64, "{past}");
+    assert_eq!(past as u64, t.past);
+    assert_eq!(t.past + t.future, BOOKINGS);
+    assert_eq!(
+        db.count("select count(*) from bookings where booked_at >= appointment_start")
+            .await,
+        0
+    );
+
+    // Recklinghausen asks for consent and neither address nor birth date; the other two
+    // rest on contract, take both voluntarily and send SMS reminders to who asks.
+    let of = |tenant: &str, cond: &str| {
+        format!(
+            "select count(*) from bookings b join tenants t on t.id = b.tenant_id \
+             where t.slug = '{tenant}' and {cond}"
+        )
+    };
+    assert_eq!(
+        db.count(&of(
+            "recklinghausen",
+            "(b.address is not null or b.birth_date is not null)"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        db.count(&of(
+            "recklinghausen",
+            "not exists (select 1 from consents c where c.booking_id = b.id and c.purpose = 'booking')"
+        ))
+        .await,
+        0
+    );
+    assert!(
+        db.count(&of("oer-erkenschwick", "b.address is not null"))
+            .await
+            > 0
+    );
+    assert!(
+        db.count(&of("westendorf", "b.birth_date is not null"))
+            .await
+            > 0
+    );
+    assert!(
+        db.count("select count(*) from notifications where kind = 'sms_reminder'")
+            .await
+            > 0
+    );
+
+    // Some people booked more than once, some of them at two tenants.
+    assert!(r.persons_with_several_bookings > 0);
+    assert!(r.persons_at_several_tenants > 0);
+    assert_eq!(
+        db.count(
+            "select count(*) from (select subject_ref from bookings group by subject_ref \
+             having count(distinct tenant_id) > 1) x"
+        )
+        .await as u64,
+        r.persons_at_several_tenants
+    );
+    assert_eq!(
+        db.count("select count(distinct subject_ref) from bookings")
+            .await as u64,
+        r.persons
+    );
+
+    // No e-mail outside the reserved example domains (RFC 2606).
+    for (_, _, email) in people(&db).await {
+        let domain = email.rsplit_once('@').unwrap().1;
+        assert!(
+            ["example.com", "example.org", "example.net"].contains(&domain)
+                || domain.ends_with(".example"),
+            "{domain}"
+        );
+    }
+
+    // The audit trail records the demo and stays intact.
+    assert_eq!(
+        db.count("select count(*) from audit_log where action = 'demo.bookings'")
+            .await,
+        3
+    );
+    let ctx = db.context().await;
+    let verified = datenwart::ops::audit::verify(ctx.store.as_ref())
+        .await
+        .unwrap();
+    assert!(verified.ok, "{:?}", verified.problem);
+}
+
+async fn the_same_seed_gives_the_same_people(db: TestDb) {
+    let other = TestDb::new(db.kind).await.unwrap();
+    demo_on(&db, &request(7)).await;
+    demo_on(&other, &request(7)).await;
+    let (a, b) = (people(&db).await, people(&other).await);
+    assert_eq!(a.len(), BOOKINGS as usize);
+    assert_eq!(a, b);
+}
+
+async fn a_second_demo_adds_bookings_and_says_so(db: TestDb) {
+    demo_on(&db, &request(1)).await;
+    let second = demo_on(&db, &request(2)).await;
+    assert_eq!(second.bookings_before, BOOKINGS as i64);
+    assert_eq!(second.totals.bookings, BOOKINGS);
+    assert_eq!(second.migrations_applied, 0);
+    assert_eq!(second.tenants_created, 0);
+    assert_eq!(second.totals.services_created, 0);
+    assert_eq!(
+        db.count("select count(*) from bookings").await,
+        2 * BOOKINGS as i64
+    );
+}
+
+on_both_backends!(
+    the_report_counts_what_the_database_holds,
+    the_same_seed_gives_the_same_people,
+    a_second_demo_adds_bookings_and_says_so,
+);
+
+#[test]
+fn the_command_prints_its_report_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_datenwart"))
+        .current_dir(common::repo())
+        .args(["--database-url", &url, "--format", "json", "demo"])
+        .args(["--bookings", "40", "--page-views", "0"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["totals"]["bookings"], 40);
+    assert_eq!(report["totals"]["access_log"], 40);
+    assert_eq!(report["seed"], demo::DEFAULT_SEED);
+    // No progress bar without a terminal.
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
