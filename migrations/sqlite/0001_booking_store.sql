@@ -218,6 +218,10 @@ create table inbox_messages (
     subject_ref text,
     sender text,
     subject text,
+    -- Why the intake decided so (what matched, what failed); never the text itself.
+    reason text,
+    -- The withdrawal address the message reached; a reply comes from it.
+    address text,
     request_id integer references requests (id),
     anonymized_at text
 );

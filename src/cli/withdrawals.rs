@@ -69,6 +69,7 @@ struct ReviewRow {
     received_at: String,
     sender: String,
     subject: String,
+    reason: String,
 }
 
 pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<ExitCode> {
@@ -88,6 +89,7 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
                         .unwrap_or_default(),
                     sender: i.sender.unwrap_or_default(),
                     subject: i.subject.unwrap_or_default(),
+                    reason: i.reason.unwrap_or_default(),
                 })
                 .collect();
             render::rows(format, &rows)?;

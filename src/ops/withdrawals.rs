@@ -242,6 +242,8 @@ async fn one(
         subject_ref: None,
         sender: None,
         subject: None,
+        reason: None,
+        address: None,
     };
     let mail = match parsed {
         Err(e) => {
@@ -258,6 +260,7 @@ async fn one(
     };
     let tenant = policy.tenant.slug.clone();
     entry.tenant = Some(tenant.clone());
+    entry.address = Some(address.clone());
     report.tenant = Some(tenant.clone());
     let classification = classify(&mail.subject, &mail.text);
     let received = mail.received.unwrap_or(now);
@@ -347,6 +350,7 @@ async fn record(
     reply: Option<Reply<'_>>,
 ) -> Result<MessageReport> {
     entry.outcome = report.outcome.to_owned();
+    entry.reason = Some(report.reason.chars().take(500).collect());
     if opts.dry_run {
         return Ok(report);
     }
@@ -622,11 +626,11 @@ pub async fn resolve(
             dmarc_fail: false,
             references: Vec::new(),
         };
-        let address = policy
-            .tenant
-            .withdrawal_addresses
-            .first()
-            .cloned()
+        // The reply comes from the address the message reached.
+        let address = item
+            .address
+            .clone()
+            .or_else(|| policy.tenant.withdrawal_addresses.first().cloned())
             .unwrap_or_else(|| policy.tenant.email.clone());
         let reply = Reply {
             mail: &original,

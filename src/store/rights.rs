@@ -304,6 +304,10 @@ pub struct InboxEntry {
     /// Kept only where a human must look (review, unmatched), so they can find the mail.
     pub sender: Option<String>,
     pub subject: Option<String>,
+    /// Why it got its outcome, in a few words (what matched, what failed).
+    pub reason: Option<String>,
+    /// The withdrawal address it reached.
+    pub address: Option<String>,
 }
 
 /// What a message does besides being recorded; applied in the same transaction.
@@ -343,5 +347,7 @@ pub struct InboxItem {
     pub outcome: String,
     pub sender: Option<String>,
     pub subject: Option<String>,
+    pub reason: Option<String>,
+    pub address: Option<String>,
     pub request_id: Option<i64>,
 }

@@ -1616,8 +1616,8 @@ macro_rules! impl_store {
                 };
                 let id: Option<i64> = sqlx::query_scalar(
                     "insert into inbox_messages (message_key, tenant_id, received_at, processed_at, outcome,
-                         subject_ref, sender, subject)
-                     values ($1, $2, $3, $4, $5, $6, $7, $8)
+                         subject_ref, sender, subject, reason, address)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                      on conflict (message_key) do nothing returning id",
                 )
                 .bind(&e.message_key)
@@ -1628,6 +1628,8 @@ macro_rules! impl_store {
                 .bind(&e.subject_ref)
                 .bind(&e.sender)
                 .bind(&e.subject)
+                .bind(&e.reason)
+                .bind(&e.address)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(id) = id else {
@@ -1647,7 +1649,7 @@ macro_rules! impl_store {
                 for outcome in outcomes {
                     let mut rows: Vec<$crate::store::InboxItem> = sqlx::query_as(
                         "select m.id, m.message_key, t.slug as tenant, m.received_at, m.processed_at, m.outcome,
-                                m.sender, m.subject, m.request_id
+                                m.sender, m.subject, m.reason, m.address, m.request_id
                          from inbox_messages m left join tenants t on t.id = m.tenant_id
                          where m.outcome = $1 order by m.id",
                     )
@@ -1669,15 +1671,15 @@ macro_rules! impl_store {
                 ctx: &$crate::store::AuditContext,
             ) -> $crate::store::Result<$crate::store::IntakeResult> {
                 let mut tx = self.begin_admin().await?;
-                let row: Option<(i64, Option<i64>, Option<chrono::DateTime<chrono::Utc>>, chrono::DateTime<chrono::Utc>)> =
+                let row: Option<(i64, Option<i64>, Option<chrono::DateTime<chrono::Utc>>, chrono::DateTime<chrono::Utc>, Option<String>)> =
                     sqlx::query_as(
-                        "select id, tenant_id, received_at, processed_at from inbox_messages
+                        "select id, tenant_id, received_at, processed_at, address from inbox_messages
                          where message_key = $1 and outcome in ('review', 'unmatched', 'unreadable')",
                     )
                     .bind(message_key)
                     .fetch_optional(&mut *tx)
                     .await?;
-                let Some((id, tenant_id, received_at, processed_at)) = row else {
+                let Some((id, tenant_id, received_at, processed_at, address)) = row else {
                     return Err($crate::store::StoreError::NotFound(format!(
                         "no message {message_key} waiting for a decision (review, unmatched or unreadable)"
                     )));
@@ -1702,7 +1704,14 @@ macro_rules! impl_store {
                     subject_ref: subject_ref.map(str::to_owned),
                     sender: None,
                     subject: None,
+                    reason: Some("decided by a person (withdrawals resolve)".into()),
+                    address,
                 };
+                sqlx::query("update inbox_messages set reason = $2 where id = $1")
+                    .bind(id)
+                    .bind(&entry.reason)
+                    .execute(&mut *tx)
+                    .await?;
                 let result = Self::apply_intake(&mut tx, id, tenant_id, &entry, effect, ctx).await?;
                 tx.commit().await?;
                 if result.erasure.is_some() {
