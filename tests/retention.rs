@@ -284,6 +284,8 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
             subject_ref: tenant.map(|_| bernd_ref.clone()),
             sender: Some(BERND.0.into()),
             subject: Some("Widerruf meiner Einwilligung, Bernd Vogel".into()),
+            reason: None,
+            address: None,
         };
         ctx.store
             .record_message(&entry, &IntakeEffect::Nothing, &admin_at(t - days(age)))
@@ -575,6 +577,8 @@ async fn the_other_actions_delete_bookings_with_their_rows_and_anonymize_the_acc
         subject_ref: Some(dora_ref.clone()),
         sender: Some(DORA.0.into()),
         subject: Some("Auskunft".into()),
+        reason: None,
+        address: None,
     };
     ctx.store
         .record_message(&entry, &IntakeEffect::Nothing, &admin_at(t - days(80)))

@@ -204,7 +204,7 @@ struct RuleRow {
     anonymized: i64,
     deleted: i64,
     held: i64,
-    #[tabled(rename = "with bookings")]
+    #[tabled(rename = "also deleted")]
     dependents_deleted: i64,
     #[tabled(display = "opt_count")]
     resisting: Option<i64>,

@@ -839,6 +839,8 @@ macro_rules! impl_retention {
                 };
                 // The change: one short transaction over that id range.
                 let mut tx = self.begin_write().await?;
+                // How long the write lock (SQLite) is held, for `-vv` and the benchmark.
+                let started = std::time::Instant::now();
                 $crate::store::retention::$dialect::renew(&mut tx, &run.lock).await?;
                 let guarded = Self::retention_guarded(&mut *tx, owner, today).await?;
                 let in_range = |sql: String| {
@@ -930,6 +932,13 @@ macro_rules! impl_retention {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                tracing::debug!(
+                    data = rows.data.as_str(),
+                    tenant = target.tenant.as_deref().unwrap_or("-"),
+                    rows = batch.seen,
+                    write_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    "retention batch committed"
+                );
                 Ok(batch)
             }
 
