@@ -47,7 +47,7 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 "$bin" --database-url "$url" -q erase --email "$email" --yes >/dev/null
 t2=$(date +%s.%N)
-"$bin" --database-url "$url" -q tenants list >/dev/null
+"$bin" --database-url "$url" -q hold list >/dev/null
 t3=$(date +%s.%N)
 python3 - "$t0" "$t1" "$t2" "$t3" <<'PY'
 import sys
