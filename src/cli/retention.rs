@@ -34,7 +34,8 @@ pub enum RetentionCmd {
         /// The run's clock (RFC 3339), not later than now; default now
         #[arg(long, value_name = "TS")]
         now: Option<DateTime<Utc>>,
-        /// Rows per batch; each batch is one short transaction
+        /// At most this many rows per batch; each batch is one short transaction, and batches
+        /// shrink while one takes longer than 250 ms
         #[arg(long, value_name = "N", default_value_t = retention::DEFAULT_BATCH_SIZE)]
         batch_size: i64,
         /// Do not ask on a terminal (off a terminal, e.g. from cron, it never asks)

@@ -18,6 +18,32 @@ pub fn is_due(reference: DateTime<Utc>, now: DateTime<Utc>, after: &RetentionPer
     reference <= cutoff(now, after)
 }
 
+/// How long one batch's write transaction should take at most: on SQLite it holds the
+/// database's write lock, and bookings wait for it.
+pub const BATCH_WRITE_TARGET: std::time::Duration = std::time::Duration::from_millis(250);
+/// Batches never get smaller than this (or `--batch-size`, if smaller).
+pub const MIN_BATCH: i64 = 100;
+/// A run starts with batches of at most this many rows and grows them while they are fast.
+pub const FIRST_BATCH: i64 = 1_000;
+
+/// The size of the next batch: shrunk in proportion when the last write transaction took
+/// longer than [`BATCH_WRITE_TARGET`], doubled (up to `max`) when it took less than a
+/// third of it. A loaded machine gets short transactions, an idle one few of them.
+pub fn next_batch_size(current: i64, max: i64, took: std::time::Duration) -> i64 {
+    let floor = MIN_BATCH.min(max);
+    let target = BATCH_WRITE_TARGET.as_secs_f64();
+    let took = took.as_secs_f64();
+    let next = if took > target {
+        // Truncating is fine: the result is clamped to at least `floor`.
+        (current as f64 * target / took) as i64
+    } else if took < target / 3.0 {
+        current.saturating_mul(2)
+    } else {
+        current
+    };
+    next.clamp(floor, max.max(1))
+}
+
 /// One retention rule applied to the rows of one owner: a tenant, or (`tenant: None`) the
 /// rows that belong to no tenant.
 #[derive(Clone, Debug, Serialize)]
@@ -202,6 +228,19 @@ mod tests {
             cutoff(at("2027-03-31T12:00:00Z"), &after),
             at("2027-03-24T12:00:00Z")
         );
+    }
+
+    #[test]
+    fn batches_shrink_when_slow_and_grow_when_fast_within_their_bounds() {
+        use std::time::Duration as D;
+        assert_eq!(next_batch_size(1000, 5000, D::from_millis(50)), 2000);
+        assert_eq!(next_batch_size(4000, 5000, D::from_millis(10)), 5000);
+        assert_eq!(next_batch_size(1000, 5000, D::from_millis(150)), 1000);
+        assert_eq!(next_batch_size(5000, 5000, D::from_millis(1000)), 1250);
+        assert_eq!(next_batch_size(200, 5000, D::from_secs(10)), MIN_BATCH);
+        // A small --batch-size is a hard limit in both directions.
+        assert_eq!(next_batch_size(5, 5, D::from_millis(1)), 5);
+        assert_eq!(next_batch_size(5, 5, D::from_secs(3)), 5);
     }
 
     #[test]

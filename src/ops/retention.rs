@@ -307,6 +307,7 @@ async fn treat(
         progress.rule(&rule.label(), total);
         let mut counts = RuleCounts::default();
         let mut after = 0;
+        let mut size = req.batch_size.min(retention::FIRST_BATCH);
         loop {
             let done = &report.rules;
             let record = |b: &RetentionBatch| {
@@ -322,8 +323,9 @@ async fn treat(
             };
             let batch = ctx
                 .store
-                .apply_retention_batch(run, &target, after, req.batch_size, &record)
+                .apply_retention_batch(run, &target, after, size, &record)
                 .await?;
+            size = retention::next_batch_size(size, req.batch_size, batch.write_time);
             counts.add(&batch);
             progress.advance(u64::try_from(batch.seen).unwrap_or(0));
             match batch.next_after {

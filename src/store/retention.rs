@@ -74,6 +74,9 @@ pub struct RetentionBatch {
     /// Where the next batch starts; `None` when the rule is done.
     #[serde(skip)]
     pub next_after: Option<i64>,
+    /// How long the batch's write transaction took (on SQLite: held the write lock).
+    #[serde(skip)]
+    pub write_time: std::time::Duration,
 }
 
 /// Renders the run's counts (with this batch added) for its `retention_runs` row, which is
@@ -932,11 +935,12 @@ macro_rules! impl_retention {
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
+                batch.write_time = started.elapsed();
                 tracing::debug!(
                     data = rows.data.as_str(),
                     tenant = target.tenant.as_deref().unwrap_or("-"),
                     rows = batch.seen,
-                    write_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    write_ms = batch.write_time.as_secs_f64() * 1000.0,
                     "retention batch committed"
                 );
                 Ok(batch)
