@@ -80,9 +80,9 @@ stored() {
 cpu="$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
 echo "datenwart $(git rev-parse --short HEAD 2>/dev/null || echo '?') · $(nproc) cores ($cpu) · $bookings bookings per run after 100 warm-up" >&2
 # Other work on the machine skews every figure; say so rather than print a quiet-looking table.
-load="$(cut -d ' ' -f 1 /proc/loadavg)"
-if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
-  echo "bench: warning: load average $load on $(nproc) cores before the runs; the figures will be low" >&2
+load_avg="$(cut -d ' ' -f 1 /proc/loadavg)"
+if awk -v l="$load_avg" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+  echo "bench: warning: load average $load_avg on $(nproc) cores before the runs; the figures will be low" >&2
 fi
 echo
 echo "| backend | clients | bookings | seconds | bookings/s | p50 ms | p99 ms | failed |"
@@ -105,11 +105,18 @@ for backend in $backends; do
     esac
     prepare "$url"
     start_server "$url"
-    row="$("$load" --url "$base" --bookings "$bookings" --clients "$c" \
+    row="$("$load" --url "$base" --bookings "$bookings" --warmup 100 --clients "$c" \
       --max-seconds "$max_seconds" --label "$backend")"
     stop_server
     echo "$row"
-    echo "  stored bookings: $(stored "$backend" "$check") (measured + warm-up); load average now $(cut -d ' ' -f 1-3 /proc/loadavg)" >&2
+    # The database must hold exactly what the client counted (measured + 100 warm-up).
+    counted=$(( $(echo "$row" | awk -F '|' '{ gsub(/ /, "", $4); print $4 }') + 100 ))
+    in_db="$(stored "$backend" "$check")"
+    echo "  stored bookings: $in_db, counted $counted; load average now $(cut -d ' ' -f 1-3 /proc/loadavg)" >&2
+    if [ "$in_db" != "?" ] && [ "$in_db" != "$counted" ]; then
+      echo "bench: the database holds $in_db bookings, the client counted $counted" >&2
+      exit 1
+    fi
     if [ "$backend" = postgres ]; then dropdb "$pg_db"; pg_db=""; fi
   done
 done
