@@ -135,6 +135,7 @@ on_both_backends!(
     every_request_gets_an_access_log_row_with_the_seeds_fields,
     fifty_concurrent_bookings_of_a_one_place_slot_give_exactly_one_booking,
     the_html_pages_book_and_cancel_without_javascript,
+    a_reference_that_exists_already_is_refused_and_its_place_given_back,
 );
 
 async fn a_booking_returns_201_with_reference_and_code_and_stores_only_a_hash(db: TestDb) {
@@ -621,4 +622,151 @@ async fn the_html_pages_book_and_cancel_without_javascript(db: TestDb) {
         .await,
         1
     );
+}
+
+/// A booking whose random reference another booking already has is refused whole — its
+/// place given back, no consent or notification stored — while the rest of its batch is
+/// booked (one update takes both places of the slot); renewed, it books.
+async fn a_reference_that_exists_already_is_refused_and_its_place_given_back(db: TestDb) {
+    use datenwart::domain::booking::{self, BookingForm};
+    use datenwart::ops::booking::{cancel, prepare};
+    use datenwart::store::BookingRefusal;
+
+    let ctx = ready(&db).await;
+    seeding::import_services(&ctx, "recklinghausen", &fixture("services.csv"))
+        .await
+        .unwrap();
+    open_slots(&ctx, "recklinghausen", 1, 1).await;
+    open_slots(&ctx, "recklinghausen", 3, 2).await;
+    let policy = ctx.policies.get("recklinghausen").unwrap();
+    let key = ctx.store.pseudonym_key().await.unwrap();
+    let now = Utc::now();
+    let free = ctx
+        .store
+        .free_slots("recklinghausen", "PA", now, now + Duration::days(5), 100)
+        .await
+        .unwrap();
+    let with_places = |n: i64| free.iter().find(|s| s.capacity == n).unwrap().id;
+    let (tomorrow, later) = (with_places(1), with_places(2));
+    let prepared = |slot_id: i64, email: &str| {
+        let form = BookingForm {
+            slot_id: Some(slot_id),
+            first_name: Some("Anna".into()),
+            last_name: Some("Schmidt".into()),
+            email: Some(email.into()),
+            phone: Some("0171 1234567".into()),
+            consent: true,
+            ..Default::default()
+        };
+        let valid = booking::validate(policy, &form, now.date_naive()).unwrap();
+        (valid, slot_id)
+    };
+    let open = |id: i64| {
+        let ctx = &ctx;
+        async move {
+            ctx.store
+                .open_slot("recklinghausen", id)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+
+    let (valid, id) = prepared(tomorrow, "first@example.com");
+    let first = prepare(policy, &key, valid, &open(id).await, now, None);
+    let booked = ctx
+        .store
+        .book("recklinghausen", std::slice::from_ref(&first.booking))
+        .await
+        .unwrap();
+    assert!(booked[0].is_ok(), "{booked:?}");
+
+    let (valid, id) = prepared(later, "second@example.com");
+    let mut clash = prepare(policy, &key, valid, &open(id).await, now, None);
+    let old = clash.booking.reference.clone();
+    for n in &mut clash.booking.notifications {
+        n.body = n.body.replace(&old, &first.booking.reference);
+    }
+    clash.booking.reference = first.booking.reference.clone();
+    let (valid, id) = prepared(later, "third@example.com");
+    let third = prepare(policy, &key, valid, &open(id).await, now, None);
+    let results = ctx
+        .store
+        .book(
+            "recklinghausen",
+            &[clash.booking.clone(), third.booking.clone()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        results[0].as_ref().err(),
+        Some(&BookingRefusal::ReferenceTaken)
+    );
+    assert!(results[1].is_ok(), "{results:?}");
+    let booked_places = |id: i64| {
+        let db = &db;
+        async move {
+            db.count(&format!("select booked from slots where id = {id}"))
+                .await
+        }
+    };
+    assert_eq!(
+        booked_places(later).await,
+        1,
+        "the refused booking's place is free again"
+    );
+    assert_eq!(db.count("select count(*) from bookings").await, 2);
+    assert_eq!(
+        db.count("select count(*) from notifications where recipient = 'second@example.com'")
+            .await,
+        0
+    );
+    // Two entries of one batch with one reference: the second is refused.
+    let mut twin = third.booking.clone();
+    twin.slot_id = later;
+    let (valid, id) = prepared(later, "fourth@example.com");
+    let mut fourth = prepare(policy, &key, valid, &open(id).await, now, None);
+    fourth.booking.reference = "T-TWINTWINTW".into();
+    twin.reference = "T-TWINTWINTW".into();
+    let results = ctx
+        .store
+        .book("recklinghausen", &[fourth.booking.clone(), twin])
+        .await
+        .unwrap();
+    assert!(results[0].is_ok(), "{results:?}");
+    assert_eq!(
+        results[1].as_ref().err(),
+        Some(&BookingRefusal::ReferenceTaken)
+    );
+    assert_eq!(booked_places(later).await, 2);
+
+    // Renewed — new reference and code, the notifications naming the new reference — the
+    // clashing booking books, and its new code cancels it.
+    ctx.store
+        .cancel_booking(&fourth.booking.reference, &fourth.booking.code_hash, now)
+        .await
+        .unwrap()
+        .unwrap();
+    clash.renew(&key);
+    assert_ne!(clash.booking.reference, first.booking.reference);
+    assert!(
+        clash.booking.notifications[0]
+            .body
+            .contains(&clash.booking.reference)
+    );
+    assert!(
+        !clash.booking.notifications[0]
+            .body
+            .contains(&first.booking.reference)
+    );
+    let results = ctx
+        .store
+        .book("recklinghausen", std::slice::from_ref(&clash.booking))
+        .await
+        .unwrap();
+    assert!(results[0].is_ok(), "{results:?}");
+    cancel(&ctx, &clash.booking.reference, &clash.code, now)
+        .await
+        .unwrap()
+        .expect("the renewed code cancels the renewed reference");
 }

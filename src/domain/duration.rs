@@ -172,13 +172,13 @@ impl RetentionPeriod {
     /// German words for "… nach dem Ende des Termins": "48 Stunden", "1 Tag", "7 Tage".
     pub fn describe_de(&self) -> String {
         let (one, many, _) = self.unit.german();
-        self.german_words(one, many)
+        self.german_words(one, many) + &self.in_years_de("Jahre")
     }
 
     /// German words after "nach" (dative): "nach 7 Tagen", "nach 1 Woche", "nach 48 Stunden".
     pub fn describe_de_dative(&self) -> String {
         let (one, _, many) = self.unit.german();
-        self.german_words(one, many)
+        self.german_words(one, many) + &self.in_years_de("Jahren")
     }
 
     fn german_words(&self, one: &str, many: &str) -> String {
@@ -186,6 +186,24 @@ impl RetentionPeriod {
             format!("1 {one}")
         } else {
             format!("{} {many}", group_thousands_de(self.amount))
+        }
+    }
+
+    /// " (rund 3 Jahre)" for a period within 1 % of whole years (156 weeks, 730 days), so a
+    /// citizen reading a notice need not divide by 52; empty otherwise.
+    fn in_years_de(&self, plural: &str) -> String {
+        let years = self.as_seconds() as f64 / (365.25 * 86_400.0);
+        let whole = years.round();
+        if whole < 1.0
+            || (years - whole).abs() > 0.01 * whole
+            || self.unit != Unit::Weeks && self.unit != Unit::Days
+        {
+            return String::new();
+        }
+        if whole == 1.0 {
+            " (rund 1 Jahr)".to_owned()
+        } else {
+            format!(" (rund {whole} {plural})")
         }
     }
 }
@@ -377,12 +395,31 @@ mod tests {
     fn describes_the_period_in_german_before_nach() {
         assert_eq!(parse("7d").unwrap().describe_de(), "7 Tage");
         assert_eq!(parse("1d").unwrap().describe_de(), "1 Tag");
-        assert_eq!(parse("156w").unwrap().describe_de(), "156 Wochen");
+        assert_eq!(
+            parse("156w").unwrap().describe_de(),
+            "156 Wochen (rund 3 Jahre)"
+        );
+    }
+
+    #[test]
+    fn says_long_periods_in_years_too() {
+        let dative = |s: &str| parse(s).unwrap().describe_de_dative();
+        assert_eq!(dative("156w"), "156 Wochen (rund 3 Jahren)");
+        assert_eq!(dative("52w"), "52 Wochen (rund 1 Jahr)");
+        assert_eq!(dative("730d"), "730 Tagen (rund 2 Jahren)");
+        assert_eq!(dative("3653d"), "3653 Tagen (rund 10 Jahren)");
+        // Not close to whole years, or not counted in days: left as written.
+        assert_eq!(dative("100w"), "100 Wochen");
+        assert_eq!(dative("26w"), "26 Wochen");
+        assert_eq!(dative("8760h"), "8760 Stunden");
     }
 
     #[test]
     fn groups_long_numbers_the_german_way() {
-        assert_eq!(parse("36600d").unwrap().describe_de(), "36.600 Tage");
+        assert_eq!(
+            parse("36600d").unwrap().describe_de(),
+            "36.600 Tage (rund 100 Jahre)"
+        );
         assert_eq!(parse("1000s").unwrap().describe_de(), "1000 Sekunden");
     }
 }

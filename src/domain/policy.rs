@@ -1850,7 +1850,7 @@ action = "anonymize"
         );
         assert_eq!(
             rule(Consents, "156w", "withdrawn_at", Delete),
-            "Einwilligungen werden 156 Wochen nach ihrem Widerruf gelöscht."
+            "Einwilligungen werden 156 Wochen (rund 3 Jahre) nach ihrem Widerruf gelöscht."
         );
         assert_eq!(
             rule(Notifications, "1d", "sent_at", Delete),

@@ -84,6 +84,12 @@ pub fn booking_refusal_message(r: BookingRefusal) -> (StatusCode, &'static str) 
             StatusCode::CONFLICT,
             "Dieser Termin ist leider schon vergeben.",
         ),
+        // Only after several new references collided in a row, which 50 random bits make
+        // practically impossible; nothing was stored, so trying again is safe.
+        BookingRefusal::ReferenceTaken => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Die Buchung konnte nicht gespeichert werden. Bitte versuchen Sie es erneut.",
+        ),
     }
 }
 

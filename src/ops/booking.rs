@@ -128,6 +128,26 @@ pub struct PreparedBooking {
     pub code: String,
 }
 
+/// Times a booking is tried with a new reference when the store already has the one drawn.
+pub const REFERENCE_ATTEMPTS: u32 = 3;
+
+impl PreparedBooking {
+    /// Draws a new reference and code for a booking whose reference the store already had
+    /// ([`BookingRefusal::ReferenceTaken`]); the notifications name the new reference.
+    pub fn renew(&mut self, key: &crate::domain::subject::PseudonymKey) {
+        let b = &mut self.booking;
+        let old = std::mem::replace(&mut b.reference, booking::new_reference());
+        self.code = booking::new_code();
+        b.code_hash = booking::code_hash(key, &b.reference, &self.code);
+        for n in &mut b.notifications {
+            n.body = n.body.replace(&old, &b.reference);
+            if let Some(subject) = &mut n.subject {
+                *subject = subject.replace(&old, &b.reference);
+            }
+        }
+    }
+}
+
 /// Builds everything one booking writes: reference, code hash, consents, notifications.
 pub fn prepare(
     policy: &Policy,
@@ -238,16 +258,24 @@ pub async fn book(
         .ok_or(BookingError::Refused(BookingRefusal::SlotNotFound))?;
     let key = ctx.store.pseudonym_key().await?;
     let sms_reminder = valid.sms_reminder;
-    let prepared = prepare(policy, &key, valid, &slot, now, None);
-    let result = ctx
-        .store
-        .book(tenant, std::slice::from_ref(&prepared.booking))
-        .await?;
-    let booked: Booked = result
-        .into_iter()
-        .next()
-        .expect("one result per booking")
-        .map_err(BookingError::Refused)?;
+    let mut prepared = prepare(policy, &key, valid, &slot, now, None);
+    let mut attempts = 1;
+    let booked: Booked = loop {
+        let result = ctx
+            .store
+            .book(tenant, std::slice::from_ref(&prepared.booking))
+            .await?
+            .into_iter()
+            .next()
+            .expect("one result per booking");
+        match result {
+            Err(BookingRefusal::ReferenceTaken) if attempts < REFERENCE_ATTEMPTS => {
+                prepared.renew(&key);
+                attempts += 1;
+            }
+            other => break other.map_err(BookingError::Refused)?,
+        }
+    };
     Ok(BookingReceipt {
         reference: booked.reference,
         code: prepared.code,

@@ -6,7 +6,7 @@
 //! batches. The fake people come from a seeded generator of our own, so a seed gives the same
 //! people on every machine; e-mail addresses use only reserved example domains (RFC 2606).
 
-use super::booking::prepare;
+use super::booking::{PreparedBooking, REFERENCE_ATTEMPTS, prepare};
 use super::seeding::{self, GenerateRequest};
 use super::{Context, Refusal};
 use crate::domain::audit::AuditEvent;
@@ -15,7 +15,8 @@ use crate::domain::holidays::HolidayCalendar;
 use crate::domain::policy::Policy;
 use crate::domain::service::{NewService, parse_service};
 use crate::domain::slots::{self, MAX_CAPACITY, SlotPattern, TimeRange, WeekdaySet};
-use crate::store::{AccessLogEntry, NewBooking, OpenSlot, SlotFilter, Store};
+use crate::domain::subject::PseudonymKey;
+use crate::store::{AccessLogEntry, BookingRefusal, NewBooking, OpenSlot, SlotFilter, Store};
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Offset, Utc};
 use chrono_tz::Tz;
@@ -212,7 +213,7 @@ pub async fn run(ctx: &Context, req: &DemoRequest, progress: &dyn Progress) -> R
     );
     progress.phase("bookings", req.bookings);
     let mut people = Customers::new(req.seed);
-    let mut writer = Writer::new(ctx.store.clone());
+    let mut writer = Writer::new(ctx.store.clone(), key.clone());
     let mut booking_index: u64 = 0;
     for (t, (plan, &n)) in plans.iter().zip(&planned).enumerate() {
         let policy = policies[t];
@@ -367,6 +368,7 @@ impl Citizens<'_> {
             sms,
             future: slot.starts_at > self.now,
             cancel_at: visit.cancel_at,
+            code: prepared.code,
         });
         batch.bookings.push(prepared.booking);
         Ok(())
@@ -573,6 +575,8 @@ struct Meta {
     sms: bool,
     future: bool,
     cancel_at: Option<DateTime<Utc>>,
+    /// The booking code the citizen got (to book again under a new reference).
+    code: String,
 }
 
 struct Batch {
@@ -603,11 +607,38 @@ struct Written {
 
 /// Books a batch in one transaction, logs its page views, then cancels what the citizens
 /// cancel — with the code hash, as `DELETE /api/v1/bookings/{reference}` does.
-async fn write(store: Arc<dyn Store>, mut batch: Batch) -> Result<Written> {
-    let results = store
+async fn write(store: Arc<dyn Store>, key: PseudonymKey, mut batch: Batch) -> Result<Written> {
+    let mut results = store
         .book(&batch.slug, &batch.bookings)
         .await
         .with_context(|| format!("booking demo citizens at {}", batch.slug))?;
+    // A reference drawn twice (50 random bits, so about once in a few million bookings):
+    // those citizens book again under new references, as the endpoint does.
+    for _ in 1..REFERENCE_ATTEMPTS {
+        let again: Vec<usize> = (0..results.len())
+            .filter(|&i| matches!(results[i], Err(BookingRefusal::ReferenceTaken)))
+            .collect();
+        if again.is_empty() {
+            break;
+        }
+        for &i in &again {
+            let mut p = PreparedBooking {
+                booking: batch.bookings[i].clone(),
+                code: std::mem::take(&mut batch.meta[i].code),
+            };
+            p.renew(&key);
+            batch.bookings[i] = p.booking;
+            batch.meta[i].code = p.code;
+        }
+        let retry: Vec<NewBooking> = again.iter().map(|&i| batch.bookings[i].clone()).collect();
+        let retried = store
+            .book(&batch.slug, &retry)
+            .await
+            .with_context(|| format!("booking demo citizens at {}", batch.slug))?;
+        for (&i, r) in again.iter().zip(retried) {
+            results[i] = r;
+        }
+    }
     if !batch.page_views.is_empty() {
         store
             .log_access(&batch.page_views)
@@ -638,18 +669,20 @@ async fn write(store: Arc<dyn Store>, mut batch: Batch) -> Result<Written> {
 /// has one writer anyway; PostgreSQL writes several at once.
 struct Writer {
     store: Arc<dyn Store>,
+    key: PseudonymKey,
     in_flight: VecDeque<tokio::task::JoinHandle<Result<Written>>>,
     max_in_flight: usize,
 }
 
 impl Writer {
-    fn new(store: Arc<dyn Store>) -> Self {
+    fn new(store: Arc<dyn Store>, key: PseudonymKey) -> Self {
         let max_in_flight = match store.backend() {
             crate::store::Backend::Sqlite => 1,
             crate::store::Backend::Postgres => 4,
         };
         Self {
             store,
+            key,
             in_flight: VecDeque::new(),
             max_in_flight,
         }
@@ -665,8 +698,11 @@ impl Writer {
         while self.in_flight.len() >= self.max_in_flight {
             self.collect_one(reports, people, progress).await?;
         }
-        self.in_flight
-            .push_back(tokio::spawn(write(self.store.clone(), batch)));
+        self.in_flight.push_back(tokio::spawn(write(
+            self.store.clone(),
+            self.key.clone(),
+            batch,
+        )));
         Ok(())
     }
 

@@ -248,6 +248,9 @@ pub enum BookingRefusal {
     SlotInPast,
     /// Every place in the slot is taken.
     SlotFull,
+    /// Another booking has this reference (references are random, 50 bits): nothing was
+    /// written; book again with a new reference.
+    ReferenceTaken,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -7,12 +7,22 @@
 //!   that holds the audit chain for itself until it ends;
 //! - `async fn begin_write(&self) -> sqlx::Result<Transaction<'static, DB>>`: a transaction
 //!   that writes without touching the audit chain (bookings);
+//! - `async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>>`: this process's
+//!   turn to write, held for a booking's transaction (SQLite: one writer at a time, so the
+//!   process queues its own writers instead of letting them poll for the file lock);
 //! - `async fn migrations_table_exists(&self) -> sqlx::Result<bool>`;
 //! - `async fn after_erasure(&self) -> sqlx::Result<()>`: make erased bytes leave the files;
 //! - `fn migrator() -> &'static Migrator`.
 
 use crate::domain::audit::AuditEntry;
 use chrono::{DateTime, Utc};
+
+/// Parameters per multi-row statement: both backends take many more (SQLite 32,766,
+/// PostgreSQL 65,535), and a few thousand rows per statement are all the speed there is.
+pub(super) const MAX_BINDS: usize = 16_000;
+
+/// A place taken in a slot: the slot's service, start and end.
+pub(super) type Place = (i64, DateTime<Utc>, DateTime<Utc>);
 
 #[derive(sqlx::FromRow)]
 pub(super) struct AuditRow {
@@ -146,33 +156,81 @@ macro_rules! impl_store {
                     })
             }
 
-            async fn insert_access(
+            /// Appends access-log rows (each with the booking it belongs to) with as few
+            /// statements as the parameter limit allows; the tenant is looked up once per slug.
+            async fn insert_access_rows(
                 tx: &mut sqlx::Transaction<'static, $db>,
-                e: &$crate::store::AccessLogEntry,
-                booking_id: Option<i64>,
+                rows: &[(&$crate::store::AccessLogEntry, Option<i64>)],
             ) -> sqlx::Result<()> {
-                sqlx::query(
-                    "insert into access_log (tenant_id, logged_at, utc_offset_minutes, ip, method, path, status, bytes,
-                         referrer, browser, browser_version, operating_system, language, booking_id)
-                     values ((select id from tenants where slug = $1), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                )
-                .bind(&e.tenant)
-                .bind(e.logged_at)
-                .bind(e.utc_offset_minutes)
-                .bind(&e.ip)
-                .bind(&e.method)
-                .bind(&e.path)
-                .bind(e.status)
-                .bind(e.bytes)
-                .bind(&e.referrer)
-                .bind(&e.browser)
-                .bind(&e.browser_version)
-                .bind(&e.operating_system)
-                .bind(&e.language)
-                .bind(booking_id)
-                .execute(&mut **tx)
-                .await?;
+                let mut tenants: std::collections::HashMap<&str, Option<i64>> = std::collections::HashMap::new();
+                for (e, _) in rows {
+                    if let Some(slug) = e.tenant.as_deref()
+                        && !tenants.contains_key(slug)
+                    {
+                        let id: Option<i64> = sqlx::query_scalar("select id from tenants where slug = $1")
+                            .bind(slug)
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                        tenants.insert(slug, id);
+                    }
+                }
+                for chunk in rows.chunks($crate::store::shared::MAX_BINDS / 14) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "insert into access_log (tenant_id, logged_at, utc_offset_minutes, ip, method, path, status, bytes,
+                             referrer, browser, browser_version, operating_system, language, booking_id) ",
+                    );
+                    q.push_values(chunk, |mut r, (e, booking_id)| {
+                        r.push_bind(e.tenant.as_deref().and_then(|slug| tenants[slug]))
+                            .push_bind(e.logged_at)
+                            .push_bind(e.utc_offset_minutes)
+                            .push_bind(&e.ip)
+                            .push_bind(&e.method)
+                            .push_bind(&e.path)
+                            .push_bind(e.status)
+                            .push_bind(e.bytes)
+                            .push_bind(&e.referrer)
+                            .push_bind(&e.browser)
+                            .push_bind(&e.browser_version)
+                            .push_bind(&e.operating_system)
+                            .push_bind(&e.language)
+                            .push_bind(*booking_id);
+                    });
+                    q.build().execute(&mut **tx).await?;
+                }
                 Ok(())
+            }
+
+            /// Takes one place in a slot by a conditional update, or says why it cannot.
+            async fn take_place(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                tenant_id: i64,
+                b: &$crate::store::NewBooking,
+            ) -> sqlx::Result<Result<$crate::store::shared::Place, $crate::store::BookingRefusal>> {
+                use $crate::store::BookingRefusal;
+                let taken: Option<$crate::store::shared::Place> = sqlx::query_as(
+                    "update slots set booked = booked + 1
+                     where id = $1 and tenant_id = $2 and booked < capacity and starts_at > $3
+                     returning service_id, starts_at, ends_at",
+                )
+                .bind(b.slot_id)
+                .bind(tenant_id)
+                .bind(b.booked_at)
+                .fetch_optional(&mut **tx)
+                .await?;
+                if let Some(place) = taken {
+                    return Ok(Ok(place));
+                }
+                let slot: Option<chrono::DateTime<chrono::Utc>> =
+                    sqlx::query_scalar("select starts_at from slots where id = $1 and tenant_id = $2")
+                        .bind(b.slot_id)
+                        .bind(tenant_id)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                Ok(Err(match slot {
+                    None => BookingRefusal::SlotNotFound,
+                    Some(start) if start <= b.booked_at => BookingRefusal::SlotInPast,
+                    Some(_) => BookingRefusal::SlotFull,
+                }))
             }
 
             /// The erasure of `erase_subject`, inside the caller's transaction (also used by
@@ -917,107 +975,178 @@ macro_rules! impl_store {
                 bookings: &[$crate::store::NewBooking],
             ) -> $crate::store::Result<Vec<Result<$crate::store::Booked, $crate::store::BookingRefusal>>> {
                 use $crate::store::BookingRefusal;
+                use $crate::store::shared::{MAX_BINDS, Place};
+                let _turn = self.write_turn().await;
                 let mut tx = self.begin_write().await?;
                 let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
-                let mut results = Vec::with_capacity(bookings.len());
-                for b in bookings {
-                    // Taking the place first and conditionally is what makes overbooking
-                    // impossible: a concurrent booking of the last place updates no row.
-                    let taken: Option<(i64, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> =
-                        sqlx::query_as(
-                            "update slots set booked = booked + 1
-                             where id = $1 and tenant_id = $2 and booked < capacity and starts_at > $3
+                let mut outcome: Vec<Option<Result<Place, BookingRefusal>>> = vec![None; bookings.len()];
+
+                // Two entries of one batch with the same reference: only the first can be stored.
+                let mut references = std::collections::HashSet::with_capacity(bookings.len());
+                for (i, b) in bookings.iter().enumerate() {
+                    if !references.insert(b.reference.as_str()) {
+                        outcome[i] = Some(Err(BookingRefusal::ReferenceTaken));
+                    }
+                }
+
+                // Taking the places first and conditionally is what makes overbooking
+                // impossible: a concurrent booking of the last place updates no row. A batch
+                // takes all its places in a slot with one update when they are all free, else
+                // place by place; slots go in the order of their ids, so concurrent batches
+                // lock them in the same order.
+                let mut by_slot: std::collections::BTreeMap<i64, Vec<usize>> = std::collections::BTreeMap::new();
+                for (i, b) in bookings.iter().enumerate() {
+                    if outcome[i].is_none() {
+                        by_slot.entry(b.slot_id).or_default().push(i);
+                    }
+                }
+                for (&slot_id, entries) in &by_slot {
+                    if let [_, _, ..] = entries.as_slice() {
+                        let latest = entries.iter().map(|&i| bookings[i].booked_at).max();
+                        let all: Option<Place> = sqlx::query_as(
+                            "update slots set booked = booked + $3
+                             where id = $1 and tenant_id = $2 and booked + $3 <= capacity and starts_at > $4
                              returning service_id, starts_at, ends_at",
                         )
-                        .bind(b.slot_id)
+                        .bind(slot_id)
                         .bind(tenant_id)
-                        .bind(b.booked_at)
+                        .bind(entries.len() as i64)
+                        .bind(latest)
                         .fetch_optional(&mut *tx)
                         .await?;
-                    let Some((service_id, starts_at, ends_at)) = taken else {
-                        let slot: Option<chrono::DateTime<chrono::Utc>> =
-                            sqlx::query_scalar("select starts_at from slots where id = $1 and tenant_id = $2")
-                                .bind(b.slot_id)
-                                .bind(tenant_id)
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                        results.push(Err(match slot {
-                            None => BookingRefusal::SlotNotFound,
-                            Some(start) if start <= b.booked_at => BookingRefusal::SlotInPast,
-                            Some(_) => BookingRefusal::SlotFull,
-                        }));
-                        continue;
-                    };
-                    let p = &b.person;
-                    let booking_id: i64 = sqlx::query_scalar(
+                        if let Some(place) = all {
+                            for &i in entries {
+                                outcome[i] = Some(Ok(place));
+                            }
+                            continue;
+                        }
+                    }
+                    for &i in entries {
+                        outcome[i] = Some(Self::take_place(&mut tx, tenant_id, &bookings[i]).await?);
+                    }
+                }
+
+                // The bookings, many rows per statement. A reference that exists already is
+                // not stored (`on conflict do nothing`): its place is given back and the caller
+                // books it again under a new reference.
+                let placed: Vec<(usize, Place)> = outcome
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, o)| match o {
+                        Some(Ok(place)) => Some((i, *place)),
+                        _ => None,
+                    })
+                    .collect();
+                let mut ids: std::collections::HashMap<String, i64> = std::collections::HashMap::with_capacity(placed.len());
+                for chunk in placed.chunks(MAX_BINDS / 15) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
                         "insert into bookings (tenant_id, slot_id, service_id, reference, code_hash, status,
                              appointment_start, appointment_end, booked_at, subject_ref,
-                             first_name, last_name, email, phone, address, birth_date)
-                         values ($1, $2, $3, $4, $5, 'booked', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                         returning id",
-                    )
-                    .bind(tenant_id)
-                    .bind(b.slot_id)
-                    .bind(service_id)
-                    .bind(&b.reference)
-                    .bind(&b.code_hash)
-                    .bind(starts_at)
-                    .bind(ends_at)
-                    .bind(b.booked_at)
-                    .bind(&b.subject_ref)
-                    .bind(&p.first_name)
-                    .bind(&p.last_name)
-                    .bind(&p.email)
-                    .bind(&p.phone)
-                    .bind(&p.address)
-                    .bind(p.birth_date)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    for (purpose, version) in &b.consents {
-                        sqlx::query(
-                            "insert into consents (tenant_id, booking_id, subject_ref, purpose, text_version, given_at)
-                             values ($1, $2, $3, $4, $5, $6)",
-                        )
-                        .bind(tenant_id)
-                        .bind(booking_id)
-                        .bind(&b.subject_ref)
-                        .bind(purpose)
-                        .bind(version)
-                        .bind(b.booked_at)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    for n in &b.notifications {
-                        sqlx::query(
-                            "insert into notifications (tenant_id, booking_id, channel, kind, recipient, subject, body,
-                                 status, created_at, send_after)
-                             values ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9)",
-                        )
-                        .bind(tenant_id)
-                        .bind(booking_id)
-                        .bind(n.channel)
-                        .bind(n.kind)
-                        .bind(&n.recipient)
-                        .bind(&n.subject)
-                        .bind(&n.body)
-                        .bind(b.booked_at)
-                        .bind(n.send_after)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    if let Some(entry) = &b.access {
-                        Self::insert_access(&mut tx, entry, Some(booking_id)).await?;
-                    }
-                    results.push(Ok($crate::store::Booked {
-                        booking_id,
-                        reference: b.reference.clone(),
-                        slot_id: b.slot_id,
-                        starts_at,
-                        ends_at,
-                    }));
+                             first_name, last_name, email, phone, address, birth_date) ",
+                    );
+                    q.push_values(chunk, |mut r, &(i, (service_id, starts_at, ends_at))| {
+                        let b = &bookings[i];
+                        let p = &b.person;
+                        r.push_bind(tenant_id)
+                            .push_bind(b.slot_id)
+                            .push_bind(service_id)
+                            .push_bind(&b.reference)
+                            .push_bind(&b.code_hash)
+                            .push("'booked'")
+                            .push_bind(starts_at)
+                            .push_bind(ends_at)
+                            .push_bind(b.booked_at)
+                            .push_bind(&b.subject_ref)
+                            .push_bind(&p.first_name)
+                            .push_bind(&p.last_name)
+                            .push_bind(&p.email)
+                            .push_bind(&p.phone)
+                            .push_bind(&p.address)
+                            .push_bind(p.birth_date);
+                    });
+                    q.push(" on conflict (reference) do nothing returning id, reference");
+                    let rows: Vec<(i64, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                    ids.extend(rows.into_iter().map(|(id, reference)| (reference, id)));
                 }
+                let mut stored: Vec<(usize, i64)> = Vec::with_capacity(placed.len());
+                for &(i, _) in &placed {
+                    match ids.get(&bookings[i].reference) {
+                        Some(&id) => stored.push((i, id)),
+                        None => {
+                            sqlx::query("update slots set booked = booked - 1 where id = $1")
+                                .bind(bookings[i].slot_id)
+                                .execute(&mut *tx)
+                                .await?;
+                            outcome[i] = Some(Err(BookingRefusal::ReferenceTaken));
+                        }
+                    }
+                }
+
+                let consents: Vec<(&$crate::store::NewBooking, i64, &(String, String))> = stored
+                    .iter()
+                    .flat_map(|&(i, id)| bookings[i].consents.iter().map(move |c| (&bookings[i], id, c)))
+                    .collect();
+                for chunk in consents.chunks(MAX_BINDS / 6) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "insert into consents (tenant_id, booking_id, subject_ref, purpose, text_version, given_at) ",
+                    );
+                    q.push_values(chunk, |mut r, &(b, booking_id, (purpose, version))| {
+                        r.push_bind(tenant_id)
+                            .push_bind(booking_id)
+                            .push_bind(&b.subject_ref)
+                            .push_bind(purpose)
+                            .push_bind(version)
+                            .push_bind(b.booked_at);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+
+                let notifications: Vec<(&$crate::store::NewBooking, i64, &$crate::store::NewNotification)> = stored
+                    .iter()
+                    .flat_map(|&(i, id)| bookings[i].notifications.iter().map(move |n| (&bookings[i], id, n)))
+                    .collect();
+                for chunk in notifications.chunks(MAX_BINDS / 9) {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "insert into notifications (tenant_id, booking_id, channel, kind, recipient, subject, body,
+                             status, created_at, send_after) ",
+                    );
+                    q.push_values(chunk, |mut r, &(b, booking_id, n)| {
+                        r.push_bind(tenant_id)
+                            .push_bind(booking_id)
+                            .push_bind(n.channel)
+                            .push_bind(n.kind)
+                            .push_bind(&n.recipient)
+                            .push_bind(&n.subject)
+                            .push_bind(&n.body)
+                            .push("'queued'")
+                            .push_bind(b.booked_at)
+                            .push_bind(n.send_after);
+                    });
+                    q.build().execute(&mut *tx).await?;
+                }
+
+                let access: Vec<(&$crate::store::AccessLogEntry, Option<i64>)> = stored
+                    .iter()
+                    .filter_map(|&(i, id)| bookings[i].access.as_ref().map(|a| (a, Some(id))))
+                    .collect();
+                Self::insert_access_rows(&mut tx, &access).await?;
                 tx.commit().await?;
-                Ok(results)
+
+                let ids: std::collections::HashMap<usize, i64> = stored.into_iter().collect();
+                Ok(outcome
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, o)| {
+                        let (_, starts_at, ends_at) = o.expect("every entry has an outcome")?;
+                        Ok($crate::store::Booked {
+                            booking_id: ids[&i],
+                            reference: bookings[i].reference.clone(),
+                            slot_id: bookings[i].slot_id,
+                            starts_at,
+                            ends_at,
+                        })
+                    })
+                    .collect())
             }
 
             async fn cancel_booking(
@@ -1027,6 +1156,7 @@ macro_rules! impl_store {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::Result<Result<$crate::store::Cancelled, $crate::store::CancelRefusal>> {
                 use $crate::store::CancelRefusal;
+                let _turn = self.write_turn().await;
                 let mut tx = self.begin_write().await?;
                 let row: Option<(i64, i64, Option<String>, String, chrono::DateTime<chrono::Utc>, String)> = sqlx::query_as(
                     "select b.id, b.slot_id, b.code_hash, b.status, b.appointment_start, t.slug
@@ -1069,10 +1199,10 @@ macro_rules! impl_store {
             }
 
             async fn log_access(&self, entries: &[$crate::store::AccessLogEntry]) -> $crate::store::Result<()> {
+                let _turn = self.write_turn().await;
                 let mut tx = self.pool.begin().await?;
-                for entry in entries {
-                    Self::insert_access(&mut tx, entry, entry.booking_id).await?;
-                }
+                let rows: Vec<_> = entries.iter().map(|e| (e, e.booking_id)).collect();
+                Self::insert_access_rows(&mut tx, &rows).await?;
                 tx.commit().await?;
                 Ok(())
             }

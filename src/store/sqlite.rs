@@ -16,6 +16,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub struct SqliteStore {
     pool: SqlitePool,
     key: OnceCell<PseudonymKey>,
+    /// This process's writers take turns here rather than at the file lock, where a
+    /// waiting writer sleeps in growing steps (up to 100 ms) and bookings get long tails.
+    writer: tokio::sync::Mutex<()>,
 }
 
 impl SqliteStore {
@@ -34,6 +37,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             key: OnceCell::new(),
+            writer: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -41,6 +45,10 @@ impl SqliteStore {
     /// first write) keeps the audit chain's read-then-append from racing another writer.
     async fn begin_admin(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
         self.pool.begin_with("begin immediate").await
+    }
+
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        Some(self.writer.lock().await)
     }
 
     /// Bookings take the write lock up front too: a deferred transaction that reads and
