@@ -645,7 +645,7 @@ async fn import(ctx: &Context, source: Source, outbox: &Path, dry_run: bool) -> 
         outbox: outbox.to_path_buf(),
         dry_run,
     };
-    withdrawals::import(ctx, &opts).await.unwrap()
+    withdrawals::import(ctx, &opts).await.unwrap().messages
 }
 
 // ===========================================================================================
