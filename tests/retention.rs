@@ -288,7 +288,12 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
             address: None,
         };
         ctx.store
-            .record_message(&entry, &IntakeEffect::Nothing, &admin_at(t - days(age)))
+            .record_message(
+                &entry,
+                &IntakeEffect::Nothing,
+                &|_| None,
+                &admin_at(t - days(age)),
+            )
             .await
             .unwrap();
     }
@@ -581,7 +586,12 @@ async fn the_other_actions_delete_bookings_with_their_rows_and_anonymize_the_acc
         address: None,
     };
     ctx.store
-        .record_message(&entry, &IntakeEffect::Nothing, &admin_at(t - days(80)))
+        .record_message(
+            &entry,
+            &IntakeEffect::Nothing,
+            &|_| None,
+            &admin_at(t - days(80)),
+        )
         .await
         .unwrap();
     let received = t - Duration::weeks(160);

@@ -645,7 +645,7 @@ async fn import(ctx: &Context, source: Source, outbox: &Path, dry_run: bool) -> 
         outbox: outbox.to_path_buf(),
         dry_run,
     };
-    withdrawals::import(ctx, &opts).await.unwrap()
+    withdrawals::import(ctx, &opts).await.unwrap().messages
 }
 
 // ===========================================================================================
@@ -1209,6 +1209,33 @@ async fn no_body_in_the_database(db: &TestDb, q: &Counter) {
     }
 }
 
+/// No reply text is left in the database once the replies are written. SQLite: the bytes of
+/// the database files (the WAL too); PostgreSQL: the rows of `replies` as text.
+async fn no_reply_text_in_the_database(db: &TestDb, q: &Counter) {
+    const REPLY_LINE: &str = "Auto-Submitted: auto-replied";
+    match db.kind {
+        Kind::Sqlite => {
+            let mut bytes = Vec::new();
+            for suffix in ["", "-wal"] {
+                let mut name = db.sqlite_file().into_os_string();
+                name.push(suffix);
+                if let Ok(b) = fs::read(&name) {
+                    bytes.extend(b);
+                }
+            }
+            let needle = REPLY_LINE.as_bytes();
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "a reply's text is in the database files"
+            );
+        }
+        Kind::Postgres => {
+            let sql = format!("select count(*) from replies t where t::text like '%{REPLY_LINE}%'");
+            assert_eq!(q.count(&sql).await, 0, "a reply's text is in replies");
+        }
+    }
+}
+
 // ===========================================================================================
 // The corpus through each source, on each backend
 // ===========================================================================================
@@ -1298,6 +1325,10 @@ async fn importing_the_same_mailbox_again_changes_nothing(db: TestDb) {
     let after_first = snapshot(&q).await;
     let replies = digest(&outbox_files(&outbox));
     assert!(!replies.is_empty());
+    // Every reply is written, and its row keeps nothing of it.
+    let n = replies.len() as i64;
+    assert_eq!(reply_rows(&q).await, (0, n, n));
+    no_reply_text_in_the_database(&db, &q).await;
     let mailbox = digest(&maildir_files);
 
     // The same Maildir again, then the same messages as an mbox export and as .eml files:
@@ -1997,5 +2028,190 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
     );
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(stderr(&o).contains("no-such-maildir"), "{}", stderr(&o));
+    q.close().await;
+}
+
+// ===========================================================================================
+// Replies survive a crash between the commit and the file
+// ===========================================================================================
+
+/// A reply stays in the database until its file is written: the `replies` rows by state.
+async fn reply_rows(q: &Counter) -> (i64, i64, i64) {
+    (
+        q.count("select count(*) from replies where written_at is null and eml is not null and subject_ref is not null")
+            .await,
+        q.count("select count(*) from replies where written_at is not null and eml is null and subject_ref is null")
+            .await,
+        q.count("select count(*) from replies").await,
+    )
+}
+
+/// Regular files in the outbox (the folders [`block_outbox`] made are not).
+fn outbox_regular_files(outbox: &Path) -> Vec<PathBuf> {
+    outbox_files(outbox)
+        .into_iter()
+        .filter(|p| p.is_file())
+        .collect()
+}
+
+/// Makes the outbox fail for the reply to `eml` the way a full or broken disk does, after
+/// the message is committed: every name its reply can get in the next two minutes is taken
+/// by a folder, so the reply cannot be renamed into place (also for root, unlike a read-only
+/// folder). Returns the folders, to remove when the disk is "repaired".
+fn block_outbox(outbox: &Path, eml: &str) -> Vec<PathBuf> {
+    let key = mail::parse(eml.as_bytes()).unwrap().key;
+    let hash = &hex::encode(Sha256::digest(key.as_bytes()))[..12];
+    let start = Utc::now();
+    let blocked: Vec<PathBuf> = (-2..120)
+        .map(|s| {
+            let at = start + Duration::seconds(s);
+            outbox.join(format!("{}-{hash}.eml", at.format("%Y%m%dT%H%M%SZ")))
+        })
+        .collect();
+    for dir in &blocked {
+        fs::create_dir_all(dir).unwrap();
+    }
+    blocked
+}
+
+/// An import of one message whose reply cannot be written: it fails after the commit.
+async fn import_failing_after_commit(ctx: &Context, dir: &Path, eml: &str) -> ImportOptions {
+    let outbox = dir.join("outbox");
+    let blocked = block_outbox(&outbox, eml);
+    let path = dir.join(format!("{}.eml", hex::encode(&Sha256::digest(eml)[..6])));
+    fs::write(&path, eml).unwrap();
+    let opts = ImportOptions {
+        source: Source::Files(vec![path]),
+        outbox,
+        dry_run: false,
+    };
+    let err = withdrawals::import(ctx, &opts).await.unwrap_err();
+    assert!(
+        format!("{err:#}").contains("it is kept in the database and written by the next run"),
+        "{err:#}"
+    );
+    for dir in blocked {
+        fs::remove_dir(dir).unwrap();
+    }
+    opts
+}
+
+on_both_backends!(
+    a_reply_committed_before_a_crash_is_written_by_the_next_run,
+    an_erasure_deletes_a_reply_not_yet_written,
+);
+
+async fn a_reply_committed_before_a_crash_is_written_by_the_next_run(db: TestDb) {
+    let ctx = tenants(&db).await;
+    let q = Counter::new(&db).await;
+    let work = tempfile::tempdir().unwrap();
+    let at_w = book(&ctx, &person(ANNA, "Anna", "Schmidt", "0171 5550001", W)).await;
+    let eml = message(
+        "crash1",
+        "Anna Schmidt <anna.schmidt@example.com>",
+        WESTENDORF,
+        "Widerruf",
+        "Sehr geehrte Damen und Herren,\n\nich widerrufe meine Einwilligung.\n\nAnna Schmidt",
+    );
+
+    // The run stops after the commit: the withdrawal is done, its reply waits in the database.
+    let opts = import_failing_after_commit(&ctx, work.path(), &eml).await;
+    assert_eq!(state(&q, &at_w).await, expected_state(SmsConsentEnded, W));
+    assert_eq!(reply_rows(&q).await, (1, 0, 1), "the reply is pending");
+    assert!(outbox_regular_files(&opts.outbox).is_empty());
+
+    // The next run writes it before anything else, and does not apply the message again.
+    let again = withdrawals::import(&ctx, &opts).await.unwrap();
+    assert_eq!(again.replies_recovered, 1);
+    assert_eq!(again.messages.len(), 1);
+    assert_eq!(again.messages[0].outcome, "duplicate");
+    assert_eq!(again.messages[0].reply, None);
+    assert_eq!(state(&q, &at_w).await, expected_state(SmsConsentEnded, W));
+    let files = outbox_files(&opts.outbox);
+    assert_eq!(
+        files.len(),
+        1,
+        "one reply, no temporary file left: {files:?}"
+    );
+    let raw = fs::read(&files[0]).unwrap();
+    let reply = mail::parse(&raw).unwrap();
+    assert_eq!(reply.in_reply_to_id.as_deref(), Some("crash1@example.net"));
+    assert_eq!(reply.recipients, vec![ANNA.to_owned()], "To the sender");
+    assert_eq!(reply.from.as_deref(), Some(WESTENDORF));
+    assert!(
+        reply.text.contains("wir haben Ihren Widerruf vom"),
+        "{}",
+        reply.text
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    assert_eq!(reply_rows(&q).await, (0, 1, 1), "written, its text gone");
+
+    // Written once: a third run has nothing to recover.
+    let third = withdrawals::import(&ctx, &opts).await.unwrap();
+    assert_eq!(third.replies_recovered, 0);
+    assert_eq!(outbox_files(&opts.outbox), files);
+    q.close().await;
+}
+
+async fn an_erasure_deletes_a_reply_not_yet_written(db: TestDb) {
+    let ctx = tenants(&db).await;
+    let q = Counter::new(&db).await;
+    let work = tempfile::tempdir().unwrap();
+    book(&ctx, &person(ANNA, "Anna", "Schmidt", "0171 5550001", R)).await;
+    let eml = message(
+        "crash2",
+        ANNA,
+        BUERGERBUERO,
+        "Auskunft nach Art. 15 DSGVO",
+        "Bitte teilen Sie mir mit, welche Daten Sie über mich gespeichert haben.",
+    );
+    let opts = import_failing_after_commit(&ctx, work.path(), &eml).await;
+    assert_eq!(reply_rows(&q).await, (1, 0, 1), "the reply is pending");
+
+    // An Auskunft in the meantime shows the reply that waits (it holds her address).
+    let out = work.path().join("auskunft");
+    let export = datenwart::ops::export::export(
+        &ctx,
+        &datenwart::ops::export::ExportRequest {
+            email: ANNA.into(),
+            tenant: Some(R.into()),
+            out: Some(out.clone()),
+            request_id: None,
+            channel: datenwart::domain::requests::Channel::Email,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(export.tenants[0].replies, 1);
+    let csv = fs::read_to_string(out.join("antworten.csv")).unwrap();
+    assert!(csv.contains("In-Reply-To: <crash2@example.net>"), "{csv}");
+
+    // Her erasure takes the pending reply with it: nothing of her is sent or kept.
+    let erased = rights::erase(
+        &ctx,
+        &rights::EraseRequest {
+            email: ANNA,
+            tenant: Some(R),
+            dry_run: false,
+            request: None,
+            channel: datenwart::domain::requests::Channel::Email,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(erased.report.counts[0].1.replies_deleted, 1);
+    assert_eq!(reply_rows(&q).await, (0, 0, 0));
+    let next = withdrawals::import(&ctx, &opts).await.unwrap();
+    assert_eq!(next.replies_recovered, 0);
+    assert_eq!(next.messages[0].outcome, "duplicate");
+    assert!(
+        outbox_regular_files(&opts.outbox).is_empty(),
+        "no reply written"
+    );
     q.close().await;
 }

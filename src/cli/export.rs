@@ -48,6 +48,7 @@ struct TenantRow {
     access_log: usize,
     requests: usize,
     inbox: usize,
+    replies: usize,
 }
 
 pub async fn run(ctx: &Context, args: ExportArgs, format: Format) -> Result<ExitCode> {
@@ -84,6 +85,7 @@ fn tenant_rows(report: &ExportReport) -> Vec<TenantRow> {
             access_log: t.access_log,
             requests: t.requests,
             inbox: t.inbox,
+            replies: t.replies,
         })
         .collect()
 }

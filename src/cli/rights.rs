@@ -239,6 +239,7 @@ struct ErasureCountRow {
     access_log_deleted: usize,
     consents_reduced: usize,
     inbox_anonymized: usize,
+    replies_deleted: usize,
 }
 
 fn render_erasure(format: Format, erasures: &[Erasure]) -> Result<()> {
@@ -255,6 +256,7 @@ fn render_erasure(format: Format, erasures: &[Erasure]) -> Result<()> {
             access_log_deleted: c.access_log_deleted,
             consents_reduced: c.consents_reduced,
             inbox_anonymized: c.inbox_anonymized,
+            replies_deleted: c.replies_deleted,
         })
         .collect();
     match format {

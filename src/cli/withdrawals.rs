@@ -115,6 +115,12 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
                     .map(|p| format!(", reply {}", p.display()))
                     .unwrap_or_default()
             );
+            let human = match r.replies_recovered {
+                0 => human,
+                n => format!(
+                    "{human}\n{n} reply(ies) left pending by an earlier run written to the outbox"
+                ),
+            };
             render::report(format, &human, &r, std::slice::from_ref(&r))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -138,9 +144,11 @@ async fn import(ctx: &Context, args: ImportArgs, format: Format) -> Result<ExitC
         outbox: args.outbox,
         dry_run: args.dry_run,
     };
-    let reports = withdrawals::import(ctx, &opts).await?;
+    let import = withdrawals::import(ctx, &opts).await?;
+    // JSON stays one object per message; the replies recovered are in the log and the table.
+    let reports = &import.messages;
     match format {
-        Format::Json => render::json(&reports)?,
+        Format::Json => render::json(reports)?,
         _ => {
             let rows: Vec<MessageRow> = reports
                 .iter()
@@ -163,6 +171,12 @@ async fn import(ctx: &Context, args: ImportArgs, format: Format) -> Result<ExitC
                     })
                     .collect();
                 println!("{} message(s); {}", reports.len(), counts.join(", "));
+                if import.replies_recovered > 0 {
+                    println!(
+                        "{} reply(ies) left pending by an earlier run written to the outbox",
+                        import.replies_recovered
+                    );
+                }
                 if args.dry_run {
                     println!("dry run: nothing was changed, no reply written");
                 }

@@ -10,8 +10,8 @@ use crate::domain::policy::Policy;
 use crate::domain::requests::{Channel, Outcome, RequestKind};
 use crate::domain::subject::{self, SubjectRef};
 use crate::store::{
-    AccessRecord, BookingRecord, ConsentRecord, InboxRecord, NotificationRecord, Request,
-    SubjectQuery, TenantData,
+    AccessRecord, BookingRecord, ConsentRecord, InboxRecord, NotificationRecord, ReplyRecord,
+    Request, SubjectQuery, TenantData,
 };
 use anyhow::{Context as _, Result};
 use askama::Template;
@@ -59,6 +59,9 @@ pub struct TenantExport {
     pub access_log: usize,
     pub requests: usize,
     pub inbox: usize,
+    /// Replies to the person's e-mails not yet written to the outbox (a run stopped after
+    /// committing them; the next `withdrawals import` writes them). Usually none.
+    pub replies: usize,
 }
 
 /// One tenant's part of the answer.
@@ -195,6 +198,7 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
             access_log: d.access_log.len(),
             requests: d.requests.len(),
             inbox: d.inbox.len(),
+            replies: d.replies.len(),
         });
     }
     Ok(report)
@@ -397,13 +401,14 @@ struct TenantJson<'a> {
 }
 
 /// The CSV file of each category, in the order of `TenantData::counts`.
-const CSV_FILES: [(&str, &str); 6] = [
+const CSV_FILES: [(&str, &str); 7] = [
     ("bookings", "buchungen.csv"),
     ("consents", "einwilligungen.csv"),
     ("notifications", "benachrichtigungen.csv"),
     ("access_log", "zugriffsprotokoll.csv"),
     ("requests", "antraege.csv"),
     ("inbox", "nachrichten.csv"),
+    ("replies", "antworten.csv"),
 ];
 
 fn csv_file(category: &str) -> &'static str {
@@ -435,6 +440,7 @@ fn csv_files(parts: &[Part<'_>]) -> Result<Vec<(&'static str, Vec<u8>)>> {
         tenant_csv(&rows(parts, |d| &d.access_log))?,
         tenant_csv(&rows(parts, |d| &d.requests))?,
         tenant_csv(&rows(parts, |d| &d.inbox))?,
+        tenant_csv(&rows(parts, |d| &d.replies))?,
     ];
     Ok(CSV_FILES
         .iter()
@@ -611,6 +617,14 @@ impl Letter {
                 "E-Mails von Ihnen an unser Postfach für Widerrufe und Anträge (der Inhalt wird nicht gespeichert).",
                 true,
                 d.inbox.iter().map(|m| inbox_row(tz, m)).collect(),
+            ));
+        }
+        if !d.replies.is_empty() {
+            sections.push(Section::new(
+                "Antworten",
+                "Unsere Antworten auf Ihre E-Mails, die erstellt, aber noch nicht versandt sind.",
+                false,
+                d.replies.iter().map(|r| reply_row(tz, r)).collect(),
             ));
         }
         let mut categories: Vec<String> = Vec::new();
@@ -819,6 +833,14 @@ fn inbox_row(tz: Tz, m: &InboxRecord) -> Vec<(&'static str, String)> {
         ("Bearbeitet", instant_de(tz, m.processed_at)),
         ("Ergebnis", inbox_outcome_de(&m.outcome).to_owned()),
         ("Kennung", m.message_key.clone()),
+    ]
+}
+
+fn reply_row(tz: Tz, r: &ReplyRecord) -> Vec<(&'static str, String)> {
+    vec![
+        ("Erstellt", instant_de(tz, r.created_at)),
+        ("Datei", r.file_name.clone()),
+        ("Text", r.eml.clone()),
     ]
 }
 

@@ -10,7 +10,8 @@ use crate::domain::policy::{LegalBasis, Policy, RetainedData, RetentionAction};
 use crate::domain::subject::{SubjectRef, normalize_email};
 use crate::mail::{self, ParsedMail, Source};
 use crate::store::{
-    BookingErasure, ErasureScope, InboxEntry, IntakeEffect, IntakeResult, SubjectQuery,
+    BookingErasure, ErasureScope, InboxEntry, IntakeEffect, IntakeResult, NewReply, PendingReply,
+    SubjectQuery,
 };
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
@@ -56,11 +57,23 @@ pub struct ImportOptions {
     pub dry_run: bool,
 }
 
-/// Reads every message of the source and gives each its outcome.
-pub async fn import(ctx: &Context, opts: &ImportOptions) -> Result<Vec<MessageReport>> {
+/// What an import did.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImportReport {
+    /// Replies an earlier run committed but did not write (it stopped), written now.
+    pub replies_recovered: usize,
+    /// One report per message, in the order of the source.
+    pub messages: Vec<MessageReport>,
+}
+
+/// Reads every message of the source and gives each its outcome; first writes the replies
+/// an earlier run left pending.
+pub async fn import(ctx: &Context, opts: &ImportOptions) -> Result<ImportReport> {
     let messages = mail::read(&opts.source).map_err(|e| Refusal::InvalidInput(e.to_string()))?;
+    let mut replies_recovered = 0;
     if !opts.dry_run {
         create_outbox(&opts.outbox)?;
+        replies_recovered = flush_pending(ctx, &opts.outbox).await?;
     }
     let mut seen = HashSet::new();
     let mut reports = Vec::new();
@@ -82,7 +95,10 @@ pub async fn import(ctx: &Context, opts: &ImportOptions) -> Result<Vec<MessageRe
         }
         reports.push(report);
     }
-    Ok(reports)
+    Ok(ImportReport {
+        replies_recovered,
+        messages: reports,
+    })
 }
 
 impl MessageReport {
@@ -99,6 +115,46 @@ impl MessageReport {
             reply: None,
         }
     }
+}
+
+/// Writes the replies that were committed with their messages but whose files a run that
+/// stopped (a crash, a kill, a full disk) did not write; returns how many.
+pub async fn flush_pending(ctx: &Context, outbox: &Path) -> Result<usize> {
+    let pending = ctx.store.pending_replies().await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    create_outbox(outbox)?;
+    for reply in &pending {
+        write_pending(ctx, outbox, reply).await?;
+    }
+    tracing::info!(
+        "{} reply(ies) left pending by an earlier run written to {}",
+        pending.len(),
+        outbox.display()
+    );
+    let event = crate::domain::audit::AuditEvent::new(
+        "inbox.replies_recovered",
+        serde_json::json!({ "replies": pending.len() }),
+    );
+    ctx.store.record_audit(event, &ctx.audit()).await?;
+    Ok(pending.len())
+}
+
+/// Writes a stored reply to the outbox under its name and marks it written (which clears
+/// its text in the database). Writing it again, after a crash, gives the same file.
+async fn write_pending(ctx: &Context, outbox: &Path, reply: &PendingReply) -> Result<PathBuf> {
+    let path = outbox.join(&reply.file_name);
+    write_private(&path, reply.eml.as_bytes()).with_context(|| {
+        format!(
+            "cannot write the reply {}; it is kept in the database and written by the next run",
+            path.display()
+        )
+    })?;
+    ctx.store
+        .reply_written(reply.id, crate::domain::time::now())
+        .await?;
+    Ok(path)
 }
 
 fn create_outbox(dir: &Path) -> Result<()> {
@@ -354,9 +410,20 @@ async fn record(
     if opts.dry_run {
         return Ok(report);
     }
+    let outcome = report.outcome;
+    let answered = matches!(
+        outcome,
+        "withdrawn" | "sms_withdrawn" | "access_request" | "erasure_request"
+    );
+    let render = |result: &IntakeResult| {
+        reply
+            .as_ref()
+            .filter(|_| answered)
+            .map(|r| render_reply(r, outcome, result, &effect))
+    };
     let result = ctx
         .store
-        .record_message(&entry, &effect, &ctx.audit())
+        .record_message(&entry, &effect, &render, &ctx.audit())
         .await?;
     if !result.recorded {
         report.outcome = "duplicate";
@@ -368,54 +435,50 @@ async fn record(
     report.bookings_cancelled = result.erasure.as_ref().map_or(0, |e| {
         e.counts.iter().map(|(_, c)| c.bookings_cancelled).sum()
     });
-    if let Some(mut reply) = reply
-        && matches!(
-            report.outcome,
-            "withdrawn" | "sms_withdrawn" | "access_request" | "erasure_request"
-        )
-    {
-        // What a hold or restriction kept was not cancelled: a person on hold keeps all
-        // (`what` = "all"), a held booking keeps that booking.
-        if let Some(erasure) = &result.erasure {
-            reply.cancelled.retain(|(reference, _, _)| {
-                !erasure
-                    .kept
-                    .iter()
-                    .any(|k| k.what == "all" || k.what == *reference)
-            });
-        }
-        report.reply = Some(write_reply(ctx, opts, &reply, &report, &result, &effect)?);
+    if let Some(pending) = &result.reply {
+        report.reply = Some(write_pending(ctx, &opts.outbox, pending).await?);
     }
     Ok(report)
 }
 
-fn write_reply(
-    ctx: &Context,
-    opts: &ImportOptions,
+/// The reply to a message, rendered inside its transaction from what that transaction did:
+/// its file name in the outbox and the `.eml` text.
+fn render_reply(
     reply: &Reply<'_>,
-    report: &MessageReport,
+    outcome: &str,
     result: &IntakeResult,
     effect: &IntakeEffect,
-) -> Result<PathBuf> {
+) -> NewReply {
+    // What a hold or restriction kept was not cancelled: a person on hold keeps all
+    // (`what` = "all"), a held booking keeps that booking.
+    let mut cancelled = reply.cancelled.clone();
+    if let Some(erasure) = &result.erasure {
+        cancelled.retain(|(reference, _, _)| {
+            !erasure
+                .kept
+                .iter()
+                .any(|k| k.what == "all" || k.what == *reference)
+        });
+    }
     let t = &reply.policy.tenant;
     let tz = t.zone();
     let received = reply.mail.received.unwrap_or_else(crate::domain::time::now);
     let date = received.with_timezone(&tz).format("%d.%m.%Y");
     let mut body = String::from("Guten Tag,\n\n");
-    match (report.outcome, effect) {
+    match (outcome, effect) {
         ("withdrawn", IntakeEffect::Withdraw { erase, .. }) => {
             body.push_str(&format!(
                 "wir haben Ihren Widerruf vom {date} erhalten und umgesetzt: Ihre Einwilligungen in die \
                  Verarbeitung Ihrer Daten bei der Online-Terminvergabe enden mit Wirkung für die Zukunft \
                  (Art. 7 Abs. 3 DSGVO).\n\n"
             ));
-            for (_, service, at) in &reply.cancelled {
+            for (_, service, at) in &cancelled {
                 body.push_str(&format!(
                     "Ihr Termin „{service}“ am {} wurde abgesagt.\n",
                     super::booking::appointment_de(tz, *at)
                 ));
             }
-            if !reply.cancelled.is_empty() {
+            if !cancelled.is_empty() {
                 body.push('\n');
             }
             if erase.is_some() {
@@ -448,7 +511,7 @@ fn write_reply(
             body.push_str(&format!(
                 "wir haben Ihren Antrag {what} am {date} erhalten und unter der Nummer {} erfasst. \
                  Wir beantworten ihn spätestens bis zum {} (Art. 12 Abs. 3 DSGVO).\n\n",
-                report.request_id.unwrap_or_default(),
+                result.request_id.unwrap_or_default(),
                 due_on.format("%d.%m.%Y")
             ));
         }
@@ -472,28 +535,43 @@ fn write_reply(
         now.format("%Y%m%dT%H%M%SZ"),
         &hex::encode(Sha256::digest(reply.mail.key.as_bytes()))[..12]
     );
-    let path = opts.outbox.join(name);
-    write_private(&path, eml.as_bytes())?;
-    let _ = ctx;
-    Ok(path)
+    NewReply {
+        file_name: name,
+        eml,
+    }
 }
 
-/// Replies hold personal data: readable by the owner only.
+/// Replies hold personal data: readable by the owner only. Written whole or not at all: to
+/// a hidden temporary name first (the mail server's pickup takes `*.eml` only), synced, then
+/// renamed; a file of the same name (the same reply, from a run that stopped before it
+/// could mark it written) is replaced.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    // The process id keeps two runs writing the same pending reply apart.
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut f = options
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(())
+    let written = (|| -> std::io::Result<()> {
+        let mut f = options.open(&temp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        // The rename itself is durable once the folder is synced.
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Messages a human must look at: review, unmatched, unreadable.
@@ -521,6 +599,8 @@ pub struct Resolution {
     pub request_id: Option<i64>,
     pub consents_withdrawn: usize,
     pub reply: Option<PathBuf>,
+    /// Replies an earlier run committed but did not write, written now.
+    pub replies_recovered: usize,
 }
 
 /// Applies a human's decision on a message that needed review, with the same effects
@@ -546,6 +626,8 @@ pub async fn resolve(
             .into());
         }
     };
+    // Replies an earlier run left pending go out first, into this outbox.
+    let replies_recovered = flush_pending(ctx, outbox).await?;
     let item = review(ctx)
         .await?
         .into_iter()
@@ -591,6 +673,43 @@ pub async fn resolve(
         ),
         None => None,
     };
+    // The original is not kept: answer with what the register knows of it.
+    let original = email.as_ref().map(|email| ParsedMail {
+        message_id: (!message_key.starts_with("sha256:")).then(|| message_key.to_owned()),
+        key: message_key.to_owned(),
+        from: Some(email.clone()),
+        recipients: Vec::new(),
+        subject: item.subject.clone().unwrap_or_default(),
+        text: String::new(),
+        received: item.received_at,
+        in_reply_to_id: None,
+        dmarc_fail: false,
+        references: Vec::new(),
+    });
+    let reply = match (policy, &original) {
+        (Some(policy), Some(original)) if outcome != "not_a_request" => {
+            // Before the decision is committed: its reply must have a place to go.
+            create_outbox(outbox)?;
+            // The reply comes from the address the message reached.
+            let address = item
+                .address
+                .clone()
+                .or_else(|| policy.tenant.withdrawal_addresses.first().cloned())
+                .unwrap_or_else(|| policy.tenant.email.clone());
+            Some(Reply {
+                mail: original,
+                policy,
+                address,
+                cancelled: Vec::new(),
+            })
+        }
+        _ => None,
+    };
+    let render = |result: &IntakeResult| {
+        reply
+            .as_ref()
+            .map(|r| render_reply(r, outcome, result, &effect))
+    };
     let result = ctx
         .store
         .resolve_message(
@@ -598,64 +717,21 @@ pub async fn resolve(
             outcome,
             subject_ref.as_deref(),
             &effect,
+            &render,
             &ctx.audit(),
         )
         .await?;
-    let mut resolution = Resolution {
+    let reply = match &result.reply {
+        Some(pending) => Some(write_pending(ctx, outbox, pending).await?),
+        None => None,
+    };
+    Ok(Resolution {
         message_key: message_key.to_owned(),
         outcome: outcome.to_owned(),
         tenant: item.tenant.clone(),
         request_id: result.request_id,
         consents_withdrawn: result.consents_withdrawn,
-        reply: None,
-    };
-    if let (Some(policy), Some(email)) = (policy, email)
-        && outcome != "not_a_request"
-    {
-        create_outbox(outbox)?;
-        // The original is not kept: answer with what the register knows of it.
-        let original = ParsedMail {
-            message_id: (!message_key.starts_with("sha256:")).then(|| message_key.to_owned()),
-            key: message_key.to_owned(),
-            from: Some(email.clone()),
-            recipients: Vec::new(),
-            subject: item.subject.clone().unwrap_or_default(),
-            text: String::new(),
-            received: item.received_at,
-            in_reply_to_id: None,
-            dmarc_fail: false,
-            references: Vec::new(),
-        };
-        // The reply comes from the address the message reached.
-        let address = item
-            .address
-            .clone()
-            .or_else(|| policy.tenant.withdrawal_addresses.first().cloned())
-            .unwrap_or_else(|| policy.tenant.email.clone());
-        let reply = Reply {
-            mail: &original,
-            policy,
-            address,
-            cancelled: Vec::new(),
-        };
-        let mut report =
-            MessageReport::bare(message_key.to_owned(), outcome_name(outcome), String::new());
-        report.request_id = result.request_id;
-        let opts = ImportOptions {
-            source: Source::Files(Vec::new()),
-            outbox: outbox.to_owned(),
-            dry_run: false,
-        };
-        resolution.reply = Some(write_reply(ctx, &opts, &reply, &report, &result, &effect)?);
-    }
-    Ok(resolution)
-}
-
-/// The static name of an outcome.
-fn outcome_name(outcome: &str) -> &'static str {
-    OUTCOMES
-        .iter()
-        .copied()
-        .find(|o| *o == outcome)
-        .unwrap_or("review")
+        reply,
+        replies_recovered,
+    })
 }

@@ -432,26 +432,37 @@ pub trait Store: Send + Sync {
     async fn inbox_contains(&self, message_key: &str) -> Result<bool>;
 
     /// Records one mailbox message and applies its effect, all in one transaction: a crash
-    /// loses nothing and repeats nothing. A known key records and changes nothing.
+    /// loses nothing and repeats nothing. `reply` renders the answer from the result inside
+    /// that transaction; it is stored pending (`IntakeResult::reply`) until `reply_written`.
+    /// A known key records and changes nothing.
     async fn record_message(
         &self,
         entry: &InboxEntry,
         effect: &IntakeEffect,
+        reply: &RenderReply<'_>,
         ctx: &AuditContext,
     ) -> Result<IntakeResult>;
 
     /// Recorded messages with these outcomes, oldest first.
     async fn inbox_items(&self, outcomes: &[&str]) -> Result<Vec<InboxItem>>;
 
-    /// Gives a recorded message another outcome (a human's decision) and applies its effect.
+    /// Gives a recorded message another outcome (a human's decision) and applies its effect,
+    /// with its reply stored pending as `record_message` does.
     async fn resolve_message(
         &self,
         message_key: &str,
         outcome: &str,
         subject_ref: Option<&str>,
         effect: &IntakeEffect,
+        reply: &RenderReply<'_>,
         ctx: &AuditContext,
     ) -> Result<IntakeResult>;
+
+    /// Replies whose file is not written yet (a run stopped after the commit), oldest first.
+    async fn pending_replies(&self) -> Result<Vec<PendingReply>>;
+
+    /// Marks a reply written and clears its text and subject reference.
+    async fn reply_written(&self, id: i64, at: DateTime<Utc>) -> Result<()>;
 
     /// Writes one audit entry on its own (for changes that are not the store's, such as
     /// files written by an export).

@@ -479,6 +479,11 @@ impl Rows {
                 )
             })
             .collect(),
+            // A message's reply row (written: no personal data left; pending: not sent any more).
+            RetainedData::Inbox => vec![(
+                format!("delete from replies where inbox_message_id in ({ids})"),
+                Effect::Dependents,
+            )],
             _ => Vec::new(),
         }
     }

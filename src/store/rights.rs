@@ -126,6 +126,8 @@ pub struct TenantData {
     pub access_log: Vec<AccessRecord>,
     pub requests: Vec<Request>,
     pub inbox: Vec<InboxRecord>,
+    /// Replies to the person's messages not yet written to the outbox (after a crash).
+    pub replies: Vec<ReplyRecord>,
 }
 
 impl TenantData {
@@ -136,10 +138,11 @@ impl TenantData {
             && self.access_log.is_empty()
             && self.requests.is_empty()
             && self.inbox.is_empty()
+            && self.replies.is_empty()
     }
 
     /// (category, rows) in the order an Auskunft lists them.
-    pub fn counts(&self) -> [(&'static str, usize); 6] {
+    pub fn counts(&self) -> [(&'static str, usize); 7] {
         [
             ("bookings", self.bookings.len()),
             ("consents", self.consents.len()),
@@ -147,6 +150,7 @@ impl TenantData {
             ("access_log", self.access_log.len()),
             ("requests", self.requests.len()),
             ("inbox", self.inbox.len()),
+            ("replies", self.replies.len()),
         ]
     }
 }
@@ -210,6 +214,8 @@ pub struct ErasureCounts {
     pub access_log_deleted: usize,
     pub consents_reduced: usize,
     pub inbox_anonymized: usize,
+    /// Replies to the person not yet written to the outbox.
+    pub replies_deleted: usize,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -334,6 +340,36 @@ pub struct IntakeResult {
     pub consents_withdrawn: usize,
     pub reminders_cancelled: usize,
     pub erasure: Option<ErasureReport>,
+    /// The reply stored with the message, pending until its file is written.
+    #[serde(skip)]
+    pub reply: Option<PendingReply>,
+}
+
+/// A reply rendered for a message: its file name in the outbox and the `.eml` text.
+#[derive(Clone, Debug)]
+pub struct NewReply {
+    pub file_name: String,
+    pub eml: String,
+}
+
+/// Renders the reply to a message from what its transaction did, inside that transaction
+/// (None: no reply). It must not fail: the message is committed with its reply or not at all.
+pub type RenderReply<'a> = dyn Fn(&IntakeResult) -> Option<NewReply> + Send + Sync + 'a;
+
+/// A reply stored in the outbox table whose file is not written yet.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PendingReply {
+    pub id: i64,
+    pub file_name: String,
+    pub eml: String,
+}
+
+/// A reply to the person that waits to be written to the outbox (an Auskunft lists it).
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct ReplyRecord {
+    pub created_at: DateTime<Utc>,
+    pub file_name: String,
+    pub eml: String,
 }
 
 /// A message the intake recorded, as listed for review.

@@ -410,6 +410,18 @@ macro_rules! impl_store {
                     .await?;
                     counts.inbox_anonymized += ids.len();
                     report.changes.extend(ids.into_iter().map(|id| change("inbox", id, "anonymize")));
+                    // A reply not yet written holds the person's address; it is not sent any more.
+                    let ids: Vec<i64> = sqlx::query_scalar(
+                        "delete from replies where tenant_id = $1 and subject_ref = $2 and written_at is null
+                           and ($3 is null or created_at <= $3) returning id",
+                    )
+                    .bind(tenant_id)
+                    .bind(subject_ref)
+                    .bind(opts.only_before)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    counts.replies_deleted += ids.len();
+                    report.changes.extend(ids.into_iter().map(|id| change("replies", id, "delete")));
                     if opts.record_in_ledger {
                         sqlx::query(
                             "insert into erasure_ledger (subject_ref, tenant_id, request_id, erased_at) values ($1, $2, $3, $4)",
@@ -440,6 +452,7 @@ macro_rules! impl_store {
                 tenant_id: Option<i64>,
                 e: &$crate::store::InboxEntry,
                 effect: &$crate::store::IntakeEffect,
+                reply: &$crate::store::RenderReply<'_>,
                 ctx: &$crate::store::AuditContext,
             ) -> $crate::store::Result<$crate::store::IntakeResult> {
                 use $crate::store::IntakeEffect;
@@ -523,6 +536,23 @@ macro_rules! impl_store {
                         .execute(&mut **tx)
                         .await?;
                 }
+                // The reply is stored with the message (after its erasure, which must not
+                // take the answer to the withdrawal with it); its file is written after commit.
+                if let Some(new) = reply(&result) {
+                    let id: i64 = sqlx::query_scalar(
+                        "insert into replies (tenant_id, inbox_message_id, subject_ref, file_name, eml, created_at)
+                         values ($1, $2, $3, $4, $5, $6) returning id",
+                    )
+                    .bind(tenant_id)
+                    .bind(message_id)
+                    .bind(&e.subject_ref)
+                    .bind(&new.file_name)
+                    .bind(&new.eml)
+                    .bind(ctx.at)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                    result.reply = Some($crate::store::PendingReply { id, file_name: new.file_name, eml: new.eml });
+                }
                 let mut event = $crate::domain::audit::AuditEvent::new(
                     "inbox.message",
                     serde_json::json!({
@@ -531,6 +561,7 @@ macro_rules! impl_store {
                         "request": result.request_id,
                         "consents_withdrawn": result.consents_withdrawn,
                         "reminders_cancelled": result.reminders_cancelled,
+                        "reply": result.reply.as_ref().map(|r| r.id),
                     }),
                 );
                 event.tenant = e.tenant.clone();
@@ -1351,6 +1382,14 @@ macro_rules! impl_store {
                 .bind(subject_ref)
                 .fetch_all(&mut *tx)
                 .await?;
+                let replies = sqlx::query_as(
+                    "select created_at, file_name, eml from replies
+                     where tenant_id = $1 and subject_ref = $2 and written_at is null order by id",
+                )
+                .bind(tenant_id)
+                .bind(subject_ref)
+                .fetch_all(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 Ok($crate::store::TenantData {
                     tenant: tenant.to_owned(),
@@ -1360,6 +1399,7 @@ macro_rules! impl_store {
                     access_log,
                     requests,
                     inbox,
+                    replies,
                 })
             }
 
@@ -1420,6 +1460,7 @@ macro_rules! impl_store {
                         for sql in [
                             "update consents set subject_ref = $3 where tenant_id = $1 and subject_ref = $2",
                             "update inbox_messages set subject_ref = $3 where tenant_id = $1 and subject_ref = $2",
+                            "update replies set subject_ref = $3 where tenant_id = $1 and subject_ref = $2",
                             "update holds set subject_ref = $3 where tenant_id = $1 and subject_ref = $2",
                             "update requests set subject_ref = $3 where (tenant_id = $1 or tenant_id is null) and subject_ref = $2",
                             "update restrictions set subject_ref = $3 where (tenant_id = $1 or tenant_id is null) and subject_ref = $2",
@@ -1737,6 +1778,7 @@ macro_rules! impl_store {
                 &self,
                 e: &$crate::store::InboxEntry,
                 effect: &$crate::store::IntakeEffect,
+                reply: &$crate::store::RenderReply<'_>,
                 ctx: &$crate::store::AuditContext,
             ) -> $crate::store::Result<$crate::store::IntakeResult> {
                 let mut tx = self.begin_admin().await?;
@@ -1766,7 +1808,7 @@ macro_rules! impl_store {
                     tx.rollback().await?;
                     return Ok($crate::store::IntakeResult::default());
                 };
-                let result = Self::apply_intake(&mut tx, id, tenant_id, e, effect, ctx).await?;
+                let result = Self::apply_intake(&mut tx, id, tenant_id, e, effect, reply, ctx).await?;
                 tx.commit().await?;
                 if result.erasure.is_some() {
                     self.after_erasure().await?;
@@ -1792,12 +1834,35 @@ macro_rules! impl_store {
                 Ok(items)
             }
 
+            async fn pending_replies(&self) -> $crate::store::Result<Vec<$crate::store::PendingReply>> {
+                Ok(sqlx::query_as(
+                    "select id, file_name, eml from replies where written_at is null order by id",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn reply_written(&self, id: i64, at: chrono::DateTime<chrono::Utc>) -> $crate::store::Result<()> {
+                sqlx::query(
+                    "update replies set written_at = $2, eml = null, subject_ref = null
+                     where id = $1 and written_at is null",
+                )
+                .bind(id)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                // The text held the recipient's address: it must not stay in the WAL either.
+                self.after_erasure().await?;
+                Ok(())
+            }
+
             async fn resolve_message(
                 &self,
                 message_key: &str,
                 outcome: &str,
                 subject_ref: Option<&str>,
                 effect: &$crate::store::IntakeEffect,
+                reply: &$crate::store::RenderReply<'_>,
                 ctx: &$crate::store::AuditContext,
             ) -> $crate::store::Result<$crate::store::IntakeResult> {
                 let mut tx = self.begin_admin().await?;
@@ -1842,7 +1907,7 @@ macro_rules! impl_store {
                     .bind(&entry.reason)
                     .execute(&mut *tx)
                     .await?;
-                let result = Self::apply_intake(&mut tx, id, tenant_id, &entry, effect, ctx).await?;
+                let result = Self::apply_intake(&mut tx, id, tenant_id, &entry, effect, reply, ctx).await?;
                 tx.commit().await?;
                 if result.erasure.is_some() {
                     self.after_erasure().await?;
