@@ -120,14 +120,16 @@ pub fn main() -> ExitCode {
 }
 
 fn init_logging(global: &GlobalOpts) {
-    let level = match (global.quiet, global.verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        _ => "debug",
+    // sqlx warns of statements that took over a second; those are lock waits of bulk jobs
+    // (demo, retention) more often than not, so they show from -v on, and -q keeps cron quiet.
+    let directives = match (global.quiet, global.verbose) {
+        (true, _) => "datenwart=error,error",
+        (false, 0) => "datenwart=warn,warn,sqlx::query=error",
+        (false, 1) => "datenwart=info,warn",
+        _ => "datenwart=debug,warn",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("datenwart={level},warn")));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directives));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
