@@ -12,6 +12,8 @@
 # Both sides work at the same clock (`--now`), on identical copies, and must end with identical
 # counts (checked). "SQL" honours holds and restrictions as the run does (a NOT EXISTS per row);
 # "SQL, no holds" leaves that out and is the lower bound of what the database has to do.
+# The run is timed alone, as the SQL is; a second run on a fourth copy has a writer commit a
+# small transaction every 100 ms meanwhile (as bookings would) and reports its latencies.
 # PostgreSQL: throwaway databases on PGHOST/PGPORT/PGUSER (default 127.0.0.1:5432, postgres),
 # made with createdb and dropped at the end.
 set -euo pipefail
@@ -20,7 +22,7 @@ cd "$(dirname "$0")/.."
 bookings="${BENCH_BOOKINGS:-1000000}"
 page_views="${BENCH_PAGE_VIEWS:-4}"
 backends="${BENCH_BACKENDS:-sqlite postgres}"
-batch_size="${BENCH_BATCH_SIZE:-5000}"
+batch_size="${BENCH_BATCH_SIZE:-}"   # empty: the program's default
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
 for tool in /usr/bin/time sqlite3 psql createdb dropdb; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is needed" >&2; exit 2; }
@@ -114,7 +116,8 @@ probe_writes() {
   while [ ! -e "$stop" ]; do
     t0="$(date +%s%N)"
     case "$backend" in
-      sqlite) sqlite3 -cmd "pragma busy_timeout = 30000" "$target" "$sql" >/dev/null ;;
+      # As datenwart's own connections are set up (`serve` included): checkpoints every 256 MB.
+      sqlite) sqlite3 -cmd "pragma busy_timeout = 30000" -cmd "pragma wal_autocheckpoint = 65536" "$target" "$sql" >/dev/null ;;
       postgres) psql -X -q -d "$target" -c "$sql" >/dev/null ;;
     esac
     t1="$(date +%s%N)"
@@ -132,7 +135,7 @@ timed() {
 }
 
 cpu="$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)"
-echo "datenwart $(git rev-parse --short HEAD 2>/dev/null || echo '?') · $(nproc) cores ($cpu) · clock $now · batch size $batch_size" >&2
+echo "datenwart $(git rev-parse --short HEAD 2>/dev/null || echo '?') · $(nproc) cores ($cpu) · clock $now · batch size ${batch_size:-default}" >&2
 load="$(cut -d ' ' -f 1 /proc/loadavg)"
 if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
   echo "bench: warning: load average $load on $(nproc) cores before the runs; the figures will be low" >&2
@@ -151,8 +154,9 @@ for backend in $backends; do
         echo "  made in $secs s" >&2
       fi
       sqlite3 "$src" "pragma wal_checkpoint(truncate)" >/dev/null
-      for copy in run sql plain; do cp "$src" "$work/$copy.db"; done
+      for copy in run loaded sql plain; do cp "$src" "$work/$copy.db"; done
       run_url="sqlite://$work/run.db"; sql_target="$work/sql.db"; plain_target="$work/plain.db"
+      loaded_url="sqlite://$work/loaded.db"; loaded_target="$work/loaded.db"
       ;;
     postgres)
       src="${BENCH_POSTGRES_DB:-}"
@@ -163,12 +167,13 @@ for backend in $backends; do
           --bookings "$bookings" --page-views "$page_views" >/dev/null
         echo "  made in $secs s" >&2
       fi
-      for copy in run sql plain; do
+      for copy in run loaded sql plain; do
         pg_dbs+=("dw_bench_${copy}_$$"); createdb -T "$src" "dw_bench_${copy}_$$"
         psql -X -q -d "dw_bench_${copy}_$$" -c "vacuum analyze" >/dev/null
       done
       run_url="postgres://$PGUSER@$PGHOST:$PGPORT/dw_bench_run_$$"
       sql_target="dw_bench_sql_$$"; plain_target="dw_bench_plain_$$"
+      loaded_url="postgres://$PGUSER@$PGHOST:$PGPORT/dw_bench_loaded_$$"; loaded_target="dw_bench_loaded_$$"
       ;;
     *) echo "bench: unknown backend $backend (sqlite, postgres)" >&2; exit 2 ;;
   esac
@@ -176,16 +181,22 @@ for backend in $backends; do
   total_bookings="$(query "$backend" "$sql_target" "select count(*) from bookings")"
   total_access="$(query "$backend" "$sql_target" "select count(*) from access_log")"
 
+  # Timed alone, like the SQL: the same work with nothing else on the database.
   echo "$backend: retention run ..." >&2
-  rm -f "$work/probe.ms" "$work/probe.stop"
-  probe_writes "$backend" "$target_of_run" "$work/probe.ms" "$work/probe.stop" &
-  probe_pid=$!
   timed "$datenwart" --database-url "$run_url" --policies "$policies" -vv --format json \
-    retention run --now "$now" --batch-size "$batch_size" >"$work/report.json" 2>"$work/run.err"
+    retention run --now "$now" ${batch_size:+--batch-size "$batch_size"} >"$work/report.json" 2>"$work/run.err"
   run_secs="$secs" run_mb="$peak_mb"
+  # Again on another copy while a writer commits every 100 ms, as bookings would.
+  echo "$backend: retention run with a writer every 100 ms ..." >&2
+  rm -f "$work/probe.ms" "$work/probe.stop"
+  probe_writes "$backend" "$loaded_target" "$work/probe.ms" "$work/probe.stop" &
+  probe_pid=$!
+  timed "$datenwart" --database-url "$loaded_url" --policies "$policies" -q \
+    retention run --now "$now" ${batch_size:+--batch-size "$batch_size"} >/dev/null
+  loaded_secs="$secs"
   touch "$work/probe.stop"; wait "$probe_pid"
   probes="$(sort -n "$work/probe.ms" | awk '{ a[NR] = $1 } END { printf "%d writes, p50 %d ms, max %d ms", NR, a[int((NR + 1) / 2)], a[NR] }')"
-  echo "  writes during the run: $probes" >&2
+  echo "  $loaded_secs s; writes during the run: $probes" >&2
   treated="$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(x["anonymized"]+x["deleted"] for x in r["rules"]), r["outcome"])' "$work/report.json")"
   longest="$(sed -n 's/.*write_ms=\([0-9.]*\).*/\1/p' "$work/run.err" | sort -g | tail -n 1 | xargs printf "%.0f")"
   batches="$(grep -c 'retention batch committed' "$work/run.err" || true)"
@@ -204,17 +215,18 @@ for backend in $backends; do
   a="$(query "$backend" "$target_of_run" "$FINGERPRINT")"
   b="$(query "$backend" "$sql_target" "$FINGERPRINT")"
   c="$(query "$backend" "$plain_target" "$FINGERPRINT")"
-  if [ "$a" != "$b" ] || [ "$a" != "$c" ]; then
-    echo "bench: the results differ: run [$a] sql [$b] plain [$c]" >&2
+  d="$(query "$backend" "$loaded_target" "$FINGERPRINT")"
+  if [ "$a" != "$b" ] || [ "$a" != "$c" ] || [ "$a" != "$d" ]; then
+    echo "bench: the results differ: run [$a] sql [$b] plain [$c] with a writer [$d]" >&2
     exit 1
   fi
-  echo "  same result on all three copies: $a (personal bookings, anonymized, notifications, access log, consents, mail with sender, requests with subject)" >&2
+  echo "  same result on all four copies: $a (personal bookings, anonymized, notifications, access log, consents, mail with sender, requests with subject)" >&2
   ratio="$(awk -v a="$run_secs" -v b="$sql_secs" 'BEGIN { printf "%.2f", a / b }')"
   ratio_plain="$(awk -v a="$run_secs" -v b="$plain_secs" 'BEGIN { printf "%.2f", a / b }')"
-  rows+=("| $backend | $total_bookings | $total_access | ${treated% *} | ${treated#* } | $run_secs s | $run_mb MB | $batches | $longest ms | ${probes#*, } | $sql_secs s | $ratio× | $plain_secs s | $ratio_plain× |")
+  rows+=("| $backend | $total_bookings | $total_access | ${treated% *} | ${treated#* } | $run_secs s | $run_mb MB | $batches | $longest ms | $loaded_secs s: ${probes#*, } | $sql_secs s | $ratio× | $plain_secs s | $ratio_plain× |")
 done
 
 echo
-echo "| backend | bookings | access-log rows | rows treated | outcome | \`retention run\` | peak RSS | batches | longest batch transaction | other writers during the run | SQL | run / SQL | SQL, no holds | run / no holds |"
+echo "| backend | bookings | access-log rows | rows treated | outcome | \`retention run\` | peak RSS | batches | longest batch transaction | run with a writer every 100 ms: time, the writer's p50 and max | SQL | run / SQL | SQL, no holds | run / no holds |"
 echo "|---|---:|---:|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"

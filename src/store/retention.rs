@@ -617,14 +617,13 @@ pub(super) mod sqlite_dialect {
 
     /// A batch rewrites index pages all over the table, and each commit writes them to the
     /// WAL: a larger page cache (8 MB instead of 2 MB; at most the pool's four connections,
-    /// so memory stays bounded) and fewer checkpoints (every 64 MB of WAL instead of 4 MB)
-    /// make a batched run about a third faster. Both last as long as the connection; the
-    /// WAL is checkpointed and truncated when the run ends.
+    /// so memory stays bounded), together with the store's checkpoints every 256 MB of WAL
+    /// (`SqliteStore::connect`), make a batched run much faster (1,000,000 bookings and
+    /// 5,000,000 access-log rows, batches of up to 20,000: 73 s with a 64 MB WAL, 64 s with
+    /// 256 MB). The cache lasts as long as the connection; the WAL is checkpointed and
+    /// truncated when the run ends.
     pub async fn tune(tx: &mut Transaction<'static, Sqlite>) -> sqlx::Result<()> {
         sqlx::query("pragma cache_size = -8192")
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("pragma wal_autocheckpoint = 16384")
             .execute(&mut **tx)
             .await?;
         Ok(())
