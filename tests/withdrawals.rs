@@ -2151,9 +2151,25 @@ async fn a_reply_committed_before_a_crash_is_written_by_the_next_run(db: TestDb)
     }
     assert_eq!(reply_rows(&q).await, (0, 1, 1), "written, its text gone");
 
-    // Written once: a third run has nothing to recover.
+    // Written once: a third run has nothing to recover. A temporary file that a killed run
+    // left (a reply's text) is removed; one of a process that still runs is not.
+    let left = opts
+        .outbox
+        .join(".20261121T101500Z-0a1b2c3d4e5f.eml.4194304999.tmp");
+    let running = opts.outbox.join(format!(
+        ".20261121T101500Z-0a1b2c3d4e5f.eml.{}.tmp",
+        std::process::id()
+    ));
+    fs::write(&left, "To: anna.schmidt@example.com\r\n").unwrap();
+    fs::write(&running, "To: anna.schmidt@example.com\r\n").unwrap();
     let third = withdrawals::import(&ctx, &opts).await.unwrap();
     assert_eq!(third.replies_recovered, 0);
+    assert!(!left.exists(), "a killed run's temporary file is removed");
+    assert!(
+        running.exists(),
+        "a running import's temporary file is kept"
+    );
+    fs::remove_file(&running).unwrap();
     assert_eq!(outbox_files(&opts.outbox), files);
     q.close().await;
 }

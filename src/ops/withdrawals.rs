@@ -120,6 +120,13 @@ impl MessageReport {
 /// Writes the replies that were committed with their messages but whose files a run that
 /// stopped (a crash, a kill, a full disk) did not write; returns how many.
 pub async fn flush_pending(ctx: &Context, outbox: &Path) -> Result<usize> {
+    let removed = remove_stale_temp_files(outbox);
+    if removed > 0 {
+        tracing::info!(
+            "{removed} unfinished reply file(s) of a run that was killed while writing removed from {}",
+            outbox.display()
+        );
+    }
     let pending = ctx.store.pending_replies().await?;
     if pending.is_empty() {
         return Ok(0);
@@ -539,6 +546,44 @@ fn render_reply(
         file_name: name,
         eml,
     }
+}
+
+/// Removes the temporary files (`.NAME.PID.tmp`) that a run killed while writing a reply left
+/// in the outbox: they hold a reply's text, i.e. personal data, and the reply itself is
+/// still pending in the database and written again. A file of a process that still runs (a
+/// concurrent import) is left alone; where the process cannot be checked (no `/proc`), a
+/// file is taken as stale after an hour. Returns how many were removed.
+fn remove_stale_temp_files(outbox: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(outbox) else {
+        return 0;
+    };
+    let can_check_pids = Path::new("/proc/self").exists();
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_suffix(".tmp"))
+            .and_then(|n| n.rsplit_once('.'))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let stale = if can_check_pids {
+            pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
+        } else {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > std::time::Duration::from_secs(3600))
+        };
+        if stale && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Replies hold personal data: readable by the owner only. Written whole or not at all: to
