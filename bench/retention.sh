@@ -72,6 +72,10 @@ baseline_sql() {
     echo "pragma foreign_keys = on; pragma secure_delete = on; pragma busy_timeout = 30000;"
   fi
   cat <<SQL
+delete from notifications where booking_id in (select bookings.id from bookings
+  where anonymized_at is null
+    and appointment_end <= case when tenant_id = $r then $h48 else $d30 end
+    and $(held bookings bookings.subject_ref bookings.id));
 update bookings set subject_ref = null, first_name = null, last_name = null, email = null,
     phone = null, address = null, birth_date = null, code_hash = null, anonymized_at = $t
   where anonymized_at is null

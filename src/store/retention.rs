@@ -488,6 +488,15 @@ impl Rows {
         }
     }
 
+    /// The notifications of the bookings a batch anonymizes (`$1`–`$5`), deleted first.
+    pub fn notifications_of_treated_sql(&self, guarded: bool) -> String {
+        format!(
+            "delete from notifications where booking_id in (select {t}.id from {t} where {cond})",
+            t = self.table,
+            cond = self.treated(guarded),
+        )
+    }
+
     /// Bookings under a delete rule that a hold row refers to: anonymized instead
     /// (`$1`–`$6`).
     pub fn anonymize_referenced_bookings_sql(&self, guarded: bool) -> String {
@@ -910,7 +919,16 @@ macro_rules! impl_retention {
                                 .rows_affected(),
                         );
                     }
-                    (_, RetentionAction::Anonymize) => {
+                    (data, RetentionAction::Anonymize) => {
+                        if data == RetainedData::Bookings {
+                            // The booking's notifications name the person and are of no use
+                            // once the appointment is long over; one never sent (there is no
+                            // sender at a tenant whose rule counts from `sent_at`) would
+                            // otherwise keep the name and address for good.
+                            batch.dependents_deleted += affected(
+                                in_range(rows.notifications_of_treated_sql(guarded)).execute(&mut *tx).await?.rows_affected(),
+                            );
+                        }
                         batch.anonymized = affected(
                             in_range(rows.anonymize_sql(guarded)).bind(target.now).execute(&mut *tx).await?.rows_affected(),
                         );
