@@ -31,6 +31,7 @@ on_both_backends!(
     bad_input_is_refused_before_anything_is_registered,
     an_explicit_request_is_answered_and_closed,
     the_binary_writes_the_folder_and_reports_json,
+    a_request_registered_without_a_tenant_is_listed_once,
 );
 
 /// Services at Recklinghausen and Westendorf and slots tomorrow, two places each.
@@ -705,4 +706,40 @@ async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
         read(&cwd.path().join("leer"), "auskunft.html")
             .contains("Wir verarbeiten keine personenbezogenen Daten über Sie")
     );
+}
+
+/// A request registered for the whole installation (no tenant) belongs to every tenant's
+/// view of the person, but a letter covering two tenants lists it once, not once per tenant.
+async fn a_request_registered_without_a_tenant_is_listed_once(db: TestDb) {
+    let ctx = setup(&db).await;
+    two_people(&ctx).await;
+    let anna = subject_ref(&ctx, ANNA).await;
+    let shared = datenwart::ops::requests::open(
+        &ctx,
+        None,
+        datenwart::domain::requests::RequestKind::Erasure,
+        Some(&anna),
+        Channel::Letter,
+        Utc::now() - Duration::days(2),
+    )
+    .await
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("anna");
+    let report = export::export(&ctx, &request(ANNA, &out)).await.unwrap();
+    assert_eq!(report.tenants.len(), 2);
+    assert_eq!(
+        counts(&report, "recklinghausen")[4] + counts(&report, "westendorf")[4],
+        1,
+        "the shared request once"
+    );
+    let data = json(&out);
+    let listed: usize = data["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["requests"].as_array().cloned().unwrap_or_default())
+        .filter(|r| r["id"] == shared.id)
+        .count();
+    assert_eq!(listed, 1, "{data}");
 }

@@ -119,6 +119,9 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
 
     // Register first, so the letter can cite the request; then read the rows.
     let mut parts = Vec::with_capacity(tenants.len());
+    // Requests registered without a tenant belong to every tenant's view of the person;
+    // a letter from several tenants lists each of them once, with the first.
+    let mut shared_listed = std::collections::HashSet::new();
     for tenant in &tenants {
         let policy = ctx.policies.require(tenant)?;
         let request = requests::ensure(
@@ -131,7 +134,8 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
         )
         .await?;
         let mut data = ctx.store.subject_data(subject_ref.as_str(), tenant).await?;
-        data.requests.retain(|r| r.id != request.id);
+        data.requests
+            .retain(|r| r.id != request.id && (r.tenant.is_some() || shared_listed.insert(r.id)));
         parts.push(Part {
             policy,
             request,
