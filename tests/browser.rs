@@ -10,9 +10,8 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::{TestDb, fixture, ready};
-use datenwart::domain::slots::parse_time_ranges;
 use datenwart::http::{self, ServeConfig};
-use datenwart::ops::seeding::{self, GenerateRequest};
+use datenwart::ops::seeding;
 use serde_json::{Value, json};
 use std::net::TcpListener;
 use std::path::Path;
@@ -53,19 +52,7 @@ async fn start(db: &TestDb) -> (String, tokio::sync::oneshot::Sender<()>) {
         .await
         .unwrap();
     let day = (Utc::now() + Duration::days(2)).date_naive();
-    let req = GenerateRequest {
-        service: "PA".into(),
-        from: day,
-        to: day,
-        weekdays: "mon-sun".parse().unwrap(),
-        times: parse_time_ranges("08:00-10:00").unwrap(),
-        every_minutes: None,
-        capacity: 1,
-        include_holidays: true,
-    };
-    seeding::generate_slots(&ctx, "recklinghausen", &req)
-        .await
-        .unwrap();
+    common::open_slots(&ctx, "recklinghausen", day, "08:00-10:00", 1).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -8,11 +8,10 @@ use chrono::{Duration, Utc};
 use common::{TestDb, fixture, ready, shipped_policies};
 use datenwart::domain::booking::BookingForm;
 use datenwart::domain::requests::{Channel, Outcome};
-use datenwart::domain::slots::parse_time_ranges;
 use datenwart::domain::subject::SubjectRef;
 use datenwart::ops::booking::{self, BookingReceipt};
 use datenwart::ops::export::{self, ExportReport, ExportRequest};
-use datenwart::ops::seeding::{self, GenerateRequest};
+use datenwart::ops::seeding;
 use datenwart::ops::{Context, Refusal};
 use datenwart::store::{AccessLogEntry, AuditFilter, RequestFilter};
 use std::os::unix::fs::PermissionsExt;
@@ -42,17 +41,7 @@ async fn setup(db: &TestDb) -> Context {
         seeding::import_services(&ctx, tenant, &fixture("services.csv"))
             .await
             .unwrap();
-        let req = GenerateRequest {
-            service: "PA".into(),
-            from: day,
-            to: day,
-            weekdays: "mon-sun".parse().unwrap(),
-            times: parse_time_ranges("08:00-10:00").unwrap(),
-            every_minutes: None,
-            capacity: 2,
-            include_holidays: true,
-        };
-        seeding::generate_slots(&ctx, tenant, &req).await.unwrap();
+        common::open_slots(&ctx, tenant, day, "08:00-10:00", 2).await;
     }
     ctx
 }

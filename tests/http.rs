@@ -5,9 +5,8 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::{TestDb, fixture, ready};
-use datenwart::domain::slots::parse_time_ranges;
 use datenwart::http::{self, ServeConfig};
-use datenwart::ops::seeding::{self, GenerateRequest};
+use datenwart::ops::seeding;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -26,17 +25,7 @@ async fn open_slots(
     capacity: i64,
 ) {
     let day = (Utc::now() + Duration::days(days_from_today)).date_naive();
-    let req = GenerateRequest {
-        service: "PA".into(),
-        from: day,
-        to: day,
-        weekdays: "mon-sun".parse().unwrap(),
-        times: parse_time_ranges("08:00-10:00").unwrap(),
-        every_minutes: None,
-        capacity,
-        include_holidays: true,
-    };
-    seeding::generate_slots(ctx, tenant, &req).await.unwrap();
+    common::open_slots(ctx, tenant, day, "08:00-10:00", capacity).await;
 }
 
 /// Services at all three tenants; Recklinghausen: slots tomorrow (capacity 1), the day

@@ -8,9 +8,8 @@ mod common;
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
 use common::{Kind, TestDb, fixture, ready, shipped_policies};
 use datenwart::domain::booking::BookingForm;
-use datenwart::domain::slots::parse_time_ranges;
 use datenwart::ops::retention::{self, Quiet, RunReport, RunRequest};
-use datenwart::ops::seeding::{self, GenerateRequest};
+use datenwart::ops::seeding;
 use datenwart::ops::{Context, Refusal, booking, rights};
 use datenwart::store::{
     AccessLogEntry, AuditContext, HoldTarget, InboxEntry, IntakeEffect, NewRequest, RetentionStart,
@@ -65,17 +64,7 @@ async fn setup(db: &TestDb) -> Context {
 
 /// Opens a day of slots (08:00–12:00 local, three places each) and returns them.
 async fn open_day(ctx: &Context, tenant: &str, day: NaiveDate) -> Vec<Slot> {
-    let req = GenerateRequest {
-        service: "PA".into(),
-        from: day,
-        to: day,
-        weekdays: "mon-sun".parse().unwrap(),
-        times: parse_time_ranges("08:00-12:00").unwrap(),
-        every_minutes: None,
-        capacity: 3,
-        include_holidays: true,
-    };
-    seeding::generate_slots(ctx, tenant, &req).await.unwrap();
+    common::open_slots(ctx, tenant, day, "08:00-12:00", 3).await;
     let start = day.and_hms_opt(0, 0, 0).unwrap().and_utc();
     let filter = SlotFilter {
         service: Some("PA".into()),

@@ -7,9 +7,8 @@ use chrono::{Duration, NaiveDate, Utc};
 use common::{Kind, TestDb, fixture, ready};
 use datenwart::domain::booking::BookingForm;
 use datenwart::domain::requests::{Channel, Outcome, RequestKind};
-use datenwart::domain::slots::parse_time_ranges;
 use datenwart::ops::rights::{self, EraseRequest, FindBy, HoldOn};
-use datenwart::ops::seeding::{self, GenerateRequest};
+use datenwart::ops::seeding;
 use datenwart::ops::{Context, Refusal, booking, requests};
 use datenwart::store::{AccessLogEntry, RequestFilter};
 
@@ -18,17 +17,7 @@ const ANNA_PHONE: &str = "0171 2223334";
 const BERND: &str = "bernd.vogel@example.org";
 
 async fn open_day(ctx: &Context, tenant: &str, day: NaiveDate) {
-    let req = GenerateRequest {
-        service: "PA".into(),
-        from: day,
-        to: day,
-        weekdays: "mon-sun".parse().unwrap(),
-        times: parse_time_ranges("08:00-12:00").unwrap(),
-        every_minutes: None,
-        capacity: 3,
-        include_holidays: true,
-    };
-    seeding::generate_slots(ctx, tenant, &req).await.unwrap();
+    common::open_slots(ctx, tenant, day, "08:00-12:00", 3).await;
 }
 
 /// Slots yesterday and in five days at Recklinghausen and Westendorf.

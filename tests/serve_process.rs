@@ -5,8 +5,7 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::{Kind, TestDb, fixture, ready, shipped_policies};
-use datenwart::domain::slots::parse_time_ranges;
-use datenwart::ops::seeding::{self, GenerateRequest};
+use datenwart::ops::seeding;
 use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -60,19 +59,7 @@ async fn prepared(db: &TestDb, capacity: i64) -> i64 {
         .await
         .unwrap();
     let day = (Utc::now() + Duration::days(3)).date_naive();
-    let req = GenerateRequest {
-        service: "PA".into(),
-        from: day,
-        to: day,
-        weekdays: "mon-sun".parse().unwrap(),
-        times: parse_time_ranges("08:00-08:20").unwrap(),
-        every_minutes: None,
-        capacity,
-        include_holidays: true,
-    };
-    seeding::generate_slots(&ctx, "recklinghausen", &req)
-        .await
-        .unwrap();
+    common::open_slots(&ctx, "recklinghausen", day, "08:00-08:20", capacity).await;
     db.count("select min(id) from slots").await
 }
 

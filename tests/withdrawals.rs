@@ -14,11 +14,10 @@ mod common;
 use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
 use common::{Kind, TestDb, fixture, ready};
 use datenwart::domain::booking::BookingForm;
-use datenwart::domain::slots::parse_time_ranges;
 use datenwart::domain::subject::SubjectRef;
 use datenwart::mail::{self, ParsedMail, Source};
 use datenwart::ops::rights::{self, HoldOn};
-use datenwart::ops::seeding::{self, GenerateRequest};
+use datenwart::ops::seeding;
 use datenwart::ops::withdrawals::{self, ImportOptions, MessageReport};
 use datenwart::ops::{Context, booking, requests};
 use sha2::{Digest, Sha256};
@@ -381,17 +380,7 @@ const KEPT_SUBJECT: &str = "Termin verschieben";
 // ===========================================================================================
 
 async fn open_day(ctx: &Context, tenant: &str, day: NaiveDate) {
-    let req = GenerateRequest {
-        service: "PA".into(),
-        from: day,
-        to: day,
-        weekdays: "mon-sun".parse().unwrap(),
-        times: parse_time_ranges("08:00-12:00").unwrap(),
-        every_minutes: None,
-        capacity: 3,
-        include_holidays: true,
-    };
-    seeding::generate_slots(ctx, tenant, &req).await.unwrap();
+    common::open_slots(ctx, tenant, day, "08:00-12:00", 3).await;
 }
 
 /// Books `p` at their tenant: a past appointment (booked four days ago) and one in five days,

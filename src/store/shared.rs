@@ -157,30 +157,21 @@ macro_rules! impl_store {
             }
 
             /// Appends access-log rows (each with the booking it belongs to) with as few
-            /// statements as the parameter limit allows; the tenant is looked up once per slug.
+            /// statements as the parameter limit allows; each row finds its tenant by slug in
+            /// the statement itself, so a single row (every request of `serve`) is one statement.
             async fn insert_access_rows(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 rows: &[(&$crate::store::AccessLogEntry, Option<i64>)],
             ) -> sqlx::Result<()> {
-                let mut tenants: std::collections::HashMap<&str, Option<i64>> = std::collections::HashMap::new();
-                for (e, _) in rows {
-                    if let Some(slug) = e.tenant.as_deref()
-                        && !tenants.contains_key(slug)
-                    {
-                        let id: Option<i64> = sqlx::query_scalar("select id from tenants where slug = $1")
-                            .bind(slug)
-                            .fetch_optional(&mut **tx)
-                            .await?;
-                        tenants.insert(slug, id);
-                    }
-                }
                 for chunk in rows.chunks($crate::store::shared::MAX_BINDS / 14) {
                     let mut q = sqlx::QueryBuilder::<$db>::new(
                         "insert into access_log (tenant_id, logged_at, utc_offset_minutes, ip, method, path, status, bytes,
                              referrer, browser, browser_version, operating_system, language, booking_id) ",
                     );
                     q.push_values(chunk, |mut r, (e, booking_id)| {
-                        r.push_bind(e.tenant.as_deref().and_then(|slug| tenants[slug]))
+                        r.push("(select id from tenants where slug = ")
+                            .push_bind_unseparated(&e.tenant)
+                            .push_unseparated(")")
                             .push_bind(e.logged_at)
                             .push_bind(e.utc_offset_minutes)
                             .push_bind(&e.ip)

@@ -230,6 +230,31 @@ pub async fn ready(db: &TestDb) -> Context {
     ctx
 }
 
+/// Opens slots of the fixture service PA at `tenant` on `day` (every weekday, public
+/// holidays included) in the local time ranges `times` (e.g. "08:00-10:00"), with
+/// `capacity` places each.
+pub async fn open_slots(
+    ctx: &Context,
+    tenant: &str,
+    day: chrono::NaiveDate,
+    times: &str,
+    capacity: i64,
+) {
+    let req = datenwart::ops::seeding::GenerateRequest {
+        service: "PA".into(),
+        from: day,
+        to: day,
+        weekdays: "mon-sun".parse().unwrap(),
+        times: datenwart::domain::slots::parse_time_ranges(times).unwrap(),
+        every_minutes: None,
+        capacity,
+        include_holidays: true,
+    };
+    datenwart::ops::seeding::generate_slots(ctx, tenant, &req)
+        .await
+        .unwrap();
+}
+
 /// Declares one test per backend for an `async fn(TestDb)` story.
 #[macro_export]
 macro_rules! on_both_backends {
