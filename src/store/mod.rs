@@ -4,13 +4,29 @@
 //! Each write method runs in its own transaction and writes its audit entry in that same
 //! transaction, so a change and its audit entry land together or not at all.
 
-#[macro_use]
-mod shared;
-#[macro_use]
-mod retention;
+mod admin;
+mod audit;
+mod booking;
+mod intake;
 mod postgres;
+mod register;
+mod retention;
 mod rights;
+mod sql;
 mod sqlite;
+mod subjects;
+
+pub use admin::AdminStore;
+pub use audit::AuditStore;
+pub use booking::BookingStore;
+pub use intake::IntakeStore;
+pub use register::RegisterStore;
+pub use retention::RetentionStore;
+pub use subjects::SubjectStore;
+
+use postgres::PgDialect;
+use sql::SqlStore;
+use sqlite::SqliteDialect;
 
 pub use retention::{
     LEASE_SECONDS, LockHeld, RETENTION_LOCK_KEY, RecordProgress, RetentionBatch, RetentionDue,
@@ -18,12 +34,11 @@ pub use retention::{
 };
 pub use rights::*;
 
-use crate::domain::audit::{AuditEntry, AuditEvent};
+use crate::domain::audit::AuditEntry;
 use crate::domain::booking::Person;
 use crate::domain::service::NewService;
 use crate::domain::slots::{NewSlot, SlotFate};
 use crate::domain::subject::PseudonymKey;
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
@@ -269,259 +284,39 @@ pub enum CancelRefusal {
     InPast,
 }
 
-#[async_trait]
-pub trait Store: Send + Sync {
-    fn backend(&self) -> Backend;
+/// The whole store: one trait per area, implemented once by [`sql::SqlStore`] for both
+/// backends. Callers hold an `Arc<dyn Store>` and bring the area traits into scope with
+/// `use crate::store::prelude::*`.
+pub trait Store:
+    AdminStore + BookingStore + SubjectStore + RegisterStore + IntakeStore + AuditStore + RetentionStore
+{
+}
 
-    /// Applies the embedded migrations and makes the pseudonym key if there is none.
-    async fn migrate(&self, ctx: &AuditContext) -> Result<MigrationReport>;
+impl<T> Store for T where
+    T: AdminStore
+        + BookingStore
+        + SubjectStore
+        + RegisterStore
+        + IntakeStore
+        + AuditStore
+        + RetentionStore
+{
+}
 
-    /// Fails with `SchemaBehind` or `SchemaAhead` unless the schema is exactly current.
-    async fn check_schema(&self) -> Result<()>;
-
-    async fn pseudonym_key(&self) -> Result<PseudonymKey>;
-
-    async fn sync_tenants(
-        &self,
-        tenants: &[TenantRecord],
-        ctx: &AuditContext,
-    ) -> Result<TenantSyncReport>;
-
-    async fn list_tenants(&self) -> Result<Vec<Tenant>>;
-
-    /// Upserts a tenant's services by code, all or nothing.
-    async fn import_services(
-        &self,
-        tenant: &str,
-        services: &[NewService],
-        ctx: &AuditContext,
-    ) -> Result<ServiceImportReport>;
-
-    async fn list_services(&self, tenant: &str) -> Result<Vec<Service>>;
-
-    /// Opens slots (service code, slot) at a tenant; never duplicates a slot, never lets
-    /// two slots of one service overlap.
-    async fn add_slots(
-        &self,
-        tenant: &str,
-        slots: &[(String, NewSlot)],
-        on_overlap: OnOverlap,
-        action: &str,
-        ctx: &AuditContext,
-    ) -> Result<SlotAddOutcome>;
-
-    async fn list_slots(&self, tenant: &str, filter: &SlotFilter) -> Result<Vec<Slot>>;
-
-    /// One slot of a tenant with its service, whatever its state.
-    async fn open_slot(&self, tenant: &str, slot_id: i64) -> Result<Option<OpenSlot>>;
-
-    /// Slots of a service with a free place that start after `after` and before `before`.
-    async fn free_slots(
-        &self,
-        tenant: &str,
-        service: &str,
-        after: DateTime<Utc>,
-        before: DateTime<Utc>,
-        limit: i64,
-    ) -> Result<Vec<OpenSlot>>;
-
-    /// Books each entry in one transaction: the slot's capacity is taken by a conditional
-    /// update, so a slot is never overbooked whatever runs at the same time. A refused
-    /// entry writes nothing; the others are stored.
-    async fn book(
-        &self,
-        tenant: &str,
-        bookings: &[NewBooking],
-    ) -> Result<Vec<std::result::Result<Booked, BookingRefusal>>>;
-
-    /// Cancels a booking whose code hash matches, and frees its place.
-    async fn cancel_booking(
-        &self,
-        reference: &str,
-        code_hash: &str,
-        now: DateTime<Utc>,
-    ) -> Result<std::result::Result<Cancelled, CancelRefusal>>;
-
-    /// Appends rows to the access log, all in one transaction.
-    async fn log_access(&self, entries: &[AccessLogEntry]) -> Result<()>;
-
-    /// The persons a query finds, per tenant (all tenants when `tenant` is None).
-    async fn find_subjects(
-        &self,
-        query: &SubjectQuery,
-        tenant: Option<&str>,
-    ) -> Result<Vec<SubjectMatch>>;
-
-    /// Every row about one person at one tenant, by category.
-    async fn subject_data(&self, subject_ref: &str, tenant: &str) -> Result<TenantData>;
-
-    /// Erases a person at each tenant of `scopes` in one transaction (rolled back for a dry
-    /// run): future bookings cancelled and their places freed, bookings anonymized or
-    /// deleted, their notifications and access-log rows deleted, consents reduced to the
-    /// proof of withdrawal, inbox copies anonymized. Holds and restrictions are honoured.
-    async fn erase_subject(
-        &self,
-        subject_ref: &str,
-        scopes: &[ErasureScope],
-        opts: &ErasureOptions,
-        ctx: &AuditContext,
-    ) -> Result<ErasureReport>;
-
-    /// Rectifies a person's details at each tenant; returns bookings changed per tenant.
-    async fn correct_subject(
-        &self,
-        subject_ref: &str,
-        tenants: &[String],
-        correction: &Correction,
-        ctx: &AuditContext,
-    ) -> Result<Vec<(String, usize)>>;
-
-    async fn add_hold(
-        &self,
-        tenant: &str,
-        target: &HoldTarget,
-        reason: &str,
-        until: Option<chrono::NaiveDate>,
-        ctx: &AuditContext,
-    ) -> Result<i64>;
-
-    async fn list_holds(&self, tenant: Option<&str>, include_removed: bool) -> Result<Vec<Hold>>;
-
-    /// False when there is no active hold with that id.
-    async fn remove_hold(&self, id: i64, ctx: &AuditContext) -> Result<bool>;
-
-    async fn add_restriction(
-        &self,
-        tenant: Option<&str>,
-        subject_ref: &str,
-        reason: &str,
-        request_id: Option<i64>,
-        ctx: &AuditContext,
-    ) -> Result<i64>;
-
-    /// Lifts the person's active restrictions (at one tenant, or all); returns how many.
-    async fn lift_restrictions(
-        &self,
-        tenant: Option<&str>,
-        subject_ref: &str,
-        ctx: &AuditContext,
-    ) -> Result<usize>;
-
-    /// The person's active restrictions.
-    async fn restrictions(&self, subject_ref: &str) -> Result<Vec<Restriction>>;
-
-    async fn open_request(&self, request: &NewRequest, ctx: &AuditContext) -> Result<i64>;
-
-    async fn list_requests(&self, filter: &RequestFilter) -> Result<Vec<Request>>;
-
-    async fn request(&self, id: i64) -> Result<Option<Request>>;
-
-    async fn extend_request(
-        &self,
-        id: i64,
-        extended_due_on: chrono::NaiveDate,
-        reason: &str,
-        ctx: &AuditContext,
-    ) -> Result<()>;
-
-    async fn close_request(&self, id: i64, outcome: &str, ctx: &AuditContext) -> Result<()>;
-
-    async fn erasure_ledger(&self) -> Result<Vec<LedgerEntry>>;
-
-    /// Whether a message with this key was recorded already.
-    async fn inbox_contains(&self, message_key: &str) -> Result<bool>;
-
-    /// Records one mailbox message and applies its effect, all in one transaction: a crash
-    /// loses nothing and repeats nothing. `reply` renders the answer from the result inside
-    /// that transaction; it is stored pending (`IntakeResult::reply`) until `reply_written`.
-    /// A known key records and changes nothing.
-    async fn record_message(
-        &self,
-        entry: &InboxEntry,
-        effect: &IntakeEffect,
-        reply: &RenderReply<'_>,
-        ctx: &AuditContext,
-    ) -> Result<IntakeResult>;
-
-    /// Recorded messages with these outcomes, oldest first.
-    async fn inbox_items(&self, outcomes: &[&str]) -> Result<Vec<InboxItem>>;
-
-    /// Gives a recorded message another outcome (a human's decision) and applies its effect,
-    /// with its reply stored pending as `record_message` does.
-    async fn resolve_message(
-        &self,
-        message_key: &str,
-        outcome: &str,
-        subject_ref: Option<&str>,
-        effect: &IntakeEffect,
-        reply: &RenderReply<'_>,
-        ctx: &AuditContext,
-    ) -> Result<IntakeResult>;
-
-    /// Replies whose file is not written yet (a run stopped after the commit), oldest first.
-    async fn pending_replies(&self) -> Result<Vec<PendingReply>>;
-
-    /// Marks a reply written and clears its text and subject reference.
-    async fn reply_written(&self, id: i64, at: DateTime<Utc>) -> Result<()>;
-
-    /// Writes one audit entry on its own (for changes that are not the store's, such as
-    /// files written by an export).
-    async fn record_audit(&self, event: AuditEvent, ctx: &AuditContext) -> Result<()>;
-
-    /// Newest first, filtered.
-    async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
-
-    /// Oldest first, entries with id greater than `after_id`, for verification page by page.
-    async fn audit_page(&self, after_id: i64, limit: i64) -> Result<Vec<AuditEntry>>;
-
-    /// Id and hash of the newest entry written, as remembered beside the trail.
-    async fn audit_head(&self) -> Result<Option<(i64, String)>>;
-
-    /// Rows of a retention rule that are due now, and of them those kept by a hold or
-    /// restriction (`retention plan`).
-    async fn retention_due(&self, target: &RetentionTarget) -> Result<RetentionDue>;
-
-    /// Rows of a retention rule that are due, not held, and still hold personal data (the
-    /// self-check after a run).
-    async fn retention_resisting(&self, target: &RetentionTarget) -> Result<i64>;
-
-    /// Takes the one-run-at-a-time lock and records the run as running (marking runs that
-    /// were killed as failed); `Err(LockHeld)` when another run holds the lock.
-    async fn start_retention_run(
-        &self,
-        start: &RetentionStart,
-        ctx: &AuditContext,
-    ) -> Result<std::result::Result<RetentionRun, LockHeld>>;
-
-    /// Treats the next batch of a rule (ids above `after_id`, at most `limit` due rows) in
-    /// one transaction, which also stores the run's counts that `record` renders.
-    async fn apply_retention_batch(
-        &self,
-        run: &RetentionRun,
-        target: &RetentionTarget,
-        after_id: i64,
-        limit: i64,
-        record: &RecordProgress<'_>,
-    ) -> Result<RetentionBatch>;
-
-    /// Records the run's end with its audit entries and lets go of the lock.
-    async fn finish_retention_run(
-        &self,
-        run: RetentionRun,
-        finish: &RetentionFinish,
-        ctx: &AuditContext,
-    ) -> Result<()>;
-
-    /// Recorded runs, newest first.
-    async fn retention_runs(&self, limit: i64) -> Result<Vec<RetentionRunRecord>>;
+/// The area traits, for calling the store's methods.
+pub mod prelude {
+    pub use super::{
+        AdminStore, AuditStore, BookingStore, IntakeStore, RegisterStore, RetentionStore, Store,
+        SubjectStore,
+    };
 }
 
 /// Opens the database the URL names (creating a SQLite file if missing).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+        Ok(Arc::new(SqlStore::<SqliteDialect>::connect(url).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+        Ok(Arc::new(SqlStore::<PgDialect>::connect(url).await?))
     } else {
         Err(StoreError::UnsupportedUrl(redact_url(url)))
     }

@@ -1,39 +1,51 @@
 //! PostgreSQL: for several `serve` processes on several hosts sharing one database.
 
-use crate::domain::subject::PseudonymKey;
+use super::Backend;
+use super::retention::{LOCK_NAME, RETENTION_LOCK_KEY, RunLock};
+use super::sql::Dialect;
+use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Connection, Postgres, Transaction};
 use std::time::Duration;
-use tokio::sync::OnceCell;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Advisory lock key that serializes appends to the audit chain ("dw-audit").
 const AUDIT_LOCK: i64 = 0x6477_2d61_7564_6974;
 
-pub struct PgStore {
-    pool: PgPool,
-    key: OnceCell<PseudonymKey>,
-}
+pub(crate) struct PgDialect;
 
-impl PgStore {
-    pub async fn connect(url: &str) -> sqlx::Result<Self> {
-        let pool = PgPoolOptions::new()
+impl Dialect for PgDialect {
+    type DB = Postgres;
+
+    const BACKEND: Backend = Backend::Postgres;
+
+    /// Row locks order PostgreSQL's writers; nobody waits in the process.
+    const SERIAL_WRITERS: bool = false;
+
+    /// The lock lasts as long as its session; the `job_locks` row only names the holder.
+    const LEASE: bool = false;
+
+    const ACCESS_ROWS: &'static str =
+        "jsonb_to_recordset($1::text::jsonb) as j(id bigint, ip text, path text, referrer text)";
+
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
+    }
+
+    async fn connect(url: &str) -> sqlx::Result<PgPool> {
+        PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
             .connect(url)
-            .await?;
-        Ok(Self {
-            pool,
-            key: OnceCell::new(),
-        })
+            .await
     }
 
     /// Administrative writes append to the audit chain, which must not fork when two
     /// processes write at once: the transaction-scoped advisory lock orders them.
-    async fn begin_admin(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await?;
+    async fn begin_admin(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
+        let mut tx = pool.begin().await?;
         sqlx::query("select pg_advisory_xact_lock($1)")
             .bind(AUDIT_LOCK)
             .execute(&mut *tx)
@@ -42,30 +54,78 @@ impl PgStore {
     }
 
     /// Bookings do not write audit entries, so they need no lock beyond their rows'.
-    /// Row locks order PostgreSQL's writers; nobody waits in the process.
-    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        None
+    async fn begin_write(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
+        pool.begin().await
     }
 
-    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
-        self.pool.begin().await
-    }
-
-    /// PostgreSQL reclaims dead tuples with (auto)vacuum; nothing to do per erasure.
-    async fn after_erasure(&self) -> sqlx::Result<()> {
-        Ok(())
-    }
-
-    async fn migrations_table_exists(&self) -> sqlx::Result<bool> {
+    async fn migrations_table_exists(pool: &PgPool) -> sqlx::Result<bool> {
         sqlx::query_scalar("select to_regclass('_sqlx_migrations') is not null")
-            .fetch_one(&self.pool)
+            .fetch_one(pool)
             .await
     }
 
-    fn migrator() -> &'static Migrator {
-        &MIGRATOR
+    /// PostgreSQL reclaims dead tuples with (auto)vacuum; nothing to do per erasure.
+    async fn after_erasure(_pool: &PgPool) -> sqlx::Result<()> {
+        Ok(())
+    }
+
+    /// Takes the advisory lock on a session of its own, held until the run ends (or its
+    /// process dies, which ends the session). The `job_locks` row only says who holds it.
+    async fn take_retention_lock(
+        pool: &PgPool,
+        tx: &mut Transaction<'static, Postgres>,
+        holder: &str,
+        _take_over: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<Option<RunLock>> {
+        let mut session = pool.acquire().await?.detach();
+        let got: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+            .bind(RETENTION_LOCK_KEY)
+            .fetch_one(&mut session)
+            .await?;
+        if !got {
+            session.close().await?;
+            return Ok(None);
+        }
+        sqlx::query(
+            "insert into job_locks (name, holder, acquired_at, expires_at) values ($1, $2, $3, $3)
+             on conflict (name) do update set holder = excluded.holder, acquired_at = excluded.acquired_at,
+                 expires_at = excluded.expires_at",
+        )
+        .bind(LOCK_NAME)
+        .bind(holder)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(Some(RunLock::Session {
+            holder: holder.to_owned(),
+            session: tokio::sync::Mutex::new(Some(session)),
+        }))
+    }
+
+    /// The session holds the lock; nothing to renew.
+    async fn renew_retention_lock(
+        _tx: &mut Transaction<'static, Postgres>,
+        _lock: &RunLock,
+    ) -> super::Result<()> {
+        Ok(())
+    }
+
+    /// PostgreSQL needs no tuning per batch.
+    async fn tune_for_batch(_tx: &mut Transaction<'static, Postgres>) -> sqlx::Result<()> {
+        Ok(())
+    }
+
+    async fn release_retention_lock(lock: RunLock) -> sqlx::Result<()> {
+        if let RunLock::Session { session, .. } = lock
+            && let Some(mut s) = session.into_inner()
+        {
+            sqlx::query("select pg_advisory_unlock($1)")
+                .bind(RETENTION_LOCK_KEY)
+                .execute(&mut s)
+                .await?;
+            s.close().await?;
+        }
+        Ok(())
     }
 }
-
-impl_store!(PgStore, Postgres, crate::store::Backend::Postgres);
-impl_retention!(PgStore, Postgres, postgres_dialect);

@@ -1,7 +1,10 @@
 //! SQLite: the embedded default. WAL mode, `secure_delete=on` (erased bytes are
 //! overwritten, not left in free pages), foreign keys on.
 
-use crate::domain::subject::PseudonymKey;
+use super::retention::{LEASE_SECONDS, LOCK_NAME, RunLock};
+use super::sql::Dialect;
+use super::{Backend, StoreError};
+use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -9,20 +12,32 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
-use tokio::sync::OnceCell;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
-pub struct SqliteStore {
-    pool: SqlitePool,
-    key: OnceCell<PseudonymKey>,
-    /// This process's writers take turns here rather than at the file lock, where a
-    /// waiting writer sleeps in growing steps (up to 100 ms) and bookings get long tails.
-    writer: tokio::sync::Mutex<()>,
-}
+pub(crate) struct SqliteDialect;
 
-impl SqliteStore {
-    pub async fn connect(url: &str) -> sqlx::Result<Self> {
+impl Dialect for SqliteDialect {
+    type DB = Sqlite;
+
+    const BACKEND: Backend = Backend::Sqlite;
+
+    /// This process's writers take turns at a mutex rather than at the file lock, where a
+    /// waiting writer sleeps in growing steps (up to 100 ms) and bookings get long tails.
+    const SERIAL_WRITERS: bool = true;
+
+    const LEASE: bool = true;
+
+    const ACCESS_ROWS: &'static str =
+        "(select json_extract(value, '$.id') as id, json_extract(value, '$.ip') as ip,
+            json_extract(value, '$.path') as path, json_extract(value, '$.referrer') as referrer
+          from json_each($1)) as j";
+
+    fn migrator() -> &'static Migrator {
+        &MIGRATOR
+    }
+
+    async fn connect(url: &str) -> sqlx::Result<SqlitePool> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -35,59 +50,117 @@ impl SqliteStore {
             // the WAL themselves (`after_erasure`), so erased bytes do not wait for it.
             .pragma("wal_autocheckpoint", "65536")
             .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new()
+        SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
-            .await?;
-        Ok(Self {
-            pool,
-            key: OnceCell::new(),
-            writer: tokio::sync::Mutex::new(()),
-        })
+            .await
     }
 
     /// SQLite has one writer at a time; taking the write lock up front (instead of on the
     /// first write) keeps the audit chain's read-then-append from racing another writer.
-    async fn begin_admin(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
-        self.pool.begin_with("begin immediate").await
-    }
-
-    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        Some(self.writer.lock().await)
+    async fn begin_admin(pool: &SqlitePool) -> sqlx::Result<Transaction<'static, Sqlite>> {
+        pool.begin_with("begin immediate").await
     }
 
     /// Bookings take the write lock up front too: a deferred transaction that reads and
     /// then writes can fail with SQLITE_BUSY when another writer got in between.
-    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
-        self.begin_admin().await
+    async fn begin_write(pool: &SqlitePool) -> sqlx::Result<Transaction<'static, Sqlite>> {
+        pool.begin_with("begin immediate").await
+    }
+
+    async fn migrations_table_exists(pool: &SqlitePool) -> sqlx::Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from sqlite_master where type = 'table' and name = '_sqlx_migrations'",
+        )
+        .fetch_one(pool)
+        .await?;
+        Ok(n == 1)
     }
 
     /// Copies the WAL into the database and truncates it, so that the pages that held
     /// erased values (overwritten in the database thanks to `secure_delete`) do not
     /// survive in the WAL file either.
-    async fn after_erasure(&self) -> sqlx::Result<()> {
+    async fn after_erasure(pool: &SqlitePool) -> sqlx::Result<()> {
         sqlx::query("pragma wal_checkpoint(truncate)")
-            .execute(&self.pool)
+            .execute(pool)
             .await?;
         Ok(())
     }
 
-    async fn migrations_table_exists(&self) -> sqlx::Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "select count(*) from sqlite_master where type = 'table' and name = '_sqlx_migrations'",
+    /// Takes the lease in one statement: a new row, or the row of a holder whose lease
+    /// ran out or whose process is gone (`take_over`). `None` when someone holds it.
+    async fn take_retention_lock(
+        _pool: &SqlitePool,
+        tx: &mut Transaction<'static, Sqlite>,
+        holder: &str,
+        take_over: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<Option<RunLock>> {
+        let taken = sqlx::query(
+            "insert into job_locks (name, holder, acquired_at, expires_at) values ($1, $2, $3, $4)
+             on conflict (name) do update set holder = excluded.holder, acquired_at = excluded.acquired_at,
+                 expires_at = excluded.expires_at
+             where job_locks.expires_at <= $3 or job_locks.holder = $5",
         )
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n == 1)
+        .bind(LOCK_NAME)
+        .bind(holder)
+        .bind(now)
+        .bind(now + chrono::Duration::seconds(LEASE_SECONDS))
+        .bind(take_over)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        Ok((taken == 1).then(|| RunLock::Lease {
+            holder: holder.to_owned(),
+        }))
     }
 
-    fn migrator() -> &'static Migrator {
-        &MIGRATOR
+    /// Extends the lease inside a batch's transaction; fails when another run took it
+    /// over (this one was stalled longer than the lease).
+    async fn renew_retention_lock(
+        tx: &mut Transaction<'static, Sqlite>,
+        lock: &RunLock,
+    ) -> super::Result<()> {
+        let RunLock::Lease { holder } = lock else {
+            return Ok(());
+        };
+        let now = crate::domain::time::now();
+        let n = sqlx::query("update job_locks set expires_at = $3 where name = $1 and holder = $2")
+            .bind(LOCK_NAME)
+            .bind(holder)
+            .bind(now + chrono::Duration::seconds(LEASE_SECONDS))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::NotFound(
+                "the retention lock was lost: this run stalled longer than its lease and another run took over; stopping"
+                    .into(),
+            ))
+        }
+    }
+
+    /// A batch rewrites index pages all over the table, and each commit writes them to the
+    /// WAL: a larger page cache (8 MB instead of 2 MB; at most the pool's four connections,
+    /// so memory stays bounded), together with the checkpoints every 256 MB of WAL
+    /// (`connect`), make a batched run much faster (1,000,000 bookings and 5,000,000
+    /// access-log rows, batches of up to 20,000: 73 s with a 64 MB WAL, 64 s with 256 MB).
+    /// The cache lasts as long as the connection; the WAL is checkpointed and truncated
+    /// when the run ends.
+    async fn tune_for_batch(tx: &mut Transaction<'static, Sqlite>) -> sqlx::Result<()> {
+        sqlx::query("pragma cache_size = -8192")
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The lease row is deleted with the run's end; nothing else to let go.
+    async fn release_retention_lock(_lock: RunLock) -> sqlx::Result<()> {
+        Ok(())
     }
 }
-
-impl_store!(SqliteStore, Sqlite, crate::store::Backend::Sqlite);
-impl_retention!(SqliteStore, Sqlite, sqlite_dialect);
 
 #[cfg(test)]
 mod tests {
@@ -97,8 +170,8 @@ mod tests {
     async fn every_connection_has_wal_secure_delete_and_foreign_keys() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = SqliteStore::connect(&url).await.unwrap();
-        let mut conn = store.pool.acquire().await.unwrap();
+        let pool = SqliteDialect::connect(&url).await.unwrap();
+        let mut conn = pool.acquire().await.unwrap();
         let mode: String = sqlx::query_scalar("pragma journal_mode")
             .fetch_one(&mut *conn)
             .await

@@ -1,0 +1,190 @@
+//! TODO
+
+use super::sql::{Dialect, SqlStore, Value};
+use super::*;
+use crate::domain::audit::AuditEvent;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    id: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    tenant: Option<String>,
+    subject_ref: Option<String>,
+    details: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(r: AuditRow) -> Self {
+        AuditEntry {
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            tenant: r.tenant,
+            subject_ref: r.subject_ref,
+            details: r.details,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
+pub(super) const AUDIT_COLUMNS: &str =
+    "id, at, actor, action, tenant, subject_ref, details, prev_hash, hash";
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Writes one audit entry on its own (for changes that are not the store's, such as
+    /// files written by an export).
+    async fn record_audit(&self, event: AuditEvent, ctx: &AuditContext) -> Result<()>;
+
+    /// Newest first, filtered.
+    async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>>;
+
+    /// Oldest first, entries with id greater than `after_id`, for verification page by page.
+    async fn audit_page(&self, after_id: i64, limit: i64) -> Result<Vec<AuditEntry>>;
+
+    /// Id and hash of the newest entry written, as remembered beside the trail.
+    async fn audit_head(&self) -> Result<Option<(i64, String)>>;
+}
+
+#[async_trait]
+impl<D: Dialect> AuditStore for SqlStore<D>
+where
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
+    usize: ColumnIndex<<D::DB as Database>::Row>,
+    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
+    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
+    i64: Value<D::DB>,
+    bool: Value<D::DB>,
+    String: Value<D::DB>,
+    Vec<u8>: Value<D::DB>,
+    DateTime<Utc>: Value<D::DB>,
+    NaiveDate: Value<D::DB>,
+    Option<i64>: Value<D::DB>,
+    Option<String>: Value<D::DB>,
+    Option<DateTime<Utc>>: Value<D::DB>,
+    Option<NaiveDate>: Value<D::DB>,
+{
+    async fn record_audit(
+        &self,
+        event: AuditEvent,
+        ctx: &AuditContext,
+    ) -> Result<()> {
+        let mut tx = self.begin_admin().await?;
+        Self::append_audit(&mut tx, ctx, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_entries(
+        &self,
+        filter: &AuditFilter,
+    ) -> Result<Vec<crate::domain::audit::AuditEntry>> {
+        let sql = format!(
+            "select {} from audit_log
+             where ($1 is null or tenant = $1)
+               and ($2 is null or action = $2)
+               and ($3 is null or at >= $3)
+             order by id desc limit $4",
+            AUDIT_COLUMNS
+        );
+        let rows: Vec<AuditRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(&filter.tenant)
+            .bind(&filter.action)
+            .bind(filter.since)
+            .bind(filter.limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn audit_page(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<crate::domain::audit::AuditEntry>> {
+        let sql = format!(
+            "select {} from audit_log where id > $1 order by id limit $2",
+            AUDIT_COLUMNS
+        );
+        let rows: Vec<AuditRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn audit_head(&self) -> Result<Option<(i64, String)>> {
+        Ok(
+            sqlx::query_as("select last_id, last_hash from audit_head where id = 1")
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}
+
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
+    usize: ColumnIndex<<D::DB as Database>::Row>,
+    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
+    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
+    i64: Value<D::DB>,
+    bool: Value<D::DB>,
+    String: Value<D::DB>,
+    Vec<u8>: Value<D::DB>,
+    DateTime<Utc>: Value<D::DB>,
+    NaiveDate: Value<D::DB>,
+    Option<i64>: Value<D::DB>,
+    Option<String>: Value<D::DB>,
+    Option<DateTime<Utc>>: Value<D::DB>,
+    Option<NaiveDate>: Value<D::DB>,
+{
+    /// Appends one entry to the hash chain inside the caller's transaction.
+    pub(super) async fn append_audit(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        ctx: &AuditContext,
+        event: &AuditEvent,
+    ) -> sqlx::Result<()> {
+        let head: Option<(i64, String)> =
+            sqlx::query_as("select last_id, last_hash from audit_head where id = 1")
+                .fetch_optional(&mut **tx)
+                .await?;
+        let e = crate::domain::audit::AuditEntry::chain(head, ctx.at, &ctx.actor, event);
+        sqlx::query(
+            "insert into audit_log (id, at, actor, action, tenant, subject_ref, details, prev_hash, hash)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(e.id)
+        .bind(e.at)
+        .bind(&e.actor)
+        .bind(&e.action)
+        .bind(&e.tenant)
+        .bind(&e.subject_ref)
+        .bind(&e.details)
+        .bind(&e.prev_hash)
+        .bind(&e.hash)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "insert into audit_head (id, last_id, last_hash) values (1, $1, $2)
+             on conflict (id) do update set last_id = excluded.last_id, last_hash = excluded.last_hash",
+        )
+        .bind(e.id)
+        .bind(&e.hash)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,490 @@
+//! TODO
+
+use super::sql::{Dialect, MAX_BINDS, SqlStore, Value, same_secret};
+use super::*;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
+
+/// A place taken in a slot: the slot's service, start and end.
+pub(super) type Place = (i64, DateTime<Utc>, DateTime<Utc>);
+
+#[derive(sqlx::FromRow)]
+pub(super) struct OpenSlotRow {
+    id: i64,
+    service_code: String,
+    service_name: String,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    capacity: i64,
+    booked: i64,
+}
+
+impl From<OpenSlotRow> for OpenSlot {
+    fn from(r: OpenSlotRow) -> Self {
+        OpenSlot {
+            id: r.id,
+            service_code: r.service_code,
+            service_name: r.service_name,
+            starts_at: r.starts_at,
+            ends_at: r.ends_at,
+            capacity: r.capacity,
+            booked: r.booked,
+        }
+    }
+}
+
+pub(super) const OPEN_SLOT_SELECT: &str =
+    "select sl.id, s.code as service_code, s.name as service_name,
+        sl.starts_at, sl.ends_at, sl.capacity, sl.booked
+     from slots sl join services s on s.id = sl.service_id join tenants t on t.id = sl.tenant_id";
+
+#[async_trait]
+pub trait BookingStore: Send + Sync {
+    /// One slot of a tenant with its service, whatever its state.
+    async fn open_slot(&self, tenant: &str, slot_id: i64) -> Result<Option<OpenSlot>>;
+
+    /// Slots of a service with a free place that start after `after` and before `before`.
+    async fn free_slots(
+        &self,
+        tenant: &str,
+        service: &str,
+        after: DateTime<Utc>,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<OpenSlot>>;
+
+    /// Books each entry in one transaction: the slot's capacity is taken by a conditional
+    /// update, so a slot is never overbooked whatever runs at the same time. A refused
+    /// entry writes nothing; the others are stored.
+    async fn book(
+        &self,
+        tenant: &str,
+        bookings: &[NewBooking],
+    ) -> Result<Vec<std::result::Result<Booked, BookingRefusal>>>;
+
+    /// Cancels a booking whose code hash matches, and frees its place.
+    async fn cancel_booking(
+        &self,
+        reference: &str,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<std::result::Result<Cancelled, CancelRefusal>>;
+
+    /// Appends rows to the access log, all in one transaction.
+    async fn log_access(&self, entries: &[AccessLogEntry]) -> Result<()>;
+}
+
+#[async_trait]
+impl<D: Dialect> BookingStore for SqlStore<D>
+where
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
+    usize: ColumnIndex<<D::DB as Database>::Row>,
+    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
+    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
+    i64: Value<D::DB>,
+    bool: Value<D::DB>,
+    String: Value<D::DB>,
+    Vec<u8>: Value<D::DB>,
+    DateTime<Utc>: Value<D::DB>,
+    NaiveDate: Value<D::DB>,
+    Option<i64>: Value<D::DB>,
+    Option<String>: Value<D::DB>,
+    Option<DateTime<Utc>>: Value<D::DB>,
+    Option<NaiveDate>: Value<D::DB>,
+{
+    async fn open_slot(
+        &self,
+        tenant: &str,
+        slot_id: i64,
+    ) -> Result<Option<OpenSlot>> {
+        let sql = format!("{} where t.slug = $1 and sl.id = $2", OPEN_SLOT_SELECT);
+        let row: Option<OpenSlotRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(tenant)
+            .bind(slot_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn free_slots(
+        &self,
+        tenant: &str,
+        service: &str,
+        after: DateTime<Utc>,
+        before: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<OpenSlot>> {
+        let sql = format!(
+            "{} where t.slug = $1 and s.code = $2 and sl.starts_at > $3 and sl.starts_at < $4
+               and sl.booked < sl.capacity
+             order by sl.starts_at limit $5",
+            OPEN_SLOT_SELECT
+        );
+        let rows: Vec<OpenSlotRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(tenant)
+            .bind(service)
+            .bind(after)
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn book(
+        &self,
+        tenant: &str,
+        bookings: &[NewBooking],
+    ) -> Result<Vec<Result<Booked, BookingRefusal>>> {
+        use BookingRefusal;
+        use {MAX_BINDS, Place};
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
+        let mut outcome: Vec<Option<Result<Place, BookingRefusal>>> = vec![None; bookings.len()];
+
+        // Two entries of one batch with the same reference: only the first can be stored.
+        let mut references = std::collections::HashSet::with_capacity(bookings.len());
+        for (i, b) in bookings.iter().enumerate() {
+            if !references.insert(b.reference.as_str()) {
+                outcome[i] = Some(Err(BookingRefusal::ReferenceTaken));
+            }
+        }
+
+        // Taking the places first and conditionally is what makes overbooking
+        // impossible: a concurrent booking of the last place updates no row. A batch
+        // takes all its places in a slot with one update when they are all free, else
+        // place by place; slots go in the order of their ids, so concurrent batches
+        // lock them in the same order.
+        let mut by_slot: std::collections::BTreeMap<i64, Vec<usize>> =
+            std::collections::BTreeMap::new();
+        for (i, b) in bookings.iter().enumerate() {
+            if outcome[i].is_none() {
+                by_slot.entry(b.slot_id).or_default().push(i);
+            }
+        }
+        for (&slot_id, entries) in &by_slot {
+            if let [_, _, ..] = entries.as_slice() {
+                let latest = entries.iter().map(|&i| bookings[i].booked_at).max();
+                let all: Option<Place> = sqlx::query_as(
+                    "update slots set booked = booked + $3
+                     where id = $1 and tenant_id = $2 and booked + $3 <= capacity and starts_at > $4
+                     returning service_id, starts_at, ends_at",
+                )
+                .bind(slot_id)
+                .bind(tenant_id)
+                .bind(entries.len() as i64)
+                .bind(latest)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let Some(place) = all {
+                    for &i in entries {
+                        outcome[i] = Some(Ok(place));
+                    }
+                    continue;
+                }
+            }
+            for &i in entries {
+                outcome[i] = Some(Self::take_place(&mut tx, tenant_id, &bookings[i]).await?);
+            }
+        }
+
+        // The bookings, many rows per statement. A reference that exists already is
+        // not stored (`on conflict do nothing`): its place is given back and the caller
+        // books it again under a new reference.
+        let placed: Vec<(usize, Place)> = outcome
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| match o {
+                Some(Ok(place)) => Some((i, *place)),
+                _ => None,
+            })
+            .collect();
+        let mut ids: std::collections::HashMap<String, i64> =
+            std::collections::HashMap::with_capacity(placed.len());
+        for chunk in placed.chunks(MAX_BINDS / 15) {
+            let mut q = sqlx::QueryBuilder::<D::DB>::new(
+                "insert into bookings (tenant_id, slot_id, service_id, reference, code_hash, status,
+                     appointment_start, appointment_end, booked_at, subject_ref,
+                     first_name, last_name, email, phone, address, birth_date) ",
+            );
+            q.push_values(chunk, |mut r, &(i, (service_id, starts_at, ends_at))| {
+                let b = &bookings[i];
+                let p = &b.person;
+                r.push_bind(tenant_id)
+                    .push_bind(b.slot_id)
+                    .push_bind(service_id)
+                    .push_bind(&b.reference)
+                    .push_bind(&b.code_hash)
+                    .push("'booked'")
+                    .push_bind(starts_at)
+                    .push_bind(ends_at)
+                    .push_bind(b.booked_at)
+                    .push_bind(&b.subject_ref)
+                    .push_bind(&p.first_name)
+                    .push_bind(&p.last_name)
+                    .push_bind(&p.email)
+                    .push_bind(&p.phone)
+                    .push_bind(&p.address)
+                    .push_bind(p.birth_date);
+            });
+            q.push(" on conflict (reference) do nothing returning id, reference");
+            let rows: Vec<(i64, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            ids.extend(rows.into_iter().map(|(id, reference)| (reference, id)));
+        }
+        let mut stored: Vec<(usize, i64)> = Vec::with_capacity(placed.len());
+        for &(i, _) in &placed {
+            match ids.get(&bookings[i].reference) {
+                Some(&id) => stored.push((i, id)),
+                None => {
+                    sqlx::query("update slots set booked = booked - 1 where id = $1")
+                        .bind(bookings[i].slot_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    outcome[i] = Some(Err(BookingRefusal::ReferenceTaken));
+                }
+            }
+        }
+
+        let consents: Vec<(&NewBooking, i64, &(String, String))> = stored
+            .iter()
+            .flat_map(|&(i, id)| {
+                bookings[i]
+                    .consents
+                    .iter()
+                    .map(move |c| (&bookings[i], id, c))
+            })
+            .collect();
+        for chunk in consents.chunks(MAX_BINDS / 6) {
+            let mut q = sqlx::QueryBuilder::<D::DB>::new(
+                "insert into consents (tenant_id, booking_id, subject_ref, purpose, text_version, given_at) ",
+            );
+            q.push_values(chunk, |mut r, &(b, booking_id, (purpose, version))| {
+                r.push_bind(tenant_id)
+                    .push_bind(booking_id)
+                    .push_bind(&b.subject_ref)
+                    .push_bind(purpose)
+                    .push_bind(version)
+                    .push_bind(b.booked_at);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+
+        let notifications: Vec<(
+            &NewBooking,
+            i64,
+            &NewNotification,
+        )> = stored
+            .iter()
+            .flat_map(|&(i, id)| {
+                bookings[i]
+                    .notifications
+                    .iter()
+                    .map(move |n| (&bookings[i], id, n))
+            })
+            .collect();
+        for chunk in notifications.chunks(MAX_BINDS / 9) {
+            let mut q = sqlx::QueryBuilder::<D::DB>::new(
+                "insert into notifications (tenant_id, booking_id, channel, kind, recipient, subject, body,
+                     status, created_at, send_after) ",
+            );
+            q.push_values(chunk, |mut r, &(b, booking_id, n)| {
+                r.push_bind(tenant_id)
+                    .push_bind(booking_id)
+                    .push_bind(n.channel)
+                    .push_bind(n.kind)
+                    .push_bind(&n.recipient)
+                    .push_bind(&n.subject)
+                    .push_bind(&n.body)
+                    .push("'queued'")
+                    .push_bind(b.booked_at)
+                    .push_bind(n.send_after);
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+
+        let access: Vec<(&AccessLogEntry, Option<i64>)> = stored
+            .iter()
+            .filter_map(|&(i, id)| bookings[i].access.as_ref().map(|a| (a, Some(id))))
+            .collect();
+        Self::insert_access_rows(&mut tx, &access).await?;
+        tx.commit().await?;
+
+        let ids: std::collections::HashMap<usize, i64> = stored.into_iter().collect();
+        Ok(outcome
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let (_, starts_at, ends_at) = o.expect("every entry has an outcome")?;
+                Ok(Booked {
+                    booking_id: ids[&i],
+                    reference: bookings[i].reference.clone(),
+                    slot_id: bookings[i].slot_id,
+                    starts_at,
+                    ends_at,
+                })
+            })
+            .collect())
+    }
+
+    async fn cancel_booking(
+        &self,
+        reference: &str,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Cancelled, CancelRefusal>> {
+        use CancelRefusal;
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        let row: Option<(
+            i64,
+            i64,
+            Option<String>,
+            String,
+            DateTime<Utc>,
+            String,
+        )> = sqlx::query_as(
+            "select b.id, b.slot_id, b.code_hash, b.status, b.appointment_start, t.slug
+             from bookings b join tenants t on t.id = b.tenant_id where b.reference = $1",
+        )
+        .bind(reference)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((booking_id, slot_id, stored_hash, status, starts_at, tenant)) = row else {
+            return Ok(Err(CancelRefusal::NotFound));
+        };
+        let matches = stored_hash
+            .as_deref()
+            .is_some_and(|h| same_secret(h, code_hash));
+        if !matches {
+            return Ok(Err(CancelRefusal::WrongCode));
+        }
+        if status == "cancelled" {
+            return Ok(Err(CancelRefusal::AlreadyCancelled));
+        }
+        if starts_at <= now {
+            return Ok(Err(CancelRefusal::InPast));
+        }
+        sqlx::query("update bookings set status = 'cancelled', cancelled_at = $2, cancelled_by = 'citizen' where id = $1")
+            .bind(booking_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("update slots set booked = booked - 1 where id = $1")
+            .bind(slot_id)
+            .execute(&mut *tx)
+            .await?;
+        // A reminder for an appointment that will not take place must not go out.
+        sqlx::query("update notifications set status = 'cancelled' where booking_id = $1 and status = 'queued'")
+            .bind(booking_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Ok(Cancelled {
+            reference: reference.to_owned(),
+            tenant,
+            starts_at,
+        }))
+    }
+
+    async fn log_access(
+        &self,
+        entries: &[AccessLogEntry],
+    ) -> Result<()> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<_> = entries.iter().map(|e| (e, e.booking_id)).collect();
+        Self::insert_access_rows(&mut tx, &rows).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
+    usize: ColumnIndex<<D::DB as Database>::Row>,
+    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
+    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
+    i64: Value<D::DB>,
+    bool: Value<D::DB>,
+    String: Value<D::DB>,
+    Vec<u8>: Value<D::DB>,
+    DateTime<Utc>: Value<D::DB>,
+    NaiveDate: Value<D::DB>,
+    Option<i64>: Value<D::DB>,
+    Option<String>: Value<D::DB>,
+    Option<DateTime<Utc>>: Value<D::DB>,
+    Option<NaiveDate>: Value<D::DB>,
+{
+    /// Appends access-log rows (each with the booking it belongs to) with as few
+    /// statements as the parameter limit allows; each row finds its tenant by slug in
+    /// the statement itself, so a single row (every request of `serve`) is one statement.
+    pub(super) async fn insert_access_rows(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        rows: &[(&AccessLogEntry, Option<i64>)],
+    ) -> sqlx::Result<()> {
+        for chunk in rows.chunks(MAX_BINDS / 14) {
+            let mut q = sqlx::QueryBuilder::<D::DB>::new(
+                "insert into access_log (tenant_id, logged_at, utc_offset_minutes, ip, method, path, status, bytes,
+                     referrer, browser, browser_version, operating_system, language, booking_id) ",
+            );
+            q.push_values(chunk, |mut r, (e, booking_id)| {
+                r.push("(select id from tenants where slug = ")
+                    .push_bind_unseparated(&e.tenant)
+                    .push_unseparated(")")
+                    .push_bind(e.logged_at)
+                    .push_bind(e.utc_offset_minutes)
+                    .push_bind(&e.ip)
+                    .push_bind(&e.method)
+                    .push_bind(&e.path)
+                    .push_bind(e.status)
+                    .push_bind(e.bytes)
+                    .push_bind(&e.referrer)
+                    .push_bind(&e.browser)
+                    .push_bind(&e.browser_version)
+                    .push_bind(&e.operating_system)
+                    .push_bind(&e.language)
+                    .push_bind(*booking_id);
+            });
+            q.build().execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// Takes one place in a slot by a conditional update, or says why it cannot.
+    pub(super) async fn take_place(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        tenant_id: i64,
+        b: &NewBooking,
+    ) -> sqlx::Result<Result<Place, BookingRefusal>> {
+        use BookingRefusal;
+        let taken: Option<Place> = sqlx::query_as(
+            "update slots set booked = booked + 1
+             where id = $1 and tenant_id = $2 and booked < capacity and starts_at > $3
+             returning service_id, starts_at, ends_at",
+        )
+        .bind(b.slot_id)
+        .bind(tenant_id)
+        .bind(b.booked_at)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(place) = taken {
+            return Ok(Ok(place));
+        }
+        let slot: Option<DateTime<Utc>> =
+            sqlx::query_scalar("select starts_at from slots where id = $1 and tenant_id = $2")
+                .bind(b.slot_id)
+                .bind(tenant_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        Ok(Err(match slot {
+            None => BookingRefusal::SlotNotFound,
+            Some(start) if start <= b.booked_at => BookingRefusal::SlotInPast,
+            Some(_) => BookingRefusal::SlotFull,
+        }))
+    }
+}

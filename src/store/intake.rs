@@ -1,0 +1,407 @@
+//! TODO
+
+use super::sql::{Dialect, RowsAffected, SqlStore, Value};
+use super::*;
+use crate::domain::audit::AuditEvent;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
+
+#[async_trait]
+pub trait IntakeStore: Send + Sync {
+    /// Whether a message with this key was recorded already.
+    async fn inbox_contains(&self, message_key: &str) -> Result<bool>;
+
+    /// Records one mailbox message and applies its effect, all in one transaction: a crash
+    /// loses nothing and repeats nothing. `reply` renders the answer from the result inside
+    /// that transaction; it is stored pending (`IntakeResult::reply`) until `reply_written`.
+    /// A known key records and changes nothing.
+    async fn record_message(
+        &self,
+        entry: &InboxEntry,
+        effect: &IntakeEffect,
+        reply: &RenderReply<'_>,
+        ctx: &AuditContext,
+    ) -> Result<IntakeResult>;
+
+    /// Recorded messages with these outcomes, oldest first.
+    async fn inbox_items(&self, outcomes: &[&str]) -> Result<Vec<InboxItem>>;
+
+    /// Gives a recorded message another outcome (a human's decision) and applies its effect,
+    /// with its reply stored pending as `record_message` does.
+    async fn resolve_message(
+        &self,
+        message_key: &str,
+        outcome: &str,
+        subject_ref: Option<&str>,
+        effect: &IntakeEffect,
+        reply: &RenderReply<'_>,
+        ctx: &AuditContext,
+    ) -> Result<IntakeResult>;
+
+    /// Replies whose file is not written yet (a run stopped after the commit), oldest first.
+    async fn pending_replies(&self) -> Result<Vec<PendingReply>>;
+
+    /// Marks a reply written and clears its text and subject reference.
+    async fn reply_written(&self, id: i64, at: DateTime<Utc>) -> Result<()>;
+}
+
+#[async_trait]
+impl<D: Dialect> IntakeStore for SqlStore<D>
+where
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
+    usize: ColumnIndex<<D::DB as Database>::Row>,
+    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
+    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
+    i64: Value<D::DB>,
+    bool: Value<D::DB>,
+    String: Value<D::DB>,
+    Vec<u8>: Value<D::DB>,
+    DateTime<Utc>: Value<D::DB>,
+    NaiveDate: Value<D::DB>,
+    Option<i64>: Value<D::DB>,
+    Option<String>: Value<D::DB>,
+    Option<DateTime<Utc>>: Value<D::DB>,
+    Option<NaiveDate>: Value<D::DB>,
+{
+    async fn inbox_contains(&self, message_key: &str) -> Result<bool> {
+        let n: i64 =
+            sqlx::query_scalar("select count(*) from inbox_messages where message_key = $1")
+                .bind(message_key)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n > 0)
+    }
+
+    async fn record_message(
+        &self,
+        e: &InboxEntry,
+        effect: &IntakeEffect,
+        reply: &RenderReply<'_>,
+        ctx: &AuditContext,
+    ) -> Result<IntakeResult> {
+        let mut tx = self.begin_admin().await?;
+        let tenant_id = match &e.tenant {
+            Some(t) => Some(Self::tenant_id(&mut tx, t).await?),
+            None => None,
+        };
+        let id: Option<i64> = sqlx::query_scalar(
+            "insert into inbox_messages (message_key, tenant_id, received_at, processed_at, outcome,
+                 subject_ref, sender, subject, reason, address)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             on conflict (message_key) do nothing returning id",
+        )
+        .bind(&e.message_key)
+        .bind(tenant_id)
+        .bind(e.received_at)
+        .bind(e.processed_at)
+        .bind(&e.outcome)
+        .bind(&e.subject_ref)
+        .bind(&e.sender)
+        .bind(&e.subject)
+        .bind(&e.reason)
+        .bind(&e.address)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else {
+            tx.rollback().await?;
+            return Ok(IntakeResult::default());
+        };
+        let result = Self::apply_intake(&mut tx, id, tenant_id, e, effect, reply, ctx).await?;
+        tx.commit().await?;
+        if result.erasure.is_some() {
+            self.after_erasure().await?;
+        }
+        Ok(result)
+    }
+
+    async fn inbox_items(
+        &self,
+        outcomes: &[&str],
+    ) -> Result<Vec<InboxItem>> {
+        let mut items = Vec::new();
+        for outcome in outcomes {
+            let mut rows: Vec<InboxItem> = sqlx::query_as(
+                "select m.id, m.message_key, t.slug as tenant, m.received_at, m.processed_at, m.outcome,
+                        m.sender, m.subject, m.reason, m.address, m.request_id
+                 from inbox_messages m left join tenants t on t.id = m.tenant_id
+                 where m.outcome = $1 order by m.id",
+            )
+            .bind(outcome)
+            .fetch_all(&self.pool)
+            .await?;
+            items.append(&mut rows);
+        }
+        items.sort_by_key(|i| i.id);
+        Ok(items)
+    }
+
+    async fn resolve_message(
+        &self,
+        message_key: &str,
+        outcome: &str,
+        subject_ref: Option<&str>,
+        effect: &IntakeEffect,
+        reply: &RenderReply<'_>,
+        ctx: &AuditContext,
+    ) -> Result<IntakeResult> {
+        let mut tx = self.begin_admin().await?;
+        let row: Option<(
+            i64,
+            Option<i64>,
+            Option<DateTime<Utc>>,
+            DateTime<Utc>,
+            Option<String>,
+        )> = sqlx::query_as(
+            "select id, tenant_id, received_at, processed_at, address from inbox_messages
+                 where message_key = $1 and outcome in ('review', 'unmatched', 'unreadable')",
+        )
+        .bind(message_key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id, tenant_id, received_at, processed_at, address)) = row else {
+            return Err(StoreError::NotFound(format!(
+                "no message {message_key} waiting for a decision (review, unmatched or unreadable)"
+            )));
+        };
+        let tenant: Option<String> = match tenant_id {
+            Some(t) => {
+                sqlx::query_scalar("select slug from tenants where id = $1")
+                    .bind(t)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            None => None,
+        };
+        // The decision replaces the copy kept for the human.
+        sqlx::query("update inbox_messages set outcome = $2, subject_ref = $3, sender = null, subject = null where id = $1")
+            .bind(id)
+            .bind(outcome)
+            .bind(subject_ref)
+            .execute(&mut *tx)
+            .await?;
+        let entry = InboxEntry {
+            message_key: message_key.to_owned(),
+            tenant,
+            received_at,
+            processed_at,
+            outcome: outcome.to_owned(),
+            subject_ref: subject_ref.map(str::to_owned),
+            sender: None,
+            subject: None,
+            reason: Some("decided by a person (withdrawals resolve)".into()),
+            address,
+        };
+        sqlx::query("update inbox_messages set reason = $2 where id = $1")
+            .bind(id)
+            .bind(&entry.reason)
+            .execute(&mut *tx)
+            .await?;
+        let result = Self::apply_intake(&mut tx, id, tenant_id, &entry, effect, reply, ctx).await?;
+        tx.commit().await?;
+        if result.erasure.is_some() {
+            self.after_erasure().await?;
+        }
+        Ok(result)
+    }
+
+    async fn pending_replies(&self) -> Result<Vec<PendingReply>> {
+        Ok(sqlx::query_as(
+            "select id, file_name, eml from replies where written_at is null order by id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn reply_written(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "update replies set written_at = $2, eml = null, subject_ref = null
+             where id = $1 and written_at is null",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        // The text held the recipient's address: it must not stay in the WAL either.
+        self.after_erasure().await?;
+        Ok(())
+    }
+}
+
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
+    usize: ColumnIndex<<D::DB as Database>::Row>,
+    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
+    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
+    i64: Value<D::DB>,
+    bool: Value<D::DB>,
+    String: Value<D::DB>,
+    Vec<u8>: Value<D::DB>,
+    DateTime<Utc>: Value<D::DB>,
+    NaiveDate: Value<D::DB>,
+    Option<i64>: Value<D::DB>,
+    Option<String>: Value<D::DB>,
+    Option<DateTime<Utc>>: Value<D::DB>,
+    Option<NaiveDate>: Value<D::DB>,
+{
+    /// The effect of one mailbox message, inside its transaction.
+    pub(super) async fn apply_intake(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        message_id: i64,
+        tenant_id: Option<i64>,
+        e: &InboxEntry,
+        effect: &IntakeEffect,
+        reply: &RenderReply<'_>,
+        ctx: &AuditContext,
+    ) -> Result<IntakeResult> {
+        use IntakeEffect;
+        let mut result = IntakeResult {
+            recorded: true,
+            ..Default::default()
+        };
+        let received = e.received_at.unwrap_or(e.processed_at);
+        let open_request = |kind: &str, due_on: NaiveDate, closed: Option<&str>| {
+            sqlx::query_scalar::<_, i64>(
+                "insert into requests (tenant_id, kind, subject_ref, channel, received_at, due_on, status,
+                     outcome, closed_at, created_at)
+                 values ($1, $2, $3, 'email', $4, $5, $6, $7, $8, $9) returning id",
+            )
+            .bind(tenant_id)
+            .bind(kind.to_owned())
+            .bind(e.subject_ref.clone())
+            .bind(received)
+            .bind(due_on)
+            .bind(if closed.is_some() { "closed" } else { "open" })
+            .bind(closed.map(str::to_owned))
+            .bind(closed.map(|_| e.processed_at))
+            .bind(ctx.at)
+        };
+        match effect {
+            IntakeEffect::Nothing => {}
+            IntakeEffect::OpenRequest { kind, due_on } => {
+                result.request_id = Some(
+                    open_request(kind, *due_on, None)
+                        .fetch_one(&mut **tx)
+                        .await?,
+                );
+            }
+            IntakeEffect::Withdraw {
+                purposes,
+                erase,
+                due_on,
+            } => {
+                let outcome = if erase.is_some() {
+                    "erased"
+                } else {
+                    "answered"
+                };
+                let request_id = open_request("withdrawal", *due_on, Some(outcome))
+                    .fetch_one(&mut **tx)
+                    .await?;
+                result.request_id = Some(request_id);
+                for purpose in purposes {
+                    result.consents_withdrawn += sqlx::query(
+                        "update consents set withdrawn_at = $4, withdrawal_source = 'email', withdrawal_request_id = $5
+                         where tenant_id = $1 and subject_ref = $2 and purpose = $3 and withdrawn_at is null",
+                    )
+                    .bind(tenant_id)
+                    .bind(&e.subject_ref)
+                    .bind(purpose)
+                    .bind(e.processed_at)
+                    .bind(request_id)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected() as usize;
+                }
+                if purposes
+                    .iter()
+                    .any(|p| p == crate::domain::booking::SMS_PURPOSE)
+                {
+                    result.reminders_cancelled = sqlx::query(
+                        "update notifications set status = 'cancelled'
+                         where status = 'queued' and kind = 'sms_reminder'
+                           and booking_id in (select id from bookings where tenant_id = $1 and subject_ref = $2)",
+                    )
+                    .bind(tenant_id)
+                    .bind(&e.subject_ref)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected() as usize;
+                }
+                if let (Some(scope), Some(subject)) = (erase, &e.subject_ref) {
+                    let scope = ErasureScope {
+                        request_id: Some(request_id),
+                        ..scope.clone()
+                    };
+                    let opts = ErasureOptions {
+                        now: e.processed_at,
+                        dry_run: false,
+                        record_in_ledger: true,
+                        action: "subject.erase",
+                        only_before: None,
+                    };
+                    let report =
+                        Self::erase_in(tx, subject, std::slice::from_ref(&scope), &opts, ctx)
+                            .await?;
+                    if !report.kept.is_empty() {
+                        sqlx::query("update requests set outcome = 'erased_partly' where id = $1")
+                            .bind(request_id)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    result.erasure = Some(report);
+                }
+            }
+        }
+        if let Some(request_id) = result.request_id {
+            sqlx::query("update inbox_messages set request_id = $2 where id = $1")
+                .bind(message_id)
+                .bind(request_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        // The reply is stored with the message (after its erasure, which must not
+        // take the answer to the withdrawal with it); its file is written after commit.
+        if let Some(new) = reply(&result) {
+            let id: i64 = sqlx::query_scalar(
+                "insert into replies (tenant_id, inbox_message_id, subject_ref, file_name, eml, created_at)
+                 values ($1, $2, $3, $4, $5, $6) returning id",
+            )
+            .bind(tenant_id)
+            .bind(message_id)
+            .bind(&e.subject_ref)
+            .bind(&new.file_name)
+            .bind(&new.eml)
+            .bind(ctx.at)
+            .fetch_one(&mut **tx)
+            .await?;
+            result.reply = Some(PendingReply {
+                id,
+                file_name: new.file_name,
+                eml: new.eml,
+            });
+        }
+        let mut event = AuditEvent::new(
+            "inbox.message",
+            serde_json::json!({
+                "message": message_id,
+                "outcome": e.outcome,
+                "request": result.request_id,
+                "consents_withdrawn": result.consents_withdrawn,
+                "reminders_cancelled": result.reminders_cancelled,
+                "reply": result.reply.as_ref().map(|r| r.id),
+            }),
+        );
+        event.tenant = e.tenant.clone();
+        event.subject_ref = e.subject_ref.clone();
+        Self::append_audit(tx, ctx, &event).await?;
+        Ok(result)
+    }
+}

@@ -1,0 +1,407 @@
+//! TODO
+
+use super::sql::{Dialect, RowsAffected, SqlStore, Value};
+use super::*;
+use crate::domain::audit::AuditEvent;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
+
+pub(super) const REQUEST_SELECT: &str = "select r.id, t.slug as tenant, r.kind, r.subject_ref, r.channel,
+        r.received_at, r.due_on, r.extended_due_on, r.extension_reason, r.status, r.outcome, r.closed_at,
+        r.created_at
+     from requests r left join tenants t on t.id = r.tenant_id";
+
+#[async_trait]
+pub trait RegisterStore: Send + Sync {
+    async fn add_hold(
+        &self,
+        tenant: &str,
+        target: &HoldTarget,
+        reason: &str,
+        until: Option<NaiveDate>,
+        ctx: &AuditContext,
+    ) -> Result<i64>;
+
+    async fn list_holds(&self, tenant: Option<&str>, include_removed: bool) -> Result<Vec<Hold>>;
+
+    /// False when there is no active hold with that id.
+    async fn remove_hold(&self, id: i64, ctx: &AuditContext) -> Result<bool>;
+
+    async fn add_restriction(
+        &self,
+        tenant: Option<&str>,
+        subject_ref: &str,
+        reason: &str,
+        request_id: Option<i64>,
+        ctx: &AuditContext,
+    ) -> Result<i64>;
+
+    /// Lifts the person's active restrictions (at one tenant, or all); returns how many.
+    async fn lift_restrictions(
+        &self,
+        tenant: Option<&str>,
+        subject_ref: &str,
+        ctx: &AuditContext,
+    ) -> Result<usize>;
+
+    /// The person's active restrictions.
+    async fn restrictions(&self, subject_ref: &str) -> Result<Vec<Restriction>>;
+
+    async fn open_request(&self, request: &NewRequest, ctx: &AuditContext) -> Result<i64>;
+
+    async fn list_requests(&self, filter: &RequestFilter) -> Result<Vec<Request>>;
+
+    async fn request(&self, id: i64) -> Result<Option<Request>>;
+
+    async fn extend_request(
+        &self,
+        id: i64,
+        extended_due_on: NaiveDate,
+        reason: &str,
+        ctx: &AuditContext,
+    ) -> Result<()>;
+
+    async fn close_request(&self, id: i64, outcome: &str, ctx: &AuditContext) -> Result<()>;
+
+    async fn erasure_ledger(&self) -> Result<Vec<LedgerEntry>>;
+}
+
+#[async_trait]
+impl<D: Dialect> RegisterStore for SqlStore<D>
+where
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
+    usize: ColumnIndex<<D::DB as Database>::Row>,
+    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
+    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
+    i64: Value<D::DB>,
+    bool: Value<D::DB>,
+    String: Value<D::DB>,
+    Vec<u8>: Value<D::DB>,
+    DateTime<Utc>: Value<D::DB>,
+    NaiveDate: Value<D::DB>,
+    Option<i64>: Value<D::DB>,
+    Option<String>: Value<D::DB>,
+    Option<DateTime<Utc>>: Value<D::DB>,
+    Option<NaiveDate>: Value<D::DB>,
+{
+    async fn add_hold(
+        &self,
+        tenant: &str,
+        target: &HoldTarget,
+        reason: &str,
+        until: Option<NaiveDate>,
+        ctx: &AuditContext,
+    ) -> Result<i64> {
+        use HoldTarget;
+        let mut tx = self.begin_admin().await?;
+        let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
+        let (subject, booking, details) = match target {
+            HoldTarget::Subject(r) => {
+                (Some(r.clone()), None, serde_json::json!({ "on": "person" }))
+            }
+            HoldTarget::Booking(reference) => {
+                let id: i64 = sqlx::query_scalar(
+                    "select id from bookings where tenant_id = $1 and reference = $2",
+                )
+                .bind(tenant_id)
+                .bind(reference)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::NotFound(format!(
+                        "booking {reference} is not a booking of tenant {tenant}"
+                    ))
+                })?;
+                (
+                    None,
+                    Some(id),
+                    serde_json::json!({ "on": "booking", "booking": reference }),
+                )
+            }
+        };
+        let id: i64 = sqlx::query_scalar(
+            "insert into holds (tenant_id, subject_ref, booking_id, reason, until_on, created_at)
+             values ($1, $2, $3, $4, $5, $6) returning id",
+        )
+        .bind(tenant_id)
+        .bind(&subject)
+        .bind(booking)
+        .bind(reason)
+        .bind(until)
+        .bind(ctx.at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut event = AuditEvent::new("hold.add", details).tenant(tenant);
+        event.subject_ref = subject;
+        Self::append_audit(&mut tx, ctx, &event).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn list_holds(
+        &self,
+        tenant: Option<&str>,
+        include_removed: bool,
+    ) -> Result<Vec<Hold>> {
+        Ok(sqlx::query_as(
+            "select h.id, t.slug as tenant, h.subject_ref, b.reference as booking_reference, h.reason,
+                    h.until_on, h.created_at, h.removed_at
+             from holds h join tenants t on t.id = h.tenant_id left join bookings b on b.id = h.booking_id
+             where ($1 is null or t.slug = $1) and ($2 or h.removed_at is null) order by h.id",
+        )
+        .bind(tenant)
+        .bind(include_removed)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn remove_hold(
+        &self,
+        id: i64,
+        ctx: &AuditContext,
+    ) -> Result<bool> {
+        let mut tx = self.begin_admin().await?;
+        let removed: Option<(String, Option<String>)> = sqlx::query_as(
+            "update holds set removed_at = $2 where id = $1 and removed_at is null
+             returning (select slug from tenants where id = holds.tenant_id), subject_ref",
+        )
+        .bind(id)
+        .bind(ctx.at)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((tenant, subject)) = removed else {
+            return Ok(false);
+        };
+        let mut event =
+            AuditEvent::new("hold.remove", serde_json::json!({ "hold": id }))
+                .tenant(&tenant);
+        event.subject_ref = subject;
+        Self::append_audit(&mut tx, ctx, &event).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn add_restriction(
+        &self,
+        tenant: Option<&str>,
+        subject_ref: &str,
+        reason: &str,
+        request_id: Option<i64>,
+        ctx: &AuditContext,
+    ) -> Result<i64> {
+        let mut tx = self.begin_admin().await?;
+        let tenant_id = match tenant {
+            Some(t) => Some(Self::tenant_id(&mut tx, t).await?),
+            None => None,
+        };
+        let id: i64 = sqlx::query_scalar(
+            "insert into restrictions (tenant_id, subject_ref, reason, request_id, created_at)
+             values ($1, $2, $3, $4, $5) returning id",
+        )
+        .bind(tenant_id)
+        .bind(subject_ref)
+        .bind(reason)
+        .bind(request_id)
+        .bind(ctx.at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut event = AuditEvent::new(
+            "subject.restrict",
+            serde_json::json!({ "restriction": id }),
+        )
+        .subject(subject_ref);
+        event.tenant = tenant.map(str::to_owned);
+        Self::append_audit(&mut tx, ctx, &event).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn lift_restrictions(
+        &self,
+        tenant: Option<&str>,
+        subject_ref: &str,
+        ctx: &AuditContext,
+    ) -> Result<usize> {
+        let mut tx = self.begin_admin().await?;
+        let tenant_id = match tenant {
+            Some(t) => Some(Self::tenant_id(&mut tx, t).await?),
+            None => None,
+        };
+        let n = sqlx::query(
+            "update restrictions set lifted_at = $3 where subject_ref = $1 and lifted_at is null
+             and ($2 is null or tenant_id = $2)",
+        )
+        .bind(subject_ref)
+        .bind(tenant_id)
+        .bind(ctx.at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            let mut event = AuditEvent::new(
+                "subject.restrict_lift",
+                serde_json::json!({ "lifted": n }),
+            )
+            .subject(subject_ref);
+            event.tenant = tenant.map(str::to_owned);
+            Self::append_audit(&mut tx, ctx, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    async fn restrictions(
+        &self,
+        subject_ref: &str,
+    ) -> Result<Vec<Restriction>> {
+        Ok(sqlx::query_as(
+            "select r.id, t.slug as tenant, r.subject_ref, r.reason, r.created_at, r.lifted_at
+             from restrictions r left join tenants t on t.id = r.tenant_id
+             where r.subject_ref = $1 and r.lifted_at is null order by r.id",
+        )
+        .bind(subject_ref)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn open_request(
+        &self,
+        r: &NewRequest,
+        ctx: &AuditContext,
+    ) -> Result<i64> {
+        let mut tx = self.begin_admin().await?;
+        let tenant_id = match &r.tenant {
+            Some(t) => Some(Self::tenant_id(&mut tx, t).await?),
+            None => None,
+        };
+        let id: i64 = sqlx::query_scalar(
+            "insert into requests (tenant_id, kind, subject_ref, channel, received_at, due_on, status, created_at)
+             values ($1, $2, $3, $4, $5, $6, 'open', $7) returning id",
+        )
+        .bind(tenant_id)
+        .bind(&r.kind)
+        .bind(&r.subject_ref)
+        .bind(&r.channel)
+        .bind(r.received_at)
+        .bind(r.due_on)
+        .bind(ctx.at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut event = AuditEvent::new(
+            "request.open",
+            serde_json::json!({ "request": id, "kind": r.kind, "channel": r.channel, "due_on": r.due_on }),
+        );
+        event.tenant = r.tenant.clone();
+        event.subject_ref = r.subject_ref.clone();
+        Self::append_audit(&mut tx, ctx, &event).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn list_requests(
+        &self,
+        f: &RequestFilter,
+    ) -> Result<Vec<Request>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{} where ($1 is null or t.slug = $1) and ($2 is null or r.status = $2)
+               and ($3 is null or (r.status = 'open' and coalesce(r.extended_due_on, r.due_on) <= $3))
+               and ($4 is null or r.subject_ref = $4) and ($5 is null or r.kind = $5)
+             order by r.id",
+            REQUEST_SELECT
+        )))
+        .bind(&f.tenant)
+        .bind(&f.status)
+        .bind(f.due_on_or_before)
+        .bind(&f.subject_ref)
+        .bind(&f.kind)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn request(&self, id: i64) -> Result<Option<Request>> {
+        Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "{} where r.id = $1",
+            REQUEST_SELECT
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn extend_request(
+        &self,
+        id: i64,
+        extended_due_on: NaiveDate,
+        reason: &str,
+        ctx: &AuditContext,
+    ) -> Result<()> {
+        let mut tx = self.begin_admin().await?;
+        let tenant: Option<Option<String>> = sqlx::query_scalar(
+            "update requests set extended_due_on = $2, extension_reason = $3
+             where id = $1 and status = 'open' and extended_due_on is null
+             returning (select slug from tenants where id = requests.tenant_id)",
+        )
+        .bind(id)
+        .bind(extended_due_on)
+        .bind(reason)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(tenant) = tenant else {
+            return Err(StoreError::NotFound(format!(
+                "request {id} is not open or was extended already"
+            )));
+        };
+        let mut event = AuditEvent::new(
+            "request.extend",
+            serde_json::json!({ "request": id, "extended_due_on": extended_due_on }),
+        );
+        event.tenant = tenant;
+        Self::append_audit(&mut tx, ctx, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn close_request(
+        &self,
+        id: i64,
+        outcome: &str,
+        ctx: &AuditContext,
+    ) -> Result<()> {
+        let mut tx = self.begin_admin().await?;
+        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "update requests set status = 'closed', outcome = $2, closed_at = $3
+             where id = $1 and status = 'open'
+             returning (select slug from tenants where id = requests.tenant_id), subject_ref",
+        )
+        .bind(id)
+        .bind(outcome)
+        .bind(ctx.at)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((tenant, subject)) = row else {
+            return Err(StoreError::NotFound(format!(
+                "request {id} is not open"
+            )));
+        };
+        let mut event = AuditEvent::new(
+            "request.close",
+            serde_json::json!({ "request": id, "outcome": outcome }),
+        );
+        event.tenant = tenant;
+        event.subject_ref = subject;
+        Self::append_audit(&mut tx, ctx, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn erasure_ledger(&self) -> Result<Vec<LedgerEntry>> {
+        Ok(sqlx::query_as(
+            "select l.id, l.subject_ref, t.slug as tenant, l.erased_at
+             from erasure_ledger l left join tenants t on t.id = l.tenant_id order by l.id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}

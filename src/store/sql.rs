@@ -1,0 +1,215 @@
+//! The one implementation of the store: [`SqlStore`], generic over a [`Dialect`] that says
+//! what differs between SQLite and PostgreSQL.
+//!
+//! The SQL is the same text on both backends (`$1` placeholders, `on conflict`, `returning`
+//! work alike), so each area file (`admin.rs`, `booking.rs`, `subjects.rs`, `register.rs`,
+//! `intake.rs`, `audit.rs`, `retention.rs`) holds its trait and one generic implementation.
+//! What differs — connecting, how a write transaction is serialized, checkpoints, the
+//! retention lock, unpacking JSON rows — is a method or constant of `Dialect`, implemented
+//! in `sqlite.rs` and `postgres.rs`.
+//!
+//! Generic sqlx code has to name what it needs of the database: that its connections
+//! execute queries and that it encodes and decodes the Rust types bound. Rust does not
+//! carry such bounds from a trait to its users, so each area's `impl` block repeats the
+//! same `where` clause (see [`SqlDb`]): a few lines per file, and the compiler checks that
+//! they agree with what the code binds.
+
+use super::{Backend, Result, StoreError};
+use crate::domain::subject::PseudonymKey;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::{
+    ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type,
+};
+use std::future::Future;
+use tokio::sync::OnceCell;
+
+/// Parameters per multi-row statement: both backends take many more (SQLite 32,766,
+/// PostgreSQL 65,535), and a few thousand rows per statement are all the speed there is.
+pub(super) const MAX_BINDS: usize = 16_000;
+
+/// What the store's generic code needs of a backend's database type.
+///
+/// Bounds whose subject is not the type itself are not implied where the trait is used,
+/// so this trait alone does not carry them: the `where` clause that does is written at the
+/// head of each area's `impl` blocks, as `D::DB: SqlDb` plus the lines of [`sql_where!`]'s
+/// documentation. `SqlDb` itself names the database types that have them.
+pub(crate) trait SqlDb:
+    Database<
+        Arguments: IntoArguments<Self>,
+        Connection: sqlx::migrate::Migrate,
+        QueryResult: RowsAffected,
+    >
+{
+}
+
+impl SqlDb for sqlx::Sqlite {}
+impl SqlDb for sqlx::Postgres {}
+
+/// The number of rows a statement changed, which each backend reports in its own type.
+pub(crate) trait RowsAffected {
+    fn rows_affected(&self) -> u64;
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+impl RowsAffected for sqlx::postgres::PgQueryResult {
+    fn rows_affected(&self) -> u64 {
+        self.rows_affected()
+    }
+}
+
+/// A Rust value the store binds and reads back on a backend.
+pub(crate) trait Value<DB: Database>:
+    for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB> + Send + Sync + 'static
+{
+}
+
+impl<DB: Database, T> Value<DB> for T where
+    T: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB> + Send + Sync + 'static
+{
+}
+
+/// What differs between the backends. Everything else is [`SqlStore`]'s shared code.
+pub(crate) trait Dialect: Send + Sync + Sized + 'static {
+    type DB: SqlDb;
+
+    const BACKEND: Backend;
+
+    /// Whether this process's writers take turns at a mutex before they begin (SQLite:
+    /// one writer per file; waiting at the file lock means sleeping in growing steps).
+    const SERIAL_WRITERS: bool;
+
+    /// Whether the retention lock is a lease that expires (SQLite) rather than a lock
+    /// that ends with its session (PostgreSQL).
+    const LEASE: bool;
+
+    /// A `from` item that unpacks the JSON array of access-log rows in `$1` as `j(id, ip,
+    /// path, referrer)`.
+    const ACCESS_ROWS: &'static str;
+
+    fn migrator() -> &'static Migrator;
+
+    fn connect(url: &str) -> impl Future<Output = sqlx::Result<Pool<Self::DB>>> + Send;
+
+    /// A transaction that holds the audit chain for itself until it ends.
+    fn begin_admin(
+        pool: &Pool<Self::DB>,
+    ) -> impl Future<Output = sqlx::Result<Transaction<'static, Self::DB>>> + Send;
+
+    /// A transaction that writes without touching the audit chain (bookings, batches).
+    fn begin_write(
+        pool: &Pool<Self::DB>,
+    ) -> impl Future<Output = sqlx::Result<Transaction<'static, Self::DB>>> + Send;
+
+    fn migrations_table_exists(
+        pool: &Pool<Self::DB>,
+    ) -> impl Future<Output = sqlx::Result<bool>> + Send;
+
+    /// Makes erased bytes leave the database files.
+    fn after_erasure(pool: &Pool<Self::DB>) -> impl Future<Output = sqlx::Result<()>> + Send;
+
+    /// Takes the one-run-at-a-time retention lock, writing its `job_locks` row in `tx`;
+    /// `None` when another run holds it.
+    fn take_retention_lock(
+        pool: &Pool<Self::DB>,
+        tx: &mut Transaction<'static, Self::DB>,
+        holder: &str,
+        take_over: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = sqlx::Result<Option<super::retention::RunLock>>> + Send;
+
+    /// Keeps the lock for another batch, inside the batch's transaction; fails with
+    /// `LockLost` when another run took it over.
+    fn renew_retention_lock(
+        tx: &mut Transaction<'static, Self::DB>,
+        lock: &super::retention::RunLock,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Settings for a retention batch's connection.
+    fn tune_for_batch(
+        tx: &mut Transaction<'static, Self::DB>,
+    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+
+    fn release_retention_lock(
+        lock: super::retention::RunLock,
+    ) -> impl Future<Output = sqlx::Result<()>> + Send;
+}
+
+/// The store on one database: a pool, the pseudonym key once read, and (SQLite) the
+/// process's turn to write.
+pub(crate) struct SqlStore<D: Dialect> {
+    pub(super) pool: Pool<D::DB>,
+    pub(super) key: OnceCell<PseudonymKey>,
+    writer: tokio::sync::Mutex<()>,
+}
+
+impl<D: Dialect> SqlStore<D> {
+    pub async fn connect(url: &str) -> sqlx::Result<Self> {
+        Ok(Self {
+            pool: D::connect(url).await?,
+            key: OnceCell::new(),
+            writer: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub(super) async fn begin_admin(&self) -> sqlx::Result<Transaction<'static, D::DB>> {
+        D::begin_admin(&self.pool).await
+    }
+
+    pub(super) async fn begin_write(&self) -> sqlx::Result<Transaction<'static, D::DB>> {
+        D::begin_write(&self.pool).await
+    }
+
+    /// This process's turn to write, held for a booking's transaction where the backend
+    /// has one writer at a time.
+    pub(super) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if D::SERIAL_WRITERS {
+            Some(self.writer.lock().await)
+        } else {
+            None
+        }
+    }
+
+    pub(super) async fn after_erasure(&self) -> sqlx::Result<()> {
+        D::after_erasure(&self.pool).await
+    }
+}
+
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    usize: ColumnIndex<<D::DB as Database>::Row>,
+    i64: Value<D::DB>,
+    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
+{
+    /// The id of a tenant by slug, or `NotFound` naming the command that adds it.
+    pub(super) async fn tenant_id(tx: &mut Transaction<'static, D::DB>, slug: &str) -> Result<i64> {
+        sqlx::query_scalar("select id from tenants where slug = $1")
+            .bind(slug)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!(
+                    "tenant {slug} is not in the database; run `datenwart tenants sync`"
+                ))
+            })
+    }
+}
+
+/// Compares two hashes without stopping at the first difference, so response times do
+/// not tell how much of a guessed code was right.
+pub(super) fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+#[allow(dead_code)]
+fn _types_bound(_: DateTime<Utc>, _: NaiveDate, _: &dyn ColumnIndex<sqlx::sqlite::SqliteRow>) {}
