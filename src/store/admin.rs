@@ -55,10 +55,8 @@ pub trait AdminStore: Send + Sync {
 impl<D: Dialect> AdminStore for SqlStore<D>
 where
     for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
-    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
     usize: ColumnIndex<<D::DB as Database>::Row>,
     for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
-    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
     i64: Value<D::DB>,
     bool: Value<D::DB>,
     String: Value<D::DB>,
@@ -68,16 +66,12 @@ where
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
-    Option<NaiveDate>: Value<D::DB>,
 {
     fn backend(&self) -> Backend {
         D::BACKEND
     }
 
-    async fn migrate(
-        &self,
-        ctx: &AuditContext,
-    ) -> Result<MigrationReport> {
+    async fn migrate(&self, ctx: &AuditContext) -> Result<MigrationReport> {
         let before: std::collections::HashSet<i64> = self
             .applied_versions()
             .await?
@@ -233,15 +227,7 @@ where
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>> {
-        let rows: Vec<(
-            String,
-            String,
-            String,
-            i64,
-            i64,
-            i64,
-            DateTime<Utc>,
-        )> = sqlx::query_as(
+        let rows: Vec<(String, String, String, i64, i64, i64, DateTime<Utc>)> = sqlx::query_as(
             "select t.slug, t.name, t.policy_sha256,
                         (select count(*) from services s where s.tenant_id = t.id),
                         (select count(*) from slots s where s.tenant_id = t.id),
@@ -254,16 +240,14 @@ where
         Ok(rows
             .into_iter()
             .map(
-                |(slug, name, policy_sha256, services, slots, bookings, updated_at)| {
-                    Tenant {
-                        slug,
-                        name,
-                        policy_sha256,
-                        services,
-                        slots,
-                        bookings,
-                        updated_at,
-                    }
+                |(slug, name, policy_sha256, services, slots, bookings, updated_at)| Tenant {
+                    slug,
+                    name,
+                    policy_sha256,
+                    services,
+                    slots,
+                    bookings,
+                    updated_at,
                 },
             )
             .collect())
@@ -336,10 +320,7 @@ where
         Ok(report)
     }
 
-    async fn list_services(
-        &self,
-        tenant: &str,
-    ) -> Result<Vec<Service>> {
+    async fn list_services(&self, tenant: &str) -> Result<Vec<Service>> {
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
             "select s.code, s.name, s.duration_minutes from services s
              join tenants t on t.id = s.tenant_id where t.slug = $1 order by s.code",
@@ -397,16 +378,15 @@ where
                 .map(|s| s.ends_at)
                 .max()
                 .expect("one slot per code");
-            let existing: Vec<(DateTime<Utc>, DateTime<Utc>)> =
-                sqlx::query_as(
-                    "select starts_at, ends_at from slots
+            let existing: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
+                "select starts_at, ends_at from slots
                      where service_id = $1 and starts_at < $2 and ends_at > $3",
-                )
-                .bind(service_id)
-                .bind(hi)
-                .bind(lo)
-                .fetch_all(&mut *tx)
-                .await?;
+            )
+            .bind(service_id)
+            .bind(hi)
+            .bind(lo)
+            .fetch_all(&mut *tx)
+            .await?;
             for (&i, fate) in indices.iter().zip(plan_slots(&existing, &candidates)) {
                 if fate == SlotFate::Create {
                     to_create.push((service_id, i));
@@ -459,19 +439,8 @@ where
         })
     }
 
-    async fn list_slots(
-        &self,
-        tenant: &str,
-        filter: &SlotFilter,
-    ) -> Result<Vec<Slot>> {
-        let rows: Vec<(
-            i64,
-            String,
-            DateTime<Utc>,
-            DateTime<Utc>,
-            i64,
-            i64,
-        )> = sqlx::query_as(
+    async fn list_slots(&self, tenant: &str, filter: &SlotFilter) -> Result<Vec<Slot>> {
+        let rows: Vec<(i64, String, DateTime<Utc>, DateTime<Utc>, i64, i64)> = sqlx::query_as(
             "select sl.id, s.code, sl.starts_at, sl.ends_at, sl.capacity, sl.booked
                  from slots sl
                  join services s on s.id = sl.service_id
@@ -492,16 +461,14 @@ where
         .await?;
         Ok(rows
             .into_iter()
-            .map(
-                |(id, service, starts_at, ends_at, capacity, booked)| Slot {
-                    id,
-                    service,
-                    starts_at,
-                    ends_at,
-                    capacity,
-                    booked,
-                },
-            )
+            .map(|(id, service, starts_at, ends_at, capacity, booked)| Slot {
+                id,
+                service,
+                starts_at,
+                ends_at,
+                capacity,
+                booked,
+            })
             .collect())
     }
 }
@@ -509,20 +476,13 @@ where
 impl<D: Dialect> SqlStore<D>
 where
     for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
-    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
     usize: ColumnIndex<<D::DB as Database>::Row>,
-    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
-    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
     i64: Value<D::DB>,
     bool: Value<D::DB>,
-    String: Value<D::DB>,
-    Vec<u8>: Value<D::DB>,
-    DateTime<Utc>: Value<D::DB>,
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
-    Option<NaiveDate>: Value<D::DB>,
 {
     pub(super) async fn applied_versions(&self) -> sqlx::Result<Vec<(i64, bool)>> {
         if !D::migrations_table_exists(&self.pool).await? {

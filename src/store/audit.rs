@@ -5,7 +5,7 @@ use super::*;
 use crate::domain::audit::AuditEvent;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
+use sqlx::{ColumnIndex, Database, Executor};
 
 #[derive(sqlx::FromRow)]
 pub(super) struct AuditRow {
@@ -61,24 +61,16 @@ where
     for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
     for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
     usize: ColumnIndex<<D::DB as Database>::Row>,
-    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
-    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
     i64: Value<D::DB>,
     bool: Value<D::DB>,
     String: Value<D::DB>,
-    Vec<u8>: Value<D::DB>,
     DateTime<Utc>: Value<D::DB>,
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
-    Option<NaiveDate>: Value<D::DB>,
 {
-    async fn record_audit(
-        &self,
-        event: AuditEvent,
-        ctx: &AuditContext,
-    ) -> Result<()> {
+    async fn record_audit(&self, event: AuditEvent, ctx: &AuditContext) -> Result<()> {
         let mut tx = self.begin_admin().await?;
         Self::append_audit(&mut tx, ctx, &event).await?;
         tx.commit().await?;
@@ -136,20 +128,15 @@ where
 impl<D: Dialect> SqlStore<D>
 where
     for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
-    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
     usize: ColumnIndex<<D::DB as Database>::Row>,
-    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
-    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
     i64: Value<D::DB>,
     bool: Value<D::DB>,
     String: Value<D::DB>,
-    Vec<u8>: Value<D::DB>,
     DateTime<Utc>: Value<D::DB>,
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
-    Option<NaiveDate>: Value<D::DB>,
 {
     /// Appends one entry to the hash chain inside the caller's transaction.
     pub(super) async fn append_audit(

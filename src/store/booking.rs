@@ -82,11 +82,9 @@ where
     for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
     usize: ColumnIndex<<D::DB as Database>::Row>,
     for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
-    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
     i64: Value<D::DB>,
     bool: Value<D::DB>,
     String: Value<D::DB>,
-    Vec<u8>: Value<D::DB>,
     DateTime<Utc>: Value<D::DB>,
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
@@ -94,11 +92,7 @@ where
     Option<DateTime<Utc>>: Value<D::DB>,
     Option<NaiveDate>: Value<D::DB>,
 {
-    async fn open_slot(
-        &self,
-        tenant: &str,
-        slot_id: i64,
-    ) -> Result<Option<OpenSlot>> {
+    async fn open_slot(&self, tenant: &str, slot_id: i64) -> Result<Option<OpenSlot>> {
         let sql = format!("{} where t.slug = $1 and sl.id = $2", OPEN_SLOT_SELECT);
         let row: Option<OpenSlotRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(tenant)
@@ -272,11 +266,7 @@ where
             q.build().execute(&mut *tx).await?;
         }
 
-        let notifications: Vec<(
-            &NewBooking,
-            i64,
-            &NewNotification,
-        )> = stored
+        let notifications: Vec<(&NewBooking, i64, &NewNotification)> = stored
             .iter()
             .flat_map(|&(i, id)| {
                 bookings[i]
@@ -338,20 +328,14 @@ where
         use CancelRefusal;
         let _turn = self.write_turn().await;
         let mut tx = self.begin_write().await?;
-        let row: Option<(
-            i64,
-            i64,
-            Option<String>,
-            String,
-            DateTime<Utc>,
-            String,
-        )> = sqlx::query_as(
-            "select b.id, b.slot_id, b.code_hash, b.status, b.appointment_start, t.slug
+        let row: Option<(i64, i64, Option<String>, String, DateTime<Utc>, String)> =
+            sqlx::query_as(
+                "select b.id, b.slot_id, b.code_hash, b.status, b.appointment_start, t.slug
              from bookings b join tenants t on t.id = b.tenant_id where b.reference = $1",
-        )
-        .bind(reference)
-        .fetch_optional(&mut *tx)
-        .await?;
+            )
+            .bind(reference)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some((booking_id, slot_id, stored_hash, status, starts_at, tenant)) = row else {
             return Ok(Err(CancelRefusal::NotFound));
         };
@@ -389,10 +373,7 @@ where
         }))
     }
 
-    async fn log_access(
-        &self,
-        entries: &[AccessLogEntry],
-    ) -> Result<()> {
+    async fn log_access(&self, entries: &[AccessLogEntry]) -> Result<()> {
         let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         let rows: Vec<_> = entries.iter().map(|e| (e, e.booking_id)).collect();
@@ -405,20 +386,15 @@ where
 impl<D: Dialect> SqlStore<D>
 where
     for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
-    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
     usize: ColumnIndex<<D::DB as Database>::Row>,
-    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
-    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
     i64: Value<D::DB>,
     bool: Value<D::DB>,
     String: Value<D::DB>,
-    Vec<u8>: Value<D::DB>,
     DateTime<Utc>: Value<D::DB>,
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
-    Option<NaiveDate>: Value<D::DB>,
 {
     /// Appends access-log rows (each with the booking it belongs to) with as few
     /// statements as the parameter limit allows; each row finds its tenant by slug in

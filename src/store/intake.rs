@@ -57,13 +57,11 @@ where
     i64: Value<D::DB>,
     bool: Value<D::DB>,
     String: Value<D::DB>,
-    Vec<u8>: Value<D::DB>,
     DateTime<Utc>: Value<D::DB>,
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
-    Option<NaiveDate>: Value<D::DB>,
 {
     async fn inbox_contains(&self, message_key: &str) -> Result<bool> {
         let n: i64 =
@@ -116,10 +114,7 @@ where
         Ok(result)
     }
 
-    async fn inbox_items(
-        &self,
-        outcomes: &[&str],
-    ) -> Result<Vec<InboxItem>> {
+    async fn inbox_items(&self, outcomes: &[&str]) -> Result<Vec<InboxItem>> {
         let mut items = Vec::new();
         for outcome in outcomes {
             let mut rows: Vec<InboxItem> = sqlx::query_as(
@@ -214,11 +209,7 @@ where
         .await?)
     }
 
-    async fn reply_written(
-        &self,
-        id: i64,
-        at: DateTime<Utc>,
-    ) -> Result<()> {
+    async fn reply_written(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
         sqlx::query(
             "update replies set written_at = $2, eml = null, subject_ref = null
              where id = $1 and written_at is null",
@@ -236,20 +227,16 @@ where
 impl<D: Dialect> SqlStore<D>
 where
     for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
-    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
     usize: ColumnIndex<<D::DB as Database>::Row>,
     for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
-    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
     i64: Value<D::DB>,
     bool: Value<D::DB>,
     String: Value<D::DB>,
-    Vec<u8>: Value<D::DB>,
     DateTime<Utc>: Value<D::DB>,
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
-    Option<NaiveDate>: Value<D::DB>,
 {
     /// The effect of one mailbox message, inside its transaction.
     pub(super) async fn apply_intake(

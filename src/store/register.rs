@@ -78,7 +78,6 @@ where
     i64: Value<D::DB>,
     bool: Value<D::DB>,
     String: Value<D::DB>,
-    Vec<u8>: Value<D::DB>,
     DateTime<Utc>: Value<D::DB>,
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
@@ -140,11 +139,7 @@ where
         Ok(id)
     }
 
-    async fn list_holds(
-        &self,
-        tenant: Option<&str>,
-        include_removed: bool,
-    ) -> Result<Vec<Hold>> {
+    async fn list_holds(&self, tenant: Option<&str>, include_removed: bool) -> Result<Vec<Hold>> {
         Ok(sqlx::query_as(
             "select h.id, t.slug as tenant, h.subject_ref, b.reference as booking_reference, h.reason,
                     h.until_on, h.created_at, h.removed_at
@@ -157,11 +152,7 @@ where
         .await?)
     }
 
-    async fn remove_hold(
-        &self,
-        id: i64,
-        ctx: &AuditContext,
-    ) -> Result<bool> {
+    async fn remove_hold(&self, id: i64, ctx: &AuditContext) -> Result<bool> {
         let mut tx = self.begin_admin().await?;
         let removed: Option<(String, Option<String>)> = sqlx::query_as(
             "update holds set removed_at = $2 where id = $1 and removed_at is null
@@ -175,8 +166,7 @@ where
             return Ok(false);
         };
         let mut event =
-            AuditEvent::new("hold.remove", serde_json::json!({ "hold": id }))
-                .tenant(&tenant);
+            AuditEvent::new("hold.remove", serde_json::json!({ "hold": id })).tenant(&tenant);
         event.subject_ref = subject;
         Self::append_audit(&mut tx, ctx, &event).await?;
         tx.commit().await?;
@@ -207,11 +197,9 @@ where
         .bind(ctx.at)
         .fetch_one(&mut *tx)
         .await?;
-        let mut event = AuditEvent::new(
-            "subject.restrict",
-            serde_json::json!({ "restriction": id }),
-        )
-        .subject(subject_ref);
+        let mut event =
+            AuditEvent::new("subject.restrict", serde_json::json!({ "restriction": id }))
+                .subject(subject_ref);
         event.tenant = tenant.map(str::to_owned);
         Self::append_audit(&mut tx, ctx, &event).await?;
         tx.commit().await?;
@@ -240,11 +228,9 @@ where
         .await?
         .rows_affected();
         if n > 0 {
-            let mut event = AuditEvent::new(
-                "subject.restrict_lift",
-                serde_json::json!({ "lifted": n }),
-            )
-            .subject(subject_ref);
+            let mut event =
+                AuditEvent::new("subject.restrict_lift", serde_json::json!({ "lifted": n }))
+                    .subject(subject_ref);
             event.tenant = tenant.map(str::to_owned);
             Self::append_audit(&mut tx, ctx, &event).await?;
         }
@@ -252,10 +238,7 @@ where
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
-    async fn restrictions(
-        &self,
-        subject_ref: &str,
-    ) -> Result<Vec<Restriction>> {
+    async fn restrictions(&self, subject_ref: &str) -> Result<Vec<Restriction>> {
         Ok(sqlx::query_as(
             "select r.id, t.slug as tenant, r.subject_ref, r.reason, r.created_at, r.lifted_at
              from restrictions r left join tenants t on t.id = r.tenant_id
@@ -266,11 +249,7 @@ where
         .await?)
     }
 
-    async fn open_request(
-        &self,
-        r: &NewRequest,
-        ctx: &AuditContext,
-    ) -> Result<i64> {
+    async fn open_request(&self, r: &NewRequest, ctx: &AuditContext) -> Result<i64> {
         let mut tx = self.begin_admin().await?;
         let tenant_id = match &r.tenant {
             Some(t) => Some(Self::tenant_id(&mut tx, t).await?),
@@ -300,10 +279,7 @@ where
         Ok(id)
     }
 
-    async fn list_requests(
-        &self,
-        f: &RequestFilter,
-    ) -> Result<Vec<Request>> {
+    async fn list_requests(&self, f: &RequestFilter) -> Result<Vec<Request>> {
         Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "{} where ($1 is null or t.slug = $1) and ($2 is null or r.status = $2)
                and ($3 is null or (r.status = 'open' and coalesce(r.extended_due_on, r.due_on) <= $3))
@@ -363,12 +339,7 @@ where
         Ok(())
     }
 
-    async fn close_request(
-        &self,
-        id: i64,
-        outcome: &str,
-        ctx: &AuditContext,
-    ) -> Result<()> {
+    async fn close_request(&self, id: i64, outcome: &str, ctx: &AuditContext) -> Result<()> {
         let mut tx = self.begin_admin().await?;
         let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
             "update requests set status = 'closed', outcome = $2, closed_at = $3
@@ -381,9 +352,7 @@ where
         .fetch_optional(&mut *tx)
         .await?;
         let Some((tenant, subject)) = row else {
-            return Err(StoreError::NotFound(format!(
-                "request {id} is not open"
-            )));
+            return Err(StoreError::NotFound(format!("request {id} is not open")));
         };
         let mut event = AuditEvent::new(
             "request.close",

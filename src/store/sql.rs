@@ -16,7 +16,7 @@
 
 use super::{Backend, Result, StoreError};
 use crate::domain::subject::PseudonymKey;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::{
     ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Transaction, Type,
@@ -28,12 +28,11 @@ use tokio::sync::OnceCell;
 /// PostgreSQL 65,535), and a few thousand rows per statement are all the speed there is.
 pub(super) const MAX_BINDS: usize = 16_000;
 
-/// What the store's generic code needs of a backend's database type.
-///
-/// Bounds whose subject is not the type itself are not implied where the trait is used,
-/// so this trait alone does not carry them: the `where` clause that does is written at the
-/// head of each area's `impl` blocks, as `D::DB: SqlDb` plus the lines of [`sql_where!`]'s
-/// documentation. `SqlDb` itself names the database types that have them.
+/// What the store's generic code needs of a backend's database type, as far as Rust lets
+/// a trait carry it: bounds on the database type and its associated types are implied
+/// wherever `D: Dialect` is. Bounds on other types (`i64: Value<D::DB>`, the executor of
+/// `&mut Connection`) are not, so each area's `impl` block states those it uses in its
+/// `where` clause; the compiler checks that they are enough.
 pub(crate) trait SqlDb:
     Database<
         Arguments: IntoArguments<Self>,
@@ -210,6 +209,3 @@ pub(super) fn same_secret(a: &str, b: &str) -> bool {
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
 }
-
-#[allow(dead_code)]
-fn _types_bound(_: DateTime<Utc>, _: NaiveDate, _: &dyn ColumnIndex<sqlx::sqlite::SqliteRow>) {}

@@ -52,7 +52,6 @@ where
     i64: Value<D::DB>,
     bool: Value<D::DB>,
     String: Value<D::DB>,
-    Vec<u8>: Value<D::DB>,
     DateTime<Utc>: Value<D::DB>,
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
@@ -84,11 +83,9 @@ where
                     .bind(tenant)
                     .fetch_all(&self.pool)
                     .await?;
-                found.extend(rows.into_iter().map(|(tenant, subject_ref)| {
-                    SubjectMatch {
-                        tenant,
-                        subject_ref,
-                    }
+                found.extend(rows.into_iter().map(|(tenant, subject_ref)| SubjectMatch {
+                    tenant,
+                    subject_ref,
                 }));
             }
             SubjectQuery::Phone(phone) => {
@@ -100,11 +97,9 @@ where
                 .bind(tenant)
                 .fetch_all(&self.pool)
                 .await?;
-                found.extend(rows.into_iter().map(|(tenant, subject_ref)| {
-                    SubjectMatch {
-                        tenant,
-                        subject_ref,
-                    }
+                found.extend(rows.into_iter().map(|(tenant, subject_ref)| SubjectMatch {
+                    tenant,
+                    subject_ref,
                 }));
             }
             SubjectQuery::Name { first, last } => {
@@ -162,11 +157,7 @@ where
         Ok(found)
     }
 
-    async fn subject_data(
-        &self,
-        subject_ref: &str,
-        tenant: &str,
-    ) -> Result<TenantData> {
+    async fn subject_data(&self, subject_ref: &str, tenant: &str) -> Result<TenantData> {
         let mut tx = self.pool.begin().await?;
         let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
         let bookings = sqlx::query_as(
@@ -352,20 +343,16 @@ where
 impl<D: Dialect> SqlStore<D>
 where
     for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
-    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
     usize: ColumnIndex<<D::DB as Database>::Row>,
     for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
-    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
     i64: Value<D::DB>,
     bool: Value<D::DB>,
     String: Value<D::DB>,
-    Vec<u8>: Value<D::DB>,
     DateTime<Utc>: Value<D::DB>,
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
-    Option<NaiveDate>: Value<D::DB>,
 {
     /// The erasure of `erase_subject`, inside the caller's transaction (also used by
     /// the mailbox intake, whose message and effects commit together).

@@ -234,22 +234,16 @@ where
     for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
     usize: ColumnIndex<<D::DB as Database>::Row>,
     for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
-    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
     i64: Value<D::DB>,
     bool: Value<D::DB>,
     String: Value<D::DB>,
-    Vec<u8>: Value<D::DB>,
     DateTime<Utc>: Value<D::DB>,
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
-    Option<NaiveDate>: Value<D::DB>,
 {
-    async fn retention_due(
-        &self,
-        target: &RetentionTarget,
-    ) -> Result<RetentionDue> {
+    async fn retention_due(&self, target: &RetentionTarget) -> Result<RetentionDue> {
         let rows = Rows::of(target)?;
         let Some(owner) = self.retention_owner(&target.tenant).await? else {
             return Ok(Default::default());
@@ -270,10 +264,7 @@ where
         })
     }
 
-    async fn retention_resisting(
-        &self,
-        target: &RetentionTarget,
-    ) -> Result<i64> {
+    async fn retention_resisting(&self, target: &RetentionTarget) -> Result<i64> {
         let rows = Rows::of(target)?;
         let Some(owner) = self.retention_owner(&target.tenant).await? else {
             return Ok(0);
@@ -294,8 +285,7 @@ where
         &self,
         start: &RetentionStart,
         ctx: &AuditContext,
-    ) -> Result<std::result::Result<RetentionRun, LockHeld>>
-    {
+    ) -> Result<std::result::Result<RetentionRun, LockHeld>> {
         let token = uuid::Uuid::new_v4().simple().to_string();
         let holder = format!("{} [{}]", start.holder, &token[..8]);
         let mut tx = self.begin_admin().await?;
@@ -309,11 +299,7 @@ where
         .await?
         else {
             tx.rollback().await?;
-            let row: Option<(
-                String,
-                DateTime<Utc>,
-                DateTime<Utc>,
-            )> = sqlx::query_as(
+            let row: Option<(String, DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
                 "select holder, acquired_at, expires_at from job_locks where name = $1",
             )
             .bind(LOCK_NAME)
@@ -566,10 +552,7 @@ where
         Ok(())
     }
 
-    async fn retention_runs(
-        &self,
-        limit: i64,
-    ) -> Result<Vec<RetentionRunRecord>> {
+    async fn retention_runs(&self, limit: i64) -> Result<Vec<RetentionRunRecord>> {
         Ok(sqlx::query_as(
             "select id, actor, tenant, clock_at, started_at, finished_at, status, counts
              from retention_runs order by id desc limit $1",
@@ -583,20 +566,14 @@ where
 impl<D: Dialect> SqlStore<D>
 where
     for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
-    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
     usize: ColumnIndex<<D::DB as Database>::Row>,
-    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
-    for<'q> Option<&'q str>: Encode<'q, D::DB> + Type<D::DB>,
     i64: Value<D::DB>,
     bool: Value<D::DB>,
     String: Value<D::DB>,
-    Vec<u8>: Value<D::DB>,
-    DateTime<Utc>: Value<D::DB>,
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
-    Option<NaiveDate>: Value<D::DB>,
 {
     /// `Some(None)`: rows without a tenant; `None`: a tenant the database does not
     /// know (it has no rows).
