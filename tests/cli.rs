@@ -186,6 +186,12 @@ async fn a_bad_services_file_exits_2_names_the_line_and_writes_nothing(db: TestD
         stderr(&o)
     );
     assert_eq!(db.count("select count(*) from services").await, 0);
+    assert_eq!(
+        db.count("select count(*) from audit_log where action = 'services.import'")
+            .await,
+        0,
+        "nor an audit entry of an import"
+    );
 
     let o = run(
         &db,

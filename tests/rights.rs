@@ -267,6 +267,8 @@ async fn erasure_removes_the_person_everywhere_and_leaves_others_untouched(db: T
         2
     );
     assert_eq!(db.count("select count(*) from audit_log where lower(details) like '%schmidt%' or details like '%2223334%'").await, 0);
+    // Nor anywhere else in the trail (actor, subject, details), hers or the other person's.
+    people::assert_audit_trail_names_nobody(&ctx, &[ANNA_T, BERND_T]).await;
 
     if db.kind == Kind::Sqlite {
         // No byte of her e-mail, phone or names is left in the database files.
