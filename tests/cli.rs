@@ -2,50 +2,10 @@
 
 mod common;
 
+use common::cli::{assert_exit, datenwart, json, run, run_with, stderr, stdout};
 use common::{TestDb, fixture, shipped_policies};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn datenwart(db_url: &str, policies: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_datenwart"))
-        .arg("--database-url")
-        .arg(db_url)
-        .arg("--policies")
-        .arg(policies)
-        .args(args)
-        .env("DATENWART_ACTOR", "test:cli")
-        .env_remove("DATABASE_URL")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run datenwart")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-#[track_caller]
-fn assert_exit(o: &Output, code: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(o),
-        stderr(o)
-    );
-}
-
-fn run(db: &TestDb, args: &[&str]) -> Output {
-    datenwart(&db.url, &shipped_policies(), args)
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", stdout(o)))
-}
+use std::process::Output;
 
 on_both_backends!(
     the_admin_story_from_migrate_to_audit_verify,
@@ -226,6 +186,12 @@ async fn a_bad_services_file_exits_2_names_the_line_and_writes_nothing(db: TestD
         stderr(&o)
     );
     assert_eq!(db.count("select count(*) from services").await, 0);
+    assert_eq!(
+        db.count("select count(*) from audit_log where action = 'services.import'")
+            .await,
+        0,
+        "nor an audit entry of an import"
+    );
 
     let o = run(
         &db,
@@ -300,7 +266,7 @@ fn shipped(file: &str) -> String {
 async fn commands_refuse_to_run_on_invalid_policies(db: TestDb) {
     let bad = shipped("westendorf.toml").replacen("after = \"7d\"", "after = \"7x\"", 1);
     let dir = policies_with("westendorf.toml", &bad);
-    let o = datenwart(&db.url, dir.path(), &["migrate"]);
+    let o = run_with(&db.url, dir.path(), &["migrate"]);
     assert_exit(&o, 2);
     assert!(stderr(&o).contains("westendorf.toml:"), "{}", stderr(&o));
     assert!(stderr(&o).contains("\"7x\""), "{}", stderr(&o));
@@ -311,7 +277,7 @@ async fn commands_refuse_to_run_on_invalid_policies(db: TestDb) {
 // ---- policy check: no database involved ----
 
 fn policy_check(dir: &Path) -> Output {
-    datenwart("sqlite://unused.db", dir, &["policy", "check"])
+    run_with("sqlite://unused.db", dir, &["policy", "check"])
 }
 
 #[test]
@@ -376,7 +342,7 @@ fn policy_check_names_a_purpose_without_legal_basis() {
         stderr(&o)
     );
 
-    let o = datenwart(
+    let o = run_with(
         "sqlite://unused.db",
         dir.path(),
         &["--format", "json", "policy", "check"],
@@ -389,7 +355,7 @@ fn policy_check_names_a_purpose_without_legal_basis() {
 
 #[test]
 fn policy_show_prints_the_record_of_processing() {
-    let o = datenwart(
+    let o = run_with(
         "sqlite://unused.db",
         &shipped_policies(),
         &["policy", "show", "recklinghausen"],
@@ -406,7 +372,7 @@ fn policy_show_prints_the_record_of_processing() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in\n{text}");
     }
-    let o = datenwart(
+    let o = run_with(
         "sqlite://unused.db",
         &shipped_policies(),
         &["policy", "show", "atlantis"],
@@ -416,7 +382,7 @@ fn policy_show_prints_the_record_of_processing() {
 
 #[test]
 fn an_unsupported_database_url_is_a_usage_error() {
-    let o = datenwart(
+    let o = run_with(
         "mysql://localhost/x",
         &shipped_policies(),
         &["tenants", "list"],
@@ -432,12 +398,9 @@ fn an_unsupported_database_url_is_a_usage_error() {
 #[test]
 fn the_default_database_is_a_sqlite_file_in_the_working_directory() {
     let dir = tempfile::tempdir().unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_datenwart"))
+    let o = datenwart(&shipped_policies())
         .current_dir(dir.path())
-        .arg("--policies")
-        .arg(shipped_policies())
         .arg("migrate")
-        .env_remove("DATABASE_URL")
         .output()
         .unwrap();
     assert_exit(&o, 0);

@@ -208,12 +208,14 @@ on_both_backends!(
 fn the_command_prints_its_report_as_json() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("demo.db").display());
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_datenwart"))
-        .current_dir(common::repo())
-        .args(["--database-url", &url, "--format", "json", "demo"])
-        .args(["--bookings", "40", "--page-views", "0"])
-        .output()
-        .unwrap();
+    let mut cmd = common::cli::command(
+        &url,
+        &common::shipped_policies(),
+        &["--format", "json", "demo"],
+    );
+    cmd.current_dir(common::repo())
+        .args(["--bookings", "40", "--page-views", "0"]);
+    let out = common::cli::output(cmd);
     assert!(
         out.status.success(),
         "{}",

@@ -5,18 +5,19 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{TestDb, fixture, ready, shipped_policies};
+use common::cli::assert_exit;
+use common::people::{self, Citizen, subject_ref};
+use common::{TestDb, cli, fixture, ready, shipped_policies, values};
 use datenwart::domain::booking::BookingForm;
-use datenwart::domain::requests::{Channel, Outcome};
-use datenwart::domain::subject::SubjectRef;
-use datenwart::ops::booking::{self, BookingReceipt};
+use datenwart::domain::requests::{Channel, Outcome, RequestKind};
+use datenwart::ops::booking::BookingReceipt;
 use datenwart::ops::export::{self, ExportReport, ExportRequest};
 use datenwart::ops::seeding;
 use datenwart::ops::{Context, Refusal};
 use datenwart::store::{AccessLogEntry, AuditFilter, RequestFilter};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 const ANNA: &str = "Anna.Schmidt@Example.com";
 const BERND: &str = "bernd.nachbar@example.org";
@@ -46,58 +47,42 @@ async fn setup(db: &TestDb) -> Context {
     ctx
 }
 
-async fn first_slot(ctx: &Context, tenant: &str) -> i64 {
-    let now = Utc::now();
-    booking::free_slots(ctx, tenant, "PA", None, None, now)
-        .await
-        .unwrap()[0]
-        .id
-}
-
 /// Books the first slot of PA at a tenant and logs the request that made it, as `serve` does.
-async fn book(
-    ctx: &Context,
-    tenant: &str,
-    (first, last, email, phone): (&str, &str, &str, &str),
-    sms: bool,
-    ip: &str,
-) -> BookingReceipt {
+async fn book(ctx: &Context, tenant: &str, who: Citizen, sms: bool, ip: &str) -> BookingReceipt {
+    let now = Utc::now();
+    let slot = people::first_free_slot(ctx, tenant, now).await;
     let form = BookingForm {
-        slot_id: Some(first_slot(ctx, tenant).await),
-        first_name: Some(first.into()),
-        last_name: Some(last.into()),
-        email: Some(email.into()),
-        phone: Some(phone.into()),
-        address: None,
-        birth_date: None,
-        consent: true,
         sms_reminder: sms,
+        ..who.form(slot)
     };
-    let receipt = booking::book(ctx, tenant, &form, Utc::now()).await.unwrap();
-    ctx.store
-        .log_access(&[AccessLogEntry {
-            tenant: Some(tenant.into()),
-            logged_at: datenwart::domain::time::now(),
-            utc_offset_minutes: 60,
-            ip: ip.into(),
-            method: "POST".into(),
-            path: format!("/api/v1/tenants/{tenant}/bookings"),
-            status: 201,
-            bytes: 412,
-            referrer: Some(format!("https://termine.example/t/{tenant}")),
-            browser: Some("Firefox".into()),
-            browser_version: Some("128.0".into()),
-            operating_system: Some("Linux".into()),
-            language: Some("de-DE".into()),
-            booking_id: Some(receipt.booking_id),
-        }])
-        .await
-        .unwrap();
-    receipt
+    let request = AccessLogEntry {
+        logged_at: datenwart::domain::time::now(),
+        utc_offset_minutes: 60,
+        ip: ip.into(),
+        path: format!("/api/v1/tenants/{tenant}/bookings"),
+        bytes: 412,
+        referrer: Some(format!("https://termine.example/t/{tenant}")),
+        browser: Some("Firefox".into()),
+        browser_version: Some("128.0".into()),
+        operating_system: Some("Linux".into()),
+        language: Some("de-DE".into()),
+        ..people::booking_request(tenant, slot, now)
+    };
+    people::book(ctx, tenant, &form, now, Some(request)).await
 }
 
-const ANNA_DATA: (&str, &str, &str, &str) = ("Anna", "Schmidt", ANNA, "0171 1234567");
-const BERND_DATA: (&str, &str, &str, &str) = ("Bernd", "Nachbarsohn", BERND, "0160 9876543");
+const ANNA_DATA: Citizen = Citizen {
+    first: "Anna",
+    last: "Schmidt",
+    email: ANNA,
+    phone: "0171 1234567",
+};
+const BERND_DATA: Citizen = Citizen {
+    first: "Bernd",
+    last: "Nachbarsohn",
+    email: BERND,
+    phone: "0160 9876543",
+};
 
 /// Anna at Recklinghausen and Westendorf (with an SMS reminder there); Bernd in the very
 /// same slot at Recklinghausen.
@@ -145,17 +130,11 @@ fn files_in(dir: &Path) -> Vec<String> {
     names
 }
 
-async fn subject_ref(ctx: &Context, email: &str) -> String {
-    SubjectRef::for_email(&ctx.store.pseudonym_key().await.unwrap(), email)
-        .as_str()
-        .to_owned()
-}
-
 async fn access_requests(ctx: &Context, email: &str) -> Vec<datenwart::store::Request> {
     ctx.store
         .list_requests(&RequestFilter {
-            subject_ref: Some(subject_ref(ctx, email).await),
-            kind: Some("access".into()),
+            subject_ref: Some(values::subject(&subject_ref(ctx, email).await)),
+            kind: Some(values::kind(RequestKind::Access)),
             ..Default::default()
         })
         .await
@@ -523,7 +502,7 @@ async fn an_explicit_request_is_answered_and_closed(db: TestDb) {
     let opened = datenwart::ops::requests::open(
         &ctx,
         Some("westendorf"),
-        datenwart::domain::requests::RequestKind::Access,
+        RequestKind::Access,
         Some(&anna),
         Channel::Phone,
         received,
@@ -564,7 +543,7 @@ async fn an_explicit_request_is_answered_and_closed(db: TestDb) {
     let bernd_request = datenwart::ops::requests::open(
         &ctx,
         Some("recklinghausen"),
-        datenwart::domain::requests::RequestKind::Access,
+        RequestKind::Access,
         Some(&subject_ref(&ctx, BERND).await),
         Channel::Email,
         Utc::now(),
@@ -580,30 +559,11 @@ async fn an_explicit_request_is_answered_and_closed(db: TestDb) {
     assert!(err.to_string().contains("closed"), "{err}");
 }
 
+/// `datenwart ARGS…` on `db` in the folder `cwd`.
 fn datenwart(db: &TestDb, cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_datenwart"))
-        .current_dir(cwd)
-        .arg("--database-url")
-        .arg(&db.url)
-        .arg("--policies")
-        .arg(shipped_policies())
-        .args(args)
-        .env("DATENWART_ACTOR", "test:cli")
-        .env_remove("DATABASE_URL")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run datenwart")
-}
-
-#[track_caller]
-fn assert_exit(o: &Output, code: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let mut cmd = cli::command(&db.url, &shipped_policies(), args);
+    cmd.current_dir(cwd);
+    cli::output(cmd)
 }
 
 async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
@@ -626,7 +586,7 @@ async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
         ],
     );
     assert_exit(&o, 0);
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let report = cli::json(&o);
     let folder = PathBuf::from(report["folder"].as_str().unwrap());
     let anna = subject_ref(&ctx, ANNA).await;
     let today = Utc::now()
@@ -644,25 +604,21 @@ async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
     assert_eq!(tenants[1]["notifications"], 3);
     assert_eq!(tenants[1]["outcome"], "answered");
     assert!(tenants[1]["request_id"].as_i64().unwrap() > 0);
-    assert!(
-        !String::from_utf8_lossy(&o.stdout)
-            .to_lowercase()
-            .contains("anna")
-    );
+    assert!(!cli::stdout(&o).to_lowercase().contains("anna"));
     let register = access_requests(&ctx, ANNA).await;
     assert!(register.iter().all(|r| r.channel == "in_person"));
 
     // The same folder again, a bad address: exit 2 and the value named.
     let o = datenwart(&db, cwd.path(), &["export", "--email", ANNA]);
     assert_exit(&o, 2);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not empty"));
+    assert!(cli::stderr(&o).contains("not empty"));
     let o = datenwart(
         &db,
         cwd.path(),
         &["export", "--email", "anna(at)example.com", "--out", "x"],
     );
     assert_exit(&o, 2);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("\"anna(at)example.com\""));
+    assert!(cli::stderr(&o).contains("\"anna(at)example.com\""));
 
     // An unknown person is not an error: the no-data letter, exit 0; CSV gives a row per tenant.
     let o = datenwart(
@@ -681,7 +637,7 @@ async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
         ],
     );
     assert_exit(&o, 0);
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let out = cli::stdout(&o);
     let mut lines = out.lines();
     assert!(
         lines
@@ -706,7 +662,7 @@ async fn a_request_registered_without_a_tenant_is_listed_once(db: TestDb) {
     let shared = datenwart::ops::requests::open(
         &ctx,
         None,
-        datenwart::domain::requests::RequestKind::Erasure,
+        RequestKind::Erasure,
         Some(&anna),
         Channel::Letter,
         Utc::now() - Duration::days(2),

@@ -6,17 +6,20 @@
 mod common;
 
 use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
-use common::{Kind, TestDb, fixture, ready, shipped_policies};
+use common::cli::{self, assert_exit, json, output};
+use common::people::{self, Citizen};
+use common::{Kind, TestDb, fixture, ready, shipped_policies, values};
 use datenwart::domain::booking::BookingForm;
+use datenwart::domain::requests::{Channel, Outcome, RequestKind};
 use datenwart::ops::retention::{self, Quiet, RunReport, RunRequest};
 use datenwart::ops::seeding;
-use datenwart::ops::{Context, Refusal, booking, rights};
+use datenwart::ops::{Context, Refusal, booking};
 use datenwart::store::{
     AccessLogEntry, AuditContext, HoldTarget, InboxEntry, IntakeEffect, NewRequest, RetentionStart,
     Slot, SlotFilter,
 };
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 const R: &str = "recklinghausen";
 const W: &str = "westendorf";
@@ -84,31 +87,24 @@ async fn book(
     at: DateTime<Utc>,
     sms: bool,
 ) -> (String, i64) {
+    let citizen = Citizen {
+        email: who.0,
+        first: who.1,
+        last: who.2,
+        phone: "0171 5550123",
+    };
     let form = BookingForm {
-        slot_id: Some(slot),
-        first_name: Some(who.1.into()),
-        last_name: Some(who.2.into()),
-        email: Some(who.0.into()),
-        phone: Some("0171 5550123".into()),
         consent: tenant == R,
         sms_reminder: sms && tenant != R,
-        ..Default::default()
+        ..citizen.form(slot)
     };
-    let receipt = booking::book(ctx, tenant, &form, at).await.unwrap();
-    let entry = AccessLogEntry {
-        tenant: Some(tenant.into()),
-        logged_at: at,
-        ip: "198.51.100.23".into(),
-        method: "POST".into(),
-        path: format!("/t/{tenant}/buchen/{slot}"),
-        status: 201,
+    let request = AccessLogEntry {
         browser: Some("Firefox".into()),
         browser_version: Some("133.0".into()),
         operating_system: Some("Linux".into()),
-        booking_id: Some(receipt.booking_id),
-        ..Default::default()
+        ..people::booking_request(tenant, slot, at)
     };
-    ctx.store.log_access(&[entry]).await.unwrap();
+    let receipt = people::book(ctx, tenant, &form, at, Some(request)).await;
     (receipt.reference, receipt.booking_id)
 }
 
@@ -131,7 +127,7 @@ async fn page_view(ctx: &Context, tenant: Option<&str>, at: DateTime<Utc>, ip: &
 }
 
 async fn subject(ctx: &Context, who: Who) -> String {
-    rights::email_ref(ctx, who.0).await.unwrap()
+    people::subject_ref(ctx, who.0).await
 }
 
 async fn run_at(ctx: &Context, at: DateTime<Utc>) -> RunReport {
@@ -274,13 +270,12 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
             tenant: tenant.map(str::to_owned),
             received_at: Some(t - days(age)),
             processed_at: t - days(age),
-            outcome: if tenant.is_some() {
+            outcome: values::inbox_outcome(if tenant.is_some() {
                 "review"
             } else {
                 "not_addressed"
-            }
-            .into(),
-            subject_ref: tenant.map(|_| bernd_ref.clone()),
+            }),
+            subject_ref: tenant.map(|_| values::subject(&bernd_ref)),
             sender: Some(BERND.0.into()),
             subject: Some("Widerruf meiner Einwilligung, Bernd Vogel".into()),
             reason: None,
@@ -307,9 +302,9 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
         let received = t - Duration::weeks(closed.unwrap_or(0) + 2);
         let req = NewRequest {
             tenant: tenant.map(str::to_owned),
-            kind: "access".into(),
-            subject_ref: Some(bernd_ref.clone()),
-            channel: "email".into(),
+            kind: values::kind(RequestKind::Access),
+            subject_ref: Some(values::subject(&bernd_ref)),
+            channel: values::channel(Channel::Email),
             received_at: received,
             due_on: received.date_naive() + days(30),
         };
@@ -320,7 +315,11 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
             .unwrap();
         if let Some(weeks) = closed {
             ctx.store
-                .close_request(id, "answered", &admin_at(t - Duration::weeks(weeks)))
+                .close_request(
+                    id,
+                    values::outcome(Outcome::Answered),
+                    &admin_at(t - Duration::weeks(weeks)),
+                )
                 .await
                 .unwrap();
         }
@@ -586,8 +585,8 @@ async fn the_other_actions_delete_bookings_with_their_rows_and_anonymize_the_acc
         tenant: Some(W.into()),
         received_at: Some(t - days(95)),
         processed_at: t - days(80),
-        outcome: "review".into(),
-        subject_ref: Some(dora_ref.clone()),
+        outcome: values::inbox_outcome("review"),
+        subject_ref: Some(values::subject(&dora_ref)),
         sender: Some(DORA.0.into()),
         subject: Some("Auskunft".into()),
         reason: None,
@@ -605,9 +604,9 @@ async fn the_other_actions_delete_bookings_with_their_rows_and_anonymize_the_acc
     let received = t - Duration::weeks(160);
     let req = NewRequest {
         tenant: Some(W.into()),
-        kind: "withdrawal".into(),
-        subject_ref: Some(dora_ref.clone()),
-        channel: "letter".into(),
+        kind: values::kind(RequestKind::Withdrawal),
+        subject_ref: Some(values::subject(&dora_ref)),
+        channel: values::channel(Channel::Letter),
         received_at: received,
         due_on: received.date_naive() + days(30),
     };
@@ -617,7 +616,11 @@ async fn the_other_actions_delete_bookings_with_their_rows_and_anonymize_the_acc
         .await
         .unwrap();
     ctx.store
-        .close_request(request, "answered", &admin_at(t - Duration::weeks(157)))
+        .close_request(
+            request,
+            values::outcome(Outcome::Answered),
+            &admin_at(t - Duration::weeks(157)),
+        )
         .await
         .unwrap();
     db.execute_raw(&format!(
@@ -1034,38 +1037,11 @@ async fn many_bookings(ctx: &Context, tenant: &str, n: usize) {
     }
 }
 
+/// `datenwart ARGS…` on `db` as cron runs it, not started.
 fn datenwart(db: &TestDb, policies: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_datenwart"));
-    cmd.arg("--database-url")
-        .arg(&db.url)
-        .arg("--policies")
-        .arg(policies)
-        .args(args)
-        .env("DATENWART_ACTOR", "test:cron")
-        .env_remove("DATABASE_URL")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null());
+    let mut cmd = cli::command(&db.url, policies, args);
+    cmd.env("DATENWART_ACTOR", "test:cron");
     cmd
-}
-
-fn output(mut cmd: Command) -> Output {
-    cmd.output().expect("run datenwart")
-}
-
-#[track_caller]
-fn assert_exit(o: &Output, code: i32) {
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", String::from_utf8_lossy(&o.stdout)))
 }
 
 /// Sums a count over the rules of a run's recorded counts.

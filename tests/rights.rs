@@ -4,13 +4,15 @@
 mod common;
 
 use chrono::{Duration, NaiveDate, Utc};
-use common::{Kind, TestDb, fixture, ready};
+use common::cli::{assert_exit, json, run, stderr, stdout};
+use common::people::{self, Citizen};
+use common::{Kind, TestDb, fixture, ready, values};
 use datenwart::domain::booking::BookingForm;
 use datenwart::domain::requests::{Channel, Outcome, RequestKind};
 use datenwart::ops::rights::{self, EraseRequest, FindBy, HoldOn};
 use datenwart::ops::seeding;
-use datenwart::ops::{Context, Refusal, booking, requests};
-use datenwart::store::{AccessLogEntry, RequestFilter};
+use datenwart::ops::{Context, Refusal, requests};
+use datenwart::store::RequestFilter;
 
 const ANNA: &str = "Anna.Schmidt@Example.com";
 const ANNA_PHONE: &str = "0171 2223334";
@@ -34,64 +36,31 @@ async fn setup(db: &TestDb) -> Context {
     ctx
 }
 
-fn form(email: &str, first: &str, last: &str, phone: &str, slot: i64) -> BookingForm {
-    BookingForm {
-        slot_id: Some(slot),
-        first_name: Some(first.into()),
-        last_name: Some(last.into()),
-        email: Some(email.into()),
-        phone: Some(phone.into()),
-        consent: true,
-        sms_reminder: false,
-        ..Default::default()
-    }
-}
-
 /// Books `who` at `tenant`: one past appointment (booked three days ago) and one future
 /// one, each with an access-log row of the booking request.
-async fn book_both(ctx: &Context, tenant: &str, who: (&str, &str, &str, &str)) -> Vec<String> {
-    let filter = datenwart::store::SlotFilter {
-        service: Some("PA".into()),
-        limit: 1000,
-        ..Default::default()
+async fn book_both(ctx: &Context, tenant: &str, who: Citizen) -> Vec<String> {
+    let form = |slot| BookingForm {
+        sms_reminder: tenant == "westendorf",
+        consent: tenant == "recklinghausen",
+        ..who.form(slot)
     };
-    let slots = ctx.store.list_slots(tenant, &filter).await.unwrap();
-    let now = Utc::now();
-    let past = slots
-        .iter()
-        .find(|s| s.starts_at < now && s.booked < s.capacity)
-        .unwrap()
-        .id;
-    let future = slots
-        .iter()
-        .find(|s| s.starts_at > now && s.booked < s.capacity)
-        .unwrap()
-        .id;
-    let mut refs = Vec::new();
-    for (slot, at) in [(past, now - Duration::days(3)), (future, now)] {
-        let at = chrono::SubsecRound::trunc_subsecs(at, 0);
-        let mut f = form(who.0, who.1, who.2, who.3, slot);
-        f.sms_reminder = tenant == "westendorf";
-        f.consent = tenant == "recklinghausen";
-        let receipt = booking::book(ctx, tenant, &f, at).await.unwrap();
-        let entry = AccessLogEntry {
-            tenant: Some(tenant.into()),
-            logged_at: at,
-            ip: "198.51.100.23".into(),
-            method: "POST".into(),
-            path: format!("/t/{tenant}/buchen/{slot}"),
-            status: 201,
-            booking_id: Some(receipt.booking_id),
-            ..Default::default()
-        };
-        ctx.store.log_access(&[entry]).await.unwrap();
-        refs.push(receipt.reference);
-    }
-    refs
+    let (past, future) =
+        people::book_past_and_future(ctx, tenant, form, Duration::days(3), true).await;
+    vec![past.reference, future.reference]
 }
 
-const ANNA_T: (&str, &str, &str, &str) = (ANNA, "Anna", "Schmidt", ANNA_PHONE);
-const BERND_T: (&str, &str, &str, &str) = (BERND, "Bernd", "Vogel", "0160 9998887");
+const ANNA_T: Citizen = Citizen {
+    first: "Anna",
+    last: "Schmidt",
+    email: ANNA,
+    phone: ANNA_PHONE,
+};
+const BERND_T: Citizen = Citizen {
+    first: "Bernd",
+    last: "Vogel",
+    email: BERND,
+    phone: "0160 9998887",
+};
 
 fn erase_req<'a>(email: &'a str, tenant: Option<&'static str>, dry_run: bool) -> EraseRequest<'a> {
     EraseRequest {
@@ -272,7 +241,7 @@ async fn erasure_removes_the_person_everywhere_and_leaves_others_untouched(db: T
     let closed = requests::list(
         &ctx,
         &RequestFilter {
-            kind: Some("erasure".into()),
+            kind: Some(values::kind(RequestKind::Erasure)),
             ..Default::default()
         },
     )
@@ -298,6 +267,8 @@ async fn erasure_removes_the_person_everywhere_and_leaves_others_untouched(db: T
         2
     );
     assert_eq!(db.count("select count(*) from audit_log where lower(details) like '%schmidt%' or details like '%2223334%'").await, 0);
+    // Nor anywhere else in the trail (actor, subject, details), hers or the other person's.
+    people::assert_audit_trail_names_nobody(&ctx, &[ANNA_T, BERND_T]).await;
 
     if db.kind == Kind::Sqlite {
         // No byte of her e-mail, phone or names is left in the database files.
@@ -391,7 +362,7 @@ async fn holds_and_restrictions_keep_data_and_are_reported(db: TestDb) {
         &ctx,
         &RequestFilter {
             tenant: Some("westendorf".into()),
-            kind: Some("erasure".into()),
+            kind: Some(values::kind(RequestKind::Erasure)),
             ..Default::default()
         },
     )
@@ -661,41 +632,25 @@ async fn the_register_computes_deadlines_and_extends_only_before_them(db: TestDb
 
 // ---- the same commands through the binary: exit codes and refusals ----
 
-fn cli(db: &TestDb, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_datenwart"))
-        .args(["--database-url", &db.url, "--policies"])
-        .arg(common::shipped_policies())
-        .args(args)
-        .env("DATENWART_ACTOR", "test:cli")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn code(o: &std::process::Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
 on_both_backends!(the_rights_commands_exit_with_the_documented_codes);
 
 async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     let ctx = setup(&db).await;
     book_both(&ctx, "westendorf", ANNA_T).await;
     drop(ctx);
-    let stderr = |o: &std::process::Output| String::from_utf8_lossy(&o.stderr).into_owned();
 
-    let o = cli(&db, &["subject", "find", "--email", "nobody@example.net"]);
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
-    let o = cli(
+    let o = run(&db, &["subject", "find", "--email", "nobody@example.net"]);
+    assert_exit(&o, 3);
+    let o = run(
         &db,
         &["--format", "json", "subject", "find", "--email", ANNA],
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("\"category\": \"bookings\""));
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("\"category\": \"bookings\""));
 
     // Not on a terminal and no --yes: refused, nothing erased.
-    let o = cli(&db, &["erase", "--email", ANNA]);
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = run(&db, &["erase", "--email", ANNA]);
+    assert_exit(&o, 2);
     assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
     assert_eq!(
         db.count("select count(*) from bookings where email is not null")
@@ -703,18 +658,18 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
         2
     );
 
-    let o = cli(
+    let o = run(
         &db,
         &["correct", "--email", ANNA, "--set", "birth_date=31.02.1980"],
     );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_exit(&o, 2);
     assert!(
         stderr(&o).contains("--set birth_date=31.02.1980"),
         "{}",
         stderr(&o)
     );
-    let o = cli(&db, &["correct", "--email", ANNA, "--set", "shoe_size=42"]);
-    assert_eq!(code(&o), 2);
+    let o = run(&db, &["correct", "--email", ANNA, "--set", "shoe_size=42"]);
+    assert_exit(&o, 2);
     assert_eq!(
         db.count("select count(*) from bookings where birth_date is not null")
             .await,
@@ -726,15 +681,15 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
         0
     );
 
-    let o = cli(&db, &["erase", "--email", ANNA, "--dry-run"]);
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("nothing was changed"));
-    let o = cli(
+    let o = run(&db, &["erase", "--email", ANNA, "--dry-run"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("nothing was changed"));
+    let o = run(
         &db,
         &["--format", "json", "erase", "--email", ANNA, "--yes"],
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_exit(&o, 0);
+    let report = json(&o);
     assert_eq!(report[0]["counts"][0][1]["bookings_anonymized"], 2);
     assert_eq!(
         db.count("select count(*) from bookings where email is not null")
@@ -742,29 +697,29 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
         0
     );
     // Asked again: only the register still knows her (pseudonymously); nothing left to erase.
-    let o = cli(
+    let o = run(
         &db,
         &["--format", "json", "erase", "--email", ANNA, "--yes"],
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
-    let again: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_exit(&o, 0);
+    let again = json(&o);
     assert_eq!(again[0]["counts"][0][1]["bookings_anonymized"], 0);
     assert_eq!(again[0]["changes"].as_array().map(Vec::len), Some(0));
 
-    let o = cli(&db, &["--format", "csv", "requests", "list"]);
-    let csv = String::from_utf8_lossy(&o.stdout).into_owned();
+    let o = run(&db, &["--format", "csv", "requests", "list"]);
+    let csv = stdout(&o);
     assert!(
         csv.starts_with("id,tenant,kind,channel,received_at,due_on,"),
         "{csv}"
     );
     assert!(csv.contains(",westendorf,erasure,email,"), "{csv}");
-    let o = cli(&db, &["requests", "extend", "999", "--reason", "x"]);
-    assert_eq!(code(&o), 3);
-    let o = cli(
+    let o = run(&db, &["requests", "extend", "999", "--reason", "x"]);
+    assert_exit(&o, 3);
+    let o = run(
         &db,
         &["requests", "open", "--kind", "auskunft", "--email", ANNA],
     );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_exit(&o, 2);
     assert!(
         stderr(&o).contains("\"auskunft\" is not one of access"),
         "{}",

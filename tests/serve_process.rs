@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{Kind, TestDb, fixture, ready, shipped_policies};
+use common::{Kind, TestDb, cli, fixture, ready, shipped_policies};
 use datenwart::ops::seeding;
 use serde_json::json;
 use std::io::{BufRead, BufReader};
@@ -18,10 +18,8 @@ struct Serve {
 
 impl Serve {
     fn start(db: &TestDb) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_datenwart"))
-            .args(["--database-url", &db.url, "--policies"])
-            .arg(shipped_policies())
-            .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "0"])
+        let args = ["serve", "--listen", "127.0.0.1:0", "--rate-limit", "0"];
+        let mut child = cli::command(&db.url, &shipped_policies(), &args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -2,9 +2,13 @@
 
 mod common;
 
-use chrono::NaiveDate;
+use chrono::{Duration, NaiveDate, Utc};
+use common::people::{self, Citizen};
 use common::{TestDb, fixture, ready};
+use datenwart::domain::requests::Channel;
 use datenwart::domain::slots::parse_time_ranges;
+use datenwart::ops::export::{self, ExportRequest};
+use datenwart::ops::rights::{self, EraseRequest};
 use datenwart::ops::seeding::{self, GenerateRequest};
 use datenwart::ops::{self, Refusal, audit};
 use datenwart::store::StoreError;
@@ -137,6 +141,12 @@ async fn a_bad_service_row_is_reported_with_its_line_and_nothing_is_written(db: 
         "{msg}"
     );
     assert_eq!(db.count("select count(*) from services").await, 0);
+    assert_eq!(
+        db.count("select count(*) from audit_log where action = 'services.import'")
+            .await,
+        0,
+        "nor an audit entry of an import"
+    );
 
     let unknown = seeding::import_services(&ctx, "nowhere", &fixture("services.csv"))
         .await
@@ -322,4 +332,88 @@ async fn every_change_is_audited_with_counts_only(db: TestDb) {
         r#"{"created":120,"existing":0,"overlapping":0}"#
     );
     assert!(entries.iter().all(|e| e.actor == "test:harness"));
+
+    // Changes over people: two bookings, a correction, a restriction, an Auskunft and an
+    // erasure. Each is audited under the person's pseudonym, never by name, e-mail or phone.
+    let day = (Utc::now() + Duration::days(2)).date_naive();
+    common::open_slots(&ctx, "westendorf", day, "08:00-10:00", 2).await;
+    for who in [ANNA, BERND] {
+        let now = Utc::now();
+        let slot = people::first_free_slot(&ctx, "westendorf", now).await;
+        let request = people::booking_request("westendorf", slot, now);
+        people::book(&ctx, "westendorf", &who.form(slot), now, Some(request)).await;
+    }
+    let letter = Channel::Letter;
+    let sets = ["last_name=Schmidt-Berg".to_owned()];
+    rights::correct(&ctx, ANNA.email, None, &sets, None, letter)
+        .await
+        .unwrap();
+    rights::restrict(
+        &ctx,
+        BERND.email,
+        None,
+        "Richtigkeit bestritten",
+        None,
+        letter,
+    )
+    .await
+    .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let auskunft = ExportRequest {
+        email: ANNA.email.into(),
+        tenant: None,
+        out: Some(out.path().join("anna")),
+        request_id: None,
+        channel: letter,
+    };
+    export::export(&ctx, &auskunft).await.unwrap();
+    let erasure = EraseRequest {
+        email: ANNA.email,
+        tenant: None,
+        dry_run: false,
+        request: None,
+        channel: letter,
+    };
+    rights::erase(&ctx, &erasure).await.unwrap();
+
+    let all = people::assert_audit_trail_names_nobody(&ctx, &[ANNA, BERND]).await;
+    assert!(all > entries.len(), "the changes over people were audited");
+    let all = ctx
+        .store
+        .audit_entries(&datenwart::store::AuditFilter {
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for (who, actions) in [
+        (ANNA, &["subject.correct", "subject.erase"][..]),
+        (BERND, &["subject.restrict"][..]),
+    ] {
+        let pseudonym = people::subject_ref(&ctx, who.email).await;
+        let theirs: Vec<&str> = all
+            .iter()
+            .filter(|e| e.subject_ref.as_deref() == Some(pseudonym.as_str()))
+            .map(|e| e.action.as_str())
+            .collect();
+        for action in actions {
+            assert!(
+                theirs.contains(action),
+                "{action} of {who:?} not under their pseudonym: {theirs:?}"
+            );
+        }
+    }
 }
+
+const ANNA: Citizen = Citizen {
+    first: "Anna",
+    last: "Schmidt",
+    email: "Anna.Schmidt@Example.com",
+    phone: "0171 2223334",
+};
+const BERND: Citizen = Citizen {
+    first: "Bernd",
+    last: "Vogel",
+    email: "bernd.vogel@example.org",
+    phone: "0160 9998887",
+};

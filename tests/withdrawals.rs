@@ -11,10 +11,11 @@
 
 mod common;
 
-use chrono::{DateTime, Duration, NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use common::cli::{assert_exit, run, stderr, stdout};
+use common::people::{self, Citizen, subject_ref};
 use common::{Kind, TestDb, fixture, ready};
 use datenwart::domain::booking::BookingForm;
-use datenwart::domain::subject::SubjectRef;
 use datenwart::mail::{self, ParsedMail, Source};
 use datenwart::ops::rights::{self, HoldOn};
 use datenwart::ops::seeding;
@@ -41,10 +42,7 @@ const WESTENDORF: &str = "geschaeftsleitung@vg-westendorf.de";
 /// A citizen with a past and a future booking at one tenant (with the SMS reminder where the
 /// tenant offers it).
 struct Person {
-    email: &'static str,
-    first: &'static str,
-    last: &'static str,
-    phone: &'static str,
+    who: Citizen,
     tenant: &'static str,
 }
 
@@ -56,10 +54,12 @@ const fn person(
     tenant: &'static str,
 ) -> Person {
     Person {
-        email,
-        first,
-        last,
-        phone,
+        who: Citizen {
+            first,
+            last,
+            email,
+            phone,
+        },
         tenant,
     }
 }
@@ -386,42 +386,17 @@ async fn open_day(ctx: &Context, tenant: &str, day: NaiveDate) {
 /// Books `p` at their tenant: a past appointment (booked four days ago) and one in five days,
 /// with consent where the booking rests on it and the SMS reminder where the tenant has one.
 async fn book(ctx: &Context, p: &Person) -> Booked {
-    let filter = datenwart::store::SlotFilter {
-        service: Some("PA".into()),
-        limit: 1000,
-        ..Default::default()
+    let form = |slot| BookingForm {
+        consent: p.tenant == R,
+        sms_reminder: p.tenant != R,
+        ..p.who.form(slot)
     };
-    let slots = ctx.store.list_slots(p.tenant, &filter).await.unwrap();
-    let now = Utc::now();
-    let past = slots
-        .iter()
-        .find(|s| s.starts_at < now && s.booked < s.capacity)
-        .unwrap();
-    let future = slots
-        .iter()
-        .find(|s| s.starts_at > now && s.booked < s.capacity)
-        .unwrap();
-    let mut refs = Vec::new();
-    for (slot, at) in [(past.id, now - Duration::days(4)), (future.id, now)] {
-        let form = BookingForm {
-            slot_id: Some(slot),
-            first_name: Some(p.first.into()),
-            last_name: Some(p.last.into()),
-            email: Some(p.email.into()),
-            phone: Some(p.phone.into()),
-            consent: p.tenant == R,
-            sms_reminder: p.tenant != R,
-            ..Default::default()
-        };
-        let receipt = booking::book(ctx, p.tenant, &form, at.trunc_subsecs(0))
-            .await
-            .unwrap();
-        refs.push(receipt.reference);
-    }
+    let (past, future) =
+        people::book_past_and_future(ctx, p.tenant, form, Duration::days(4), false).await;
     Booked {
         tenant: p.tenant,
-        past: refs[0].clone(),
-        future: refs[1].clone(),
+        past: past.reference,
+        future: future.reference,
         future_service: "Personalausweis beantragen".to_owned(),
         future_start: future.starts_at,
     }
@@ -446,7 +421,7 @@ async fn setup(db: &TestDb) -> (Context, BTreeMap<&'static str, Booked>) {
     let ctx = tenants(db).await;
     let mut booked = BTreeMap::new();
     for p in PEOPLE {
-        booked.insert(p.email, book(&ctx, p).await);
+        booked.insert(p.who.email, book(&ctx, p).await);
     }
     rights::hold_add(
         &ctx,
@@ -679,11 +654,6 @@ fn quoted(refs: &[&str]) -> String {
         .join(", ")
 }
 
-async fn subject_ref(ctx: &Context, email: &str) -> String {
-    let key = ctx.store.pseudonym_key().await.unwrap();
-    SubjectRef::for_email(&key, email).as_str().to_owned()
-}
-
 /// Rows that show the state of one person's data, from their booking references.
 #[derive(Debug, PartialEq, Eq)]
 struct State {
@@ -900,8 +870,8 @@ async fn check_corpus(db: TestDb, way: Way) {
     }
     // Everyone else of PEOPLE was not touched either.
     for p in PEOPLE {
-        if !CORPUS.iter().any(|e| e.who == Some(p.email)) {
-            panic!("{} has no message in CORPUS", p.email);
+        if !CORPUS.iter().any(|e| e.who == Some(p.who.email)) {
+            panic!("{} has no message in CORPUS", p.who.email);
         }
     }
 
@@ -1652,29 +1622,6 @@ async fn an_sms_only_withdrawal_ends_only_the_sms_reminders(db: TestDb) {
 // The CLI: import --format json, review, resolve, exit codes
 // ===========================================================================================
 
-fn cli(db: &TestDb, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_datenwart"))
-        .args(["--database-url", &db.url, "--policies"])
-        .arg(common::shipped_policies())
-        .args(args)
-        .env("DATENWART_ACTOR", "test:cli")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn code(o: &std::process::Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 on_both_backends!(review_and_resolve_through_the_cli);
 
 async fn review_and_resolve_through_the_cli(db: TestDb) {
@@ -1689,7 +1636,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
     let outbox = outbox.to_str().unwrap();
 
     // A dry run in the table view ends with the counts and says that nothing changed.
-    let o = cli(
+    let o = run(
         &db,
         &[
             "withdrawals",
@@ -1701,7 +1648,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
             outbox,
         ],
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_exit(&o, 0);
     let out = stdout(&o);
     let mut lines = out.lines().rev();
     assert_eq!(
@@ -1724,7 +1671,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
     );
 
     // --format json: one object per message.
-    let o = cli(
+    let o = run(
         &db,
         &[
             "--format",
@@ -1737,7 +1684,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
             outbox,
         ],
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_exit(&o, 0);
     let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let items = json.as_array().unwrap();
     assert_eq!(items.len(), CORPUS.len());
@@ -1768,7 +1715,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
     assert!(items[25]["message_id"].is_null(), "26 has no Message-ID");
 
     // The second run: all duplicates.
-    let o = cli(
+    let o = run(
         &db,
         &[
             "withdrawals",
@@ -1779,7 +1726,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
             outbox,
         ],
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_exit(&o, 0);
     assert_eq!(
         stdout(&o).lines().last(),
         Some("36 message(s); duplicate: 36")
@@ -1787,8 +1734,8 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
 
     // review: what needs a human.
     let review = |db: &TestDb| {
-        let o = cli(db, &["--format", "json", "withdrawals", "review"]);
-        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        let o = run(db, &["--format", "json", "withdrawals", "review"]);
+        assert_exit(&o, 0);
         serde_json::from_str::<Vec<serde_json::Value>>(&stdout(&o)).unwrap()
     };
     let items = review(&db);
@@ -1817,7 +1764,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
             );
         }
     }
-    let table = stdout(&cli(&db, &["withdrawals", "review"]));
+    let table = stdout(&run(&db, &["withdrawals", "review"]));
     assert!(
         table.contains("schulz-m-9921@example.com") && table.contains("unreadable"),
         "{table}"
@@ -1826,7 +1773,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
     // resolve: Marie Schulz's mixed message (29) becomes an erasure request.
     let answers = work.path().join("answers");
     let answers = answers.to_str().unwrap();
-    let o = cli(
+    let o = run(
         &db,
         &[
             "withdrawals",
@@ -1840,7 +1787,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
             answers,
         ],
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_exit(&o, 0);
     let out = stdout(&o);
     assert!(
         out.starts_with("schulz-m-9921@example.com: erasure_request, request "),
@@ -1895,7 +1842,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
     );
 
     // The spoofed message (17) was not from Heinz Brandt: not a request; nothing happens.
-    let o = cli(
+    let o = run(
         &db,
         &[
             "withdrawals",
@@ -1907,7 +1854,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
             answers,
         ],
     );
-    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_exit(&o, 0);
     assert_eq!(
         outbox_files(Path::new(answers)).len(),
         1,
@@ -1920,7 +1867,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
 
     // Refusals: a message not waiting (exit 3), an unreadable one as a withdrawal, a missing
     // --email, an unknown decision (exit 2), a missing Maildir (exit 2).
-    let o = cli(
+    let o = run(
         &db,
         &[
             "withdrawals",
@@ -1934,14 +1881,14 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
             answers,
         ],
     );
-    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert_exit(&o, 3);
     let garbage = review(&db)
         .into_iter()
         .find(|i| i["outcome"] == "unreadable")
         .unwrap();
     let key = garbage["message"].as_str().unwrap().to_owned();
     assert!(key.starts_with("sha256:"));
-    let o = cli(
+    let o = run(
         &db,
         &[
             "withdrawals",
@@ -1955,8 +1902,8 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
             answers,
         ],
     );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
-    let o = cli(
+    assert_exit(&o, 2);
+    let o = run(
         &db,
         &[
             "withdrawals",
@@ -1968,13 +1915,8 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
             answers,
         ],
     );
-    assert_eq!(
-        code(&o),
-        0,
-        "an unreadable file can be closed: {}",
-        stderr(&o)
-    );
-    let o = cli(
+    assert_exit(&o, 0);
+    let o = run(
         &db,
         &[
             "withdrawals",
@@ -1986,9 +1928,9 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
             answers,
         ],
     );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_exit(&o, 2);
     assert!(stderr(&o).contains("--email"), "{}", stderr(&o));
-    let o = cli(
+    let o = run(
         &db,
         &[
             "withdrawals",
@@ -2002,9 +1944,9 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
             answers,
         ],
     );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_exit(&o, 2);
     let missing = work.path().join("no-such-maildir");
-    let o = cli(
+    let o = run(
         &db,
         &[
             "withdrawals",
@@ -2015,7 +1957,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
             outbox,
         ],
     );
-    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert_exit(&o, 2);
     assert!(stderr(&o).contains("no-such-maildir"), "{}", stderr(&o));
     q.close().await;
 }

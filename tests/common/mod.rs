@@ -1,14 +1,40 @@
 //! Test harness: a fresh database per test on SQLite always and on PostgreSQL when
-//! `DATENWART_TEST_POSTGRES_URL` is set, and the same story run on each.
+//! `DATENWART_TEST_POSTGRES_URL` is set, and the same story run on each. A test that cannot
+//! run here (no PostgreSQL, no browser) fails under `CI` and says why; elsewhere it says on
+//! stderr that it is skipped. [`cli`] runs the built binary, [`people`] makes people with
+//! bookings, [`values`] gives the store its vocabulary.
 #![allow(dead_code)] // each test binary uses its own part of the harness
+
+pub mod cli;
+pub mod people;
+pub mod values;
 
 use datenwart::ops::Context;
 use datenwart::ops::policies;
 use datenwart::store;
+use sqlx::Connection;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub const POSTGRES_ENV: &str = "DATENWART_TEST_POSTGRES_URL";
+
+/// Whether the tests run in CI: `CI` is set and neither empty, `0` nor `false`.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// Says that a test, or one half of it, cannot run here because of `why`, and how to make
+/// it run (`remedy`). Under `CI` it fails the test with that message: what CI does not
+/// run, it must not report as passed. Elsewhere it writes `skipped: {why} ({remedy})` to
+/// stderr and the caller returns.
+#[track_caller]
+pub fn cannot_run(why: &str, remedy: &str) {
+    assert!(
+        !in_ci(),
+        "CI is set, so this test must not be skipped, but {why} ({remedy})"
+    );
+    eprintln!("skipped: {why} ({remedy})");
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -59,19 +85,37 @@ impl TestDb {
                 })
             }
             Kind::Postgres => {
-                let Ok(admin) = std::env::var(POSTGRES_ENV) else {
-                    eprintln!("skipped: {POSTGRES_ENV} is not set, PostgreSQL not tested here");
-                    return None;
+                let admin = match std::env::var(POSTGRES_ENV) {
+                    Ok(url) if !url.trim().is_empty() => url,
+                    _ => {
+                        cannot_run(
+                            &format!("{POSTGRES_ENV} is not set"),
+                            "the PostgreSQL half of this test needs it, e.g. \
+                             postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
+                        );
+                        return None;
+                    }
                 };
                 let name = format!("dw_test_{}", uuid::Uuid::new_v4().simple());
-                let pool = sqlx::PgPool::connect(&admin)
+                // A set URL is a promise to test PostgreSQL: a server that does not answer
+                // fails the test, in CI and elsewhere.
+                // One connection, not a pool: a pool retries until it times out and hides why.
+                let connect = sqlx::PgConnection::connect(&admin);
+                let mut conn = tokio::time::timeout(std::time::Duration::from_secs(10), connect)
                     .await
-                    .expect("connect to the PostgreSQL test server");
+                    .map_err(|_| "no answer within 10 s".to_owned())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+                    .unwrap_or_else(|e| {
+                        panic!(
+                            "{POSTGRES_ENV} is set, but its PostgreSQL server cannot be \
+                             reached, so the PostgreSQL half of this test cannot run: {e}"
+                        )
+                    });
                 sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
-                    .execute(&pool)
+                    .execute(&mut conn)
                     .await
                     .expect("create test database");
-                pool.close().await;
+                conn.close().await.ok();
                 let url = replace_db_name(&admin, &name);
                 Some(TestDb {
                     kind,
