@@ -322,6 +322,14 @@ fn random_chars(n: usize) -> String {
         .collect()
 }
 
+/// Wrong codes in a row after which cancelling a booking by its code is refused for
+/// [`CODE_LOCKOUT`]. Per booking and in the database, so more processes or a restart do not
+/// give a guesser more tries; the per-address rate limit of `serve` comes on top.
+pub const CODE_GUESSES: i64 = 5;
+
+/// How long cancelling by code stays refused after [`CODE_GUESSES`] wrong codes.
+pub const CODE_LOCKOUT: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
 /// A public booking reference, e.g. `T-7K3MQ9XA2B` (50 bits).
 pub fn new_reference() -> String {
     format!("T-{}", random_chars(10))

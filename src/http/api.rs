@@ -31,7 +31,12 @@ async fn not_found() -> ApiError {
 }
 
 async fn health(State(state): State<AppState>) -> Response {
-    match state.ctx.store.check_schema().await {
+    let store = &state.ctx.store;
+    let checked = match store.check_schema().await {
+        Ok(()) => store.check_writable(now()).await,
+        Err(e) => Err(e),
+    };
+    match checked {
         Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
         Err(e) => {
             tracing::error!("health check failed: {e}");
@@ -240,7 +245,10 @@ async fn cancel(
             let mut r =
                 Json(serde_json::json!({ "reference": c.reference, "status": "cancelled" }))
                     .into_response();
+            // The citizen's own request: its log row belongs to the booking (erasure and
+            // Auskunft find it); refused attempts may come from anyone and stay unlinked.
             r.extensions_mut().insert(LoggedTenant(c.tenant));
+            r.extensions_mut().insert(LoggedBooking(c.booking_id));
             Ok(r)
         }
         Err(refusal) => {

@@ -110,6 +110,12 @@ pub fn cancel_refusal_message(r: CancelRefusal) -> (StatusCode, &'static str) {
             StatusCode::CONFLICT,
             "Dieser Termin hat bereits begonnen oder ist vorbei.",
         ),
+        CancelRefusal::Locked => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Für diese Buchung wurde zu oft ein falscher Buchungscode eingegeben. Die Absage mit \
+             dem Code ist für eine Stunde gesperrt. Wenn Sie den Termin vorher absagen möchten, \
+             rufen Sie bitte das Bürgerbüro an.",
+        ),
     }
 }
 

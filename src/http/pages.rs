@@ -486,6 +486,10 @@ async fn cancel_submit(
         Ok(o) => o,
         Err(e) => return booking_error_page(BookingError::Internal(e)),
     };
+    // The request that cancels a booking is the citizen's own: its log row belongs to the
+    // booking (so erasure removes it and the Auskunft lists it). Refused attempts may come
+    // from anyone and stay unlinked.
+    let cancelled = outcome.as_ref().ok().map(|c| c.booking_id);
     let (status, done, message) = match outcome {
         // A reference of another tenant is cancelled all the same: the code proves the right to.
         Ok(c) => (
@@ -501,7 +505,7 @@ async fn cancel_submit(
             (status, None, Some(message.to_owned()))
         }
     };
-    render(
+    let mut response = render(
         status,
         &CancelPage {
             tenant,
@@ -510,5 +514,9 @@ async fn cancel_submit(
             done,
             message,
         },
-    )
+    );
+    if let Some(id) = cancelled {
+        response.extensions_mut().insert(LoggedBooking(id));
+    }
+    response
 }

@@ -19,6 +19,11 @@ pub trait AdminStore: Send + Sync {
 
     async fn pseudonym_key(&self) -> Result<PseudonymKey>;
 
+    /// Writes and commits a change (the time of this check), so that a database that
+    /// cannot be written — a read-only file, a full disk, a lock that is never let go —
+    /// fails here rather than on the next booking.
+    async fn check_writable(&self, at: DateTime<Utc>) -> Result<()>;
+
     async fn sync_tenants(
         &self,
         tenants: &[TenantRecord],
@@ -163,6 +168,17 @@ where
             })
             .await?;
         Ok(key.clone())
+    }
+
+    async fn check_writable(&self, at: DateTime<Utc>) -> Result<()> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("update installation set checked_at = $1 where id = 1")
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn sync_tenants(

@@ -2,6 +2,7 @@
 
 use super::sql::{Dialect, MAX_BINDS, SqlStore, Value, same_secret};
 use super::*;
+use crate::domain::booking::{CODE_GUESSES, CODE_LOCKOUT};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
@@ -132,8 +133,6 @@ where
         tenant: &str,
         bookings: &[NewBooking],
     ) -> Result<Vec<Result<Booked, BookingRefusal>>> {
-        use BookingRefusal;
-        use {MAX_BINDS, Place};
         let _turn = self.write_turn().await;
         let mut tx = self.begin_write().await?;
         let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
@@ -325,48 +324,92 @@ where
         code_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Result<Cancelled, CancelRefusal>> {
-        use CancelRefusal;
         let _turn = self.write_turn().await;
         let mut tx = self.begin_write().await?;
-        let row: Option<(i64, i64, Option<String>, String, DateTime<Utc>, String)> =
-            sqlx::query_as(
-                "select b.id, b.slot_id, b.code_hash, b.status, b.appointment_start, t.slug
-             from bookings b join tenants t on t.id = b.tenant_id where b.reference = $1",
-            )
-            .bind(reference)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some((booking_id, slot_id, stored_hash, status, starts_at, tenant)) = row else {
+        let row: Option<(
+            i64,
+            Option<String>,
+            DateTime<Utc>,
+            String,
+            Option<DateTime<Utc>>,
+        )> = sqlx::query_as(
+            "select b.id, b.code_hash, b.appointment_start, t.slug, b.code_locked_until
+                 from bookings b join tenants t on t.id = b.tenant_id where b.reference = $1",
+        )
+        .bind(reference)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((booking_id, stored_hash, starts_at, tenant, locked_until)) = row else {
             return Ok(Err(CancelRefusal::NotFound));
         };
+        // Refused while locked, whatever the code: a guesser learns nothing more.
+        if locked_until.is_some_and(|until| until > now) {
+            return Ok(Err(CancelRefusal::Locked));
+        }
         let matches = stored_hash
             .as_deref()
             .is_some_and(|h| same_secret(h, code_hash));
         if !matches {
-            return Ok(Err(CancelRefusal::WrongCode));
-        }
-        if status == "cancelled" {
-            return Ok(Err(CancelRefusal::AlreadyCancelled));
-        }
-        if starts_at <= now {
-            return Ok(Err(CancelRefusal::InPast));
-        }
-        sqlx::query("update bookings set status = 'cancelled', cancelled_at = $2, cancelled_by = 'citizen' where id = $1")
+            // Counted in the database, so the limit holds across processes and restarts;
+            // the count restarts once the lock is set.
+            let locked: Option<DateTime<Utc>> = sqlx::query_scalar(
+                "update bookings set
+                     code_locked_until = case when code_failures + 1 >= $3 then $4 else code_locked_until end,
+                     code_failures = case when code_failures + 1 >= $3 then 0 else code_failures + 1 end
+                 where id = $1 returning code_locked_until",
+            )
             .bind(booking_id)
             .bind(now)
-            .execute(&mut *tx)
+            .bind(CODE_GUESSES)
+            .bind(now + CODE_LOCKOUT)
+            .fetch_one(&mut *tx)
             .await?;
+            tx.commit().await?;
+            return Ok(Err(if locked.is_some_and(|until| until > now) {
+                CancelRefusal::Locked
+            } else {
+                CancelRefusal::WrongCode
+            }));
+        }
+        // The transition happens once: of concurrent cancels (or a cancel and an erasure)
+        // only the one that finds the booking still booked changes it and frees its place.
+        let slot_id: Option<i64> = sqlx::query_scalar(
+            "update bookings set status = 'cancelled', cancelled_at = $2, cancelled_by = 'citizen',
+                 code_failures = 0
+             where id = $1 and status = 'booked' and appointment_start > $2
+             returning slot_id",
+        )
+        .bind(booking_id)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(slot_id) = slot_id else {
+            // What changed it meanwhile: a cancel (or erasure), time, or retention deleting it.
+            let status: Option<String> =
+                sqlx::query_scalar("select status from bookings where id = $1")
+                    .bind(booking_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return Ok(Err(match status.as_deref() {
+                None => CancelRefusal::NotFound,
+                Some("cancelled") => CancelRefusal::AlreadyCancelled,
+                Some(_) => CancelRefusal::InPast,
+            }));
+        };
         sqlx::query("update slots set booked = booked - 1 where id = $1")
             .bind(slot_id)
             .execute(&mut *tx)
             .await?;
         // A reminder for an appointment that will not take place must not go out.
-        sqlx::query("update notifications set status = 'cancelled' where booking_id = $1 and status = 'queued'")
-            .bind(booking_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "update notifications set status = 'cancelled' where booking_id = $1 and status = 'queued'",
+        )
+        .bind(booking_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Ok(Cancelled {
+            booking_id,
             reference: reference.to_owned(),
             tenant,
             starts_at,
@@ -437,7 +480,6 @@ where
         tenant_id: i64,
         b: &NewBooking,
     ) -> sqlx::Result<Result<Place, BookingRefusal>> {
-        use BookingRefusal;
         let taken: Option<Place> = sqlx::query_as(
             "update slots set booked = booked + 1
              where id = $1 and tenant_id = $2 and booked < capacity and starts_at > $3

@@ -248,7 +248,6 @@ where
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
     ) -> Result<IntakeResult> {
-        use IntakeEffect;
         let mut result = IntakeResult {
             recorded: true,
             ..Default::default()

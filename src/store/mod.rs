@@ -270,6 +270,9 @@ pub enum BookingRefusal {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Cancelled {
+    /// For the access-log row of the cancelling request, which belongs to the booking.
+    #[serde(skip)]
+    pub booking_id: i64,
     pub reference: String,
     pub tenant: String,
     pub starts_at: DateTime<Utc>,
@@ -282,6 +285,8 @@ pub enum CancelRefusal {
     WrongCode,
     AlreadyCancelled,
     InPast,
+    /// Too many wrong codes for this booking: cancelling it by code is refused for a while.
+    Locked,
 }
 
 /// The whole store: one trait per area, implemented once by [`sql::SqlStore`] for both

@@ -93,7 +93,6 @@ where
         until: Option<NaiveDate>,
         ctx: &AuditContext,
     ) -> Result<i64> {
-        use HoldTarget;
         let mut tx = self.begin_admin().await?;
         let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
         let (subject, booking, details) = match target {

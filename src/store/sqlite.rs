@@ -9,7 +9,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Connection, Sqlite, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -38,7 +38,9 @@ impl Dialect for SqliteDialect {
     }
 
     async fn connect(url: &str) -> sqlx::Result<SqlitePool> {
-        let options = SqliteConnectOptions::from_str(url)?
+        let options = SqliteConnectOptions::from_str(url)?;
+        private_database_file(options.get_filename())?;
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -52,6 +54,20 @@ impl Dialect for SqliteDialect {
             .busy_timeout(Duration::from_secs(30));
         SqlitePoolOptions::new()
             .max_connections(4)
+            // A statement that fails inside a transaction (a full disk, an I/O error) can
+            // make SQLite roll the transaction back by itself; the driver still counts it
+            // open, its rollback then fails, and every later `begin` on that connection
+            // would fail too. Such a connection is closed instead of going back to the
+            // pool, so the process recovers once the cause is gone. The ping lets a
+            // rollback queued by a dropped transaction run first.
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    if conn.is_in_transaction() {
+                        conn.ping().await?;
+                    }
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(options)
             .await
     }
@@ -162,6 +178,37 @@ impl Dialect for SqliteDialect {
     }
 }
 
+/// The database holds every citizen's data: a new file is made readable by its owner only
+/// (SQLite gives its `-wal` and `-shm` files the same mode), and an existing one that
+/// others may read is reported.
+fn private_database_file(path: &std::path::Path) -> sqlx::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if path.as_os_str().is_empty() || path.to_str().is_some_and(|p| p.starts_with(':')) {
+        return Ok(()); // in memory
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mode = std::fs::metadata(path)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    "the database file {} can be read or written by other users (mode {:o}); \
+                     it holds personal data: chmod 600 it and its -wal and -shm files",
+                    path.display(),
+                    mode & 0o777
+                );
+            }
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,5 +232,26 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((mode.as_str(), secure, fks), ("wal", 1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_new_database_and_its_wal_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let pool = SqliteDialect::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        sqlx::query("create table t (x text)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        for name in ["t.db", "t.db-wal", "t.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name} has mode {:o}", mode & 0o777);
+        }
     }
 }

@@ -64,7 +64,6 @@ where
         query: &SubjectQuery,
         tenant: Option<&str>,
     ) -> Result<Vec<SubjectMatch>> {
-        use SubjectQuery;
         let mut found: Vec<SubjectMatch> = Vec::new();
         // Every table that carries a subject reference, so a person who only wrote
         // an e-mail or only has a request is found too.
@@ -363,7 +362,6 @@ where
         opts: &ErasureOptions,
         ctx: &AuditContext,
     ) -> Result<ErasureReport> {
-        use crate::store::{BookingErasure, ErasureCounts, Kept, RowChange};
         let now = opts.now;
         let today = now.date_naive();
         let mut report = ErasureReport {
@@ -444,12 +442,22 @@ where
                     });
                     continue;
                 }
-                if status == "booked" && starts_at > now {
-                    sqlx::query("update bookings set status = 'cancelled', cancelled_at = $2, cancelled_by = 'erasure' where id = $1")
-                        .bind(booking_id)
-                        .bind(now)
-                        .execute(&mut **tx)
-                        .await?;
+                // Conditional, so that a citizen's cancel at the same moment and this
+                // erasure free the place once between them.
+                let cancelled = status == "booked"
+                    && starts_at > now
+                    && sqlx::query(
+                        "update bookings set status = 'cancelled', cancelled_at = $2,
+                             cancelled_by = 'erasure'
+                         where id = $1 and status = 'booked'",
+                    )
+                    .bind(booking_id)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected()
+                        == 1;
+                if cancelled {
                     sqlx::query("update slots set booked = booked - 1 where id = $1")
                         .bind(slot_id)
                         .execute(&mut **tx)

@@ -350,7 +350,6 @@ where
         limit: i64,
         record: &RecordProgress<'_>,
     ) -> Result<RetentionBatch> {
-        use crate::domain::policy::{RetainedData, RetentionAction};
         let rows = Rows::of(target)?;
         let Some(owner) = self.retention_owner(&target.tenant).await? else {
             return Ok(Default::default());
@@ -455,27 +454,29 @@ where
                 );
             }
             (data, RetentionAction::Delete) => {
-                use Effect;
-                for (sql, effect) in rows.before_delete_sql(guarded) {
-                    if effect == Effect::PlacesToFree {
-                        batch.places_freed = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                if data == RetainedData::Bookings {
+                    // Bookings ahead are cancelled first, by a conditional update: one that a
+                    // citizen or an erasure cancelled at the same moment is not freed twice.
+                    let slots: Vec<i64> =
+                        sqlx::query_scalar(sqlx::AssertSqlSafe(rows.cancel_ahead_sql(guarded)))
                             .bind(owner)
                             .bind(target.cutoff)
                             .bind(after_id)
                             .bind(upper)
                             .bind(today)
                             .bind(target.now)
-                            .fetch_one(&mut *tx)
+                            .fetch_all(&mut *tx)
                             .await?;
-                        continue;
+                    for slot in &slots {
+                        sqlx::query("update slots set booked = booked - 1 where id = $1")
+                            .bind(slot)
+                            .execute(&mut *tx)
+                            .await?;
                     }
-                    let q = in_range(sql);
-                    let q = if effect.binds_now() {
-                        q.bind(target.now)
-                    } else {
-                        q
-                    };
-                    let n = affected(q.execute(&mut *tx).await?.rows_affected());
+                    batch.places_freed = i64::try_from(slots.len()).unwrap_or(i64::MAX);
+                }
+                for (sql, effect) in rows.before_delete_sql(guarded) {
+                    let n = affected(in_range(sql).execute(&mut *tx).await?.rows_affected());
                     if effect == Effect::Dependents {
                         batch.dependents_deleted += n;
                     }

@@ -257,8 +257,20 @@ impl Rows {
         )
     }
 
+    /// Bookings of the batch whose appointment lies ahead, cancelled before they are
+    /// deleted (or anonymized) → their slots' ids, one per place to free. `$1`–`$5` as
+    /// `treated`, `$6` now.
+    pub fn cancel_ahead_sql(&self, guarded: bool) -> String {
+        format!(
+            "update bookings set status = 'cancelled', cancelled_at = $6, cancelled_by = 'erasure'
+             where {cond} and bookings.status = 'booked' and bookings.appointment_start > $6
+             returning slot_id",
+            cond = self.treated(guarded),
+        )
+    }
+
     /// Statements that detach what refers to the batch's rows before they are deleted,
-    /// each with what its count means. `$1`–`$5` as `treated`, `$6` now where used.
+    /// each with what its count means. `$1`–`$5` as `treated`.
     pub fn before_delete_sql(&self, guarded: bool) -> Vec<(String, Effect)> {
         let t = self.table;
         let ids = format!("select {t}.id from {t} where {}", self.treated(guarded));
@@ -266,25 +278,17 @@ impl Rows {
             // As an erasure does it: the booking's messages and the log rows of its
             // requests go with it, consents lose the link, a place ahead is freed.
             RetainedData::Bookings => vec![
-                (format!("delete from notifications where booking_id in ({ids})"), Effect::Dependents),
-                (format!("delete from access_log where booking_id in ({ids})"), Effect::Dependents),
-                (format!("update consents set booking_id = null where booking_id in ({ids})"), Effect::Detached),
                 (
-                    format!(
-                        "select count(*) from bookings fb where fb.status = 'booked' and fb.appointment_start > $6
-                           and fb.id in ({ids})"
-                    ),
-                    Effect::PlacesToFree,
+                    format!("delete from notifications where booking_id in ({ids})"),
+                    Effect::Dependents,
                 ),
                 (
-                    format!(
-                        "update slots set booked = booked - (select count(*) from bookings fb
-                             where fb.slot_id = slots.id and fb.status = 'booked' and fb.appointment_start > $6
-                               and fb.id in ({ids}))
-                         where slots.id in (select fb.slot_id from bookings fb
-                             where fb.status = 'booked' and fb.appointment_start > $6 and fb.id in ({ids}))"
-                    ),
-                    Effect::PlacesFreed,
+                    format!("delete from access_log where booking_id in ({ids})"),
+                    Effect::Dependents,
+                ),
+                (
+                    format!("update consents set booking_id = null where booking_id in ({ids})"),
+                    Effect::Detached,
                 ),
             ],
             // The register entry goes; what pointed to it keeps its own content.
@@ -359,16 +363,6 @@ pub(super) enum Effect {
     Dependents,
     /// Removes references to the deleted rows.
     Detached,
-    /// Counts the places that deleting bookings ahead frees (a query; binds `$6`).
-    PlacesToFree,
-    /// Gives those places back to their slots (binds `$6`).
-    PlacesFreed,
-}
-
-impl Effect {
-    pub fn binds_now(self) -> bool {
-        matches!(self, Effect::PlacesToFree | Effect::PlacesFreed)
-    }
 }
 
 /// `$1` tenant id or null, `$2` today → whether any hold or restriction could keep rows
