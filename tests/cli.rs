@@ -14,6 +14,7 @@ on_both_backends!(
     listings_come_as_json_and_csv,
     audit_verify_exits_1_and_names_the_entry_after_a_row_is_edited,
     commands_refuse_to_run_on_invalid_policies,
+    hostile_text_reaches_neither_the_terminal_nor_a_spreadsheet_as_code,
 );
 
 async fn the_admin_story_from_migrate_to_audit_verify(db: TestDb) {
@@ -405,4 +406,53 @@ fn the_default_database_is_a_sqlite_file_in_the_working_directory() {
         .unwrap();
     assert_exit(&o, 0);
     assert!(dir.path().join("datenwart.db").exists());
+}
+
+async fn hostile_text_reaches_neither_the_terminal_nor_a_spreadsheet_as_code(db: TestDb) {
+    assert_exit(&run(&db, &["migrate"]), 0);
+    assert_exit(&run(&db, &["tenants", "sync"]), 0);
+    let reason = "\x1b[2J\x1b]0;pwned\x07=HYPERLINK(\"http://evil.example\")";
+    let args = [
+        "hold",
+        "add",
+        "--tenant",
+        "recklinghausen",
+        "--email",
+        "x@example.org",
+        "--reason",
+        reason,
+    ];
+    assert_exit(&run(&db, &args), 0);
+    let table = stdout(&run(&db, &["hold", "list"]));
+    assert!(table.contains("\\u{1b}[2J"), "{table}");
+    assert!(
+        !table.contains('\x1b') && !table.contains('\x07'),
+        "{table:?}"
+    );
+    let csv = stdout(&run(&db, &["--format", "csv", "hold", "list"]));
+    let mut rows = csv::Reader::from_reader(csv.as_bytes());
+    let column = rows
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "reason")
+        .unwrap();
+    let cell = rows.records().next().unwrap().unwrap()[column].to_owned();
+    assert_eq!(cell, reason, "a cell starting with an escape is no formula");
+    let json = json(&run(&db, &["--format", "json", "hold", "list"]));
+    assert_eq!(json[0]["reason"], reason, "JSON keeps the exact value");
+    // A reason that starts like a formula is neutralized in CSV.
+    let args = [
+        "hold",
+        "add",
+        "--tenant",
+        "recklinghausen",
+        "--email",
+        "y@example.org",
+        "--reason",
+        "=1+1",
+    ];
+    assert_exit(&run(&db, &args), 0);
+    let csv = stdout(&run(&db, &["--format", "csv", "hold", "list"]));
+    assert!(csv.lines().any(|l| l.contains(",'=1+1")), "{csv}");
 }

@@ -32,6 +32,7 @@ on_both_backends!(
     an_explicit_request_is_answered_and_closed,
     the_binary_writes_the_folder_and_reports_json,
     a_request_registered_without_a_tenant_is_listed_once,
+    a_name_that_is_a_spreadsheet_formula_is_neutralized_in_csv_and_exact_in_json,
 );
 
 /// Services at Recklinghausen and Westendorf and slots tomorrow, two places each.
@@ -687,4 +688,28 @@ async fn a_request_registered_without_a_tenant_is_listed_once(db: TestDb) {
         .filter(|r| r["id"] == shared.id)
         .count();
     assert_eq!(listed, 1, "{data}");
+}
+
+async fn a_name_that_is_a_spreadsheet_formula_is_neutralized_in_csv_and_exact_in_json(db: TestDb) {
+    let ctx = setup(&db).await;
+    let formula = "=HYPERLINK(\"http://evil.example\",\"x\")";
+    let who = Citizen {
+        first: formula,
+        last: "+Schmidt",
+        email: ANNA,
+        phone: "0171 5550101",
+    };
+    book(&ctx, "recklinghausen", who, false, "198.51.100.4").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("anna");
+    export::export(&ctx, &request(ANNA, &out)).await.unwrap();
+    let (header, rows) = csv_rows(&out, "buchungen.csv");
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(rows[0][column("first_name")], format!("'{formula}"));
+    assert_eq!(rows[0][column("last_name")], "'+Schmidt");
+    // The machine-readable copy (Art. 20) keeps the exact value.
+    let data = json(&out);
+    let booking = &data["tenants"][0]["bookings"][0];
+    assert_eq!(booking["first_name"], formula);
+    assert_eq!(booking["last_name"], "+Schmidt");
 }

@@ -159,7 +159,11 @@ fn exit_for(e: &anyhow::Error) -> ExitCode {
             _ => 1,
         },
     };
-    eprintln!("datenwart: error: {e:#}");
+    let message = format!("{e:#}");
+    eprintln!(
+        "datenwart: error: {}",
+        crate::domain::text::printable(&message)
+    );
     ExitCode::from(code)
 }
 

@@ -1,5 +1,6 @@
 //! Output: tables for people, JSON and CSV for scripts. Data goes to stdout only.
 
+use crate::domain::text::{printable, spreadsheet_safe_csv};
 use anyhow::Result;
 use clap::ValueEnum;
 use serde::Serialize;
@@ -22,7 +23,8 @@ pub fn rows<T: Serialize + Tabled>(format: Format, rows: &[T]) -> Result<()> {
             if rows.is_empty() {
                 writeln!(out, "(none)")?;
             } else {
-                writeln!(out, "{}", Table::new(rows).with(Style::psql()))?;
+                let table = Table::new(rows).with(Style::psql()).to_string();
+                writeln!(out, "{}", printable(&table))?;
             }
             Ok(())
         }
@@ -41,7 +43,7 @@ pub fn report<R: Serialize, T: Serialize>(
     match format {
         Format::Table => {
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{human}")?;
+            writeln!(out, "{}", printable(human))?;
             Ok(())
         }
         Format::Json => json(report),
@@ -56,12 +58,17 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> Result<()> {
     Ok(())
 }
 
+/// CSV for scripts and spreadsheets: cells a spreadsheet would run as formulas are
+/// neutralized (`domain::text::spreadsheet_safe`).
 pub fn csv<T: Serialize>(rows: &[T]) -> Result<()> {
-    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+    let mut w = csv::Writer::from_writer(Vec::new());
     for row in rows {
         w.serialize(row)?;
     }
-    w.flush()?;
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    std::io::stdout()
+        .lock()
+        .write_all(&spreadsheet_safe_csv(&bytes)?)?;
     Ok(())
 }
 

@@ -13,4 +13,5 @@ pub mod retention;
 pub mod service;
 pub mod slots;
 pub mod subject;
+pub mod text;
 pub mod time;

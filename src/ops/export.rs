@@ -473,9 +473,8 @@ fn tenant_csv<T: Serialize>(rows: &[(&str, &T)]) -> Result<Option<Vec<u8>>> {
             out.write_record(std::iter::once(*tenant).chain(row?.iter()))?;
         }
     }
-    Ok(Some(
-        out.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?,
-    ))
+    let bytes = out.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    Ok(Some(crate::domain::text::spreadsheet_safe_csv(&bytes)?))
 }
 
 // ---------------------------------------------------------------------------------------
