@@ -154,7 +154,15 @@ fn exit_for(e: &anyhow::Error) -> ExitCode {
         Some(Refusal::NotFound(_)) => 3,
         Some(Refusal::CheckFailed(_)) => 1,
         None => match e.downcast_ref::<StoreError>() {
-            Some(StoreError::UnsupportedUrl(_)) => 2,
+            // What the store refuses: a tenant, a state or a rule the command cannot act on
+            // is a usage error; a named row that does not exist is "not found".
+            Some(
+                StoreError::UnsupportedUrl(_)
+                | StoreError::UnknownTenant(_)
+                | StoreError::Conflict(_)
+                | StoreError::Invalid(_),
+            ) => 2,
+            Some(StoreError::NotFound(_)) => 3,
             _ if e.downcast_ref::<PolicyLoadError>().is_some() => 2,
             _ => 1,
         },

@@ -37,8 +37,27 @@ impl ApiError {
         self
     }
 
-    /// Database and unknown failures: logged with their cause, shown without it.
+    /// Database and unknown failures: logged with their cause, shown without it. What the
+    /// store refuses gets its status here, the one place that maps `StoreError` to HTTP.
     pub fn internal(e: &anyhow::Error) -> Self {
+        use crate::store::StoreError;
+        let refused = match e.downcast_ref::<StoreError>() {
+            Some(StoreError::UnknownTenant(_) | StoreError::NotFound(_)) => {
+                Some((StatusCode::NOT_FOUND, "Nicht gefunden."))
+            }
+            Some(StoreError::Conflict(_)) => Some((
+                StatusCode::CONFLICT,
+                "Das ist in diesem Zustand nicht möglich.",
+            )),
+            Some(StoreError::Invalid(_)) => Some((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Bitte die Angaben prüfen.",
+            )),
+            _ => None,
+        };
+        if let Some((status, message)) = refused {
+            return Self::new(status, message);
+        }
         tracing::error!("request failed: {e:#}");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -4,7 +4,7 @@
 use super::{Context, Refusal};
 use crate::domain::deadline::{self, ANSWER_MONTHS};
 use crate::domain::requests::{Channel, Outcome, RequestKind};
-use crate::store::{NewRequest, Request, RequestFilter, StoreError};
+use crate::store::{NewRequest, Request, RequestFilter};
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -58,23 +58,12 @@ pub async fn open(
         received_at: received,
         due_on: due,
     };
-    let id = ctx
-        .store
-        .open_request(&new, &ctx.audit())
-        .await
-        .map_err(not_found)?;
+    let id = ctx.store.open_request(&new, &ctx.audit()).await?;
     Ok(ctx
         .store
         .request(id)
         .await?
         .expect("the request just written"))
-}
-
-fn not_found(e: StoreError) -> anyhow::Error {
-    match e {
-        StoreError::NotFound(m) => Refusal::NotFound(m).into(),
-        other => other.into(),
-    }
 }
 
 pub async fn get(ctx: &Context, id: i64) -> Result<Request> {
@@ -120,8 +109,7 @@ pub async fn extend(
         .map_err(|e| Refusal::InvalidInput(format!("--months {months}: {e}")))?;
     ctx.store
         .extend_request(id, extended, reason.trim(), &ctx.audit())
-        .await
-        .map_err(not_found)?;
+        .await?;
     get(ctx, id).await
 }
 
@@ -138,11 +126,7 @@ pub async fn close(ctx: &Context, id: i64, outcome: Outcome) -> Result<Request> 
     get(ctx, id).await?;
     ctx.store
         .close_request(id, outcome.as_str(), &ctx.audit())
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound(m) => Refusal::InvalidInput(m).into(),
-            other => anyhow::Error::from(other),
-        })?;
+        .await?;
     get(ctx, id).await
 }
 

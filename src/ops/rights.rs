@@ -9,7 +9,7 @@ use crate::domain::requests::{Channel, Outcome, RequestKind};
 use crate::domain::subject::{SubjectRef, is_email_address};
 use crate::store::{
     BookingErasure, Correction, ErasureOptions, ErasureReport, ErasureScope, Hold, HoldTarget,
-    StoreError, SubjectQuery,
+    SubjectQuery,
 };
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -460,8 +460,7 @@ pub async fn lift(ctx: &Context, email: &str, tenant: Option<&str>) -> Result<Re
     let lifted = ctx
         .store
         .lift_restrictions(tenant, &subject_ref, &ctx.audit())
-        .await
-        .map_err(usage)?;
+        .await?;
     if lifted == 0 {
         return Err(Refusal::NotFound("no active restriction for this person".into()).into());
     }
@@ -472,13 +471,6 @@ pub async fn lift(ctx: &Context, email: &str, tenant: Option<&str>) -> Result<Re
         lifted,
         request: None,
     })
-}
-
-fn usage(e: StoreError) -> anyhow::Error {
-    match e {
-        StoreError::NotFound(m) => Refusal::InvalidInput(m).into(),
-        other => other.into(),
-    }
 }
 
 /// What a legal hold is put on, as given on the command line.
@@ -509,10 +501,7 @@ pub async fn hold_add(
     ctx.store
         .add_hold(tenant, &target, reason.trim(), until, &ctx.audit())
         .await
-        .map_err(|e| match e {
-            StoreError::NotFound(m) => Refusal::NotFound(m).into(),
-            other => anyhow::Error::from(other),
-        })
+        .map_err(Into::into)
 }
 
 pub async fn hold_list(ctx: &Context, tenant: Option<&str>, all: bool) -> Result<Vec<Hold>> {

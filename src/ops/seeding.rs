@@ -5,21 +5,13 @@ use super::{Context, Refusal, csv_input};
 use crate::domain::holidays::HolidayCalendar;
 use crate::domain::service::{FieldProblem, NewService, parse_code, parse_service};
 use crate::domain::slots::{self, NewSlot, SlotFate, SlotPattern};
-use crate::store::{OnOverlap, StoreError, TenantRecord, TenantSyncReport};
+use crate::store::{OnOverlap, TenantRecord, TenantSyncReport};
 use anyhow::Result;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
-
-/// A store "not found" on a tenant or service named by the admin is a usage error.
-fn usage(e: StoreError) -> anyhow::Error {
-    match e {
-        StoreError::NotFound(m) => Refusal::InvalidInput(m).into(),
-        other => other.into(),
-    }
-}
 
 pub async fn sync_tenants(ctx: &Context) -> Result<TenantSyncReport> {
     let records: Vec<TenantRecord> = ctx
@@ -81,8 +73,7 @@ pub async fn import_services(ctx: &Context, tenant: &str, path: &Path) -> Result
     let report = ctx
         .store
         .import_services(tenant, &services, &ctx.audit())
-        .await
-        .map_err(usage)?;
+        .await?;
     Ok(ServiceImport {
         tenant: tenant.to_owned(),
         rows: services.len(),
@@ -192,8 +183,7 @@ pub async fn generate_slots(
             "slots.generate",
             &ctx.audit(),
         )
-        .await
-        .map_err(usage)?;
+        .await?;
     Ok(SlotReport::new(
         tenant,
         &outcome.fates,
@@ -287,8 +277,7 @@ pub async fn import_slots(ctx: &Context, tenant: &str, path: &Path) -> Result<Sl
             "slots.import",
             &ctx.audit(),
         )
-        .await
-        .map_err(usage)?;
+        .await?;
     if !outcome.written {
         let problems = outcome
             .fates

@@ -378,7 +378,7 @@ where
                     .fetch_optional(&mut *tx)
                     .await?
                     .ok_or_else(|| {
-                        StoreError::NotFound(format!(
+                        StoreError::Invalid(format!(
                             "service {code} is not offered by tenant {tenant}; import it with `datenwart services import`"
                         ))
                     })?;

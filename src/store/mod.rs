@@ -45,7 +45,8 @@ use std::sync::Arc;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://datenwart.db";
 
-/// What callers branch on; everything else is `Database`.
+/// What callers branch on; everything else is `Database`. Exit codes are chosen from these
+/// in `cli::exit_for`, HTTP statuses in `http::error`.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database schema is behind; run `datenwart migrate`")]
@@ -54,8 +55,21 @@ pub enum StoreError {
         "database schema has migration {0}, which this datenwart does not know; use a newer datenwart"
     )]
     SchemaAhead(i64),
+    /// A tenant that has a policy but is not in the database (`tenants sync` adds it).
+    #[error("tenant {0} is not in the database; run `datenwart tenants sync`")]
+    UnknownTenant(String),
+    /// A row the caller named (a booking, a service, a message) does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The row exists but is not in the state the change needs (a request not open).
+    #[error("{0}")]
+    Conflict(String),
+    /// What was asked cannot be done as asked (a retention rule the category does not allow).
+    #[error("{0}")]
+    Invalid(String),
+    /// A long run lost its lock to another run and stopped.
+    #[error("{0}")]
+    LockLost(String),
     #[error("unsupported database URL {0}: use sqlite://FILE or postgres://…")]
     UnsupportedUrl(String),
     #[error(transparent)]

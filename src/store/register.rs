@@ -324,7 +324,7 @@ where
         .fetch_optional(&mut *tx)
         .await?;
         let Some(tenant) = tenant else {
-            return Err(StoreError::NotFound(format!(
+            return Err(StoreError::Conflict(format!(
                 "request {id} is not open or was extended already"
             )));
         };
@@ -351,7 +351,7 @@ where
         .fetch_optional(&mut *tx)
         .await?;
         let Some((tenant, subject)) = row else {
-            return Err(StoreError::NotFound(format!("request {id} is not open")));
+            return Err(StoreError::Conflict(format!("request {id} is not open")));
         };
         let mut event = AuditEvent::new(
             "request.close",

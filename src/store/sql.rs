@@ -192,11 +192,7 @@ where
             .bind(slug)
             .fetch_optional(&mut **tx)
             .await?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!(
-                    "tenant {slug} is not in the database; run `datenwart tenants sync`"
-                ))
-            })
+            .ok_or_else(|| StoreError::UnknownTenant(slug.to_owned()))
     }
 }
 

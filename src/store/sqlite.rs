@@ -151,7 +151,7 @@ impl Dialect for SqliteDialect {
         if n == 1 {
             Ok(())
         } else {
-            Err(StoreError::NotFound(
+            Err(StoreError::LockLost(
                 "the retention lock was lost: this run stalled longer than its lease and another run took over; stopping"
                     .into(),
             ))

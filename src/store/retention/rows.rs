@@ -25,14 +25,14 @@ impl Rows {
             .copied()
             .find(|s| *s == t.since)
             .ok_or_else(|| {
-                crate::store::StoreError::NotFound(format!(
+                crate::store::StoreError::Invalid(format!(
                     "{} has no reference time {:?}",
                     t.data.as_str(),
                     t.since
                 ))
             })?;
         if !t.data.actions().contains(&t.action) {
-            return Err(crate::store::StoreError::NotFound(format!(
+            return Err(crate::store::StoreError::Invalid(format!(
                 "{} cannot be {}d",
                 t.data.as_str(),
                 t.action.as_str()
