@@ -1,8 +1,10 @@
 //! TODO
 
+use super::retention::cleared_set;
 use super::sql::{Dialect, RowsAffected, SqlStore, Value};
 use super::*;
 use crate::domain::audit::AuditEvent;
+use crate::domain::policy::RetainedData;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
@@ -520,12 +522,10 @@ where
                         .changes
                         .push(change("bookings", booking_id, "delete"));
                 } else {
-                    sqlx::query(
-                        "update bookings set subject_ref = null, first_name = null, last_name = null,
-                             email = null, phone = null, address = null, birth_date = null,
-                             code_hash = null, anonymized_at = $2
-                         where id = $1",
-                    )
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "update bookings set {}, anonymized_at = $2 where id = $1",
+                        cleared_set(RetainedData::Bookings)
+                    )))
                     .bind(booking_id)
                     .bind(now)
                     .execute(&mut **tx)
@@ -554,10 +554,12 @@ where
                 ids.into_iter()
                     .map(|id| change("consents", id, "reduce_to_proof")),
             );
-            let ids: Vec<i64> = sqlx::query_scalar(
-                "update inbox_messages set sender = null, subject = null, subject_ref = null, anonymized_at = $3
-                 where tenant_id = $1 and subject_ref = $2 and ($4 is null or processed_at <= $4) returning id",
-            )
+            let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "update inbox_messages set {}, anonymized_at = $3
+                 where tenant_id = $1 and subject_ref = $2 and ($4 is null or processed_at <= $4)
+                 returning id",
+                cleared_set(RetainedData::Inbox)
+            )))
             .bind(tenant_id)
             .bind(subject_ref)
             .bind(now)

@@ -15,6 +15,8 @@
 
 mod rows;
 
+pub(crate) use rows::cleared_set;
+
 use super::sql::{Dialect, RowsAffected, SqlStore, Value};
 use super::{AuditContext, Result};
 use crate::domain::audit::AuditEvent;

@@ -144,11 +144,7 @@ impl Rows {
     }
 
     fn cleared_set(&self) -> String {
-        cleared_fields(self.data)
-            .iter()
-            .map(|c| format!("{c} = null"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        cleared_set(self.data)
     }
 
     /// `$1` tenant, `$2` cutoff, `$3` today → (due, held, oldest not held).
@@ -354,6 +350,16 @@ impl Rows {
             held = self.held(guarded, "$3"),
         )
     }
+}
+
+/// The `set` list that anonymizes a row of `data` (`first_name = null, …`): the one list
+/// of `domain::retention::cleared_fields`, for retention and erasure alike.
+pub(crate) fn cleared_set(data: RetainedData) -> String {
+    cleared_fields(data)
+        .iter()
+        .map(|c| format!("{c} = null"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What a statement run before a delete does.
