@@ -2,17 +2,19 @@
 //! erasure ledger after a backup was restored.
 
 use super::RequestOpts;
+use crate::cli::confirm::{self, Confirmation};
 use crate::cli::render::{self, Format};
 use crate::ops::rights::{self, EraseRequest, Erasure};
 use crate::ops::{Context, Refusal};
 use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use tabled::Tabled;
 
 #[derive(Debug, Args)]
+#[command(mut_arg("yes", |a| a.help("Do it without asking (required when not on a terminal)")))]
 pub struct EraseArgs {
     /// The person's e-mail address
     #[arg(long, required_unless_present = "replay", conflicts_with = "replay")]
@@ -23,9 +25,8 @@ pub struct EraseArgs {
     /// List every row that would change, change nothing
     #[arg(long)]
     dry_run: bool,
-    /// Do it without asking (required when not on a terminal)
-    #[arg(long, short = 'y')]
-    yes: bool,
+    #[command(flatten)]
+    confirmation: Confirmation,
     /// Re-apply every erasure of the ledger (after restoring a backup)
     #[arg(long)]
     replay: bool,
@@ -94,7 +95,7 @@ fn render_erasure(format: Format, erasures: &[Erasure]) -> Result<()> {
 }
 
 /// Asks on the terminal; refuses off a terminal unless `--yes` was given.
-fn confirm(question: &str, yes: bool) -> Result<bool> {
+fn confirm_or_refuse(question: &str, yes: bool) -> Result<bool> {
     if yes {
         return Ok(true);
     }
@@ -104,22 +105,15 @@ fn confirm(question: &str, yes: bool) -> Result<bool> {
         )
         .into());
     }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(
-        answer.trim(),
-        "y" | "Y" | "j" | "J" | "yes" | "ja"
-    ))
+    confirm::ask(question)
 }
 
 pub async fn erase(ctx: &Context, args: EraseArgs, format: Format) -> Result<ExitCode> {
     if args.replay {
         let ledger = ctx.store.erasure_ledger().await?;
-        if !confirm(
+        if !confirm_or_refuse(
             &format!("Re-apply {} erasure(s) from the ledger?", ledger.len()),
-            args.yes,
+            args.confirmation.yes,
         )? {
             eprintln!("nothing done");
             return Ok(ExitCode::SUCCESS);
@@ -136,14 +130,14 @@ pub async fn erase(ctx: &Context, args: EraseArgs, format: Format) -> Result<Exi
         request: args.request.request,
         channel: args.request.channel,
     };
-    if !args.dry_run && !args.yes {
+    if !args.dry_run && !args.confirmation.yes {
         // Show what would happen before asking.
         if !std::io::stdin().is_terminal() {
-            confirm("", false)?;
+            confirm_or_refuse("", false)?;
         }
         let preview = rights::erase(ctx, &req).await?;
         render_erasure(Format::Table, std::slice::from_ref(&preview))?;
-        if !confirm("Erase these data now?", false)? {
+        if !confirm_or_refuse("Erase these data now?", false)? {
             eprintln!("nothing erased");
             return Ok(ExitCode::SUCCESS);
         }
