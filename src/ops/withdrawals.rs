@@ -6,12 +6,11 @@ use super::requests::due_on;
 use super::{Context, Refusal};
 use crate::domain::booking::SMS_PURPOSE;
 use crate::domain::classify::{Intent, classify};
-use crate::domain::policy::{LegalBasis, Policy, RetainedData, RetentionAction};
+use crate::domain::policy::{LegalBasis, Policy};
 use crate::domain::subject::{SubjectRef, normalize_email};
 use crate::mail::{self, ParsedMail, Source};
 use crate::store::{
-    BookingErasure, ErasureScope, InboxEntry, IntakeEffect, IntakeResult, NewReply, PendingReply,
-    SubjectQuery,
+    ErasureScope, InboxEntry, IntakeEffect, IntakeResult, NewReply, PendingReply, SubjectQuery,
 };
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
@@ -204,13 +203,6 @@ fn own_domains(policy: &Policy) -> Vec<String> {
         .collect()
 }
 
-fn booking_erasure(policy: &Policy) -> BookingErasure {
-    match policy.retention_for(RetainedData::Bookings) {
-        Some(rule) if rule.action == RetentionAction::Delete => BookingErasure::Delete,
-        _ => BookingErasure::Anonymize,
-    }
-}
-
 /// The purposes a withdrawal ends at this tenant: every consent-based one.
 fn consent_purposes(policy: &Policy) -> Vec<String> {
     policy
@@ -234,7 +226,7 @@ fn effect_of(
             let erase = (policy.booking_purpose().legal_basis == LegalBasis::Consent).then(|| {
                 ErasureScope {
                     tenant: policy.tenant.slug.clone(),
-                    bookings: booking_erasure(policy),
+                    bookings: super::rights::booking_erasure(Some(policy)),
                     request_id: None,
                 }
             });
