@@ -2,6 +2,7 @@
 //! controller, the data as JSON and one CSV per category. Registers and closes the request
 //! and audits each tenant's answer.
 
+use super::private_files;
 use super::requests;
 use super::{Context, Refusal};
 use crate::domain::audit::AuditEvent;
@@ -19,7 +20,6 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use serde_json::json;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const LETTER_FILE: &str = "auskunft.html";
@@ -331,58 +331,13 @@ fn write_folder(
             .collect(),
     })?;
 
-    make_private_dir(folder)?;
+    private_files::create_folder(folder)?;
     let mut files = vec![(LETTER_FILE, html.into_bytes()), (DATA_FILE, json)];
     files.extend(csvs);
     for (name, bytes) in &files {
-        write_private(&folder.join(name), bytes)?;
+        private_files::write_new(&folder.join(name), bytes)?;
     }
     Ok(files.into_iter().map(|(name, _)| name.to_owned()).collect())
-}
-
-#[cfg(unix)]
-fn make_private_dir(folder: &Path) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    if let Some(parent) = folder.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    if !folder.exists() {
-        std::fs::DirBuilder::new()
-            .mode(0o700)
-            .create(folder)
-            .with_context(|| format!("cannot create {}", folder.display()))?;
-    }
-    // Also an existing empty folder: it is about to hold personal data. And whatever the umask.
-    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("cannot restrict {}", folder.display()))?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn make_private_dir(folder: &Path) -> Result<()> {
-    std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 // ---------------------------------------------------------------------------------------

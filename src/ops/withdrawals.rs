@@ -151,7 +151,7 @@ pub async fn flush_pending(ctx: &Context, outbox: &Path) -> Result<usize> {
 /// its text in the database). Writing it again, after a crash, gives the same file.
 async fn write_pending(ctx: &Context, outbox: &Path, reply: &PendingReply) -> Result<PathBuf> {
     let path = outbox.join(&reply.file_name);
-    write_private(&path, reply.eml.as_bytes()).with_context(|| {
+    super::private_files::write_replacing(&path, reply.eml.as_bytes()).with_context(|| {
         format!(
             "cannot write the reply {}; it is kept in the database and written by the next run",
             path.display()
@@ -164,14 +164,8 @@ async fn write_pending(ctx: &Context, outbox: &Path, reply: &PendingReply) -> Re
 }
 
 fn create_outbox(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the outbox {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
+    super::private_files::create_folder(dir)
+        .with_context(|| format!("cannot create the outbox {}", dir.display()))
 }
 
 /// The tenant whose withdrawal address received the message, and that address.
@@ -576,39 +570,6 @@ fn remove_stale_temp_files(outbox: &Path) -> usize {
         }
     }
     removed
-}
-
-/// Replies hold personal data: readable by the owner only. Written whole or not at all: to
-/// a hidden temporary name first (the mail server's pickup takes `*.eml` only), synced, then
-/// renamed; a file of the same name (the same reply, from a run that stopped before it
-/// could mark it written) is replaced.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    // The process id keeps two runs writing the same pending reply apart.
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let written = (|| -> std::io::Result<()> {
-        let mut f = options.open(&temp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        // The rename itself is durable once the folder is synced.
-        #[cfg(unix)]
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(())
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written.with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Messages a human must look at: review, unmatched, unreadable.
