@@ -10,6 +10,7 @@ use crate::domain::notice::Notice;
 use crate::domain::policy::Policy;
 use crate::domain::requests::{Channel, Outcome, RequestKind};
 use crate::domain::subject::{self, SubjectRef};
+use crate::domain::time::{date_de, local_date_de, local_instant_de};
 use crate::store::{
     AccessRecord, BookingRecord, ConsentRecord, InboxRecord, NotificationRecord, ReplyRecord,
     Request, SubjectQuery, TenantData,
@@ -600,10 +601,10 @@ impl Letter {
             .collect();
         Self {
             notice,
-            date: day_de(tz, now),
-            as_of: instant_de(tz, now),
+            date: local_date_de(tz, now),
+            as_of: local_instant_de(tz, now),
             request_id: part.request.id,
-            request_received: day_de(tz, part.request.received_at),
+            request_received: local_date_de(tz, part.request.received_at),
             request_channel: channel_de(&part.request.channel).to_owned(),
             email: email.to_owned(),
             recipient,
@@ -618,18 +619,8 @@ impl Letter {
 
 const DASH: &str = "–";
 
-fn day_de(tz: Tz, at: DateTime<Utc>) -> String {
-    at.with_timezone(&tz).format("%d.%m.%Y").to_string()
-}
-
-fn instant_de(tz: Tz, at: DateTime<Utc>) -> String {
-    at.with_timezone(&tz)
-        .format("%d.%m.%Y, %H:%M Uhr")
-        .to_string()
-}
-
 fn opt_instant(tz: Tz, at: Option<DateTime<Utc>>) -> String {
-    at.map_or_else(|| DASH.to_owned(), |t| instant_de(tz, t))
+    at.map_or_else(|| DASH.to_owned(), |t| local_instant_de(tz, t))
 }
 
 fn text(value: &Option<String>) -> String {
@@ -650,7 +641,7 @@ fn booking_row(tz: Tz, b: &BookingRecord) -> Vec<(&'static str, String)> {
             "Termin",
             format!(
                 "{} bis {}",
-                instant_de(tz, b.appointment_start),
+                local_instant_de(tz, b.appointment_start),
                 b.appointment_end.with_timezone(&tz).format("%H:%M Uhr")
             ),
         ),
@@ -662,7 +653,7 @@ fn booking_row(tz: Tz, b: &BookingRecord) -> Vec<(&'static str, String)> {
                 other => other.to_owned(),
             },
         ),
-        ("Gebucht am", instant_de(tz, b.booked_at)),
+        ("Gebucht am", local_instant_de(tz, b.booked_at)),
         ("Abgesagt am", opt_instant(tz, b.cancelled_at)),
         ("Vorname", text(&b.first_name)),
         ("Nachname", text(&b.last_name)),
@@ -671,8 +662,7 @@ fn booking_row(tz: Tz, b: &BookingRecord) -> Vec<(&'static str, String)> {
         ("Anschrift", text(&b.address)),
         (
             "Geburtsdatum",
-            b.birth_date
-                .map_or_else(|| DASH.to_owned(), |d| d.format("%d.%m.%Y").to_string()),
+            b.birth_date.map_or_else(|| DASH.to_owned(), date_de),
         ),
     ]
 }
@@ -682,14 +672,16 @@ fn consent_row(tz: Tz, policy: &Policy, c: &ConsentRecord) -> Vec<(&'static str,
         .purpose(&c.purpose)
         .map_or_else(|| c.purpose.clone(), |p| p.description.clone());
     let withdrawn = match (c.withdrawn_at, c.withdrawal_source.as_deref()) {
-        (Some(at), Some(source)) => format!("{} ({})", instant_de(tz, at), channel_de(source)),
-        (Some(at), None) => instant_de(tz, at),
+        (Some(at), Some(source)) => {
+            format!("{} ({})", local_instant_de(tz, at), channel_de(source))
+        }
+        (Some(at), None) => local_instant_de(tz, at),
         (None, _) => DASH.to_owned(),
     };
     vec![
         ("Zweck", purpose),
         ("Fassung des Textes", c.text_version.clone()),
-        ("Erteilt am", instant_de(tz, c.given_at)),
+        ("Erteilt am", local_instant_de(tz, c.given_at)),
         ("Widerrufen am", withdrawn),
         ("Buchungsnummer", text(&c.booking_reference)),
     ]
@@ -728,7 +720,7 @@ fn notification_row(tz: Tz, n: &NotificationRecord) -> Vec<(&'static str, String
                 other => other.to_owned(),
             },
         ),
-        ("Erstellt am", instant_de(tz, n.created_at)),
+        ("Erstellt am", local_instant_de(tz, n.created_at)),
         ("Versand ab", opt_instant(tz, n.send_after)),
         ("Versandt am", opt_instant(tz, n.sent_at)),
     ]
@@ -738,7 +730,7 @@ fn access_row(tz: Tz, a: &AccessRecord) -> Vec<(&'static str, String)> {
     let offset = a.utc_offset_minutes;
     vec![
         ("Buchungsnummer", text(&a.booking_reference)),
-        ("Datum und Uhrzeit", instant_de(tz, a.logged_at)),
+        ("Datum und Uhrzeit", local_instant_de(tz, a.logged_at)),
         (
             "Zeitzonendifferenz zu GMT",
             format!(
@@ -762,14 +754,14 @@ fn access_row(tz: Tz, a: &AccessRecord) -> Vec<(&'static str, String)> {
 
 fn request_row(tz: Tz, r: &Request) -> Vec<(&'static str, String)> {
     let due = match (&r.extended_due_on, &r.extension_reason) {
-        (Some(x), Some(reason)) => format!("{} (verlängert: {reason})", x.format("%d.%m.%Y")),
-        (Some(x), None) => format!("{} (verlängert)", x.format("%d.%m.%Y")),
-        _ => r.due_on.format("%d.%m.%Y").to_string(),
+        (Some(x), Some(reason)) => format!("{} (verlängert: {reason})", date_de(*x)),
+        (Some(x), None) => format!("{} (verlängert)", date_de(*x)),
+        _ => date_de(r.due_on),
     };
     vec![
         ("Nr.", r.id.to_string()),
         ("Art", kind_de(&r.kind).to_owned()),
-        ("Eingegangen", day_de(tz, r.received_at)),
+        ("Eingegangen", local_date_de(tz, r.received_at)),
         ("Eingangsweg", channel_de(&r.channel).to_owned()),
         ("Frist", due),
         (
@@ -789,7 +781,7 @@ fn inbox_row(tz: Tz, m: &InboxRecord) -> Vec<(&'static str, String)> {
         ("Absender", text(&m.sender)),
         ("Betreff", text(&m.subject)),
         ("Eingegangen", opt_instant(tz, m.received_at)),
-        ("Bearbeitet", instant_de(tz, m.processed_at)),
+        ("Bearbeitet", local_instant_de(tz, m.processed_at)),
         ("Ergebnis", inbox_outcome_de(&m.outcome).to_owned()),
         ("Kennung", m.message_key.clone()),
     ]
@@ -797,7 +789,7 @@ fn inbox_row(tz: Tz, m: &InboxRecord) -> Vec<(&'static str, String)> {
 
 fn reply_row(tz: Tz, r: &ReplyRecord) -> Vec<(&'static str, String)> {
     vec![
-        ("Erstellt", instant_de(tz, r.created_at)),
+        ("Erstellt", local_instant_de(tz, r.created_at)),
         ("Datei", r.file_name.clone()),
         ("Text", r.eml.clone()),
     ]

@@ -8,6 +8,7 @@ use crate::domain::booking::SMS_PURPOSE;
 use crate::domain::classify::{Intent, classify};
 use crate::domain::policy::{LegalBasis, Policy};
 use crate::domain::subject::{SubjectRef, normalize_email};
+use crate::domain::time::{appointment_de, date_de, local_date_de};
 use crate::mail::{self, ParsedMail, Source};
 use crate::store::{
     ErasureScope, InboxEntry, IntakeEffect, IntakeResult, NewReply, PendingReply, SubjectQuery,
@@ -456,7 +457,7 @@ fn render_reply(
     let t = &reply.policy.tenant;
     let tz = t.zone();
     let received = reply.mail.received.unwrap_or_else(crate::domain::time::now);
-    let date = received.with_timezone(&tz).format("%d.%m.%Y");
+    let date = local_date_de(tz, received);
     let mut body = String::from("Guten Tag,\n\n");
     match (outcome, effect) {
         ("withdrawn", IntakeEffect::Withdraw { erase, .. }) => {
@@ -468,7 +469,7 @@ fn render_reply(
             for (_, service, at) in &cancelled {
                 body.push_str(&format!(
                     "Ihr Termin „{service}“ am {} wurde abgesagt.\n",
-                    super::booking::appointment_de(tz, *at)
+                    appointment_de(tz, *at)
                 ));
             }
             if !cancelled.is_empty() {
@@ -505,7 +506,7 @@ fn render_reply(
                 "wir haben Ihren Antrag {what} am {date} erhalten und unter der Nummer {} erfasst. \
                  Wir beantworten ihn spätestens bis zum {} (Art. 12 Abs. 3 DSGVO).\n\n",
                 result.request_id.unwrap_or_default(),
-                due_on.format("%d.%m.%Y")
+                date_de(*due_on)
             ));
         }
         _ => {}
