@@ -1,6 +1,7 @@
 //! The data embedded in the binary (names, services, tenants' office hours, streets, browsers,
 //! languages) and what each tenant gets of it.
 
+use crate::domain::client::UserAgent;
 use crate::domain::service::{NewService, parse_service};
 use crate::domain::slots::{self, TimeRange, WeekdaySet};
 
@@ -14,13 +15,6 @@ const LANGUAGES: &str = include_str!("data/languages.csv");
 
 pub(super) type Hours = Vec<(WeekdaySet, Vec<TimeRange>)>;
 
-#[derive(Clone, Debug)]
-pub(super) struct Browser {
-    pub(super) name: String,
-    pub(super) version: String,
-    pub(super) os: String,
-}
-
 pub(super) struct DemoData {
     pub(super) first_names: Vec<&'static str>,
     pub(super) last_names: Vec<&'static str>,
@@ -28,7 +22,7 @@ pub(super) struct DemoData {
     pub(super) services: Vec<(String, NewService)>,
     pub(super) tenants: Vec<(String, u32, Hours)>,
     pub(super) streets: Vec<(String, String, String, String)>,
-    pub(super) browsers: Vec<(u32, Browser)>,
+    pub(super) browsers: Vec<(u32, UserAgent)>,
     pub(super) languages: Vec<(u32, String)>,
 }
 
@@ -107,10 +101,10 @@ impl DemoData {
             .map(|r| {
                 (
                     r[0].parse().expect("embedded weight is a number"),
-                    Browser {
-                        name: r[1].to_owned(),
-                        version: r[2].to_owned(),
-                        os: r[3].to_owned(),
+                    UserAgent {
+                        browser: Some(r[1].to_owned()),
+                        version: Some(r[2].to_owned()),
+                        os: Some(r[3].to_owned()),
                     },
                 )
             })

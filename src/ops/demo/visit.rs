@@ -1,10 +1,11 @@
 //! The visit: the pages a citizen opens before booking, and the booking request itself, as
 //! the endpoint's access log records them.
 
-use super::embedded::{Browser, DemoData};
+use super::embedded::DemoData;
 use super::people::FakePerson;
 use super::rng::Rng;
 use super::{CANCEL_SHARE, SITE};
+use crate::domain::client::UserAgent;
 use crate::domain::policy::Policy;
 use crate::store::{AccessLogEntry, OpenSlot};
 use chrono::{DateTime, Duration, Offset, Utc};
@@ -32,7 +33,7 @@ pub(super) struct Visit {
     /// When the citizen cancels the booking again, if at all.
     pub(super) cancel_at: Option<DateTime<Utc>>,
     pub(super) ip: String,
-    pub(super) browser: Browser,
+    pub(super) browser: UserAgent,
     pub(super) language: String,
 }
 
@@ -85,9 +86,9 @@ impl Visit {
             status: request.status,
             bytes: request.bytes,
             referrer: request.referrer,
-            browser: Some(self.browser.name.clone()),
-            browser_version: Some(self.browser.version.clone()),
-            operating_system: Some(self.browser.os.clone()),
+            browser: self.browser.browser.clone(),
+            browser_version: self.browser.version.clone(),
+            operating_system: self.browser.os.clone(),
             language: Some(self.language.clone()),
             booking_id: None,
         }
