@@ -5,6 +5,7 @@
 
 mod admin;
 mod audit;
+mod confirm;
 mod demo;
 mod export;
 mod policy;

@@ -1,6 +1,7 @@
 //! `retention plan`, `retention run` and `retention runs`: the policies' retention rules
 //! from cron, with progress bars on a terminal only.
 
+use super::confirm::{self, Confirmation};
 use super::render::{self, Format};
 use crate::ops::retention::{self, Plan, RunProgress, RunReport, RunRequest};
 use crate::ops::{Context, Refusal};
@@ -9,7 +10,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use clap::Subcommand;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Mutex;
 use tabled::Tabled;
@@ -27,6 +28,7 @@ pub enum RetentionCmd {
     },
     /// Anonymize or delete what is due, in batches, then check that nothing due is left;
     /// exit 1 if another run is in progress or the check fails
+    #[command(mut_arg("yes", |a| a.help("Do not ask on a terminal (off a terminal, e.g. from cron, it never asks)")))]
     Run {
         /// Only this tenant's rules (rows without a tenant are left for a full run)
         #[arg(long)]
@@ -38,9 +40,8 @@ pub enum RetentionCmd {
         /// shrink while one takes longer than 250 ms
         #[arg(long, value_name = "N", default_value_t = retention::DEFAULT_BATCH_SIZE)]
         batch_size: i64,
-        /// Do not ask on a terminal (off a terminal, e.g. from cron, it never asks)
-        #[arg(long, short = 'y')]
-        yes: bool,
+        #[command(flatten)]
+        confirmation: Confirmation,
     },
     /// List recorded runs, newest first
     Runs {
@@ -68,13 +69,13 @@ pub async fn run(
             tenant,
             now,
             batch_size,
-            yes,
+            confirmation: Confirmation { yes },
         } => {
             let now = clock(now);
             if !yes && std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
                 let plan = retention::plan(ctx, tenant.as_deref(), now).await?;
                 render_plan(Format::Table, &plan)?;
-                if !confirm("Apply these rules now?")? {
+                if !confirm::ask("Apply these rules now?")? {
                     eprintln!("nothing done");
                     return Ok(ExitCode::SUCCESS);
                 }
@@ -124,17 +125,6 @@ fn warn(warnings: &[String]) {
     for w in warnings {
         eprintln!("datenwart: warning: {w}");
     }
-}
-
-fn confirm(question: &str) -> Result<bool> {
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(
-        answer.trim(),
-        "y" | "Y" | "j" | "J" | "yes" | "ja"
-    ))
 }
 
 /// "92d 3h", "5h 12m", "40s".

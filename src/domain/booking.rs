@@ -10,7 +10,6 @@ use sha2::Sha256;
 use std::collections::BTreeMap;
 
 /// The purpose ids the booking path knows by name.
-pub const BOOKING_PURPOSE: &str = "booking";
 pub const SMS_PURPOSE: &str = "sms_reminder";
 pub const OFFICE_COPY_PURPOSE: &str = "office_copy";
 

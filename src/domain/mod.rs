@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod booking;
 pub mod classify;
+pub mod client;
 pub mod deadline;
 pub mod duration;
 pub mod holidays;

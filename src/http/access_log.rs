@@ -3,6 +3,7 @@
 //! language and browser version. The raw user-agent string is not kept.
 
 use super::AppState;
+use crate::domain::client::{UserAgent, first_language};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
@@ -77,37 +78,12 @@ fn client_details(
     Option<String>,
     Option<String>,
 ) {
-    let known =
-        |s: &str| (!s.is_empty() && s != woothee::woothee::VALUE_UNKNOWN).then(|| s.to_owned());
-    let parsed = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|ua| woothee::parser::Parser::new().parse(ua));
-    let (browser, version, os) = match parsed {
-        Some(r) => {
-            let os = known(r.os).map(|os| match known(&r.os_version) {
-                Some(v) => format!("{os} {v}"),
-                None => os,
-            });
-            (known(r.name), known(r.version), os)
-        }
-        None => (None, None, None),
-    };
-    let language = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next())
-        .map(|l| {
-            l.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .chars()
-                .take(35)
-                .collect::<String>()
-        })
-        .filter(|l| !l.is_empty());
-    (browser, version, os, language)
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let agent = header(header::USER_AGENT)
+        .map(UserAgent::parse)
+        .unwrap_or_default();
+    let language = header(header::ACCEPT_LANGUAGE).and_then(first_language);
+    (agent.browser, agent.version, agent.os, language)
 }
 
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -6,12 +6,13 @@ use crate::domain::booking::{self, BookingForm, FieldErrors, OFFICE_COPY_PURPOSE
 use crate::domain::policy::Policy;
 use crate::domain::slots::local_instant;
 use crate::domain::subject::SubjectRef;
+// Re-exported: callers (and the withdrawal tests) name it here, beside the booking it describes.
+pub use crate::domain::time::appointment_de;
 use crate::store::{
     AccessLogEntry, Booked, BookingRefusal, CancelRefusal, Cancelled, NewBooking, NewNotification,
     OpenSlot, Service,
 };
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use chrono_tz::Tz;
 use serde::Serialize;
 
 /// How far ahead free slots are listed when no range is given.
@@ -62,28 +63,6 @@ pub fn policy<'a>(ctx: &'a Context, tenant: &str) -> Result<&'a Policy, BookingE
     ctx.policies
         .get(tenant)
         .ok_or_else(|| BookingError::UnknownTenant(tenant.to_owned()))
-}
-
-const WEEKDAYS_DE: [&str; 7] = [
-    "Montag",
-    "Dienstag",
-    "Mittwoch",
-    "Donnerstag",
-    "Freitag",
-    "Samstag",
-    "Sonntag",
-];
-
-/// An instant as a German reads it in the tenant's zone: "Montag, 30.11.2026, 08:20 Uhr".
-pub fn appointment_de(tz: Tz, at: DateTime<Utc>) -> String {
-    use chrono::Datelike;
-    let local = at.with_timezone(&tz);
-    format!(
-        "{}, {}, {} Uhr",
-        WEEKDAYS_DE[local.weekday().num_days_from_monday() as usize],
-        local.format("%d.%m.%Y"),
-        local.format("%H:%M")
-    )
 }
 
 pub async fn services(ctx: &Context, tenant: &str) -> Result<Vec<Service>, BookingError> {

@@ -7,6 +7,7 @@ pub mod csv_input;
 pub mod demo;
 pub mod export;
 pub mod policies;
+mod private_files;
 pub mod requests;
 pub mod retention;
 pub mod rights;

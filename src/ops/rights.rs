@@ -4,7 +4,7 @@
 use super::requests::{self, ensure};
 use super::{Context, Refusal};
 use crate::domain::booking::{self, normalize_phone};
-use crate::domain::policy::{RetainedData, RetentionAction};
+use crate::domain::policy::{Policy, RetainedData, RetentionAction};
 use crate::domain::requests::{Channel, Outcome, RequestKind};
 use crate::domain::subject::{SubjectRef, is_email_address};
 use crate::store::{
@@ -129,13 +129,10 @@ pub async fn find(ctx: &Context, by: &FindBy, tenant: Option<&str>) -> Result<Ve
     Ok(out)
 }
 
-/// How bookings are erased at a tenant: as its retention rule for bookings says.
-fn booking_erasure(ctx: &Context, tenant: &str) -> BookingErasure {
-    match ctx
-        .policies
-        .get(tenant)
-        .and_then(|p| p.retention_for(RetainedData::Bookings))
-    {
+/// How bookings are erased at a tenant: as its retention rule for bookings says; anonymized
+/// when it has no policy or no such rule. Erasure here and withdrawals both use it.
+pub(super) fn booking_erasure(policy: Option<&Policy>) -> BookingErasure {
+    match policy.and_then(|p| p.retention_for(RetainedData::Bookings)) {
         Some(rule) if rule.action == RetentionAction::Delete => BookingErasure::Delete,
         _ => BookingErasure::Anonymize,
     }
@@ -186,7 +183,7 @@ pub async fn erase(ctx: &Context, req: &EraseRequest<'_>) -> Result<Erasure> {
         };
         scopes.push(ErasureScope {
             tenant: t.clone(),
-            bookings: booking_erasure(ctx, t),
+            bookings: booking_erasure(ctx.policies.get(t)),
             request_id,
         });
     }
@@ -239,7 +236,7 @@ pub async fn replay(ctx: &Context) -> Result<Vec<Erasure>> {
             .iter()
             .map(|t| ErasureScope {
                 tenant: t.clone(),
-                bookings: booking_erasure(ctx, t),
+                bookings: booking_erasure(ctx.policies.get(t)),
                 request_id: None,
             })
             .collect();

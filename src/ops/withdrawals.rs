@@ -6,12 +6,12 @@ use super::requests::due_on;
 use super::{Context, Refusal};
 use crate::domain::booking::SMS_PURPOSE;
 use crate::domain::classify::{Intent, classify};
-use crate::domain::policy::{LegalBasis, Policy, RetainedData, RetentionAction};
+use crate::domain::policy::{LegalBasis, Policy};
 use crate::domain::subject::{SubjectRef, normalize_email};
+use crate::domain::time::{appointment_de, date_de, local_date_de};
 use crate::mail::{self, ParsedMail, Source};
 use crate::store::{
-    BookingErasure, ErasureScope, InboxEntry, IntakeEffect, IntakeResult, NewReply, PendingReply,
-    SubjectQuery,
+    ErasureScope, InboxEntry, IntakeEffect, IntakeResult, NewReply, PendingReply, SubjectQuery,
 };
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
@@ -152,7 +152,7 @@ pub async fn flush_pending(ctx: &Context, outbox: &Path) -> Result<usize> {
 /// its text in the database). Writing it again, after a crash, gives the same file.
 async fn write_pending(ctx: &Context, outbox: &Path, reply: &PendingReply) -> Result<PathBuf> {
     let path = outbox.join(&reply.file_name);
-    write_private(&path, reply.eml.as_bytes()).with_context(|| {
+    super::private_files::write_replacing(&path, reply.eml.as_bytes()).with_context(|| {
         format!(
             "cannot write the reply {}; it is kept in the database and written by the next run",
             path.display()
@@ -165,14 +165,8 @@ async fn write_pending(ctx: &Context, outbox: &Path, reply: &PendingReply) -> Re
 }
 
 fn create_outbox(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the outbox {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
+    super::private_files::create_folder(dir)
+        .with_context(|| format!("cannot create the outbox {}", dir.display()))
 }
 
 /// The tenant whose withdrawal address received the message, and that address.
@@ -204,13 +198,6 @@ fn own_domains(policy: &Policy) -> Vec<String> {
         .collect()
 }
 
-fn booking_erasure(policy: &Policy) -> BookingErasure {
-    match policy.retention_for(RetainedData::Bookings) {
-        Some(rule) if rule.action == RetentionAction::Delete => BookingErasure::Delete,
-        _ => BookingErasure::Anonymize,
-    }
-}
-
 /// The purposes a withdrawal ends at this tenant: every consent-based one.
 fn consent_purposes(policy: &Policy) -> Vec<String> {
     policy
@@ -234,7 +221,7 @@ fn effect_of(
             let erase = (policy.booking_purpose().legal_basis == LegalBasis::Consent).then(|| {
                 ErasureScope {
                     tenant: policy.tenant.slug.clone(),
-                    bookings: booking_erasure(policy),
+                    bookings: super::rights::booking_erasure(Some(policy)),
                     request_id: None,
                 }
             });
@@ -470,7 +457,7 @@ fn render_reply(
     let t = &reply.policy.tenant;
     let tz = t.zone();
     let received = reply.mail.received.unwrap_or_else(crate::domain::time::now);
-    let date = received.with_timezone(&tz).format("%d.%m.%Y");
+    let date = local_date_de(tz, received);
     let mut body = String::from("Guten Tag,\n\n");
     match (outcome, effect) {
         ("withdrawn", IntakeEffect::Withdraw { erase, .. }) => {
@@ -482,7 +469,7 @@ fn render_reply(
             for (_, service, at) in &cancelled {
                 body.push_str(&format!(
                     "Ihr Termin „{service}“ am {} wurde abgesagt.\n",
-                    super::booking::appointment_de(tz, *at)
+                    appointment_de(tz, *at)
                 ));
             }
             if !cancelled.is_empty() {
@@ -519,7 +506,7 @@ fn render_reply(
                 "wir haben Ihren Antrag {what} am {date} erhalten und unter der Nummer {} erfasst. \
                  Wir beantworten ihn spätestens bis zum {} (Art. 12 Abs. 3 DSGVO).\n\n",
                 result.request_id.unwrap_or_default(),
-                due_on.format("%d.%m.%Y")
+                date_de(*due_on)
             ));
         }
         _ => {}
@@ -584,39 +571,6 @@ fn remove_stale_temp_files(outbox: &Path) -> usize {
         }
     }
     removed
-}
-
-/// Replies hold personal data: readable by the owner only. Written whole or not at all: to
-/// a hidden temporary name first (the mail server's pickup takes `*.eml` only), synced, then
-/// renamed; a file of the same name (the same reply, from a run that stopped before it
-/// could mark it written) is replaced.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    // The process id keeps two runs writing the same pending reply apart.
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let written = (|| -> std::io::Result<()> {
-        let mut f = options.open(&temp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&temp, path)?;
-        // The rename itself is durable once the folder is synced.
-        #[cfg(unix)]
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(())
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    written.with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Messages a human must look at: review, unmatched, unreadable.

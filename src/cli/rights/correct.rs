@@ -1,0 +1,58 @@
+//! `correct`: corrects fields of a person's bookings (Art. 16).
+
+use super::RequestOpts;
+use crate::cli::render::{self, Format};
+use crate::ops::Context;
+use crate::ops::rights;
+use anyhow::Result;
+use clap::Args;
+use serde::Serialize;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub struct CorrectArgs {
+    #[arg(long)]
+    email: String,
+    #[arg(long)]
+    tenant: Option<String>,
+    /// field=value; fields: email, phone, first_name, last_name, address, birth_date
+    #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
+    sets: Vec<String>,
+    #[command(flatten)]
+    request: RequestOpts,
+}
+
+pub async fn correct(ctx: &Context, args: CorrectArgs, format: Format) -> Result<ExitCode> {
+    let r = rights::correct(
+        ctx,
+        &args.email,
+        args.tenant.as_deref(),
+        &args.sets,
+        args.request.request,
+        args.request.channel,
+    )
+    .await?;
+    let human = r
+        .bookings
+        .iter()
+        .map(|(t, n)| format!("{t}: {} corrected in {n} booking(s)", r.fields.join(", ")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    #[derive(Serialize)]
+    struct Row<'a> {
+        tenant: &'a str,
+        bookings: usize,
+        fields: String,
+    }
+    let rows: Vec<Row> = r
+        .bookings
+        .iter()
+        .map(|(t, n)| Row {
+            tenant: t,
+            bookings: *n,
+            fields: r.fields.join(";"),
+        })
+        .collect();
+    render::report(format, &human, &r, &rows)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,110 @@
+//! `hold`: legal holds on a person or a booking, kept by erase and retention.
+
+use crate::cli::render::{self, Format};
+use crate::ops::rights::{self, HoldOn};
+use crate::ops::{Context, Refusal};
+use anyhow::Result;
+use chrono::NaiveDate;
+use clap::Subcommand;
+use serde::Serialize;
+use std::process::ExitCode;
+use tabled::Tabled;
+
+#[derive(Debug, Subcommand)]
+pub enum HoldCmd {
+    /// Put a legal hold on a person or a booking: kept by erase and retention until removed or ended
+    Add {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, group = "on", required = true)]
+        email: Option<String>,
+        /// Booking reference, e.g. T-7K3MQ9XA2B
+        #[arg(long, group = "on")]
+        booking: Option<String>,
+        #[arg(long)]
+        reason: String,
+        /// Last day of the hold, YYYY-MM-DD (default: until removed)
+        #[arg(long)]
+        until: Option<NaiveDate>,
+    },
+    /// List holds (active ones unless --all)
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// Remove a hold
+    Remove { id: i64 },
+}
+
+#[derive(Serialize, Tabled)]
+struct HoldRow {
+    id: i64,
+    tenant: String,
+    on: String,
+    reason: String,
+    until: String,
+    created_at: String,
+    removed_at: String,
+}
+
+pub async fn hold(ctx: &Context, cmd: HoldCmd, format: Format) -> Result<ExitCode> {
+    match cmd {
+        HoldCmd::Add {
+            tenant,
+            email,
+            booking,
+            reason,
+            until,
+        } => {
+            let on = match (&email, &booking) {
+                (Some(e), _) => HoldOn::Email(e),
+                (_, Some(b)) => HoldOn::Booking(b),
+                _ => return Err(Refusal::InvalidInput("give --email or --booking".into()).into()),
+            };
+            let id = rights::hold_add(ctx, &tenant, on, &reason, until).await?;
+            let human = format!("hold {id} added at {tenant}");
+            render::report(
+                format,
+                &human,
+                &serde_json::json!({ "hold": id }),
+                &[serde_json::json!({ "hold": id })],
+            )?;
+        }
+        HoldCmd::List { tenant, all } => {
+            let rows: Vec<HoldRow> = rights::hold_list(ctx, tenant.as_deref(), all)
+                .await?
+                .into_iter()
+                .map(|h| HoldRow {
+                    id: h.id,
+                    tenant: h.tenant,
+                    on: match (h.booking_reference, h.subject_ref) {
+                        (Some(b), _) => format!("booking {b}"),
+                        (_, Some(s)) => format!("person {}", &s[..s.len().min(16)]),
+                        _ => String::new(),
+                    },
+                    reason: h.reason,
+                    until: h.until_on.map(|d| d.to_string()).unwrap_or_default(),
+                    created_at: render::instant(&h.created_at),
+                    removed_at: h
+                        .removed_at
+                        .map(|t| render::instant(&t))
+                        .unwrap_or_default(),
+                })
+                .collect();
+            render::rows(format, &rows)?;
+        }
+        HoldCmd::Remove { id } => {
+            rights::hold_remove(ctx, id).await?;
+            let human = format!("hold {id} removed");
+            render::report(
+                format,
+                &human,
+                &serde_json::json!({ "removed": id }),
+                &[serde_json::json!({ "removed": id })],
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

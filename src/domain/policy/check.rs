@@ -1,0 +1,651 @@
+//! The checker: serde reads a policy file into loose `Raw*` structs (every field optional,
+//! every string spanned), then `Checker` validates all of it in one pass so a data-protection
+//! officer sees every problem of a file at once, each with the line it is on.
+
+use super::model::*;
+use super::{is_email_address, line_of};
+use crate::domain::duration::RetentionPeriod;
+use serde::Deserialize;
+use std::collections::HashSet;
+use toml::Spanned;
+
+const DEFAULT_TIMEZONE: &str = "Europe/Berlin";
+
+type Text = Option<Spanned<String>>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPolicy {
+    tenant: Option<Spanned<RawTenant>>,
+    #[serde(default)]
+    purpose: Vec<Spanned<RawPurpose>>,
+    #[serde(default)]
+    recipient: Vec<Spanned<RawRecipient>>,
+    #[serde(default)]
+    retention: Vec<Spanned<RawRetention>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenant {
+    slug: Text,
+    name: Text,
+    address: Text,
+    email: Text,
+    phone: Text,
+    website: Text,
+    representative: Text,
+    dpo: Text,
+    region: Text,
+    timezone: Text,
+    withdrawal_addresses: Option<Spanned<Vec<Spanned<String>>>>,
+    supervisory_authority: Text,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPurpose {
+    id: Text,
+    description: Text,
+    // Optional so that a missing basis gets our message rather than serde's.
+    legal_basis: Text,
+    legal_basis_ref: Text,
+    categories: Option<Spanned<Vec<Spanned<String>>>>,
+    consent: Option<Spanned<RawConsent>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConsent {
+    version: Text,
+    text: Text,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecipient {
+    name: Text,
+    role: Text,
+    purpose: Text,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRetention {
+    data: Text,
+    after: Text,
+    since: Text,
+    action: Text,
+    note: Text,
+}
+
+pub(super) struct Checker<'a> {
+    pub(super) file: &'a str,
+    pub(super) source: &'a str,
+    pub(super) errors: Vec<PolicyError>,
+}
+
+impl Checker<'_> {
+    fn line<T>(&self, spanned: &Spanned<T>) -> usize {
+        line_of(self.source, spanned.span().start)
+    }
+
+    fn error(&mut self, line: usize, field: &str, problem: impl Into<String>) {
+        self.errors.push(PolicyError {
+            file: self.file.to_string(),
+            line,
+            field: field.to_string(),
+            problem: problem.into(),
+        });
+    }
+
+    /// A required, non-blank string. A missing one is reported on `header_line`.
+    fn required(&mut self, value: &Text, header_line: usize, field: &str) -> Option<String> {
+        match value {
+            None => {
+                self.error(header_line, field, "required field is missing");
+                None
+            }
+            Some(v) => self.non_blank(v, field),
+        }
+    }
+
+    fn optional(&mut self, value: &Text, field: &str) -> Option<String> {
+        value.as_ref().and_then(|v| self.non_blank(v, field))
+    }
+
+    fn non_blank(&mut self, value: &Spanned<String>, field: &str) -> Option<String> {
+        if value.get_ref().trim().is_empty() {
+            let line = self.line(value);
+            self.error(line, field, "must not be empty");
+            None
+        } else {
+            Some(value.get_ref().clone())
+        }
+    }
+
+    pub(super) fn policy(&mut self, raw: RawPolicy) -> Option<Policy> {
+        let tenant = match &raw.tenant {
+            Some(t) => self.tenant(t),
+            None => {
+                self.error(1, "tenant", "the [tenant] table is missing");
+                None
+            }
+        };
+
+        let mut purposes = Vec::new();
+        let mut seen_ids: HashSet<String> = HashSet::new();
+        for p in &raw.purpose {
+            if let Some(purpose) = self.purpose(p, &mut seen_ids) {
+                purposes.push(purpose);
+            }
+        }
+        if !seen_ids.contains(BOOKING_PURPOSE) {
+            let line = raw.purpose.first().map_or(1, |p| self.line(p));
+            self.error(
+                line,
+                "purpose",
+                "no purpose with id \"booking\"; the booking endpoint needs it",
+            );
+        }
+
+        let recipients: Vec<Recipient> = raw
+            .recipient
+            .iter()
+            .filter_map(|r| self.recipient(r))
+            .collect();
+
+        let mut retention = Vec::new();
+        let mut seen_data: HashSet<RetainedData> = HashSet::new();
+        for r in &raw.retention {
+            if let Some(rule) = self.retention(r, &mut seen_data) {
+                retention.push(rule);
+            }
+        }
+
+        let (tenant, lines) = tenant?;
+        let complete = purposes.len() == raw.purpose.len()
+            && recipients.len() == raw.recipient.len()
+            && retention.len() == raw.retention.len();
+        complete.then(|| Policy {
+            file: self.file.to_string(),
+            tenant,
+            purposes,
+            recipients,
+            retention,
+            lines,
+        })
+    }
+
+    fn tenant(&mut self, raw: &Spanned<RawTenant>) -> Option<(TenantInfo, SourceLines)> {
+        let header = self.line(raw);
+        let t = raw.get_ref();
+
+        let mut slug = self.required(&t.slug, header, "tenant.slug");
+        if let (Some(s), Some(spanned)) = (slug.clone(), &t.slug) {
+            let valid = s.len() <= 40
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !valid {
+                let line = self.line(spanned);
+                self.error(
+                    line,
+                    "tenant.slug",
+                    format!("\"{s}\" is not a slug: use 1 to 40 of a-z, 0-9 and -"),
+                );
+                slug = None;
+            }
+        }
+        let name = self.required(&t.name, header, "tenant.name");
+        let address = self.required(&t.address, header, "tenant.address");
+        let email = self.required(&t.email, header, "tenant.email");
+        let email_ok = match (&email, &t.email) {
+            (Some(e), Some(spanned)) => self.check_email(e, spanned, "tenant.email"),
+            _ => false,
+        };
+        let phone = self.optional(&t.phone, "tenant.phone");
+        let website = self.optional(&t.website, "tenant.website");
+        let representative = self.optional(&t.representative, "tenant.representative");
+        let dpo = self.required(&t.dpo, header, "tenant.dpo");
+
+        let region = self.required(&t.region, header, "tenant.region");
+        let mut region_ok = region.is_some();
+        if let (Some(r), Some(spanned)) = (&region, &t.region)
+            && !REGIONS.contains(&r.as_str())
+        {
+            region_ok = false;
+            let line = self.line(spanned);
+            self.error(
+                line,
+                "tenant.region",
+                format!(
+                    "unknown region \"{r}\"; use the ISO 3166-2 code of a German state: {}",
+                    REGIONS.join(", ")
+                ),
+            );
+        }
+
+        let timezone = match &t.timezone {
+            None => Some(DEFAULT_TIMEZONE.to_string()),
+            Some(spanned) => {
+                let tz = spanned.get_ref();
+                if tz.parse::<chrono_tz::Tz>().is_ok() {
+                    Some(tz.clone())
+                } else {
+                    let line = self.line(spanned);
+                    self.error(
+                        line,
+                        "tenant.timezone",
+                        format!("unknown time zone \"{tz}\"; use an IANA name like Europe/Berlin"),
+                    );
+                    None
+                }
+            }
+        };
+
+        let (withdrawal_addresses, address_lines) = self.withdrawal_addresses(t, header);
+        let supervisory_authority = self.required(
+            &t.supervisory_authority,
+            header,
+            "tenant.supervisory_authority",
+        );
+
+        let slug_line = t.slug.as_ref().map_or(header, |s| self.line(s));
+        if !email_ok || !region_ok {
+            return None;
+        }
+        Some((
+            TenantInfo {
+                slug: slug?,
+                name: name?,
+                address: address?,
+                email: email?,
+                phone,
+                website,
+                representative,
+                dpo: dpo?,
+                region: region?,
+                timezone: timezone?,
+                withdrawal_addresses: withdrawal_addresses?,
+                supervisory_authority: supervisory_authority?,
+            },
+            SourceLines {
+                slug: slug_line,
+                withdrawal_addresses: address_lines,
+            },
+        ))
+    }
+
+    fn check_email(&mut self, value: &str, spanned: &Spanned<String>, field: &str) -> bool {
+        if is_email_address(value) {
+            return true;
+        }
+        let line = self.line(spanned);
+        self.error(line, field, format!("\"{value}\" is not an e-mail address"));
+        false
+    }
+
+    fn withdrawal_addresses(
+        &mut self,
+        t: &RawTenant,
+        header: usize,
+    ) -> (Option<Vec<String>>, Vec<usize>) {
+        const FIELD: &str = "tenant.withdrawal_addresses";
+        let Some(list) = &t.withdrawal_addresses else {
+            self.error(header, FIELD, "required field is missing");
+            return (None, Vec::new());
+        };
+        if list.get_ref().is_empty() {
+            let line = self.line(list);
+            self.error(
+                line,
+                FIELD,
+                "must list at least one address where citizens can withdraw consent",
+            );
+            return (None, Vec::new());
+        }
+        let mut ok = true;
+        let mut seen = HashSet::new();
+        let mut addresses = Vec::new();
+        let mut lines = Vec::new();
+        for entry in list.get_ref() {
+            let address = entry.get_ref();
+            let line = self.line(entry);
+            if !self.check_email(address, entry, FIELD) {
+                ok = false;
+            } else if !seen.insert(address.trim().to_lowercase()) {
+                ok = false;
+                self.error(line, FIELD, format!("\"{address}\" is listed twice"));
+            }
+            addresses.push(address.clone());
+            lines.push(line);
+        }
+        (ok.then_some(addresses), lines)
+    }
+
+    fn purpose(
+        &mut self,
+        raw: &Spanned<RawPurpose>,
+        seen: &mut HashSet<String>,
+    ) -> Option<Purpose> {
+        let header = self.line(raw);
+        let p = raw.get_ref();
+
+        let id = self.required(&p.id, header, "purpose.id");
+        let mut id_ok = id.is_some();
+        if let (Some(id), Some(spanned)) = (&id, &p.id) {
+            let line = self.line(spanned);
+            if !id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                id_ok = false;
+                self.error(
+                    line,
+                    "purpose.id",
+                    format!("\"{id}\" is not a purpose id: use a-z, 0-9 and _"),
+                );
+            } else if !seen.insert(id.clone()) {
+                id_ok = false;
+                self.error(line, "purpose.id", format!("duplicate purpose id \"{id}\""));
+            }
+        }
+
+        let description = self.required(&p.description, header, "purpose.description");
+
+        let legal_basis = match &p.legal_basis {
+            None => {
+                self.error(
+                    header,
+                    "purpose.legal_basis",
+                    "purpose without a legal basis",
+                );
+                None
+            }
+            Some(spanned) => {
+                let basis = LegalBasis::from_name(spanned.get_ref());
+                if basis.is_none() {
+                    let line = self.line(spanned);
+                    self.error(
+                        line,
+                        "purpose.legal_basis",
+                        format!(
+                            "unknown legal basis \"{}\"; use one of {}",
+                            spanned.get_ref(),
+                            names(LegalBasis::ALL.iter().map(|b| b.as_str()))
+                        ),
+                    );
+                }
+                basis
+            }
+        };
+        let legal_basis_ref = self.optional(&p.legal_basis_ref, "purpose.legal_basis_ref");
+        let categories = self.categories(p, header);
+        let consent = self.consent(p, header, legal_basis);
+
+        if !id_ok {
+            return None;
+        }
+        Some(Purpose {
+            id: id?,
+            description: description?,
+            legal_basis: legal_basis?,
+            legal_basis_ref,
+            categories: categories?,
+            consent: consent?,
+        })
+    }
+
+    fn categories(&mut self, p: &RawPurpose, header: usize) -> Option<Vec<String>> {
+        const FIELD: &str = "purpose.categories";
+        let Some(list) = &p.categories else {
+            self.error(header, FIELD, "required field is missing");
+            return None;
+        };
+        if list.get_ref().is_empty() {
+            let line = self.line(list);
+            self.error(line, FIELD, "must list at least one data category");
+            return None;
+        }
+        let mut ok = true;
+        let mut seen = HashSet::new();
+        for entry in list.get_ref() {
+            let category = entry.get_ref();
+            let line = self.line(entry);
+            if !DATA_CATEGORIES.contains(&category.as_str()) {
+                ok = false;
+                self.error(
+                    line,
+                    FIELD,
+                    format!(
+                        "unknown category \"{category}\"; use one of {}",
+                        names(DATA_CATEGORIES.iter().copied())
+                    ),
+                );
+            } else if !seen.insert(category.as_str()) {
+                ok = false;
+                self.error(
+                    line,
+                    FIELD,
+                    format!("category \"{category}\" is listed twice"),
+                );
+            }
+        }
+        ok.then(|| list.get_ref().iter().map(|c| c.get_ref().clone()).collect())
+    }
+
+    /// Outer `None` = invalid; `Some(None)` = valid and no consent text.
+    fn consent(
+        &mut self,
+        p: &RawPurpose,
+        header: usize,
+        basis: Option<LegalBasis>,
+    ) -> Option<Option<ConsentText>> {
+        const FIELD: &str = "purpose.consent";
+        match (&p.consent, basis) {
+            (None, Some(LegalBasis::Consent)) => {
+                self.error(
+                    header,
+                    FIELD,
+                    "a purpose based on consent needs [purpose.consent] with version and text",
+                );
+                None
+            }
+            (None, _) => Some(None),
+            (Some(table), _) => {
+                let line = self.line(table);
+                let c = table.get_ref();
+                let version = self.required(&c.version, line, "purpose.consent.version");
+                let text = self.required(&c.text, line, "purpose.consent.text");
+                if let Some(other) = basis.filter(|b| *b != LegalBasis::Consent) {
+                    self.error(
+                        line,
+                        FIELD,
+                        format!(
+                            "the legal basis is {}, not consent; remove the consent text \
+                             (asking for consent that is not the basis misleads the person)",
+                            other.as_str()
+                        ),
+                    );
+                    return None;
+                }
+                Some(Some(ConsentText {
+                    version: version?,
+                    text: text?,
+                }))
+            }
+        }
+    }
+
+    fn recipient(&mut self, raw: &Spanned<RawRecipient>) -> Option<Recipient> {
+        let header = self.line(raw);
+        let r = raw.get_ref();
+        let name = self.required(&r.name, header, "recipient.name");
+        let role = match &r.role {
+            None => {
+                self.error(header, "recipient.role", "required field is missing");
+                None
+            }
+            Some(spanned) => {
+                let role = RecipientRole::from_name(spanned.get_ref());
+                if role.is_none() {
+                    let line = self.line(spanned);
+                    self.error(
+                        line,
+                        "recipient.role",
+                        format!(
+                            "unknown role \"{}\"; use one of {}",
+                            spanned.get_ref(),
+                            names(RecipientRole::ALL.iter().map(|r| r.as_str()))
+                        ),
+                    );
+                }
+                role
+            }
+        };
+        let purpose = self.required(&r.purpose, header, "recipient.purpose");
+        Some(Recipient {
+            name: name?,
+            role: role?,
+            purpose: purpose?,
+        })
+    }
+
+    fn retention(
+        &mut self,
+        raw: &Spanned<RawRetention>,
+        seen: &mut HashSet<RetainedData>,
+    ) -> Option<RetentionRule> {
+        let header = self.line(raw);
+        let r = raw.get_ref();
+
+        let data = match &r.data {
+            None => {
+                self.error(header, "retention.data", "required field is missing");
+                None
+            }
+            Some(spanned) => {
+                let line = self.line(spanned);
+                match RetainedData::from_name(spanned.get_ref()) {
+                    None => {
+                        self.error(
+                            line,
+                            "retention.data",
+                            format!(
+                                "unknown data category \"{}\"; use one of {}",
+                                spanned.get_ref(),
+                                names(RetainedData::ALL.iter().map(|d| d.as_str()))
+                            ),
+                        );
+                        None
+                    }
+                    Some(data) if !seen.insert(data) => {
+                        self.error(
+                            line,
+                            "retention.data",
+                            format!(
+                                "a second rule for {}; each kind of data has one rule",
+                                data.as_str()
+                            ),
+                        );
+                        None
+                    }
+                    Some(data) => Some(data),
+                }
+            }
+        };
+
+        let after = match &r.after {
+            None => {
+                self.error(header, "retention.after", "required field is missing");
+                None
+            }
+            Some(spanned) => match spanned.get_ref().parse::<RetentionPeriod>() {
+                Ok(period) => Some(period),
+                Err(e) => {
+                    let line = self.line(spanned);
+                    self.error(line, "retention.after", e.to_string());
+                    None
+                }
+            },
+        };
+
+        let since = self.required(&r.since, header, "retention.since");
+        let known = r
+            .data
+            .as_ref()
+            .and_then(|d| RetainedData::from_name(d.get_ref()));
+        let mut since_ok = since.is_some();
+        if let (Some(since), Some(spanned), Some(data)) = (&since, &r.since, known)
+            && !data.reference_times().contains(&since.as_str())
+        {
+            since_ok = false;
+            let line = self.line(spanned);
+            self.error(
+                line,
+                "retention.since",
+                format!(
+                    "{} has no reference time \"{since}\"; use one of {}",
+                    data.as_str(),
+                    data.reference_times().join(", ")
+                ),
+            );
+        }
+
+        let action = match &r.action {
+            None => {
+                self.error(header, "retention.action", "required field is missing");
+                None
+            }
+            Some(spanned) => {
+                let line = self.line(spanned);
+                match RetentionAction::from_name(spanned.get_ref()) {
+                    None => {
+                        self.error(
+                            line,
+                            "retention.action",
+                            format!(
+                                "unknown action \"{}\"; use one of {}",
+                                spanned.get_ref(),
+                                names(RetentionAction::ALL.iter().map(|a| a.as_str()))
+                            ),
+                        );
+                        None
+                    }
+                    Some(action) => match known {
+                        Some(data) if !data.actions().contains(&action) => {
+                            self.error(
+                                line,
+                                "retention.action",
+                                format!(
+                                    "{} cannot be {}d; use {}",
+                                    data.as_str(),
+                                    action.as_str(),
+                                    names(data.actions().iter().map(|a| a.as_str()))
+                                ),
+                            );
+                            None
+                        }
+                        _ => Some(action),
+                    },
+                }
+            }
+        };
+        let note = self.optional(&r.note, "retention.note");
+
+        if !since_ok {
+            return None;
+        }
+        Some(RetentionRule {
+            data: data?,
+            after: after?,
+            since: since?,
+            action: action?,
+            note,
+        })
+    }
+}
+
+fn names<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    items.collect::<Vec<_>>().join(", ")
+}

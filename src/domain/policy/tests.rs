@@ -1,0 +1,688 @@
+//! Tests of parsing, checking and wording, on small files and on the shipped policies.
+
+use super::*;
+use std::collections::HashSet;
+
+/// The smallest valid policy; tests change one thing in it at a time.
+const MINIMAL: &str = r#"
+[tenant]
+slug = "musterstadt"
+name = "Stadt Musterstadt"
+address = "Rathausplatz 1, 12345 Musterstadt"
+email = "buergerbuero@musterstadt.de"
+dpo = "Datenschutzbeauftragte, Rathausplatz 1, 12345 Musterstadt"
+region = "DE-NW"
+withdrawal_addresses = ["buergerbuero@musterstadt.de"]
+supervisory_authority = "LDI NRW, Kavalleriestraße 2-4, 40213 Düsseldorf"
+
+[[purpose]]
+id = "booking"
+description = "Vereinbarung des Termins"
+legal_basis = "contract"
+categories = ["name", "email"]
+
+[[recipient]]
+name = "Bentjen Software GmbH"
+role = "processor"
+purpose = "Betrieb der Software"
+
+[[retention]]
+data = "bookings"
+after = "48h"
+since = "appointment_end"
+action = "anonymize"
+"#;
+
+fn errors(source: &str) -> Vec<PolicyError> {
+    parse_policy("policies/x.toml", source).expect_err("policy should be invalid")
+}
+
+/// The only error of `source`, as `line: field: problem`.
+fn single_error(source: &str) -> String {
+    let errs = errors(source);
+    assert_eq!(errs.len(), 1, "expected one error, got {errs:#?}");
+    format!("{}: {}: {}", errs[0].line, errs[0].field, errs[0].problem)
+}
+
+fn line_number(source: &str, needle: &str) -> usize {
+    source
+        .lines()
+        .position(|l| l.contains(needle))
+        .expect("needle in source")
+        + 1
+}
+
+fn replace(old: &str, new: &str) -> String {
+    assert!(MINIMAL.contains(old), "{old}");
+    MINIMAL.replacen(old, new, 1)
+}
+
+fn with(extra: &str) -> String {
+    format!("{MINIMAL}\n{extra}")
+}
+
+#[test]
+fn accepts_the_minimal_policy_and_fills_defaults() {
+    let policy = parse_policy("policies/x.toml", MINIMAL).unwrap();
+    assert_eq!(policy.file, "policies/x.toml");
+    assert_eq!(policy.tenant.timezone, "Europe/Berlin");
+    assert_eq!(policy.tenant.phone, None);
+    assert_eq!(policy.booking_purpose().legal_basis, LegalBasis::Contract);
+    assert_eq!(policy.lines.slug, 3);
+    let rule = policy.retention_for(RetainedData::Bookings).unwrap();
+    assert_eq!(rule.after.as_seconds(), 48 * 3600);
+    assert!(policy.retention_for(RetainedData::Inbox).is_none());
+    assert!(policy.purpose("sms_reminder").is_none());
+}
+
+#[test]
+fn formats_errors_as_file_line_field_problem() {
+    let e = PolicyError {
+        file: "policies/x.toml".into(),
+        line: 12,
+        field: "retention.after".into(),
+        problem: "bad".into(),
+    };
+    assert_eq!(e.to_string(), "policies/x.toml:12: retention.after: bad");
+}
+
+#[test]
+fn reports_a_toml_syntax_error_with_its_line() {
+    let source = replace("name = \"Stadt Musterstadt\"", "name = Stadt Musterstadt");
+    let errs = errors(&source);
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].line, 4);
+    assert_eq!(errs[0].field, "tenant.name");
+    assert!(!errs[0].problem.contains('\n'));
+}
+
+#[test]
+fn rejects_a_misspelt_key() {
+    let source = replace("dpo =", "dpp =");
+    let err = single_error(&source);
+    assert!(
+        err.starts_with("7: tenant.dpp: unknown field `dpp`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rejects_a_misspelt_key_in_the_consent_table() {
+    let source = with(
+        "[[purpose]]\nid = \"sms\"\ndescription = \"x\"\nlegal_basis = \"consent\"\n\
+             categories = [\"phone\"]\n[purpose.consent]\nversoin = \"1\"\ntext = \"t\"\n",
+    );
+    let err = single_error(&source);
+    let line = line_number(&source, "versoin");
+    assert!(
+        err.starts_with(&format!("{line}: purpose.consent.versoin: unknown field")),
+        "{err}"
+    );
+}
+
+#[test]
+fn rejects_a_value_of_the_wrong_type() {
+    let source = replace(
+        "categories = [\"name\", \"email\"]",
+        "categories = \"name\"",
+    );
+    let err = single_error(&source);
+    assert!(
+        err.starts_with("16: purpose.categories: invalid type"),
+        "{err}"
+    );
+}
+
+#[test]
+fn rejects_a_file_without_tenant_table() {
+    let source = MINIMAL.replace("[tenant]", "[tenant_]");
+    assert!(single_error(&source).contains("unknown field `tenant_`"));
+    let start = MINIMAL.find("[[purpose]]").unwrap();
+    let errs = errors(&MINIMAL[start..]);
+    assert_eq!(errs[0].field, "tenant");
+    assert_eq!(errs[0].line, 1);
+}
+
+#[test]
+fn reports_a_missing_required_field_on_the_table_header() {
+    let source = replace("name = \"Stadt Musterstadt\"\n", "");
+    assert_eq!(
+        single_error(&source),
+        "2: tenant.name: required field is missing"
+    );
+}
+
+#[test]
+fn rejects_an_empty_required_field() {
+    let source = replace("name = \"Stadt Musterstadt\"", "name = \"  \"");
+    assert_eq!(single_error(&source), "4: tenant.name: must not be empty");
+}
+
+#[test]
+fn rejects_a_slug_with_capitals_or_spaces() {
+    let source = replace("slug = \"musterstadt\"", "slug = \"Muster Stadt\"");
+    assert!(single_error(&source).starts_with("3: tenant.slug: \"Muster Stadt\" is not a slug"));
+}
+
+#[test]
+fn rejects_a_slug_longer_than_forty_characters() {
+    let long = "a".repeat(41);
+    let source = replace("slug = \"musterstadt\"", &format!("slug = \"{long}\""));
+    assert!(single_error(&source).contains("is not a slug"));
+    let ok = replace(
+        "slug = \"musterstadt\"",
+        &format!("slug = \"{}\"", &long[1..]),
+    );
+    assert!(parse_policy("x", &ok).is_ok());
+}
+
+#[test]
+fn rejects_a_tenant_email_that_is_not_an_address() {
+    let source = replace(
+        "email = \"buergerbuero@musterstadt.de\"",
+        "email = \"Bürgerbüro Musterstadt\"",
+    );
+    assert_eq!(
+        single_error(&source),
+        "6: tenant.email: \"Bürgerbüro Musterstadt\" is not an e-mail address"
+    );
+}
+
+#[test]
+fn checks_the_shape_of_email_addresses() {
+    assert!(is_email_address("rathaus@oer-erkenschwick.de"));
+    for bad in [
+        "", "a@b", "@x.de", "a@@x.de", "a b@x.de", "a@x.de.", "a@.x.de", "a.x.de",
+    ] {
+        assert!(!is_email_address(bad), "{bad}");
+    }
+}
+
+#[test]
+fn rejects_a_withdrawal_address_that_is_not_an_address() {
+    let source = replace(
+        "withdrawal_addresses = [\"buergerbuero@musterstadt.de\"]",
+        "withdrawal_addresses = [\"buergerbuero@musterstadt.de\", \"buergerbuero\"]",
+    );
+    assert_eq!(
+        single_error(&source),
+        "9: tenant.withdrawal_addresses: \"buergerbuero\" is not an e-mail address"
+    );
+}
+
+#[test]
+fn rejects_an_empty_list_of_withdrawal_addresses() {
+    let source = replace(
+        "withdrawal_addresses = [\"buergerbuero@musterstadt.de\"]",
+        "withdrawal_addresses = []",
+    );
+    assert!(single_error(&source).starts_with("9: tenant.withdrawal_addresses: must list"));
+}
+
+#[test]
+fn rejects_a_withdrawal_address_listed_twice() {
+    let source = replace(
+        "withdrawal_addresses = [\"buergerbuero@musterstadt.de\"]",
+        "withdrawal_addresses = [\"buergerbuero@musterstadt.de\", \"Buergerbuero@Musterstadt.de\"]",
+    );
+    assert!(single_error(&source).contains("is listed twice"));
+}
+
+#[test]
+fn rejects_an_unknown_region() {
+    let source = replace("region = \"DE-NW\"", "region = \"NRW\"");
+    assert!(single_error(&source).starts_with("8: tenant.region: unknown region \"NRW\""));
+}
+
+#[test]
+fn knows_all_sixteen_german_states() {
+    assert_eq!(REGIONS.len(), 16);
+    assert_eq!(REGIONS.iter().collect::<HashSet<_>>().len(), 16);
+}
+
+#[test]
+fn rejects_an_unknown_time_zone() {
+    let source = replace(
+        "region = \"DE-NW\"",
+        "region = \"DE-NW\"\ntimezone = \"Europe/Bonn\"",
+    );
+    assert!(single_error(&source).starts_with("9: tenant.timezone: unknown time zone"));
+    let ok = replace(
+        "region = \"DE-NW\"",
+        "region = \"DE-NW\"\ntimezone = \"Europe/Berlin\"",
+    );
+    assert!(parse_policy("x", &ok).is_ok());
+}
+
+#[test]
+fn rejects_a_purpose_without_legal_basis() {
+    let source = replace("legal_basis = \"contract\"\n", "");
+    assert_eq!(
+        single_error(&source),
+        "12: purpose.legal_basis: purpose without a legal basis"
+    );
+}
+
+#[test]
+fn rejects_an_unknown_legal_basis_listing_the_allowed_ones() {
+    let source = replace("legal_basis = \"contract\"", "legal_basis = \"vertrag\"");
+    assert_eq!(
+        single_error(&source),
+        "15: purpose.legal_basis: unknown legal basis \"vertrag\"; use one of consent, \
+             contract, legal_obligation, public_task, legitimate_interest"
+    );
+}
+
+#[test]
+fn rejects_a_purpose_id_with_invalid_characters() {
+    let source = with(
+        "[[purpose]]\nid = \"SMS-Reminder\"\ndescription = \"x\"\nlegal_basis = \"contract\"\ncategories = [\"phone\"]\n",
+    );
+    assert!(single_error(&source).contains("\"SMS-Reminder\" is not a purpose id"));
+}
+
+#[test]
+fn rejects_a_duplicate_purpose_id() {
+    let source = with(
+        "[[purpose]]\nid = \"booking\"\ndescription = \"x\"\nlegal_basis = \"contract\"\ncategories = [\"phone\"]\n",
+    );
+    let line = line_number(&source, "description = \"x\"") - 1;
+    assert_eq!(
+        single_error(&source),
+        format!("{line}: purpose.id: duplicate purpose id \"booking\"")
+    );
+}
+
+#[test]
+fn requires_a_booking_purpose() {
+    let source = replace("id = \"booking\"", "id = \"termin\"");
+    assert_eq!(
+        single_error(&source),
+        "12: purpose: no purpose with id \"booking\"; the booking endpoint needs it"
+    );
+}
+
+#[test]
+fn rejects_a_purpose_without_categories() {
+    let source = replace("categories = [\"name\", \"email\"]", "categories = []");
+    assert!(single_error(&source).starts_with("16: purpose.categories: must list"));
+    let source = replace("categories = [\"name\", \"email\"]\n", "");
+    assert_eq!(
+        single_error(&source),
+        "12: purpose.categories: required field is missing"
+    );
+}
+
+#[test]
+fn rejects_an_unknown_category() {
+    let source = replace("[\"name\", \"email\"]", "[\"name\", \"xyz\"]");
+    assert!(single_error(&source).starts_with("16: purpose.categories: unknown category \"xyz\""));
+}
+
+#[test]
+fn reports_the_line_of_the_bad_entry_in_a_multi_line_list() {
+    let source = replace("[\"name\", \"email\"]", "[\n  \"name\",\n  \"emial\",\n]");
+    assert!(
+        single_error(&source).starts_with("18: purpose.categories: unknown category \"emial\"")
+    );
+}
+
+#[test]
+fn requires_a_consent_text_for_a_consent_based_purpose() {
+    let source = replace("legal_basis = \"contract\"", "legal_basis = \"consent\"");
+    assert!(
+        single_error(&source).starts_with("12: purpose.consent: a purpose based on consent needs")
+    );
+}
+
+#[test]
+fn requires_version_and_text_in_the_consent_table() {
+    let source = with(
+        "[[purpose]]\nid = \"sms_reminder\"\ndescription = \"x\"\nlegal_basis = \"consent\"\n\
+             categories = [\"phone\"]\n[purpose.consent]\ntext = \"Ich willige ein.\"\n",
+    );
+    let line = line_number(&source, "[purpose.consent]");
+    assert_eq!(
+        single_error(&source),
+        format!("{line}: purpose.consent.version: required field is missing")
+    );
+}
+
+#[test]
+fn accepts_a_consent_based_purpose_with_its_text() {
+    let source = with(
+        "[[purpose]]\nid = \"sms_reminder\"\ndescription = \"x\"\nlegal_basis = \"consent\"\n\
+             categories = [\"phone\"]\n[purpose.consent]\nversion = \"2026-11\"\ntext = \"Ich willige ein.\"\n",
+    );
+    let policy = parse_policy("x", &source).unwrap();
+    let consent = policy
+        .purpose("sms_reminder")
+        .unwrap()
+        .consent
+        .as_ref()
+        .unwrap();
+    assert_eq!(consent.version, "2026-11");
+}
+
+#[test]
+fn rejects_a_consent_text_on_a_purpose_not_based_on_consent() {
+    let source = replace(
+        "categories = [\"name\", \"email\"]",
+        "categories = [\"name\", \"email\"]\n[purpose.consent]\nversion = \"1\"\ntext = \"t\"",
+    );
+    assert!(single_error(&source).starts_with("17: purpose.consent: the legal basis is contract"));
+}
+
+#[test]
+fn rejects_an_empty_recipient_name() {
+    let source = replace("name = \"Bentjen Software GmbH\"", "name = \"\"");
+    assert_eq!(
+        single_error(&source),
+        "19: recipient.name: must not be empty"
+    );
+}
+
+#[test]
+fn rejects_an_unknown_recipient_role_listing_the_allowed_ones() {
+    let source = replace("role = \"processor\"", "role = \"auftragsverarbeiter\"");
+    assert_eq!(
+        single_error(&source),
+        "20: recipient.role: unknown role \"auftragsverarbeiter\"; use one of processor, internal, third_party"
+    );
+}
+
+#[test]
+fn rejects_a_recipient_without_purpose() {
+    let source = replace("purpose = \"Betrieb der Software\"\n", "");
+    assert_eq!(
+        single_error(&source),
+        "18: recipient.purpose: required field is missing"
+    );
+}
+
+#[test]
+fn rejects_unknown_retained_data() {
+    let source = replace("data = \"bookings\"", "data = \"termine\"");
+    assert!(
+        single_error(&source).starts_with(
+            "24: retention.data: unknown data category \"termine\"; use one of bookings"
+        )
+    );
+}
+
+#[test]
+fn rejects_a_bad_duration_naming_the_value() {
+    let source = replace("after = \"48h\"", "after = \"48x\"");
+    assert_eq!(
+        single_error(&source),
+        "25: retention.after: \"48x\" is not a duration: use a number followed by s, m, h, d or w (e.g. 48h, 7d)"
+    );
+}
+
+#[test]
+fn rejects_a_retention_in_months() {
+    let source = replace("after = \"48h\"", "after = \"6M\"");
+    assert!(single_error(&source).contains("months and years are not fixed lengths: use d or w"));
+}
+
+#[test]
+fn rejects_a_reference_time_the_data_does_not_have() {
+    let source = replace("since = \"appointment_end\"", "since = \"logged_at\"");
+    assert_eq!(
+        single_error(&source),
+        "26: retention.since: bookings has no reference time \"logged_at\"; use one of \
+             appointment_end, appointment_start, booked_at, cancelled_at"
+    );
+}
+
+#[test]
+fn rejects_an_unknown_action() {
+    let source = replace("action = \"anonymize\"", "action = \"shred\"");
+    assert_eq!(
+        single_error(&source),
+        "27: retention.action: unknown action \"shred\"; use one of anonymize, delete"
+    );
+}
+
+#[test]
+fn rejects_an_action_the_data_does_not_allow() {
+    let source = with(
+        "[[retention]]\ndata = \"consents\"\nafter = \"156w\"\nsince = \"withdrawn_at\"\naction = \"anonymize\"\n",
+    );
+    let line = source
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("action = \"anonymize\""))
+        .last()
+        .unwrap()
+        .0
+        + 1;
+    assert_eq!(
+        single_error(&source),
+        format!("{line}: retention.action: consents cannot be anonymized; use delete")
+    );
+}
+
+#[test]
+fn rejects_a_second_rule_for_the_same_data() {
+    let source = with(
+        "[[retention]]\ndata = \"bookings\"\nafter = \"7d\"\nsince = \"booked_at\"\naction = \"delete\"\n",
+    );
+    let line = line_number(&source, "since = \"booked_at\"") - 2;
+    assert_eq!(
+        single_error(&source),
+        format!(
+            "{line}: retention.data: a second rule for bookings; each kind of data has one rule"
+        )
+    );
+}
+
+#[test]
+fn reports_a_missing_retention_field_on_the_header() {
+    let source = replace("since = \"appointment_end\"\n", "");
+    assert_eq!(
+        single_error(&source),
+        "23: retention.since: required field is missing"
+    );
+}
+
+#[test]
+fn collects_all_errors_sorted_by_line() {
+    let source = MINIMAL
+        .replace("region = \"DE-NW\"", "region = \"NRW\"")
+        .replace("email = \"buergerbuero@musterstadt.de\"", "email = \"x\"")
+        .replace("after = \"48h\"", "after = \"2y\"")
+        .replace("role = \"processor\"", "role = \"boss\"")
+        .replace("legal_basis = \"contract\"\n", "");
+    let errs = errors(&source);
+    let fields: Vec<_> = errs.iter().map(|e| (e.line, e.field.as_str())).collect();
+    assert_eq!(
+        fields,
+        vec![
+            (6, "tenant.email"),
+            (8, "tenant.region"),
+            (12, "purpose.legal_basis"),
+            (19, "recipient.role"),
+            (24, "retention.after"),
+        ]
+    );
+}
+
+fn policy(file: &str, slug: &str, addresses: &str) -> Policy {
+    let source = MINIMAL
+        .replace("slug = \"musterstadt\"", &format!("slug = \"{slug}\""))
+        .replace(
+            "withdrawal_addresses = [\"buergerbuero@musterstadt.de\"]",
+            &format!("withdrawal_addresses = [{addresses}]"),
+        );
+    parse_policy(file, &source).unwrap()
+}
+
+#[test]
+fn rejects_a_duplicate_slug_across_files() {
+    let a = policy("policies/a.toml", "stadt", "\"a@a.de\"");
+    let b = policy("policies/b.toml", "stadt", "\"b@b.de\"");
+    let errs = check_set(&[a, b]);
+    assert_eq!(errs.len(), 1);
+    assert_eq!(
+        errs[0].to_string(),
+        "policies/b.toml:3: tenant.slug: duplicate slug \"stadt\": also in policies/a.toml"
+    );
+}
+
+#[test]
+fn rejects_a_withdrawal_address_shared_by_two_tenants() {
+    let a = policy("policies/a.toml", "a", "\"a@a.de\", \"post@kreis.de\"");
+    let b = policy("policies/b.toml", "b", "\"Post@Kreis.de\"");
+    let errs = check_set(&[a, b]);
+    assert_eq!(errs.len(), 1);
+    assert_eq!(errs[0].file, "policies/b.toml");
+    assert_eq!(errs[0].line, 9);
+    assert!(errs[0].problem.contains("also used in policies/a.toml"));
+}
+
+#[test]
+fn accepts_a_set_of_distinct_tenants() {
+    let a = policy("policies/a.toml", "a", "\"a@a.de\"");
+    let b = policy("policies/b.toml", "b", "\"b@b.de\"");
+    assert!(check_set(&[a, b]).is_empty());
+}
+
+#[test]
+fn offers_only_the_documented_reference_times_and_actions() {
+    use RetainedData::*;
+    assert_eq!(AccessLog.reference_times(), ["logged_at"]);
+    assert_eq!(Requests.reference_times(), ["closed_at"]);
+    assert_eq!(Consents.actions(), [RetentionAction::Delete]);
+    assert_eq!(Notifications.actions(), [RetentionAction::Delete]);
+    assert_eq!(Inbox.actions().len(), 2);
+    for d in RetainedData::ALL {
+        assert_eq!(RetainedData::from_name(d.as_str()), Some(*d));
+    }
+}
+
+#[test]
+fn names_the_gdpr_article_of_each_legal_basis() {
+    assert_eq!(LegalBasis::Consent.article(), "Art. 6 Abs. 1 lit. a DSGVO");
+    assert_eq!(
+        LegalBasis::PublicTask.article(),
+        "Art. 6 Abs. 1 lit. e DSGVO"
+    );
+    assert_eq!(
+        LegalBasis::LegitimateInterest.article(),
+        "Art. 6 Abs. 1 lit. f DSGVO"
+    );
+}
+
+#[test]
+fn describes_retention_rules_in_grammatical_german() {
+    let rule = |data, after: &str, since: &str, action| {
+        RetentionRule {
+            data,
+            after: after.parse().unwrap(),
+            since: since.into(),
+            action,
+            note: None,
+        }
+        .describe_de()
+    };
+    use RetainedData::*;
+    use RetentionAction::*;
+    assert_eq!(
+        rule(Bookings, "48h", "appointment_end", Anonymize),
+        "Buchungen werden 48 Stunden nach dem Ende des Termins anonymisiert."
+    );
+    assert_eq!(
+        rule(AccessLog, "7d", "logged_at", Delete),
+        "Einträge im Zugriffsprotokoll werden 7 Tage nach dem Zugriff gelöscht."
+    );
+    assert_eq!(
+        rule(Inbox, "90d", "processed_at", Anonymize),
+        "Eingegangene E-Mails werden 90 Tage nach ihrer Bearbeitung anonymisiert."
+    );
+    assert_eq!(
+        rule(Consents, "156w", "withdrawn_at", Delete),
+        "Einwilligungen werden 156 Wochen (rund 3 Jahre) nach ihrem Widerruf gelöscht."
+    );
+    assert_eq!(
+        rule(Notifications, "1d", "sent_at", Delete),
+        "Benachrichtigungen werden 1 Tag nach ihrem Versand gelöscht."
+    );
+}
+
+#[test]
+fn serializes_enums_in_snake_case_and_periods_as_strings() {
+    let policy = parse_policy("x", MINIMAL).unwrap();
+    let json = serde_json::to_value(&policy).unwrap();
+    assert_eq!(json["purposes"][0]["legal_basis"], "contract");
+    assert_eq!(json["retention"][0]["after"], "48h");
+    assert_eq!(json["retention"][0]["data"], "bookings");
+    assert!(json.get("lines").is_none());
+}
+
+// Via CARGO_MANIFEST_DIR so the path holds wherever this module sits in the crate.
+const RECKLINGHAUSEN: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/policies/recklinghausen.toml"
+));
+const OER_ERKENSCHWICK: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/policies/oer-erkenschwick.toml"
+));
+const WESTENDORF: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/policies/westendorf.toml"
+));
+
+fn shipped(file: &str, source: &str) -> Policy {
+    match parse_policy(file, source) {
+        Ok(p) => p,
+        Err(errs) => panic!(
+            "{}",
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
+}
+
+#[test]
+fn parses_the_shipped_recklinghausen_policy() {
+    let p = shipped("policies/recklinghausen.toml", RECKLINGHAUSEN);
+    assert_eq!(p.tenant.slug, "recklinghausen");
+    assert_eq!(p.booking_purpose().legal_basis, LegalBasis::Consent);
+    assert_eq!(
+        p.retention_for(RetainedData::Bookings)
+            .unwrap()
+            .after
+            .as_seconds(),
+        48 * 3600
+    );
+}
+
+#[test]
+fn parses_the_shipped_oer_erkenschwick_policy() {
+    let p = shipped("policies/oer-erkenschwick.toml", OER_ERKENSCHWICK);
+    assert_eq!(p.booking_purpose().legal_basis, LegalBasis::Contract);
+    assert_eq!(
+        p.purpose("sms_reminder").unwrap().legal_basis,
+        LegalBasis::Consent
+    );
+}
+
+#[test]
+fn parses_the_shipped_westendorf_policy() {
+    let p = shipped("policies/westendorf.toml", WESTENDORF);
+    assert_eq!(p.tenant.region, "DE-BY");
+}
+
+#[test]
+fn the_shipped_policies_form_a_consistent_set() {
+    let set = [
+        shipped("r", RECKLINGHAUSEN),
+        shipped("o", OER_ERKENSCHWICK),
+        shipped("w", WESTENDORF),
+    ];
+    assert_eq!(check_set(&set), vec![]);
+}

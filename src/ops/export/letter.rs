@@ -1,0 +1,422 @@
+//! The Auskunft letter: one German letter per tenant, each category of data as a section of
+//! rows, dates and times in the tenant's zone.
+
+use super::files::csv_file;
+use super::*;
+
+#[derive(Template)]
+#[template(path = "auskunft.html")]
+pub(super) struct AuskunftHtml<'a> {
+    pub(super) letters: &'a [Letter],
+}
+
+/// One controller's letter, every value ready to print.
+pub(super) struct Letter {
+    notice: Notice,
+    date: String,
+    as_of: String,
+    request_id: i64,
+    request_received: String,
+    request_channel: String,
+    email: String,
+    recipient: Vec<String>,
+    salutation: String,
+    has_data: bool,
+    sections: Vec<Section>,
+    /// Art. 15(1)(b): every category the policy names, once.
+    categories: Vec<String>,
+    /// The CSV files holding this tenant's rows.
+    csv_files: Vec<&'static str>,
+}
+
+/// One category of the copy: a table with a row per record, or (`compact == false`, for
+/// records with many fields) a small two-column table per record.
+pub(super) struct Section {
+    heading: &'static str,
+    explanation: &'static str,
+    compact: bool,
+    columns: Vec<&'static str>,
+    rows: Vec<Vec<(&'static str, String)>>,
+}
+
+impl Section {
+    fn new(
+        heading: &'static str,
+        explanation: &'static str,
+        compact: bool,
+        rows: Vec<Vec<(&'static str, String)>>,
+    ) -> Self {
+        let columns = rows
+            .first()
+            .map(|r| r.iter().map(|(label, _)| *label).collect())
+            .unwrap_or_default();
+        Self {
+            heading,
+            explanation,
+            compact,
+            columns,
+            rows,
+        }
+    }
+}
+
+impl Letter {
+    pub(super) fn new(part: &Part<'_>, email: &str, now: DateTime<Utc>) -> Self {
+        let notice = Notice::of(part.policy);
+        let tz = part.policy.tenant.zone();
+        let d = &part.data;
+        // Addressed by the name the person last gave, where they gave one.
+        let named = d
+            .bookings
+            .iter()
+            .rev()
+            .find(|b| b.first_name.is_some() || b.last_name.is_some());
+        let name = named.map(|b| {
+            [b.first_name.as_deref(), b.last_name.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
+        let mut recipient = Vec::new();
+        if let Some(n) = &name {
+            recipient.push(n.clone());
+        }
+        if let Some(a) = named.and_then(|b| b.address.as_deref()) {
+            recipient.extend(
+                a.split(',')
+                    .map(|l| l.trim().to_owned())
+                    .filter(|l| !l.is_empty()),
+            );
+        }
+        recipient.push(format!("E-Mail: {email}"));
+        let salutation = match &name {
+            Some(n) => format!("Guten Tag {n},"),
+            None => "Sehr geehrte Damen und Herren,".to_owned(),
+        };
+        let mut sections = Vec::new();
+        if !d.bookings.is_empty() {
+            sections.push(Section::new(
+                "Terminbuchungen",
+                "Die Angaben, die Sie bei der Online-Terminbuchung gemacht haben, je Termin. Ein Strich (–) steht für eine leere oder bereits gelöschte Angabe.",
+                false,
+                d.bookings.iter().map(|b| booking_row(tz, b)).collect(),
+            ));
+        }
+        if !d.consents.is_empty() {
+            sections.push(Section::new(
+                "Einwilligungen",
+                "Die Einwilligungen, die Sie erteilt oder widerrufen haben.",
+                true,
+                d.consents
+                    .iter()
+                    .map(|c| consent_row(tz, part.policy, c))
+                    .collect(),
+            ));
+        }
+        if !d.notifications.is_empty() {
+            sections.push(Section::new(
+                "Benachrichtigungen",
+                "Nachrichten zu Ihren Buchungen: Bestätigungen an Sie, Kopien an die Verwaltung und SMS-Erinnerungen.",
+                false,
+                d.notifications.iter().map(|n| notification_row(tz, n)).collect(),
+            ));
+        }
+        if !d.access_log.is_empty() {
+            sections.push(Section::new(
+                "Zugriffsprotokoll",
+                "Die Verbindungsdaten der Aufrufe, mit denen Sie gebucht haben, wie sie der Webserver protokolliert.",
+                false,
+                d.access_log.iter().map(|a| access_row(tz, a)).collect(),
+            ));
+        }
+        if !d.requests.is_empty() {
+            sections.push(Section::new(
+                "Anträge",
+                "Ihre früheren oder noch offenen Anträge nach der DSGVO im Verzeichnis der Anträge (ohne diesen Antrag).",
+                true,
+                d.requests.iter().map(|r| request_row(tz, r)).collect(),
+            ));
+        }
+        if !d.inbox.is_empty() {
+            sections.push(Section::new(
+                "Nachrichten",
+                "E-Mails von Ihnen an unser Postfach für Widerrufe und Anträge (der Inhalt wird nicht gespeichert).",
+                true,
+                d.inbox.iter().map(|m| inbox_row(tz, m)).collect(),
+            ));
+        }
+        if !d.replies.is_empty() {
+            sections.push(Section::new(
+                "Antworten",
+                "Unsere Antworten auf Ihre E-Mails, die erstellt, aber noch nicht versandt sind.",
+                false,
+                d.replies.iter().map(|r| reply_row(tz, r)).collect(),
+            ));
+        }
+        let mut categories: Vec<String> = Vec::new();
+        for c in notice.purposes.iter().flat_map(|p| &p.categories) {
+            if !categories.contains(c) {
+                categories.push(c.clone());
+            }
+        }
+        let csv_files = d
+            .counts()
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(category, _)| csv_file(category))
+            .collect();
+        Self {
+            notice,
+            date: local_date_de(tz, now),
+            as_of: local_instant_de(tz, now),
+            request_id: part.request.id,
+            request_received: local_date_de(tz, part.request.received_at),
+            request_channel: channel_de(&part.request.channel).to_owned(),
+            email: email.to_owned(),
+            recipient,
+            salutation,
+            has_data: part.has_data(),
+            sections,
+            categories,
+            csv_files,
+        }
+    }
+}
+
+pub(super) const DASH: &str = "–";
+
+pub(super) fn opt_instant(tz: Tz, at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| DASH.to_owned(), |t| local_instant_de(tz, t))
+}
+
+pub(super) fn text(value: &Option<String>) -> String {
+    match value.as_deref().map(str::trim) {
+        Some(v) if !v.is_empty() => v.to_owned(),
+        _ => DASH.to_owned(),
+    }
+}
+
+pub(super) fn booking_row(tz: Tz, b: &BookingRecord) -> Vec<(&'static str, String)> {
+    vec![
+        ("Buchungsnummer", b.reference.clone()),
+        (
+            "Dienstleistung",
+            format!("{} ({})", b.service_name, b.service_code),
+        ),
+        (
+            "Termin",
+            format!(
+                "{} bis {}",
+                local_instant_de(tz, b.appointment_start),
+                b.appointment_end.with_timezone(&tz).format("%H:%M Uhr")
+            ),
+        ),
+        (
+            "Status",
+            match b.status.as_str() {
+                "booked" => "gebucht".to_owned(),
+                "cancelled" => "abgesagt".to_owned(),
+                other => other.to_owned(),
+            },
+        ),
+        ("Gebucht am", local_instant_de(tz, b.booked_at)),
+        ("Abgesagt am", opt_instant(tz, b.cancelled_at)),
+        ("Vorname", text(&b.first_name)),
+        ("Nachname", text(&b.last_name)),
+        ("E-Mail-Adresse", text(&b.email)),
+        ("Telefon", text(&b.phone)),
+        ("Anschrift", text(&b.address)),
+        (
+            "Geburtsdatum",
+            b.birth_date.map_or_else(|| DASH.to_owned(), date_de),
+        ),
+    ]
+}
+
+pub(super) fn consent_row(
+    tz: Tz,
+    policy: &Policy,
+    c: &ConsentRecord,
+) -> Vec<(&'static str, String)> {
+    let purpose = policy
+        .purpose(&c.purpose)
+        .map_or_else(|| c.purpose.clone(), |p| p.description.clone());
+    let withdrawn = match (c.withdrawn_at, c.withdrawal_source.as_deref()) {
+        (Some(at), Some(source)) => {
+            format!("{} ({})", local_instant_de(tz, at), channel_de(source))
+        }
+        (Some(at), None) => local_instant_de(tz, at),
+        (None, _) => DASH.to_owned(),
+    };
+    vec![
+        ("Zweck", purpose),
+        ("Fassung des Textes", c.text_version.clone()),
+        ("Erteilt am", local_instant_de(tz, c.given_at)),
+        ("Widerrufen am", withdrawn),
+        ("Buchungsnummer", text(&c.booking_reference)),
+    ]
+}
+
+pub(super) fn notification_row(tz: Tz, n: &NotificationRecord) -> Vec<(&'static str, String)> {
+    vec![
+        ("Buchungsnummer", text(&n.booking_reference)),
+        (
+            "Art",
+            match n.kind.as_str() {
+                "confirmation" => "Terminbestätigung an Sie".to_owned(),
+                "office_copy" => "Kopie der Buchung an die Verwaltung".to_owned(),
+                "sms_reminder" => "SMS-Erinnerung an Sie".to_owned(),
+                other => other.to_owned(),
+            },
+        ),
+        (
+            "Kanal",
+            match n.channel.as_str() {
+                "email" => "E-Mail".to_owned(),
+                "sms" => "SMS".to_owned(),
+                other => other.to_owned(),
+            },
+        ),
+        ("Empfänger", text(&n.recipient)),
+        ("Betreff", text(&n.subject)),
+        ("Text", text(&n.body)),
+        (
+            "Status",
+            match n.status.as_str() {
+                "queued" => "noch nicht versandt".to_owned(),
+                "sent" => "versandt".to_owned(),
+                "failed" => "Versand fehlgeschlagen".to_owned(),
+                "cancelled" => "nicht versandt (entfallen)".to_owned(),
+                other => other.to_owned(),
+            },
+        ),
+        ("Erstellt am", local_instant_de(tz, n.created_at)),
+        ("Versand ab", opt_instant(tz, n.send_after)),
+        ("Versandt am", opt_instant(tz, n.sent_at)),
+    ]
+}
+
+pub(super) fn access_row(tz: Tz, a: &AccessRecord) -> Vec<(&'static str, String)> {
+    let offset = a.utc_offset_minutes;
+    vec![
+        ("Buchungsnummer", text(&a.booking_reference)),
+        ("Datum und Uhrzeit", local_instant_de(tz, a.logged_at)),
+        (
+            "Zeitzonendifferenz zu GMT",
+            format!(
+                "{}{:02}:{:02}",
+                if offset < 0 { '-' } else { '+' },
+                offset.abs() / 60,
+                offset.abs() % 60
+            ),
+        ),
+        ("IP-Adresse", a.ip.clone()),
+        ("Anforderung", format!("{} {}", a.method, a.path)),
+        ("HTTP-Status", a.status.to_string()),
+        ("Übertragene Datenmenge", format!("{} Byte", a.bytes)),
+        ("Referrer", text(&a.referrer)),
+        ("Browser", text(&a.browser)),
+        ("Browserversion", text(&a.browser_version)),
+        ("Betriebssystem", text(&a.operating_system)),
+        ("Sprache", text(&a.language)),
+    ]
+}
+
+pub(super) fn request_row(tz: Tz, r: &Request) -> Vec<(&'static str, String)> {
+    let due = match (&r.extended_due_on, &r.extension_reason) {
+        (Some(x), Some(reason)) => format!("{} (verlängert: {reason})", date_de(*x)),
+        (Some(x), None) => format!("{} (verlängert)", date_de(*x)),
+        _ => date_de(r.due_on),
+    };
+    vec![
+        ("Nr.", r.id.to_string()),
+        ("Art", kind_de(&r.kind).to_owned()),
+        ("Eingegangen", local_date_de(tz, r.received_at)),
+        ("Eingangsweg", channel_de(&r.channel).to_owned()),
+        ("Frist", due),
+        (
+            "Stand",
+            match (r.status.as_str(), r.outcome.as_deref()) {
+                ("open", _) => "in Bearbeitung".to_owned(),
+                (_, Some(o)) => outcome_de(o).to_owned(),
+                (s, None) => s.to_owned(),
+            },
+        ),
+        ("Erledigt am", opt_instant(tz, r.closed_at)),
+    ]
+}
+
+pub(super) fn inbox_row(tz: Tz, m: &InboxRecord) -> Vec<(&'static str, String)> {
+    vec![
+        ("Absender", text(&m.sender)),
+        ("Betreff", text(&m.subject)),
+        ("Eingegangen", opt_instant(tz, m.received_at)),
+        ("Bearbeitet", local_instant_de(tz, m.processed_at)),
+        ("Ergebnis", inbox_outcome_de(&m.outcome).to_owned()),
+        ("Kennung", m.message_key.clone()),
+    ]
+}
+
+pub(super) fn reply_row(tz: Tz, r: &ReplyRecord) -> Vec<(&'static str, String)> {
+    vec![
+        ("Erstellt", local_instant_de(tz, r.created_at)),
+        ("Datei", r.file_name.clone()),
+        ("Text", r.eml.clone()),
+    ]
+}
+
+pub(super) fn channel_de(channel: &str) -> &str {
+    match channel {
+        "email" => "per E-Mail",
+        "letter" => "per Brief",
+        "phone" => "telefonisch",
+        "in_person" => "persönlich",
+        "web" => "über das Internet",
+        "erasure" => "mit der Löschung Ihrer Daten",
+        other => other,
+    }
+}
+
+pub(super) fn kind_de(kind: &str) -> &str {
+    match kind {
+        "access" => "Auskunft (Art. 15 DSGVO)",
+        "erasure" => "Löschung (Art. 17 DSGVO)",
+        "rectification" => "Berichtigung (Art. 16 DSGVO)",
+        "restriction" => "Einschränkung der Verarbeitung (Art. 18 DSGVO)",
+        "objection" => "Widerspruch (Art. 21 DSGVO)",
+        "portability" => "Datenübertragung (Art. 20 DSGVO)",
+        "withdrawal" => "Widerruf einer Einwilligung (Art. 7 Abs. 3 DSGVO)",
+        other => other,
+    }
+}
+
+pub(super) fn outcome_de(outcome: &str) -> &str {
+    match outcome {
+        "answered" => "beantwortet",
+        "no_data" => "beantwortet: keine Daten vorhanden",
+        "erased" => "Daten gelöscht",
+        "erased_partly" => "Daten teilweise gelöscht",
+        "rectified" => "Daten berichtigt",
+        "restricted" => "Verarbeitung eingeschränkt",
+        "rejected" => "abgelehnt",
+        "withdrawn_by_subject" => "von Ihnen zurückgenommen",
+        other => other,
+    }
+}
+
+pub(super) fn inbox_outcome_de(outcome: &str) -> &str {
+    match outcome {
+        "withdrawn" => "Widerruf der Einwilligung ausgeführt",
+        "sms_withdrawn" => "Widerruf der SMS-Erinnerung ausgeführt",
+        "access_request" => "als Auskunftsantrag erfasst",
+        "erasure_request" => "als Löschantrag erfasst",
+        "unmatched" => "keiner Buchung zuzuordnen",
+        "review" => "zur Prüfung durch die Verwaltung",
+        "not_addressed" => "nicht an eine Widerrufsadresse gerichtet",
+        "not_a_request" => "kein Antrag nach der DSGVO (allgemeine Bearbeitung)",
+        "duplicate" => "doppelt eingegangen",
+        "unreadable" => "nicht lesbar",
+        other => other,
+    }
+}

@@ -1,0 +1,348 @@
+//! Auskunft (Art. 15, 20 DSGVO): one folder per request with a printable German letter per
+//! controller, the data as JSON and one CSV per category. Registers and closes the request
+//! and audits each tenant's answer.
+
+mod files;
+mod letter;
+
+use files::{DatenJson, TenantJson, csv_files};
+use letter::{AuskunftHtml, Letter};
+
+use super::private_files;
+use super::requests;
+use super::{Context, Refusal};
+use crate::domain::audit::AuditEvent;
+use crate::domain::notice::Notice;
+use crate::domain::policy::Policy;
+use crate::domain::requests::{Channel, Outcome, RequestKind};
+use crate::domain::subject::{self, SubjectRef};
+use crate::domain::time::{date_de, local_date_de, local_instant_de};
+use crate::store::{
+    AccessRecord, BookingRecord, ConsentRecord, InboxRecord, NotificationRecord, ReplyRecord,
+    Request, SubjectQuery, TenantData,
+};
+use anyhow::{Context as _, Result};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+pub const LETTER_FILE: &str = "auskunft.html";
+pub const DATA_FILE: &str = "daten.json";
+
+/// What the DPO asks for.
+#[derive(Clone, Debug)]
+pub struct ExportRequest {
+    pub email: String,
+    /// Only this tenant; otherwise every tenant where the person appears.
+    pub tenant: Option<String>,
+    /// The folder to write; `auskunft-<YYYYMMDD>-<ref>` in the working directory by default.
+    pub out: Option<PathBuf>,
+    /// The register entry this answers; otherwise the person's open access request at each
+    /// tenant, or a new one.
+    pub request_id: Option<i64>,
+    /// How the request arrived, for a request registered now.
+    pub channel: Channel,
+}
+
+/// What was written, per tenant: rows per category and the request answered.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportReport {
+    pub folder: PathBuf,
+    pub files: Vec<String>,
+    pub tenants: Vec<TenantExport>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TenantExport {
+    pub tenant: String,
+    pub request_id: i64,
+    pub outcome: Outcome,
+    pub bookings: usize,
+    pub consents: usize,
+    pub notifications: usize,
+    pub access_log: usize,
+    pub requests: usize,
+    pub inbox: usize,
+    /// Replies to the person's e-mails not yet written to the outbox (a run stopped after
+    /// committing them; the next `withdrawals import` writes them). Usually none.
+    pub replies: usize,
+}
+
+/// One tenant's part of the answer.
+struct Part<'a> {
+    policy: &'a Policy,
+    request: Request,
+    /// The person's rows, without the register entry of the request being answered (the
+    /// letter cites it; it is not yet closed while the rows are read).
+    data: TenantData,
+}
+
+impl Part<'_> {
+    fn has_data(&self) -> bool {
+        !self.data.is_empty()
+    }
+}
+
+pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> {
+    let now = crate::domain::time::now();
+    let email = req.email.trim();
+    if !subject::is_email_address(email) {
+        return Err(Refusal::InvalidInput(format!(
+            "--email: \"{email}\" is not an e-mail address"
+        ))
+        .into());
+    }
+    let key = ctx.store.pseudonym_key().await?;
+    let subject_ref = SubjectRef::for_email(&key, email);
+    let explicit = match req.request_id {
+        Some(id) => Some(explicit_request(ctx, id, subject_ref.as_str()).await?),
+        None => None,
+    };
+    let tenants = scope(ctx, req.tenant.as_deref(), explicit.as_ref(), &subject_ref).await?;
+
+    let zone = ctx.policies.require(&tenants[0])?.tenant.zone();
+    let folder = match &req.out {
+        Some(dir) => {
+            let shown = dir.to_string_lossy().to_lowercase();
+            if shown.contains(&subject::normalize_email(email)) {
+                return Err(Refusal::InvalidInput(
+                    "--out: the folder name must not contain the e-mail address (a file name is no place for personal data)"
+                        .into(),
+                )
+                .into());
+            }
+            dir.clone()
+        }
+        None => PathBuf::from(format!(
+            "auskunft-{}-{}",
+            now.with_timezone(&zone).format("%Y%m%d"),
+            &subject_ref.as_str()[..8]
+        )),
+    };
+    check_folder(&folder)?;
+
+    // Register first, so the letter can cite the request; then read the rows.
+    let mut parts = Vec::with_capacity(tenants.len());
+    // Requests registered without a tenant belong to every tenant's view of the person;
+    // a letter from several tenants lists each of them once, with the first.
+    let mut shared_listed = std::collections::HashSet::new();
+    for tenant in &tenants {
+        let policy = ctx.policies.require(tenant)?;
+        let request = requests::ensure(
+            ctx,
+            Some(tenant),
+            RequestKind::Access,
+            subject_ref.as_str(),
+            req.channel,
+            req.request_id,
+        )
+        .await?;
+        let mut data = ctx.store.subject_data(subject_ref.as_str(), tenant).await?;
+        data.requests
+            .retain(|r| r.id != request.id && (r.tenant.is_some() || shared_listed.insert(r.id)));
+        parts.push(Part {
+            policy,
+            request,
+            data,
+        });
+    }
+
+    let files = write_folder(&folder, email, &parts, now)?;
+
+    // Close each request once: a request shared by several tenants is answered when any of
+    // them had data.
+    let mut closed: Vec<(i64, Outcome)> = Vec::new();
+    for part in &parts {
+        let outcome = if parts
+            .iter()
+            .any(|p| p.request.id == part.request.id && p.has_data())
+        {
+            Outcome::Answered
+        } else {
+            Outcome::NoData
+        };
+        if !closed.iter().any(|(id, _)| *id == part.request.id) {
+            requests::close(ctx, part.request.id, outcome).await?;
+            closed.push((part.request.id, outcome));
+        }
+    }
+
+    let mut report = ExportReport {
+        folder,
+        files: files.clone(),
+        tenants: Vec::new(),
+    };
+    for part in &parts {
+        let tenant = part.policy.tenant.slug.as_str();
+        let outcome = if part.has_data() {
+            Outcome::Answered
+        } else {
+            Outcome::NoData
+        };
+        let mut details = serde_json::Map::new();
+        for (category, n) in part.data.counts() {
+            details.insert(category.into(), json!(n));
+        }
+        details.insert("files".into(), json!(files.len()));
+        details.insert("request".into(), json!(part.request.id));
+        details.insert("outcome".into(), json!(outcome.as_str()));
+        // Never the e-mail or the folder: a folder named by the user may hold personal data.
+        ctx.store
+            .record_audit(
+                AuditEvent::new("subject.export", serde_json::Value::Object(details))
+                    .tenant(tenant)
+                    .subject(subject_ref.as_str()),
+                &ctx.audit(),
+            )
+            .await?;
+        let d = &part.data;
+        report.tenants.push(TenantExport {
+            tenant: tenant.to_owned(),
+            request_id: part.request.id,
+            outcome,
+            bookings: d.bookings.len(),
+            consents: d.consents.len(),
+            notifications: d.notifications.len(),
+            access_log: d.access_log.len(),
+            requests: d.requests.len(),
+            inbox: d.inbox.len(),
+            replies: d.replies.len(),
+        });
+    }
+    Ok(report)
+}
+
+/// A request named with `--request`: open, an access (or portability) request, and not
+/// another person's.
+async fn explicit_request(ctx: &Context, id: i64, subject_ref: &str) -> Result<Request> {
+    let r = ctx.store.request(id).await?.ok_or_else(|| {
+        Refusal::InvalidInput(format!("--request {id}: no such request in the register"))
+    })?;
+    if r.status != "open" {
+        return Err(Refusal::InvalidInput(format!("--request {id}: the request is closed")).into());
+    }
+    if r.kind != RequestKind::Access.as_str() && r.kind != RequestKind::Portability.as_str() {
+        return Err(Refusal::InvalidInput(format!(
+            "--request {id}: it is a request of kind {}, not access",
+            r.kind
+        ))
+        .into());
+    }
+    if r.subject_ref.as_deref().is_some_and(|s| s != subject_ref) {
+        return Err(Refusal::InvalidInput(format!(
+            "--request {id}: the request was made by another person than --email"
+        ))
+        .into());
+    }
+    Ok(r)
+}
+
+/// The tenants to answer for: the one asked for, the request's, every tenant where the
+/// person appears, or — when they appear nowhere — every tenant of the policy folder.
+async fn scope(
+    ctx: &Context,
+    tenant: Option<&str>,
+    explicit: Option<&Request>,
+    subject_ref: &SubjectRef,
+) -> Result<Vec<String>> {
+    let of_request = explicit.and_then(|r| r.tenant.as_deref());
+    if let (Some(t), Some(r)) = (tenant, of_request)
+        && t != r
+    {
+        return Err(Refusal::InvalidInput(format!(
+            "--tenant {t}: the request {} was made at {r}",
+            explicit.map_or(0, |e| e.id)
+        ))
+        .into());
+    }
+    if let Some(t) = tenant.or(of_request) {
+        ctx.policies.require(t)?;
+        return Ok(vec![t.to_owned()]);
+    }
+    let mut found: Vec<String> = ctx
+        .store
+        .find_subjects(&SubjectQuery::Ref(subject_ref.as_str().to_owned()), None)
+        .await?
+        .into_iter()
+        .map(|m| m.tenant)
+        .collect();
+    found.sort();
+    found.dedup();
+    if let Some(t) = found.iter().find(|t| ctx.policies.get(t).is_none()) {
+        // An Auskunft that silently leaves out a controller would be wrong.
+        return Err(Refusal::InvalidInput(format!(
+            "the person has data at tenant {t}, which has no policy in {}; add its policy or use --tenant",
+            ctx.policies.dir.display()
+        ))
+        .into());
+    }
+    if found.is_empty() {
+        found = ctx
+            .policies
+            .slugs()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+    }
+    Ok(found)
+}
+
+/// Refuses a folder that exists and is not empty (an earlier Auskunft, someone's files).
+fn check_folder(folder: &Path) -> Result<()> {
+    match std::fs::read_dir(folder) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(Refusal::InvalidInput(format!(
+                    "{}: the folder exists and is not empty; name a new one with --out DIR",
+                    folder.display()
+                ))
+                .into());
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) if folder.exists() && !folder.is_dir() => Err(Refusal::InvalidInput(format!(
+            "--out {}: exists and is not a folder ({e})",
+            folder.display()
+        ))
+        .into()),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot read {}", folder.display()))),
+    }
+}
+
+/// Creates the folder (0700) and writes every file (0600); returns the file names.
+fn write_folder(
+    folder: &Path,
+    email: &str,
+    parts: &[Part<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<String>> {
+    let csvs = csv_files(parts)?;
+    let letters: Vec<Letter> = parts.iter().map(|p| Letter::new(p, email, now)).collect();
+    let html = AuskunftHtml { letters: &letters }
+        .render()
+        .context("cannot render the Auskunft letter")?;
+    let json = serde_json::to_vec_pretty(&DatenJson {
+        generated_at: now,
+        email,
+        tenants: parts
+            .iter()
+            .map(|p| TenantJson {
+                tenant_name: &p.policy.tenant.name,
+                request_id: p.request.id,
+                data: &p.data,
+            })
+            .collect(),
+    })?;
+
+    private_files::create_folder(folder)?;
+    let mut files = vec![(LETTER_FILE, html.into_bytes()), (DATA_FILE, json)];
+    files.extend(csvs);
+    for (name, bytes) in &files {
+        private_files::write_new(&folder.join(name), bytes)?;
+    }
+    Ok(files.into_iter().map(|(name, _)| name.to_owned()).collect())
+}

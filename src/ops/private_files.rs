@@ -1,0 +1,85 @@
+//! Files that hold personal data (Auskunft letters, replies to citizens): folders only the
+//! owner may enter (0700) and files only the owner may read (0600), whatever the umask.
+
+use anyhow::{Context as _, Result};
+use std::io::Write;
+use std::path::Path;
+
+/// Creates `folder` (and its parents, as the umask says) and restricts it to the owner. An
+/// existing folder is restricted too: it is about to hold personal data.
+#[cfg(unix)]
+pub fn create_folder(folder: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    if let Some(parent) = folder.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    if !folder.exists() {
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(folder)
+            .with_context(|| format!("cannot create {}", folder.display()))?;
+    }
+    // Also an existing empty folder: it is about to hold personal data. And whatever the umask.
+    std::fs::set_permissions(folder, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot restrict {}", folder.display()))?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+pub fn create_folder(folder: &Path) -> Result<()> {
+    std::fs::create_dir_all(folder).with_context(|| format!("cannot create {}", folder.display()))
+}
+
+/// Options that create a file with mode 0600 on Unix.
+fn owner_only() -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+}
+
+/// Writes a new file, readable by the owner only; refuses to overwrite an existing one.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = owner_only()
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes a file readable by the owner only, replacing one of the same name atomically: the
+/// bytes go to a temporary file beside it that is then renamed, so a reader never sees half.
+pub fn write_replacing(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    // The process id keeps two runs writing the same pending reply apart.
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut options = owner_only();
+    options.create(true).truncate(true);
+    let written = (|| -> std::io::Result<()> {
+        let mut f = options.open(&temp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        // The rename itself is durable once the folder is synced.
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written.with_context(|| format!("cannot write {}", path.display()))
+}
