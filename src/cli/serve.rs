@@ -1,6 +1,6 @@
 //! `serve`: the booking endpoint until Ctrl-C or SIGTERM.
 
-use crate::http::{self, ServeConfig};
+use crate::http::{self, ServeConfig, TrustedProxy};
 use crate::ops::Context;
 use anyhow::{Context as _, Result};
 use clap::Args;
@@ -8,6 +8,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -17,9 +18,27 @@ pub struct ServeArgs {
     /// Booking and cancelling attempts per client IP and minute (0: no limit)
     #[arg(long, default_value_t = 10)]
     rate_limit: u32,
-    /// Take the client IP from X-Forwarded-For (only behind your own reverse proxy)
-    #[arg(long)]
+    /// A reverse proxy (address or CIDR range, e.g. 127.0.0.1 or 10.0.0.0/8) whose
+    /// X-Forwarded-For is believed; repeat for several. The client is the rightmost address
+    /// in X-Forwarded-For that is not a trusted proxy
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<TrustedProxy>,
+    /// Old spelling of --trusted-proxy 127.0.0.1 --trusted-proxy ::1
+    #[arg(long, hide = true)]
     trust_forwarded_for: bool,
+    /// Seconds a client has to send a request's head (request line and headers)
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout: u64,
+    /// Seconds a client has to send a request's body once its head is in
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout: u64,
+    /// Seconds a kept-alive connection may stay open without a request
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: u64,
+    /// Connections served at once; further clients wait until one closes. Keep it well
+    /// below the open-files limit (ulimit -n)
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    max_connections: u64,
 }
 
 pub async fn run(ctx: Context, args: ServeArgs) -> Result<ExitCode> {
@@ -31,9 +50,20 @@ pub async fn run(ctx: Context, args: ServeArgs) -> Result<ExitCode> {
     println!("listening on http://{addr}");
     std::io::stdout().flush()?;
     tracing::info!("serving {} tenants", ctx.policies.entries.len());
+    let mut trusted_proxies = args.trusted_proxies;
+    if args.trust_forwarded_for {
+        tracing::warn!(
+            "--trust-forwarded-for is deprecated: it now means --trusted-proxy 127.0.0.1 --trusted-proxy ::1"
+        );
+        trusted_proxies.extend(TrustedProxy::loopback());
+    }
     let config = ServeConfig {
         attempts_per_minute: args.rate_limit,
-        trust_forwarded_for: args.trust_forwarded_for,
+        trusted_proxies,
+        header_timeout: Duration::from_secs(args.header_timeout),
+        body_timeout: Duration::from_secs(args.body_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
     };
     http::serve(listener, Arc::new(ctx), config, http::shutdown_signal()).await?;
     tracing::info!("stopped");

@@ -2,12 +2,14 @@
 //! booking's reference and code.
 
 use super::policy::{LegalBasis, Policy};
-use super::subject::{PseudonymKey, is_email_address};
+use super::subject::PseudonymKey;
 use chrono::NaiveDate;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 use std::collections::BTreeMap;
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// The purpose ids the booking path knows by name.
 pub const SMS_PURPOSE: &str = "sms_reminder";
@@ -126,8 +128,31 @@ pub fn validate_birth_date(value: &str, today: NaiveDate) -> Result<NaiveDate, S
     }
 }
 
+/// Characters that are not seen but change how text is seen or split: controls (Cc),
+/// format characters such as bidi overrides, zero-width spaces, soft hyphens and the BOM
+/// (Cf), and line and paragraph separators (Zl, Zp).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c.general_category(),
+        GeneralCategory::Control
+            | GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+    )
+}
+
+/// Trimmed and in Unicode NFC, so that "Jörg" is stored one way whichever way it was typed.
 fn check_name(field: &str, value: &Option<String>, errors: &mut FieldErrors) -> String {
-    match clean(value) {
+    // Checked before trimming: a trailing separator is as suspicious as an inner one.
+    let raw = value.as_deref().unwrap_or("");
+    match clean(value).map(|v| v.nfc().collect::<String>()) {
+        Some(_) if raw.chars().any(is_invisible) => {
+            errors.insert(
+                field.into(),
+                "Bitte ohne Steuer- oder Formatzeichen (etwa unsichtbare oder die Schreibrichtung umkehrende Zeichen).".into(),
+            );
+            String::new()
+        }
         None => {
             errors.insert(field.into(), "Bitte ausfüllen.".into());
             String::new()
@@ -138,13 +163,40 @@ fn check_name(field: &str, value: &Option<String>, errors: &mut FieldErrors) -> 
         }
         Some(v)
             if v.chars()
-                .any(|c| c.is_control() || c.is_ascii_digit() || "<>@{}[]\\|".contains(c)) =>
+                .any(|c| c.is_ascii_digit() || "<>@{}[]\\|".contains(c)) =>
         {
             errors.insert(field.into(), "Bitte nur den Namen angeben.".into());
             String::new()
         }
         Some(v) => v,
     }
+}
+
+/// An e-mail address as browsers accept it in `<input type=email>` (the WHATWG grammar):
+/// a local part of letters, digits and ``.!#$%&'*+/=?^_`{|}~-``, one `@`, and a domain of
+/// dot-separated labels of letters, digits and inner hyphens, 63 characters each at most.
+/// Unlike the grammar, the domain needs a dot (mail goes to the internet, not `localhost`)
+/// and its letters may be non-ASCII (`müller.de`, which browsers send as punycode). No
+/// quoted local parts, comments or address literals: nothing a mail client renders as markup.
+pub fn is_booking_email(s: &str) -> bool {
+    const LOCAL: &str = ".!#$%&'*+/=?^_`{|}~-";
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    let label = |l: &str| {
+        let count = l.chars().count();
+        (1..=63).contains(&count)
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    s.chars().count() <= 254
+        && !local.is_empty()
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || LOCAL.contains(c))
+        && domain.contains('.')
+        && domain.split('.').all(label)
 }
 
 /// Normalizes a German or international phone number to `+<digits>`: `0171 1234567` and
@@ -199,7 +251,7 @@ pub fn validate(
             errors.insert("email".into(), "Bitte ausfüllen.".into());
             String::new()
         }
-        Some(e) if !is_email_address(&e) => {
+        Some(e) if !is_booking_email(&e) => {
             errors.insert("email".into(), "Keine gültige E-Mail-Adresse.".into());
             String::new()
         }
@@ -457,6 +509,65 @@ mod tests {
         assert!(e["birth_date"].contains("nicht erhoben"));
         let b = validate(&policy("westendorf.toml"), &f, today()).unwrap();
         assert_eq!(b.person.birth_date, NaiveDate::from_ymd_opt(1980, 2, 3));
+    }
+
+    #[test]
+    fn names_are_nfc_and_without_invisible_characters() {
+        assert_eq!(validate_name("  Jo\u{308}rg ").unwrap(), "J\u{f6}rg");
+        assert_eq!(
+            validate_name("Zoë-Marie O'Brien").unwrap(),
+            "Zoë-Marie O'Brien"
+        );
+        for bad in [
+            "Anna\u{202E}tdimhcS",
+            "\u{200B}\u{200B}",
+            "Anna\u{2028}B",
+            "Anna\u{2029}",
+            "\u{FEFF}Anna",
+            "An\u{AD}na",
+            "Anna\u{2066}",
+            "Anna\u{E0041}",
+            "Anna\tB",
+        ] {
+            let e = validate_name(bad).unwrap_err();
+            assert!(e.contains("Steuer- oder Formatzeichen"), "{bad:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn e_mail_addresses_follow_the_grammar_browsers_use() {
+        for good in [
+            "anna.schmidt@example.de",
+            "a+b!#$%&'*/=?^_`{|}~-@sub.example.org",
+            "x@müller-bau.de",
+            "x@xn--mller-kva.de",
+        ] {
+            assert!(is_booking_email(good), "{good}");
+        }
+        for bad in [
+            "<img/src=x/onerror=alert(1)>@evil.example",
+            "\"<b>\"@example.com",
+            "anna(c)@example.com",
+            "anna@[127.0.0.1]",
+            "anna@localhost",
+            "anna@example..com",
+            "anna@.example.com",
+            "anna@-x.example.com",
+            "anna@x-.example.com",
+            "anna@exa_mple.com",
+            "anna@@example.com",
+            "@example.com",
+            "anna@",
+            "anna",
+            "änna@example.com",
+            "anna@example.com\u{202E}",
+        ] {
+            assert!(!is_booking_email(bad), "{bad}");
+        }
+        let long_label = format!("a@{}.de", "x".repeat(64));
+        assert!(!is_booking_email(&long_label));
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(!is_booking_email(&long));
     }
 
     #[test]

@@ -45,19 +45,9 @@ fn text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
     (!v.is_empty()).then(|| v.chars().take(MAX_TEXT).collect())
 }
 
-/// The client's address: the peer, or the first `X-Forwarded-For` entry when trusted.
+/// The client's address: the peer, or behind a trusted proxy the address it forwarded.
 pub fn client_ip(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> IpAddr {
-    if state.config.trust_forwarded_for {
-        let forwarded = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok());
-        if let Some(ip) = forwarded {
-            return ip;
-        }
-    }
-    peer.map_or(IpAddr::from([0, 0, 0, 0]), |p| p.ip())
+    super::forwarded::client_ip(&state.config.trusted_proxies, headers, peer)
 }
 
 /// The tenant a path belongs to: `/t/{slug}/…` and `/api/v1/tenants/{slug}/…`.

@@ -3,11 +3,11 @@
 use super::AppState;
 use super::access_log::{LoggedBooking, LoggedTenant, Peer, client_ip};
 use super::error::{ApiError, cancel_refusal_message};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::domain::booking::BookingForm;
 use crate::domain::time::now;
 use crate::ops::booking;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -23,11 +23,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/tenants/{tenant}/slots", get(slots))
         .route("/api/v1/tenants/{tenant}/bookings", post(book))
         .route("/api/v1/bookings/{reference}", delete(cancel))
-        .fallback(not_found)
-}
-
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "Nicht gefunden.")
 }
 
 async fn health(State(state): State<AppState>) -> Response {
@@ -88,7 +83,7 @@ struct ServiceView {
 
 async fn services(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    ApiPath(tenant): ApiPath<String>,
 ) -> Result<Json<Vec<ServiceView>>, ApiError> {
     let list = booking::services(&state.ctx, &tenant).await?;
     Ok(Json(
@@ -110,6 +105,10 @@ struct SlotQuery {
     to: Option<NaiveDate>,
 }
 
+/// `from` and `to` further from today than this are refused: there are no slots there, and
+/// date arithmetic near chrono's limits (±262,143 years) would overflow.
+const MAX_DAYS_FROM_TODAY: i64 = 3653;
+
 #[derive(Serialize)]
 struct SlotView {
     id: i64,
@@ -121,16 +120,20 @@ struct SlotView {
 
 async fn slots(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    query: Result<Query<SlotQuery>, QueryRejection>,
+    ApiPath(tenant): ApiPath<String>,
+    ApiQuery(q): ApiQuery<SlotQuery>,
 ) -> Result<Json<Vec<SlotView>>, ApiError> {
-    let Query(q) = query.map_err(|r| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("Ungültige Anfrage: {}", r.body_text()),
-        )
-        .field("query", "service=CODE, from=JJJJ-MM-TT, to=JJJJ-MM-TT")
-    })?;
+    let today = now().date_naive();
+    for (field, date) in [("from", q.from), ("to", q.to)] {
+        if let Some(d) = date
+            && (d - today).num_days().abs() > MAX_DAYS_FROM_TODAY
+        {
+            return Err(
+                ApiError::new(StatusCode::BAD_REQUEST, "Datum außerhalb des Zeitraums.")
+                    .field(field, "höchstens zehn Jahre vor oder nach heute"),
+            );
+        }
+    }
     let service = q.service.ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -174,13 +177,13 @@ struct Receipt {
 
 async fn book(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
+    ApiPath(tenant): ApiPath<String>,
     Peer(peer): Peer,
     headers: HeaderMap,
-    body: Result<Json<BookingForm>, JsonRejection>,
+    body: Result<ApiJson<BookingForm>, ApiError>,
 ) -> Result<Response, Response> {
     limit(&state, &headers, peer).map_err(IntoResponse::into_response)?;
-    let Json(form) = body.map_err(|r| ApiError::from(r).into_response())?;
+    let ApiJson(form) = body.map_err(IntoResponse::into_response)?;
     let receipt = booking::book(&state.ctx, &tenant, &form, now())
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
@@ -218,14 +221,15 @@ struct CancelBody {
 /// the URL, where it would end up in the access log.
 async fn cancel(
     State(state): State<AppState>,
-    Path(reference): Path<String>,
+    ApiPath(reference): ApiPath<String>,
     Peer(peer): Peer,
     headers: HeaderMap,
-    body: Option<Json<CancelBody>>,
+    body: Result<Option<ApiJson<CancelBody>>, ApiError>,
 ) -> Result<Response, Response> {
     limit(&state, &headers, peer).map_err(IntoResponse::into_response)?;
+    let body = body.map_err(IntoResponse::into_response)?;
     let code = body
-        .map(|Json(b)| b.code)
+        .map(|ApiJson(b)| b.code)
         .or_else(|| {
             headers
                 .get("booking-code")

@@ -4,7 +4,6 @@ use crate::domain::booking::FieldErrors;
 use crate::ops::booking::BookingError;
 use crate::store::{BookingRefusal, CancelRefusal};
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -76,17 +75,6 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response()
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        let status = r.status();
-        let message = match status {
-            StatusCode::PAYLOAD_TOO_LARGE => "Anfrage zu groß.".to_owned(),
-            _ => format!("Ungültige Anfrage: {}", r.body_text()),
-        };
-        Self::new(status, message)
     }
 }
 

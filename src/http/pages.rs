@@ -5,6 +5,7 @@ use super::AppState;
 use super::access_log::{LoggedBooking, Peer};
 use super::api::limit;
 use super::error::{booking_refusal_message, cancel_refusal_message};
+use super::extract::{FormRefusal, Utf8Form};
 use crate::domain::booking::{BookingForm, FieldErrors, FormFields};
 use crate::domain::notice::Notice;
 use crate::domain::time::appointment_de;
@@ -13,9 +14,9 @@ use crate::ops::booking::{self, BookingError, BookingReceipt};
 use crate::store::OpenSlot;
 use askama::Template;
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -28,6 +29,57 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}/termine", get(slots_page))
         .route("/t/{tenant}/buchen/{slot_id}", get(form_page).post(submit))
         .route("/t/{tenant}/absagen", get(cancel_page).post(cancel_submit))
+        .route_layer(axum::middleware::from_fn(refuse_cross_site))
+}
+
+/// Whether a request comes from another site's page: `Sec-Fetch-Site: cross-site` says so;
+/// without that header (older browsers) an `Origin` whose host is not ours does. A request
+/// with neither (curl, very old browsers) is not a browser acting for another site.
+fn cross_site(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(
+            site.to_str().unwrap_or(""),
+            "same-origin" | "same-site" | "none"
+        );
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin.to_str().ok().and_then(|o| {
+        let (scheme, rest) = o.split_once("://")?;
+        Some(authority(scheme, rest))
+    });
+    match (origin_host, host) {
+        (Some(o), Some(h)) => o != authority("http", h) && o != authority("https", h),
+        _ => true,
+    }
+}
+
+/// `host[:port]` in lower case, without the scheme's default port.
+fn authority(scheme: &str, host: &str) -> String {
+    let host = host.trim().trim_end_matches('/').to_ascii_lowercase();
+    let default = match scheme {
+        "http" => ":80",
+        "https" => ":443",
+        _ => "",
+    };
+    match host.strip_suffix(default) {
+        Some(h) if !default.is_empty() => h.to_owned(),
+        _ => host,
+    }
+}
+
+/// Form posts from another site's page are refused: they could book or cancel in the
+/// citizen's name without the citizen seeing our form.
+async fn refuse_cross_site(request: Request, next: Next) -> Response {
+    if request.method() == Method::POST && cross_site(request.headers()) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Dieses Formular wurde von einer anderen Website abgeschickt und deshalb nicht angenommen. Bitte öffnen Sie die Terminbuchung direkt auf unserer Seite.",
+        );
+    }
+    next.run(request).await
 }
 
 fn render(status: StatusCode, template: &impl Template) -> Response {
@@ -35,7 +87,11 @@ fn render(status: StatusCode, template: &impl Template) -> Response {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {
             tracing::error!("template failed: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Interner Fehler").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Html("<!doctype html><html lang=\"de\"><title>Fehler</title><p>Interner Fehler</p></html>"),
+            )
+                .into_response()
         }
     }
 }
@@ -47,9 +103,10 @@ struct ErrorPage<'a> {
     message: &'a str,
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
     let title = match status {
         StatusCode::NOT_FOUND => "Nicht gefunden",
+        StatusCode::FORBIDDEN => "Nicht angenommen",
         StatusCode::TOO_MANY_REQUESTS => "Zu viele Versuche",
         StatusCode::CONFLICT => "Nicht mehr möglich",
         s if s.is_client_error() => "Ungültige Anfrage",
@@ -371,7 +428,7 @@ async fn submit(
     Path((tenant, slot_id)): Path<(String, i64)>,
     Peer(peer): Peer,
     headers: HeaderMap,
-    form: Result<Form<FormValues>, FormRejection>,
+    form: Result<Utf8Form<FormValues>, FormRefusal>,
 ) -> Response {
     if limit(&state, &headers, peer).is_err() {
         return error_page(
@@ -383,11 +440,12 @@ async fn submit(
         Ok(s) => s,
         Err(r) => return r,
     };
-    let Ok(Form(values)) = form else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Das Formular konnte nicht gelesen werden.",
-        );
+    let values = match form {
+        Ok(Utf8Form(v)) => v,
+        Err(refusal) => {
+            let (status, message) = refusal.status_and_message();
+            return error_page(status, message);
+        }
     };
     match booking::book(&state.ctx, &tenant, &values.to_form(slot_id), now()).await {
         Ok(receipt) => {
@@ -464,7 +522,7 @@ async fn cancel_submit(
     Path(tenant): Path<String>,
     Peer(peer): Peer,
     headers: HeaderMap,
-    form: Result<Form<CancelForm>, FormRejection>,
+    form: Result<Utf8Form<CancelForm>, FormRefusal>,
 ) -> Response {
     let Some(policy) = state.ctx.policies.get(&tenant) else {
         return booking_error_page(BookingError::UnknownTenant(tenant));
@@ -477,11 +535,12 @@ async fn cancel_submit(
             "Zu viele Versuche; bitte in einer Minute erneut versuchen.",
         );
     }
-    let Ok(Form(f)) = form else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Das Formular konnte nicht gelesen werden.",
-        );
+    let f = match form {
+        Ok(Utf8Form(f)) => f,
+        Err(refusal) => {
+            let (status, message) = refusal.status_and_message();
+            return error_page(status, message);
+        }
     };
     let outcome = match booking::cancel(&state.ctx, &f.reference, &f.code, now()).await {
         Ok(o) => o,

@@ -91,7 +91,11 @@ pub async fn free_slots(
     }
     let today = now.with_timezone(&tz).date_naive();
     let from = from.unwrap_or(today);
-    let to = to.unwrap_or(from + Duration::days(DEFAULT_DAYS_AHEAD));
+    // Checked: a date near chrono's limits must not panic the request.
+    let to = to.unwrap_or_else(|| {
+        from.checked_add_signed(Duration::days(DEFAULT_DAYS_AHEAD))
+            .unwrap_or(NaiveDate::MAX)
+    });
     let start_of = |d: NaiveDate| local_instant(tz, d.and_time(NaiveTime::MIN));
     let after = start_of(from).map_or(now, |t| t.max(now));
     let before = to.succ_opt().and_then(start_of).unwrap_or(after);
