@@ -126,7 +126,7 @@ async fn page_view(ctx: &Context, tenant: Option<&str>, at: DateTime<Utc>, ip: &
     ctx.store.log_access(&[entry]).await.unwrap();
 }
 
-async fn subject(ctx: &Context, who: Who) -> String {
+async fn subject(ctx: &Context, who: Who) -> datenwart::domain::subject::SubjectRef {
     people::subject_ref(ctx, who.0).await
 }
 
@@ -275,7 +275,7 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
             } else {
                 "not_addressed"
             }),
-            subject_ref: tenant.map(|_| values::subject(&bernd_ref)),
+            subject_ref: tenant.map(|_| bernd_ref.clone()),
             sender: Some(BERND.0.into()),
             subject: Some("Widerruf meiner Einwilligung, Bernd Vogel".into()),
             reason: None,
@@ -302,9 +302,9 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
         let received = t - Duration::weeks(closed.unwrap_or(0) + 2);
         let req = NewRequest {
             tenant: tenant.map(str::to_owned),
-            kind: values::kind(RequestKind::Access),
-            subject_ref: Some(values::subject(&bernd_ref)),
-            channel: values::channel(Channel::Email),
+            kind: RequestKind::Access,
+            subject_ref: Some(bernd_ref.clone()),
+            channel: Channel::Email,
             received_at: received,
             due_on: received.date_naive() + days(30),
         };
@@ -315,11 +315,7 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
             .unwrap();
         if let Some(weeks) = closed {
             ctx.store
-                .close_request(
-                    id,
-                    values::outcome(Outcome::Answered),
-                    &admin_at(t - Duration::weeks(weeks)),
-                )
+                .close_request(id, Outcome::Answered, &admin_at(t - Duration::weeks(weeks)))
                 .await
                 .unwrap();
         }
@@ -477,7 +473,7 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
         audit, 4,
         "one entry per tenant and one for rows without a tenant"
     );
-    for needle in [BERND.0, "Vogel", "Anna", &bernd_ref] {
+    for needle in [BERND.0, "Vogel", "Anna", bernd_ref.as_str()] {
         assert_eq!(db.count(&format!("select count(*) from audit_log where action = 'retention.run' and details like '%{needle}%'")).await, 0);
     }
     // A second run finds nothing to do.
@@ -586,7 +582,7 @@ async fn the_other_actions_delete_bookings_with_their_rows_and_anonymize_the_acc
         received_at: Some(t - days(95)),
         processed_at: t - days(80),
         outcome: values::inbox_outcome("review"),
-        subject_ref: Some(values::subject(&dora_ref)),
+        subject_ref: Some(dora_ref.clone()),
         sender: Some(DORA.0.into()),
         subject: Some("Auskunft".into()),
         reason: None,
@@ -604,9 +600,9 @@ async fn the_other_actions_delete_bookings_with_their_rows_and_anonymize_the_acc
     let received = t - Duration::weeks(160);
     let req = NewRequest {
         tenant: Some(W.into()),
-        kind: values::kind(RequestKind::Withdrawal),
-        subject_ref: Some(values::subject(&dora_ref)),
-        channel: values::channel(Channel::Letter),
+        kind: RequestKind::Withdrawal,
+        subject_ref: Some(dora_ref.clone()),
+        channel: Channel::Letter,
         received_at: received,
         due_on: received.date_naive() + days(30),
     };
@@ -618,7 +614,7 @@ async fn the_other_actions_delete_bookings_with_their_rows_and_anonymize_the_acc
     ctx.store
         .close_request(
             request,
-            values::outcome(Outcome::Answered),
+            Outcome::Answered,
             &admin_at(t - Duration::weeks(157)),
         )
         .await

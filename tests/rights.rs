@@ -6,7 +6,7 @@ mod common;
 use chrono::{Duration, NaiveDate, Utc};
 use common::cli::{assert_exit, json, run, stderr, stdout};
 use common::people::{self, Citizen};
-use common::{Kind, TestDb, fixture, ready, values};
+use common::{Kind, TestDb, fixture, ready};
 use datenwart::domain::booking::BookingForm;
 use datenwart::domain::requests::{Channel, Outcome, RequestKind};
 use datenwart::ops::rights::{self, EraseRequest, FindBy, HoldOn};
@@ -241,7 +241,7 @@ async fn erasure_removes_the_person_everywhere_and_leaves_others_untouched(db: T
     let closed = requests::list(
         &ctx,
         &RequestFilter {
-            kind: Some(values::kind(RequestKind::Erasure)),
+            kind: Some(RequestKind::Erasure),
             ..Default::default()
         },
     )
@@ -251,7 +251,7 @@ async fn erasure_removes_the_person_everywhere_and_leaves_others_untouched(db: T
     assert!(
         closed
             .iter()
-            .all(|r| r.outcome.as_deref() == Some("erased"))
+            .all(|r| r.outcome.map(|o| o.as_str()) == Some("erased"))
     );
     assert_eq!(
         db.count(&format!(
@@ -362,13 +362,13 @@ async fn holds_and_restrictions_keep_data_and_are_reported(db: TestDb) {
         &ctx,
         &RequestFilter {
             tenant: Some("westendorf".into()),
-            kind: Some(values::kind(RequestKind::Erasure)),
+            kind: Some(RequestKind::Erasure),
             ..Default::default()
         },
     )
     .await
     .unwrap();
-    assert_eq!(partly[0].outcome.as_deref(), Some("erased_partly"));
+    assert_eq!(partly[0].outcome.map(|o| o.as_str()), Some("erased_partly"));
 
     // Lifted and removed: the next erasure takes the rest.
     rights::lift(&ctx, ANNA, None).await.unwrap();
@@ -615,7 +615,7 @@ async fn the_register_computes_deadlines_and_extends_only_before_them(db: TestDb
         .await
         .unwrap();
     assert_eq!(
-        (closed.status.as_str(), closed.outcome.as_deref()),
+        (closed.status.as_str(), closed.outcome.map(|o| o.as_str())),
         ("closed", Some("answered"))
     );
     assert!(

@@ -11,6 +11,8 @@
 
 mod common;
 
+use datenwart::domain::requests::InboxOutcome;
+
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use common::cli::{assert_exit, run, stderr, stdout};
 use common::people::{self, Citizen, subject_ref};
@@ -831,7 +833,7 @@ async fn check_corpus(db: TestDb, way: Way) {
                     Held => "erased_partly",
                     _ => "answered",
                 };
-                assert_eq!(r.outcome.as_deref(), Some(outcome), "{f}");
+                assert_eq!(r.outcome.map(|o| o.as_str()), Some(outcome), "{f}");
             }
         }
 
@@ -921,9 +923,9 @@ async fn check_corpus(db: TestDb, way: Way) {
         q.count("select count(*) from inbox_messages").await,
         recorded
     );
-    for outcome in withdrawals::OUTCOMES {
-        let n = CORPUS.iter().filter(|e| e.outcome == *outcome).count() as i64;
-        let n = if *outcome == "duplicate" { 0 } else { n };
+    for outcome in InboxOutcome::ALL.iter().map(|o| o.as_str()) {
+        let n = CORPUS.iter().filter(|e| e.outcome == outcome).count() as i64;
+        let n = if outcome == "duplicate" { 0 } else { n };
         assert_eq!(
             q.count(&format!(
                 "select count(*) from inbox_messages where outcome = '{outcome}'"
@@ -1348,7 +1350,7 @@ async fn a_dry_run_shows_the_outcomes_and_changes_nothing(db: TestDb) {
 
     // Nothing was recorded: the real run gives every message its outcome.
     let real = import(&ctx, mbox, &outbox, false).await;
-    let outcomes: Vec<&str> = real.iter().map(|r| r.outcome).collect();
+    let outcomes: Vec<&str> = real.iter().map(|r| r.outcome.as_str()).collect();
     let expected: Vec<&str> = CORPUS.iter().map(|e| e.outcome).collect();
     assert_eq!(outcomes, expected);
     q.close().await;
@@ -1450,7 +1452,7 @@ async fn a_withdrawal_follows_the_legal_basis_of_the_booking_at_that_tenant(db: 
     )
     .await;
     assert_eq!(
-        (r.outcome, r.tenant.as_deref()),
+        (r.outcome.as_str(), r.tenant.as_deref()),
         ("withdrawn", Some(W)),
         "{}",
         r.reason
@@ -1492,7 +1494,7 @@ async fn a_withdrawal_follows_the_legal_basis_of_the_booking_at_that_tenant(db: 
     )
     .await;
     assert_eq!(
-        (r.outcome, r.tenant.as_deref()),
+        (r.outcome.as_str(), r.tenant.as_deref()),
         ("withdrawn", Some(R)),
         "{}",
         r.reason
@@ -1528,7 +1530,12 @@ async fn a_withdrawal_follows_the_legal_basis_of_the_booking_at_that_tenant(db: 
     let kinds: Vec<(&str, &str)> = left
         .requests
         .iter()
-        .map(|r| (r.kind.as_str(), r.outcome.as_deref().unwrap_or_default()))
+        .map(|r| {
+            (
+                r.kind.as_str(),
+                r.outcome.map(|o| o.as_str()).unwrap_or_default(),
+            )
+        })
         .collect();
     assert_eq!(kinds, [("withdrawal", "erased")]);
     assert_eq!(
@@ -1592,7 +1599,7 @@ async fn an_sms_only_withdrawal_ends_only_the_sms_reminders(db: TestDb) {
     )
     .await;
     assert_eq!(
-        (r.outcome, r.tenant.as_deref()),
+        (r.outcome.as_str(), r.tenant.as_deref()),
         ("sms_withdrawn", Some(R)),
         "{}",
         r.reason
@@ -1609,7 +1616,7 @@ async fn an_sms_only_withdrawal_ends_only_the_sms_reminders(db: TestDb) {
     )
     .await;
     assert_eq!(
-        (r.outcome, r.tenant.as_deref()),
+        (r.outcome.as_str(), r.tenant.as_deref()),
         ("sms_withdrawn", Some(O)),
         "{}",
         r.reason
@@ -1655,9 +1662,9 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
         lines.next(),
         Some("dry run: nothing was changed, no reply written")
     );
-    let counts: Vec<String> = withdrawals::OUTCOMES
+    let counts: Vec<String> = InboxOutcome::ALL
         .iter()
-        .map(|o| (o, CORPUS.iter().filter(|e| e.outcome == *o).count()))
+        .map(|o| (o, CORPUS.iter().filter(|e| e.outcome == o.as_str()).count()))
         .filter(|(_, n)| *n > 0)
         .map(|(o, n)| format!("{o}: {n}"))
         .collect();
@@ -1666,7 +1673,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
         Some(format!("{} message(s); {}", CORPUS.len(), counts.join(", ")).as_str())
     );
     assert!(
-        counts.len() == withdrawals::OUTCOMES.len(),
+        counts.len() == InboxOutcome::ALL.len(),
         "the corpus has every outcome"
     );
 

@@ -1,9 +1,10 @@
 //! `withdrawals import`, `withdrawals review`, `withdrawals resolve`.
 
 use super::render::{self, Format};
+use crate::domain::requests::InboxOutcome;
 use crate::mail::Source;
 use crate::ops::Context;
-use crate::ops::withdrawals::{self, ImportOptions, OUTCOMES};
+use crate::ops::withdrawals::{self, ImportOptions};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -55,7 +56,7 @@ pub struct ImportArgs {
 struct MessageRow {
     origin: String,
     message_id: String,
-    outcome: &'static str,
+    outcome: InboxOutcome,
     tenant: String,
     request_id: String,
     reason: String,
@@ -81,7 +82,7 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
                 .into_iter()
                 .map(|i| ReviewRow {
                     message: i.message_key,
-                    outcome: i.outcome,
+                    outcome: i.outcome.to_string(),
                     tenant: i.tenant.unwrap_or_default(),
                     received_at: i
                         .received_at
@@ -163,7 +164,7 @@ async fn import(ctx: &Context, args: ImportArgs, format: Format) -> Result<ExitC
                 .collect();
             render::rows(format, &rows)?;
             if format == Format::Table {
-                let counts: Vec<String> = OUTCOMES
+                let counts: Vec<String> = InboxOutcome::ALL
                     .iter()
                     .filter_map(|o| {
                         let n = reports.iter().filter(|r| r.outcome == *o).count();

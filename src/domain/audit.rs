@@ -33,8 +33,8 @@ impl AuditEvent {
     }
 
     /// The pseudonymous reference of the person concerned (never an address or a name).
-    pub fn subject(mut self, subject_ref: &str) -> Self {
-        self.subject_ref = Some(subject_ref.to_owned());
+    pub fn subject(mut self, subject_ref: impl AsRef<str>) -> Self {
+        self.subject_ref = Some(subject_ref.as_ref().to_owned());
         self
     }
 }

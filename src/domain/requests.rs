@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 macro_rules! vocabulary {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal / $german:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
         #[serde(rename_all = "snake_case")]
@@ -14,8 +14,21 @@ macro_rules! vocabulary {
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
+            /// How it is stored and typed.
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
+            }
+
+            /// How a letter to the person says it.
+            pub fn german(self) -> &'static str {
+                match self { $($name::$variant => $german),+ }
+            }
+        }
+
+        /// Compares with the stored spelling (`kind == "access"`).
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
             }
         }
 
@@ -43,40 +56,105 @@ macro_rules! vocabulary {
 vocabulary!(
     /// What the person asks for (Art. 15–21, Art. 7(3)).
     RequestKind {
-        Access => "access",
-        Erasure => "erasure",
-        Rectification => "rectification",
-        Restriction => "restriction",
-        Objection => "objection",
-        Portability => "portability",
-        Withdrawal => "withdrawal",
+        Access => "access" / "Auskunft (Art. 15 DSGVO)",
+        Erasure => "erasure" / "Löschung (Art. 17 DSGVO)",
+        Rectification => "rectification" / "Berichtigung (Art. 16 DSGVO)",
+        Restriction => "restriction" / "Einschränkung der Verarbeitung (Art. 18 DSGVO)",
+        Objection => "objection" / "Widerspruch (Art. 21 DSGVO)",
+        Portability => "portability" / "Datenübertragung (Art. 20 DSGVO)",
+        Withdrawal => "withdrawal" / "Widerruf einer Einwilligung (Art. 7 Abs. 3 DSGVO)",
     }
 );
 
 vocabulary!(
     /// How the request arrived.
     Channel {
-        Email => "email",
-        Letter => "letter",
-        Phone => "phone",
-        InPerson => "in_person",
-        Web => "web",
+        Email => "email" / "per E-Mail",
+        Letter => "letter" / "per Brief",
+        Phone => "phone" / "telefonisch",
+        InPerson => "in_person" / "persönlich",
+        Web => "web" / "über das Internet",
     }
 );
 
 vocabulary!(
     /// How a request was closed.
     Outcome {
-        Answered => "answered",
-        NoData => "no_data",
-        Erased => "erased",
-        ErasedPartly => "erased_partly",
-        Rectified => "rectified",
-        Restricted => "restricted",
-        Rejected => "rejected",
-        WithdrawnBySubject => "withdrawn_by_subject",
+        Answered => "answered" / "beantwortet",
+        NoData => "no_data" / "beantwortet: keine Daten vorhanden",
+        Erased => "erased" / "Daten gelöscht",
+        ErasedPartly => "erased_partly" / "Daten teilweise gelöscht",
+        Rectified => "rectified" / "Daten berichtigt",
+        Restricted => "restricted" / "Verarbeitung eingeschränkt",
+        Rejected => "rejected" / "abgelehnt",
+        WithdrawnBySubject => "withdrawn_by_subject" / "von Ihnen zurückgenommen",
     }
 );
+
+vocabulary!(
+    /// Whether a request is being worked on.
+    RequestStatus {
+        Open => "open" / "in Bearbeitung",
+        Closed => "closed" / "erledigt",
+    }
+);
+
+vocabulary!(
+    /// The one outcome a message of the office mailbox gets.
+    InboxOutcome {
+        Withdrawn => "withdrawn" / "Widerruf der Einwilligung ausgeführt",
+        SmsWithdrawn => "sms_withdrawn" / "Widerruf der SMS-Erinnerung ausgeführt",
+        AccessRequest => "access_request" / "als Auskunftsantrag erfasst",
+        ErasureRequest => "erasure_request" / "als Löschantrag erfasst",
+        Unmatched => "unmatched" / "keiner Buchung zuzuordnen",
+        Review => "review" / "zur Prüfung durch die Verwaltung",
+        NotAddressed => "not_addressed" / "nicht an eine Widerrufsadresse gerichtet",
+        NotARequest => "not_a_request" / "kein Antrag nach der DSGVO (allgemeine Bearbeitung)",
+        Duplicate => "duplicate" / "doppelt eingegangen",
+        Unreadable => "unreadable" / "nicht lesbar",
+    }
+);
+
+impl Outcome {
+    /// An erasure's outcome: `erased`, or `erased_partly` when a hold or a restriction
+    /// kept some of the person's data.
+    pub fn of_erasure(nothing_kept: bool) -> Outcome {
+        if nothing_kept {
+            Outcome::Erased
+        } else {
+            Outcome::ErasedPartly
+        }
+    }
+}
+
+impl InboxOutcome {
+    /// What a human may decide a message is (`withdrawals resolve --as`).
+    pub const DECISIONS: &'static [InboxOutcome] = &[
+        InboxOutcome::Withdrawn,
+        InboxOutcome::SmsWithdrawn,
+        InboxOutcome::AccessRequest,
+        InboxOutcome::ErasureRequest,
+        InboxOutcome::NotARequest,
+    ];
+
+    /// Outcomes that wait for a human (`withdrawals review`).
+    pub const NEEDS_A_HUMAN: &'static [InboxOutcome] = &[
+        InboxOutcome::Review,
+        InboxOutcome::Unmatched,
+        InboxOutcome::Unreadable,
+    ];
+
+    /// Whether the intake acted on the message and answers it.
+    pub fn is_applied(self) -> bool {
+        matches!(
+            self,
+            InboxOutcome::Withdrawn
+                | InboxOutcome::SmsWithdrawn
+                | InboxOutcome::AccessRequest
+                | InboxOutcome::ErasureRequest
+        )
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -50,7 +50,8 @@ pub fn normalize_email(email: &str) -> String {
 
 /// A keyed hash of a person's normalized e-mail: stable within one installation, useless
 /// without its key. This is what the register, the ledger and the audit trail store.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct SubjectRef(String);
 
 impl SubjectRef {
@@ -67,6 +68,25 @@ impl SubjectRef {
     }
 
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Compares with the stored text (64 hex characters).
+impl PartialEq<&str> for SubjectRef {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for SubjectRef {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl AsRef<str> for SubjectRef {
+    fn as_ref(&self) -> &str {
         &self.0
     }
 }

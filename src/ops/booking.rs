@@ -148,9 +148,7 @@ pub fn prepare(
             slot_id: valid.slot_id,
             code_hash: booking::code_hash(key, &reference, &code),
             reference,
-            subject_ref: SubjectRef::for_email(key, &valid.person.email)
-                .as_str()
-                .to_owned(),
+            subject_ref: SubjectRef::for_email(key, &valid.person.email),
             person: valid.person,
             booked_at,
             consents: valid.consents,

@@ -3,7 +3,8 @@
 
 use super::{Context, Refusal};
 use crate::domain::deadline::{self, ANSWER_MONTHS};
-use crate::domain::requests::{Channel, Outcome, RequestKind};
+use crate::domain::requests::{Channel, Outcome, RequestKind, RequestStatus};
+use crate::domain::subject::SubjectRef;
 use crate::store::{NewRequest, Request, RequestFilter};
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -42,7 +43,7 @@ pub async fn open(
     ctx: &Context,
     tenant: Option<&str>,
     kind: RequestKind,
-    subject_ref: Option<&str>,
+    subject_ref: Option<&SubjectRef>,
     channel: Channel,
     received: DateTime<Utc>,
 ) -> Result<Request> {
@@ -52,9 +53,9 @@ pub async fn open(
     let due = due_on(ctx, tenant, received)?;
     let new = NewRequest {
         tenant: tenant.map(str::to_owned),
-        kind: kind.as_str().to_owned(),
-        subject_ref: subject_ref.map(str::to_owned),
-        channel: channel.as_str().to_owned(),
+        kind,
+        subject_ref: subject_ref.cloned(),
+        channel,
         received_at: received,
         due_on: due,
     };
@@ -89,7 +90,7 @@ pub async fn extend(
         )
         .into());
     }
-    if request.status != "open" {
+    if request.status != RequestStatus::Open {
         return Err(Refusal::InvalidInput(format!("request {id} is closed")).into());
     }
     if request.extended_due_on.is_some() {
@@ -124,9 +125,7 @@ fn region_of(ctx: &Context, tenant: Option<&str>) -> String {
 
 pub async fn close(ctx: &Context, id: i64, outcome: Outcome) -> Result<Request> {
     get(ctx, id).await?;
-    ctx.store
-        .close_request(id, outcome.as_str(), &ctx.audit())
-        .await?;
+    ctx.store.close_request(id, outcome, &ctx.audit()).await?;
     get(ctx, id).await
 }
 
@@ -140,13 +139,13 @@ pub async fn ensure(
     ctx: &Context,
     tenant: Option<&str>,
     kind: RequestKind,
-    subject_ref: &str,
+    subject_ref: &SubjectRef,
     channel: Channel,
     explicit: Option<i64>,
 ) -> Result<Request> {
     if let Some(id) = explicit {
         let r = get(ctx, id).await?;
-        if r.status != "open" {
+        if r.status != RequestStatus::Open {
             return Err(
                 Refusal::InvalidInput(format!("--request {id}: the request is closed")).into(),
             );
@@ -155,9 +154,9 @@ pub async fn ensure(
     }
     let filter = RequestFilter {
         tenant: tenant.map(str::to_owned),
-        status: Some("open".into()),
-        subject_ref: Some(subject_ref.to_owned()),
-        kind: Some(kind.as_str().to_owned()),
+        status: Some(RequestStatus::Open),
+        subject_ref: Some(subject_ref.clone()),
+        kind: Some(kind),
         ..Default::default()
     };
     let open_ones = ctx.store.list_requests(&filter).await?;

@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 /// The pseudonymous reference of the person with this e-mail (syntax checked first).
-pub async fn email_ref(ctx: &Context, email: &str) -> Result<String> {
+pub async fn email_ref(ctx: &Context, email: &str) -> Result<SubjectRef> {
     if !is_email_address(email.trim()) {
         return Err(Refusal::InvalidInput(format!(
             "--email \"{}\": not an e-mail address",
@@ -25,14 +25,14 @@ pub async fn email_ref(ctx: &Context, email: &str) -> Result<String> {
         .into());
     }
     let key = ctx.store.pseudonym_key().await?;
-    Ok(SubjectRef::for_email(&key, email).as_str().to_owned())
+    Ok(SubjectRef::for_email(&key, email))
 }
 
 /// The tenants a command acts on: the one named (it must have a policy), else every tenant
 /// where the person appears.
 pub async fn tenants_of(
     ctx: &Context,
-    subject_ref: &str,
+    subject_ref: &SubjectRef,
     tenant: Option<&str>,
 ) -> Result<Vec<String>> {
     if let Some(t) = tenant {
@@ -40,7 +40,7 @@ pub async fn tenants_of(
     }
     let found = ctx
         .store
-        .find_subjects(&SubjectQuery::Ref(subject_ref.to_owned()), tenant)
+        .find_subjects(&SubjectQuery::Ref(subject_ref.clone()), tenant)
         .await?;
     let mut tenants: Vec<String> = found.into_iter().map(|m| m.tenant).collect();
     tenants.dedup();
@@ -64,7 +64,7 @@ pub enum FindBy {
 #[derive(Clone, Debug, Serialize)]
 pub struct Appearance {
     pub tenant: String,
-    pub subject_ref: String,
+    pub subject_ref: SubjectRef,
     pub category: &'static str,
     pub rows: usize,
 }
@@ -113,7 +113,7 @@ pub async fn find(ctx: &Context, by: &FindBy, tenant: Option<&str>) -> Result<Ve
                 }),
         );
         for h in ctx.store.list_holds(Some(&m.tenant), false).await? {
-            if h.subject_ref.as_deref() == Some(m.subject_ref.as_str()) {
+            if h.subject_ref.as_ref() == Some(&m.subject_ref) {
                 out.push(Appearance {
                     tenant: m.tenant.clone(),
                     subject_ref: m.subject_ref.clone(),
@@ -140,7 +140,7 @@ pub(super) fn booking_erasure(policy: Option<&Policy>) -> BookingErasure {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Erasure {
-    pub subject_ref: String,
+    pub subject_ref: SubjectRef,
     #[serde(flatten)]
     pub report: ErasureReport,
     /// Register entries answered, per tenant.
@@ -271,7 +271,7 @@ pub const CORRECTABLE: &[&str] = &[
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Rectification {
-    pub subject_ref: String,
+    pub subject_ref: SubjectRef,
     pub fields: Vec<&'static str>,
     /// Bookings changed per tenant.
     pub bookings: Vec<(String, usize)>,
@@ -336,10 +336,7 @@ pub async fn correct(
                     return Err(invalid(set, "not an e-mail address".into()).into());
                 }
                 let key = ctx.store.pseudonym_key().await?;
-                c.email = Some((
-                    value.to_owned(),
-                    SubjectRef::for_email(&key, value).as_str().to_owned(),
-                ));
+                c.email = Some((value.to_owned(), SubjectRef::for_email(&key, value)));
             }
             "phone" => {
                 c.phone = Some(
@@ -394,7 +391,7 @@ pub async fn correct(
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RestrictionReport {
-    pub subject_ref: String,
+    pub subject_ref: SubjectRef,
     pub tenant: Option<String>,
     /// The restriction made, or how many were lifted.
     pub restriction: Option<i64>,

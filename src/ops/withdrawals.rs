@@ -7,6 +7,7 @@ use super::{Context, Refusal};
 use crate::domain::booking::SMS_PURPOSE;
 use crate::domain::classify::{Intent, classify};
 use crate::domain::policy::{LegalBasis, Policy};
+use crate::domain::requests::{InboxOutcome, RequestKind};
 use crate::domain::subject::{SubjectRef, normalize_email};
 use crate::domain::time::{appointment_de, date_de, local_date_de};
 use crate::mail::{self, ParsedMail, Source};
@@ -20,27 +21,13 @@ use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-/// The one outcome a message gets.
-pub const OUTCOMES: &[&str] = &[
-    "withdrawn",
-    "sms_withdrawn",
-    "access_request",
-    "erasure_request",
-    "unmatched",
-    "review",
-    "not_addressed",
-    "not_a_request",
-    "duplicate",
-    "unreadable",
-];
-
 /// What happened to one message, for the report (never its sender or text).
 #[derive(Clone, Debug, Serialize)]
 pub struct MessageReport {
     /// Where it was found (file or mbox position).
     pub origin: String,
     pub message_id: Option<String>,
-    pub outcome: &'static str,
+    pub outcome: InboxOutcome,
     pub tenant: Option<String>,
     pub request_id: Option<i64>,
     pub consents_withdrawn: usize,
@@ -81,7 +68,7 @@ pub async fn import(ctx: &Context, opts: &ImportOptions) -> Result<ImportReport>
         let report = match item {
             Err(e) => MessageReport::bare(
                 e.path().display().to_string(),
-                "unreadable",
+                InboxOutcome::Unreadable,
                 format!("cannot read: {e}"),
             ),
             Ok(raw) => {
@@ -90,7 +77,7 @@ pub async fn import(ctx: &Context, opts: &ImportOptions) -> Result<ImportReport>
                 r.with_context(|| format!("while processing {}", raw.origin))?
             }
         };
-        if report.outcome != "duplicate" {
+        if report.outcome != InboxOutcome::Duplicate {
             tracing::info!("{}: {}", report.origin, report.outcome);
         }
         reports.push(report);
@@ -102,7 +89,7 @@ pub async fn import(ctx: &Context, opts: &ImportOptions) -> Result<ImportReport>
 }
 
 impl MessageReport {
-    fn bare(origin: String, outcome: &'static str, reason: String) -> Self {
+    fn bare(origin: String, outcome: InboxOutcome, reason: String) -> Self {
         Self {
             origin,
             message_id: None,
@@ -214,7 +201,7 @@ fn effect_of(
     policy: &Policy,
     intent: Intent,
     received: DateTime<Utc>,
-) -> Result<(&'static str, IntakeEffect)> {
+) -> Result<(InboxOutcome, IntakeEffect)> {
     let due_on = due_on(ctx, Some(&policy.tenant.slug), received)?;
     Ok(match intent {
         Intent::Withdrawal => {
@@ -226,7 +213,7 @@ fn effect_of(
                 }
             });
             (
-                "withdrawn",
+                InboxOutcome::Withdrawn,
                 IntakeEffect::Withdraw {
                     purposes: consent_purposes(policy),
                     erase,
@@ -235,7 +222,7 @@ fn effect_of(
             )
         }
         Intent::SmsWithdrawal => (
-            "sms_withdrawn",
+            InboxOutcome::SmsWithdrawn,
             IntakeEffect::Withdraw {
                 purposes: vec![SMS_PURPOSE.to_owned()],
                 erase: None,
@@ -243,21 +230,21 @@ fn effect_of(
             },
         ),
         Intent::AccessRequest => (
-            "access_request",
+            InboxOutcome::AccessRequest,
             IntakeEffect::OpenRequest {
-                kind: "access".into(),
+                kind: RequestKind::Access,
                 due_on,
             },
         ),
         Intent::ErasureRequest => (
-            "erasure_request",
+            InboxOutcome::ErasureRequest,
             IntakeEffect::OpenRequest {
-                kind: "erasure".into(),
+                kind: RequestKind::Erasure,
                 due_on,
             },
         ),
-        Intent::NotARequest => ("not_a_request", IntakeEffect::Nothing),
-        Intent::Review => ("review", IntakeEffect::Nothing),
+        Intent::NotARequest => (InboxOutcome::NotARequest, IntakeEffect::Nothing),
+        Intent::Review => (InboxOutcome::Review, IntakeEffect::Nothing),
     })
 }
 
@@ -276,10 +263,11 @@ async fn one(
         // Maildir and from an mbox (which adds a line end) are one message.
         Err(_) => mail::hash_key(bytes),
     };
-    let mut report = MessageReport::bare(origin.to_owned(), "unreadable", String::new());
+    let mut report =
+        MessageReport::bare(origin.to_owned(), InboxOutcome::Unreadable, String::new());
     report.message_id = parsed.as_ref().ok().and_then(|m| m.message_id.clone());
     if !seen.insert(key.clone()) || ctx.store.inbox_contains(&key).await? {
-        report.outcome = "duplicate";
+        report.outcome = InboxOutcome::Duplicate;
         report.reason = "this message was processed before".into();
         return Ok(report);
     }
@@ -288,7 +276,8 @@ async fn one(
         tenant: None,
         received_at: None,
         processed_at: now,
-        outcome: String::new(),
+        // Until the message is decided, it is one nobody could read.
+        outcome: InboxOutcome::Unreadable,
         subject_ref: None,
         sender: None,
         subject: None,
@@ -304,7 +293,7 @@ async fn one(
     };
     entry.received_at = mail.received;
     let Some((policy, address)) = route(ctx, &mail) else {
-        report.outcome = "not_addressed";
+        report.outcome = InboxOutcome::NotAddressed;
         report.reason = "no recipient is a withdrawal address of a tenant".into();
         return record(ctx, opts, entry, IntakeEffect::Nothing, report, None).await;
     };
@@ -316,7 +305,7 @@ async fn one(
     let received = mail.received.unwrap_or(now);
     let (mut outcome, mut effect) = effect_of(ctx, policy, classification.intent, received)?;
     report.reason = classification.reason.clone();
-    if outcome == "not_a_request" {
+    if outcome == InboxOutcome::NotARequest {
         report.outcome = outcome;
         return record(ctx, opts, entry, effect, report, None).await;
     }
@@ -327,17 +316,17 @@ async fn one(
         entry.subject = Some(mail.subject.chars().take(200).collect());
     };
     if mail.dmarc_fail {
-        outcome = "review";
+        outcome = InboxOutcome::Review;
         effect = IntakeEffect::Nothing;
         report.reason = "the sender's domain failed DMARC (possibly forged)".into();
     } else if domain_of(&from).is_some_and(|d| own_domains(policy).contains(&d)) {
-        outcome = "review";
+        outcome = InboxOutcome::Review;
         effect = IntakeEffect::Nothing;
         report.reason = "sent from the tenant's own domain (a forward by staff?)".into();
     }
     let key = ctx.store.pseudonym_key().await?;
-    let subject_ref = SubjectRef::for_email(&key, &from).as_str().to_owned();
-    if outcome != "review" {
+    let subject_ref = SubjectRef::for_email(&key, &from);
+    if outcome != InboxOutcome::Review {
         let known = !from.is_empty()
             && !ctx
                 .store
@@ -345,7 +334,7 @@ async fn one(
                 .await?
                 .is_empty();
         if !known {
-            outcome = "unmatched";
+            outcome = InboxOutcome::Unmatched;
             effect = IntakeEffect::Nothing;
             report.reason = format!(
                 "{}; the sender is not a known person of {tenant}",
@@ -353,7 +342,7 @@ async fn one(
             );
         }
     }
-    if matches!(outcome, "review" | "unmatched") {
+    if matches!(outcome, InboxOutcome::Review | InboxOutcome::Unmatched) {
         keep_for_human(&mut entry);
     } else {
         entry.subject_ref = Some(subject_ref.clone());
@@ -407,7 +396,10 @@ async fn record(
     let outcome = report.outcome;
     let answered = matches!(
         outcome,
-        "withdrawn" | "sms_withdrawn" | "access_request" | "erasure_request"
+        InboxOutcome::Withdrawn
+            | InboxOutcome::SmsWithdrawn
+            | InboxOutcome::AccessRequest
+            | InboxOutcome::ErasureRequest
     );
     let render = |result: &IntakeResult| {
         reply
@@ -420,7 +412,7 @@ async fn record(
         .record_message(&entry, &effect, &render, &ctx.audit())
         .await?;
     if !result.recorded {
-        report.outcome = "duplicate";
+        report.outcome = InboxOutcome::Duplicate;
         report.reason = "this message was processed before".into();
         return Ok(report);
     }
@@ -439,7 +431,7 @@ async fn record(
 /// its file name in the outbox and the `.eml` text.
 fn render_reply(
     reply: &Reply<'_>,
-    outcome: &str,
+    outcome: InboxOutcome,
     result: &IntakeResult,
     effect: &IntakeEffect,
 ) -> NewReply {
@@ -460,7 +452,7 @@ fn render_reply(
     let date = local_date_de(tz, received);
     let mut body = String::from("Guten Tag,\n\n");
     match (outcome, effect) {
-        ("withdrawn", IntakeEffect::Withdraw { erase, .. }) => {
+        (InboxOutcome::Withdrawn, IntakeEffect::Withdraw { erase, .. }) => {
             body.push_str(&format!(
                 "wir haben Ihren Widerruf vom {date} erhalten und umgesetzt: Ihre Einwilligungen in die \
                  Verarbeitung Ihrer Daten bei der Online-Terminvergabe enden mit Wirkung für die Zukunft \
@@ -492,12 +484,12 @@ fn render_reply(
                 );
             }
         }
-        ("sms_withdrawn", _) => body.push_str(&format!(
+        (InboxOutcome::SmsWithdrawn, _) => body.push_str(&format!(
             "wir haben Ihren Widerruf vom {date} erhalten: Sie erhalten keine SMS-Erinnerungen mehr, \
              Ihre Einwilligung dazu endet mit Wirkung für die Zukunft. Ihre Termine bleiben bestehen.\n\n"
         )),
         (kind, IntakeEffect::OpenRequest { due_on, .. }) => {
-            let what = if kind == "access_request" {
+            let what = if kind == InboxOutcome::AccessRequest {
                 "auf Auskunft über Ihre personenbezogenen Daten (Art. 15 DSGVO)"
             } else {
                 "auf Löschung Ihrer personenbezogenen Daten (Art. 17 DSGVO)"
@@ -575,25 +567,13 @@ fn remove_stale_temp_files(outbox: &Path) -> usize {
 
 /// Messages a human must look at: review, unmatched, unreadable.
 pub async fn review(ctx: &Context) -> Result<Vec<crate::store::InboxItem>> {
-    Ok(ctx
-        .store
-        .inbox_items(&["review", "unmatched", "unreadable"])
-        .await?)
+    Ok(ctx.store.inbox_items(InboxOutcome::NEEDS_A_HUMAN).await?)
 }
-
-/// What a human decided a message is.
-pub const DECISIONS: &[&str] = &[
-    "withdrawn",
-    "sms_withdrawn",
-    "access_request",
-    "erasure_request",
-    "not_a_request",
-];
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Resolution {
     pub message_key: String,
-    pub outcome: String,
+    pub outcome: InboxOutcome,
     pub tenant: Option<String>,
     pub request_id: Option<i64>,
     pub consents_withdrawn: usize,
@@ -611,19 +591,20 @@ pub async fn resolve(
     email: Option<&str>,
     outbox: &Path,
 ) -> Result<Resolution> {
-    let intent = match decision {
-        "withdrawn" => Intent::Withdrawal,
-        "sms_withdrawn" => Intent::SmsWithdrawal,
-        "access_request" => Intent::AccessRequest,
-        "erasure_request" => Intent::ErasureRequest,
-        "not_a_request" => Intent::NotARequest,
-        other => {
-            return Err(Refusal::InvalidInput(format!(
-                "--as {other}: use one of {}",
-                DECISIONS.join(", ")
-            ))
-            .into());
-        }
+    let decisions = || {
+        let all: Vec<&str> = InboxOutcome::DECISIONS.iter().map(|d| d.as_str()).collect();
+        format!("--as {decision}: use one of {}", all.join(", "))
+    };
+    let decided: InboxOutcome = decision
+        .parse()
+        .map_err(|_| Refusal::InvalidInput(decisions()))?;
+    let intent = match decided {
+        InboxOutcome::Withdrawn => Intent::Withdrawal,
+        InboxOutcome::SmsWithdrawn => Intent::SmsWithdrawal,
+        InboxOutcome::AccessRequest => Intent::AccessRequest,
+        InboxOutcome::ErasureRequest => Intent::ErasureRequest,
+        InboxOutcome::NotARequest => Intent::NotARequest,
+        _ => return Err(Refusal::InvalidInput(decisions()).into()),
     };
     // Replies an earlier run left pending go out first, into this outbox.
     let replies_recovered = flush_pending(ctx, outbox).await?;
@@ -662,14 +643,10 @@ pub async fn resolve(
     let received = item.received_at.unwrap_or(item.processed_at);
     let (outcome, effect) = match policy {
         Some(p) => effect_of(ctx, p, intent, received)?,
-        None => ("not_a_request", IntakeEffect::Nothing),
+        None => (InboxOutcome::NotARequest, IntakeEffect::Nothing),
     };
     let subject_ref = match &email {
-        Some(e) => Some(
-            SubjectRef::for_email(&ctx.store.pseudonym_key().await?, e)
-                .as_str()
-                .to_owned(),
-        ),
+        Some(e) => Some(SubjectRef::for_email(&ctx.store.pseudonym_key().await?, e)),
         None => None,
     };
     // The original is not kept: answer with what the register knows of it.
@@ -686,7 +663,7 @@ pub async fn resolve(
         references: Vec::new(),
     });
     let reply = match (policy, &original) {
-        (Some(policy), Some(original)) if outcome != "not_a_request" => {
+        (Some(policy), Some(original)) if outcome != InboxOutcome::NotARequest => {
             // Before the decision is committed: its reply must have a place to go.
             create_outbox(outbox)?;
             // The reply comes from the address the message reached.
@@ -714,7 +691,7 @@ pub async fn resolve(
         .resolve_message(
             message_key,
             outcome,
-            subject_ref.as_deref(),
+            subject_ref.as_ref(),
             &effect,
             &render,
             &ctx.audit(),

@@ -3,6 +3,8 @@
 use super::sql::{Dialect, RowsAffected, SqlStore, Value};
 use super::*;
 use crate::domain::audit::AuditEvent;
+use crate::domain::requests::{InboxOutcome, Outcome, RequestKind, RequestStatus};
+use crate::domain::subject::SubjectRef;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
@@ -25,15 +27,15 @@ pub trait IntakeStore: Send + Sync {
     ) -> Result<IntakeResult>;
 
     /// Recorded messages with these outcomes, oldest first.
-    async fn inbox_items(&self, outcomes: &[&str]) -> Result<Vec<InboxItem>>;
+    async fn inbox_items(&self, outcomes: &[InboxOutcome]) -> Result<Vec<InboxItem>>;
 
     /// Gives a recorded message another outcome (a human's decision) and applies its effect,
     /// with its reply stored pending as `record_message` does.
     async fn resolve_message(
         &self,
         message_key: &str,
-        outcome: &str,
-        subject_ref: Option<&str>,
+        outcome: InboxOutcome,
+        subject_ref: Option<&SubjectRef>,
         effect: &IntakeEffect,
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
@@ -61,6 +63,9 @@ where
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
+    Option<SubjectRef>: Value<D::DB>,
+    Option<RequestKind>: Value<D::DB>,
+    Option<Outcome>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
 {
     async fn inbox_contains(&self, message_key: &str) -> Result<bool> {
@@ -94,7 +99,7 @@ where
         .bind(tenant_id)
         .bind(e.received_at)
         .bind(e.processed_at)
-        .bind(&e.outcome)
+        .bind(e.outcome)
         .bind(&e.subject_ref)
         .bind(&e.sender)
         .bind(&e.subject)
@@ -114,7 +119,7 @@ where
         Ok(result)
     }
 
-    async fn inbox_items(&self, outcomes: &[&str]) -> Result<Vec<InboxItem>> {
+    async fn inbox_items(&self, outcomes: &[InboxOutcome]) -> Result<Vec<InboxItem>> {
         let mut items = Vec::new();
         for outcome in outcomes {
             let mut rows: Vec<InboxItem> = sqlx::query_as(
@@ -135,8 +140,8 @@ where
     async fn resolve_message(
         &self,
         message_key: &str,
-        outcome: &str,
-        subject_ref: Option<&str>,
+        outcome: InboxOutcome,
+        subject_ref: Option<&SubjectRef>,
         effect: &IntakeEffect,
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
@@ -173,7 +178,7 @@ where
         sqlx::query("update inbox_messages set outcome = $2, subject_ref = $3, sender = null, subject = null where id = $1")
             .bind(id)
             .bind(outcome)
-            .bind(subject_ref)
+            .bind(subject_ref.cloned())
             .execute(&mut *tx)
             .await?;
         let entry = InboxEntry {
@@ -181,8 +186,8 @@ where
             tenant,
             received_at,
             processed_at,
-            outcome: outcome.to_owned(),
-            subject_ref: subject_ref.map(str::to_owned),
+            outcome,
+            subject_ref: subject_ref.cloned(),
             sender: None,
             subject: None,
             reason: Some("decided by a person (withdrawals resolve)".into()),
@@ -236,6 +241,9 @@ where
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
+    Option<SubjectRef>: Value<D::DB>,
+    Option<RequestKind>: Value<D::DB>,
+    Option<Outcome>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
 {
     /// The effect of one mailbox message, inside its transaction.
@@ -253,19 +261,23 @@ where
             ..Default::default()
         };
         let received = e.received_at.unwrap_or(e.processed_at);
-        let open_request = |kind: &str, due_on: NaiveDate, closed: Option<&str>| {
+        let open_request = |kind: RequestKind, due_on: NaiveDate, closed: Option<Outcome>| {
             sqlx::query_scalar::<_, i64>(
                 "insert into requests (tenant_id, kind, subject_ref, channel, received_at, due_on, status,
                      outcome, closed_at, created_at)
                  values ($1, $2, $3, 'email', $4, $5, $6, $7, $8, $9) returning id",
             )
             .bind(tenant_id)
-            .bind(kind.to_owned())
+            .bind(kind)
             .bind(e.subject_ref.clone())
             .bind(received)
             .bind(due_on)
-            .bind(if closed.is_some() { "closed" } else { "open" })
-            .bind(closed.map(str::to_owned))
+            .bind(if closed.is_some() {
+                RequestStatus::Closed
+            } else {
+                RequestStatus::Open
+            })
+            .bind(closed)
             .bind(closed.map(|_| e.processed_at))
             .bind(ctx.at)
         };
@@ -273,7 +285,7 @@ where
             IntakeEffect::Nothing => {}
             IntakeEffect::OpenRequest { kind, due_on } => {
                 result.request_id = Some(
-                    open_request(kind, *due_on, None)
+                    open_request(*kind, *due_on, None)
                         .fetch_one(&mut **tx)
                         .await?,
                 );
@@ -284,11 +296,11 @@ where
                 due_on,
             } => {
                 let outcome = if erase.is_some() {
-                    "erased"
+                    Outcome::Erased
                 } else {
-                    "answered"
+                    Outcome::Answered
                 };
-                let request_id = open_request("withdrawal", *due_on, Some(outcome))
+                let request_id = open_request(RequestKind::Withdrawal, *due_on, Some(outcome))
                     .fetch_one(&mut **tx)
                     .await?;
                 result.request_id = Some(request_id);
@@ -336,9 +348,11 @@ where
                     let report =
                         Self::erase_in(tx, subject, std::slice::from_ref(&scope), &opts, ctx)
                             .await?;
-                    if !report.kept.is_empty() {
-                        sqlx::query("update requests set outcome = 'erased_partly' where id = $1")
+                    let partly = Outcome::of_erasure(report.kept.is_empty());
+                    if partly != outcome {
+                        sqlx::query("update requests set outcome = $2 where id = $1")
                             .bind(request_id)
+                            .bind(partly)
                             .execute(&mut **tx)
                             .await?;
                     }
@@ -386,7 +400,7 @@ where
             }),
         );
         event.tenant = e.tenant.clone();
-        event.subject_ref = e.subject_ref.clone();
+        event.subject_ref = e.subject_ref.as_ref().map(ToString::to_string);
         Self::append_audit(tx, ctx, &event).await?;
         Ok(result)
     }

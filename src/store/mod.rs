@@ -7,6 +7,7 @@
 mod admin;
 mod audit;
 mod booking;
+mod columns;
 mod intake;
 mod postgres;
 mod register;
@@ -38,7 +39,7 @@ use crate::domain::audit::AuditEntry;
 use crate::domain::booking::Person;
 use crate::domain::service::NewService;
 use crate::domain::slots::{NewSlot, SlotFate};
-use crate::domain::subject::PseudonymKey;
+use crate::domain::subject::{PseudonymKey, SubjectRef};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
@@ -247,7 +248,7 @@ pub struct NewBooking {
     pub slot_id: i64,
     pub reference: String,
     pub code_hash: String,
-    pub subject_ref: String,
+    pub subject_ref: SubjectRef,
     pub person: Person,
     pub booked_at: DateTime<Utc>,
     /// (purpose, text version)

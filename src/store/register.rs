@@ -3,6 +3,8 @@
 use super::sql::{Dialect, RowsAffected, SqlStore, Value};
 use super::*;
 use crate::domain::audit::AuditEvent;
+use crate::domain::requests::{Outcome, RequestKind, RequestStatus};
+use crate::domain::subject::SubjectRef;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
@@ -31,7 +33,7 @@ pub trait RegisterStore: Send + Sync {
     async fn add_restriction(
         &self,
         tenant: Option<&str>,
-        subject_ref: &str,
+        subject_ref: &SubjectRef,
         reason: &str,
         request_id: Option<i64>,
         ctx: &AuditContext,
@@ -41,12 +43,12 @@ pub trait RegisterStore: Send + Sync {
     async fn lift_restrictions(
         &self,
         tenant: Option<&str>,
-        subject_ref: &str,
+        subject_ref: &SubjectRef,
         ctx: &AuditContext,
     ) -> Result<usize>;
 
     /// The person's active restrictions.
-    async fn restrictions(&self, subject_ref: &str) -> Result<Vec<Restriction>>;
+    async fn restrictions(&self, subject_ref: &SubjectRef) -> Result<Vec<Restriction>>;
 
     async fn open_request(&self, request: &NewRequest, ctx: &AuditContext) -> Result<i64>;
 
@@ -62,7 +64,7 @@ pub trait RegisterStore: Send + Sync {
         ctx: &AuditContext,
     ) -> Result<()>;
 
-    async fn close_request(&self, id: i64, outcome: &str, ctx: &AuditContext) -> Result<()>;
+    async fn close_request(&self, id: i64, outcome: Outcome, ctx: &AuditContext) -> Result<()>;
 
     async fn erasure_ledger(&self) -> Result<Vec<LedgerEntry>>;
 }
@@ -82,6 +84,10 @@ where
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
+    Option<SubjectRef>: Value<D::DB>,
+    Option<RequestKind>: Value<D::DB>,
+    Option<Outcome>: Value<D::DB>,
+    Option<RequestStatus>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
     Option<NaiveDate>: Value<D::DB>,
 {
@@ -132,7 +138,7 @@ where
         .fetch_one(&mut *tx)
         .await?;
         let mut event = AuditEvent::new("hold.add", details).tenant(tenant);
-        event.subject_ref = subject;
+        event.subject_ref = subject.as_ref().map(ToString::to_string);
         Self::append_audit(&mut tx, ctx, &event).await?;
         tx.commit().await?;
         Ok(id)
@@ -175,7 +181,7 @@ where
     async fn add_restriction(
         &self,
         tenant: Option<&str>,
-        subject_ref: &str,
+        subject_ref: &SubjectRef,
         reason: &str,
         request_id: Option<i64>,
         ctx: &AuditContext,
@@ -208,7 +214,7 @@ where
     async fn lift_restrictions(
         &self,
         tenant: Option<&str>,
-        subject_ref: &str,
+        subject_ref: &SubjectRef,
         ctx: &AuditContext,
     ) -> Result<usize> {
         let mut tx = self.begin_admin().await?;
@@ -237,7 +243,7 @@ where
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
-    async fn restrictions(&self, subject_ref: &str) -> Result<Vec<Restriction>> {
+    async fn restrictions(&self, subject_ref: &SubjectRef) -> Result<Vec<Restriction>> {
         Ok(sqlx::query_as(
             "select r.id, t.slug as tenant, r.subject_ref, r.reason, r.created_at, r.lifted_at
              from restrictions r left join tenants t on t.id = r.tenant_id
@@ -259,9 +265,9 @@ where
              values ($1, $2, $3, $4, $5, $6, 'open', $7) returning id",
         )
         .bind(tenant_id)
-        .bind(&r.kind)
+        .bind(r.kind)
         .bind(&r.subject_ref)
-        .bind(&r.channel)
+        .bind(r.channel)
         .bind(r.received_at)
         .bind(r.due_on)
         .bind(ctx.at)
@@ -272,7 +278,7 @@ where
             serde_json::json!({ "request": id, "kind": r.kind, "channel": r.channel, "due_on": r.due_on }),
         );
         event.tenant = r.tenant.clone();
-        event.subject_ref = r.subject_ref.clone();
+        event.subject_ref = r.subject_ref.as_ref().map(ToString::to_string);
         Self::append_audit(&mut tx, ctx, &event).await?;
         tx.commit().await?;
         Ok(id)
@@ -287,10 +293,10 @@ where
             REQUEST_SELECT
         )))
         .bind(&f.tenant)
-        .bind(&f.status)
+        .bind(f.status)
         .bind(f.due_on_or_before)
         .bind(&f.subject_ref)
-        .bind(&f.kind)
+        .bind(f.kind)
         .fetch_all(&self.pool)
         .await?)
     }
@@ -338,7 +344,7 @@ where
         Ok(())
     }
 
-    async fn close_request(&self, id: i64, outcome: &str, ctx: &AuditContext) -> Result<()> {
+    async fn close_request(&self, id: i64, outcome: Outcome, ctx: &AuditContext) -> Result<()> {
         let mut tx = self.begin_admin().await?;
         let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
             "update requests set status = 'closed', outcome = $2, closed_at = $3

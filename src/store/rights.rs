@@ -1,6 +1,8 @@
 //! What the store hands out and takes in for the data-subject rights: a person's rows by
 //! category, erasure reports, corrections, holds, restrictions and the request register.
 
+use crate::domain::requests::{Channel, InboxOutcome, Outcome, RequestKind, RequestStatus};
+use crate::domain::subject::SubjectRef;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -8,7 +10,7 @@ use serde::Serialize;
 #[derive(Clone, Debug)]
 pub enum SubjectQuery {
     /// By the keyed hash of the normalized e-mail.
-    Ref(String),
+    Ref(SubjectRef),
     /// By phone number, normalized to `+<digits>`.
     Phone(String),
     /// By last name, and first name when given (case-insensitive).
@@ -19,7 +21,7 @@ pub enum SubjectQuery {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct SubjectMatch {
     pub tenant: String,
-    pub subject_ref: String,
+    pub subject_ref: SubjectRef,
 }
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -86,7 +88,7 @@ pub struct InboxRecord {
     pub message_key: String,
     pub received_at: Option<DateTime<Utc>>,
     pub processed_at: DateTime<Utc>,
-    pub outcome: String,
+    pub outcome: InboxOutcome,
     pub sender: Option<String>,
     pub subject: Option<String>,
 }
@@ -96,15 +98,15 @@ pub struct InboxRecord {
 pub struct Request {
     pub id: i64,
     pub tenant: Option<String>,
-    pub kind: String,
-    pub subject_ref: Option<String>,
-    pub channel: String,
+    pub kind: RequestKind,
+    pub subject_ref: Option<SubjectRef>,
+    pub channel: Channel,
     pub received_at: DateTime<Utc>,
     pub due_on: NaiveDate,
     pub extended_due_on: Option<NaiveDate>,
     pub extension_reason: Option<String>,
-    pub status: String,
-    pub outcome: Option<String>,
+    pub status: RequestStatus,
+    pub outcome: Option<Outcome>,
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
@@ -232,7 +234,7 @@ pub struct Correction {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     /// The new e-mail and its subject reference.
-    pub email: Option<(String, String)>,
+    pub email: Option<(String, SubjectRef)>,
     pub phone: Option<String>,
     pub address: Option<String>,
     pub birth_date: Option<NaiveDate>,
@@ -244,7 +246,7 @@ pub struct Correction {
 pub struct Hold {
     pub id: i64,
     pub tenant: String,
-    pub subject_ref: Option<String>,
+    pub subject_ref: Option<SubjectRef>,
     pub booking_reference: Option<String>,
     pub reason: String,
     pub until_on: Option<NaiveDate>,
@@ -255,7 +257,7 @@ pub struct Hold {
 /// What a hold is on.
 #[derive(Clone, Debug)]
 pub enum HoldTarget {
-    Subject(String),
+    Subject(SubjectRef),
     Booking(String),
 }
 
@@ -263,7 +265,7 @@ pub enum HoldTarget {
 pub struct Restriction {
     pub id: i64,
     pub tenant: Option<String>,
-    pub subject_ref: String,
+    pub subject_ref: SubjectRef,
     pub reason: String,
     pub created_at: DateTime<Utc>,
     pub lifted_at: Option<DateTime<Utc>>,
@@ -272,9 +274,9 @@ pub struct Restriction {
 #[derive(Clone, Debug)]
 pub struct NewRequest {
     pub tenant: Option<String>,
-    pub kind: String,
-    pub subject_ref: Option<String>,
-    pub channel: String,
+    pub kind: RequestKind,
+    pub subject_ref: Option<SubjectRef>,
+    pub channel: Channel,
     pub received_at: DateTime<Utc>,
     pub due_on: NaiveDate,
 }
@@ -282,17 +284,17 @@ pub struct NewRequest {
 #[derive(Clone, Debug, Default)]
 pub struct RequestFilter {
     pub tenant: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<RequestStatus>,
     /// Only open requests whose deadline in force is on or before this day.
     pub due_on_or_before: Option<NaiveDate>,
-    pub subject_ref: Option<String>,
-    pub kind: Option<String>,
+    pub subject_ref: Option<SubjectRef>,
+    pub kind: Option<RequestKind>,
 }
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct LedgerEntry {
     pub id: i64,
-    pub subject_ref: String,
+    pub subject_ref: SubjectRef,
     pub tenant: Option<String>,
     pub erased_at: DateTime<Utc>,
 }
@@ -305,8 +307,8 @@ pub struct InboxEntry {
     pub tenant: Option<String>,
     pub received_at: Option<DateTime<Utc>>,
     pub processed_at: DateTime<Utc>,
-    pub outcome: String,
-    pub subject_ref: Option<String>,
+    pub outcome: InboxOutcome,
+    pub subject_ref: Option<SubjectRef>,
     /// Kept only where a human must look (review, unmatched), so they can find the mail.
     pub sender: Option<String>,
     pub subject: Option<String>,
@@ -322,7 +324,10 @@ pub enum IntakeEffect {
     /// Recorded only.
     Nothing,
     /// An access or erasure request enters the register as open.
-    OpenRequest { kind: String, due_on: NaiveDate },
+    OpenRequest {
+        kind: RequestKind,
+        due_on: NaiveDate,
+    },
     /// Consents end (these purposes); where booking rests on consent the person is erased
     /// at the tenant too (`erase`). A closed `withdrawal` request records it.
     Withdraw {
@@ -380,7 +385,7 @@ pub struct InboxItem {
     pub tenant: Option<String>,
     pub received_at: Option<DateTime<Utc>>,
     pub processed_at: DateTime<Utc>,
-    pub outcome: String,
+    pub outcome: InboxOutcome,
     pub sender: Option<String>,
     pub subject: Option<String>,
     pub reason: Option<String>,

@@ -5,6 +5,8 @@ use super::sql::{Dialect, RowsAffected, SqlStore, Value};
 use super::*;
 use crate::domain::audit::AuditEvent;
 use crate::domain::policy::RetainedData;
+use crate::domain::requests::{Outcome, RequestKind};
+use crate::domain::subject::SubjectRef;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
@@ -19,7 +21,7 @@ pub trait SubjectStore: Send + Sync {
     ) -> Result<Vec<SubjectMatch>>;
 
     /// Every row about one person at one tenant, by category.
-    async fn subject_data(&self, subject_ref: &str, tenant: &str) -> Result<TenantData>;
+    async fn subject_data(&self, subject_ref: &SubjectRef, tenant: &str) -> Result<TenantData>;
 
     /// Erases a person at each tenant of `scopes` in one transaction (rolled back for a dry
     /// run): future bookings cancelled and their places freed, bookings anonymized or
@@ -27,7 +29,7 @@ pub trait SubjectStore: Send + Sync {
     /// proof of withdrawal, inbox copies anonymized. Holds and restrictions are honoured.
     async fn erase_subject(
         &self,
-        subject_ref: &str,
+        subject_ref: &SubjectRef,
         scopes: &[ErasureScope],
         opts: &ErasureOptions,
         ctx: &AuditContext,
@@ -36,7 +38,7 @@ pub trait SubjectStore: Send + Sync {
     /// Rectifies a person's details at each tenant; returns bookings changed per tenant.
     async fn correct_subject(
         &self,
-        subject_ref: &str,
+        subject_ref: &SubjectRef,
         tenants: &[String],
         correction: &Correction,
         ctx: &AuditContext,
@@ -58,6 +60,9 @@ where
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
+    Option<SubjectRef>: Value<D::DB>,
+    Option<RequestKind>: Value<D::DB>,
+    Option<Outcome>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
     Option<NaiveDate>: Value<D::DB>,
 {
@@ -79,7 +84,7 @@ where
             where ($2 is null or t.slug = $2)";
         match query {
             SubjectQuery::Ref(r) => {
-                let rows: Vec<(String, String)> = sqlx::query_as(BY_REF)
+                let rows: Vec<(String, SubjectRef)> = sqlx::query_as(BY_REF)
                     .bind(r)
                     .bind(tenant)
                     .fetch_all(&self.pool)
@@ -90,7 +95,7 @@ where
                 }));
             }
             SubjectQuery::Phone(phone) => {
-                let rows: Vec<(String, String)> = sqlx::query_as(
+                let rows: Vec<(String, SubjectRef)> = sqlx::query_as(
                     "select distinct t.slug, b.subject_ref from bookings b join tenants t on t.id = b.tenant_id
                      where b.phone = $1 and b.subject_ref is not null and ($2 is null or t.slug = $2)",
                 )
@@ -122,19 +127,20 @@ where
                     })
                     .collect::<Vec<_>>()
                     .join(" ");
-                let rows: Vec<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
-                    "select distinct t.slug, b.subject_ref, b.first_name, b.last_name
+                let rows: Vec<(String, SubjectRef, Option<String>, Option<String>)> =
+                    sqlx::query_as(
+                        "select distinct t.slug, b.subject_ref, b.first_name, b.last_name
                      from bookings b join tenants t on t.id = b.tenant_id
                      where b.last_name in ($1, $2, $3, $4) and b.subject_ref is not null
                        and ($5 is null or t.slug = $5)",
-                )
-                .bind(last)
-                .bind(&title)
-                .bind(last.to_lowercase())
-                .bind(last.to_uppercase())
-                .bind(tenant)
-                .fetch_all(&self.pool)
-                .await?;
+                    )
+                    .bind(last)
+                    .bind(&title)
+                    .bind(last.to_lowercase())
+                    .bind(last.to_uppercase())
+                    .bind(tenant)
+                    .fetch_all(&self.pool)
+                    .await?;
                 let wanted_last = last.to_lowercase();
                 let wanted_first = first.as_deref().map(|f| f.trim().to_lowercase());
                 for (tenant, subject_ref, f, l) in rows {
@@ -158,7 +164,7 @@ where
         Ok(found)
     }
 
-    async fn subject_data(&self, subject_ref: &str, tenant: &str) -> Result<TenantData> {
+    async fn subject_data(&self, subject_ref: &SubjectRef, tenant: &str) -> Result<TenantData> {
         let mut tx = self.pool.begin().await?;
         let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
         let bookings = sqlx::query_as(
@@ -242,7 +248,7 @@ where
 
     async fn erase_subject(
         &self,
-        subject_ref: &str,
+        subject_ref: &SubjectRef,
         scopes: &[ErasureScope],
         opts: &ErasureOptions,
         ctx: &AuditContext,
@@ -260,7 +266,7 @@ where
 
     async fn correct_subject(
         &self,
-        subject_ref: &str,
+        subject_ref: &SubjectRef,
         tenants: &[String],
         c: &Correction,
         ctx: &AuditContext,
@@ -291,7 +297,7 @@ where
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            let current_ref = new_ref.unwrap_or(subject_ref);
+            let current_ref = new_ref.unwrap_or(subject_ref.as_str());
             if let Some(new_ref) = new_ref {
                 // The person keeps their history under the new reference.
                 for sql in [
@@ -353,13 +359,16 @@ where
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
+    Option<SubjectRef>: Value<D::DB>,
+    Option<RequestKind>: Value<D::DB>,
+    Option<Outcome>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
 {
     /// The erasure of `erase_subject`, inside the caller's transaction (also used by
     /// the mailbox intake, whose message and effects commit together).
     pub(super) async fn erase_in(
         tx: &mut sqlx::Transaction<'static, D::DB>,
-        subject_ref: &str,
+        subject_ref: &SubjectRef,
         scopes: &[ErasureScope],
         opts: &ErasureOptions,
         ctx: &AuditContext,

@@ -132,9 +132,9 @@ pub async fn book_past_and_future(
 }
 
 /// The pseudonymous reference of the person with this e-mail, as the store keeps it.
-pub async fn subject_ref(ctx: &Context, email: &str) -> String {
+pub async fn subject_ref(ctx: &Context, email: &str) -> SubjectRef {
     let key = ctx.store.pseudonym_key().await.unwrap();
-    SubjectRef::for_email(&key, email).as_str().to_owned()
+    SubjectRef::for_email(&key, email)
 }
 
 /// Fails if any entry of the audit trail (any tenant or none) names one of `people` by

@@ -1,37 +1,18 @@
-//! The register's vocabulary as the store takes it. The store takes text for request kinds,
-//! channels, outcomes, inbox outcomes and subject references today and will take
-//! `RequestKind`, `Channel`, `InboxOutcome` and `SubjectRef`: a test that builds a store
-//! struct or calls the store with one of these goes through a function here, so that change
-//! is an edit of this file, not of every test.
+//! Values as the store takes them: the register's vocabulary and subject references are
+//! typed (`RequestKind`, `Channel`, `Outcome`, `InboxOutcome`, `SubjectRef`); tests that
+//! spell an inbox outcome or a stored reference as text turn it into its type here.
 
-use datenwart::domain::requests::{Channel, Outcome, RequestKind};
+use datenwart::domain::requests::InboxOutcome;
+use datenwart::domain::subject::SubjectRef;
 
-/// A request kind as `NewRequest::kind` and `RequestFilter::kind` take it.
-pub fn kind(kind: RequestKind) -> String {
-    kind.as_str().to_owned()
+/// An inbox outcome by its stored spelling (`review`, `not_addressed`, …).
+pub fn inbox_outcome(outcome: &str) -> InboxOutcome {
+    outcome
+        .parse()
+        .unwrap_or_else(|e| panic!("{outcome:?} is not an inbox outcome: {e}"))
 }
 
-/// A channel as `NewRequest::channel` takes it.
-pub fn channel(channel: Channel) -> String {
-    channel.as_str().to_owned()
-}
-
-/// A request's outcome as `Store::close_request` takes it.
-pub fn outcome(outcome: Outcome) -> &'static str {
-    outcome.as_str()
-}
-
-/// An inbox outcome (`review`, `not_addressed`, …, see `ops::withdrawals::OUTCOMES`) as
-/// `InboxEntry::outcome` takes it.
-pub fn inbox_outcome(outcome: &str) -> String {
-    assert!(
-        datenwart::ops::withdrawals::OUTCOMES.contains(&outcome),
-        "{outcome:?} is not an inbox outcome"
-    );
-    outcome.to_owned()
-}
-
-/// A pseudonymous subject reference as the store's structs take it.
-pub fn subject(subject_ref: &str) -> String {
-    subject_ref.to_owned()
+/// A subject reference as stored (64 hex characters).
+pub fn subject(subject_ref: &str) -> SubjectRef {
+    SubjectRef::from_stored(subject_ref.to_owned())
 }

@@ -81,7 +81,9 @@ pub async fn hold(ctx: &Context, cmd: HoldCmd, format: Format) -> Result<ExitCod
                     tenant: h.tenant,
                     on: match (h.booking_reference, h.subject_ref) {
                         (Some(b), _) => format!("booking {b}"),
-                        (_, Some(s)) => format!("person {}", &s[..s.len().min(16)]),
+                        (_, Some(s)) => {
+                            format!("person {}", &s.as_str()[..s.as_str().len().min(16)])
+                        }
                         _ => String::new(),
                     },
                     reason: h.reason,

@@ -3,7 +3,7 @@
 use super::parse_channel;
 use crate::cli::render::{self, Format};
 use crate::domain::duration::RetentionPeriod;
-use crate::domain::requests::{Channel, Outcome, RequestKind};
+use crate::domain::requests::{Channel, Outcome, RequestKind, RequestStatus};
 use crate::ops::requests as register;
 use crate::ops::rights;
 use crate::ops::{Context, Refusal};
@@ -101,19 +101,19 @@ struct RequestRow {
 
 fn request_row(r: Request, today: NaiveDate) -> RequestRow {
     RequestRow {
-        overdue: r.status == "open" && r.effective_due() < today,
+        overdue: r.status == RequestStatus::Open && r.effective_due() < today,
         id: r.id,
         tenant: r.tenant.unwrap_or_default(),
-        kind: r.kind,
-        channel: r.channel,
+        kind: r.kind.to_string(),
+        channel: r.channel.to_string(),
         received_at: render::instant(&r.received_at),
         due_on: r.due_on.to_string(),
         extended_due_on: r.extended_due_on.map(|d| d.to_string()).unwrap_or_default(),
         extension_reason: r.extension_reason.unwrap_or_default(),
-        status: r.status,
-        outcome: r.outcome.unwrap_or_default(),
+        status: r.status.to_string(),
+        outcome: r.outcome.map(|o| o.to_string()).unwrap_or_default(),
         closed_at: r.closed_at.map(|t| render::instant(&t)).unwrap_or_default(),
-        subject_ref: r.subject_ref.unwrap_or_default(),
+        subject_ref: r.subject_ref.map(|s| s.to_string()).unwrap_or_default(),
     }
 }
 
@@ -158,14 +158,12 @@ pub async fn requests(ctx: &Context, cmd: RequestsCmd, format: Format) -> Result
             overdue,
             due_within,
         } => {
-            if let Some(s) = &status
-                && s != "open"
-                && s != "closed"
-            {
-                return Err(
-                    Refusal::InvalidInput(format!("--status {s}: use open or closed")).into(),
-                );
-            }
+            let status = match &status {
+                Some(s) => Some(s.parse::<RequestStatus>().map_err(|_| {
+                    Refusal::InvalidInput(format!("--status {s}: use open or closed"))
+                })?),
+                None => None,
+            };
             let due_on_or_before = if overdue {
                 today.pred_opt()
             } else {

@@ -51,7 +51,7 @@ pub async fn subject(ctx: &Context, cmd: SubjectCmd, format: Format) -> Result<E
         .into_iter()
         .map(|a| AppearanceRow {
             tenant: a.tenant,
-            subject_ref: a.subject_ref,
+            subject_ref: a.subject_ref.to_string(),
             category: a.category,
             rows: a.rows,
         })

@@ -172,7 +172,7 @@ impl Letter {
             as_of: local_instant_de(tz, now),
             request_id: part.request.id,
             request_received: local_date_de(tz, part.request.received_at),
-            request_channel: channel_de(&part.request.channel).to_owned(),
+            request_channel: part.request.channel.german().to_owned(),
             email: email.to_owned(),
             recipient,
             salutation,
@@ -244,7 +244,11 @@ pub(super) fn consent_row(
         .map_or_else(|| c.purpose.clone(), |p| p.description.clone());
     let withdrawn = match (c.withdrawn_at, c.withdrawal_source.as_deref()) {
         (Some(at), Some(source)) => {
-            format!("{} ({})", local_instant_de(tz, at), channel_de(source))
+            format!(
+                "{} ({})",
+                local_instant_de(tz, at),
+                withdrawal_source_de(source)
+            )
         }
         (Some(at), None) => local_instant_de(tz, at),
         (None, _) => DASH.to_owned(),
@@ -331,16 +335,16 @@ pub(super) fn request_row(tz: Tz, r: &Request) -> Vec<(&'static str, String)> {
     };
     vec![
         ("Nr.", r.id.to_string()),
-        ("Art", kind_de(&r.kind).to_owned()),
+        ("Art", r.kind.german().to_owned()),
         ("Eingegangen", local_date_de(tz, r.received_at)),
-        ("Eingangsweg", channel_de(&r.channel).to_owned()),
+        ("Eingangsweg", r.channel.german().to_owned()),
         ("Frist", due),
         (
             "Stand",
-            match (r.status.as_str(), r.outcome.as_deref()) {
-                ("open", _) => "in Bearbeitung".to_owned(),
-                (_, Some(o)) => outcome_de(o).to_owned(),
-                (s, None) => s.to_owned(),
+            match (r.status, r.outcome) {
+                (RequestStatus::Open, _) => r.status.german().to_owned(),
+                (_, Some(o)) => o.german().to_owned(),
+                (s, None) => s.german().to_owned(),
             },
         ),
         ("Erledigt am", opt_instant(tz, r.closed_at)),
@@ -353,7 +357,7 @@ pub(super) fn inbox_row(tz: Tz, m: &InboxRecord) -> Vec<(&'static str, String)> 
         ("Betreff", text(&m.subject)),
         ("Eingegangen", opt_instant(tz, m.received_at)),
         ("Bearbeitet", local_instant_de(tz, m.processed_at)),
-        ("Ergebnis", inbox_outcome_de(&m.outcome).to_owned()),
+        ("Ergebnis", m.outcome.german().to_owned()),
         ("Kennung", m.message_key.clone()),
     ]
 }
@@ -366,57 +370,12 @@ pub(super) fn reply_row(tz: Tz, r: &ReplyRecord) -> Vec<(&'static str, String)> 
     ]
 }
 
-pub(super) fn channel_de(channel: &str) -> &str {
-    match channel {
-        "email" => "per E-Mail",
-        "letter" => "per Brief",
-        "phone" => "telefonisch",
-        "in_person" => "persönlich",
-        "web" => "über das Internet",
-        "erasure" => "mit der Löschung Ihrer Daten",
-        other => other,
-    }
-}
-
-pub(super) fn kind_de(kind: &str) -> &str {
-    match kind {
-        "access" => "Auskunft (Art. 15 DSGVO)",
-        "erasure" => "Löschung (Art. 17 DSGVO)",
-        "rectification" => "Berichtigung (Art. 16 DSGVO)",
-        "restriction" => "Einschränkung der Verarbeitung (Art. 18 DSGVO)",
-        "objection" => "Widerspruch (Art. 21 DSGVO)",
-        "portability" => "Datenübertragung (Art. 20 DSGVO)",
-        "withdrawal" => "Widerruf einer Einwilligung (Art. 7 Abs. 3 DSGVO)",
-        other => other,
-    }
-}
-
-pub(super) fn outcome_de(outcome: &str) -> &str {
-    match outcome {
-        "answered" => "beantwortet",
-        "no_data" => "beantwortet: keine Daten vorhanden",
-        "erased" => "Daten gelöscht",
-        "erased_partly" => "Daten teilweise gelöscht",
-        "rectified" => "Daten berichtigt",
-        "restricted" => "Verarbeitung eingeschränkt",
-        "rejected" => "abgelehnt",
-        "withdrawn_by_subject" => "von Ihnen zurückgenommen",
-        other => other,
-    }
-}
-
-pub(super) fn inbox_outcome_de(outcome: &str) -> &str {
-    match outcome {
-        "withdrawn" => "Widerruf der Einwilligung ausgeführt",
-        "sms_withdrawn" => "Widerruf der SMS-Erinnerung ausgeführt",
-        "access_request" => "als Auskunftsantrag erfasst",
-        "erasure_request" => "als Löschantrag erfasst",
-        "unmatched" => "keiner Buchung zuzuordnen",
-        "review" => "zur Prüfung durch die Verwaltung",
-        "not_addressed" => "nicht an eine Widerrufsadresse gerichtet",
-        "not_a_request" => "kein Antrag nach der DSGVO (allgemeine Bearbeitung)",
-        "duplicate" => "doppelt eingegangen",
-        "unreadable" => "nicht lesbar",
-        other => other,
+/// How a consent's withdrawal reached the office: a channel of the register, or the
+/// erasure that ended it.
+fn withdrawal_source_de(source: &str) -> &str {
+    match source.parse::<Channel>() {
+        Ok(channel) => channel.german(),
+        Err(_) if source == "erasure" => "mit der Löschung Ihrer Daten",
+        Err(_) => source,
     }
 }

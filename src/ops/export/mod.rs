@@ -14,7 +14,7 @@ use super::{Context, Refusal};
 use crate::domain::audit::AuditEvent;
 use crate::domain::notice::Notice;
 use crate::domain::policy::Policy;
-use crate::domain::requests::{Channel, Outcome, RequestKind};
+use crate::domain::requests::{Channel, Outcome, RequestKind, RequestStatus};
 use crate::domain::subject::{self, SubjectRef};
 use crate::domain::time::{date_de, local_date_de, local_instant_de};
 use crate::store::{
@@ -98,7 +98,7 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
     let key = ctx.store.pseudonym_key().await?;
     let subject_ref = SubjectRef::for_email(&key, email);
     let explicit = match req.request_id {
-        Some(id) => Some(explicit_request(ctx, id, subject_ref.as_str()).await?),
+        Some(id) => Some(explicit_request(ctx, id, &subject_ref).await?),
         None => None,
     };
     let tenants = scope(ctx, req.tenant.as_deref(), explicit.as_ref(), &subject_ref).await?;
@@ -135,12 +135,12 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
             ctx,
             Some(tenant),
             RequestKind::Access,
-            subject_ref.as_str(),
+            &subject_ref,
             req.channel,
             req.request_id,
         )
         .await?;
-        let mut data = ctx.store.subject_data(subject_ref.as_str(), tenant).await?;
+        let mut data = ctx.store.subject_data(&subject_ref, tenant).await?;
         data.requests
             .retain(|r| r.id != request.id && (r.tenant.is_some() || shared_listed.insert(r.id)));
         parts.push(Part {
@@ -217,21 +217,21 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
 
 /// A request named with `--request`: open, an access (or portability) request, and not
 /// another person's.
-async fn explicit_request(ctx: &Context, id: i64, subject_ref: &str) -> Result<Request> {
+async fn explicit_request(ctx: &Context, id: i64, subject_ref: &SubjectRef) -> Result<Request> {
     let r = ctx.store.request(id).await?.ok_or_else(|| {
         Refusal::InvalidInput(format!("--request {id}: no such request in the register"))
     })?;
-    if r.status != "open" {
+    if r.status != RequestStatus::Open {
         return Err(Refusal::InvalidInput(format!("--request {id}: the request is closed")).into());
     }
-    if r.kind != RequestKind::Access.as_str() && r.kind != RequestKind::Portability.as_str() {
+    if r.kind != RequestKind::Access && r.kind != RequestKind::Portability {
         return Err(Refusal::InvalidInput(format!(
             "--request {id}: it is a request of kind {}, not access",
             r.kind
         ))
         .into());
     }
-    if r.subject_ref.as_deref().is_some_and(|s| s != subject_ref) {
+    if r.subject_ref.as_ref().is_some_and(|s| s != subject_ref) {
         return Err(Refusal::InvalidInput(format!(
             "--request {id}: the request was made by another person than --email"
         ))
@@ -264,7 +264,7 @@ async fn scope(
     }
     let mut found: Vec<String> = ctx
         .store
-        .find_subjects(&SubjectQuery::Ref(subject_ref.as_str().to_owned()), None)
+        .find_subjects(&SubjectQuery::Ref(subject_ref.clone()), None)
         .await?
         .into_iter()
         .map(|m| m.tenant)
