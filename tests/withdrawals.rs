@@ -2169,3 +2169,78 @@ async fn an_erasure_deletes_a_reply_not_yet_written(db: TestDb) {
     );
     q.close().await;
 }
+
+on_both_backends!(
+    a_message_to_two_tenants_is_handled_for_each_of_them,
+    mail_from_the_tenants_own_domain_goes_to_review_whatever_its_wording,
+);
+
+/// A message with a `Cc` besides its `To`.
+fn message_cc(id: &str, from: &str, to: &str, cc: &str, subject: &str, body: &str) -> String {
+    message(id, from, to, subject, body).replacen(
+        &format!("To: {to}\n"),
+        &format!("To: {to}\nCc: {cc}\n"),
+        1,
+    )
+}
+
+async fn a_message_to_two_tenants_is_handled_for_each_of_them(db: TestDb) {
+    let ctx = tenants(&db).await;
+    let q = Counter::new(&db).await;
+    let text = "Hiermit widerrufe ich meine Einwilligung.";
+    // Oer-Erkenschwick's policy comes first; each citizen is known at Recklinghausen only.
+    let rounds = [
+        ("anna.two@example.com", RATHAUS_OE, BUERGERBUERO),
+        ("bert.two@example.com", BUERGERBUERO, RATHAUS_OE),
+    ];
+    for (n, (email, to, cc)) in rounds.into_iter().enumerate() {
+        let booked = book(&ctx, &person(email, "Anna", "Zwei", "0171 5550002", R)).await;
+        let work = tempfile::tempdir().unwrap();
+        let eml = message_cc(&format!("two{n}"), email, to, cc, "Widerruf", text);
+        let path = work.path().join("m.eml");
+        fs::write(&path, &eml).unwrap();
+        let outbox = work.path().join("outbox");
+        let reports = import(&ctx, Source::Files(vec![path.clone()]), &outbox, false).await;
+        let mut got: Vec<(Option<&str>, &str)> = reports
+            .iter()
+            .map(|r| (r.tenant.as_deref(), r.outcome.as_str()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [(Some(O), "unmatched"), (Some(R), "withdrawn")],
+            "{to} / {cc}"
+        );
+        let replies: Vec<_> = reports.iter().filter(|r| r.reply.is_some()).collect();
+        assert_eq!(replies.len(), 1, "one reply, from the tenant that acted");
+        assert_eq!(replies[0].tenant.as_deref(), Some(R));
+        assert_eq!(state(&q, &booked).await, expected_state(Erased, R));
+        // The same mailbox again: a duplicate at each tenant, nothing repeated.
+        let again = import(&ctx, Source::Files(vec![path]), &outbox, false).await;
+        assert_eq!(again.len(), 2);
+        assert!(
+            again.iter().all(|r| r.outcome == InboxOutcome::Duplicate),
+            "{again:?}"
+        );
+    }
+}
+
+async fn mail_from_the_tenants_own_domain_goes_to_review_whatever_its_wording(db: TestDb) {
+    let ctx = tenants(&db).await;
+    let work = tempfile::tempdir().unwrap();
+    let chat = message(
+        "staff1",
+        "Kollegin <k.mueller@recklinghausen.de>",
+        BUERGERBUERO,
+        "Kuchen",
+        "Wer bringt morgen Kuchen mit?",
+    );
+    let r = import_one(&ctx, work.path(), &chat).await;
+    assert_eq!(
+        (r.outcome.as_str(), r.tenant.as_deref()),
+        ("review", Some(R)),
+        "{}",
+        r.reason
+    );
+    assert!(r.reply.is_none());
+}

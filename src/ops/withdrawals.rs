@@ -65,22 +65,24 @@ pub async fn import(ctx: &Context, opts: &ImportOptions) -> Result<ImportReport>
     let mut seen = HashSet::new();
     let mut reports = Vec::new();
     for item in messages {
-        let report = match item {
-            Err(e) => MessageReport::bare(
+        let found = match item {
+            Err(e) => vec![MessageReport::bare(
                 e.path().display().to_string(),
                 InboxOutcome::Unreadable,
                 format!("cannot read: {e}"),
-            ),
+            )],
             Ok(raw) => {
                 let r = one(ctx, opts, &raw.origin, &raw.bytes, &mut seen).await;
                 // A bad message never stops the run; a failing database does.
                 r.with_context(|| format!("while processing {}", raw.origin))?
             }
         };
-        if report.outcome != InboxOutcome::Duplicate {
-            tracing::info!("{}: {}", report.origin, report.outcome);
+        for report in found {
+            if report.outcome != InboxOutcome::Duplicate {
+                tracing::info!("{}: {}", report.origin, report.outcome);
+            }
+            reports.push(report);
         }
-        reports.push(report);
     }
     Ok(ImportReport {
         replies_recovered,
@@ -157,20 +159,24 @@ fn create_outbox(dir: &Path) -> Result<()> {
 }
 
 /// The tenant whose withdrawal address received the message, and that address.
-fn route<'a>(ctx: &'a Context, mail: &ParsedMail) -> Option<(&'a Policy, String)> {
-    for entry in &ctx.policies.entries {
-        for address in &entry.policy.tenant.withdrawal_addresses {
-            let address = normalize_email(address);
-            if mail
-                .recipients
+/// Every tenant the message was sent to (a recipient is one of its withdrawal addresses),
+/// with the address it reached, in the order of the policies.
+fn routes<'a>(ctx: &'a Context, mail: &ParsedMail) -> Vec<(&'a Policy, String)> {
+    let recipients: Vec<String> = mail.recipients.iter().map(|r| normalize_email(r)).collect();
+    ctx.policies
+        .entries
+        .iter()
+        .filter_map(|entry| {
+            entry
+                .policy
+                .tenant
+                .withdrawal_addresses
                 .iter()
-                .any(|r| normalize_email(r) == address)
-            {
-                return Some((&entry.policy, address));
-            }
-        }
-    }
-    None
+                .map(|a| normalize_email(a))
+                .find(|a| recipients.contains(a))
+                .map(|address| (&entry.policy, address))
+        })
+        .collect()
 }
 
 fn domain_of(address: &str) -> Option<String> {
@@ -254,7 +260,7 @@ async fn one(
     origin: &str,
     bytes: &[u8],
     seen: &mut HashSet<String>,
-) -> Result<MessageReport> {
+) -> Result<Vec<MessageReport>> {
     let now = crate::domain::time::now();
     let parsed = mail::parse(bytes);
     let key = match &parsed {
@@ -269,7 +275,7 @@ async fn one(
     if !seen.insert(key.clone()) || ctx.store.inbox_contains(&key).await? {
         report.outcome = InboxOutcome::Duplicate;
         report.reason = "this message was processed before".into();
-        return Ok(report);
+        return Ok(vec![report]);
     }
     let mut entry = InboxEntry {
         message_key: key,
@@ -287,16 +293,57 @@ async fn one(
     let mail = match parsed {
         Err(e) => {
             report.reason = format!("not a readable e-mail: {}", e.0);
-            return record(ctx, opts, entry, IntakeEffect::Nothing, report, None).await;
+            return Ok(vec![
+                record(ctx, opts, entry, IntakeEffect::Nothing, report, None).await?,
+            ]);
         }
         Ok(m) => m,
     };
     entry.received_at = mail.received;
-    let Some((policy, address)) = route(ctx, &mail) else {
+    let routes = routes(ctx, &mail);
+    if routes.is_empty() {
         report.outcome = InboxOutcome::NotAddressed;
         report.reason = "no recipient is a withdrawal address of a tenant".into();
-        return record(ctx, opts, entry, IntakeEffect::Nothing, report, None).await;
-    };
+        return Ok(vec![
+            record(ctx, opts, entry, IntakeEffect::Nothing, report, None).await?,
+        ]);
+    }
+    // A message to several controllers is handled for each of them: one outcome and one
+    // reply per tenant, each recorded under the message's key and the tenant's slug.
+    let several = routes.len() > 1;
+    let mut reports = Vec::with_capacity(routes.len());
+    for (policy, address) in routes {
+        let mut entry = entry.clone();
+        let mut report = report.clone();
+        if several {
+            entry.message_key = format!("{}#{}", entry.message_key, policy.tenant.slug);
+            if !seen.insert(entry.message_key.clone())
+                || ctx.store.inbox_contains(&entry.message_key).await?
+            {
+                report.tenant = Some(policy.tenant.slug.clone());
+                report.outcome = InboxOutcome::Duplicate;
+                report.reason = "this message was processed before".into();
+                reports.push(report);
+                continue;
+            }
+        }
+        reports.push(for_tenant(ctx, opts, &mail, policy, address, entry, report, now).await?);
+    }
+    Ok(reports)
+}
+
+/// One message at one tenant: classify, verify the sender, apply, answer.
+#[allow(clippy::too_many_arguments)]
+async fn for_tenant(
+    ctx: &Context,
+    opts: &ImportOptions,
+    mail: &ParsedMail,
+    policy: &Policy,
+    address: String,
+    mut entry: InboxEntry,
+    mut report: MessageReport,
+    now: DateTime<Utc>,
+) -> Result<MessageReport> {
     let tenant = policy.tenant.slug.clone();
     entry.tenant = Some(tenant.clone());
     entry.address = Some(address.clone());
@@ -305,24 +352,28 @@ async fn one(
     let received = mail.received.unwrap_or(now);
     let (mut outcome, mut effect) = effect_of(ctx, policy, classification.intent, received)?;
     report.reason = classification.reason.clone();
-    if outcome == InboxOutcome::NotARequest {
-        report.outcome = outcome;
-        return record(ctx, opts, entry, effect, report, None).await;
-    }
-    // Verify the sender before acting on anything.
     let from = mail.from.clone().unwrap_or_default();
     let keep_for_human = |entry: &mut InboxEntry| {
         entry.sender = mail.from.clone();
         entry.subject = Some(mail.subject.chars().take(200).collect());
     };
+    // Mail from the tenant's own domain is a colleague's forward or a test, whatever its
+    // wording: a human looks at it before anything is done or filed away.
+    if domain_of(&from).is_some_and(|d| own_domains(policy).contains(&d)) {
+        report.outcome = InboxOutcome::Review;
+        report.reason = "sent from the tenant's own domain (a forward by staff?)".into();
+        keep_for_human(&mut entry);
+        return record(ctx, opts, entry, IntakeEffect::Nothing, report, None).await;
+    }
+    if outcome == InboxOutcome::NotARequest {
+        report.outcome = outcome;
+        return record(ctx, opts, entry, effect, report, None).await;
+    }
+    // Verify the sender before acting on anything.
     if mail.dmarc_fail {
         outcome = InboxOutcome::Review;
         effect = IntakeEffect::Nothing;
         report.reason = "the sender's domain failed DMARC (possibly forged)".into();
-    } else if domain_of(&from).is_some_and(|d| own_domains(policy).contains(&d)) {
-        outcome = InboxOutcome::Review;
-        effect = IntakeEffect::Nothing;
-        report.reason = "sent from the tenant's own domain (a forward by staff?)".into();
     }
     let key = ctx.store.pseudonym_key().await?;
     let subject_ref = SubjectRef::for_email(&key, &from);
@@ -363,7 +414,7 @@ async fn one(
         _ => Vec::new(),
     };
     let reply = Reply {
-        mail: &mail,
+        mail,
         policy,
         address,
         cancelled,
