@@ -3,6 +3,8 @@
 use super::render::{self, Format};
 use crate::domain::duration::RetentionPeriod;
 use crate::domain::slots::{self, WeekdaySet};
+use crate::domain::time::now;
+use crate::ops::closed_days;
 use crate::ops::seeding::{self, GenerateRequest, SlotReport};
 use crate::ops::{Context, Refusal};
 use crate::store::SlotFilter;
@@ -67,7 +69,8 @@ pub enum SlotsCmd {
         /// Citizens per slot (counters working in parallel)
         #[arg(long, default_value_t = 1)]
         capacity: i64,
-        /// Open slots on public holidays of the tenant's region too (left out by default)
+        /// Open slots on the statewide public holidays of the tenant's region too (left out
+        /// by default). The policy's local holidays and closed days never get slots
         #[arg(long)]
         include_holidays: bool,
     },
@@ -93,6 +96,21 @@ pub enum SlotsCmd {
         /// At most this many slots
         #[arg(long, default_value_t = 1000)]
         limit: i64,
+    },
+    /// List the slots from now on that lie on a day the policy closes (a local holiday or
+    /// a closed day), with their bookings counted
+    Closed {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Delete the free slots from now on that lie on a day the policy closes; with --yes,
+    /// first cancel their bookings and queue a notice to each citizen
+    RemoveClosed {
+        #[arg(long)]
+        tenant: String,
+        /// Also cancel the bookings in those slots (the citizens are told by e-mail)
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 }
 
@@ -273,11 +291,14 @@ fn slot_report(format: Format, r: &SlotReport) -> Result<()> {
         "{}: {} slot(s) created, {} already there, {} left out because they overlap other slots",
         r.tenant, r.created, r.existing, r.overlapping
     );
-    if r.holidays_skipped > 0 {
-        human.push_str(&format!(
-            "; {} public holiday(s) left out",
-            r.holidays_skipped
-        ));
+    for (days, what) in [
+        (r.holidays_skipped, "public holiday(s)"),
+        (r.local_holidays_skipped, "local holiday(s)"),
+        (r.closed_days_skipped, "closed day(s)"),
+    ] {
+        if days > 0 {
+            human.push_str(&format!("; {days} {what} left out"));
+        }
     }
     if r.nonexistent_local_times > 0 {
         human.push_str(&format!(
@@ -347,9 +368,7 @@ pub async fn slots(ctx: &Context, cmd: SlotsCmd, format: Format) -> Result<ExitC
                 to: to.and_then(|d| d.succ_opt()).and_then(|d| day_start(tz, d)),
                 limit,
             };
-            let rows: Vec<SlotRow> = ctx
-                .store
-                .list_slots(&tenant, &filter)
+            let rows: Vec<SlotRow> = closed_days::list_open_slots(ctx, &tenant, &filter)
                 .await?
                 .into_iter()
                 .map(|s| SlotRow {
@@ -368,6 +387,57 @@ pub async fn slots(ctx: &Context, cmd: SlotsCmd, format: Format) -> Result<ExitC
                 .collect();
             render::rows(format, &rows)?;
         }
+        SlotsCmd::Closed { tenant } => {
+            let tz = ctx.policies.require(&tenant)?.tenant.zone();
+            let rows: Vec<ClosedSlotRow> = closed_days::closed_slots(ctx, &tenant, now())
+                .await?
+                .into_iter()
+                .map(|s| ClosedSlotRow {
+                    id: s.id,
+                    service: s.service,
+                    local_start: s
+                        .starts_at
+                        .with_timezone(&tz)
+                        .format("%a %Y-%m-%d %H:%M")
+                        .to_string(),
+                    reason: s.reason,
+                    capacity: s.capacity,
+                    booked: s.booked,
+                })
+                .collect();
+            render::rows(format, &rows)?;
+        }
+        SlotsCmd::RemoveClosed { tenant, yes } => {
+            let r = closed_days::remove_closed(ctx, &tenant, yes, now()).await?;
+            let mut human = format!(
+                "{}: {} slot(s) on closed days found; {} deleted, {} booking(s) cancelled",
+                r.tenant, r.found, r.slots_deleted, r.bookings_cancelled
+            );
+            if r.bookings_left > 0 {
+                human.push_str(&format!(
+                    "; {} booking(s) left in place (run again with --yes to cancel them and tell the citizens)",
+                    r.bookings_left
+                ));
+            }
+            if r.slots_kept > 0 {
+                human.push_str(&format!(
+                    "; {} slot(s) kept because bookings refer to them (never listed nor bookable)",
+                    r.slots_kept
+                ));
+            }
+            render::report(format, &human, &r, std::slice::from_ref(&r))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize, Tabled)]
+struct ClosedSlotRow {
+    id: i64,
+    service: String,
+    /// Local time of the tenant.
+    local_start: String,
+    reason: &'static str,
+    capacity: i64,
+    booked: i64,
 }

@@ -17,7 +17,9 @@
 //! - Art. 3(3): periods include public holidays, Saturdays and Sundays.
 //! - Art. 3(4): if the last day of the period is a public holiday, a Saturday or a Sunday, the
 //!   period ends with the expiry of the last hour of the following working day. Public
-//!   holidays are those of the tenant's state (`super::holidays`).
+//!   holidays are those at the controller's seat: the statewide ones of the tenant's state and
+//!   the local ones its policy names (`super::holidays`, `local_holidays`). The office's own
+//!   closed days (`closed_days`) are no public holidays and do not move a deadline.
 //!
 //! Art. 3(5) (at least two working days in any period of two days or more) never bites for
 //! periods of a month or more.
@@ -92,11 +94,25 @@ pub fn extended_due_date(
     if !(1..=MAX_EXTENSION_MONTHS).contains(&extension_months) {
         return Err(DeadlineError::InvalidExtension(extension_months));
     }
-    Ok(due_date(
-        region,
+    let mut calendar = HolidayCalendar::new(region)?;
+    extended_due_date_in(&mut calendar, received, extension_months)
+}
+
+/// [`extended_due_date`] with a calendar the caller keeps (one with the tenant's local
+/// holidays, say).
+pub fn extended_due_date_in(
+    calendar: &mut HolidayCalendar,
+    received: NaiveDate,
+    extension_months: u32,
+) -> Result<NaiveDate, DeadlineError> {
+    if !(1..=MAX_EXTENSION_MONTHS).contains(&extension_months) {
+        return Err(DeadlineError::InvalidExtension(extension_months));
+    }
+    Ok(due_date_in(
+        calendar,
         received,
         ANSWER_MONTHS + extension_months,
-    )?)
+    ))
 }
 
 /// Whether the period for a request received on `received` can still be extended on `today`:
@@ -115,6 +131,7 @@ mod tests {
     use chrono::{Datelike, Weekday};
 
     use super::*;
+    use crate::domain::holidays::LocalHoliday;
 
     fn date(year: i32, month: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(year, month, day).unwrap()
@@ -277,6 +294,65 @@ mod tests {
     #[test]
     fn the_period_cannot_be_extended_the_day_after_the_first_due_date() {
         assert!(!can_extend(date(2026, 1, 31), date(2026, 3, 3), "DE-NW").unwrap());
+    }
+
+    fn at_westendorf() -> HolidayCalendar {
+        HolidayCalendar::with_local("DE-BY", &[LocalHoliday::AssumptionDay]).unwrap()
+    }
+
+    #[test]
+    fn at_westendorf_a_request_received_on_15_july_2025_is_due_on_monday_18_august_not_on_assumption_day()
+     {
+        assert_eq!(date(2025, 8, 15).weekday(), Weekday::Fri);
+        assert_eq!(date(2025, 8, 18).weekday(), Weekday::Mon);
+        assert_eq!(
+            due_date_in(&mut at_westendorf(), date(2025, 7, 15), ANSWER_MONTHS),
+            date(2025, 8, 18)
+        );
+        // Elsewhere in Bavaria 15 August is a working day.
+        assert_eq!(one_month("DE-BY", date(2025, 7, 15)), date(2025, 8, 15));
+    }
+
+    #[test]
+    fn at_westendorf_an_extended_period_ending_on_assumption_day_moves_to_the_next_working_day() {
+        // Received 15 May 2030, extended by two months: three months end on Thursday 15
+        // August, Mariä Himmelfahrt at Westendorf, so the period ends on Friday the 16th.
+        assert_eq!(date(2030, 8, 15).weekday(), Weekday::Thu);
+        assert_eq!(
+            extended_due_date_in(&mut at_westendorf(), date(2030, 5, 15), 2).unwrap(),
+            date(2030, 8, 16)
+        );
+        assert_eq!(
+            extended_due_date("DE-BY", date(2030, 5, 15), 2).unwrap(),
+            date(2030, 8, 15)
+        );
+    }
+
+    #[test]
+    fn in_augsburg_the_peace_festival_moves_a_due_date_on_8_august() {
+        // Received Tue 8 July 2025: due Fri 8 August, the Friedensfest, so Mon 11 August.
+        assert_eq!(date(2025, 8, 8).weekday(), Weekday::Fri);
+        let mut augsburg =
+            HolidayCalendar::with_local("DE-BY", &[LocalHoliday::AugsburgPeaceFestival]).unwrap();
+        assert_eq!(
+            due_date_in(&mut augsburg, date(2025, 7, 8), ANSWER_MONTHS),
+            date(2025, 8, 11)
+        );
+    }
+
+    #[test]
+    fn corpus_christi_moves_the_due_date_where_a_saxon_or_thuringian_tenant_names_it() {
+        // Fronleichnam 2026 is Thursday 4 June.
+        for region in ["DE-SN", "DE-TH"] {
+            let mut calendar =
+                HolidayCalendar::with_local(region, &[LocalHoliday::CorpusChristi]).unwrap();
+            assert_eq!(
+                due_date_in(&mut calendar, date(2026, 5, 4), ANSWER_MONTHS),
+                date(2026, 6, 5),
+                "{region}"
+            );
+            assert_eq!(one_month(region, date(2026, 5, 4)), date(2026, 6, 4));
+        }
     }
 
     #[test]

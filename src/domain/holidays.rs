@@ -1,10 +1,12 @@
 //! Owns the statewide public holidays of the 16 German states and the working-day test built on them.
 //!
-//! Only holidays that state law makes public in the *whole* state are listed. Holidays that
-//! apply in some municipalities only (Mariä Himmelfahrt in Bavaria, Fronleichnam in parts of
-//! Saxony and Thuringia, the Augsburger Friedensfest) are left out on purpose: these dates feed
-//! legal deadlines (`super::deadline`), and leaving out an uncertain holiday can only make a
-//! computed deadline earlier, never later — the safe side.
+//! Only holidays that state law makes public in the *whole* state are listed by default.
+//! Holidays that apply in some municipalities only (Mariä Himmelfahrt in Bavaria, Fronleichnam
+//! in parts of Saxony and Thuringia, the Augsburger Friedensfest) are [`LocalHoliday`]s: a
+//! calendar counts them only when the tenant's policy names them (`local_holidays`). These
+//! dates feed legal deadlines (`super::deadline`), and leaving out an uncertain holiday can only
+//! make a computed deadline earlier, never later — the safe side; naming one is the office's
+//! statement that it holds at its seat.
 //!
 //! The rules are the law as of 2026 plus the year-dependent changes listed in
 //! [`holidays`]; years before reunification are not historically accurate (for instance,
@@ -27,6 +29,8 @@ pub struct Holiday {
     pub date: NaiveDate,
     /// German name as used in the state laws, e.g. "Karfreitag".
     pub name: &'static str,
+    /// A holiday in part of the state only, counted because the tenant's policy names it.
+    pub local: bool,
 }
 
 /// A region code that is not one of [`REGIONS`].
@@ -152,18 +156,121 @@ pub fn is_working_day(region: &str, date: NaiveDate) -> Result<bool, UnknownRegi
     Ok(HolidayCalendar::new(region)?.is_working_day(date))
 }
 
+/// A public holiday that holds in part of a state only, by the law of that state: a tenant's
+/// policy names the ones that hold at its seat (`local_holidays`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalHoliday {
+    /// Mariä Himmelfahrt, 15 August: in Bavarian municipalities with a predominantly Catholic
+    /// population (Art. 1 Abs. 1 Nr. 2 FTG Bayern), e.g. Westendorf in the Ostallgäu.
+    AssumptionDay,
+    /// Augsburger Hohes Friedensfest, 8 August: in the city of Augsburg only (Art. 1 Abs. 2
+    /// FTG Bayern).
+    AugsburgPeaceFestival,
+    /// Fronleichnam, Easter Sunday + 60 days: in the Catholic (Sorbian) municipalities of
+    /// Saxony and in the Catholic municipalities of Thuringia (Eichsfeld and others).
+    CorpusChristi,
+}
+
+impl LocalHoliday {
+    pub const ALL: &'static [LocalHoliday] = &[
+        LocalHoliday::AssumptionDay,
+        LocalHoliday::AugsburgPeaceFestival,
+        LocalHoliday::CorpusChristi,
+    ];
+
+    /// The name in policy files, e.g. "assumption_day".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AssumptionDay => "assumption_day",
+            Self::AugsburgPeaceFestival => "augsburg_peace_festival",
+            Self::CorpusChristi => "corpus_christi",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|h| h.as_str() == name)
+    }
+
+    /// German name as in the state laws.
+    pub fn name_de(self) -> &'static str {
+        match self {
+            Self::AssumptionDay => "Mariä Himmelfahrt",
+            Self::AugsburgPeaceFestival => "Augsburger Friedensfest",
+            Self::CorpusChristi => "Fronleichnam",
+        }
+    }
+
+    /// The region codes whose law makes it a holiday in part of the state (and not in all of
+    /// it: where it is statewide, the state's own list has it already).
+    pub fn regions(self) -> &'static [&'static str] {
+        match self {
+            Self::AssumptionDay | Self::AugsburgPeaceFestival => &["DE-BY"],
+            Self::CorpusChristi => &["DE-SN", "DE-TH"],
+        }
+    }
+
+    /// Its date in `year`.
+    pub fn date(self, year: i32) -> NaiveDate {
+        match self {
+            Self::AssumptionDay => NaiveDate::from_ymd_opt(year, 8, 15).expect("valid date"),
+            Self::AugsburgPeaceFestival => NaiveDate::from_ymd_opt(year, 8, 8).expect("valid date"),
+            Self::CorpusChristi => easter_sunday(year) + Days::new(60),
+        }
+    }
+
+    /// Why it cannot be a local holiday of a tenant in `region`, if it cannot.
+    pub fn check_region(self, region: &str) -> Result<(), String> {
+        if self.regions().contains(&region) {
+            return Ok(());
+        }
+        let statewide = State::parse(region).is_ok_and(|state| {
+            let year = 2026;
+            compute(state, year)
+                .iter()
+                .any(|h| h.date == self.date(year) && h.name == self.name_de())
+        });
+        Err(if statewide {
+            format!(
+                "{} ({}) is a holiday in all of {region} already; list only holidays that hold in part of the state",
+                self.as_str(),
+                self.name_de()
+            )
+        } else {
+            format!(
+                "{} ({}) is no holiday in any part of {region}; it can be named in {}",
+                self.as_str(),
+                self.name_de(),
+                self.regions().join(", ")
+            )
+        })
+    }
+}
+
 /// A region's holidays with a per-year cache, for loops over many dates (a year of slots,
 /// rolling a deadline forward) that should not recompute Easter for every day.
+///
+/// Built with [`HolidayCalendar::with_local`], it counts the tenant's local holidays too
+/// (flagged [`Holiday::local`]).
 #[derive(Debug, Clone)]
 pub struct HolidayCalendar {
     state: State,
+    local: Vec<LocalHoliday>,
     years: BTreeMap<i32, Vec<Holiday>>,
 }
 
 impl HolidayCalendar {
     pub fn new(region: &str) -> Result<Self, UnknownRegion> {
+        Self::with_local(region, &[])
+    }
+
+    /// The statewide holidays of `region` and the `local` holidays of one tenant's seat.
+    /// Whether each local holiday exists in `region` is the policy checker's business
+    /// ([`LocalHoliday::check_region`]); here each is counted as given.
+    pub fn with_local(region: &str, local: &[LocalHoliday]) -> Result<Self, UnknownRegion> {
         Ok(Self {
             state: State::parse(region)?,
+            local: local.to_vec(),
             years: BTreeMap::new(),
         })
     }
@@ -176,9 +283,18 @@ impl HolidayCalendar {
     /// All holidays of `year`, sorted by date (computed on first use, then cached).
     pub fn holidays_in(&mut self, year: i32) -> &[Holiday] {
         let state = self.state;
-        self.years
-            .entry(year)
-            .or_insert_with(|| compute(state, year))
+        let local = &self.local;
+        self.years.entry(year).or_insert_with(|| {
+            let mut list = compute(state, year);
+            list.extend(local.iter().map(|h| Holiday {
+                date: h.date(year),
+                name: h.name_de(),
+                local: true,
+            }));
+            // Stable: a statewide holiday stays first on a date it shares with a local one.
+            list.sort_by_key(|holiday| holiday.date);
+            list
+        })
     }
 
     /// The holiday on `date`, if any; the first one listed if two share the date.
@@ -222,7 +338,13 @@ fn compute(state: State, year: i32) -> Vec<Holiday> {
     let easter_plus = |days| easter + Days::new(days);
 
     let mut list = Vec::with_capacity(16);
-    let mut add = |date, name| list.push(Holiday { date, name });
+    let mut add = |date, name| {
+        list.push(Holiday {
+            date,
+            name,
+            local: false,
+        })
+    };
 
     // Nationwide (Tag der Deutschen Einheit by federal law, the rest by every state law).
     add(fixed(1, 1), "Neujahr");
@@ -623,5 +745,80 @@ mod tests {
     #[test]
     fn region_codes_are_case_sensitive() {
         assert!(HolidayCalendar::new("de-nw").is_err());
+    }
+
+    #[test]
+    fn assumption_day_is_a_holiday_in_a_catholic_bavarian_municipality_that_names_it() {
+        let mut westendorf =
+            HolidayCalendar::with_local("DE-BY", &[LocalHoliday::AssumptionDay]).unwrap();
+        let holiday = westendorf.holiday(date(2025, 8, 15)).unwrap();
+        assert_eq!((holiday.name, holiday.local), ("Mariä Himmelfahrt", true));
+        assert!(!westendorf.is_working_day(date(2025, 8, 15)));
+        assert!(westendorf.is_working_day(date(2025, 8, 14)));
+        // Statewide holidays stay, and are not flagged local.
+        assert!(!westendorf.holiday(date(2026, 1, 6)).unwrap().local);
+        assert_eq!(westendorf.holidays_in(2026).len(), 13);
+        assert!(
+            !HolidayCalendar::new("DE-BY")
+                .unwrap()
+                .is_holiday(date(2025, 8, 15))
+        );
+    }
+
+    #[test]
+    fn the_augsburg_peace_festival_is_on_8_august_every_year() {
+        let mut augsburg =
+            HolidayCalendar::with_local("DE-BY", &[LocalHoliday::AugsburgPeaceFestival]).unwrap();
+        for year in 2025..=2030 {
+            let holiday = augsburg.holiday(date(year, 8, 8)).unwrap();
+            assert_eq!(holiday.name, "Augsburger Friedensfest", "{year}");
+        }
+        assert!(!augsburg.is_holiday(date(2026, 8, 15)));
+    }
+
+    #[test]
+    fn corpus_christi_falls_60_days_after_easter_where_a_saxon_or_thuringian_tenant_names_it() {
+        // Easter 2025: 20 April → Fronleichnam 19 June; 2026: 5 April → 4 June.
+        assert_eq!(LocalHoliday::CorpusChristi.date(2025), date(2025, 6, 19));
+        assert_eq!(LocalHoliday::CorpusChristi.date(2026), date(2026, 6, 4));
+        for region in ["DE-SN", "DE-TH"] {
+            let mut calendar =
+                HolidayCalendar::with_local(region, &[LocalHoliday::CorpusChristi]).unwrap();
+            assert!(calendar.is_holiday(date(2026, 6, 4)), "{region}");
+            assert!(calendar.holiday(date(2026, 6, 4)).unwrap().local);
+        }
+    }
+
+    #[test]
+    fn a_local_holiday_is_allowed_only_where_its_state_has_it_in_part() {
+        assert!(LocalHoliday::AssumptionDay.check_region("DE-BY").is_ok());
+        assert!(
+            LocalHoliday::AugsburgPeaceFestival
+                .check_region("DE-BY")
+                .is_ok()
+        );
+        assert!(LocalHoliday::CorpusChristi.check_region("DE-SN").is_ok());
+        assert!(LocalHoliday::CorpusChristi.check_region("DE-TH").is_ok());
+        let statewide = LocalHoliday::CorpusChristi
+            .check_region("DE-NW")
+            .unwrap_err();
+        assert!(statewide.contains("in all of DE-NW already"), "{statewide}");
+        let nowhere = LocalHoliday::AssumptionDay
+            .check_region("DE-NI")
+            .unwrap_err();
+        assert!(
+            nowhere.contains("no holiday in any part of DE-NI"),
+            "{nowhere}"
+        );
+        let names: Vec<_> = LocalHoliday::ALL.iter().map(|h| h.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "assumption_day",
+                "augsburg_peace_festival",
+                "corpus_christi"
+            ]
+        );
+        assert!(names.iter().all(|n| LocalHoliday::from_name(n).is_some()));
     }
 }

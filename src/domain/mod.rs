@@ -8,6 +8,7 @@ pub mod deadline;
 pub mod duration;
 pub mod holidays;
 pub mod notice;
+pub mod office_days;
 pub mod policy;
 pub mod requests;
 pub mod retention;

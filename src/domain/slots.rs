@@ -1,7 +1,7 @@
 //! Opening slots: weekday sets, office hours, local-time conversion and the rule that the
 //! slots of one service never overlap.
 
-use super::holidays::HolidayCalendar;
+use super::office_days::DayOff;
 use chrono::{
     DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
     Weekday,
@@ -147,12 +147,19 @@ pub struct SlotPattern {
 }
 
 /// The slots of a pattern, the local times that did not exist (summer-time change) and
-/// the public holidays left out.
+/// the days of the pattern left out, each with its reason.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Generated {
     pub slots: Vec<NewSlot>,
     pub skipped_nonexistent: usize,
-    pub holidays_skipped: Vec<NaiveDate>,
+    pub days_off: Vec<(NaiveDate, DayOff)>,
+}
+
+impl Generated {
+    /// How many days were left out for `reason`.
+    pub fn days_off(&self, reason: DayOff) -> usize {
+        self.days_off.iter().filter(|(_, r)| *r == reason).count()
+    }
 }
 
 impl SlotPattern {
@@ -189,15 +196,21 @@ impl SlotPattern {
     }
 
     /// Every slot that starts inside an office-hours range and ends inside it too, on the
-    /// pattern's weekdays except the public holidays of `holidays` (when given).
-    pub fn generate(&self, tz: Tz, mut holidays: Option<&mut HolidayCalendar>) -> Generated {
+    /// pattern's weekdays except the days `day_off` gives a reason for (a holiday, a closed
+    /// day; see `office_days::OfficeCalendar::day_off`).
+    pub fn generate(
+        &self,
+        tz: Tz,
+        mut day_off: impl FnMut(NaiveDate) -> Option<DayOff>,
+    ) -> Generated {
         let mut out = Generated::default();
         let mut day = self.from;
         while day <= self.to {
-            let holiday = holidays.as_mut().is_some_and(|h| h.is_holiday(day));
-            if holiday && self.weekdays.contains(day.weekday()) {
-                out.holidays_skipped.push(day);
-            } else if self.weekdays.contains(day.weekday()) {
+            if !self.weekdays.contains(day.weekday()) {
+                // Not an office day of this pattern: nothing to leave out.
+            } else if let Some(reason) = day_off(day) {
+                out.days_off.push((day, reason));
+            } else {
                 for range in &self.times {
                     let end = day.and_time(range.end);
                     let mut start = day.and_time(range.start);
@@ -269,6 +282,8 @@ pub fn plan_slots(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::holidays::LocalHoliday;
+    use crate::domain::office_days::OfficeCalendar;
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()
@@ -324,7 +339,7 @@ mod tests {
     fn a_week_of_mornings_gives_sixteen_slots_a_day_on_weekdays_only() {
         // 2026-11-23 is a Monday; the week runs to Sunday the 29th.
         let g = pattern("2026-11-23", "2026-11-29", "mon-fri", "08:00-12:00", 15, 15)
-            .generate(chrono_tz::Europe::Berlin, None);
+            .generate(chrono_tz::Europe::Berlin, |_| None);
         assert_eq!(g.slots.len(), 5 * 16);
         // 08:00 in Berlin in November is 07:00 UTC.
         assert_eq!(g.slots[0].starts_at, utc("2026-11-23T07:00:00Z"));
@@ -332,25 +347,33 @@ mod tests {
         assert_eq!(g.slots.last().unwrap().ends_at, utc("2026-11-27T11:00:00Z"));
     }
 
+    fn office(region: &str, local: &[LocalHoliday], closed: &[&str]) -> OfficeCalendar {
+        let closed: Vec<_> = closed.iter().map(|c| c.parse().unwrap()).collect();
+        OfficeCalendar::new(region, local, &closed).unwrap()
+    }
+
     #[test]
     fn public_holidays_of_the_region_get_no_slots() {
         // 2026-12-21..27: Christmas Day (Fri 25th) is a holiday everywhere; the 24th is not.
         let p = pattern("2026-12-21", "2026-12-27", "mon-fri", "08:00-09:00", 60, 60);
-        let mut nw = HolidayCalendar::new("DE-NW").unwrap();
-        let g = p.generate(chrono_tz::Europe::Berlin, Some(&mut nw));
+        let mut nw = office("DE-NW", &[], &[]);
+        let g = p.generate(chrono_tz::Europe::Berlin, |d| nw.day_off(d));
         assert_eq!(g.slots.len(), 4);
-        assert_eq!(g.holidays_skipped, vec![date("2026-12-25")]);
+        assert_eq!(
+            g.days_off,
+            vec![(date("2026-12-25"), DayOff::PublicHoliday)]
+        );
         // Allerheiligen 2027 is a Monday: a holiday in NW, a working day in NI.
         let p = pattern("2027-11-01", "2027-11-01", "mon", "08:00-09:00", 60, 60);
-        let mut ni = HolidayCalendar::new("DE-NI").unwrap();
+        let mut ni = office("DE-NI", &[], &[]);
         assert_eq!(
-            p.generate(chrono_tz::Europe::Berlin, Some(&mut nw))
+            p.generate(chrono_tz::Europe::Berlin, |d| nw.day_off(d))
                 .slots
                 .len(),
             0
         );
         assert_eq!(
-            p.generate(chrono_tz::Europe::Berlin, Some(&mut ni))
+            p.generate(chrono_tz::Europe::Berlin, |d| ni.day_off(d))
                 .slots
                 .len(),
             1
@@ -358,16 +381,65 @@ mod tests {
     }
 
     #[test]
+    fn assumption_day_gets_no_slots_in_a_catholic_bavarian_municipality_only() {
+        // 15 August 2025 is a Friday: the week of 11 to 15 August.
+        let p = pattern("2025-08-11", "2025-08-15", "mon-fri", "08:00-09:00", 60, 60);
+        let mut westendorf = office("DE-BY", &[LocalHoliday::AssumptionDay], &[]);
+        let g = p.generate(chrono_tz::Europe::Berlin, |d| westendorf.day_off(d));
+        assert_eq!(g.slots.len(), 4);
+        assert_eq!(g.days_off, vec![(date("2025-08-15"), DayOff::LocalHoliday)]);
+        let mut munich_protestant = office("DE-BY", &[], &[]);
+        let g = p.generate(chrono_tz::Europe::Berlin, |d| munich_protestant.day_off(d));
+        assert_eq!((g.slots.len(), g.days_off.len()), (5, 0));
+    }
+
+    #[test]
+    fn augsburg_gets_no_slots_on_its_peace_festival() {
+        // 8 August 2025 is a Friday.
+        let p = pattern("2025-08-08", "2025-08-08", "fri", "08:00-09:00", 60, 60);
+        let mut augsburg = office("DE-BY", &[LocalHoliday::AugsburgPeaceFestival], &[]);
+        let g = p.generate(chrono_tz::Europe::Berlin, |d| augsburg.day_off(d));
+        assert_eq!(g.days_off(DayOff::LocalHoliday), 1);
+        assert!(g.slots.is_empty());
+    }
+
+    #[test]
+    fn corpus_christi_gets_no_slots_where_a_saxon_or_thuringian_office_names_it() {
+        // Fronleichnam 2026: Thursday 4 June.
+        let p = pattern("2026-06-04", "2026-06-04", "thu", "08:00-09:00", 60, 60);
+        for region in ["DE-SN", "DE-TH"] {
+            let mut local = office(region, &[LocalHoliday::CorpusChristi], &[]);
+            let g = p.generate(chrono_tz::Europe::Berlin, |d| local.day_off(d));
+            assert_eq!(g.days_off, vec![(date("2026-06-04"), DayOff::LocalHoliday)]);
+            let mut statewide = office(region, &[], &[]);
+            let g = p.generate(chrono_tz::Europe::Berlin, |d| statewide.day_off(d));
+            assert_eq!(g.slots.len(), 1, "{region}");
+        }
+    }
+
+    #[test]
+    fn closed_days_get_no_slots_and_are_counted_apart_from_holidays() {
+        // Thu 24 – Thu 31 December 2026, weekdays: 24 closed, 25 holiday, 28–30 open, 31 closed.
+        let p = pattern("2026-12-24", "2026-12-31", "mon-fri", "08:00-09:00", 60, 60);
+        let mut nw = office("DE-NW", &[], &["--12-24", "--12-31"]);
+        let g = p.generate(chrono_tz::Europe::Berlin, |d| nw.day_off(d));
+        assert_eq!(g.slots.len(), 3);
+        assert_eq!(g.days_off(DayOff::ClosedDay), 2);
+        assert_eq!(g.days_off(DayOff::PublicHoliday), 1);
+        assert_eq!(g.days_off(DayOff::LocalHoliday), 0);
+    }
+
+    #[test]
     fn a_slot_that_would_run_past_closing_time_is_not_made() {
         let g = pattern("2026-11-23", "2026-11-23", "mon", "08:00-09:00", 25, 25)
-            .generate(chrono_tz::Europe::Berlin, None);
+            .generate(chrono_tz::Europe::Berlin, |_| None);
         assert_eq!(g.slots.len(), 2);
     }
 
     #[test]
     fn summer_time_is_applied_to_local_office_hours() {
         let g = pattern("2026-06-01", "2026-06-01", "mon", "08:00-08:30", 30, 30)
-            .generate(chrono_tz::Europe::Berlin, None);
+            .generate(chrono_tz::Europe::Berlin, |_| None);
         assert_eq!(g.slots[0].starts_at, utc("2026-06-01T06:00:00Z"));
     }
 
@@ -375,7 +447,7 @@ mod tests {
     fn a_local_time_skipped_by_the_clock_change_is_counted_not_made() {
         // 2026-03-29 02:00-03:00 does not exist in Berlin.
         let g = pattern("2026-03-29", "2026-03-29", "sun", "01:00-04:00", 60, 60)
-            .generate(chrono_tz::Europe::Berlin, None);
+            .generate(chrono_tz::Europe::Berlin, |_| None);
         assert_eq!(g.slots.len(), 1);
         assert_eq!(g.skipped_nonexistent, 2);
     }

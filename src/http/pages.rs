@@ -11,7 +11,7 @@ use crate::domain::notice::Notice;
 use crate::domain::time::appointment_de;
 use crate::domain::time::now;
 use crate::ops::booking::{self, BookingError, BookingReceipt};
-use crate::store::OpenSlot;
+use crate::store::{BookingRefusal, OpenSlot};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
@@ -344,13 +344,18 @@ async fn load_slot(state: &AppState, tenant: &str, slot_id: i64) -> Result<OpenS
             tenant.to_owned(),
         )));
     }
-    match state.ctx.store.open_slot(tenant, slot_id).await {
-        Ok(Some(slot)) => Ok(slot),
-        Ok(None) => Err(error_page(
+    match booking::bookable_slot(&state.ctx, tenant, slot_id).await {
+        Ok(slot) => Ok(slot),
+        Err(BookingError::Refused(BookingRefusal::SlotNotFound)) => Err(error_page(
             StatusCode::NOT_FOUND,
             "Diesen Termin gibt es hier nicht.",
         )),
-        Err(e) => Err(booking_error_page(BookingError::Internal(e.into()))),
+        // A slot on a day the policy closes (made before the day was added).
+        Err(BookingError::Invalid(_)) => Err(error_page(
+            StatusCode::CONFLICT,
+            booking::CLOSED_DAY_MESSAGE,
+        )),
+        Err(e) => Err(booking_error_page(e)),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::Context;
 use crate::domain::booking::{self, BookingForm, FieldErrors, OFFICE_COPY_PURPOSE, ValidBooking};
+use crate::domain::office_days::OfficeCalendar;
 use crate::domain::policy::Policy;
 use crate::domain::slots::local_instant;
 use crate::domain::subject::SubjectRef;
@@ -99,10 +100,46 @@ pub async fn free_slots(
     let start_of = |d: NaiveDate| local_instant(tz, d.and_time(NaiveTime::MIN));
     let after = start_of(from).map_or(now, |t| t.max(now));
     let before = to.succ_opt().and_then(start_of).unwrap_or(after);
+    let mut calendar = OfficeCalendar::for_policy(policy(ctx, tenant)?);
     Ok(ctx
         .store
         .free_slots(tenant, service, after, before, MAX_SLOTS_LISTED)
-        .await?)
+        .await?
+        .into_iter()
+        // Also slots made before the day was added to the policy.
+        .filter(|slot| !calendar.is_closed(slot.starts_at.with_timezone(&tz).date_naive()))
+        .collect())
+}
+
+/// What a citizen is told about a slot on a day the office is closed.
+pub const CLOSED_DAY_MESSAGE: &str =
+    "An diesem Tag ist die Verwaltung geschlossen. Bitte wählen Sie einen anderen Termin.";
+
+/// Whether `slot` lies on a day the tenant's policy closes the office (a local holiday, a
+/// closed day): such a slot is not listed and cannot be booked, whenever it was made.
+pub fn on_closed_day(policy: &Policy, starts_at: DateTime<Utc>) -> bool {
+    let day = starts_at.with_timezone(&policy.tenant.zone()).date_naive();
+    crate::domain::office_days::is_closed(policy, day)
+}
+
+/// A slot the citizen may book: it exists and its day is not closed by the policy.
+pub async fn bookable_slot(
+    ctx: &Context,
+    tenant: &str,
+    slot_id: i64,
+) -> Result<OpenSlot, BookingError> {
+    let policy = policy(ctx, tenant)?;
+    let slot = ctx
+        .store
+        .open_slot(tenant, slot_id)
+        .await?
+        .ok_or(BookingError::Refused(BookingRefusal::SlotNotFound))?;
+    if on_closed_day(policy, slot.starts_at) {
+        let mut fields = FieldErrors::new();
+        fields.insert("slot_id".into(), CLOSED_DAY_MESSAGE.into());
+        return Err(BookingError::Invalid(fields));
+    }
+    Ok(slot)
 }
 
 /// A booking prepared for the store, and the code to show the citizen once.
@@ -232,11 +269,7 @@ pub async fn book(
     let tz = policy.tenant.zone();
     let valid = booking::validate(policy, form, now.with_timezone(&tz).date_naive())
         .map_err(BookingError::Invalid)?;
-    let slot = ctx
-        .store
-        .open_slot(tenant, valid.slot_id)
-        .await?
-        .ok_or(BookingError::Refused(BookingRefusal::SlotNotFound))?;
+    let slot = bookable_slot(ctx, tenant, valid.slot_id).await?;
     let key = ctx.store.pseudonym_key().await?;
     let sms_reminder = valid.sms_reminder;
     let mut prepared = prepare(policy, &key, valid, &slot, now, None);

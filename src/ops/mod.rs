@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod booking;
+pub mod closed_days;
 pub mod csv_input;
 pub mod demo;
 pub mod export;

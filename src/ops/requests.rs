@@ -3,6 +3,9 @@
 
 use super::{Context, Refusal};
 use crate::domain::deadline::{self, ANSWER_MONTHS};
+use crate::domain::holidays::HolidayCalendar;
+use crate::domain::office_days::OfficeCalendar;
+use crate::domain::policy::Policy;
 use crate::domain::requests::{Channel, Outcome, RequestKind, RequestStatus};
 use crate::domain::subject::SubjectRef;
 use crate::store::{NewRequest, Request, RequestFilter};
@@ -17,26 +20,25 @@ fn local_day(ctx: &Context, tenant: Option<&str>, at: DateTime<Utc>) -> NaiveDat
     at.with_timezone(&zone).date_naive()
 }
 
+/// The public holidays at a tenant's seat: its state's and the local ones its policy names.
+/// Its closed days are left out: they do not move a legal deadline.
+fn holiday_calendar(policy: &Policy) -> HolidayCalendar {
+    OfficeCalendar::for_policy(policy).holidays().clone()
+}
+
 /// The Art. 12(3) deadline of a request received at `received`. Without a tenant, the
-/// earliest deadline any tenant's region gives: the safe side.
+/// earliest deadline any tenant's holidays give: the safe side.
 pub fn due_on(ctx: &Context, tenant: Option<&str>, received: DateTime<Utc>) -> Result<NaiveDate> {
     let day = local_day(ctx, tenant, received);
-    let regions: Vec<&str> = match tenant.and_then(|t| ctx.policies.get(t)) {
-        Some(p) => vec![p.tenant.region.as_str()],
-        None => ctx
-            .policies
-            .entries
-            .iter()
-            .map(|e| e.policy.tenant.region.as_str())
-            .collect(),
+    let policies: Vec<&Policy> = match tenant.and_then(|t| ctx.policies.get(t)) {
+        Some(p) => vec![p],
+        None => ctx.policies.entries.iter().map(|e| &e.policy).collect(),
     };
-    let mut due: Option<NaiveDate> = None;
-    for region in regions {
-        let d = deadline::due_date(region, day, ANSWER_MONTHS)
-            .map_err(|e| Refusal::InvalidInput(e.to_string()))?;
-        due = Some(due.map_or(d, |x: NaiveDate| x.min(d)));
-    }
-    due.ok_or_else(|| anyhow::anyhow!("no tenant policy to compute a deadline from"))
+    policies
+        .into_iter()
+        .map(|p| deadline::due_date_in(&mut holiday_calendar(p), day, ANSWER_MONTHS))
+        .min()
+        .ok_or_else(|| anyhow::anyhow!("no tenant policy to compute a deadline from"))
 }
 
 pub async fn open(
@@ -105,8 +107,11 @@ pub async fn extend(
     }
     let tenant = request.tenant.as_deref();
     let received = local_day(ctx, tenant, request.received_at);
-    let region = region_of(ctx, tenant);
-    let extended = deadline::extended_due_date(&region, received, months)
+    let mut calendar = match policy_of(ctx, tenant) {
+        Some(policy) => holiday_calendar(policy),
+        None => HolidayCalendar::new("DE-NW").expect("a known region"),
+    };
+    let extended = deadline::extended_due_date_in(&mut calendar, received, months)
         .map_err(|e| Refusal::InvalidInput(format!("--months {months}: {e}")))?;
     ctx.store
         .extend_request(id, extended, reason.trim(), &ctx.audit())
@@ -114,13 +119,11 @@ pub async fn extend(
     get(ctx, id).await
 }
 
-/// The tenant's region, or the first policy's when the request has no tenant.
-fn region_of(ctx: &Context, tenant: Option<&str>) -> String {
+/// The tenant's policy, or the first policy when the request has no tenant.
+fn policy_of<'a>(ctx: &'a Context, tenant: Option<&str>) -> Option<&'a Policy> {
     tenant
         .and_then(|t| ctx.policies.get(t))
         .or_else(|| ctx.policies.entries.first().map(|e| &e.policy))
-        .map(|p| p.tenant.region.clone())
-        .unwrap_or_else(|| "DE-NW".into())
 }
 
 pub async fn close(ctx: &Context, id: i64, outcome: Outcome) -> Result<Request> {

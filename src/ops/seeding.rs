@@ -2,7 +2,7 @@
 //! Everything here is idempotent: running it twice creates nothing new.
 
 use super::{Context, Refusal, csv_input};
-use crate::domain::holidays::HolidayCalendar;
+use crate::domain::office_days::{DayOff, OfficeCalendar};
 use crate::domain::service::{FieldProblem, NewService, parse_code, parse_service};
 use crate::domain::slots::{self, NewSlot, SlotFate, SlotPattern};
 use crate::store::{OnOverlap, TenantRecord, TenantSyncReport};
@@ -92,8 +92,12 @@ pub struct SlotReport {
     pub overlapping: usize,
     /// Local times that do not exist (the change to summer time).
     pub nonexistent_local_times: usize,
-    /// Days left out because they are public holidays in the tenant's region.
+    /// Days left out because they are public holidays in the whole of the tenant's state.
     pub holidays_skipped: usize,
+    /// Days left out because they are local holidays the policy names (`local_holidays`).
+    pub local_holidays_skipped: usize,
+    /// Days left out because the policy says the office is closed (`closed_days`).
+    pub closed_days_skipped: usize,
 }
 
 impl SlotReport {
@@ -106,11 +110,15 @@ impl SlotReport {
             overlapping: count(|f| matches!(f, SlotFate::Overlaps(_))),
             nonexistent_local_times: nonexistent,
             holidays_skipped: 0,
+            local_holidays_skipped: 0,
+            closed_days_skipped: 0,
         }
     }
 
-    fn with_holidays(mut self, days: usize) -> Self {
-        self.holidays_skipped = days;
+    fn with_days_off(mut self, generated: &slots::Generated) -> Self {
+        self.holidays_skipped = generated.days_off(DayOff::PublicHoliday);
+        self.local_holidays_skipped = generated.days_off(DayOff::LocalHoliday);
+        self.closed_days_skipped = generated.days_off(DayOff::ClosedDay);
         self
     }
 }
@@ -126,7 +134,8 @@ pub struct GenerateRequest {
     /// Minutes between slot starts; the service's duration when not given.
     pub every_minutes: Option<i64>,
     pub capacity: i64,
-    /// Open slots on the public holidays of the tenant's region too.
+    /// Open slots on the statewide public holidays of the tenant's region too. The policy's
+    /// local holidays and closed days never get slots: the policy says the office is shut.
     pub include_holidays: bool,
 }
 
@@ -159,20 +168,21 @@ pub async fn generate_slots(
     pattern
         .validate()
         .map_err(|(option, problem)| Refusal::InvalidInput(format!("{option}: {problem}")))?;
-    let region = &ctx.policies.require(tenant)?.tenant.region;
-    let mut calendar =
-        HolidayCalendar::new(region).map_err(|e| Refusal::InvalidInput(e.to_string()))?;
-    let generated = pattern.generate(tz, (!req.include_holidays).then_some(&mut calendar));
-    let holidays = generated.holidays_skipped.len();
+    let mut calendar = OfficeCalendar::for_policy(ctx.policies.require(tenant)?);
+    let generated = pattern.generate(tz, |day| {
+        calendar
+            .day_off(day)
+            .filter(|reason| !(req.include_holidays && *reason == DayOff::PublicHoliday))
+    });
     if generated.slots.is_empty() {
         return Ok(
-            SlotReport::new(tenant, &[], generated.skipped_nonexistent).with_holidays(holidays)
+            SlotReport::new(tenant, &[], generated.skipped_nonexistent).with_days_off(&generated)
         );
     }
     let slots: Vec<(String, NewSlot)> = generated
         .slots
-        .into_iter()
-        .map(|s| (req.service.clone(), s))
+        .iter()
+        .map(|s| (req.service.clone(), s.clone()))
         .collect();
     let outcome = ctx
         .store
@@ -184,11 +194,11 @@ pub async fn generate_slots(
             &ctx.audit(),
         )
         .await?;
-    Ok(SlotReport::new(
-        tenant,
-        &outcome.fates,
-        generated.skipped_nonexistent,
-    ))
+    // Every return path counts the days left out (they were once dropped here).
+    Ok(
+        SlotReport::new(tenant, &outcome.fates, generated.skipped_nonexistent)
+            .with_days_off(&generated),
+    )
 }
 
 /// Imports `service,date,start,end[,capacity]` in the tenant's local time. A row that

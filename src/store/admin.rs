@@ -54,6 +54,22 @@ pub trait AdminStore: Send + Sync {
     ) -> Result<SlotAddOutcome>;
 
     async fn list_slots(&self, tenant: &str, filter: &SlotFilter) -> Result<Vec<Slot>>;
+
+    /// The bookings still booked in the given slots of a tenant, with what a notice to the
+    /// citizen needs.
+    async fn bookings_in_slots(&self, tenant: &str, slot_ids: &[i64]) -> Result<Vec<SlotBooking>>;
+
+    /// In one transaction with one audit entry (counts only): cancels each booking of
+    /// `removal.cancel` that is still booked in its slot (by the office, queued messages
+    /// stopped, the given notice queued), then deletes those of `removal.slot_ids` that no
+    /// booking refers to any more. A slot still referred to (a booking made meanwhile, or a
+    /// cancelled one kept for its retention period) stays.
+    async fn remove_slots(
+        &self,
+        tenant: &str,
+        removal: &SlotRemoval,
+        ctx: &AuditContext,
+    ) -> Result<SlotRemovalReport>;
 }
 
 #[async_trait]
@@ -486,6 +502,139 @@ where
                 booked,
             })
             .collect())
+    }
+
+    async fn bookings_in_slots(&self, tenant: &str, slot_ids: &[i64]) -> Result<Vec<SlotBooking>> {
+        let mut out = Vec::new();
+        for chunk in slot_ids.chunks(super::sql::MAX_BINDS - 1) {
+            let mut q = sqlx::QueryBuilder::<D::DB>::new(
+                "select b.id, b.slot_id, b.reference, b.appointment_start, s.name,
+                        b.first_name, b.last_name, b.email
+                 from bookings b join services s on s.id = b.service_id
+                 join tenants t on t.id = b.tenant_id
+                 where b.status = 'booked' and t.slug = ",
+            );
+            q.push_bind(tenant).push(" and b.slot_id in (");
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id);
+            }
+            q.push(") order by b.appointment_start, b.id");
+            type Row = (
+                i64,
+                i64,
+                String,
+                DateTime<Utc>,
+                String,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            );
+            let rows: Vec<Row> = q.build_query_as().fetch_all(&self.pool).await?;
+            out.extend(rows.into_iter().map(
+                |(booking_id, slot_id, reference, starts_at, service_name, first, last, email)| {
+                    SlotBooking {
+                        booking_id,
+                        slot_id,
+                        reference,
+                        starts_at,
+                        service_name,
+                        first_name: first,
+                        last_name: last,
+                        email,
+                    }
+                },
+            ));
+        }
+        Ok(out)
+    }
+
+    async fn remove_slots(
+        &self,
+        tenant: &str,
+        removal: &SlotRemoval,
+        ctx: &AuditContext,
+    ) -> Result<SlotRemovalReport> {
+        let mut tx = self.begin_admin().await?;
+        let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
+        let mut report = SlotRemovalReport::default();
+        for c in &removal.cancel {
+            // Conditional: a booking cancelled meanwhile (by the citizen, an erasure) is
+            // left as it is and not notified twice.
+            let cancelled: Option<i64> = sqlx::query_scalar(
+                "update bookings set status = 'cancelled', cancelled_at = $4, cancelled_by = 'office'
+                 where id = $1 and tenant_id = $2 and slot_id = $3 and status = 'booked'
+                 returning id",
+            )
+            .bind(c.booking_id)
+            .bind(tenant_id)
+            .bind(c.slot_id)
+            .bind(ctx.at)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if cancelled.is_none() {
+                continue;
+            }
+            sqlx::query("update slots set booked = booked - 1 where id = $1 and booked > 0")
+                .bind(c.slot_id)
+                .execute(&mut *tx)
+                .await?;
+            // A reminder for an appointment that will not take place must not go out.
+            sqlx::query(
+                "update notifications set status = 'cancelled' where booking_id = $1 and status = 'queued'",
+            )
+            .bind(c.booking_id)
+            .execute(&mut *tx)
+            .await?;
+            let n = &c.notification;
+            sqlx::query(
+                "insert into notifications (tenant_id, booking_id, channel, kind, recipient, subject, body,
+                     status, created_at, send_after)
+                 values ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9)",
+            )
+            .bind(tenant_id)
+            .bind(c.booking_id)
+            .bind(n.channel)
+            .bind(n.kind)
+            .bind(&n.recipient)
+            .bind(&n.subject)
+            .bind(&n.body)
+            .bind(ctx.at)
+            .bind(n.send_after)
+            .execute(&mut *tx)
+            .await?;
+            report.bookings_cancelled += 1;
+        }
+        for &slot_id in &removal.slot_ids {
+            let deleted = sqlx::query(
+                "delete from slots where id = $1 and tenant_id = $2 and booked = 0
+                   and not exists (select 1 from bookings b where b.slot_id = slots.id)",
+            )
+            .bind(slot_id)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if deleted > 0 {
+                report.slots_deleted += 1;
+            } else {
+                report.slots_kept += 1;
+            }
+        }
+        if report.slots_deleted + report.bookings_cancelled > 0 {
+            let event = AuditEvent::new(
+                &removal.action,
+                serde_json::json!({
+                    "slots_deleted": report.slots_deleted,
+                    "bookings_cancelled": report.bookings_cancelled,
+                    "slots_kept": report.slots_kept,
+                }),
+            )
+            .tenant(tenant);
+            Self::append_audit(&mut tx, ctx, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(report)
     }
 }
 

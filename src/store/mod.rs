@@ -371,3 +371,40 @@ mod tests {
         assert_eq!(redact_url("sqlite://datenwart.db"), "sqlite://datenwart.db");
     }
 }
+
+/// A booking still booked in a slot that is to go, with what a notice to the citizen needs.
+#[derive(Clone, Debug)]
+pub struct SlotBooking {
+    pub booking_id: i64,
+    pub slot_id: i64,
+    pub reference: String,
+    pub starts_at: DateTime<Utc>,
+    pub service_name: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// A booking the office cancels, with the notice queued to the citizen.
+#[derive(Clone, Debug)]
+pub struct OfficeCancellation {
+    pub booking_id: i64,
+    pub slot_id: i64,
+    pub notification: NewNotification,
+}
+
+/// Slots to delete and bookings in them to cancel first, under one audit action.
+#[derive(Clone, Debug)]
+pub struct SlotRemoval {
+    pub slot_ids: Vec<i64>,
+    pub cancel: Vec<OfficeCancellation>,
+    pub action: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct SlotRemovalReport {
+    pub slots_deleted: usize,
+    /// Slots still referred to by a booking (booked, or cancelled and kept until retention).
+    pub slots_kept: usize,
+    pub bookings_cancelled: usize,
+}

@@ -40,6 +40,8 @@ struct RawTenant {
     timezone: Text,
     withdrawal_addresses: Option<Spanned<Vec<Spanned<String>>>>,
     supervisory_authority: Text,
+    local_holidays: Option<Spanned<Vec<Spanned<String>>>>,
+    closed_days: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -250,6 +252,9 @@ impl Checker<'_> {
             "tenant.supervisory_authority",
         );
 
+        let local_holidays = self.local_holidays(t, region.as_deref().filter(|_| region_ok));
+        let closed_days = self.closed_days(t);
+
         let slug_line = t.slug.as_ref().map_or(header, |s| self.line(s));
         if !email_ok || !region_ok {
             return None;
@@ -268,12 +273,79 @@ impl Checker<'_> {
                 timezone: timezone?,
                 withdrawal_addresses: withdrawal_addresses?,
                 supervisory_authority: supervisory_authority?,
+                local_holidays: local_holidays?,
+                closed_days: closed_days?,
             },
             SourceLines {
                 slug: slug_line,
                 withdrawal_addresses: address_lines,
             },
         ))
+    }
+
+    /// Optional; each name from [`LocalHoliday::ALL`], once, and a holiday in part of the
+    /// tenant's state (checked only when the region itself is valid).
+    fn local_holidays(&mut self, t: &RawTenant, region: Option<&str>) -> Option<Vec<LocalHoliday>> {
+        const FIELD: &str = "tenant.local_holidays";
+        let Some(list) = &t.local_holidays else {
+            return Some(Vec::new());
+        };
+        let mut ok = true;
+        let mut holidays = Vec::new();
+        for entry in list.get_ref() {
+            let name = entry.get_ref();
+            let line = self.line(entry);
+            let Some(holiday) = LocalHoliday::from_name(name.trim()) else {
+                ok = false;
+                self.error(
+                    line,
+                    FIELD,
+                    format!(
+                        "unknown local holiday \"{name}\"; use one of {}",
+                        names(LocalHoliday::ALL.iter().map(|h| h.as_str()))
+                    ),
+                );
+                continue;
+            };
+            if holidays.contains(&holiday) {
+                ok = false;
+                self.error(line, FIELD, format!("\"{name}\" is listed twice"));
+                continue;
+            }
+            if let Some(region) = region
+                && let Err(problem) = holiday.check_region(region)
+            {
+                ok = false;
+                self.error(line, FIELD, problem);
+            }
+            holidays.push(holiday);
+        }
+        ok.then_some(holidays)
+    }
+
+    /// Optional; each `YYYY-MM-DD` or `--MM-DD`, once.
+    fn closed_days(&mut self, t: &RawTenant) -> Option<Vec<ClosedDay>> {
+        const FIELD: &str = "tenant.closed_days";
+        let Some(list) = &t.closed_days else {
+            return Some(Vec::new());
+        };
+        let mut ok = true;
+        let mut days = Vec::new();
+        for entry in list.get_ref() {
+            let line = self.line(entry);
+            match entry.get_ref().parse::<ClosedDay>() {
+                Err(problem) => {
+                    ok = false;
+                    self.error(line, FIELD, problem);
+                }
+                Ok(day) if days.contains(&day) => {
+                    ok = false;
+                    self.error(line, FIELD, format!("\"{day}\" is listed twice"));
+                }
+                Ok(day) => days.push(day),
+            }
+        }
+        ok.then_some(days)
     }
 
     fn check_email(&mut self, value: &str, spanned: &Spanned<String>, field: &str) -> bool {

@@ -36,7 +36,8 @@ pub const DATA_CATEGORIES: &[&str] = &[
 ];
 
 /// German states, as the holiday calendar knows them.
-pub use crate::domain::holidays::REGIONS;
+pub use crate::domain::holidays::{LocalHoliday, REGIONS};
+pub use crate::domain::office_days::ClosedDay;
 
 /// The purpose the booking endpoint relies on; every tenant must have it. It lives here, not
 /// in `booking`, because the checker requires it and `booking` already depends on the policy.
@@ -99,6 +100,11 @@ pub struct TenantInfo {
     pub timezone: String,
     pub withdrawal_addresses: Vec<String>,
     pub supervisory_authority: String,
+    /// Holidays of part of the state that hold at the tenant's seat: they move deadlines
+    /// and get no slots.
+    pub local_holidays: Vec<LocalHoliday>,
+    /// Days the office is closed although no holiday: no slots, deadlines unchanged.
+    pub closed_days: Vec<ClosedDay>,
 }
 
 impl TenantInfo {

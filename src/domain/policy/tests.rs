@@ -686,3 +686,124 @@ fn the_shipped_policies_form_a_consistent_set() {
     ];
     assert_eq!(check_set(&set), vec![]);
 }
+
+fn in_region(region: &str, extra_tenant_lines: &str) -> String {
+    replace(
+        "region = \"DE-NW\"",
+        &format!("region = \"{region}\"\n{extra_tenant_lines}"),
+    )
+}
+
+#[test]
+fn a_policy_without_local_holidays_or_closed_days_has_none() {
+    let policy = parse_policy("x.toml", MINIMAL).unwrap();
+    assert!(policy.tenant.local_holidays.is_empty());
+    assert!(policy.tenant.closed_days.is_empty());
+}
+
+#[test]
+fn accepts_assumption_day_and_closed_days_for_a_bavarian_tenant() {
+    let source = in_region(
+        "DE-BY",
+        "local_holidays = [\"assumption_day\", \"augsburg_peace_festival\"]\n\
+         closed_days = [\"--12-24\", \"--12-31\", \"2026-06-12\"]",
+    );
+    let policy = parse_policy("x.toml", &source).unwrap();
+    assert_eq!(
+        policy.tenant.local_holidays,
+        vec![
+            LocalHoliday::AssumptionDay,
+            LocalHoliday::AugsburgPeaceFestival
+        ]
+    );
+    let closed: Vec<String> = policy
+        .tenant
+        .closed_days
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(closed, ["--12-24", "--12-31", "2026-06-12"]);
+}
+
+#[test]
+fn accepts_corpus_christi_in_saxony_and_thuringia() {
+    for region in ["DE-SN", "DE-TH"] {
+        let source = in_region(region, "local_holidays = [\"corpus_christi\"]");
+        assert!(parse_policy("x.toml", &source).is_ok(), "{region}");
+    }
+}
+
+#[test]
+fn rejects_a_local_holiday_of_another_state_naming_file_line_and_field() {
+    let source = in_region("DE-NW", "local_holidays = [\"assumption_day\"]");
+    let errs = errors(&source);
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert_eq!(
+        errs[0].to_string(),
+        "policies/x.toml:9: tenant.local_holidays: assumption_day (Mariä Himmelfahrt) is no \
+         holiday in any part of DE-NW; it can be named in DE-BY"
+    );
+}
+
+#[test]
+fn rejects_corpus_christi_where_it_is_statewide_already() {
+    let source = in_region("DE-BY", "local_holidays = [\"corpus_christi\"]");
+    let error = single_error(&source);
+    assert!(
+        error.starts_with("9: tenant.local_holidays: corpus_christi (Fronleichnam) is a holiday in all of DE-BY already"),
+        "{error}"
+    );
+}
+
+#[test]
+fn rejects_assumption_day_in_saarland_where_it_is_statewide() {
+    let source = in_region("DE-SL", "local_holidays = [\"assumption_day\"]");
+    assert!(single_error(&source).contains("in all of DE-SL already"));
+}
+
+#[test]
+fn rejects_an_unknown_or_repeated_local_holiday_listing_the_known_ones() {
+    let source = in_region("DE-BY", "local_holidays = [\"assumption\"]");
+    assert_eq!(
+        single_error(&source),
+        "9: tenant.local_holidays: unknown local holiday \"assumption\"; use one of \
+         assumption_day, augsburg_peace_festival, corpus_christi"
+    );
+    let source = in_region(
+        "DE-BY",
+        "local_holidays = [\n  \"assumption_day\",\n  \"assumption_day\",\n]",
+    );
+    assert_eq!(
+        single_error(&source),
+        "11: tenant.local_holidays: \"assumption_day\" is listed twice"
+    );
+}
+
+#[test]
+fn rejects_a_closed_day_in_another_syntax_on_its_own_line() {
+    let source = in_region("DE-NW", "closed_days = [\n  \"--12-24\",\n  \"12-31\",\n]");
+    let error = single_error(&source);
+    assert!(
+        error.starts_with(
+            "11: tenant.closed_days: \"12-31\" is not a closed day (every year: \"--12-31\")"
+        ),
+        "{error}"
+    );
+    let source = in_region("DE-NW", "closed_days = [\"2026-02-30\"]");
+    assert!(single_error(&source).starts_with("9: tenant.closed_days: \"2026-02-30\""));
+    let source = in_region("DE-NW", "closed_days = [\"--12-24\", \"--12-24\"]");
+    assert!(single_error(&source).contains("\"--12-24\" is listed twice"));
+}
+
+#[test]
+fn the_shipped_westendorf_policy_names_assumption_day() {
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/westendorf.toml"),
+    )
+    .unwrap();
+    let policy = parse_policy("westendorf.toml", &source).unwrap();
+    assert_eq!(
+        policy.tenant.local_holidays,
+        vec![LocalHoliday::AssumptionDay]
+    );
+}

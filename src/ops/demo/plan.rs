@@ -4,7 +4,7 @@
 use super::embedded::TenantData;
 use super::rng::Rng;
 use super::{Context, DAYS_AHEAD, DAYS_BACK, HEADROOM, Refusal, TenantDemo};
-use crate::domain::holidays::HolidayCalendar;
+use crate::domain::office_days::OfficeCalendar;
 use crate::domain::policy::Policy;
 use crate::domain::slots::{self, MAX_CAPACITY, SlotPattern};
 use crate::ops::seeding::{self, GenerateRequest};
@@ -39,8 +39,7 @@ pub(super) fn capacity_for(
     now: DateTime<Utc>,
 ) -> Result<i64, Refusal> {
     let (from, to) = window(policy, now);
-    let mut calendar = HolidayCalendar::new(&policy.tenant.region)
-        .map_err(|e| Refusal::InvalidInput(e.to_string()))?;
+    let mut calendar = OfficeCalendar::for_policy(policy);
     let mut slot_count: u64 = 0;
     for service in &tenant.services {
         for (weekdays, times) in &tenant.hours {
@@ -54,7 +53,7 @@ pub(super) fn capacity_for(
                 capacity: 1,
             };
             slot_count += pattern
-                .generate(policy.tenant.zone(), Some(&mut calendar))
+                .generate(policy.tenant.zone(), |day| calendar.day_off(day))
                 .slots
                 .len() as u64;
         }
