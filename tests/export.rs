@@ -33,6 +33,7 @@ on_both_backends!(
     the_binary_writes_the_folder_and_reports_json,
     a_request_registered_without_a_tenant_is_listed_once,
     a_name_that_is_a_spreadsheet_formula_is_neutralized_in_csv_and_exact_in_json,
+    an_export_that_cannot_be_written_registers_nothing_and_leaves_no_half_folder,
 );
 
 /// Services at Recklinghausen and Westendorf and slots tomorrow, two places each.
@@ -712,4 +713,108 @@ async fn a_name_that_is_a_spreadsheet_formula_is_neutralized_in_csv_and_exact_in
     let booking = &data["tenants"][0]["bookings"][0];
     assert_eq!(booking["first_name"], formula);
     assert_eq!(booking["last_name"], "+Schmidt");
+}
+
+async fn an_export_that_cannot_be_written_registers_nothing_and_leaves_no_half_folder(db: TestDb) {
+    let ctx = setup(&db).await;
+    two_people(&ctx).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let requests_now = || db.count("select count(*) from requests");
+    let before = requests_now().await;
+
+    // A symbolic link at --out is refused; its target is neither written nor restricted.
+    let target = tmp.path().join("target");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let err = export::export(&ctx, &request(ANNA, &link))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.downcast_ref::<Refusal>(),
+            Some(Refusal::InvalidInput(_))
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("symbolic link"), "{err}");
+    assert!(files_in(&target).is_empty());
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o755);
+
+    // A folder that cannot be made (its parent is a file): nothing registered.
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    assert!(
+        export::export(&ctx, &request(ANNA, &file.join("anna")))
+            .await
+            .is_err()
+    );
+    assert_eq!(requests_now().await, before);
+
+    // A disk that fills up while the files are written: the requests opened for the
+    // Auskunft are taken back, no half-written folder is left, and the next try works.
+    let disk = tmp.path().join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&disk)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        common::cannot_run(
+            "a small tmpfs cannot be mounted here",
+            "run the tests as root, as CI does",
+        );
+        return;
+    }
+    let unmount = scopeguard(&disk);
+    let filler = disk.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        for size in [4096, 512, 1] {
+            let block = vec![0u8; size];
+            while f.write_all(&block).is_ok() {}
+        }
+    }
+    let out = disk.join("anna");
+    let err = export::export(&ctx, &request(ANNA, &out))
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("cannot"), "{err:#}");
+    assert_eq!(
+        requests_now().await,
+        before,
+        "the opened requests are taken back"
+    );
+    let left: Vec<String> = files_in(&disk)
+        .into_iter()
+        .filter(|f| f != "filler")
+        .collect();
+    assert!(left.is_empty(), "nothing half-written is left: {left:?}");
+    let discarded = db
+        .count("select count(*) from audit_log where action = 'request.discard'")
+        .await;
+    assert_eq!(discarded, 2, "one per tenant, in the audit trail");
+    std::fs::remove_file(&filler).unwrap();
+    export::export(&ctx, &request(ANNA, &out)).await.unwrap();
+    assert!(files_in(&out).contains(&"auskunft.html".to_owned()));
+    drop(unmount);
+}
+
+/// Unmounts a test's tmpfs when dropped.
+fn scopeguard(dir: &Path) -> impl Drop {
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    Unmount(dir.to_owned())
 }

@@ -146,6 +146,23 @@ pub async fn ensure(
     channel: Channel,
     explicit: Option<i64>,
 ) -> Result<Request> {
+    Ok(
+        ensure_noting_new(ctx, tenant, kind, subject_ref, channel, explicit)
+            .await?
+            .0,
+    )
+}
+
+/// As [`ensure`], and whether the request was opened now (so that a command that fails
+/// afterwards can take it back with [`discard`]).
+pub async fn ensure_noting_new(
+    ctx: &Context,
+    tenant: Option<&str>,
+    kind: RequestKind,
+    subject_ref: &SubjectRef,
+    channel: Channel,
+    explicit: Option<i64>,
+) -> Result<(Request, bool)> {
     if let Some(id) = explicit {
         let r = get(ctx, id).await?;
         if r.status != RequestStatus::Open {
@@ -153,7 +170,7 @@ pub async fn ensure(
                 Refusal::InvalidInput(format!("--request {id}: the request is closed")).into(),
             );
         }
-        return Ok(r);
+        return Ok((r, false));
     }
     let filter = RequestFilter {
         tenant: tenant.map(str::to_owned),
@@ -167,8 +184,8 @@ pub async fn ensure(
         .into_iter()
         .find(|r| r.tenant.as_deref() == tenant)
     {
-        Some(r) => Ok(r),
-        None => {
+        Some(r) => Ok((r, false)),
+        None => Ok((
             open(
                 ctx,
                 tenant,
@@ -177,7 +194,13 @@ pub async fn ensure(
                 channel,
                 crate::domain::time::now(),
             )
-            .await
-        }
+            .await?,
+            true,
+        )),
     }
+}
+
+/// Takes back a request this command opened and could not answer.
+pub async fn discard(ctx: &Context, id: i64) -> Result<()> {
+    Ok(ctx.store.discard_request(id, &ctx.audit()).await?)
 }

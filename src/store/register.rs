@@ -66,6 +66,11 @@ pub trait RegisterStore: Send + Sync {
 
     async fn close_request(&self, id: i64, outcome: Outcome, ctx: &AuditContext) -> Result<()>;
 
+    /// Removes a request this command opened and could not answer (the Auskunft could not
+    /// be written): the register keeps only what was done; the audit trail keeps both
+    /// entries. Only an open request, once.
+    async fn discard_request(&self, id: i64, ctx: &AuditContext) -> Result<()>;
+
     async fn erasure_ledger(&self) -> Result<Vec<LedgerEntry>>;
 }
 
@@ -365,6 +370,26 @@ where
         );
         event.tenant = tenant;
         event.subject_ref = subject;
+        Self::append_audit(&mut tx, ctx, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn discard_request(&self, id: i64, ctx: &AuditContext) -> Result<()> {
+        let mut tx = self.begin_admin().await?;
+        let row: Option<(Option<String>, Option<SubjectRef>)> = sqlx::query_as(
+            "delete from requests where id = $1 and status = 'open'
+             returning (select slug from tenants where id = requests.tenant_id), subject_ref",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((tenant, subject)) = row else {
+            return Err(StoreError::Conflict(format!("request {id} is not open")));
+        };
+        let mut event = AuditEvent::new("request.discard", serde_json::json!({ "request": id }));
+        event.tenant = tenant;
+        event.subject_ref = subject.as_ref().map(ToString::to_string);
         Self::append_audit(&mut tx, ctx, &event).await?;
         tx.commit().await?;
         Ok(())

@@ -123,34 +123,60 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
         )),
     };
     check_folder(&folder)?;
+    // The files are written into a folder beside the target and renamed at the end, so a
+    // failure leaves no half-written Auskunft; made now, before anything is registered, so
+    // that a folder that cannot be written registers nothing.
+    let staging = Staging::create(&folder)?;
 
     // Register first, so the letter can cite the request; then read the rows.
     let mut parts = Vec::with_capacity(tenants.len());
+    let mut opened = Vec::new();
     // Requests registered without a tenant belong to every tenant's view of the person;
     // a letter from several tenants lists each of them once, with the first.
     let mut shared_listed = std::collections::HashSet::new();
-    for tenant in &tenants {
-        let policy = ctx.policies.require(tenant)?;
-        let request = requests::ensure(
-            ctx,
-            Some(tenant),
-            RequestKind::Access,
-            &subject_ref,
-            req.channel,
-            req.request_id,
-        )
-        .await?;
-        let mut data = ctx.store.subject_data(&subject_ref, tenant).await?;
-        data.requests
-            .retain(|r| r.id != request.id && (r.tenant.is_some() || shared_listed.insert(r.id)));
-        parts.push(Part {
-            policy,
-            request,
-            data,
-        });
+    let gathered: Result<()> = async {
+        for tenant in &tenants {
+            let policy = ctx.policies.require(tenant)?;
+            let (request, new) = requests::ensure_noting_new(
+                ctx,
+                Some(tenant),
+                RequestKind::Access,
+                &subject_ref,
+                req.channel,
+                req.request_id,
+            )
+            .await?;
+            if new {
+                opened.push(request.id);
+            }
+            let mut data = ctx.store.subject_data(&subject_ref, tenant).await?;
+            data.requests.retain(|r| {
+                r.id != request.id && (r.tenant.is_some() || shared_listed.insert(r.id))
+            });
+            parts.push(Part {
+                policy,
+                request,
+                data,
+            });
+        }
+        Ok(())
     }
-
-    let files = write_folder(&folder, email, &parts, now)?;
+    .await;
+    let written = gathered
+        .and_then(|()| write_folder(&staging.path, email, &parts, now))
+        .and_then(|files| staging.finish(&folder).map(|()| files));
+    let files = match written {
+        Ok(files) => files,
+        Err(e) => {
+            // Only what was written is registered: take back the requests opened for it.
+            for id in opened {
+                requests::discard(ctx, id)
+                    .await
+                    .with_context(|| format!("and request {id} could not be taken back"))?;
+            }
+            return Err(e);
+        }
+    };
 
     // Close each request once: a request shared by several tenants is answered when any of
     // them had data.
@@ -292,6 +318,15 @@ async fn scope(
 
 /// Refuses a folder that exists and is not empty (an earlier Auskunft, someone's files).
 fn check_folder(folder: &Path) -> Result<()> {
+    // Never written through a link: the Auskunft would land (and a folder be restricted)
+    // wherever it points.
+    if std::fs::symlink_metadata(folder).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(Refusal::InvalidInput(format!(
+            "--out {}: is a symbolic link; name a new folder",
+            folder.display()
+        ))
+        .into());
+    }
     match std::fs::read_dir(folder) {
         Ok(mut entries) => {
             if entries.next().is_some() {
@@ -313,7 +348,65 @@ fn check_folder(folder: &Path) -> Result<()> {
     }
 }
 
-/// Creates the folder (0700) and writes every file (0600); returns the file names.
+/// A folder (0700) beside the Auskunft's folder that its files are written into, renamed
+/// to the Auskunft's name once all are written, and removed if that does not happen.
+struct Staging {
+    path: PathBuf,
+    done: bool,
+}
+
+impl Staging {
+    fn create(folder: &Path) -> Result<Staging> {
+        let name = folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "auskunft".into());
+        let parent = folder.parent().filter(|p| !p.as_os_str().is_empty());
+        let path = parent
+            .unwrap_or(Path::new("."))
+            .join(format!(".{name}.{}.partial", std::process::id()));
+        // What an export of the same folder left when it was killed holds personal data.
+        let dir = parent.unwrap_or(Path::new("."));
+        let prefix = format!(".{name}.");
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let file = entry.file_name().to_string_lossy().into_owned();
+                if file.starts_with(&prefix) && file.ends_with(".partial") {
+                    std::fs::remove_dir_all(entry.path())
+                        .with_context(|| format!("cannot remove {}", entry.path().display()))?;
+                }
+            }
+        }
+        private_files::create_folder(&path)?;
+        Ok(Staging { path, done: false })
+    }
+
+    /// Gives the written folder its name (an empty folder of that name is replaced).
+    fn finish(mut self, folder: &Path) -> Result<()> {
+        std::fs::rename(&self.path, folder).with_context(|| {
+            format!(
+                "cannot move {} to {}",
+                self.path.display(),
+                folder.display()
+            )
+        })?;
+        if let Some(parent) = folder.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::File::open(parent).and_then(|d| d.sync_all()).ok();
+        }
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Writes every file (0600) into the folder; returns the file names.
 fn write_folder(
     folder: &Path,
     email: &str,
@@ -338,7 +431,6 @@ fn write_folder(
             .collect(),
     })?;
 
-    private_files::create_folder(folder)?;
     let mut files = vec![(LETTER_FILE, html.into_bytes()), (DATA_FILE, json)];
     files.extend(csvs);
     for (name, bytes) in &files {
