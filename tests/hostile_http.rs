@@ -5,24 +5,18 @@
 mod common;
 
 use chrono::{Duration, Utc};
+use common::server::{self, Server, unlimited};
 use common::{TestDb, fixture, ready, shipped_policies};
-use datenwart::http::{self, ServeConfig};
+use datenwart::http::ServeConfig;
 use datenwart::ops::seeding;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Instant;
 
 /// An endpoint in this process over a ready database with services and slots tomorrow.
-struct Server {
-    url: String,
-    client: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
 async fn prepare(db: &TestDb) -> datenwart::ops::Context {
     let ctx = ready(db).await;
     seeding::import_services(&ctx, "recklinghausen", &fixture("services.csv"))
@@ -35,24 +29,7 @@ async fn prepare(db: &TestDb) -> datenwart::ops::Context {
 
 async fn start(db: &TestDb, config: ServeConfig) -> Server {
     let ctx = prepare(db).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(http::serve(listener, Arc::new(ctx), config, async {
-        let _ = stopped.await;
-    }));
-    Server {
-        url,
-        client: reqwest::Client::new(),
-        _stop: stop,
-    }
-}
-
-fn unlimited() -> ServeConfig {
-    ServeConfig {
-        attempts_per_minute: 0,
-        ..ServeConfig::default()
-    }
+    server::spawn(ctx, config).await
 }
 
 impl Server {

@@ -4,20 +4,14 @@
 mod common;
 
 use chrono::{Duration, Utc};
+use common::server::{self, Server, unlimited};
 use common::{TestDb, fixture, ready};
-use datenwart::http::{self, ServeConfig};
+use datenwart::http::ServeConfig;
 use datenwart::ops::seeding;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 /// A running endpoint over a ready database with services and slots.
-struct Server {
-    url: String,
-    client: reqwest::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
 async fn open_slots(
     ctx: &datenwart::ops::Context,
     tenant: &str,
@@ -41,24 +35,7 @@ async fn start(db: &TestDb, config: ServeConfig) -> Server {
     open_slots(&ctx, "recklinghausen", 2, 2).await;
     open_slots(&ctx, "recklinghausen", -1, 1).await;
     open_slots(&ctx, "westendorf", 1, 1).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(http::serve(listener, Arc::new(ctx), config, async {
-        let _ = stopped.await;
-    }));
-    Server {
-        url,
-        client: reqwest::Client::new(),
-        _stop: stop,
-    }
-}
-
-fn unlimited() -> ServeConfig {
-    ServeConfig {
-        attempts_per_minute: 0,
-        ..ServeConfig::default()
-    }
+    server::spawn(ctx, config).await
 }
 
 impl Server {
