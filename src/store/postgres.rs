@@ -28,7 +28,7 @@ impl Dialect for PgDialect {
     const LEASE: bool = false;
 
     const ACCESS_ROWS: &'static str =
-        "jsonb_to_recordset($1::text::jsonb) as j(id bigint, ip text, path text, referrer text)";
+        "jsonb_to_recordset(:rows::text::jsonb) as j(id bigint, ip text, path text, referrer text)";
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -87,7 +87,7 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     /// that ends with its session (PostgreSQL).
     const LEASE: bool;
 
-    /// A `from` item that unpacks the JSON array of access-log rows in `$1` as `j(id, ip,
+    /// A `from` item that unpacks the JSON array of access-log rows in `:rows` as `j(id, ip,
     /// path, referrer)`.
     const ACCESS_ROWS: &'static str;
 

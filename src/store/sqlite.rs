@@ -31,7 +31,7 @@ impl Dialect for SqliteDialect {
     const ACCESS_ROWS: &'static str =
         "(select json_extract(value, '$.id') as id, json_extract(value, '$.ip') as ip,
             json_extract(value, '$.path') as path, json_extract(value, '$.referrer') as referrer
-          from json_each($1)) as j";
+          from json_each(:rows)) as j";
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -23,7 +23,7 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::policy::{RetainedData, RetentionAction};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use rows::{Effect, GUARDS_SQL, Rows};
+use rows::{Effect, GUARDS_SQL, Param, Rows, Statement};
 use serde::Serialize;
 use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
 use std::fmt;
@@ -252,13 +252,10 @@ where
         };
         let today = target.now.date_naive();
         let guarded = Self::retention_guarded(&self.pool, owner, today).await?;
+        let v = Values::of(owner, target);
+        let (sql, args) = v.bind::<D::DB>(&rows.due_sql(guarded))?;
         let (due, held, oldest): (i64, i64, Option<DateTime<Utc>>) =
-            sqlx::query_as(sqlx::AssertSqlSafe(rows.due_sql(guarded)))
-                .bind(owner)
-                .bind(target.cutoff)
-                .bind(today)
-                .fetch_one(&self.pool)
-                .await?;
+            sqlx::query_as_with(sql, args).fetch_one(&self.pool).await?;
         Ok(RetentionDue {
             due: due - held,
             held,
@@ -273,14 +270,10 @@ where
         };
         let today = target.now.date_naive();
         let guarded = Self::retention_guarded(&self.pool, owner, today).await?;
-        Ok(
-            sqlx::query_scalar(sqlx::AssertSqlSafe(rows.resisting_sql(guarded)))
-                .bind(owner)
-                .bind(target.cutoff)
-                .bind(today)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        let (sql, args) = Values::of(owner, target).bind::<D::DB>(&rows.resisting_sql(guarded))?;
+        Ok(sqlx::query_scalar_with(sql, args)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     async fn start_retention_run(
@@ -357,32 +350,28 @@ where
             return Ok(Default::default());
         };
         let today = target.now.date_naive();
+        let mut v = Values {
+            after: after_id,
+            limit,
+            ..Values::of(owner, target)
+        };
         // The window: found by a read, without the write lock.
         let mut access: Vec<(i64, String, String, Option<String>)> = Vec::new();
         let (seen, upper): (i64, Option<i64>) = if rows.rewrites_access() {
-            access = sqlx::query_as(sqlx::AssertSqlSafe(rows.access_window_sql()))
-                .bind(owner)
-                .bind(target.cutoff)
-                .bind(after_id)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
+            let (sql, args) = v.bind::<D::DB>(&rows.access_window_sql())?;
+            access = sqlx::query_as_with(sql, args).fetch_all(&self.pool).await?;
             (
                 i64::try_from(access.len()).unwrap_or(i64::MAX),
                 access.last().map(|r| r.0),
             )
         } else {
-            sqlx::query_as(sqlx::AssertSqlSafe(rows.window_sql()))
-                .bind(owner)
-                .bind(target.cutoff)
-                .bind(after_id)
-                .bind(limit)
-                .fetch_one(&self.pool)
-                .await?
+            let (sql, args) = v.bind::<D::DB>(&rows.window_sql())?;
+            sqlx::query_as_with(sql, args).fetch_one(&self.pool).await?
         };
         let Some(upper) = upper else {
             return Ok(Default::default());
         };
+        v.upper = upper;
         let mut batch = RetentionBatch {
             seen,
             next_after: (seen >= limit).then_some(upper),
@@ -395,21 +384,14 @@ where
         D::tune_for_batch(&mut tx).await?;
         D::renew_retention_lock(&mut tx, &run.lock).await?;
         let guarded = Self::retention_guarded(&mut *tx, owner, today).await?;
-        let in_range = |sql: String| {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(owner)
-                .bind(target.cutoff)
-                .bind(after_id)
-                .bind(upper)
-                .bind(today)
+        // Every statement of the batch, with the values its parameters name.
+        let in_range = |sql: String| -> sqlx::Result<_> {
+            let (sql, args) = v.bind::<D::DB>(&sql)?;
+            Ok(sqlx::query_with(sql, args))
         };
         if guarded {
-            batch.held = sqlx::query_scalar(sqlx::AssertSqlSafe(rows.held_in_batch_sql()))
-                .bind(owner)
-                .bind(target.cutoff)
-                .bind(after_id)
-                .bind(upper)
-                .bind(today)
+            let (sql, args) = v.bind::<D::DB>(&rows.held_in_batch_sql())?;
+            batch.held = sqlx::query_scalar_with(sql, args)
                 .fetch_one(&mut *tx)
                 .await?;
         }
@@ -423,12 +405,14 @@ where
                         serde_json::json!({ "id": id, "ip": a.ip, "path": a.path, "referrer": a.referrer })
                     })
                     .collect();
-                let sql = rows.rewrite_access_sql(guarded, D::ACCESS_ROWS);
+                let rewrite = Values {
+                    rows: Some(serde_json::Value::Array(json).to_string()),
+                    ..v.clone()
+                };
+                let (sql, args) =
+                    rewrite.bind::<D::DB>(&rows.rewrite_access_sql(guarded, D::ACCESS_ROWS))?;
                 batch.anonymized = affected(
-                    sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .bind(serde_json::Value::Array(json).to_string())
-                        .bind(target.now)
-                        .bind(today)
+                    sqlx::query_with(sql, args)
                         .execute(&mut *tx)
                         .await?
                         .rows_affected(),
@@ -441,15 +425,14 @@ where
                     // sender at a tenant whose rule counts from `sent_at`) would
                     // otherwise keep the name and address for good.
                     batch.dependents_deleted += affected(
-                        in_range(rows.notifications_of_treated_sql(guarded))
+                        in_range(rows.notifications_of_treated_sql(guarded))?
                             .execute(&mut *tx)
                             .await?
                             .rows_affected(),
                     );
                 }
                 batch.anonymized = affected(
-                    in_range(rows.anonymize_sql(guarded))
-                        .bind(target.now)
+                    in_range(rows.anonymize_sql(guarded))?
                         .execute(&mut *tx)
                         .await?
                         .rows_affected(),
@@ -459,16 +442,10 @@ where
                 if data == RetainedData::Bookings {
                     // Bookings ahead are cancelled first, by a conditional update: one that a
                     // citizen or an erasure cancelled at the same moment is not freed twice.
-                    let slots: Vec<i64> =
-                        sqlx::query_scalar(sqlx::AssertSqlSafe(rows.cancel_ahead_sql(guarded)))
-                            .bind(owner)
-                            .bind(target.cutoff)
-                            .bind(after_id)
-                            .bind(upper)
-                            .bind(today)
-                            .bind(target.now)
-                            .fetch_all(&mut *tx)
-                            .await?;
+                    let (sql, args) = v.bind::<D::DB>(&rows.cancel_ahead_sql(guarded))?;
+                    let slots: Vec<i64> = sqlx::query_scalar_with(sql, args)
+                        .fetch_all(&mut *tx)
+                        .await?;
                     for slot in &slots {
                         sqlx::query("update slots set booked = booked - 1 where id = $1")
                             .bind(slot)
@@ -478,28 +455,27 @@ where
                     batch.places_freed = i64::try_from(slots.len()).unwrap_or(i64::MAX);
                 }
                 for (sql, effect) in rows.before_delete_sql(guarded) {
-                    let n = affected(in_range(sql).execute(&mut *tx).await?.rows_affected());
+                    let n = affected(in_range(sql)?.execute(&mut *tx).await?.rows_affected());
                     if effect == Effect::Dependents {
                         batch.dependents_deleted += n;
                     }
                 }
                 if data == RetainedData::Bookings {
                     batch.anonymized = affected(
-                        in_range(rows.anonymize_referenced_bookings_sql(guarded))
-                            .bind(target.now)
+                        in_range(rows.anonymize_referenced_bookings_sql(guarded))?
                             .execute(&mut *tx)
                             .await?
                             .rows_affected(),
                     );
                     batch.deleted = affected(
-                        in_range(rows.delete_unreferenced_bookings_sql(guarded))
+                        in_range(rows.delete_unreferenced_bookings_sql(guarded))?
                             .execute(&mut *tx)
                             .await?
                             .rows_affected(),
                     );
                 } else {
                     batch.deleted = affected(
-                        in_range(rows.delete_sql(guarded))
+                        in_range(rows.delete_sql(guarded))?
                             .execute(&mut *tx)
                             .await?
                             .rows_affected(),
@@ -573,6 +549,7 @@ where
     i64: Value<D::DB>,
     bool: Value<D::DB>,
     String: Value<D::DB>,
+    DateTime<Utc>: Value<D::DB>,
     NaiveDate: Value<D::DB>,
     Option<i64>: Value<D::DB>,
     Option<String>: Value<D::DB>,
@@ -604,10 +581,64 @@ where
     where
         E: sqlx::Executor<'e, Database = D::DB>,
     {
-        sqlx::query_scalar(GUARDS_SQL)
-            .bind(owner)
-            .bind(today)
-            .fetch_one(executor)
-            .await
+        let v = Values {
+            tenant: owner,
+            today,
+            ..Values::default()
+        };
+        let (sql, args) = v.bind::<D::DB>(GUARDS_SQL)?;
+        sqlx::query_scalar_with(sql, args).fetch_one(executor).await
+    }
+}
+
+/// The values of a retention statement's named parameters ([`Param`]).
+#[derive(Clone, Debug, Default)]
+struct Values {
+    tenant: Option<i64>,
+    cutoff: DateTime<Utc>,
+    today: NaiveDate,
+    now: DateTime<Utc>,
+    after: i64,
+    upper: i64,
+    limit: i64,
+    rows: Option<String>,
+}
+
+impl Values {
+    fn of(owner: Option<i64>, target: &RetentionTarget) -> Values {
+        Values {
+            tenant: owner,
+            cutoff: target.cutoff,
+            today: target.now.date_naive(),
+            now: target.now,
+            ..Values::default()
+        }
+    }
+
+    /// The statement numbered for the database, and its arguments in that order.
+    fn bind<DB>(&self, named: &str) -> sqlx::Result<(sqlx::AssertSqlSafe<String>, DB::Arguments)>
+    where
+        DB: Database,
+        i64: Value<DB>,
+        String: Value<DB>,
+        DateTime<Utc>: Value<DB>,
+        NaiveDate: Value<DB>,
+        Option<i64>: Value<DB>,
+    {
+        use sqlx::Arguments as _;
+        let statement = Statement::new(named);
+        let mut args = DB::Arguments::default();
+        let added = statement.params.iter().try_for_each(|p| match p {
+            Param::Tenant => args.add(self.tenant),
+            Param::Cutoff => args.add(self.cutoff),
+            Param::Today => args.add(self.today),
+            Param::Now => args.add(self.now),
+            Param::After => args.add(self.after),
+            Param::Upper => args.add(self.upper),
+            Param::Limit => args.add(self.limit),
+            Param::Rows => args.add(self.rows.clone().unwrap_or_default()),
+        });
+        added.map_err(sqlx::Error::Encode)?;
+        Ok((sqlx::AssertSqlSafe(statement.sql), args))
     }
 }

@@ -5,8 +5,10 @@ use crate::domain::policy::{RetainedData, RetentionAction};
 use crate::domain::retention::cleared_fields;
 
 /// The SQL of one rule: its table, reference column, and how a row is tied to a person
-/// and a booking (for holds and restrictions). Parameters are positional and fixed per
-/// statement; see each builder.
+/// and a booking (for holds and restrictions). The statements name their parameters
+/// (`:tenant`, `:cutoff`, …, see [`Param`]); [`Statement::new`] numbers them for the
+/// database, and the store binds each by its name, so a statement and its bindings cannot
+/// drift apart.
 pub(super) struct Rows {
     pub data: RetainedData,
     pub action: RetentionAction,
@@ -73,10 +75,10 @@ impl Rows {
         self.data == RetainedData::AccessLog && self.action == RetentionAction::Anonymize
     }
 
-    /// `$1` the tenant id, or null for rows without a tenant.
+    /// The rows of the run's owner: a tenant, or (null) the rows without a tenant.
     fn owner(&self) -> String {
         let t = self.table;
-        format!("({t}.tenant_id = $1 or ($1 is null and {t}.tenant_id is null))")
+        format!("({t}.tenant_id = :tenant or (:tenant is null and {t}.tenant_id is null))")
     }
 
     /// Rows not treated yet: anonymized rows are done; a booking that a hold row refers
@@ -94,13 +96,13 @@ impl Rows {
 
     /// Whether the row is kept for an active hold on the person at the row's tenant, an
     /// active hold on its booking, or a restriction of the person (at its tenant or at
-    /// all). `today` is the placeholder of the run's date. When no hold or restriction
-    /// could apply (`guarded` false) the test is left out; the placeholder stays
-    /// referenced so that every statement binds the same parameters.
-    fn held(&self, guarded: bool, today: &str) -> String {
+    /// all) on the run's day. When no hold or restriction could apply (`guarded` false)
+    /// the test is left out.
+    fn held(&self, guarded: bool) -> String {
         if !guarded {
-            return format!("({today} is null and 1 = 0)");
+            return "(1 = 0)".into();
         }
+        let today = ":today";
         let t = self.table;
         let s = self.subject;
         let mut sql = format!(
@@ -147,21 +149,21 @@ impl Rows {
         cleared_set(self.data)
     }
 
-    /// `$1` tenant, `$2` cutoff, `$3` today → (due, held, oldest not held).
+    /// (due, held, oldest not held).
     pub fn due_sql(&self, guarded: bool) -> String {
         let t = self.table;
-        let held = self.held(guarded, "$3");
+        let held = self.held(guarded);
         format!(
             "select count(*), coalesce(sum(case when {held} then 1 else 0 end), 0),
                     min(case when {held} then null else {t}.{since} end)
-             from {t} where {owner} and {t}.{since} <= $2 and {pending}",
+             from {t} where {owner} and {t}.{since} <= :cutoff and {pending}",
             since = self.since,
             owner = self.owner(),
             pending = self.pending(),
         )
     }
 
-    /// `$1` tenant, `$2` cutoff, `$3` today → rows due, not held, still personal.
+    /// rows due, not held, still personal.
     pub fn resisting_sql(&self, guarded: bool) -> String {
         let t = self.table;
         let resists = match self.action {
@@ -169,16 +171,16 @@ impl Rows {
             RetentionAction::Anonymize => self.personal(),
         };
         format!(
-            "select count(*) from {t} where {owner} and {t}.{since} <= $2 and not {held} and {resists}",
+            "select count(*) from {t} where {owner} and {t}.{since} <= :cutoff and not {held} and {resists}",
             since = self.since,
             owner = self.owner(),
-            held = self.held(guarded, "$3"),
+            held = self.held(guarded),
         )
     }
 
     fn window_where(&self) -> String {
         format!(
-            "{owner} and {t}.{since} <= $2 and {pending} and {t}.id > $3",
+            "{owner} and {t}.{since} <= :cutoff and {pending} and {t}.id > :after",
             t = self.table,
             since = self.since,
             owner = self.owner(),
@@ -186,11 +188,11 @@ impl Rows {
         )
     }
 
-    /// `$1` tenant, `$2` cutoff, `$3` after id, `$4` limit → (rows, highest id).
+    /// The next window of at most `:limit` due rows after `:after` → (rows, highest id).
     pub fn window_sql(&self) -> String {
         format!(
             "select count(*), max(w.id) from (select {t}.id as id from {t} where {cond}
-                 order by {t}.id limit $4) w",
+                 order by {t}.id limit :limit) w",
             t = self.table,
             cond = self.window_where(),
         )
@@ -200,51 +202,49 @@ impl Rows {
     pub fn access_window_sql(&self) -> String {
         format!(
             "select {t}.id, {t}.ip, {t}.path, {t}.referrer from {t} where {cond}
-             order by {t}.id limit $4",
+             order by {t}.id limit :limit",
             t = self.table,
             cond = self.window_where(),
         )
     }
 
     /// The batch's rows that are treated, inside its write transaction, repeating every
-    /// condition of the window: `$1` tenant, `$2` cutoff, `$3` after id, `$4` last id of
-    /// the window, `$5` today.
+    /// condition of the window (`:after` < id <= `:upper`).
     fn treated(&self, guarded: bool) -> String {
         format!(
-            "{owner} and {t}.{since} <= $2 and {pending} and {t}.id > $3 and {t}.id <= $4 and not {held}",
+            "{owner} and {t}.{since} <= :cutoff and {pending} and {t}.id > :after and {t}.id <= :upper and not {held}",
             t = self.table,
             since = self.since,
             owner = self.owner(),
             pending = self.pending(),
-            held = self.held(guarded, "$5"),
+            held = self.held(guarded),
         )
     }
 
-    /// `$1` tenant, `$2` cutoff, `$3` after id, `$4` last id of the window, `$5` today →
-    /// rows of the batch that are held.
+    ///     /// rows of the batch that are held.
     pub fn held_in_batch_sql(&self) -> String {
         format!(
-            "select count(*) from {t} where {owner} and {t}.{since} <= $2 and {pending}
-               and {t}.id > $3 and {t}.id <= $4 and {held}",
+            "select count(*) from {t} where {owner} and {t}.{since} <= :cutoff and {pending}
+               and {t}.id > :after and {t}.id <= :upper and {held}",
             t = self.table,
             since = self.since,
             owner = self.owner(),
             pending = self.pending(),
-            held = self.held(true, "$5"),
+            held = self.held(true),
         )
     }
 
-    /// `$1`–`$5`, `$6` now.
+    /// The batch's rows, anonymized.
     pub fn anonymize_sql(&self, guarded: bool) -> String {
         format!(
-            "update {t} set {set}, anonymized_at = $6 where {cond}",
+            "update {t} set {set}, anonymized_at = :now where {cond}",
             t = self.table,
             set = self.cleared_set(),
             cond = self.treated(guarded),
         )
     }
 
-    /// `$1`–`$5`.
+    /// The batch's rows, deleted.
     pub fn delete_sql(&self, guarded: bool) -> String {
         format!(
             "delete from {t} where {cond}",
@@ -254,19 +254,18 @@ impl Rows {
     }
 
     /// Bookings of the batch whose appointment lies ahead, cancelled before they are
-    /// deleted (or anonymized) → their slots' ids, one per place to free. `$1`–`$5` as
-    /// `treated`, `$6` now.
+    /// deleted (or anonymized) → their slots' ids, one per place to free.
     pub fn cancel_ahead_sql(&self, guarded: bool) -> String {
         format!(
-            "update bookings set status = 'cancelled', cancelled_at = $6, cancelled_by = 'erasure'
-             where {cond} and bookings.status = 'booked' and bookings.appointment_start > $6
+            "update bookings set status = 'cancelled', cancelled_at = :now, cancelled_by = 'erasure'
+             where {cond} and bookings.status = 'booked' and bookings.appointment_start > :now
              returning slot_id",
             cond = self.treated(guarded),
         )
     }
 
     /// Statements that detach what refers to the batch's rows before they are deleted,
-    /// each with what its count means. `$1`–`$5` as `treated`.
+    /// each with what its count means.
     pub fn before_delete_sql(&self, guarded: bool) -> Vec<(String, Effect)> {
         let t = self.table;
         let ids = format!("select {t}.id from {t} where {}", self.treated(guarded));
@@ -311,7 +310,7 @@ impl Rows {
         }
     }
 
-    /// The notifications of the bookings a batch anonymizes (`$1`–`$5`), deleted first.
+    /// The notifications of the bookings a batch anonymizes, deleted first.
     pub fn notifications_of_treated_sql(&self, guarded: bool) -> String {
         format!(
             "delete from notifications where booking_id in (select {t}.id from {t} where {cond})",
@@ -321,17 +320,17 @@ impl Rows {
     }
 
     /// Bookings under a delete rule that a hold row refers to: anonymized instead
-    /// (`$1`–`$6`).
+    /// instead.
     pub fn anonymize_referenced_bookings_sql(&self, guarded: bool) -> String {
         format!(
-            "update bookings set {set}, anonymized_at = $6 where {cond} and bookings.anonymized_at is null
+            "update bookings set {set}, anonymized_at = :now where {cond} and bookings.anonymized_at is null
                and exists (select 1 from holds hr where hr.booking_id = bookings.id)",
             set = self.cleared_set(),
             cond = self.treated(guarded),
         )
     }
 
-    /// Bookings under a delete rule that no hold row refers to (`$1`–`$5`).
+    /// Bookings under a delete rule that no hold row refers to.
     pub fn delete_unreferenced_bookings_sql(&self, guarded: bool) -> String {
         format!(
             "delete from bookings where {cond}
@@ -340,14 +339,14 @@ impl Rows {
         )
     }
 
-    /// `$1` the rows as JSON, `$2` now, `$3` today; `rows_from` unpacks `$1` as `j`.
+    /// `rows_from` unpacks the rows (`:rows`, JSON) as `j`.
     pub fn rewrite_access_sql(&self, guarded: bool, rows_from: &str) -> String {
         format!(
-            "update access_log set ip = j.ip, path = j.path, referrer = j.referrer, {set}, anonymized_at = $2
+            "update access_log set ip = j.ip, path = j.path, referrer = j.referrer, {set}, anonymized_at = :now
              from {rows_from}
              where access_log.id = j.id and access_log.anonymized_at is null and not {held}",
             set = self.cleared_set(),
-            held = self.held(guarded, "$3"),
+            held = self.held(guarded),
         )
     }
 }
@@ -371,9 +370,158 @@ pub(super) enum Effect {
     Detached,
 }
 
-/// `$1` tenant id or null, `$2` today → whether any hold or restriction could keep rows
+/// Whether any hold or restriction could keep rows
 /// of this owner. When none can, the statements leave the (per-row) test out.
 pub(super) const GUARDS_SQL: &str = "select (exists (select 1 from holds where removed_at is null
-        and (until_on is null or until_on >= $2) and ($1 is null or tenant_id = $1))
+        and (until_on is null or until_on >= :today) and (:tenant is null or tenant_id = :tenant))
      or exists (select 1 from restrictions where lifted_at is null
-        and ($1 is null or tenant_id is null or tenant_id = $1)))";
+        and (:tenant is null or tenant_id is null or tenant_id = :tenant)))";
+
+/// A value a retention statement takes, by the name it has in the SQL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Param {
+    /// `:tenant`: the owner's tenant id, or null for rows without a tenant.
+    Tenant,
+    /// `:cutoff`: rows whose reference time is at or before this are due.
+    Cutoff,
+    /// `:today`: the run's day, for holds that end.
+    Today,
+    /// `:now`: the run's clock.
+    Now,
+    /// `:after` and `:upper`: the window of ids a batch treats (`after < id <= upper`).
+    After,
+    Upper,
+    /// `:limit`: rows per window.
+    Limit,
+    /// `:rows`: the rewritten access-log rows, as JSON.
+    Rows,
+}
+
+impl Param {
+    fn named(name: &str) -> Option<Param> {
+        Some(match name {
+            "tenant" => Param::Tenant,
+            "cutoff" => Param::Cutoff,
+            "today" => Param::Today,
+            "now" => Param::Now,
+            "after" => Param::After,
+            "upper" => Param::Upper,
+            "limit" => Param::Limit,
+            "rows" => Param::Rows,
+            _ => return None,
+        })
+    }
+}
+
+/// A statement with its parameters numbered (`$1`, `$2`, …) in the order of their first
+/// use, and the parameter each number stands for.
+#[derive(Debug)]
+pub(super) struct Statement {
+    pub sql: String,
+    pub params: Vec<Param>,
+}
+
+impl Statement {
+    /// Numbers the `:name` parameters of `named` (outside quotes; `::type` casts are left
+    /// alone). An unknown name is a bug in the builder and panics in every test.
+    pub fn new(named: &str) -> Statement {
+        let mut sql = String::with_capacity(named.len());
+        let mut params: Vec<Param> = Vec::new();
+        let chars: Vec<char> = named.chars().collect();
+        let (mut i, mut quoted) = (0, false);
+        while i < chars.len() {
+            let c = chars[i];
+            if c == '\'' {
+                quoted = !quoted;
+            }
+            let starts_name = !quoted
+                && c == ':'
+                && (i == 0 || chars[i - 1] != ':')
+                && chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+            if !starts_name {
+                sql.push(c);
+                i += 1;
+                continue;
+            }
+            let end = (i + 1..chars.len())
+                .find(|&j| !(chars[j].is_ascii_lowercase() || chars[j] == '_'))
+                .unwrap_or(chars.len());
+            let name: String = chars[i + 1..end].iter().collect();
+            let param = Param::named(&name)
+                .unwrap_or_else(|| panic!("unknown parameter :{name} in {named}"));
+            let number = match params.iter().position(|p| *p == param) {
+                Some(k) => k + 1,
+                None => {
+                    params.push(param);
+                    params.len()
+                }
+            };
+            sql.push_str(&format!("${number}"));
+            i = end;
+        }
+        Statement { sql, params }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_parameters_are_numbered_in_order_of_first_use() {
+        let s = Statement::new(
+            "select 1 from t where (a = :tenant or (:tenant is null and b = ':x'))
+             and c::text <= :cutoff and d like '%::' and e > :after",
+        );
+        assert_eq!(
+            s.sql,
+            "select 1 from t where (a = $1 or ($1 is null and b = ':x'))
+             and c::text <= $2 and d like '%::' and e > $3"
+        );
+        assert_eq!(s.params, [Param::Tenant, Param::Cutoff, Param::After]);
+    }
+
+    #[test]
+    fn every_statement_of_every_rule_names_only_known_parameters() {
+        use chrono::TimeZone;
+        let now = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
+        for data in RetainedData::ALL {
+            for &action in data.actions() {
+                for &since in data.reference_times() {
+                    let target = RetentionTarget {
+                        tenant: Some("t".into()),
+                        data: *data,
+                        action,
+                        since: since.into(),
+                        cutoff: now,
+                        now,
+                    };
+                    let rows = Rows::of(&target).unwrap();
+                    for guarded in [false, true] {
+                        let mut all = vec![
+                            rows.due_sql(guarded),
+                            rows.resisting_sql(guarded),
+                            rows.window_sql(),
+                            rows.access_window_sql(),
+                            rows.held_in_batch_sql(),
+                            rows.anonymize_sql(guarded),
+                            rows.delete_sql(guarded),
+                            rows.cancel_ahead_sql(guarded),
+                            rows.notifications_of_treated_sql(guarded),
+                            rows.anonymize_referenced_bookings_sql(guarded),
+                            rows.delete_unreferenced_bookings_sql(guarded),
+                            rows.rewrite_access_sql(guarded, "(select :rows as id) j"),
+                            GUARDS_SQL.to_owned(),
+                        ];
+                        all.extend(rows.before_delete_sql(guarded).into_iter().map(|(s, _)| s));
+                        for sql in all {
+                            // Numbering again finds no name left over.
+                            let s = Statement::new(&sql);
+                            assert!(Statement::new(&s.sql).params.is_empty(), "{}", s.sql);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
