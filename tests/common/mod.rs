@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod people;
+pub mod smtp;
 pub mod values;
 
 use datenwart::ops::Context;
