@@ -114,6 +114,7 @@ on_both_backends!(
     a_claim_whose_worker_died_is_taken_again_and_sent_with_the_same_message_id,
     a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent,
     sent_at_starts_the_retention_period_of_a_sent_notification,
+    serve_with_send_every_delivers_what_is_queued_while_it_runs,
 );
 
 async fn a_confirmation_arrives_with_its_headers_calendar_entry_and_cancel_link(db: TestDb) {
@@ -576,4 +577,44 @@ async fn sent_at_starts_the_retention_period_of_a_sent_notification(db: TestDb) 
     assert_exit(&run(), 0);
     assert_eq!(db.count(&of_booking).await, 1);
     assert_eq!(status_of(&db, booking, "sms_reminder").await, "queued");
+}
+
+async fn serve_with_send_every_delivers_what_is_queued_while_it_runs(db: TestDb) {
+    let Some(server) = SmtpServer::start() else {
+        return;
+    };
+    let ctx = setup(&db).await;
+    book(&ctx, CARLA, false).await;
+    let mut serve = cli::command(
+        &db.url,
+        &shipped_policies(),
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--send-every",
+            "1s",
+            "--smtp-url",
+            &server.url(),
+        ],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while server.received().len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert_eq!(server.received_by(CARLA.email).len(), 1);
+    assert_eq!(server.received_by(SENDER).len(), 1);
+
+    // A wrong SMTP setting stops serve before it listens.
+    let out = cli::run(
+        &db,
+        &["serve", "--listen", "127.0.0.1:0", "--send-every", "30s"],
+    );
+    assert_exit(&out, 2);
 }

@@ -14,8 +14,9 @@ use tabled::Tabled;
 /// The environment variable holding the SMTP password (never a flag: flags show in `ps`).
 pub const PASSWORD_ENV: &str = "DATENWART_SMTP_PASSWORD";
 
+/// Where `send` (and `serve --send-every`) delivers: the SMTP server and the cancel link's base.
 #[derive(Debug, Args)]
-pub struct SendArgs {
+pub struct SmtpOpts {
     /// SMTP server: smtp://USER@HOST[:587] (STARTTLS), smtps://USER@HOST[:465] (TLS), or
     /// smtp://HOST:PORT?tls=none (plain, for a test server on this host only). The password
     /// comes from DATENWART_SMTP_PASSWORD or --smtp-password-file, never from the URL
@@ -29,10 +30,56 @@ pub struct SendArgs {
     /// File holding the SMTP password (its first line)
     #[arg(long, value_name = "FILE")]
     smtp_password_file: Option<PathBuf>,
+    /// PEM file with the certificate authority of the SMTP server's certificate, when it is
+    /// not one of the public roots (an office's own CA)
+    #[arg(long, value_name = "FILE")]
+    smtp_ca_file: Option<PathBuf>,
     /// Base URL of the citizen pages, for the cancel link in confirmations
     /// (e.g. https://termine.example.de); without it the link is the path alone
     #[arg(long, env = "DATENWART_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
+}
+
+impl SmtpOpts {
+    /// The mailer and the cancel link's base; a usage error (exit 2) when something is
+    /// missing or wrong.
+    pub fn resolve(&self) -> Result<(Mailer, Option<String>)> {
+        let Some(url) = self.smtp_url.as_deref() else {
+            return Err(Refusal::InvalidInput(
+                "no SMTP server: give --smtp-url or DATENWART_SMTP_URL (e.g. smtp://user@mail.example.de:587)"
+                    .into(),
+            )
+            .into());
+        };
+        let url = SmtpUrl::parse(url).map_err(|e| Refusal::InvalidInput(e.to_string()))?;
+        if let Some(public) = &self.public_url
+            && !(public.starts_with("https://") || public.starts_with("http://"))
+        {
+            return Err(Refusal::InvalidInput(format!(
+                "--public-url {public}: must start with https:// (or http://)"
+            ))
+            .into());
+        }
+        let password = password(self.smtp_password_file.as_deref())?;
+        let ca = match &self.smtp_ca_file {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                Refusal::InvalidInput(format!(
+                    "cannot read the SMTP CA file {}: {e}",
+                    path.display()
+                ))
+            })?),
+            None => None,
+        };
+        let mailer = Mailer::new(url, password, ca.as_deref())
+            .map_err(|e| Refusal::InvalidInput(format!("{e:#}")))?;
+        Ok((mailer, self.public_url.clone()))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    smtp: SmtpOpts,
     /// Send at most this many messages in this run
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     max: Option<u64>,
@@ -81,29 +128,12 @@ pub async fn run(ctx: &Context, args: SendArgs, format: Format) -> Result<ExitCo
         return Ok(ExitCode::SUCCESS);
     }
 
-    let Some(url) = args.smtp_url.as_deref() else {
-        return Err(Refusal::InvalidInput(
-            "no SMTP server: give --smtp-url or DATENWART_SMTP_URL (e.g. smtp://user@mail.example.de:587)"
-                .into(),
-        )
-        .into());
-    };
-    let url = SmtpUrl::parse(url).map_err(|e| Refusal::InvalidInput(e.to_string()))?;
-    if let Some(public) = &args.public_url
-        && !(public.starts_with("https://") || public.starts_with("http://"))
-    {
-        return Err(Refusal::InvalidInput(format!(
-            "--public-url {public}: must start with https:// (or http://)"
-        ))
-        .into());
-    }
-    let password = password(args.smtp_password_file.as_deref())?;
-    let mailer = Mailer::new(url, password).map_err(|e| Refusal::InvalidInput(e.to_string()))?;
+    let (mailer, public_url) = args.smtp.resolve()?;
     let report = send::run(
         ctx,
         &send::SendRequest {
             mailer: &mailer,
-            public_url: args.public_url,
+            public_url,
             max: args.max,
         },
     )

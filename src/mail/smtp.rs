@@ -6,7 +6,7 @@
 use crate::domain::delivery::ErrorClass;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::fmt;
 use std::time::Duration;
@@ -191,11 +191,26 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    pub fn new(url: SmtpUrl, password: Option<Secret>) -> anyhow::Result<Mailer> {
+    /// `ca_pem`: a certificate authority (PEM) trusted besides the public roots.
+    pub fn new(
+        url: SmtpUrl,
+        password: Option<Secret>,
+        ca_pem: Option<&[u8]>,
+    ) -> anyhow::Result<Mailer> {
+        let parameters = || -> anyhow::Result<TlsParameters> {
+            let mut builder = TlsParameters::builder(url.host.clone());
+            if let Some(pem) = ca_pem {
+                let ca = Certificate::from_pem(pem).map_err(|e| {
+                    anyhow::anyhow!("the SMTP CA file is not a PEM certificate: {e}")
+                })?;
+                builder = builder.add_root_certificate(ca);
+            }
+            Ok(builder.build_rustls()?)
+        };
         let tls = match url.tls {
             TlsMode::None => Tls::None,
-            TlsMode::StartTls => Tls::Required(TlsParameters::new(url.host.clone())?),
-            TlsMode::Implicit => Tls::Wrapper(TlsParameters::new(url.host.clone())?),
+            TlsMode::StartTls => Tls::Required(parameters()?),
+            TlsMode::Implicit => Tls::Wrapper(parameters()?),
         };
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&url.host)
             .port(url.port)

@@ -220,3 +220,34 @@ pub async fn failed(
 ) -> anyhow::Result<Vec<crate::store::FailedNotification>> {
     Ok(ctx.store.failed_notifications(limit).await?)
 }
+
+/// Runs [`run`] every `every` until the task is dropped (`serve --send-every`). A failed run
+/// (the server unreachable) is logged and tried again at the next turn; messages a run
+/// left claimed when it was stopped are taken again once their claim runs out.
+pub async fn every(
+    ctx: std::sync::Arc<Context>,
+    mailer: Mailer,
+    public_url: Option<String>,
+    every: std::time::Duration,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let req = SendRequest {
+            mailer: &mailer,
+            public_url: public_url.clone(),
+            max: None,
+        };
+        match run(&ctx, &req).await {
+            Ok(r) if r.attempted() > 0 => tracing::info!(
+                sent = r.sent,
+                retry_later = r.retry_later,
+                failed = r.failed,
+                "delivered queued e-mail"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("delivery: {e:#}"),
+        }
+    }
+}
