@@ -115,6 +115,7 @@ on_both_backends!(
     a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent,
     sent_at_starts_the_retention_period_of_a_sent_notification,
     serve_with_send_every_delivers_what_is_queued_while_it_runs,
+    a_confirmation_whose_appointment_has_begun_is_not_sent,
 );
 
 async fn a_confirmation_arrives_with_its_headers_calendar_entry_and_cancel_link(db: TestDb) {
@@ -617,4 +618,29 @@ async fn serve_with_send_every_delivers_what_is_queued_while_it_runs(db: TestDb)
         &["serve", "--listen", "127.0.0.1:0", "--send-every", "30s"],
     );
     assert_exit(&out, 2);
+}
+
+async fn a_confirmation_whose_appointment_has_begun_is_not_sent(db: TestDb) {
+    let Some(server) = SmtpServer::start() else {
+        return;
+    };
+    let ctx = setup(&db).await;
+    let (_, booking) = book(&ctx, CARLA, false).await;
+    // The server was down until after the appointment began.
+    db.execute_raw(&format!(
+        "update bookings set appointment_start = '{}' where id = {booking}",
+        ts(now() - Duration::minutes(5))
+    ))
+    .await;
+    let out = send(&db, &server.url());
+    assert_exit(&out, 0);
+    assert!(
+        stdout(&out).contains("1 confirmation(s) not sent"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(server.received_by(CARLA.email).is_empty());
+    assert_eq!(status_of(&db, booking, "confirmation").await, "cancelled");
+    // The office copy still goes: it is the office's record of the booking.
+    assert_eq!(server.received_by(SENDER).len(), 1);
 }

@@ -155,6 +155,12 @@ pub async fn run(ctx: &Context, args: SendArgs, format: Format) -> Result<ExitCo
             ids.join(", ")
         ));
     }
+    if report.dropped > 0 {
+        human.push_str(&format!(
+            "\n{} confirmation(s) not sent: the appointment was cancelled or has begun",
+            report.dropped
+        ));
+    }
     if b.held > 0 {
         human.push_str(&format!(
             "\n{} held: the person's processing is restricted (Art. 18)",

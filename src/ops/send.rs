@@ -39,6 +39,8 @@ pub struct SendReport {
     pub retry_later: u64,
     /// Failed for good (5xx, an unusable address, or the last attempt).
     pub failed: u64,
+    /// Confirmations not sent because their appointment was cancelled or has begun.
+    pub dropped: u64,
     /// Claimed and not tried (the run stopped); free for the next run.
     pub released: u64,
     pub failed_ids: Vec<i64>,
@@ -50,7 +52,7 @@ pub struct SendReport {
 
 impl SendReport {
     pub fn attempted(&self) -> u64 {
-        self.sent + self.retry_later + self.failed
+        self.sent + self.retry_later + self.failed + self.dropped
     }
 }
 
@@ -108,6 +110,7 @@ pub async fn run(ctx: &Context, req: &SendRequest<'_>) -> anyhow::Result<SendRep
             );
             match &outcome {
                 Attempt::Sent { .. } => report.sent += 1,
+                Attempt::Dropped => report.dropped += 1,
                 Attempt::Failed { next: Some(_), .. } => report.retry_later += 1,
                 Attempt::Failed { next: None, .. } => {
                     report.failed += 1;
@@ -137,6 +140,7 @@ pub async fn run(ctx: &Context, req: &SendRequest<'_>) -> anyhow::Result<SendRep
         "retry_later": report.retry_later,
         "failed": report.failed,
         "failed_ids": report.failed_ids,
+        "dropped": report.dropped,
         "released": report.released,
         "held": report.backlog.held,
     });
@@ -175,6 +179,18 @@ async fn attempt(ctx: &Context, req: &SendRequest<'_>, n: &Outgoing) -> Attempt 
         // Claimed only for tenants with a policy; it cannot have gone since.
         return failed(ErrorClass::Connection);
     };
+    // A confirmation after the appointment (the server was down for days) or of a
+    // cancelled one would only confuse.
+    if n.kind == "confirmation"
+        && let Some(a) = &n.appointment
+        && (a.cancelled || a.starts_at <= now())
+    {
+        tracing::info!(
+            notification = n.id,
+            "not sent: the appointment was cancelled or has begun"
+        );
+        return Attempt::Dropped;
+    }
     let composed = match outgoing::compose(n, &policy.tenant, req.public_url.as_deref(), now()) {
         Ok(c) => c,
         Err(e) => {

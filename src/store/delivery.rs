@@ -64,6 +64,9 @@ pub enum Attempt {
         class: ErrorClass,
         next: Option<DateTime<Utc>>,
     },
+    /// Not sent and never to be: a confirmation of an appointment that was cancelled or
+    /// has begun. The message becomes `cancelled`.
+    Dropped,
 }
 
 /// A message failed for good, for `send --list-failed`: no address, no text.
@@ -305,6 +308,15 @@ where
             .bind(worker)
             .bind(*next)
             .bind(class.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected(),
+            Attempt::Dropped => sqlx::query(
+                "update notifications set status = 'cancelled', claimed_by = null, claimed_until = null
+                 where id = $1 and status = 'claimed' and claimed_by = $2",
+            )
+            .bind(id)
+            .bind(worker)
             .execute(&mut *tx)
             .await?
             .rows_affected(),
