@@ -12,6 +12,7 @@ mod policy;
 pub mod render;
 mod retention;
 mod rights;
+mod send;
 mod serve;
 mod withdrawals;
 
@@ -95,6 +96,8 @@ pub enum Command {
     /// Retention and anonymization as the policies say, from cron
     #[command(subcommand)]
     Retention(retention::RetentionCmd),
+    /// Deliver the queued e-mail notifications over SMTP, each once, and exit (for cron)
+    Send(send::SendArgs),
     /// Run the booking endpoint (JSON API and citizen pages)
     Serve(serve::ServeArgs),
     /// Build a database to explore: the tenants, services, slots and realistic fake bookings
@@ -228,6 +231,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Requests(cmd) => rights::requests(&ctx, cmd, global.format).await,
         Command::Withdrawals(cmd) => withdrawals::run(&ctx, cmd, global.format).await,
         Command::Retention(cmd) => retention::run(&ctx, cmd, global.format, global.quiet).await,
+        Command::Send(args) => send::run(&ctx, args, global.format).await,
         Command::Serve(args) => serve::run(ctx, args).await,
         Command::Demo(args) => demo::run(&ctx, args, &global).await,
     }

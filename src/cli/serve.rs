@@ -39,9 +39,29 @@ pub struct ServeArgs {
     /// below the open-files limit (ulimit -n)
     #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
+    /// Also deliver the queued e-mails every PERIOD (e.g. 30s, 5m) through the SMTP server of
+    /// --smtp-url, as `datenwart send` does; without it, run `send` from cron
+    #[arg(long, value_name = "PERIOD", value_parser = parse_period)]
+    send_every: Option<Duration>,
+    #[command(flatten)]
+    smtp: super::send::SmtpOpts,
+}
+
+fn parse_period(s: &str) -> Result<Duration, String> {
+    let p: crate::domain::duration::RetentionPeriod = s.parse().map_err(|e| format!("{e}"))?;
+    u64::try_from(p.as_seconds())
+        .ok()
+        .filter(|&n| n >= 1)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("{s}: must be at least 1s"))
 }
 
 pub async fn run(ctx: Context, args: ServeArgs) -> Result<ExitCode> {
+    // A wrong SMTP setting stops `serve` before it listens.
+    let delivery = match args.send_every {
+        Some(every) => Some((args.smtp.resolve()?, every)),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -65,7 +85,19 @@ pub async fn run(ctx: Context, args: ServeArgs) -> Result<ExitCode> {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
     };
-    http::serve(listener, Arc::new(ctx), config, http::shutdown_signal()).await?;
+    let ctx = Arc::new(ctx);
+    let sender = delivery.map(|((mailer, public_url), every)| {
+        tokio::spawn(crate::ops::send::every(
+            ctx.clone(),
+            mailer,
+            public_url,
+            every,
+        ))
+    });
+    http::serve(listener, ctx, config, http::shutdown_signal()).await?;
+    if let Some(task) = sender {
+        task.abort();
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@ pub mod booking;
 pub mod classify;
 pub mod client;
 pub mod deadline;
+pub mod delivery;
 pub mod duration;
 pub mod holidays;
 pub mod notice;

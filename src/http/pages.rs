@@ -497,7 +497,11 @@ struct CancelPage {
     message: Option<String>,
 }
 
-async fn cancel_page(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
+async fn cancel_page(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
     let Some(policy) = state.ctx.policies.get(&tenant) else {
         return booking_error_page(BookingError::UnknownTenant(tenant));
     };
@@ -507,11 +511,27 @@ async fn cancel_page(State(state): State<AppState>, Path(tenant): Path<String>) 
         &CancelPage {
             tenant,
             tenant_name,
-            reference: String::new(),
+            reference: reference_from_link(query.as_deref()),
             done: None,
             message: None,
         },
     )
+}
+
+/// The reference in the cancel link of a confirmation e-mail (`?buchung=…`), to fill in the
+/// form; anything that is not a plausible reference is ignored.
+fn reference_from_link(query: Option<&str>) -> String {
+    query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("buchung="))
+        .filter(|r| {
+            !r.is_empty()
+                && r.len() <= 40
+                && r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[derive(Deserialize)]
@@ -584,4 +604,24 @@ async fn cancel_submit(
         response.extensions_mut().insert(LoggedBooking(id));
     }
     response
+}
+
+#[cfg(test)]
+mod cancel_link_tests {
+    use super::reference_from_link;
+
+    #[test]
+    fn the_cancel_link_fills_in_the_reference_and_ignores_anything_else() {
+        assert_eq!(
+            reference_from_link(Some("buchung=T-WNVAU3A25D")),
+            "T-WNVAU3A25D"
+        );
+        assert_eq!(reference_from_link(Some("x=1&buchung=AB-12")), "AB-12");
+        assert_eq!(reference_from_link(None), "");
+        assert_eq!(reference_from_link(Some("buchung=%3Cscript%3E")), "");
+        assert_eq!(
+            reference_from_link(Some(&format!("buchung={}", "A".repeat(41)))),
+            ""
+        );
+    }
 }

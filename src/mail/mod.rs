@@ -1,4 +1,5 @@
-//! Mailbox readers for the consent-withdrawal intake (`withdrawals import`).
+//! Mailbox readers for the consent-withdrawal intake (`withdrawals import`), and the
+//! outgoing side of `send`: [`outgoing`] builds the e-mails, [`smtp`] delivers them.
 //!
 //! Three steps of the intake live here, and nothing of its policy:
 //!
@@ -13,9 +14,12 @@
 //! `Received:`, refusing garbage it would happily accept) is done here.
 
 mod html;
+pub mod ics;
 mod mailbox;
 mod message;
+pub mod outgoing;
 mod reply;
+pub mod smtp;
 
 #[cfg(test)]
 mod tests;

@@ -13,6 +13,7 @@ pub mod requests;
 pub mod retention;
 pub mod rights;
 pub mod seeding;
+pub mod send;
 pub mod withdrawals;
 
 use crate::store::{AuditContext, Store};

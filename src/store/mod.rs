@@ -8,6 +8,7 @@ mod admin;
 mod audit;
 mod booking;
 mod columns;
+mod delivery;
 mod intake;
 mod postgres;
 mod register;
@@ -20,6 +21,9 @@ mod subjects;
 pub use admin::AdminStore;
 pub use audit::AuditStore;
 pub use booking::BookingStore;
+pub use delivery::{
+    Appointment, Attempt, Backlog, Claim, DeliveryStore, FailedNotification, Outgoing,
+};
 pub use intake::IntakeStore;
 pub use register::RegisterStore;
 pub use retention::RetentionStore;
@@ -308,7 +312,14 @@ pub enum CancelRefusal {
 /// backends. Callers hold an `Arc<dyn Store>` and bring the area traits into scope with
 /// `use crate::store::prelude::*`.
 pub trait Store:
-    AdminStore + BookingStore + SubjectStore + RegisterStore + IntakeStore + AuditStore + RetentionStore
+    AdminStore
+    + BookingStore
+    + SubjectStore
+    + RegisterStore
+    + IntakeStore
+    + AuditStore
+    + RetentionStore
+    + DeliveryStore
 {
 }
 
@@ -320,14 +331,15 @@ impl<T> Store for T where
         + IntakeStore
         + AuditStore
         + RetentionStore
+        + DeliveryStore
 {
 }
 
 /// The area traits, for calling the store's methods.
 pub mod prelude {
     pub use super::{
-        AdminStore, AuditStore, BookingStore, IntakeStore, RegisterStore, RetentionStore, Store,
-        SubjectStore,
+        AdminStore, AuditStore, BookingStore, DeliveryStore, IntakeStore, RegisterStore,
+        RetentionStore, Store, SubjectStore,
     };
 }
 

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod people;
 pub mod server;
+pub mod smtp;
 pub mod values;
 
 use datenwart::ops::Context;

@@ -289,6 +289,7 @@ pub(super) fn notification_row(tz: Tz, n: &NotificationRecord) -> Vec<(&'static 
             "Status",
             match n.status.as_str() {
                 "queued" => "noch nicht versandt".to_owned(),
+                "claimed" => "wird gerade versandt".to_owned(),
                 "sent" => "versandt".to_owned(),
                 "failed" => "Versand fehlgeschlagen".to_owned(),
                 "cancelled" => "nicht versandt (entfallen)".to_owned(),
