@@ -5,15 +5,15 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::server::{self, Server, unlimited};
-use common::{TestDb, fixture, ready, shipped_policies};
+use common::server::{self, ServeProcess as Serve, Server, unlimited};
+use common::{TestDb, fixture, ready};
 use datenwart::http::ServeConfig;
 use datenwart::ops::seeding;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 /// An endpoint in this process over a ready database with services and slots tomorrow.
@@ -498,47 +498,6 @@ async fn invalid_utf8_in_a_form_post_is_refused_and_names_are_stored_in_nfc(db: 
     );
 }
 
-/// A `serve` process with extra flags; killed when dropped.
-struct Serve {
-    child: Child,
-    addr: String,
-}
-
-impl Serve {
-    fn start(db: &TestDb, flags: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_datenwart"))
-            .args(["--database-url", &db.url, "--policies"])
-            .arg(shipped_policies())
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(flags)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start datenwart serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Serve { child, addr }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Reads until the server closes the connection (or `limit` passes); what it sent.
 fn read_until_closed(stream: &mut TcpStream, limit: std::time::Duration) -> (bool, String) {
     stream.set_read_timeout(Some(limit)).unwrap();
@@ -571,7 +530,7 @@ async fn slow_clients_are_cut_off_by_the_header_body_and_idle_timeouts() {
     let db = TestDb::new(common::Kind::Sqlite).await.unwrap();
     prepare(&db).await;
     let serve = Serve::start(
-        &db,
+        &db.url,
         &[
             "--header-timeout",
             "1",
@@ -629,7 +588,7 @@ async fn slow_clients_are_cut_off_by_the_header_body_and_idle_timeouts() {
 async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
     let db = TestDb::new(common::Kind::Sqlite).await.unwrap();
     prepare(&db).await;
-    let serve = Serve::start(&db, &["--header-timeout", "30", "--idle-timeout", "1"]);
+    let serve = Serve::start(&db.url, &["--header-timeout", "30", "--idle-timeout", "1"]);
     let mut idle = TcpStream::connect(&serve.addr).unwrap();
     idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
@@ -644,7 +603,10 @@ async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
 async fn with_the_connection_cap_reached_the_next_client_waits_until_one_is_gone() {
     let db = TestDb::new(common::Kind::Sqlite).await.unwrap();
     prepare(&db).await;
-    let serve = Serve::start(&db, &["--max-connections", "3", "--header-timeout", "60"]);
+    let serve = Serve::start(
+        &db.url,
+        &["--max-connections", "3", "--header-timeout", "60"],
+    );
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
@@ -690,7 +652,7 @@ async fn a_forged_forwarded_for_neither_passes_the_rate_limit_nor_reaches_the_lo
 
     // Connected directly (not from a trusted proxy): the header is ignored.
     let direct = Serve::start(
-        &db,
+        &db.url,
         &["--rate-limit", "10", "--trusted-proxy", "10.0.0.0/8"],
     );
     let mut passed = 0;
@@ -708,7 +670,7 @@ async fn a_forged_forwarded_for_neither_passes_the_rate_limit_nor_reaches_the_lo
     // Behind a trusted proxy that appends the address it saw: the client is the rightmost
     // address that is not a trusted proxy, whatever the client wrote to the left of it.
     let proxied = Serve::start(
-        &db,
+        &db.url,
         &[
             "--rate-limit",
             "10",

@@ -3,55 +3,27 @@
 
 mod common;
 
+use common::server::ServeProcess;
+
 use chrono::{Duration, Utc};
 use common::{Kind, TestDb, cli, fixture, ready, shipped_policies};
 use datenwart::ops::seeding;
 use serde_json::json;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 
-/// A `serve` process that is killed if the test fails before stopping it.
-struct Serve {
-    child: Child,
-    url: String,
-}
+use std::process::{Command, Stdio};
+
+/// `serve` with the rate limit off, on a test's database or another URL.
+struct Serve;
 
 impl Serve {
-    fn start(db: &TestDb) -> Serve {
+    fn start(db: &TestDb) -> ServeProcess {
         Serve::start_on(&db.url)
     }
 
-    fn start_on(url: &str) -> Serve {
-        let args = ["serve", "--listen", "127.0.0.1:0", "--rate-limit", "0"];
-        let mut child = cli::command(url, &shipped_policies(), &args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start datenwart serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
-        Serve { child, url }
-    }
-
-    /// SIGTERM, then the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn start_on(url: &str) -> ServeProcess {
+        let serve = ServeProcess::start(url, &["--rate-limit", "0"]);
+        assert!(!serve.addr.is_empty());
+        serve
     }
 }
 
@@ -79,7 +51,7 @@ async fn a_serve_process_books_and_stops_cleanly_on_sigterm(db: TestDb) {
     let serve = Serve::start(&db);
     let client = reqwest::Client::new();
     let health = client
-        .get(format!("{}/healthz", serve.url))
+        .get(format!("{}/healthz", serve.url("")))
         .send()
         .await
         .unwrap();
@@ -87,7 +59,7 @@ async fn a_serve_process_books_and_stops_cleanly_on_sigterm(db: TestDb) {
     let r = client
         .post(format!(
             "{}/api/v1/tenants/recklinghausen/bookings",
-            serve.url
+            serve.url("")
         ))
         .json(&body(slot, 0))
         .send()
@@ -108,10 +80,7 @@ async fn two_serve_processes_on_one_postgresql_never_overbook() {
     let client = reqwest::Client::new();
     let mut tasks = Vec::new();
     for i in 0..50 {
-        let url = format!(
-            "{}/api/v1/tenants/recklinghausen/bookings",
-            if i % 2 == 0 { &a.url } else { &b.url }
-        );
+        let url = if i % 2 == 0 { &a } else { &b }.url("/api/v1/tenants/recklinghausen/bookings");
         let (client, body) = (client.clone(), body(slot, i));
         tasks.push(tokio::spawn(async move {
             client
@@ -149,14 +118,14 @@ async fn two_serve_processes_on_one_postgresql_never_overbook() {
 /// Books one person through the API: (reference, code).
 async fn book_one(
     client: &reqwest::Client,
-    serve: &Serve,
+    serve: &ServeProcess,
     slot: i64,
     i: usize,
 ) -> (String, String) {
     let r = client
         .post(format!(
             "{}/api/v1/tenants/recklinghausen/bookings",
-            serve.url
+            serve.url("")
         ))
         .json(&body(slot, i))
         .send()
@@ -204,11 +173,7 @@ async fn twenty_parallel_cancels_of_one_booking_succeed_once_and_free_one_place(
     let (reference, code) = booked[0].clone();
     let tasks: Vec<_> = (0..20)
         .map(|i| {
-            let url = if i % 2 == 0 {
-                a.url.clone()
-            } else {
-                b.url.clone()
-            };
+            let url = if i % 2 == 0 { a.url("") } else { b.url("") };
             let (client, reference, code) = (client.clone(), reference.clone(), code.clone());
             tokio::spawn(async move { cancel(&client, &url, &reference, &code).await })
         })
@@ -236,7 +201,10 @@ async fn twenty_parallel_cancels_of_one_booking_succeed_once_and_free_one_place(
     let mut created = 0;
     for i in 10..13 {
         let r = client
-            .post(format!("{}/api/v1/tenants/recklinghausen/bookings", b.url))
+            .post(format!(
+                "{}/api/v1/tenants/recklinghausen/bookings",
+                b.url("")
+            ))
             .json(&body(slot, i))
             .send()
             .await
@@ -277,7 +245,7 @@ async fn an_erasure_racing_the_citizens_cancel_frees_the_place_once(db: TestDb) 
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-        let status = cancel(&client, &serve.url, &reference, &code).await;
+        let status = cancel(&client, &serve.url(""), &reference, &code).await;
         let erased = tokio::task::spawn_blocking(move || erase.wait_with_output().unwrap())
             .await
             .unwrap();
@@ -303,14 +271,14 @@ async fn wrong_codes_lock_cancelling_by_code_across_processes(db: TestDb) {
     let client = reqwest::Client::new();
     let (reference, code) = book_one(&client, &a, slot, 0).await;
     for _ in 0..datenwart::domain::booking::CODE_GUESSES - 1 {
-        assert_eq!(cancel(&client, &a.url, &reference, "FALSCH").await, 403);
+        assert_eq!(cancel(&client, &a.url(""), &reference, "FALSCH").await, 403);
     }
     // The last wrong guess locks the booking; a new process and the right code do not help.
-    assert_eq!(cancel(&client, &a.url, &reference, "FALSCH").await, 429);
+    assert_eq!(cancel(&client, &a.url(""), &reference, "FALSCH").await, 429);
     drop(a);
     let b = Serve::start(&db);
     let r = client
-        .delete(format!("{}/api/v1/bookings/{reference}", b.url))
+        .delete(format!("{}/api/v1/bookings/{reference}", b.url("")))
         .json(&json!({ "code": code }))
         .send()
         .await
@@ -342,8 +310,14 @@ async fn the_log_row_of_a_citizens_cancel_goes_with_the_erasure(db: TestDb) {
     let serve = Serve::start(&db);
     let client = reqwest::Client::new();
     let (reference, code) = book_one(&client, &serve, slot, 7).await;
-    assert_eq!(cancel(&client, &serve.url, &reference, "FALSCH").await, 403);
-    assert_eq!(cancel(&client, &serve.url, &reference, &code).await, 200);
+    assert_eq!(
+        cancel(&client, &serve.url(""), &reference, "FALSCH").await,
+        403
+    );
+    assert_eq!(
+        cancel(&client, &serve.url(""), &reference, &code).await,
+        200
+    );
     drop(serve);
     let cancels = "select count(*) from access_log where method = 'DELETE'";
     let linked = "select count(*) from access_log a join bookings b on b.id = a.booking_id
@@ -453,7 +427,7 @@ async fn serve_recovers_by_itself_after_the_disk_was_full() {
         let r: serde_json::Value = client
             .get(format!(
                 "{}/api/v1/tenants/recklinghausen/slots?service=PA",
-                serve.url
+                serve.url("")
             ))
             .send()
             .await
@@ -464,7 +438,7 @@ async fn serve_recovers_by_itself_after_the_disk_was_full() {
         r[0]["id"].as_i64().unwrap()
     };
     let book = |i: usize| {
-        let (client, url) = (client.clone(), serve.url.clone());
+        let (client, url) = (client.clone(), serve.url(""));
         async move {
             client
                 .post(format!("{url}/api/v1/tenants/recklinghausen/bookings"))
@@ -477,7 +451,7 @@ async fn serve_recovers_by_itself_after_the_disk_was_full() {
         }
     };
     let health = || {
-        let (client, url) = (client.clone(), serve.url.clone());
+        let (client, url) = (client.clone(), serve.url(""));
         async move {
             client
                 .get(format!("{url}/healthz"))
@@ -528,7 +502,7 @@ async fn serve_recovers_by_itself_after_the_disk_was_full() {
     // A database that cannot be written at all (here: opened read-only) is not healthy.
     let read_only = Serve::start_on(&format!("{url}?mode=ro"));
     let status = client
-        .get(format!("{}/healthz", read_only.url))
+        .get(format!("{}/healthz", read_only.url("")))
         .send()
         .await
         .unwrap()
