@@ -209,12 +209,8 @@ where
         }
         let _turn = self.write_turn().await;
         let mut tx = self.begin_write().await?;
-        // PostgreSQL: rows another worker is claiming right now are skipped, not waited
-        // for. SQLite: `begin immediate` already holds the one write lock.
-        let lock = match D::BACKEND {
-            Backend::Postgres => " for update of n skip locked",
-            Backend::Sqlite => "",
-        };
+        // Rows another worker is claiming right now are skipped, not waited for.
+        let lock = D::SKIP_LOCKED.replace("{alias}", "n");
         let slugs: Vec<String> = (0..claim.sender_domains.len())
             .map(|i| format!("${}", i + 3))
             .collect();

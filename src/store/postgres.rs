@@ -27,6 +27,8 @@ impl Dialect for PgDialect {
     /// The lock lasts as long as its session; the `job_locks` row only names the holder.
     const LEASE: bool = false;
 
+    const SKIP_LOCKED: &'static str = " for update of {alias} skip locked";
+
     const ACCESS_ROWS: &'static str =
         "jsonb_to_recordset(:rows::text::jsonb) as j(id bigint, ip text, path text, referrer text)";
 

@@ -87,6 +87,11 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     /// that ends with its session (PostgreSQL).
     const LEASE: bool;
 
+    /// What ends a `select` of rows the transaction is about to claim: PostgreSQL skips rows
+    /// another worker holds (`for update … skip locked`); SQLite needs nothing, its
+    /// `begin immediate` holds the one write lock. `{alias}` names the claimed table.
+    const SKIP_LOCKED: &'static str;
+
     /// A `from` item that unpacks the JSON array of access-log rows in `:rows` as `j(id, ip,
     /// path, referrer)`.
     const ACCESS_ROWS: &'static str;

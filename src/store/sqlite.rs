@@ -28,6 +28,8 @@ impl Dialect for SqliteDialect {
 
     const LEASE: bool = true;
 
+    const SKIP_LOCKED: &'static str = "";
+
     const ACCESS_ROWS: &'static str =
         "(select json_extract(value, '$.id') as id, json_extract(value, '$.ip') as ip,
             json_extract(value, '$.path') as path, json_extract(value, '$.referrer') as referrer
