@@ -14,8 +14,14 @@ use tabled::Tabled;
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCmd {
-    /// Validate every policy file; problems as file:line: field: problem, exit 2
-    Check,
+    /// Validate every policy file; problems as file:line: field: problem, exit 2.
+    /// Warnings (legal review findings, values the office has not confirmed) are listed
+    /// and exit 0, or 1 with --strict
+    Check {
+        /// Fail (exit 1) when there are warnings, e.g. values still under `confirm`
+        #[arg(long)]
+        strict: bool,
+    },
     /// Show a tenant's record of processing (Art. 30 DSGVO)
     Show {
         /// Tenant slug
@@ -28,10 +34,12 @@ struct CheckReport<'a> {
     valid: bool,
     tenants: Vec<&'a str>,
     problems: &'a [PolicyError],
+    warnings: &'a [PolicyError],
 }
 
 #[derive(Serialize, Tabled)]
 struct ProblemRow {
+    severity: &'static str,
     file: String,
     line: usize,
     field: String,
@@ -52,7 +60,7 @@ struct ActivityRow {
 pub fn run(cmd: PolicyCmd, global: &GlobalOpts) -> Result<ExitCode> {
     let loaded = super::load_policies(global);
     match cmd {
-        PolicyCmd::Check => check(loaded, global.format),
+        PolicyCmd::Check { strict } => check(loaded, strict, global.format),
         PolicyCmd::Show { tenant } => {
             let set = loaded?;
             let policy = set.require(&tenant)?;
@@ -64,49 +72,67 @@ pub fn run(cmd: PolicyCmd, global: &GlobalOpts) -> Result<ExitCode> {
 
 fn check(
     loaded: Result<crate::ops::policies::PolicySet, PolicyLoadError>,
+    strict: bool,
     format: Format,
 ) -> Result<ExitCode> {
-    let (tenants, problems) = match &loaded {
-        Ok(set) => (set.slugs(), Vec::new()),
-        Err(PolicyLoadError::Invalid(problems)) => (Vec::new(), problems.clone()),
+    let (tenants, problems, warnings) = match &loaded {
+        Ok(set) => (set.slugs(), Vec::new(), set.warnings()),
+        Err(PolicyLoadError::Invalid(problems)) => (Vec::new(), problems.clone(), Vec::new()),
         Err(PolicyLoadError::Unreadable(m)) => return Err(Refusal::InvalidInput(m.clone()).into()),
     };
     match format {
-        Format::Table if problems.is_empty() => {
-            println!("{} policies valid: {}", tenants.len(), tenants.join(", "));
-        }
         Format::Table => {
             for p in &problems {
                 eprintln!("{p}");
             }
-            eprintln!("datenwart: {} problem(s) in the policies", problems.len());
+            for w in &warnings {
+                eprintln!("warning: {w}");
+            }
+            if problems.is_empty() {
+                println!("{} policies valid: {}", tenants.len(), tenants.join(", "));
+                if !warnings.is_empty() {
+                    eprintln!(
+                        "datenwart: {} warning(s){}",
+                        warnings.len(),
+                        if strict { "; --strict fails on them" } else { "" }
+                    );
+                }
+            } else {
+                eprintln!("datenwart: {} problem(s) in the policies", problems.len());
+            }
         }
         Format::Json => render::json(&CheckReport {
-            valid: problems.is_empty(),
+            valid: problems.is_empty() && !(strict && !warnings.is_empty()),
             tenants,
             problems: &problems,
+            warnings: &warnings,
         })?,
         Format::Csv => {
+            let row = |severity, p: &PolicyError| ProblemRow {
+                severity,
+                file: p.file.clone(),
+                line: p.line,
+                field: p.field.clone(),
+                problem: p.problem.clone(),
+            };
             let rows: Vec<ProblemRow> = problems
                 .iter()
-                .map(|p| ProblemRow {
-                    file: p.file.clone(),
-                    line: p.line,
-                    field: p.field.clone(),
-                    problem: p.problem.clone(),
-                })
+                .map(|p| row("error", p))
+                .chain(warnings.iter().map(|w| row("warning", w)))
                 .collect();
             // A header even when there is nothing to report, so scripts can rely on it.
             if rows.is_empty() {
-                println!("file,line,field,problem");
+                println!("severity,file,line,field,problem");
             }
             render::csv(&rows)?;
         }
     }
-    Ok(if problems.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    Ok(if !problems.is_empty() {
         ExitCode::from(2)
+    } else if strict && !warnings.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
@@ -122,12 +148,15 @@ fn show(policy: &Policy, format: Format) -> Result<()> {
 }
 
 fn activities(policy: &Policy) -> Vec<ActivityRow> {
-    let recipients = policy
-        .recipients
-        .iter()
-        .map(|r| r.name.as_str())
-        .collect::<Vec<_>>()
-        .join("; ");
+    let recipients = |id: &str| {
+        policy
+            .recipients
+            .iter()
+            .filter(|r| r.serves(id))
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     policy
         .purposes
         .iter()
@@ -137,7 +166,7 @@ fn activities(policy: &Policy) -> Vec<ActivityRow> {
             legal_basis: p.legal_basis.as_str().to_owned(),
             citation: p.legal_basis_citation().to_owned(),
             categories: p.categories.join("; "),
-            recipients: recipients.clone(),
+            recipients: recipients(&p.id),
         })
         .collect()
 }

@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// below the open-files limit (ulimit -n)
     #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     max_connections: u64,
+    /// Serve tenants whose policy still lists the data-protection officer under `confirm`
+    /// (for demos and tests); without it their pages and booking API answer 503
+    #[arg(long)]
+    allow_unconfirmed: bool,
     /// Also deliver the queued e-mails every PERIOD (e.g. 30s, 5m) through the SMTP server of
     /// --smtp-url, as `datenwart send` does; without it, run `send` from cron
     #[arg(long, value_name = "PERIOD", value_parser = parse_period)]
@@ -84,7 +88,25 @@ pub async fn run(ctx: Context, args: ServeArgs) -> Result<ExitCode> {
         body_timeout: Duration::from_secs(args.body_timeout),
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        allow_unconfirmed: args.allow_unconfirmed,
     };
+    for policy in ctx.policies.iter() {
+        if let Some(item) = policy
+            .unconfirmed
+            .iter()
+            .find(|u| u.field == http::unconfirmed::DPO_FIELD)
+        {
+            let consequence = if args.allow_unconfirmed {
+                "served anyway (--allow-unconfirmed)"
+            } else {
+                "its pages and booking API answer 503 until the office confirms it"
+            };
+            eprintln!(
+                "datenwart: warning: {}:{}: tenant {}: the data-protection officer is not confirmed; {consequence}",
+                policy.file, item.line, policy.tenant.slug
+            );
+        }
+    }
     let ctx = Arc::new(ctx);
     let sender = delivery.map(|((mailer, public_url), every)| {
         tokio::spawn(crate::ops::send::every(

@@ -10,6 +10,7 @@ mod forwarded;
 mod pages;
 mod rate_limit;
 mod server;
+pub mod unconfirmed;
 
 use crate::ops::Context;
 use axum::Router;
@@ -43,6 +44,8 @@ pub struct ServeConfig {
     pub idle_timeout: Duration,
     /// Connections served at once; further clients wait in the listen backlog.
     pub max_connections: usize,
+    /// Serve tenants whose policy marks the DPO as unconfirmed (see [`unconfirmed`]).
+    pub allow_unconfirmed: bool,
 }
 
 impl Default for ServeConfig {
@@ -54,6 +57,7 @@ impl Default for ServeConfig {
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(5),
             max_connections: 512,
+            allow_unconfirmed: false,
         }
     }
 }
@@ -86,6 +90,10 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
             state.config.body_timeout,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            unconfirmed::gate,
+        ))
         .layer(axum::middleware::from_fn(in_the_routes_format))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn_with_state(

@@ -36,6 +36,16 @@ impl PolicySet {
             .find(|p| p.tenant.slug == slug)
     }
 
+    /// Every tenant's policy, in the order of the files.
+    pub fn iter(&self) -> impl Iterator<Item = &Policy> {
+        self.entries.iter().map(|e| &e.policy)
+    }
+
+    /// What a legal review would flag in any of the policies (see `domain::policy::review`).
+    pub fn warnings(&self) -> Vec<PolicyError> {
+        self.iter().flat_map(Policy::warnings).collect()
+    }
+
     pub fn slugs(&self) -> Vec<&str> {
         self.entries
             .iter()

@@ -12,6 +12,37 @@ use toml::Spanned;
 const DEFAULT_TIMEZONE: &str = "Europe/Berlin";
 
 type Text = Option<Spanned<String>>;
+/// `confirm = ["dpo", …]`: fields of this table the office must still confirm; `"*"` is the
+/// whole entry.
+type Confirm = Option<Spanned<Vec<Spanned<String>>>>;
+
+/// What each table's `confirm` may name.
+const TENANT_FIELDS: &[&str] = &[
+    "name",
+    "kind",
+    "address",
+    "email",
+    "phone",
+    "website",
+    "representative",
+    "dpo",
+    "region",
+    "timezone",
+    "withdrawal_addresses",
+    "supervisory_authority",
+    "local_holidays",
+    "closed_days",
+];
+const PURPOSE_FIELDS: &[&str] = &[
+    "*",
+    "description",
+    "legal_basis",
+    "legal_basis_ref",
+    "categories",
+    "consent",
+];
+const RECIPIENT_FIELDS: &[&str] = &["*", "name", "role", "purpose", "purposes"];
+const RETENTION_FIELDS: &[&str] = &["*", "after", "since", "action"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +61,7 @@ pub(super) struct RawPolicy {
 struct RawTenant {
     slug: Text,
     name: Text,
+    kind: Text,
     address: Text,
     email: Text,
     phone: Text,
@@ -42,6 +74,7 @@ struct RawTenant {
     supervisory_authority: Text,
     local_holidays: Option<Spanned<Vec<Spanned<String>>>>,
     closed_days: Option<Spanned<Vec<Spanned<String>>>>,
+    confirm: Confirm,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +87,7 @@ struct RawPurpose {
     legal_basis_ref: Text,
     categories: Option<Spanned<Vec<Spanned<String>>>>,
     consent: Option<Spanned<RawConsent>>,
+    confirm: Confirm,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +103,8 @@ struct RawRecipient {
     name: Text,
     role: Text,
     purpose: Text,
+    purposes: Option<Spanned<Vec<Spanned<String>>>>,
+    confirm: Confirm,
 }
 
 #[derive(Deserialize)]
@@ -79,12 +115,16 @@ struct RawRetention {
     since: Text,
     action: Text,
     note: Text,
+    confirm: Confirm,
 }
 
 pub(super) struct Checker<'a> {
     pub(super) file: &'a str,
     pub(super) source: &'a str,
     pub(super) errors: Vec<PolicyError>,
+    pub(super) unconfirmed: Vec<Unconfirmed>,
+    /// The tenant's kind once read, for checks of the purposes.
+    pub(super) kind: Option<TenantKind>,
 }
 
 impl Checker<'_> {
@@ -126,6 +166,35 @@ impl Checker<'_> {
         }
     }
 
+    /// Records the fields a `confirm` list names, as `{label}.{field}` (`{label}` for `"*"`).
+    /// Unknown names are errors: a typo must not hide an assumption.
+    fn confirm(&mut self, list: &Confirm, allowed: &[&str], table: &str, label: &str) {
+        let Some(list) = list else { return };
+        for entry in list.get_ref() {
+            let name = entry.get_ref().trim();
+            let line = self.line(entry);
+            if !allowed.contains(&name) {
+                self.error(
+                    line,
+                    &format!("{table}.confirm"),
+                    format!(
+                        "\"{name}\" is not a field of [{table}]; use one of {}",
+                        names(allowed.iter().copied())
+                    ),
+                );
+                continue;
+            }
+            let field = if name == "*" {
+                label.to_string()
+            } else {
+                format!("{label}.{name}")
+            };
+            if !self.unconfirmed.iter().any(|u| u.field == field) {
+                self.unconfirmed.push(Unconfirmed { field, line });
+            }
+        }
+    }
+
     pub(super) fn policy(&mut self, raw: RawPolicy) -> Option<Policy> {
         let tenant = match &raw.tenant {
             Some(t) => self.tenant(t),
@@ -154,7 +223,7 @@ impl Checker<'_> {
         let recipients: Vec<Recipient> = raw
             .recipient
             .iter()
-            .filter_map(|r| self.recipient(r))
+            .filter_map(|r| self.recipient(r, &seen_ids))
             .collect();
 
         let mut retention = Vec::new();
@@ -165,7 +234,9 @@ impl Checker<'_> {
             }
         }
 
-        let (tenant, lines) = tenant?;
+        let (tenant, mut lines) = tenant?;
+        lines.purposes = raw.purpose.iter().map(|p| self.line(p)).collect();
+        lines.recipients = raw.recipient.iter().map(|r| self.line(r)).collect();
         let complete = purposes.len() == raw.purpose.len()
             && recipients.len() == raw.recipient.len()
             && retention.len() == raw.retention.len();
@@ -175,6 +246,7 @@ impl Checker<'_> {
             purposes,
             recipients,
             retention,
+            unconfirmed: std::mem::take(&mut self.unconfirmed),
             lines,
         })
     }
@@ -199,6 +271,28 @@ impl Checker<'_> {
             }
         }
         let name = self.required(&t.name, header, "tenant.name");
+        let kind = match &t.kind {
+            // A datenwart tenant is a citizen office unless the file says otherwise.
+            None => Some(TenantKind::PublicAuthority),
+            Some(spanned) => {
+                let kind = TenantKind::from_name(spanned.get_ref().trim());
+                if kind.is_none() {
+                    let line = self.line(spanned);
+                    self.error(
+                        line,
+                        "tenant.kind",
+                        format!(
+                            "unknown kind \"{}\"; use one of {}",
+                            spanned.get_ref(),
+                            names(TenantKind::ALL.iter().map(|k| k.as_str()))
+                        ),
+                    );
+                }
+                kind
+            }
+        };
+        self.kind = kind;
+        self.confirm(&t.confirm, TENANT_FIELDS, "tenant", "tenant");
         let address = self.required(&t.address, header, "tenant.address");
         let email = self.required(&t.email, header, "tenant.email");
         let email_ok = match (&email, &t.email) {
@@ -263,6 +357,7 @@ impl Checker<'_> {
             TenantInfo {
                 slug: slug?,
                 name: name?,
+                kind: kind?,
                 address: address?,
                 email: email?,
                 phone,
@@ -279,6 +374,7 @@ impl Checker<'_> {
             SourceLines {
                 slug: slug_line,
                 withdrawal_addresses: address_lines,
+                ..SourceLines::default()
             },
         ))
     }
@@ -454,6 +550,14 @@ impl Checker<'_> {
         let legal_basis_ref = self.optional(&p.legal_basis_ref, "purpose.legal_basis_ref");
         let categories = self.categories(p, header);
         let consent = self.consent(p, header, legal_basis);
+        if let Some(id) = id.as_ref().filter(|_| id_ok) {
+            self.confirm(
+                &p.confirm,
+                PURPOSE_FIELDS,
+                "purpose",
+                &format!("purpose[{id}]"),
+            );
+        }
 
         if !id_ok {
             return None;
@@ -549,7 +653,11 @@ impl Checker<'_> {
         }
     }
 
-    fn recipient(&mut self, raw: &Spanned<RawRecipient>) -> Option<Recipient> {
+    fn recipient(
+        &mut self,
+        raw: &Spanned<RawRecipient>,
+        purpose_ids: &HashSet<String>,
+    ) -> Option<Recipient> {
         let header = self.line(raw);
         let r = raw.get_ref();
         let name = self.required(&r.name, header, "recipient.name");
@@ -576,10 +684,37 @@ impl Checker<'_> {
             }
         };
         let purpose = self.required(&r.purpose, header, "recipient.purpose");
+        let mut purposes = Vec::new();
+        let mut purposes_ok = true;
+        for entry in r.purposes.iter().flat_map(|l| l.get_ref()) {
+            let id = entry.get_ref().trim();
+            if purpose_ids.contains(id) {
+                purposes.push(id.to_string());
+            } else {
+                purposes_ok = false;
+                let line = self.line(entry);
+                self.error(
+                    line,
+                    "recipient.purposes",
+                    format!(
+                        "no purpose with id \"{id}\" in this file; use one of {}",
+                        names(purpose_ids.iter().map(String::as_str))
+                    ),
+                );
+            }
+        }
+        if let Some(n) = &name {
+            let label = format!("recipient[{}]", n.split(',').next().unwrap_or(n).trim());
+            self.confirm(&r.confirm, RECIPIENT_FIELDS, "recipient", &label);
+        }
+        if !purposes_ok {
+            return None;
+        }
         Some(Recipient {
             name: name?,
             role: role?,
             purpose: purpose?,
+            purposes,
         })
     }
 
@@ -704,6 +839,10 @@ impl Checker<'_> {
             }
         };
         let note = self.optional(&r.note, "retention.note");
+        if let Some(data) = &data {
+            let label = format!("retention[{}]", data.as_str());
+            self.confirm(&r.confirm, RETENTION_FIELDS, "retention", &label);
+        }
 
         if !since_ok {
             return None;

@@ -7,6 +7,7 @@
 
 mod check;
 mod model;
+mod review;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +29,8 @@ pub fn parse_policy(file: &str, source: &str) -> Result<Policy, Vec<PolicyError>
         file,
         source,
         errors: Vec::new(),
+        unconfirmed: Vec::new(),
+        kind: None,
     };
     let policy = checker.policy(raw);
     let mut errors = checker.errors;

@@ -73,9 +73,34 @@ pub struct Policy {
     pub purposes: Vec<Purpose>,
     pub recipients: Vec<Recipient>,
     pub retention: Vec<RetentionRule>,
+    /// Values the file marks with `confirm = [...]`: assumptions the office has not yet
+    /// confirmed. `policy check` warns about them; `--strict` fails on them.
+    pub unconfirmed: Vec<Unconfirmed>,
     /// Where things are in the file, so `check_set` can point at the right line.
     #[serde(skip)]
     pub lines: SourceLines,
+}
+
+/// One value (or whole entry) of a policy that the office still has to confirm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unconfirmed {
+    /// `tenant.dpo`, `purpose[sms_reminder]` (the whole entry), `retention[consents].after` …
+    pub field: String,
+    /// 1-based line of the `confirm` entry that names it.
+    pub line: usize,
+}
+
+impl Policy {
+    /// Whether the office has confirmed `field` (e.g. `tenant.dpo`): true unless the file
+    /// lists it under `confirm`.
+    pub fn confirmed(&self, field: &str) -> bool {
+        !self.unconfirmed.iter().any(|u| u.field == field)
+    }
+
+    /// What a legal review would flag but the program can run with: see `review.rs`.
+    pub fn warnings(&self) -> Vec<PolicyError> {
+        super::review::warnings(self)
+    }
 }
 
 /// Line numbers of the values that cross-file checks report on (0 = unknown).
@@ -84,12 +109,19 @@ pub struct SourceLines {
     pub slug: usize,
     /// Parallel to `TenantInfo::withdrawal_addresses`.
     pub withdrawal_addresses: Vec<usize>,
+    /// Parallel to `Policy::purposes`.
+    pub purposes: Vec<usize>,
+    /// Parallel to `Policy::recipients`.
+    pub recipients: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TenantInfo {
     pub slug: String,
     pub name: String,
+    /// Public authority (the default: a city, a municipal association) or not; decides
+    /// whether legitimate interest (Art. 6(1)(f)) is available at all.
+    pub kind: TenantKind,
     pub address: String,
     pub email: String,
     pub phone: Option<String>,
@@ -113,6 +145,30 @@ impl TenantInfo {
         self.timezone
             .parse()
             .expect("timezone validated by parse_policy")
+    }
+}
+
+/// Art. 6(1) subpara. 2 DSGVO: a public authority performing its tasks cannot rely on
+/// legitimate interest; it needs a task in law (lit. e) instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantKind {
+    PublicAuthority,
+    Private,
+}
+
+impl TenantKind {
+    pub const ALL: &'static [TenantKind] = &[TenantKind::PublicAuthority, TenantKind::Private];
+
+    pub fn from_name(name: &str) -> Option<TenantKind> {
+        Self::ALL.iter().copied().find(|k| k.as_str() == name)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantKind::PublicAuthority => "public_authority",
+            TenantKind::Private => "private",
+        }
     }
 }
 
@@ -203,6 +259,21 @@ pub struct Recipient {
     pub role: RecipientRole,
     /// Free text: what the recipient does with the data.
     pub purpose: String,
+    /// Ids of the purposes whose data this recipient receives; empty = every purpose
+    /// (the old form, which the checker warns about).
+    pub purposes: Vec<String>,
+}
+
+impl Recipient {
+    /// Whether this recipient receives the data of purpose `id`.
+    pub fn serves(&self, id: &str) -> bool {
+        self.purposes.is_empty() || self.purposes.iter().any(|p| p == id)
+    }
+
+    /// The name without its address: "LOX24 GmbH" of "LOX24 GmbH, Seestraße 109, …".
+    pub fn short_name(&self) -> &str {
+        self.name.split(',').next().unwrap_or(&self.name).trim()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
