@@ -102,7 +102,56 @@ on_both_backends!(
     fifty_concurrent_bookings_of_a_one_place_slot_give_exactly_one_booking,
     the_html_pages_book_and_cancel_without_javascript,
     a_reference_that_exists_already_is_refused_and_its_place_given_back,
+    a_tenant_whose_dpo_is_unconfirmed_gets_no_pages_and_no_booking_api,
 );
+
+/// Westendorf's policy lists its DPO under `confirm`: without `--allow-unconfirmed` its
+/// notice, pages and booking API answer 503 (HTML or JSON), nothing is booked, and the
+/// confirmed Recklinghausen is served as before.
+async fn a_tenant_whose_dpo_is_unconfirmed_gets_no_pages_and_no_booking_api(db: TestDb) {
+    let s = start(
+        &db,
+        ServeConfig {
+            attempts_per_minute: 0,
+            ..ServeConfig::default()
+        },
+    )
+    .await;
+    for path in [
+        "/t/westendorf",
+        "/t/westendorf/datenschutz",
+        "/t/westendorf/termine",
+    ] {
+        let r = s.get(path).await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let body = r.text().await.unwrap();
+        assert!(body.contains("noch nicht freigegeben"), "{path}: {body}");
+        assert!(!body.contains("Datenschutzbeauftragte"), "{path}: {body}");
+    }
+    let r = s.get("/api/v1/tenants/westendorf/slots").await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("nicht freigegeben"));
+    let slot: i64 = db
+        .count("select min(s.id) from slots s join tenants t on t.id = s.tenant_id where t.slug = 'westendorf'")
+        .await;
+    let (status, _) = s.book("westendorf", &citizen(slot)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(db.count("select count(*) from bookings").await, 0);
+
+    assert_eq!(s.get("/t/recklinghausen/datenschutz").await.status(), StatusCode::OK);
+    let free = s.free("recklinghausen").await;
+    assert_eq!(
+        s.book("recklinghausen", &citizen(free[0].0)).await.0,
+        StatusCode::CREATED
+    );
+}
 
 async fn a_booking_returns_201_with_reference_and_code_and_stores_only_a_hash(db: TestDb) {
     let s = start(&db, unlimited()).await;
@@ -128,7 +177,7 @@ async fn a_booking_returns_201_with_reference_and_code_and_stores_only_a_hash(db
     // Recklinghausen: booking rests on consent; recorded with the policy's text version.
     assert_eq!(
         db.count(
-            "select count(*) from consents where purpose = 'booking' and text_version = '2026-11'"
+            "select count(*) from consents where purpose = 'booking' and text_version = '2026-12'"
         )
         .await,
         1
@@ -364,6 +413,7 @@ async fn booking_attempts_are_rate_limited_per_ip(db: TestDb) {
         &db,
         ServeConfig {
             attempts_per_minute: 3,
+            allow_unconfirmed: true,
             ..ServeConfig::default()
         },
     )

@@ -109,7 +109,7 @@ fn next_steps(report: &DemoReport, database_url: &str) -> Vec<String> {
         )
     };
     let mut steps = vec![format!(
-        "{cmd} serve        # then open http://127.0.0.1:8080/ in a browser and book a slot"
+        "{cmd} serve --allow-unconfirmed   # then open http://127.0.0.1:8080/ in a browser and book a slot"
     )];
     if let Some(t) = tenant {
         let slug = &t.tenant;

@@ -441,7 +441,7 @@ mod tests {
         assert_eq!(b.person.phone.as_deref(), Some("+491711234567"));
         assert_eq!(
             b.consents,
-            vec![("booking".to_owned(), "2026-11".to_owned())]
+            vec![("booking".to_owned(), "2026-12".to_owned())]
         );
     }
 

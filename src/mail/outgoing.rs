@@ -158,6 +158,7 @@ mod tests {
 
     fn tenant() -> TenantInfo {
         TenantInfo {
+            kind: crate::domain::policy::TenantKind::PublicAuthority,
             slug: "oer-erkenschwick".into(),
             name: "Stadt Oer-Erkenschwick".into(),
             address: "Rathausplatz 1, 45739 Oer-Erkenschwick".into(),

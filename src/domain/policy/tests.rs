@@ -664,7 +664,9 @@ fn parses_the_shipped_recklinghausen_policy() {
 #[test]
 fn parses_the_shipped_oer_erkenschwick_policy() {
     let p = shipped("policies/oer-erkenschwick.toml", OER_ERKENSCHWICK);
-    assert_eq!(p.booking_purpose().legal_basis, LegalBasis::Contract);
+    // The seed's lit. b (a "Nutzungsvertrag") is no basis for an official appointment.
+    assert_eq!(p.booking_purpose().legal_basis, LegalBasis::PublicTask);
+    assert!(!p.confirmed("tenant.dpo"), "the seed names no DPO");
     assert_eq!(
         p.purpose("sms_reminder").unwrap().legal_basis,
         LegalBasis::Consent
@@ -806,4 +808,167 @@ fn the_shipped_westendorf_policy_names_assumption_day() {
         policy.tenant.local_holidays,
         vec![LocalHoliday::AssumptionDay]
     );
+}
+
+fn warnings_of(source: &str) -> Vec<String> {
+    parse_policy("policies/x.toml", source)
+        .expect("valid policy")
+        .warnings()
+        .iter()
+        .map(|w| format!("{}: {}: {}", w.line, w.field, w.problem))
+        .collect()
+}
+
+const PURPOSES_OF_BENTJEN: &str = "purpose = \"Betrieb der Software\"\n";
+
+/// MINIMAL with the recipient tied to its purpose, so that it has no warning of its own.
+fn clean(source: &str) -> String {
+    source.replacen(
+        PURPOSES_OF_BENTJEN,
+        "purpose = \"Betrieb der Software\"\npurposes = [\"booking\"]\n",
+        1,
+    )
+}
+
+#[test]
+fn the_minimal_policy_with_purposes_has_no_warnings() {
+    assert_eq!(warnings_of(&clean(MINIMAL)), Vec::<String>::new());
+}
+
+#[test]
+fn a_recipient_without_purposes_is_a_warning() {
+    let w = warnings_of(MINIMAL);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("recipient[Bentjen Software GmbH].purposes: missing"),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn a_recipient_naming_an_unknown_purpose_is_an_error() {
+    let source = MINIMAL.replacen(
+        PURPOSES_OF_BENTJEN,
+        "purpose = \"x\"\npurposes = [\"bookings\"]\n",
+        1,
+    );
+    let e = single_error(&source);
+    assert!(
+        e.contains("recipient.purposes: no purpose with id \"bookings\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn legitimate_interest_at_a_public_authority_is_a_warning_not_at_a_private_one() {
+    let source = clean(&MINIMAL.replacen(
+        "legal_basis = \"contract\"",
+        "legal_basis = \"legitimate_interest\"",
+        1,
+    ));
+    let w = warnings_of(&source);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("purpose[booking].legal_basis"), "{w:?}");
+    assert!(w[0].contains("Art. 6(1) subpara. 2"), "{w:?}");
+
+    let private = source.replacen("[tenant]\n", "[tenant]\nkind = \"private\"\n", 1);
+    assert_eq!(warnings_of(&private), Vec::<String>::new());
+}
+
+#[test]
+fn an_unknown_tenant_kind_is_an_error() {
+    let source = MINIMAL.replacen("[tenant]\n", "[tenant]\nkind = \"company\"\n", 1);
+    let e = single_error(&source);
+    assert!(e.contains("tenant.kind: unknown kind \"company\""), "{e}");
+}
+
+#[test]
+fn a_citation_of_another_letter_or_a_wrong_norm_is_a_warning() {
+    let source = clean(&MINIMAL.replacen(
+        "legal_basis = \"contract\"",
+        "legal_basis = \"consent\"\nlegal_basis_ref = \"Art. 6 Abs. 1 lit. b DSGVO i. V. m. § 35 DSG NRW\"",
+        1,
+    )
+    .replacen(
+        "categories = [\"name\", \"email\"]\n",
+        "categories = [\"name\", \"email\"]\n[purpose.consent]\nversion = \"1\"\ntext = \"Ich willige ein; die Bentjen Software GmbH betreibt die Software.\"\n",
+        1,
+    ));
+    let w = warnings_of(&source).join("\n");
+    assert!(w.contains("cites lit. b, but legal_basis is consent (lit. a)"), "{w}");
+    assert!(w.contains("§ 35 DSG NRW is the scope clause"), "{w}");
+}
+
+#[test]
+fn a_consent_text_must_name_every_recipient_of_its_purpose() {
+    let source = clean(&MINIMAL.replacen(
+        "legal_basis = \"contract\"",
+        "legal_basis = \"consent\"",
+        1,
+    )
+    .replacen(
+        "categories = [\"name\", \"email\"]\n",
+        "categories = [\"name\", \"email\"]\n[purpose.consent]\nversion = \"1\"\ntext = \"Ich willige ein, dass die Stadt die Angaben an ihren Auftragsverarbeiter weitergibt.\"\n",
+        1,
+    ));
+    let w = warnings_of(&source);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("purpose[booking].consent.text: does not name the recipient \"Bentjen Software GmbH\""),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn confirm_lists_become_warnings_with_their_lines() {
+    let source = clean(&MINIMAL.replacen(
+        "region = \"DE-NW\"\n",
+        "region = \"DE-NW\"\nconfirm = [\"dpo\"]\n",
+        1,
+    ))
+    .replacen(
+        "action = \"anonymize\"\n",
+        "action = \"anonymize\"\nconfirm = [\"after\", \"*\"]\n",
+        1,
+    );
+    let policy = parse_policy("policies/x.toml", &source).unwrap();
+    assert!(!policy.confirmed("tenant.dpo"));
+    assert!(policy.confirmed("tenant.email"));
+    assert!(!policy.confirmed("retention[bookings].after"));
+    assert!(!policy.confirmed("retention[bookings]"));
+    let w = warnings_of(&source);
+    assert_eq!(w.len(), 3, "{w:?}");
+    let line = line_number(&source, "confirm = [\"dpo\"]");
+    assert_eq!(
+        w[0],
+        format!("{line}: tenant.dpo: not yet confirmed by the office (listed under confirm)")
+    );
+}
+
+#[test]
+fn a_confirm_entry_that_names_no_field_is_an_error() {
+    let source = MINIMAL.replacen(
+        "region = \"DE-NW\"\n",
+        "region = \"DE-NW\"\nconfirm = [\"dop\"]\n",
+        1,
+    );
+    let e = single_error(&source);
+    assert!(e.contains("tenant.confirm: \"dop\" is not a field of [tenant]"), "{e}");
+}
+
+#[test]
+fn the_shipped_policies_have_no_review_findings_besides_their_confirm_lists() {
+    for (file, source) in [
+        ("policies/recklinghausen.toml", RECKLINGHAUSEN),
+        ("policies/oer-erkenschwick.toml", OER_ERKENSCHWICK),
+        ("policies/westendorf.toml", WESTENDORF),
+    ] {
+        let policy = shipped(file, source);
+        let findings: Vec<_> = policy
+            .warnings()
+            .into_iter()
+            .filter(|w| !w.problem.starts_with("not yet confirmed"))
+            .collect();
+        assert!(findings.is_empty(), "{file}: {findings:#?}");
+    }
 }
