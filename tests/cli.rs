@@ -288,6 +288,82 @@ fn policy_check_passes_on_the_shipped_policies() {
     assert!(stdout(&o).contains("3 policies valid"), "{}", stdout(&o));
 }
 
+/// The shipped policies hold values the offices must still confirm: warnings, exit 0; with
+/// --strict exit 1. Recklinghausen without its `confirm` lists passes --strict; a broken copy
+/// (legitimate interest at a public authority, a consent text that names no recipient) does not.
+#[test]
+fn policy_check_warns_and_strict_fails_on_what_a_review_would_flag() {
+    let o = policy_check(&shipped_policies());
+    assert_exit(&o, 0);
+    assert!(
+        stderr(&o).contains("warning: policies/") || stderr(&o).contains("westendorf.toml:"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("tenant.dpo: not yet confirmed by the office"),
+        "{}",
+        stderr(&o)
+    );
+    let strict = run_with(
+        "sqlite://unused.db",
+        &shipped_policies(),
+        &["policy", "check", "--strict"],
+    );
+    assert_exit(&strict, 1);
+
+    let only = |file: &str, text: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(file), text).unwrap();
+        dir
+    };
+    let confirmed: String = shipped("recklinghausen.toml")
+        .lines()
+        .filter(|l| !l.starts_with("confirm = "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let dir = only("recklinghausen.toml", &confirmed);
+    let o = run_with(
+        "sqlite://unused.db",
+        dir.path(),
+        &["policy", "check", "--strict"],
+    );
+    assert_exit(&o, 0);
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+
+    let bad = confirmed
+        .replacen(
+            "legal_basis = \"public_task\"\nlegal_basis_ref = \"Art. 6 Abs. 1 lit. e DSGVO i. V. m. § 3 Abs. 1 DSG NRW\"",
+            "legal_basis = \"legitimate_interest\"",
+            1,
+        )
+        .replacen("Bentjen Software GmbH (Betrieb der Software)", "ihr Dienstleister", 1);
+    assert_ne!(bad, confirmed);
+    let dir = only("recklinghausen.toml", &bad);
+    let o = run_with(
+        "sqlite://unused.db",
+        dir.path(),
+        &["--format", "json", "policy", "check", "--strict"],
+    );
+    assert_exit(&o, 1);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["valid"], false);
+    let fields: Vec<&str> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "purpose[booking].consent.text",
+            "purpose[access_log].legal_basis"
+        ],
+        "{report}"
+    );
+}
+
 #[test]
 fn policy_check_names_file_and_line_of_an_unknown_category() {
     let text = shipped("recklinghausen.toml");
@@ -327,11 +403,11 @@ fn policy_check_names_file_and_line_of_a_bad_duration() {
 #[test]
 fn policy_check_names_a_purpose_without_legal_basis() {
     let text = shipped("westendorf.toml");
-    let start = text.find("legal_basis = \"legitimate_interest\"").unwrap();
+    let start = text.find("legal_basis = \"public_task\"").unwrap();
     let bad = format!(
         "{}{}",
         &text[..start],
-        &text[start..].replacen("legal_basis = \"legitimate_interest\"\n", "", 1)
+        &text[start..].replacen("legal_basis = \"public_task\"\n", "", 1)
     );
     let dir = policies_with("westendorf.toml", &bad);
     let o = policy_check(dir.path());

@@ -177,7 +177,7 @@ async fn a_person_at_two_tenants_gets_a_letter_from_each_with_all_their_rows(db:
     let mut reported = report.files.clone();
     reported.sort();
     assert_eq!(reported, files_in(&out));
-    // Recklinghausen: booking consent; confirmation only. Westendorf: booking on contract,
+    // Recklinghausen: booking consent; confirmation only. Westendorf: booking as a public task,
     // SMS consent; confirmation, office copy, SMS reminder.
     assert_eq!(counts(&report, "recklinghausen"), [1, 1, 1, 1, 0, 0]);
     assert_eq!(counts(&report, "westendorf"), [1, 1, 3, 1, 0, 0]);

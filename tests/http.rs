@@ -194,7 +194,7 @@ async fn a_booking_returns_201_with_reference_and_code_and_stores_only_a_hash(db
         0
     );
 
-    // Westendorf: contract, an office copy, and an SMS reminder only with SMS consent.
+    // Westendorf: public task, an office copy, and an SMS reminder only with SMS consent.
     let (wslot, _) = s.free("westendorf").await[0].clone();
     let mut b = citizen(wslot);
     b["consent"] = json!(false);

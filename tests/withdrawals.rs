@@ -6,7 +6,7 @@
 //! data. The people are created in [`setup`] with a past and a future booking at their tenant:
 //! at Recklinghausen the booking rests on consent (a withdrawal cancels the future booking,
 //! frees its place and erases the person there); at Westendorf and Oer-Erkenschwick it rests on
-//! contract and the SMS reminder on consent (a withdrawal ends only the SMS-reminder consent,
+//! the public task (not consent) and the SMS reminder on consent (a withdrawal ends only the SMS-reminder consent,
 //! the bookings stay). One more message, with a multi-megabyte attachment, is generated.
 
 mod common;
@@ -157,7 +157,7 @@ const PEOPLE: &[Person] = &[
     ),
     // Known at Recklinghausen only; writes to Westendorf.
     person("nina.vogel@example.org", "Nina", "Vogel", "0171 1000014", R),
-    // Westendorf: the booking rests on contract, the SMS reminder on consent.
+    // Westendorf: the booking rests on the public task, the SMS reminder on consent.
     person(
         "d.krueger@example.net",
         "Dieter",
@@ -1437,7 +1437,7 @@ async fn a_withdrawal_follows_the_legal_basis_of_the_booking_at_that_tenant(db: 
     let ctx = tenants(&db).await;
     let q = Counter::new(&db).await;
     let work = tempfile::tempdir().unwrap();
-    // The same citizen booked at Recklinghausen (consent) and at Westendorf (contract).
+    // The same citizen booked at Recklinghausen (consent) and at Westendorf (public task).
     let at_r = book(&ctx, &person(ANNA, "Anna", "Schmidt", "0171 5550001", R)).await;
     let at_w = book(&ctx, &person(ANNA, "Anna", "Schmidt", "0171 5550001", W)).await;
     let text =
