@@ -103,7 +103,72 @@ on_both_backends!(
     the_html_pages_book_and_cancel_without_javascript,
     a_reference_that_exists_already_is_refused_and_its_place_given_back,
     a_tenant_whose_dpo_is_unconfirmed_gets_no_pages_and_no_booking_api,
+    the_privacy_page_starts_with_a_first_layer_and_the_start_page_links_it,
 );
+
+/// Art. 13 on the page: one h1, the first layer (who, what, why, how long, rights) above the
+/// full text, the required data and the consequence, a storage period for every kind of data;
+/// the booking form shows the first layer with a link; the start page, which logs IP
+/// addresses too, links every tenant's notice.
+async fn the_privacy_page_starts_with_a_first_layer_and_the_start_page_links_it(db: TestDb) {
+    let s = start(&db, unlimited()).await;
+    for tenant in ["recklinghausen", "oer-erkenschwick", "westendorf"] {
+        let page = s
+            .get(&format!("/t/{tenant}/datenschutz"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(page.matches("<h1").count(), 1, "{tenant}");
+        let at = |needle: &str| {
+            page.find(needle)
+                .unwrap_or_else(|| panic!("{tenant}: no {needle} in {page}"))
+        };
+        assert!(at("Auf einen Blick") < at("Zwecke und Rechtsgrundlagen"));
+        for label in [
+            "Wer ist verantwortlich?",
+            "Welche Daten?",
+            "Wozu?",
+            "Wie lange?",
+            "Ihre Rechte",
+        ] {
+            assert!(
+                at(label) < at("Zwecke und Rechtsgrundlagen"),
+                "{tenant}: {label}"
+            );
+        }
+        at("Pflichtangaben");
+        at("ohne sie können Sie online keinen Termin buchen");
+        at("Art. 77 DSGVO");
+        let storage = &page[at("Speicherdauer")..at("Ihre Rechte</h2>")];
+        assert_eq!(storage.matches("<li>").count(), 6, "{tenant}: {storage}");
+    }
+    let index = s.get("/").await.text().await.unwrap();
+    for tenant in ["recklinghausen", "oer-erkenschwick", "westendorf"] {
+        assert!(
+            index.contains(&format!("href=\"/t/{tenant}/datenschutz\"")),
+            "{index}"
+        );
+    }
+    assert!(index.contains("IP-Adresse"), "{index}");
+
+    let (slot, _) = s.free("recklinghausen").await[0].clone();
+    let form = s
+        .get(&format!("/t/recklinghausen/buchen/{slot}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("Datenschutz auf einen Blick"), "{form}");
+    assert!(
+        form.contains("href=\"/t/recklinghausen/datenschutz\""),
+        "{form}"
+    );
+    assert!(
+        !form.contains("Speicherdauer"),
+        "the full text is one click away, not in the form"
+    );
+}
 
 /// Westendorf's policy lists its DPO under `confirm`: without `--allow-unconfirmed` its
 /// notice, pages and booking API answer 503 (HTML or JSON), nothing is booked, and the
@@ -137,7 +202,12 @@ async fn a_tenant_whose_dpo_is_unconfirmed_gets_no_pages_and_no_booking_api(db: 
     let r = s.get("/api/v1/tenants/westendorf/slots").await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = r.json().await.unwrap();
-    assert!(body["error"].as_str().unwrap().contains("nicht freigegeben"));
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("nicht freigegeben")
+    );
     let slot: i64 = db
         .count("select min(s.id) from slots s join tenants t on t.id = s.tenant_id where t.slug = 'westendorf'")
         .await;
@@ -145,7 +215,10 @@ async fn a_tenant_whose_dpo_is_unconfirmed_gets_no_pages_and_no_booking_api(db: 
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(db.count("select count(*) from bookings").await, 0);
 
-    assert_eq!(s.get("/t/recklinghausen/datenschutz").await.status(), StatusCode::OK);
+    assert_eq!(
+        s.get("/t/recklinghausen/datenschutz").await.status(),
+        StatusCode::OK
+    );
     let free = s.free("recklinghausen").await;
     assert_eq!(
         s.book("recklinghausen", &citizen(free[0].0)).await.0,

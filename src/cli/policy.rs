@@ -94,7 +94,11 @@ fn check(
                     eprintln!(
                         "datenwart: {} warning(s){}",
                         warnings.len(),
-                        if strict { "; --strict fails on them" } else { "" }
+                        if strict {
+                            "; --strict fails on them"
+                        } else {
+                            ""
+                        }
                     );
                 }
             } else {

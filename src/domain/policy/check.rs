@@ -36,6 +36,7 @@ const TENANT_FIELDS: &[&str] = &[
 const PURPOSE_FIELDS: &[&str] = &[
     "*",
     "description",
+    "legitimate_interests",
     "legal_basis",
     "legal_basis_ref",
     "categories",
@@ -87,6 +88,7 @@ struct RawPurpose {
     legal_basis_ref: Text,
     categories: Option<Spanned<Vec<Spanned<String>>>>,
     consent: Option<Spanned<RawConsent>>,
+    legitimate_interests: Text,
     confirm: Confirm,
 }
 
@@ -550,6 +552,16 @@ impl Checker<'_> {
         let legal_basis_ref = self.optional(&p.legal_basis_ref, "purpose.legal_basis_ref");
         let categories = self.categories(p, header);
         let consent = self.consent(p, header, legal_basis);
+        let legitimate_interests =
+            self.optional(&p.legitimate_interests, "purpose.legitimate_interests");
+        if legal_basis == Some(LegalBasis::LegitimateInterest) && legitimate_interests.is_none() {
+            self.error(
+                header,
+                "purpose.legitimate_interests",
+                "a purpose based on legitimate interest must name the interests pursued \
+                 (Art. 13(1)(d) DSGVO); the notice prints them",
+            );
+        }
         if let Some(id) = id.as_ref().filter(|_| id_ok) {
             self.confirm(
                 &p.confirm,
@@ -569,6 +581,7 @@ impl Checker<'_> {
             legal_basis_ref,
             categories: categories?,
             consent: consent?,
+            legitimate_interests,
         })
     }
 

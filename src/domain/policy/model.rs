@@ -181,6 +181,8 @@ pub struct Purpose {
     pub legal_basis_ref: Option<String>,
     pub categories: Vec<String>,
     pub consent: Option<ConsentText>,
+    /// The legitimate interests pursued (Art. 13(1)(d)); required for legitimate interest.
+    pub legitimate_interests: Option<String>,
 }
 
 impl Purpose {

@@ -105,6 +105,22 @@ pub(super) fn warnings(policy: &Policy) -> Vec<PolicyError> {
         }
     }
 
+    let asks_consent = policy.purposes.iter().any(|p| p.consent.is_some());
+    for data in RetainedData::ALL {
+        let stored = *data != RetainedData::Consents || asks_consent;
+        if stored && policy.retention_for(*data).is_none() {
+            warn(
+                1,
+                "retention",
+                format!(
+                    "no rule for {}: the notice can name no storage period for them \
+                     (Art. 13(2)(a) DSGVO) and nothing deletes them",
+                    data.as_str()
+                ),
+            );
+        }
+    }
+
     for item in &policy.unconfirmed {
         warn(
             item.line,
@@ -206,14 +222,23 @@ mod tests {
     #[test]
     fn cited_letters_are_read_with_conjunctions() {
         assert_eq!(cited_letters("Art. 6 Abs. 1 S. 1 lit. b DSGVO"), vec!['b']);
-        assert_eq!(cited_letters("Art. 6 Abs. 1 lit. e DSGVO i. V. m. § 3"), vec!['e']);
-        assert_eq!(cited_letters("Art. 6 Abs. 1 lit. b und c DSGVO"), vec!['b', 'c']);
+        assert_eq!(
+            cited_letters("Art. 6 Abs. 1 lit. e DSGVO i. V. m. § 3"),
+            vec!['e']
+        );
+        assert_eq!(
+            cited_letters("Art. 6 Abs. 1 lit. b und c DSGVO"),
+            vec!['b', 'c']
+        );
         assert!(cited_letters("§ 3 Abs. 1 DSG NRW").is_empty());
     }
 
     #[test]
     fn wrong_norms_are_found_as_tokens_only() {
-        assert!(cites("Art. 6 Abs. 1 lit. a DSGVO i. V. m. § 35 DSG NRW", "§ 35 DSG NRW"));
+        assert!(cites(
+            "Art. 6 Abs. 1 lit. a DSGVO i. V. m. § 35 DSG NRW",
+            "§ 35 DSG NRW"
+        ));
         assert!(cites("§\u{a0}35 DSG NRW", "§ 35 DSG NRW"));
         assert!(!cites("§ 351 DSG NRW", "§ 35 DSG NRW"));
         assert!(cites("§ 12 TMG", "TMG"));
@@ -227,7 +252,10 @@ mod tests {
             text,
             "Städtische Beteiligungen der Stadt Recklinghausen"
         ));
-        assert!(!names_recipient("an ihren Auftragsverarbeiter", "LOX24 GmbH"));
+        assert!(!names_recipient(
+            "an ihren Auftragsverarbeiter",
+            "LOX24 GmbH"
+        ));
         assert!(names_recipient("an die LOX24 GmbH", "LOX24 GmbH"));
         assert!(!names_recipient(
             "an ihren Auftragsverarbeiter",

@@ -810,13 +810,57 @@ fn the_shipped_westendorf_policy_names_assumption_day() {
     );
 }
 
+/// The warnings of `source`, but for the missing retention rules (MINIMAL has only one).
 fn warnings_of(source: &str) -> Vec<String> {
     parse_policy("policies/x.toml", source)
         .expect("valid policy")
         .warnings()
         .iter()
+        .filter(|w| !w.problem.starts_with("no rule for"))
         .map(|w| format!("{}: {}: {}", w.line, w.field, w.problem))
         .collect()
+}
+
+#[test]
+fn every_kind_of_stored_data_without_a_rule_is_a_warning() {
+    let missing: Vec<String> = parse_policy("policies/x.toml", MINIMAL)
+        .unwrap()
+        .warnings()
+        .iter()
+        .filter_map(|w| w.problem.strip_prefix("no rule for "))
+        .map(|rest| rest.split(':').next().unwrap().to_owned())
+        .collect();
+    // No purpose asks for consent, so no consents are stored and need no rule.
+    assert_eq!(
+        missing,
+        ["notifications", "access_log", "inbox", "requests"]
+    );
+}
+
+#[test]
+fn legitimate_interest_needs_the_interests_named() {
+    let source = MINIMAL.replacen(
+        "legal_basis = \"contract\"",
+        "legal_basis = \"legitimate_interest\"",
+        1,
+    );
+    let e = single_error(&source);
+    assert!(
+        e.contains(
+            "purpose.legitimate_interests: a purpose based on legitimate interest must name"
+        ),
+        "{e}"
+    );
+    let named = source.replacen(
+        "categories = [\"name\", \"email\"]\n",
+        "categories = [\"name\", \"email\"]\nlegitimate_interests = \"Schutz vor Missbrauch\"\n",
+        1,
+    );
+    let policy = parse_policy("policies/x.toml", &named).unwrap();
+    assert_eq!(
+        policy.booking_purpose().legitimate_interests.as_deref(),
+        Some("Schutz vor Missbrauch")
+    );
 }
 
 const PURPOSES_OF_BENTJEN: &str = "purpose = \"Betrieb der Software\"\n";
@@ -863,7 +907,7 @@ fn a_recipient_naming_an_unknown_purpose_is_an_error() {
 fn legitimate_interest_at_a_public_authority_is_a_warning_not_at_a_private_one() {
     let source = clean(&MINIMAL.replacen(
         "legal_basis = \"contract\"",
-        "legal_basis = \"legitimate_interest\"",
+        "legal_basis = \"legitimate_interest\"\nlegitimate_interests = \"Schutz vor Missbrauch\"",
         1,
     ));
     let w = warnings_of(&source);
@@ -895,7 +939,10 @@ fn a_citation_of_another_letter_or_a_wrong_norm_is_a_warning() {
         1,
     ));
     let w = warnings_of(&source).join("\n");
-    assert!(w.contains("cites lit. b, but legal_basis is consent (lit. a)"), "{w}");
+    assert!(
+        w.contains("cites lit. b, but legal_basis is consent (lit. a)"),
+        "{w}"
+    );
     assert!(w.contains("§ 35 DSG NRW is the scope clause"), "{w}");
 }
 
@@ -914,7 +961,9 @@ fn a_consent_text_must_name_every_recipient_of_its_purpose() {
     let w = warnings_of(&source);
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(
-        w[0].contains("purpose[booking].consent.text: does not name the recipient \"Bentjen Software GmbH\""),
+        w[0].contains(
+            "purpose[booking].consent.text: does not name the recipient \"Bentjen Software GmbH\""
+        ),
         "{w:?}"
     );
 }
@@ -953,7 +1002,10 @@ fn a_confirm_entry_that_names_no_field_is_an_error() {
         1,
     );
     let e = single_error(&source);
-    assert!(e.contains("tenant.confirm: \"dop\" is not a field of [tenant]"), "{e}");
+    assert!(
+        e.contains("tenant.confirm: \"dop\" is not a field of [tenant]"),
+        "{e}"
+    );
 }
 
 #[test]
