@@ -5,6 +5,7 @@
 
 mod admin;
 mod audit;
+mod breach;
 mod confirm;
 mod demo;
 mod export;
@@ -90,6 +91,9 @@ pub enum Command {
     /// The register of data-subject requests and their deadlines
     #[command(subcommand)]
     Requests(rights::RequestsCmd),
+    /// The register of personal-data breaches (Art. 33, 34) and its 72-hour clock
+    #[command(subcommand)]
+    Breach(breach::BreachCmd),
     /// Consent withdrawals and requests from the office mailbox
     #[command(subcommand)]
     Withdrawals(withdrawals::WithdrawalsCmd),
@@ -229,6 +233,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Restrict(args) => rights::restrict(&ctx, args, global.format).await,
         Command::Hold(cmd) => rights::hold(&ctx, cmd, global.format).await,
         Command::Requests(cmd) => rights::requests(&ctx, cmd, global.format).await,
+        Command::Breach(cmd) => breach::run(&ctx, cmd, global.format).await,
         Command::Withdrawals(cmd) => withdrawals::run(&ctx, cmd, global.format).await,
         Command::Retention(cmd) => retention::run(&ctx, cmd, global.format, global.quiet).await,
         Command::Send(args) => send::run(&ctx, args, global.format).await,

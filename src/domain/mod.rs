@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod booking;
+pub mod breach;
 pub mod classify;
 pub mod client;
 pub mod deadline;

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod booking;
+pub mod breach;
 pub mod closed_days;
 pub mod csv_input;
 pub mod demo;

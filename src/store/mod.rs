@@ -7,6 +7,7 @@
 mod admin;
 mod audit;
 mod booking;
+mod breaches;
 mod columns;
 mod delivery;
 mod intake;
@@ -21,6 +22,7 @@ mod subjects;
 pub use admin::AdminStore;
 pub use audit::AuditStore;
 pub use booking::BookingStore;
+pub use breaches::{Affected, Breach, BreachStore, NewBreach, Notified};
 pub use delivery::{
     Appointment, Attempt, Backlog, Claim, DeliveryStore, FailedNotification, Outgoing,
 };
@@ -320,6 +322,7 @@ pub trait Store:
     + AuditStore
     + RetentionStore
     + DeliveryStore
+    + BreachStore
 {
 }
 
@@ -332,14 +335,15 @@ impl<T> Store for T where
         + AuditStore
         + RetentionStore
         + DeliveryStore
+        + BreachStore
 {
 }
 
 /// The area traits, for calling the store's methods.
 pub mod prelude {
     pub use super::{
-        AdminStore, AuditStore, BookingStore, DeliveryStore, IntakeStore, RegisterStore,
-        RetentionStore, Store, SubjectStore,
+        AdminStore, AuditStore, BookingStore, BreachStore, DeliveryStore, IntakeStore,
+        RegisterStore, RetentionStore, Store, SubjectStore,
     };
 }
 

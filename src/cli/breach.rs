@@ -1,0 +1,358 @@
+//! `breach`: the register of personal-data breaches (Art. 33(5) DSGVO) with the 72-hour
+//! clock to the supervisory authority (Art. 33(1)) and the letter to the persons (Art. 34).
+
+use crate::cli::render::{self, Format};
+use crate::domain::breach::Risk;
+use crate::ops::Context;
+use crate::ops::breach::{self, BreachInput, Listed};
+use crate::store::{Affected, Notified};
+use anyhow::Result;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use clap::Subcommand;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tabled::Tabled;
+
+#[derive(Debug, Subcommand)]
+pub enum BreachCmd {
+    /// Record a breach; the 72 hours to notify the authority run from --known-at
+    Add {
+        #[arg(long)]
+        tenant: String,
+        /// When the office became aware of it: "2026-12-01 09:30" (Europe/Berlin),
+        /// "01.12.2026 09:30" or RFC 3339 (default: now)
+        #[arg(long, value_parser = parse_when)]
+        known_at: Option<DateTime<Utc>>,
+        /// Start of the time the breach lasted (same formats)
+        #[arg(long, value_parser = parse_when)]
+        from: Option<DateTime<Utc>>,
+        /// End of the time the breach lasted (same formats)
+        #[arg(long, value_parser = parse_when)]
+        to: Option<DateTime<Utc>>,
+        /// What happened (the DPO's words; name no person)
+        #[arg(long)]
+        description: String,
+        /// A data category concerned, as in the policies (email, phone, …); repeat for several
+        #[arg(long = "category", value_name = "CATEGORY")]
+        categories: Vec<String>,
+        /// Approximate number of persons concerned
+        #[arg(long, conflicts_with = "count")]
+        persons: Option<i64>,
+        /// Approximate number of records concerned
+        #[arg(long, conflicts_with = "count")]
+        records: Option<i64>,
+        /// Count persons and records from the store over --from..--to instead
+        #[arg(long)]
+        count: bool,
+        /// unlikely (documented only), risk (notify the authority), high (and the persons)
+        #[arg(long, value_parser = parse_risk)]
+        risk: Risk,
+        /// Likely consequences for the persons
+        #[arg(long)]
+        consequences: Option<String>,
+        /// Measures taken or proposed
+        #[arg(long)]
+        measures: Option<String>,
+    },
+    /// The register, with each breach's 72-hour deadline and state
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only breaches whose authority notification is overdue
+        #[arg(long)]
+        overdue: bool,
+        /// Only breaches not closed
+        #[arg(long)]
+        open: bool,
+    },
+    /// One breach in full
+    Show { id: i64 },
+    /// Record that the authority (Art. 33) or the persons (Art. 34) were notified
+    Notify {
+        id: i64,
+        #[arg(long, group = "whom", required = true)]
+        authority: bool,
+        #[arg(long, group = "whom", required = true)]
+        persons: bool,
+        /// When (default: now; same formats as --known-at)
+        #[arg(long, value_parser = parse_when)]
+        at: Option<DateTime<Utc>>,
+        /// The authority's reference number
+        #[arg(long, requires = "authority")]
+        reference: Option<String>,
+    },
+    /// Close a breach once every notification its risk requires is recorded
+    Close {
+        id: i64,
+        /// How it was dealt with
+        #[arg(long)]
+        note: String,
+    },
+    /// Count the persons and records of a tenant stored during a window (for --persons/--records)
+    Count {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_parser = parse_when)]
+        from: DateTime<Utc>,
+        #[arg(long, value_parser = parse_when)]
+        to: DateTime<Utc>,
+    },
+    /// Write the Art. 34 letter to the persons concerned (HTML, to print or send)
+    Letter {
+        id: i64,
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+}
+
+fn parse_risk(s: &str) -> Result<Risk, String> {
+    s.parse()
+}
+
+/// RFC 3339, or a local date and time in Europe/Berlin as "2026-12-01 09:30",
+/// "01.12.2026 09:30" or a day alone (midnight).
+pub fn parse_when(s: &str) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let local = ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .or_else(|| {
+            ["%Y-%m-%d", "%d.%m.%Y"]
+                .iter()
+                .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        });
+    let Some(local) = local else {
+        return Err(format!(
+            "\"{s}\" is not a time: use \"2026-12-01 09:30\", \"01.12.2026 09:30\" (Europe/Berlin) or RFC 3339"
+        ));
+    };
+    chrono_tz::Europe::Berlin
+        .from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| format!("\"{s}\" does not exist in Europe/Berlin (clocks go forward)"))
+}
+
+#[derive(Serialize, Tabled)]
+struct BreachRow {
+    id: i64,
+    tenant: String,
+    known_at: String,
+    authority_due: String,
+    risk: String,
+    state: String,
+    persons: String,
+    records: String,
+    authority_notified_at: String,
+    persons_notified_at: String,
+}
+
+fn row(l: &Listed) -> BreachRow {
+    let b = &l.breach;
+    let opt = |t: &Option<DateTime<Utc>>| t.as_ref().map(render::instant).unwrap_or_default();
+    BreachRow {
+        id: b.id,
+        tenant: b.tenant.clone(),
+        known_at: render::instant(&b.known_at),
+        authority_due: if l.risk.notify_authority() {
+            render::instant(&l.deadline)
+        } else {
+            String::new()
+        },
+        risk: l.risk.as_str().to_owned(),
+        state: l.state.as_str().to_owned(),
+        persons: b.persons_approx.map(|n| n.to_string()).unwrap_or_default(),
+        records: b.records_approx.map(|n| n.to_string()).unwrap_or_default(),
+        authority_notified_at: opt(&b.authority_notified_at),
+        persons_notified_at: opt(&b.persons_notified_at),
+    }
+}
+
+#[derive(Serialize, Tabled)]
+struct AffectedRow {
+    category: &'static str,
+    persons: i64,
+    records: i64,
+}
+
+fn affected_rows(counted: &[Affected]) -> Vec<AffectedRow> {
+    counted
+        .iter()
+        .map(|a| AffectedRow {
+            category: a.category,
+            persons: a.persons,
+            records: a.records,
+        })
+        .collect()
+}
+
+pub async fn run(ctx: &Context, cmd: BreachCmd, format: Format) -> Result<ExitCode> {
+    match cmd {
+        BreachCmd::Add {
+            tenant,
+            known_at,
+            from,
+            to,
+            description,
+            categories,
+            persons,
+            records,
+            count,
+            risk,
+            consequences,
+            measures,
+        } => {
+            let known_at = known_at.unwrap_or_else(crate::domain::time::now);
+            let (id, counted) = breach::add(
+                ctx,
+                BreachInput {
+                    tenant: &tenant,
+                    known_at,
+                    occurred_from: from,
+                    occurred_to: to,
+                    description: &description,
+                    categories: &categories,
+                    persons,
+                    records,
+                    risk,
+                    consequences: consequences.as_deref(),
+                    measures: measures.as_deref(),
+                    count,
+                },
+            )
+            .await?;
+            let l = breach::show(ctx, id).await?;
+            let mut human = format!("breach {id} recorded at {tenant}");
+            if risk.notify_authority() {
+                human.push_str(&format!(
+                    "; notify the supervisory authority by {} (72 hours, Art. 33(1))",
+                    render::instant(&l.deadline)
+                ));
+            } else {
+                human.push_str("; documented only (risk unlikely, Art. 33(5))");
+            }
+            if risk.notify_persons() {
+                human.push_str(
+                    "; tell the persons without delay (Art. 34): `datenwart breach letter`",
+                );
+            }
+            render::report(
+                format,
+                &human,
+                &serde_json::json!({
+                    "breach": id,
+                    "authority_due": l.deadline,
+                    "counted": affected_rows(&counted),
+                }),
+                &[row(&l)],
+            )?;
+        }
+        BreachCmd::List {
+            tenant,
+            overdue,
+            open,
+        } => {
+            let rows: Vec<BreachRow> = breach::list(ctx, tenant.as_deref())
+                .await?
+                .iter()
+                .filter(|l| !overdue || l.state == crate::domain::breach::BreachState::Overdue)
+                .filter(|l| !open || l.breach.closed_at.is_none())
+                .map(row)
+                .collect();
+            render::rows(format, &rows)?;
+        }
+        BreachCmd::Show { id } => {
+            let l = breach::show(ctx, id).await?;
+            match format {
+                Format::Table => {
+                    let b = &l.breach;
+                    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".into());
+                    let when = |t: &Option<DateTime<Utc>>| {
+                        t.as_ref()
+                            .map(render::instant)
+                            .unwrap_or_else(|| "–".into())
+                    };
+                    let text = format!(
+                        "breach {id} at {}\nstate: {}\nrisk: {}\nknown at: {}\nauthority due: {}\n\
+                         occurred: {} … {}\ndescription: {}\ncategories: {}\npersons (approx.): {}\n\
+                         records (approx.): {}\nconsequences: {}\nmeasures: {}\n\
+                         authority notified: {} {}\npersons notified: {}\nclosed: {} {}",
+                        b.tenant,
+                        l.state.as_str(),
+                        l.risk.as_str(),
+                        render::instant(&b.known_at),
+                        if l.risk.notify_authority() {
+                            render::instant(&l.deadline)
+                        } else {
+                            "– (risk unlikely)".into()
+                        },
+                        when(&b.occurred_from),
+                        when(&b.occurred_to),
+                        b.description,
+                        b.data_categories.replace(',', ", "),
+                        b.persons_approx.map_or("–".into(), |n| n.to_string()),
+                        b.records_approx.map_or("–".into(), |n| n.to_string()),
+                        opt(&b.consequences),
+                        opt(&b.measures),
+                        when(&b.authority_notified_at),
+                        b.authority_reference.clone().unwrap_or_default(),
+                        when(&b.persons_notified_at),
+                        when(&b.closed_at),
+                        b.closing_note.clone().unwrap_or_default(),
+                    );
+                    render::report(format, &text, &(), &[()])?;
+                }
+                _ => render::report(format, "", &l.breach, &[row(&l)])?,
+            }
+        }
+        BreachCmd::Notify {
+            id,
+            authority,
+            persons: _,
+            at,
+            reference,
+        } => {
+            let whom = if authority {
+                Notified::Authority
+            } else {
+                Notified::Persons
+            };
+            breach::notify(ctx, id, whom, at, reference.as_deref()).await?;
+            let who = if authority { "authority" } else { "persons" };
+            render::report(
+                format,
+                &format!("breach {id}: {who} notified"),
+                &serde_json::json!({ "breach": id, "notified": who }),
+                &[serde_json::json!({ "breach": id, "notified": who })],
+            )?;
+        }
+        BreachCmd::Close { id, note } => {
+            breach::close(ctx, id, &note).await?;
+            render::report(
+                format,
+                &format!("breach {id} closed"),
+                &serde_json::json!({ "closed": id }),
+                &[serde_json::json!({ "closed": id })],
+            )?;
+        }
+        BreachCmd::Count { tenant, from, to } => {
+            let counted = breach::count(ctx, &tenant, from, to).await?;
+            render::rows(format, &affected_rows(&counted))?;
+        }
+        BreachCmd::Letter { id, out } => {
+            let path = breach::letter(ctx, id, &out).await?;
+            render::report(
+                format,
+                &format!("letter written: {}", path.display()),
+                &serde_json::json!({ "letter": path }),
+                &[serde_json::json!({ "letter": path })],
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
