@@ -106,7 +106,7 @@ fn check(
             }
         }
         Format::Json => render::json(&CheckReport {
-            valid: problems.is_empty() && !(strict && !warnings.is_empty()),
+            valid: problems.is_empty() && (!strict || warnings.is_empty()),
             tenants,
             problems: &problems,
             warnings: &warnings,

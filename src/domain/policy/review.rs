@@ -76,7 +76,7 @@ pub(super) fn warnings(policy: &Policy) -> Vec<PolicyError> {
             for recipient in policy
                 .recipients
                 .iter()
-                .filter(|r| r.purposes.iter().any(|p| *p == purpose.id))
+                .filter(|r| r.purposes.contains(&purpose.id))
             {
                 if !names_recipient(&consent.text, recipient.short_name()) {
                     warn(
