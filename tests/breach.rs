@@ -14,6 +14,7 @@ on_both_backends!(
     a_breach_runs_its_72_hour_clock_and_closes_only_after_its_notifications,
     the_count_of_persons_and_records_comes_from_the_store_for_the_window,
     bad_input_changes_nothing_and_names_the_value,
+    the_annual_report_counts_one_year_at_one_tenant,
 );
 
 const R: &str = "recklinghausen";
@@ -451,4 +452,152 @@ async fn bad_input_changes_nothing_and_names_the_value(db: TestDb) {
     assert_exit(&o, 3);
     let o = run(&db, &["breach", "notify", "99", "--authority"]);
     assert_exit(&o, 3);
+}
+
+/// The annual report counts the year's requests (by kind, channel, outcome, with the days
+/// they took and how many were late), breaches with their 72 hours, and the retention
+/// volumes of the year's runs; other years and other tenants stay out.
+async fn the_annual_report_counts_one_year_at_one_tenant(db: TestDb) {
+    ready(&db).await;
+    let open = |received: &str, kind: &str, tenant: &str, channel: &str| {
+        let o = run(
+            &db,
+            &[
+                "--format",
+                "json",
+                "requests",
+                "open",
+                "--kind",
+                kind,
+                "--email",
+                "jahr@example.net",
+                "--tenant",
+                tenant,
+                "--received",
+                received,
+                "--channel",
+                channel,
+            ],
+        );
+        assert_exit(&o, 0);
+        json(&o)[0]["id"].as_i64().unwrap()
+    };
+    let a = open("2025-03-02", "access", R, "email");
+    let _b = open("2025-06-10", "erasure", R, "letter");
+    let _other_year = open("2024-12-30", "access", R, "email");
+    let _other_tenant = open("2025-04-01", "access", "westendorf", "email");
+    assert_exit(
+        &run(
+            &db,
+            &["requests", "close", &a.to_string(), "--outcome", "no_data"],
+        ),
+        0,
+    );
+    let o = run(
+        &db,
+        &[
+            "breach",
+            "add",
+            "--tenant",
+            R,
+            "--known-at",
+            "2025-05-01 08:00",
+            "--description",
+            "Fehlversand",
+            "--category",
+            "email",
+            "--risk",
+            "risk",
+        ],
+    );
+    assert_exit(&o, 0);
+    assert_exit(
+        &run(
+            &db,
+            &[
+                "breach",
+                "notify",
+                "1",
+                "--authority",
+                "--at",
+                "2025-05-02 08:00",
+            ],
+        ),
+        0,
+    );
+
+    let o = run(
+        &db,
+        &[
+            "--format", "json", "report", "--year", "2025", "--tenant", R,
+        ],
+    );
+    assert_exit(&o, 0);
+    let r = json(&o);
+    assert_eq!(r["requests"], 2, "{r}");
+    let count = |list: &str, key: &str| {
+        r[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"] == key)
+            .map_or(0, |c| c["count"].as_i64().unwrap())
+    };
+    assert_eq!(count("requests_by_kind", "access"), 1);
+    assert_eq!(count("requests_by_kind", "erasure"), 1);
+    assert_eq!(count("requests_by_channel", "letter"), 1);
+    assert_eq!(count("requests_by_outcome", "no_data"), 1);
+    assert_eq!(count("requests_by_outcome", "open"), 1);
+    let today = Utc::now()
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .date_naive();
+    let days = (today - chrono::NaiveDate::from_ymd_opt(2025, 3, 2).unwrap()).num_days();
+    assert_eq!(r["days_to_answer"]["closed"], 1);
+    assert_eq!(r["days_to_answer"]["max"], days);
+    assert_eq!(r["days_to_answer"]["median"], days as f64);
+    // Both are late: one answered after its month, one still open past it.
+    assert_eq!(r["days_to_answer"]["overdue"], 2);
+    assert_eq!(r["days_to_answer"]["open"], 1);
+    assert_eq!(r["breaches"]["total"], 1);
+    assert_eq!(r["breaches"]["notified_in_time"], 1);
+
+    // CSV: one figure per row; the printable page is written once.
+    let o = run(
+        &db,
+        &["--format", "csv", "report", "--year", "2025", "--tenant", R],
+    );
+    assert!(
+        stdout(&o).starts_with("section,key,value\n"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stdout(&o).contains("requests_by_kind,erasure,1"),
+        "{}",
+        stdout(&o)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("bericht.html");
+    let page_arg = page.to_str().unwrap();
+    let o = run(&db, &["report", "--year", "2025", "--html", page_arg]);
+    assert_exit(&o, 0);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.contains("Tätigkeitsbericht Datenschutz 2025"),
+        "{html}"
+    );
+    let o = run(&db, &["report", "--year", "2025", "--html", page_arg]);
+    assert_exit(&o, 2);
+    assert!(stdout(&o).is_empty(), "nothing printed before the refusal");
+
+    // This year's retention run is in this year's report, with the run's own totals.
+    let o = run(&db, &["--format", "json", "retention", "run"]);
+    assert_exit(&o, 0);
+    let year = today.format("%Y").to_string();
+    let o = run(&db, &["--format", "json", "report", "--year", &year]);
+    let r = json(&o);
+    assert!(!r["retention"].as_array().unwrap().is_empty(), "{r}");
+    let o = run(&db, &["report", "--year", "1999"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--year"), "{}", stderr(&o));
 }

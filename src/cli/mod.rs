@@ -11,6 +11,7 @@ mod demo;
 mod export;
 mod policy;
 pub mod render;
+mod report;
 mod retention;
 mod rights;
 mod send;
@@ -91,6 +92,8 @@ pub enum Command {
     /// The register of data-subject requests and their deadlines
     #[command(subcommand)]
     Requests(rights::RequestsCmd),
+    /// The DPO's annual report: requests, mailbox, erasures, retention, breaches
+    Report(report::ReportArgs),
     /// The register of personal-data breaches (Art. 33, 34) and its 72-hour clock
     #[command(subcommand)]
     Breach(breach::BreachCmd),
@@ -234,6 +237,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hold(cmd) => rights::hold(&ctx, cmd, global.format).await,
         Command::Requests(cmd) => rights::requests(&ctx, cmd, global.format).await,
         Command::Breach(cmd) => breach::run(&ctx, cmd, global.format).await,
+        Command::Report(args) => report::run(&ctx, args, global.format).await,
         Command::Withdrawals(cmd) => withdrawals::run(&ctx, cmd, global.format).await,
         Command::Retention(cmd) => retention::run(&ctx, cmd, global.format, global.quiet).await,
         Command::Send(args) => send::run(&ctx, args, global.format).await,

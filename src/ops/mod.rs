@@ -10,6 +10,7 @@ pub mod demo;
 pub mod export;
 pub mod policies;
 mod private_files;
+pub mod report;
 pub mod requests;
 pub mod retention;
 pub mod rights;

@@ -13,6 +13,7 @@ mod delivery;
 mod intake;
 mod postgres;
 mod register;
+mod report;
 mod retention;
 mod rights;
 mod sql;
@@ -28,6 +29,7 @@ pub use delivery::{
 };
 pub use intake::IntakeStore;
 pub use register::RegisterStore;
+pub use report::ReportStore;
 pub use retention::RetentionStore;
 pub use subjects::SubjectStore;
 
@@ -323,6 +325,7 @@ pub trait Store:
     + RetentionStore
     + DeliveryStore
     + BreachStore
+    + ReportStore
 {
 }
 
@@ -336,6 +339,7 @@ impl<T> Store for T where
         + RetentionStore
         + DeliveryStore
         + BreachStore
+        + ReportStore
 {
 }
 
@@ -343,7 +347,7 @@ impl<T> Store for T where
 pub mod prelude {
     pub use super::{
         AdminStore, AuditStore, BookingStore, BreachStore, DeliveryStore, IntakeStore,
-        RegisterStore, RetentionStore, Store, SubjectStore,
+        RegisterStore, ReportStore, RetentionStore, Store, SubjectStore,
     };
 }
 
