@@ -42,6 +42,7 @@ struct RawTenant {
     supervisory_authority: Text,
     local_holidays: Option<Spanned<Vec<Spanned<String>>>>,
     closed_days: Option<Spanned<Vec<Spanned<String>>>>,
+    third_countries: Text,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +70,7 @@ struct RawRecipient {
     name: Text,
     role: Text,
     purpose: Text,
+    receives: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -254,6 +256,7 @@ impl Checker<'_> {
 
         let local_holidays = self.local_holidays(t, region.as_deref().filter(|_| region_ok));
         let closed_days = self.closed_days(t);
+        let third_countries = self.optional(&t.third_countries, "tenant.third_countries");
 
         let slug_line = t.slug.as_ref().map_or(header, |s| self.line(s));
         if !email_ok || !region_ok {
@@ -275,6 +278,7 @@ impl Checker<'_> {
                 supervisory_authority: supervisory_authority?,
                 local_holidays: local_holidays?,
                 closed_days: closed_days?,
+                third_countries,
             },
             SourceLines {
                 slug: slug_line,
@@ -576,11 +580,46 @@ impl Checker<'_> {
             }
         };
         let purpose = self.required(&r.purpose, header, "recipient.purpose");
+        let receives = self.receives(r);
         Some(Recipient {
             name: name?,
             role: role?,
             purpose: purpose?,
+            receives: receives?,
         })
+    }
+
+    /// Optional; each a [`Handover`] name, once.
+    fn receives(&mut self, r: &RawRecipient) -> Option<Vec<Handover>> {
+        const FIELD: &str = "recipient.receives";
+        let Some(list) = &r.receives else {
+            return Some(Vec::new());
+        };
+        let mut ok = true;
+        let mut out = Vec::new();
+        for entry in list.get_ref() {
+            let line = self.line(entry);
+            match Handover::from_name(entry.get_ref().trim()) {
+                Some(h) if out.contains(&h) => {
+                    ok = false;
+                    self.error(line, FIELD, format!("\"{}\" is listed twice", h.as_str()));
+                }
+                Some(h) => out.push(h),
+                None => {
+                    ok = false;
+                    self.error(
+                        line,
+                        FIELD,
+                        format!(
+                            "unknown handover \"{}\"; use one of {}",
+                            entry.get_ref(),
+                            names(Handover::ALL.iter().map(|h| h.as_str()))
+                        ),
+                    );
+                }
+            }
+        }
+        ok.then_some(out)
     }
 
     fn retention(
