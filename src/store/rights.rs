@@ -240,7 +240,30 @@ pub struct Correction {
     pub birth_date: Option<NaiveDate>,
     /// Field names, for the audit trail (never the values).
     pub fields: Vec<&'static str>,
+    /// The rectification request answered at each tenant: its Art. 19 recipients are
+    /// opened in the correction's transaction.
+    pub requests: Vec<(String, i64)>,
 }
+
+/// A message not yet handed over, with what its booking now says, for re-rendering it
+/// after a rectification.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UnsentMessage {
+    pub id: i64,
+    pub kind: String,
+    pub reference: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub service_name: String,
+    pub starts_at: DateTime<Utc>,
+}
+
+/// Renders (subject, body) of an unsent message at a tenant from its corrected booking;
+/// None leaves the message as it is. Called inside the correction's transaction.
+pub type RenderMessage<'a> =
+    dyn Fn(&str, &UnsentMessage) -> Option<(Option<String>, String)> + Send + Sync + 'a;
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Hold {

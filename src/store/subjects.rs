@@ -41,6 +41,7 @@ pub trait SubjectStore: Send + Sync {
         subject_ref: &SubjectRef,
         tenants: &[String],
         correction: &Correction,
+        render: &RenderMessage<'_>,
         ctx: &AuditContext,
     ) -> Result<Vec<(String, usize)>>;
 }
@@ -269,6 +270,7 @@ where
         subject_ref: &SubjectRef,
         tenants: &[String],
         c: &Correction,
+        render: &RenderMessage<'_>,
         ctx: &AuditContext,
     ) -> Result<Vec<(String, usize)>> {
         let mut tx = self.begin_admin().await?;
@@ -307,6 +309,7 @@ where
                     "update holds set subject_ref = $3 where tenant_id = $1 and subject_ref = $2",
                     "update requests set subject_ref = $3 where (tenant_id = $1 or tenant_id is null) and subject_ref = $2",
                     "update restrictions set subject_ref = $3 where (tenant_id = $1 or tenant_id is null) and subject_ref = $2",
+                    "update disclosures set subject_ref = $3 where tenant_id = $1 and subject_ref = $2",
                 ] {
                     sqlx::query(sql)
                         .bind(tenant_id)
@@ -329,9 +332,46 @@ where
             .bind(&c.phone)
             .execute(&mut *tx)
             .await?;
+            // Every copy not yet handed over says what the booking now says (Art. 16): the
+            // confirmation, the office copy, the reminder are rendered again from it.
+            // Claimed ones are being sent right now, sent ones record what went out.
+            let unsent: Vec<UnsentMessage> = sqlx::query_as(
+                "select n.id, n.kind, b.reference, b.first_name, b.last_name, b.email, b.phone,
+                        s.name as service_name, b.appointment_start as starts_at
+                 from notifications n join bookings b on b.id = n.booking_id
+                 join services s on s.id = b.service_id
+                 where b.tenant_id = $1 and b.subject_ref = $2
+                   and n.status in ('queued', 'failed', 'cancelled') order by n.id",
+            )
+            .bind(tenant_id)
+            .bind(current_ref)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut rendered = 0u64;
+            for m in &unsent {
+                if let Some((subject, body)) = render(tenant, m) {
+                    rendered += sqlx::query(
+                        "update notifications set subject = $2, body = $3
+                         where id = $1 and status in ('queued', 'failed', 'cancelled')",
+                    )
+                    .bind(m.id)
+                    .bind(subject)
+                    .bind(body)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+            }
+            let mut to_tell = 0;
+            for (_, request_id) in c.requests.iter().filter(|(t, _)| t == tenant) {
+                to_tell +=
+                    Self::open_notices_in(&mut tx, *request_id, Some(tenant_id), current_ref, ctx.at)
+                        .await?;
+            }
             let event = AuditEvent::new(
                 "subject.correct",
-                serde_json::json!({ "fields": c.fields, "bookings": changed, "new_subject_ref": new_ref }),
+                serde_json::json!({ "fields": c.fields, "bookings": changed, "new_subject_ref": new_ref,
+                                    "messages_rendered": rendered, "recipients_to_tell": to_tell }),
             )
             .tenant(tenant)
             .subject(subject_ref);
@@ -593,6 +633,24 @@ where
             report
                 .changes
                 .extend(ids.into_iter().map(|id| change("replies", id, "delete")));
+            // Art. 19: whoever received the person's data is to be told of the erasure;
+            // the record of what they received goes with the rest.
+            if let Some(request_id) = scope.request_id {
+                Self::open_notices_in(tx, request_id, Some(tenant_id), subject_ref.as_str(), now)
+                    .await?;
+            }
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "delete from disclosures where tenant_id = $1 and subject_ref = $2
+                   and ($3 is null or disclosed_at <= $3) returning id",
+            )
+            .bind(tenant_id)
+            .bind(subject_ref)
+            .bind(opts.only_before)
+            .fetch_all(&mut **tx)
+            .await?;
+            report
+                .changes
+                .extend(ids.into_iter().map(|id| change("disclosures", id, "delete")));
             if opts.record_in_ledger {
                 sqlx::query(
                     "insert into erasure_ledger (subject_ref, tenant_id, request_id, erased_at) values ($1, $2, $3, $4)",
