@@ -113,16 +113,6 @@ pub async fn find(ctx: &Context, by: &FindBy, tenant: Option<&str>) -> Result<Ve
                     rows,
                 }),
         );
-        for h in ctx.store.list_holds(Some(&m.tenant), false).await? {
-            if h.subject_ref.as_ref() == Some(&m.subject_ref) {
-                out.push(Appearance {
-                    tenant: m.tenant.clone(),
-                    subject_ref: m.subject_ref.clone(),
-                    category: "holds",
-                    rows: 1,
-                });
-            }
-        }
     }
     if out.is_empty() {
         return Err(no_such_person("this person"));

@@ -130,6 +130,41 @@ pub struct TenantData {
     pub inbox: Vec<InboxRecord>,
     /// Replies to the person's messages not yet written to the outbox (after a crash).
     pub replies: Vec<ReplyRecord>,
+    /// Legal holds on the person or on their bookings, removed ones too.
+    pub holds: Vec<HoldRecord>,
+    /// Restrictions of processing (Art. 18), lifted ones too.
+    pub restrictions: Vec<RestrictionRecord>,
+    /// The actual recipients of the person's data (Art. 15(1)(c)): each disclosure.
+    pub recipients: Vec<crate::store::DisclosureRecord>,
+}
+
+/// A legal hold as the person's Auskunft shows it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct HoldRecord {
+    /// The booking it is on; none for a hold on the person.
+    pub booking_reference: Option<String>,
+    pub reason: String,
+    pub until_on: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    pub removed_at: Option<DateTime<Utc>>,
+}
+
+/// A restriction (Art. 18) as the person's Auskunft shows it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct RestrictionRecord {
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+    pub lifted_at: Option<DateTime<Utc>>,
+}
+
+/// What the store knows of people other than the one asking, to redact them from free
+/// text (Art. 15(4)).
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct OtherPerson {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
 }
 
 impl TenantData {
@@ -141,10 +176,13 @@ impl TenantData {
             && self.requests.is_empty()
             && self.inbox.is_empty()
             && self.replies.is_empty()
+            && self.holds.is_empty()
+            && self.restrictions.is_empty()
+            && self.recipients.is_empty()
     }
 
     /// (category, rows) in the order an Auskunft lists them.
-    pub fn counts(&self) -> [(&'static str, usize); 7] {
+    pub fn counts(&self) -> [(&'static str, usize); 10] {
         [
             ("bookings", self.bookings.len()),
             ("consents", self.consents.len()),
@@ -153,6 +191,9 @@ impl TenantData {
             ("requests", self.requests.len()),
             ("inbox", self.inbox.len()),
             ("replies", self.replies.len()),
+            ("holds", self.holds.len()),
+            ("restrictions", self.restrictions.len()),
+            ("recipients", self.recipients.len()),
         ]
     }
 }

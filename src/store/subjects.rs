@@ -23,6 +23,11 @@ pub trait SubjectStore: Send + Sync {
     /// Every row about one person at one tenant, by category.
     async fn subject_data(&self, subject_ref: &SubjectRef, tenant: &str) -> Result<TenantData>;
 
+    /// The names, e-mails and phones of every other person the tenant holds, to redact
+    /// them from free text shown to this one (Art. 15(4)).
+    async fn other_persons(&self, subject_ref: &SubjectRef, tenant: &str)
+    -> Result<Vec<OtherPerson>>;
+
     /// Erases a person at each tenant of `scopes` in one transaction (rolled back for a dry
     /// run): future bookings cancelled and their places freed, bookings anonymized or
     /// deleted, their notifications and access-log rows deleted, consents reduced to the
@@ -234,6 +239,31 @@ where
         .bind(subject_ref)
         .fetch_all(&mut *tx)
         .await?;
+        let holds = sqlx::query_as(
+            "select b.reference as booking_reference, h.reason, h.until_on, h.created_at, h.removed_at
+             from holds h left join bookings b on b.id = h.booking_id
+             where h.tenant_id = $1 and (h.subject_ref = $2 or b.subject_ref = $2) order by h.id",
+        )
+        .bind(tenant_id)
+        .bind(subject_ref)
+        .fetch_all(&mut *tx)
+        .await?;
+        let restrictions = sqlx::query_as(
+            "select reason, created_at, lifted_at from restrictions
+             where subject_ref = $2 and (tenant_id = $1 or tenant_id is null) order by id",
+        )
+        .bind(tenant_id)
+        .bind(subject_ref)
+        .fetch_all(&mut *tx)
+        .await?;
+        let recipients = sqlx::query_as(
+            "select recipient, recipient_role, categories, kind, disclosed_at from disclosures
+             where tenant_id = $1 and subject_ref = $2 order by disclosed_at, id",
+        )
+        .bind(tenant_id)
+        .bind(subject_ref)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(TenantData {
             tenant: tenant.to_owned(),
@@ -244,7 +274,29 @@ where
             requests,
             inbox,
             replies,
+            holds,
+            restrictions,
+            recipients,
         })
+    }
+
+    async fn other_persons(
+        &self,
+        subject_ref: &SubjectRef,
+        tenant: &str,
+    ) -> Result<Vec<OtherPerson>> {
+        let mut tx = self.pool.begin().await?;
+        let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
+        let rows = sqlx::query_as(
+            "select distinct first_name, last_name, email, phone from bookings
+             where tenant_id = $1 and subject_ref is not null and subject_ref <> $2",
+        )
+        .bind(tenant_id)
+        .bind(subject_ref)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
     }
 
     async fn erase_subject(
