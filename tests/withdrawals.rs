@@ -1522,6 +1522,17 @@ async fn a_withdrawal_follows_the_legal_basis_of_the_booking_at_that_tenant(db: 
         "{reply}"
     );
     assert!(reply.contains("haben wir gelöscht"), "{reply}");
+    // The reply to Westendorf went through the operator's mail server and is recorded as a
+    // disclosure; the one to Recklinghausen, whose data were erased, leaves no record of her.
+    assert_eq!(
+        q.count("select count(*) from disclosures where kind = 'reply'").await,
+        1
+    );
+    assert_eq!(
+        q.count("select count(*) from disclosures d join tenants t on t.id = d.tenant_id where t.slug = 'recklinghausen'")
+            .await,
+        0
+    );
     // What is left of her at Recklinghausen is the register's proof of the withdrawal.
     let her = subject_ref(&ctx, ANNA).await;
     let left = ctx.store.subject_data(&her, R).await.unwrap();

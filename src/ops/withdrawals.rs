@@ -147,8 +147,14 @@ async fn write_pending(ctx: &Context, outbox: &Path, reply: &PendingReply) -> Re
             path.display()
         )
     })?;
+    // The outbox goes to the mail server: the reply is a disclosure to its operator.
+    let disclosed = ctx
+        .policies
+        .get(&reply.tenant)
+        .map(|p| super::send::disclosed_to(p, "reply", crate::domain::policy::Handover::Email))
+        .unwrap_or_default();
     ctx.store
-        .reply_written(reply.id, crate::domain::time::now())
+        .reply_written(reply.id, crate::domain::time::now(), &disclosed)
         .await?;
     Ok(path)
 }

@@ -429,6 +429,8 @@ pub type RenderReply<'a> = dyn Fn(&IntakeResult) -> Option<NewReply> + Send + Sy
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct PendingReply {
     pub id: i64,
+    /// The tenant that answers.
+    pub tenant: String,
     pub file_name: String,
     pub eml: String,
 }
