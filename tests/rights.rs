@@ -750,7 +750,12 @@ async fn mark_all_sent(ctx: &Context) -> usize {
                 datenwart::domain::policy::Handover::Email,
             ),
         };
-        assert!(ctx.store.record_attempt("test", n.id, &sent, now).await.unwrap());
+        assert!(
+            ctx.store
+                .record_attempt("test", n.id, &sent, now)
+                .await
+                .unwrap()
+        );
     }
     claimed.len()
 }
@@ -761,7 +766,10 @@ async fn art_19_follows_the_person_to_a_new_address_and_only_those_who_received_
     let ctx = setup(&db).await;
     book_both(&ctx, "westendorf", ANNA_T).await;
     let sent = mark_all_sent(&ctx).await;
-    assert!(sent >= 2, "the future booking's confirmation and office copy");
+    assert!(
+        sent >= 2,
+        "the future booking's confirmation and office copy"
+    );
     book_both(&ctx, "westendorf", BERND_T).await; // nothing of his goes out
     let anna = people::subject_ref(&ctx, ANNA).await;
     let disclosed = format!(
@@ -773,26 +781,51 @@ async fn art_19_follows_the_person_to_a_new_address_and_only_those_who_received_
     // A new e-mail address: her disclosures follow her to the new reference, and the one
     // recipient that received her data is to be told.
     let new_email = "anna.berg@example.net";
-    let r = rights::correct(&ctx, ANNA, Some("westendorf"), &[format!("email={new_email}")], None, Channel::Letter)
-        .await
-        .unwrap();
+    let r = rights::correct(
+        &ctx,
+        ANNA,
+        Some("westendorf"),
+        &[format!("email={new_email}")],
+        None,
+        Channel::Letter,
+    )
+    .await
+    .unwrap();
     assert_eq!(db.count(&disclosed).await, 0);
     let new_ref = people::subject_ref(&ctx, new_email).await;
     assert_eq!(
-        db.count(&format!("select count(*) from disclosures where subject_ref = '{}'", new_ref.as_str())).await,
+        db.count(&format!(
+            "select count(*) from disclosures where subject_ref = '{}'",
+            new_ref.as_str()
+        ))
+        .await,
         sent as i64
     );
     assert_eq!(r.to_tell.len(), 1);
-    assert_eq!(r.to_tell[0].recipient, "Bentjen Software GmbH, Hebelweg 8, 76275 Ettlingen");
+    assert_eq!(
+        r.to_tell[0].recipient,
+        "Bentjen Software GmbH, Hebelweg 8, 76275 Ettlingen"
+    );
     assert_eq!(r.to_tell[0].recipient_role, "processor");
     // Her later Auskunft names the recipient under her new address.
-    let data = ctx.store.subject_data(&new_ref, "westendorf").await.unwrap();
+    let data = ctx
+        .store
+        .subject_data(&new_ref, "westendorf")
+        .await
+        .unwrap();
     assert_eq!(data.recipients.len(), sent);
 
     // Bernd received nothing from anyone: restricting him opens nothing to tell.
-    let b = rights::restrict(&ctx, BERND, Some("westendorf"), "bestritten", None, Channel::Letter)
-        .await
-        .unwrap();
+    let b = rights::restrict(
+        &ctx,
+        BERND,
+        Some("westendorf"),
+        "bestritten",
+        None,
+        Channel::Letter,
+    )
+    .await
+    .unwrap();
     assert_eq!(b.recipients_to_tell, 0);
     assert_eq!(db.count("select count(*) from recipient_notices").await, 1);
     // Restricted at all tenants (no --tenant), she gets her recipient once more on that request.
@@ -800,9 +833,20 @@ async fn art_19_follows_the_person_to_a_new_address_and_only_those_who_received_
         .await
         .unwrap();
     assert_eq!(a.recipients_to_tell, 1);
-    let told = requests::told(&ctx, a.request.unwrap(), "BENTJEN", None, Utc::now().with_timezone(&chrono_tz::Europe::Berlin).date_naive())
-        .await
-        .unwrap();
+    let told = requests::told(
+        &ctx,
+        a.request.unwrap(),
+        "BENTJEN",
+        None,
+        Utc::now()
+            .with_timezone(&chrono_tz::Europe::Berlin)
+            .date_naive(),
+    )
+    .await
+    .unwrap();
     assert!(told[0].told_on.is_some() && told[0].told_by.as_deref() == Some(ctx.actor.as_str()));
-    assert_eq!(requests::untold(&ctx).await.unwrap(), vec![(r.requests[0].1, 1)]);
+    assert_eq!(
+        requests::untold(&ctx).await.unwrap(),
+        vec![(r.requests[0].1, 1)]
+    );
 }

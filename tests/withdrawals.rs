@@ -1525,7 +1525,8 @@ async fn a_withdrawal_follows_the_legal_basis_of_the_booking_at_that_tenant(db: 
     // The reply to Westendorf went through the operator's mail server and is recorded as a
     // disclosure; the one to Recklinghausen, whose data were erased, leaves no record of her.
     assert_eq!(
-        q.count("select count(*) from disclosures where kind = 'reply'").await,
+        q.count("select count(*) from disclosures where kind = 'reply'")
+            .await,
         1
     );
     assert_eq!(
@@ -1636,9 +1637,15 @@ async fn an_sms_only_withdrawal_ends_only_the_sms_reminders(db: TestDb) {
         &message("s1b", from, WESTENDORF, "SMS", body),
     )
     .await;
-    assert_eq!((r.outcome.as_str(), r.consents_withdrawn), ("sms_withdrawn", 0));
+    assert_eq!(
+        (r.outcome.as_str(), r.consents_withdrawn),
+        ("sms_withdrawn", 0)
+    );
     let reply = reply_text(&r);
-    assert!(reply.contains("liegt uns von Ihnen nicht (mehr) vor"), "{reply}");
+    assert!(
+        reply.contains("liegt uns von Ihnen nicht (mehr) vor"),
+        "{reply}"
+    );
     assert!(!reply.contains(" endet"), "{reply}");
 
     // An English SMS-only withdrawal with the consent word: the same.

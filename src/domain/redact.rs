@@ -20,9 +20,8 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
 /// `+49 171 2345678`, `0049 …`, `0171/2345678`, `02361 50-1640`: a leading `+` or `0` and
 /// at least seven digits with spaces, slashes or hyphens between. Dates (`2026-06-30`,
 /// `30.06.2026`) and file numbers (`3 K 12/26`) do not start so or are too short.
-static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+|\b0)\d(?:[ /\-]?\d){5,}").expect("phone pattern")
-});
+static PHONE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:\+|\b0)\d(?:[ /\-]?\d){5,}").expect("phone pattern"));
 
 /// Someone whose name, address or number must not reach the person asking.
 #[derive(Clone, Debug, Default)]
@@ -45,7 +44,10 @@ fn digits(s: &str) -> String {
     // 0049… and +49… and 0… are the same number.
     if let Some(rest) = d.strip_prefix("0049") {
         rest.to_owned()
-    } else if let Some(rest) = d.strip_prefix("49").filter(|_| s.trim_start().starts_with('+')) {
+    } else if let Some(rest) = d
+        .strip_prefix("49")
+        .filter(|_| s.trim_start().starts_with('+'))
+    {
         rest.to_owned()
     } else {
         d.trim_start_matches('0').to_owned()
@@ -71,7 +73,13 @@ impl Redactor {
             .collect();
         let own_full: Vec<String> = own
             .iter()
-            .filter_map(|p| Some(format!("{} {}", clean(&p.first_name)?, clean(&p.last_name)?)))
+            .filter_map(|p| {
+                Some(format!(
+                    "{} {}",
+                    clean(&p.first_name)?,
+                    clean(&p.last_name)?
+                ))
+            })
             .map(|n| n.to_lowercase())
             .collect();
         let own_last: Vec<String> = own
@@ -154,9 +162,19 @@ mod tests {
 
     fn redactor() -> Redactor {
         Redactor::new(
-            &[person("Martina", "Lutz", "m.lutz@example.org", "0162 45273506")],
+            &[person(
+                "Martina",
+                "Lutz",
+                "m.lutz@example.org",
+                "0162 45273506",
+            )],
             &[
-                person("Erika", "Weber", "erika.weber@example.net", "+49 171 2345678"),
+                person(
+                    "Erika",
+                    "Weber",
+                    "erika.weber@example.net",
+                    "+49 171 2345678",
+                ),
                 person("Jan", "Lutz", "jan@example.net", "0170 1111111"),
             ],
         )
@@ -170,7 +188,10 @@ mod tests {
             "Klage von [geschwärzt] ([geschwärzt], [geschwärzt])"
         );
         assert_eq!(r.redact("Anruf von Frau WEBER"), "Anruf von [geschwärzt]");
-        assert_eq!(r.redact("Weber, Erika: Beschwerde"), "[geschwärzt]: Beschwerde");
+        assert_eq!(
+            r.redact("Weber, Erika: Beschwerde"),
+            "[geschwärzt]: Beschwerde"
+        );
         assert_eq!(
             r.redact("Hinweis von fremd@example.com, +49 30 1234567"),
             "Hinweis von [geschwärzt], [geschwärzt]"

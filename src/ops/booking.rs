@@ -211,7 +211,11 @@ pub struct MessageFacts<'a> {
 
 /// (subject, body) of a message of `kind` about a booking; None for a kind not rendered
 /// from the booking alone (a reply).
-pub fn message_text(policy: &Policy, kind: &str, f: &MessageFacts<'_>) -> Option<(Option<String>, String)> {
+pub fn message_text(
+    policy: &Policy,
+    kind: &str,
+    f: &MessageFacts<'_>,
+) -> Option<(Option<String>, String)> {
     let t = &policy.tenant;
     let when = appointment_de(t.zone(), f.starts_at);
     let (service, reference) = (f.service_name, f.reference);
@@ -237,7 +241,10 @@ pub fn message_text(policy: &Policy, kind: &str, f: &MessageFacts<'_>) -> Option
         )),
         "sms_reminder" => Some((
             None,
-            format!("Erinnerung: {service} am {when}, {}. Buchungsnr. {reference}", t.name),
+            format!(
+                "Erinnerung: {service} am {when}, {}. Buchungsnr. {reference}",
+                t.name
+            ),
         )),
         "cancellation" => Some(super::closed_days::cancellation_text(policy, f)),
         _ => None,

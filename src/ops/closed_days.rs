@@ -193,7 +193,10 @@ pub(super) fn cancellation_text(
         .collect::<Vec<_>>()
         .join(" ");
     (
-        Some(format!("Absage Ihres Termins: {} am {when}", f.service_name)),
+        Some(format!(
+            "Absage Ihres Termins: {} am {when}",
+            f.service_name
+        )),
         format!(
             "Guten Tag {name},\n\nIhren Termin bei {} müssen wir leider absagen, weil die Verwaltung an \
              diesem Tag geschlossen ist:\n\n  {}\n  {when}\n  Buchungsnummer: {}\n\n\

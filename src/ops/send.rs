@@ -11,10 +11,10 @@
 use super::Context;
 use crate::domain::audit::AuditEvent;
 use crate::domain::delivery::{self, CLAIM_LEASE, ErrorClass, LEASE_MARGIN};
+use crate::domain::policy::{Handover, Policy};
 use crate::domain::time::now;
 use crate::mail::outgoing::{self, ComposeError};
 use crate::mail::smtp::Mailer;
-use crate::domain::policy::{Handover, Policy};
 use crate::store::{Attempt, Backlog, Claim, DisclosedTo, Outgoing};
 use anyhow::Context as _;
 use serde::Serialize;

@@ -52,8 +52,12 @@ pub trait DisclosureStore: Send + Sync {
 
     /// Marks one recipient told on `told_on`, once; false when it was told already (or
     /// does not exist). Audited as `request.told` in the same transaction.
-    async fn mark_told(&self, notice_id: i64, told_on: NaiveDate, ctx: &AuditContext)
-    -> Result<bool>;
+    async fn mark_told(
+        &self,
+        notice_id: i64,
+        told_on: NaiveDate,
+        ctx: &AuditContext,
+    ) -> Result<bool>;
 
     /// (request id, recipients not yet told) for every request that has such recipients.
     async fn untold_by_request(&self) -> Result<Vec<(i64, i64)>>;

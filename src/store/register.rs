@@ -209,7 +209,9 @@ where
         .await?;
         // Art. 19: whoever received the person's data is to be told of the restriction.
         let to_tell = match request_id {
-            Some(r) => Self::open_notices_in(&mut tx, r, tenant_id, subject_ref.as_str(), ctx.at).await?,
+            Some(r) => {
+                Self::open_notices_in(&mut tx, r, tenant_id, subject_ref.as_str(), ctx.at).await?
+            }
             None => 0,
         };
         let mut event = AuditEvent::new(

@@ -25,8 +25,11 @@ pub trait SubjectStore: Send + Sync {
 
     /// The names, e-mails and phones of every other person the tenant holds, to redact
     /// them from free text shown to this one (Art. 15(4)).
-    async fn other_persons(&self, subject_ref: &SubjectRef, tenant: &str)
-    -> Result<Vec<OtherPerson>>;
+    async fn other_persons(
+        &self,
+        subject_ref: &SubjectRef,
+        tenant: &str,
+    ) -> Result<Vec<OtherPerson>>;
 
     /// Erases a person at each tenant of `scopes` in one transaction (rolled back for a dry
     /// run): future bookings cancelled and their places freed, bookings anonymized or
@@ -416,9 +419,14 @@ where
             }
             let mut to_tell = 0;
             for (_, request_id) in c.requests.iter().filter(|(t, _)| t == tenant) {
-                to_tell +=
-                    Self::open_notices_in(&mut tx, *request_id, Some(tenant_id), current_ref, ctx.at)
-                        .await?;
+                to_tell += Self::open_notices_in(
+                    &mut tx,
+                    *request_id,
+                    Some(tenant_id),
+                    current_ref,
+                    ctx.at,
+                )
+                .await?;
             }
             let event = AuditEvent::new(
                 "subject.correct",
@@ -700,9 +708,10 @@ where
             .bind(opts.only_before)
             .fetch_all(&mut **tx)
             .await?;
-            report
-                .changes
-                .extend(ids.into_iter().map(|id| change("disclosures", id, "delete")));
+            report.changes.extend(
+                ids.into_iter()
+                    .map(|id| change("disclosures", id, "delete")),
+            );
             if opts.record_in_ledger {
                 sqlx::query(
                     "insert into erasure_ledger (subject_ref, tenant_id, request_id, erased_at) values ($1, $2, $3, $4)",

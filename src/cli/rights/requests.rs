@@ -216,7 +216,13 @@ pub async fn requests(ctx: &Context, cmd: RequestsCmd, format: Format) -> Result
                 ..Default::default()
             };
             let untold_ids: Option<Vec<i64>> = if untold {
-                Some(register::untold(ctx).await?.into_iter().map(|(id, _)| id).collect())
+                Some(
+                    register::untold(ctx)
+                        .await?
+                        .into_iter()
+                        .map(|(id, _)| id)
+                        .collect(),
+                )
             } else {
                 None
             };

@@ -819,9 +819,11 @@ fn recipients_name_what_they_receive_and_an_unknown_handover_is_refused() {
         policy.recipients[0].receives,
         [Handover::Email, Handover::OfficeCopy]
     );
-    assert!(parse_policy("policies/x.toml", MINIMAL).unwrap().recipients[0]
-        .receives
-        .is_empty());
+    assert!(
+        parse_policy("policies/x.toml", MINIMAL).unwrap().recipients[0]
+            .receives
+            .is_empty()
+    );
     let bad = replace(
         "purpose = \"Betrieb der Software\"",
         "purpose = \"Betrieb der Software\"\nreceives = [\"fax\"]",
@@ -849,7 +851,15 @@ fn the_third_country_position_is_none_unless_the_policy_names_a_transfer() {
         "region = \"DE-NW\"\nthird_countries = \"Übermittlung in die USA auf Grundlage von Standardvertragsklauseln\"",
     );
     let policy = parse_policy("policies/x.toml", &named).unwrap();
-    assert!(policy.tenant.third_countries_de().starts_with("Übermittlung in die USA"));
-    let empty = replace("region = \"DE-NW\"", "region = \"DE-NW\"\nthird_countries = \" \"");
+    assert!(
+        policy
+            .tenant
+            .third_countries_de()
+            .starts_with("Übermittlung in die USA")
+    );
+    let empty = replace(
+        "region = \"DE-NW\"",
+        "region = \"DE-NW\"\nthird_countries = \" \"",
+    );
     assert!(single_error(&empty).contains("tenant.third_countries: must not be empty"));
 }

@@ -188,12 +188,19 @@ impl Letter {
         names.sort_unstable();
         names.dedup();
         for name in names {
-            let of: Vec<&DisclosureRecord> =
-                d.recipients.iter().filter(|r| r.recipient == name).collect();
+            let of: Vec<&DisclosureRecord> = d
+                .recipients
+                .iter()
+                .filter(|r| r.recipient == name)
+                .collect();
             let mut cats: Vec<&str> = of.iter().flat_map(|r| r.categories.split(',')).collect();
             cats.sort_unstable();
             cats.dedup();
-            let last = of.iter().map(|r| r.disclosed_at).max().expect("one at least");
+            let last = of
+                .iter()
+                .map(|r| r.disclosed_at)
+                .max()
+                .expect("one at least");
             actual_recipients.push(format!(
                 "{name} ({}): {} – {}-mal, zuletzt am {}",
                 role_de(&of[0].recipient_role),
@@ -243,10 +250,13 @@ fn role_de(role: &str) -> &'static str {
 
 pub(super) fn hold_row(tz: Tz, h: &HoldRecord) -> Vec<(&'static str, String)> {
     vec![
-        ("Betrifft", match &h.booking_reference {
-            Some(r) => format!("Buchung {r}"),
-            None => "Ihre Daten insgesamt".to_owned(),
-        }),
+        (
+            "Betrifft",
+            match &h.booking_reference {
+                Some(r) => format!("Buchung {r}"),
+                None => "Ihre Daten insgesamt".to_owned(),
+            },
+        ),
         ("Grund", h.reason.clone()),
         ("Bis", h.until_on.map_or_else(|| DASH.to_owned(), date_de)),
         ("Eingetragen am", local_instant_de(tz, h.created_at)),

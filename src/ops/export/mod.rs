@@ -14,10 +14,10 @@ use super::{Context, Refusal};
 use crate::domain::audit::AuditEvent;
 use crate::domain::notice::Notice;
 use crate::domain::policy::Policy;
+use crate::domain::redact::{self, Redactor};
 use crate::domain::requests::{Channel, Outcome, RequestKind, RequestStatus};
 use crate::domain::subject::{self, SubjectRef};
 use crate::domain::time::{date_de, local_date_de, local_instant_de};
-use crate::domain::redact::{self, Redactor};
 use crate::store::{
     AccessRecord, BookingRecord, ConsentRecord, DisclosureRecord, HoldRecord, InboxRecord,
     NotificationRecord, ReplyRecord, Request, RestrictionRecord, SubjectQuery, TenantData,
@@ -269,14 +269,15 @@ async fn redact_others(
     if free_text == 0 {
         return Ok(());
     }
-    let person = |first: &Option<String>, last: &Option<String>, e: &Option<String>, p: &Option<String>| {
-        redact::Person {
-            first_name: first.clone(),
-            last_name: last.clone(),
-            email: e.clone(),
-            phone: p.clone(),
-        }
-    };
+    let person =
+        |first: &Option<String>, last: &Option<String>, e: &Option<String>, p: &Option<String>| {
+            redact::Person {
+                first_name: first.clone(),
+                last_name: last.clone(),
+                email: e.clone(),
+                phone: p.clone(),
+            }
+        };
     let mut own: Vec<redact::Person> = data
         .bookings
         .iter()
