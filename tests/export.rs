@@ -34,6 +34,8 @@ on_both_backends!(
     a_request_registered_without_a_tenant_is_listed_once,
     a_name_that_is_a_spreadsheet_formula_is_neutralized_in_csv_and_exact_in_json,
     an_export_that_cannot_be_written_registers_nothing_and_leaves_no_half_folder,
+    the_auskunft_states_the_third_country_position_and_shows_holds_and_restrictions_with_others_redacted,
+    the_register_file_has_no_pseudonym_and_one_tenant_column,
 );
 
 /// Services at Recklinghausen and Westendorf and slots tomorrow, two places each.
@@ -817,4 +819,184 @@ fn scopeguard(dir: &Path) -> impl Drop {
         }
     }
     Unmount(dir.to_owned())
+}
+
+async fn the_auskunft_states_the_third_country_position_and_shows_holds_and_restrictions_with_others_redacted(
+    db: TestDb,
+) {
+    let ctx = setup(&db).await;
+    two_people(&ctx).await;
+    let r = "recklinghausen";
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let o = datenwart(&db, tmp.path(), args);
+        assert_exit(&o, 0);
+        cli::stdout(&o)
+    };
+    run(&[
+        "hold",
+        "add",
+        "--tenant",
+        r,
+        "--email",
+        ANNA,
+        "--reason",
+        "Beschwerde von Bernd Nachbarsohn (bernd.nachbar@example.org, 0160 9876543) und Herrn Nachbarsohn, Az. 3 K 12/26",
+    ]);
+    run(&[
+        "restrict",
+        "--email",
+        ANNA,
+        "--tenant",
+        r,
+        "--reason",
+        "Richtigkeit bestritten; Hinweis von fremd@example.com, +49 30 1234567",
+    ]);
+    let opened = cli::json(&datenwart(
+        &db,
+        tmp.path(),
+        &[
+            "--format",
+            "json",
+            "requests",
+            "open",
+            "--kind",
+            "rectification",
+            "--email",
+            ANNA,
+            "--tenant",
+            r,
+        ],
+    ));
+    let id = opened[0]["id"].as_i64().unwrap().to_string();
+    run(&[
+        "requests",
+        "extend",
+        &id,
+        "--reason",
+        "Rückfrage bei Weber, Bernd und bei Bernd Nachbarsohn nötig",
+    ]);
+
+    let out = tmp.path().join("anna");
+    let request = ExportRequest {
+        tenant: Some(r.into()),
+        ..request(ANNA, &out)
+    };
+    let report = export::export(&ctx, &request).await.unwrap();
+    let t = &report.tenants[0];
+    assert_eq!((t.holds, t.restrictions), (1, 1));
+
+    let letter = read(&out, "auskunft.html");
+    assert!(
+        letter.contains("Übermittlung in Drittländer (Art. 15 Abs. 2 DSGVO)"),
+        "{letter}"
+    );
+    assert!(
+        letter.contains(datenwart::domain::policy::NO_THIRD_COUNTRY),
+        "the shipped policy says none: {letter}"
+    );
+    assert_eq!(
+        json(&out)["tenants"][0]["third_countries"],
+        datenwart::domain::policy::NO_THIRD_COUNTRY
+    );
+    assert!(
+        letter.contains("Sperren wegen Aufbewahrungspflichten"),
+        "{letter}"
+    );
+    assert!(
+        letter.contains("Einschränkungen der Verarbeitung"),
+        "{letter}"
+    );
+    assert!(
+        letter.contains("Richtigkeit bestritten; Hinweis von [geschwärzt], [geschwärzt]"),
+        "{letter}"
+    );
+    assert!(letter.contains("Beschwerde von [geschwärzt] ([geschwärzt], [geschwärzt]) und [geschwärzt], Az. 3 K 12/26"), "{letter}");
+    assert!(
+        letter.contains("Rückfrage bei Weber, Bernd und bei [geschwärzt] nötig"),
+        "{letter}"
+    );
+    assert!(
+        letter.contains("Tatsächlich erhalten hat Ihre Daten bisher keiner dieser Empfänger"),
+        "{letter}"
+    );
+
+    let (header, rows) = csv_rows(&out, "sperren.csv");
+    assert_eq!(
+        header,
+        [
+            "tenant",
+            "booking_reference",
+            "reason",
+            "until_on",
+            "created_at",
+            "removed_at"
+        ]
+    );
+    assert!(rows[0][2].contains("[geschwärzt]"));
+    let (_, rows) = csv_rows(&out, "einschraenkungen.csv");
+    assert_eq!(rows.len(), 1);
+    // Bernd appears in no file, in no form.
+    for file in files_in(&out) {
+        let text = read(&out, &file).to_lowercase();
+        for needle in [
+            "nachbarsohn",
+            "bernd.nachbar",
+            "9876543",
+            "fremd@example.com",
+            "30 1234567",
+        ] {
+            assert!(!text.contains(needle), "{needle} in {file}");
+        }
+    }
+}
+
+async fn the_register_file_has_no_pseudonym_and_one_tenant_column(db: TestDb) {
+    let ctx = setup(&db).await;
+    two_people(&ctx).await;
+    let anna = subject_ref(&ctx, ANNA).await;
+    datenwart::ops::requests::open(
+        &ctx,
+        Some("recklinghausen"),
+        RequestKind::Erasure,
+        Some(&anna),
+        Channel::Letter,
+        Utc::now() - Duration::days(2),
+    )
+    .await
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("anna");
+    export::export(&ctx, &request(ANNA, &out)).await.unwrap();
+    let (header, rows) = csv_rows(&out, "antraege.csv");
+    assert_eq!(
+        header,
+        [
+            "tenant",
+            "id",
+            "kind",
+            "channel",
+            "received_at",
+            "due_on",
+            "extended_due_on",
+            "extension_reason",
+            "status",
+            "outcome",
+            "closed_at"
+        ]
+    );
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][0], "recklinghausen");
+    for file in files_in(&out) {
+        assert!(
+            !read(&out, &file).contains(anna.as_str()),
+            "the pseudonym in {file}"
+        );
+    }
+    let data = json(&out);
+    let listed = &data["tenants"][0]["requests"][0];
+    assert!(
+        listed.get("subject_ref").is_none() && listed.get("tenant").is_none(),
+        "{listed}"
+    );
 }

@@ -80,6 +80,7 @@ on_both_backends!(
     replay_erases_again_after_a_backup_is_restored,
     correction_validates_every_value_and_changes_nothing_on_error,
     the_register_computes_deadlines_and_extends_only_before_them,
+    art_19_follows_the_person_to_a_new_address_and_only_those_who_received_data_are_told,
 );
 
 async fn find_shows_a_person_by_email_phone_and_name_at_every_tenant(db: TestDb) {
@@ -724,5 +725,128 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
         stderr(&o).contains("\"auskunft\" is not one of access"),
         "{}",
         stderr(&o)
+    );
+}
+
+/// Hands every due e-mail to a pretend mail server: claimed and marked sent through the
+/// store, with the disclosures `send` records.
+async fn mark_all_sent(ctx: &Context) -> usize {
+    let now = datenwart::domain::time::now();
+    let claim = datenwart::store::Claim {
+        worker: "test".into(),
+        now,
+        until: now + Duration::minutes(5),
+        limit: 100,
+        sender_domains: [("westendorf".to_owned(), "vg-westendorf.de".to_owned())].into(),
+    };
+    let claimed = ctx.store.claim_notifications(&claim).await.unwrap();
+    for n in &claimed {
+        let policy = ctx.policies.get(&n.tenant).unwrap();
+        let sent = datenwart::store::Attempt::Sent {
+            reply: "250 ok".into(),
+            disclosed: datenwart::ops::send::disclosed_to(
+                policy,
+                &n.kind,
+                datenwart::domain::policy::Handover::Email,
+            ),
+        };
+        assert!(
+            ctx.store
+                .record_attempt("test", n.id, &sent, now)
+                .await
+                .unwrap()
+        );
+    }
+    claimed.len()
+}
+
+async fn art_19_follows_the_person_to_a_new_address_and_only_those_who_received_data_are_told(
+    db: TestDb,
+) {
+    let ctx = setup(&db).await;
+    book_both(&ctx, "westendorf", ANNA_T).await;
+    let sent = mark_all_sent(&ctx).await;
+    assert!(
+        sent >= 2,
+        "the future booking's confirmation and office copy"
+    );
+    book_both(&ctx, "westendorf", BERND_T).await; // nothing of his goes out
+    let anna = people::subject_ref(&ctx, ANNA).await;
+    let disclosed = format!(
+        "select count(*) from disclosures where subject_ref = '{}'",
+        anna.as_str()
+    );
+    assert_eq!(db.count(&disclosed).await, sent as i64);
+
+    // A new e-mail address: her disclosures follow her to the new reference, and the one
+    // recipient that received her data is to be told.
+    let new_email = "anna.berg@example.net";
+    let r = rights::correct(
+        &ctx,
+        ANNA,
+        Some("westendorf"),
+        &[format!("email={new_email}")],
+        None,
+        Channel::Letter,
+    )
+    .await
+    .unwrap();
+    assert_eq!(db.count(&disclosed).await, 0);
+    let new_ref = people::subject_ref(&ctx, new_email).await;
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from disclosures where subject_ref = '{}'",
+            new_ref.as_str()
+        ))
+        .await,
+        sent as i64
+    );
+    assert_eq!(r.to_tell.len(), 1);
+    assert_eq!(
+        r.to_tell[0].recipient,
+        "Bentjen Software GmbH, Hebelweg 8, 76275 Ettlingen"
+    );
+    assert_eq!(r.to_tell[0].recipient_role, "processor");
+    // Her later Auskunft names the recipient under her new address.
+    let data = ctx
+        .store
+        .subject_data(&new_ref, "westendorf")
+        .await
+        .unwrap();
+    assert_eq!(data.recipients.len(), sent);
+
+    // Bernd received nothing from anyone: restricting him opens nothing to tell.
+    let b = rights::restrict(
+        &ctx,
+        BERND,
+        Some("westendorf"),
+        "bestritten",
+        None,
+        Channel::Letter,
+    )
+    .await
+    .unwrap();
+    assert_eq!(b.recipients_to_tell, 0);
+    assert_eq!(db.count("select count(*) from recipient_notices").await, 1);
+    // Restricted at all tenants (no --tenant), she gets her recipient once more on that request.
+    let a = rights::restrict(&ctx, new_email, None, "bestritten", None, Channel::Letter)
+        .await
+        .unwrap();
+    assert_eq!(a.recipients_to_tell, 1);
+    let told = requests::told(
+        &ctx,
+        a.request.unwrap(),
+        "BENTJEN",
+        None,
+        Utc::now()
+            .with_timezone(&chrono_tz::Europe::Berlin)
+            .date_naive(),
+    )
+    .await
+    .unwrap();
+    assert!(told[0].told_on.is_some() && told[0].told_by.as_deref() == Some(ctx.actor.as_str()));
+    assert_eq!(
+        requests::untold(&ctx).await.unwrap(),
+        vec![(r.requests[0].1, 1)]
     );
 }

@@ -116,6 +116,9 @@ on_both_backends!(
     sent_at_starts_the_retention_period_of_a_sent_notification,
     serve_with_send_every_delivers_what_is_queued_while_it_runs,
     a_confirmation_whose_appointment_has_begun_is_not_sent,
+    a_sent_message_is_recorded_as_a_disclosure_and_a_correction_lists_whom_to_tell,
+    a_correction_reaches_every_queued_copy_and_send_delivers_the_new_values,
+    erasure_and_restriction_open_the_recipients_to_tell,
 );
 
 async fn a_confirmation_arrives_with_its_headers_calendar_entry_and_cancel_link(db: TestDb) {
@@ -643,4 +646,334 @@ async fn a_confirmation_whose_appointment_has_begun_is_not_sent(db: TestDb) {
     assert_eq!(status_of(&db, booking, "confirmation").await, "cancelled");
     // The office copy still goes: it is the office's record of the booking.
     assert_eq!(server.received_by(SENDER).len(), 1);
+}
+
+const BENTJEN: &str = "Bentjen Software GmbH, Hebelweg 8, 76275 Ettlingen";
+
+/// Today in Germany, as `requests told` counts days.
+fn today() -> chrono::NaiveDate {
+    now().with_timezone(&chrono_tz::Europe::Berlin).date_naive()
+}
+
+/// The request id of the line "request N: … recipient(s) to tell" in a command's output.
+fn request_to_tell(out: &str) -> i64 {
+    let line = out
+        .lines()
+        .find(|l| l.contains("recipient(s) to tell (Art. 19)"))
+        .unwrap_or_else(|| panic!("no recipients to tell in: {out}"));
+    line.trim_start_matches("request ")
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn a_sent_message_is_recorded_as_a_disclosure_and_a_correction_lists_whom_to_tell(
+    db: TestDb,
+) {
+    let Some(server) = SmtpServer::start() else {
+        return;
+    };
+    let ctx = setup(&db).await;
+    book(&ctx, CARLA, true).await;
+    // Nothing is disclosed before anything is handed over.
+    assert_eq!(db.count("select count(*) from disclosures").await, 0);
+    assert_exit(&send(&db, &server.url()), 0);
+
+    // The confirmation and the office copy passed the mail server of the operator the
+    // policy names (`receives = ["email"]`): two disclosures to it, none to the SMS
+    // provider (the reminder is still queued), and no address or text in them.
+    let rows = text_rows(
+        &db,
+        "select recipient || '|' || recipient_role || '|' || kind || '|' || categories
+         from disclosures order by kind",
+    )
+    .await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows[0].starts_with(&format!("{BENTJEN}|processor|confirmation|")),
+        "{rows:?}"
+    );
+    assert!(
+        rows[1].starts_with(&format!("{BENTJEN}|processor|office_copy|")),
+        "{rows:?}"
+    );
+    assert!(
+        rows[1].contains("phone") && !rows[0].contains("phone"),
+        "{rows:?}"
+    );
+    for r in &rows {
+        assert!(!r.contains("example.net") && !r.contains("Carla"), "{r}");
+    }
+    let sent_again = send(&db, &server.url());
+    assert_exit(&sent_again, 0);
+    assert_eq!(
+        db.count("select count(*) from disclosures").await,
+        2,
+        "once per handover"
+    );
+
+    // The Auskunft names the actual recipient (Art. 15(1)(c)).
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("auskunft");
+    assert_exit(
+        &cli::run(
+            &db,
+            &[
+                "export",
+                "--email",
+                CARLA.email,
+                "--tenant",
+                OE,
+                "--out",
+                folder.to_str().unwrap(),
+            ],
+        ),
+        0,
+    );
+    let letter = std::fs::read_to_string(folder.join("auskunft.html")).unwrap();
+    assert!(
+        letter.contains("Tatsächlich erhalten haben Ihre Daten"),
+        "{letter}"
+    );
+    assert!(
+        letter.contains("Bentjen Software GmbH, Hebelweg 8, 76275 Ettlingen (Auftragsverarbeiter"),
+        "{letter}"
+    );
+    let csv = std::fs::read_to_string(folder.join("empfaenger.csv")).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        3,
+        "a header and two disclosures: {csv}"
+    );
+    assert!(
+        csv.starts_with("tenant,recipient,recipient_role,categories,kind,disclosed_at"),
+        "{csv}"
+    );
+
+    // A rectification lists the recipient to tell and opens it in the register.
+    let out = cli::run(
+        &db,
+        &[
+            "correct",
+            "--email",
+            CARLA.email,
+            "--tenant",
+            OE,
+            "--set",
+            "last_name=Weiß-Berger",
+        ],
+    );
+    assert_exit(&out, 0);
+    let id = request_to_tell(&stdout(&out));
+    assert!(stdout(&out).contains(BENTJEN), "{}", stdout(&out));
+    let untold = cli::run(&db, &["--format", "json", "requests", "list", "--untold"]);
+    assert_exit(&untold, 0);
+    let ids: Vec<i64> = json(&untold)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![id]);
+    let shown = json(&cli::run(
+        &db,
+        &["--format", "json", "requests", "show", &id.to_string()],
+    ));
+    assert_eq!(shown["request"]["kind"], "rectification");
+    let recipients = shown["recipients_to_tell"].as_array().unwrap();
+    assert_eq!(recipients.len(), 1);
+    assert_eq!(recipients[0]["recipient"], BENTJEN);
+    assert_eq!(recipients[0]["told_on"], "");
+
+    // Marking told: a wrong name, a future day, an unknown request are refused.
+    let id_s = id.to_string();
+    let o = cli::run(&db, &["requests", "told", &id_s, "--recipient", "LOX24"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("not a recipient of request"),
+        "{}",
+        stderr(&o)
+    );
+    let tomorrow = (today() + Duration::days(1)).to_string();
+    let o = cli::run(
+        &db,
+        &[
+            "requests",
+            "told",
+            &id_s,
+            "--recipient",
+            "bentjen",
+            "--date",
+            &tomorrow,
+        ],
+    );
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("in the future"), "{}", stderr(&o));
+    assert_exit(
+        &cli::run(
+            &db,
+            &["requests", "told", "99999", "--recipient", "bentjen"],
+        ),
+        3,
+    );
+    assert_eq!(
+        db.count("select count(*) from recipient_notices where told_on is not null")
+            .await,
+        0
+    );
+
+    let o = cli::run(&db, &["requests", "told", &id_s, "--recipient", "bentjen"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains(&today().to_string()), "{}", stdout(&o));
+    let o = cli::run(&db, &["requests", "told", &id_s, "--recipient", "bentjen"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("was told on"), "{}", stderr(&o));
+    let untold = cli::run(&db, &["--format", "json", "requests", "list", "--untold"]);
+    assert!(json(&untold).as_array().unwrap().is_empty());
+    let audit = cli::run(
+        &db,
+        &[
+            "--format",
+            "json",
+            "audit",
+            "list",
+            "--action",
+            "request.told",
+        ],
+    );
+    assert_eq!(json(&audit).as_array().unwrap().len(), 1);
+}
+
+async fn a_correction_reaches_every_queued_copy_and_send_delivers_the_new_values(db: TestDb) {
+    let Some(server) = SmtpServer::start() else {
+        return;
+    };
+    let ctx = setup(&db).await;
+    book(&ctx, CARLA, true).await;
+    let out = cli::run(
+        &db,
+        &[
+            "correct",
+            "--email",
+            CARLA.email,
+            "--tenant",
+            OE,
+            "--set",
+            "first_name=Karla",
+            "--set",
+            "last_name=Weiß-Berger",
+            "--set",
+            "phone=0152 1223648",
+        ],
+    );
+    assert_exit(&out, 0);
+    // Nothing was sent yet, so nobody is to be told.
+    assert!(!stdout(&out).contains("to tell"), "{}", stdout(&out));
+
+    // Confirmation, office copy and SMS reminder carry the corrected values, in subject,
+    // body and recipient, and no old value is left in any notification.
+    let texts = text_rows(
+        &db,
+        "select coalesce(recipient, '') || '|' || coalesce(subject, '') || '|' || body from notifications",
+    )
+    .await;
+    assert_eq!(texts.len(), 3);
+    for t in &texts {
+        assert!(
+            !t.contains("Carla") && !t.contains("Weiß ") && !t.contains("5550123"),
+            "old value in {t}"
+        );
+    }
+    let office = texts.iter().find(|t| t.contains("Online-Buchung")).unwrap();
+    assert!(
+        office.contains("Name: Karla Weiß-Berger") && office.contains("1223648"),
+        "{office}"
+    );
+    let sms = texts.iter().find(|t| t.contains("Erinnerung:")).unwrap();
+    assert!(
+        sms.contains("1223648"),
+        "the reminder goes to the new number: {sms}"
+    );
+
+    assert_exit(&send(&db, &server.url()), 0);
+    let mails = server.received_by(CARLA.email);
+    assert_eq!(mails.len(), 1);
+    let text = mails[0].parsed().body_text(0).unwrap().into_owned();
+    assert!(text.contains("Guten Tag Karla Weiß-Berger"), "{text}");
+    assert!(!text.contains("Carla"), "{text}");
+    let copies = server.received_by(SENDER);
+    assert_eq!(copies.len(), 1);
+    let copy = copies[0].parsed().body_text(0).unwrap().into_owned();
+    assert!(copy.contains("Name: Karla Weiß-Berger"), "{copy}");
+    assert!(
+        copy.contains("1223648") && !copy.contains("5550123"),
+        "{copy}"
+    );
+}
+
+async fn erasure_and_restriction_open_the_recipients_to_tell(db: TestDb) {
+    let Some(server) = SmtpServer::start() else {
+        return;
+    };
+    let ctx = setup(&db).await;
+    book(&ctx, CARLA, false).await;
+    let erik = citizen("erik.lange@example.org");
+    book(&ctx, erik, false).await;
+    let nora = citizen("nora.neu@example.org");
+    assert_exit(&send(&db, &server.url()), 0);
+    book(&ctx, nora, false).await; // booked after the send: nothing of hers went out
+
+    let o = cli::run(
+        &db,
+        &[
+            "restrict",
+            "--email",
+            CARLA.email,
+            "--tenant",
+            OE,
+            "--reason",
+            "Richtigkeit bestritten",
+        ],
+    );
+    assert_exit(&o, 0);
+    let restricted = request_to_tell(&stdout(&o));
+    let o = cli::run(
+        &db,
+        &["erase", "--email", erik.email, "--tenant", OE, "--yes"],
+    );
+    assert_exit(&o, 0);
+    let erased = request_to_tell(&stdout(&o));
+    let o = cli::run(
+        &db,
+        &["erase", "--email", nora.email, "--tenant", OE, "--yes"],
+    );
+    assert_exit(&o, 0);
+    assert!(!stdout(&o).contains("to tell"), "{}", stdout(&o));
+
+    for id in [restricted, erased] {
+        let shown = json(&cli::run(
+            &db,
+            &["--format", "json", "requests", "show", &id.to_string()],
+        ));
+        let r = shown["recipients_to_tell"].as_array().unwrap();
+        assert_eq!(r.len(), 1, "{shown}");
+        assert_eq!(r[0]["recipient"], BENTJEN);
+    }
+    // The erased person's disclosure records went with the erasure; the duty to tell stays.
+    let erik_ref = people::subject_ref(&ctx, erik.email).await;
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from disclosures where subject_ref = '{}'",
+            erik_ref.as_str()
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        db.count("select count(*) from recipient_notices where told_on is null")
+            .await,
+        2
+    );
 }

@@ -1522,6 +1522,18 @@ async fn a_withdrawal_follows_the_legal_basis_of_the_booking_at_that_tenant(db: 
         "{reply}"
     );
     assert!(reply.contains("haben wir gelöscht"), "{reply}");
+    // The reply to Westendorf went through the operator's mail server and is recorded as a
+    // disclosure; the one to Recklinghausen, whose data were erased, leaves no record of her.
+    assert_eq!(
+        q.count("select count(*) from disclosures where kind = 'reply'")
+            .await,
+        1
+    );
+    assert_eq!(
+        q.count("select count(*) from disclosures d join tenants t on t.id = d.tenant_id where t.slug = 'recklinghausen'")
+            .await,
+        0
+    );
     // What is left of her at Recklinghausen is the register's proof of the withdrawal.
     let her = subject_ref(&ctx, ANNA).await;
     let left = ctx.store.subject_data(&her, R).await.unwrap();
@@ -1606,6 +1618,35 @@ async fn an_sms_only_withdrawal_ends_only_the_sms_reminders(db: TestDb) {
     );
     assert_eq!((r.consents_withdrawn, r.bookings_cancelled), (0, 0));
     assert_eq!(state(&q, &at_r).await, expected_state(Nothing, R));
+    // The reply says what happened: no SMS consent there, so none ended.
+    let reply = reply_text(&r);
+    assert!(
+        reply.contains("versendet bei der Online-Terminvergabe keine SMS-Erinnerungen"),
+        "{reply}"
+    );
+    assert!(
+        !reply.contains(" endet") && !reply.contains("keine SMS-Erinnerungen mehr"),
+        "no consent is said to end: {reply}"
+    );
+
+    // The same at Westendorf again: the consent ended already, nothing ends twice.
+    let body = "Bitte keine SMS-Erinnerungen mehr.";
+    let r = import_one(
+        &ctx,
+        work.path(),
+        &message("s1b", from, WESTENDORF, "SMS", body),
+    )
+    .await;
+    assert_eq!(
+        (r.outcome.as_str(), r.consents_withdrawn),
+        ("sms_withdrawn", 0)
+    );
+    let reply = reply_text(&r);
+    assert!(
+        reply.contains("liegt uns von Ihnen nicht (mehr) vor"),
+        "{reply}"
+    );
+    assert!(!reply.contains(" endet"), "{reply}");
 
     // An English SMS-only withdrawal with the consent word: the same.
     let body = "I withdraw my consent to SMS reminders.";

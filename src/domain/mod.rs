@@ -12,6 +12,7 @@ pub mod holidays;
 pub mod notice;
 pub mod office_days;
 pub mod policy;
+pub mod redact;
 pub mod requests;
 pub mod retention;
 pub mod service;

@@ -173,6 +173,7 @@ mod tests {
             supervisory_authority: "LDI NRW".into(),
             local_holidays: vec![],
             closed_days: vec![],
+            third_countries: None,
         }
     }
 

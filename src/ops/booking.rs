@@ -196,6 +196,61 @@ pub fn prepare(
     }
 }
 
+/// What a message about a booking says of it: the person as the booking holds them, the
+/// service, the appointment and the reference. Made at booking and again after a
+/// rectification (Art. 16), so every copy carries the corrected values.
+pub struct MessageFacts<'a> {
+    pub first_name: &'a str,
+    pub last_name: &'a str,
+    pub email: &'a str,
+    pub phone: Option<&'a str>,
+    pub service_name: &'a str,
+    pub starts_at: DateTime<Utc>,
+    pub reference: &'a str,
+}
+
+/// (subject, body) of a message of `kind` about a booking; None for a kind not rendered
+/// from the booking alone (a reply).
+pub fn message_text(
+    policy: &Policy,
+    kind: &str,
+    f: &MessageFacts<'_>,
+) -> Option<(Option<String>, String)> {
+    let t = &policy.tenant;
+    let when = appointment_de(t.zone(), f.starts_at);
+    let (service, reference) = (f.service_name, f.reference);
+    match kind {
+        "confirmation" => Some((
+            Some(format!("Terminbestätigung: {service} am {when}")),
+            format!(
+                "Guten Tag {} {},\n\nIhr Termin bei {} ist gebucht:\n\n  {service}\n  {when}\n  Buchungsnummer: {reference}\n\n\
+                 Absagen können Sie mit der Buchungsnummer und dem Buchungscode, den Sie bei der Buchung erhalten haben.\n\n\
+                 {}\n{}\n",
+                f.first_name, f.last_name, t.name, t.name, t.address
+            ),
+        )),
+        "office_copy" => Some((
+            Some(format!("Online-Buchung {reference}: {service} am {when}")),
+            format!(
+                "Buchung {reference}\nDienstleistung: {service}\nTermin: {when}\nName: {} {}\nE-Mail: {}\nTelefon: {}\n",
+                f.first_name,
+                f.last_name,
+                f.email,
+                f.phone.unwrap_or("-")
+            ),
+        )),
+        "sms_reminder" => Some((
+            None,
+            format!(
+                "Erinnerung: {service} am {when}, {}. Buchungsnr. {reference}",
+                t.name
+            ),
+        )),
+        "cancellation" => Some(super::closed_days::cancellation_text(policy, f)),
+        _ => None,
+    }
+}
+
 /// The confirmation to the citizen, a copy to the office where the policy has that purpose,
 /// and an SMS reminder only with the citizen's consent to it.
 fn notifications(
@@ -205,53 +260,46 @@ fn notifications(
     reference: &str,
     booked_at: DateTime<Utc>,
 ) -> Vec<NewNotification> {
-    let t = &policy.tenant;
-    let when = appointment_de(t.zone(), slot.starts_at);
     let p = &valid.person;
+    let facts = MessageFacts {
+        first_name: &p.first_name,
+        last_name: &p.last_name,
+        email: &p.email,
+        phone: p.phone.as_deref(),
+        service_name: &slot.service_name,
+        starts_at: slot.starts_at,
+        reference,
+    };
+    let text = |kind| message_text(policy, kind, &facts).expect("a kind about a booking");
+    let (subject, body) = text("confirmation");
     let mut out = vec![NewNotification {
         channel: "email",
         kind: "confirmation",
         recipient: p.email.clone(),
-        subject: Some(format!(
-            "Terminbestätigung: {} am {when}",
-            slot.service_name
-        )),
-        body: format!(
-            "Guten Tag {} {},\n\nIhr Termin bei {} ist gebucht:\n\n  {}\n  {when}\n  Buchungsnummer: {reference}\n\n\
-             Absagen können Sie mit der Buchungsnummer und dem Buchungscode, den Sie bei der Buchung erhalten haben.\n\n\
-             {}\n{}\n",
-            p.first_name, p.last_name, t.name, slot.service_name, t.name, t.address
-        ),
+        subject,
+        body,
         send_after: None,
     }];
     if policy.purpose(OFFICE_COPY_PURPOSE).is_some() {
+        let (subject, body) = text("office_copy");
         out.push(NewNotification {
             channel: "email",
             kind: "office_copy",
-            recipient: t.email.clone(),
-            subject: Some(format!("Online-Buchung {reference}: {} am {when}", slot.service_name)),
-            body: format!(
-                "Buchung {reference}\nDienstleistung: {}\nTermin: {when}\nName: {} {}\nE-Mail: {}\nTelefon: {}\n",
-                slot.service_name,
-                p.first_name,
-                p.last_name,
-                p.email,
-                p.phone.as_deref().unwrap_or("-")
-            ),
+            recipient: policy.tenant.email.clone(),
+            subject,
+            body,
             send_after: None,
         });
     }
     if let (true, Some(phone)) = (valid.sms_reminder, &p.phone) {
         let send = (slot.starts_at - Duration::hours(REMINDER_BEFORE_HOURS)).max(booked_at);
+        let (subject, body) = text("sms_reminder");
         out.push(NewNotification {
             channel: "sms",
             kind: "sms_reminder",
             recipient: phone.clone(),
-            subject: None,
-            body: format!(
-                "Erinnerung: {} am {when}, {}. Buchungsnr. {reference}",
-                slot.service_name, t.name
-            ),
+            subject,
+            body,
             send_after: Some(send),
         });
     }

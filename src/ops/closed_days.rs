@@ -160,27 +160,48 @@ pub async fn remove_closed(
 
 /// The e-mail that tells the citizen the office cancelled the appointment.
 fn cancellation_notice(policy: &Policy, b: &SlotBooking) -> NewNotification {
-    let t = &policy.tenant;
-    let when = appointment_de(t.zone(), b.starts_at);
-    let name = [b.first_name.as_deref(), b.last_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let facts = super::booking::MessageFacts {
+        first_name: b.first_name.as_deref().unwrap_or_default(),
+        last_name: b.last_name.as_deref().unwrap_or_default(),
+        email: b.email.as_deref().unwrap_or_default(),
+        phone: None,
+        service_name: &b.service_name,
+        starts_at: b.starts_at,
+        reference: &b.reference,
+    };
+    let (subject, body) = cancellation_text(policy, &facts);
     NewNotification {
         channel: "email",
         kind: "cancellation",
         recipient: b.email.clone().unwrap_or_default(),
-        subject: Some(format!(
+        subject,
+        body,
+        send_after: None,
+    }
+}
+
+/// (subject, body) of the cancellation of an appointment on a day the office closed.
+pub(super) fn cancellation_text(
+    policy: &Policy,
+    f: &super::booking::MessageFacts<'_>,
+) -> (Option<String>, String) {
+    let t = &policy.tenant;
+    let when = appointment_de(t.zone(), f.starts_at);
+    let name = [f.first_name, f.last_name]
+        .into_iter()
+        .filter(|n| !n.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    (
+        Some(format!(
             "Absage Ihres Termins: {} am {when}",
-            b.service_name
+            f.service_name
         )),
-        body: format!(
+        format!(
             "Guten Tag {name},\n\nIhren Termin bei {} müssen wir leider absagen, weil die Verwaltung an \
              diesem Tag geschlossen ist:\n\n  {}\n  {when}\n  Buchungsnummer: {}\n\n\
              Bitte buchen Sie einen neuen Termin. Wir bitten um Entschuldigung.\n\n{}\n{}\n",
-            t.name, b.service_name, b.reference, t.name, t.address
+            t.name, f.service_name, f.reference, t.name, t.address
         ),
-        send_after: None,
-    }
+    )
 }

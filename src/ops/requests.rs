@@ -8,7 +8,7 @@ use crate::domain::office_days::OfficeCalendar;
 use crate::domain::policy::Policy;
 use crate::domain::requests::{Channel, Outcome, RequestKind, RequestStatus};
 use crate::domain::subject::SubjectRef;
-use crate::store::{NewRequest, Request, RequestFilter};
+use crate::store::{NewRequest, RecipientNotice, Request, RequestFilter};
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -203,4 +203,103 @@ pub async fn ensure_noting_new(
 /// Takes back a request this command opened and could not answer.
 pub async fn discard(ctx: &Context, id: i64) -> Result<()> {
     Ok(ctx.store.discard_request(id, &ctx.audit()).await?)
+}
+
+/// The recipients to be told of request `id` (Art. 19), in the order they were opened.
+pub async fn recipients(ctx: &Context, id: i64) -> Result<Vec<RecipientNotice>> {
+    get(ctx, id).await?;
+    Ok(ctx.store.recipient_notices(id).await?)
+}
+
+/// (request id, recipients not yet told) of every request that has any.
+pub async fn untold(ctx: &Context) -> Result<Vec<(i64, i64)>> {
+    Ok(ctx.store.untold_by_request().await?)
+}
+
+/// Marks the recipient named by `recipient` (its full name as the policy writes it, or
+/// the start of it, ignoring case, when that names one recipient) as told of request `id`
+/// on `on` (default today). Returns every recipient of the request afterwards.
+pub async fn told(
+    ctx: &Context,
+    id: i64,
+    recipient: &str,
+    on: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Result<Vec<RecipientNotice>> {
+    let notices = recipients(ctx, id).await?;
+    if notices.is_empty() {
+        return Err(Refusal::InvalidInput(format!(
+            "request {id} has no recipients to tell (Art. 19): nobody received the person's data"
+        ))
+        .into());
+    }
+    let wanted = recipient.trim().to_lowercase();
+    if wanted.is_empty() {
+        return Err(Refusal::InvalidInput("--recipient: name the recipient".into()).into());
+    }
+    let exact: Vec<&RecipientNotice> = notices
+        .iter()
+        .filter(|n| n.recipient.to_lowercase() == wanted)
+        .collect();
+    let matching: Vec<&RecipientNotice> = if exact.is_empty() {
+        notices
+            .iter()
+            .filter(|n| n.recipient.to_lowercase().starts_with(&wanted))
+            .collect()
+    } else {
+        exact
+    };
+    let names = || {
+        notices
+            .iter()
+            .map(|n| format!("\"{}\"", n.recipient))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let notice = match matching.as_slice() {
+        [one] => *one,
+        [] => {
+            return Err(Refusal::InvalidInput(format!(
+                "--recipient \"{}\": not a recipient of request {id}; its recipients are {}",
+                recipient.trim(),
+                names()
+            ))
+            .into());
+        }
+        several => {
+            return Err(Refusal::InvalidInput(format!(
+                "--recipient \"{}\": names {} recipients of request {id}; write more of the name ({})",
+                recipient.trim(),
+                several.len(),
+                names()
+            ))
+            .into());
+        }
+    };
+    if let Some(day) = notice.told_on {
+        return Err(Refusal::InvalidInput(format!(
+            "request {id}: \"{}\" was told on {day} already",
+            notice.recipient
+        ))
+        .into());
+    }
+    let on = on.unwrap_or(today);
+    if on > today {
+        return Err(Refusal::InvalidInput(format!("--date {on}: the day is in the future")).into());
+    }
+    let opened = local_day(ctx, Some(&notice.tenant), notice.created_at);
+    if on < opened {
+        return Err(Refusal::InvalidInput(format!(
+            "--date {on}: before {opened}, the day the recipient was to be told"
+        ))
+        .into());
+    }
+    if !ctx.store.mark_told(notice.id, on, &ctx.audit()).await? {
+        return Err(Refusal::InvalidInput(format!(
+            "request {id}: \"{}\" was told already",
+            notice.recipient
+        ))
+        .into());
+    }
+    Ok(ctx.store.recipient_notices(id).await?)
 }

@@ -1,6 +1,7 @@
 //! The DPO's rights commands over one person: find, erase (and replay), correct, restrict,
 //! and legal holds. Each answers its request in the register.
 
+use super::booking::{MessageFacts, message_text};
 use super::requests::{self, ensure};
 use super::{Context, Refusal};
 use crate::domain::booking::{self, normalize_phone};
@@ -9,7 +10,7 @@ use crate::domain::requests::{Channel, Outcome, RequestKind};
 use crate::domain::subject::{SubjectRef, is_email_address};
 use crate::store::{
     BookingErasure, Correction, ErasureOptions, ErasureReport, ErasureScope, Hold, HoldTarget,
-    SubjectQuery,
+    RecipientNotice, SubjectQuery, UnsentMessage,
 };
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -112,16 +113,6 @@ pub async fn find(ctx: &Context, by: &FindBy, tenant: Option<&str>) -> Result<Ve
                     rows,
                 }),
         );
-        for h in ctx.store.list_holds(Some(&m.tenant), false).await? {
-            if h.subject_ref.as_ref() == Some(&m.subject_ref) {
-                out.push(Appearance {
-                    tenant: m.tenant.clone(),
-                    subject_ref: m.subject_ref.clone(),
-                    category: "holds",
-                    rows: 1,
-                });
-            }
-        }
     }
     if out.is_empty() {
         return Err(no_such_person("this person"));
@@ -145,6 +136,17 @@ pub struct Erasure {
     pub report: ErasureReport,
     /// Register entries answered, per tenant.
     pub requests: Vec<(String, i64)>,
+    /// Recipients of the person's data to be told of it (Art. 19).
+    pub to_tell: Vec<RecipientNotice>,
+}
+
+/// The Art. 19 recipients the requests answered opened.
+async fn to_tell(ctx: &Context, requests: &[(String, i64)]) -> Result<Vec<RecipientNotice>> {
+    let mut out = Vec::new();
+    for (_, id) in requests {
+        out.extend(ctx.store.recipient_notices(*id).await?);
+    }
+    Ok(out)
 }
 
 pub struct EraseRequest<'a> {
@@ -214,6 +216,7 @@ pub async fn erase(ctx: &Context, req: &EraseRequest<'_>) -> Result<Erasure> {
     Ok(Erasure {
         subject_ref,
         report,
+        to_tell: to_tell(ctx, &answered).await?,
         requests: answered,
     })
 }
@@ -255,6 +258,7 @@ pub async fn replay(ctx: &Context) -> Result<Vec<Erasure>> {
             subject_ref: entry.subject_ref,
             report,
             requests: Vec::new(),
+            to_tell: Vec::new(),
         });
     }
     Ok(out)
@@ -276,6 +280,8 @@ pub struct Rectification {
     /// Bookings changed per tenant.
     pub bookings: Vec<(String, usize)>,
     pub requests: Vec<(String, i64)>,
+    /// Recipients of the person's data to be told of the rectification (Art. 19).
+    pub to_tell: Vec<RecipientNotice>,
 }
 
 /// Art. 16: sets the given fields on the person's bookings, after validating every value.
@@ -374,9 +380,23 @@ pub async fn correct(
         .await?;
         answered.push((t.clone(), r.id));
     }
+    c.requests = answered.clone();
+    let render = |tenant: &str, m: &UnsentMessage| {
+        let policy = ctx.policies.get(tenant)?;
+        let facts = MessageFacts {
+            first_name: m.first_name.as_deref().unwrap_or_default(),
+            last_name: m.last_name.as_deref().unwrap_or_default(),
+            email: m.email.as_deref().unwrap_or_default(),
+            phone: m.phone.as_deref(),
+            service_name: &m.service_name,
+            starts_at: m.starts_at,
+            reference: &m.reference,
+        };
+        message_text(policy, &m.kind, &facts)
+    };
     let bookings = ctx
         .store
-        .correct_subject(&subject_ref, &tenants, &c, &ctx.audit())
+        .correct_subject(&subject_ref, &tenants, &c, &render, &ctx.audit())
         .await?;
     for (_, id) in &answered {
         requests::close(ctx, *id, Outcome::Rectified).await?;
@@ -385,6 +405,7 @@ pub async fn correct(
         subject_ref,
         fields: c.fields,
         bookings,
+        to_tell: to_tell(ctx, &answered).await?,
         requests: answered,
     })
 }
@@ -397,6 +418,11 @@ pub struct RestrictionReport {
     pub restriction: Option<i64>,
     pub lifted: usize,
     pub request: Option<i64>,
+    /// Recipients of the person's data to be told of the restriction (Art. 19).
+    #[serde(skip)]
+    pub to_tell: Vec<RecipientNotice>,
+    /// How many.
+    pub recipients_to_tell: usize,
 }
 
 /// Art. 18: the person's data stay, are not used, and are not erased by `erase` or retention.
@@ -437,12 +463,15 @@ pub async fn restrict(
         )
         .await?;
     requests::close(ctx, r.id, Outcome::Restricted).await?;
+    let to_tell = ctx.store.recipient_notices(r.id).await?;
     Ok(RestrictionReport {
         subject_ref,
         tenant: tenant.map(str::to_owned),
         restriction: Some(id),
         lifted: 0,
         request: Some(r.id),
+        recipients_to_tell: to_tell.len(),
+        to_tell,
     })
 }
 
@@ -464,6 +493,8 @@ pub async fn lift(ctx: &Context, email: &str, tenant: Option<&str>) -> Result<Re
         restriction: None,
         lifted,
         request: None,
+        to_tell: Vec::new(),
+        recipients_to_tell: 0,
     })
 }
 

@@ -11,10 +11,11 @@
 use super::Context;
 use crate::domain::audit::AuditEvent;
 use crate::domain::delivery::{self, CLAIM_LEASE, ErrorClass, LEASE_MARGIN};
+use crate::domain::policy::{Handover, Policy};
 use crate::domain::time::now;
 use crate::mail::outgoing::{self, ComposeError};
 use crate::mail::smtp::Mailer;
-use crate::store::{Attempt, Backlog, Claim, Outgoing};
+use crate::store::{Attempt, Backlog, Claim, DisclosedTo, Outgoing};
 use anyhow::Context as _;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -205,7 +206,10 @@ async fn attempt(ctx: &Context, req: &SendRequest<'_>, n: &Outgoing) -> Attempt 
     match req.mailer.send(&composed.envelope, &composed.bytes).await {
         Ok(reply) => {
             tracing::info!(notification = n.id, kind = %n.kind, attempt = n.attempts, "sent");
-            Attempt::Sent { reply }
+            Attempt::Sent {
+                reply,
+                disclosed: disclosed_to(policy, &n.kind, Handover::Email),
+            }
         }
         Err(e) => {
             let outcome = failed(e.class);
@@ -226,6 +230,47 @@ async fn attempt(ctx: &Context, req: &SendRequest<'_>, n: &Outgoing) -> Attempt 
             }
             outcome
         }
+    }
+}
+
+/// The recipients a message of this kind, on this channel, is handed to, with the
+/// categories of data it carries — from the policy's `recipient.receives` and purposes.
+pub fn disclosed_to(policy: &Policy, kind: &str, channel: Handover) -> Vec<DisclosedTo> {
+    let categories = disclosed_categories(policy, kind);
+    policy
+        .recipients
+        .iter()
+        .filter(|r| {
+            r.receives.contains(&channel)
+                || (kind == "office_copy" && r.receives.contains(&Handover::OfficeCopy))
+        })
+        .map(|r| DisclosedTo {
+            recipient: r.name.clone(),
+            role: r.role.as_str(),
+            categories: categories.clone(),
+        })
+        .collect()
+}
+
+/// What a message of this kind carries: the office copy and the SMS reminder what their
+/// purposes list; a confirmation or cancellation the booking's name, e-mail, service and
+/// slot (not phone, address or birth date); a reply the e-mail address.
+fn disclosed_categories(policy: &Policy, kind: &str) -> Vec<String> {
+    let of = |purpose: &str| policy.purpose(purpose).map(|p| p.categories.clone());
+    let booking = || {
+        policy
+            .booking_purpose()
+            .categories
+            .iter()
+            .filter(|c| !matches!(c.as_str(), "phone" | "address" | "birth_date"))
+            .cloned()
+            .collect()
+    };
+    match kind {
+        "office_copy" => of("office_copy").unwrap_or_else(booking),
+        "sms_reminder" => of("sms_reminder").unwrap_or_else(|| vec!["phone".into()]),
+        "confirmation" | "cancellation" => booking(),
+        _ => vec!["email".into()],
     }
 }
 

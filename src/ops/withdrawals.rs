@@ -147,8 +147,14 @@ async fn write_pending(ctx: &Context, outbox: &Path, reply: &PendingReply) -> Re
             path.display()
         )
     })?;
+    // The outbox goes to the mail server: the reply is a disclosure to its operator.
+    let disclosed = ctx
+        .policies
+        .get(&reply.tenant)
+        .map(|p| super::send::disclosed_to(p, "reply", crate::domain::policy::Handover::Email))
+        .unwrap_or_default();
     ctx.store
-        .reply_written(reply.id, crate::domain::time::now())
+        .reply_written(reply.id, crate::domain::time::now(), &disclosed)
         .await?;
     Ok(path)
 }
@@ -530,10 +536,32 @@ fn render_reply(
                 }
             } else {
                 body.push_str(
-                    "Ihre gebuchten Termine bleiben bestehen; sie beruhen nicht auf Ihrer Einwilligung. \
-                     Freiwillige Zusatzleistungen wie die SMS-Erinnerung erhalten Sie nicht mehr.\n\n",
+                    "Ihre gebuchten Termine bleiben bestehen; sie beruhen nicht auf Ihrer Einwilligung.",
                 );
+                if reply.policy.purpose(SMS_PURPOSE).is_some() {
+                    body.push_str(
+                        " Freiwillige Zusatzleistungen wie die SMS-Erinnerung erhalten Sie nicht mehr.",
+                    );
+                }
+                body.push_str("\n\n");
             }
+        }
+        // Only what happened is said: a tenant without SMS reminders never had a consent
+        // to them, and a person who never gave one has none that could end.
+        (InboxOutcome::SmsWithdrawn, _) if reply.policy.purpose(SMS_PURPOSE).is_none() => {
+            body.push_str(&format!(
+                "wir haben Ihre Nachricht vom {date} erhalten. Die {} versendet bei der \
+                 Online-Terminvergabe keine SMS-Erinnerungen; eine Einwilligung dazu liegt uns \
+                 nicht vor, und Sie erhalten von uns keine SMS. Ihre Termine bleiben bestehen.\n\n",
+                t.name
+            ))
+        }
+        (InboxOutcome::SmsWithdrawn, _) if result.consents_withdrawn == 0 => {
+            body.push_str(&format!(
+                "wir haben Ihre Nachricht vom {date} erhalten. Eine Einwilligung in SMS-Erinnerungen \
+                 liegt uns von Ihnen nicht (mehr) vor; Sie erhalten keine SMS-Erinnerungen. \
+                 Ihre Termine bleiben bestehen.\n\n"
+            ))
         }
         (InboxOutcome::SmsWithdrawn, _) => body.push_str(&format!(
             "wir haben Ihren Widerruf vom {date} erhalten: Sie erhalten keine SMS-Erinnerungen mehr, \

@@ -57,8 +57,12 @@ pub struct Outgoing {
 /// What became of one attempt.
 #[derive(Clone, Debug)]
 pub enum Attempt {
-    /// The server accepted the message; `reply` is its answer.
-    Sent { reply: String },
+    /// The server accepted the message; `reply` is its answer. `disclosed` are the
+    /// recipients the message was handed to (Art. 15(1)(c), 19), recorded with the mark.
+    Sent {
+        reply: String,
+        disclosed: Vec<DisclosedTo>,
+    },
     /// Failed; tried again at `next`, or failed for good when `None`.
     Failed {
         class: ErrorClass,
@@ -281,7 +285,7 @@ where
         let _turn = self.write_turn().await;
         let mut tx = self.begin_write().await?;
         let changed = match attempt {
-            Attempt::Sent { reply } => sqlx::query(
+            Attempt::Sent { reply, .. } => sqlx::query(
                 "update notifications set status = 'sent', sent_at = $2, smtp_reply = $3,
                      claimed_by = null, claimed_until = null, next_attempt_at = null,
                      last_error_class = null
@@ -317,6 +321,10 @@ where
             .await?
             .rows_affected(),
         };
+        // The disclosure is recorded with the mark that the message went out, once.
+        if let (Attempt::Sent { disclosed, .. }, 1) = (attempt, changed) {
+            Self::record_disclosures_in(&mut tx, id, disclosed, now).await?;
+        }
         tx.commit().await?;
         Ok(changed == 1)
     }

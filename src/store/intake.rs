@@ -44,8 +44,15 @@ pub trait IntakeStore: Send + Sync {
     /// Replies whose file is not written yet (a run stopped after the commit), oldest first.
     async fn pending_replies(&self) -> Result<Vec<PendingReply>>;
 
-    /// Marks a reply written and clears its text and subject reference.
-    async fn reply_written(&self, id: i64, at: DateTime<Utc>) -> Result<()>;
+    /// Marks a reply written and clears its text and subject reference. The reply is
+    /// recorded as disclosed to `disclosed` (the mail server it goes through) while the
+    /// person still has a booking at the tenant (not after a withdrawal that erased them).
+    async fn reply_written(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        disclosed: &[crate::store::DisclosedTo],
+    ) -> Result<()>;
 }
 
 #[async_trait]
@@ -208,21 +215,56 @@ where
 
     async fn pending_replies(&self) -> Result<Vec<PendingReply>> {
         Ok(sqlx::query_as(
-            "select id, file_name, eml from replies where written_at is null order by id",
+            "select r.id, t.slug as tenant, r.file_name, r.eml from replies r
+             join tenants t on t.id = r.tenant_id where r.written_at is null order by r.id",
         )
         .fetch_all(&self.pool)
         .await?)
     }
 
-    async fn reply_written(&self, id: i64, at: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
+    async fn reply_written(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+        disclosed: &[crate::store::DisclosedTo],
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let about: Option<(i64, String)> = sqlx::query_as(
+            "select r.tenant_id, r.subject_ref from replies r
+             where r.id = $1 and r.written_at is null and r.subject_ref is not null
+               and exists (select 1 from bookings b where b.tenant_id = r.tenant_id
+                           and b.subject_ref = r.subject_ref)",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let written = sqlx::query(
             "update replies set written_at = $2, eml = null, subject_ref = null
              where id = $1 and written_at is null",
         )
         .bind(id)
         .bind(at)
-        .execute(&self.pool)
-        .await?;
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if let (Some((tenant_id, subject_ref)), 1) = (about, written) {
+            for d in disclosed {
+                sqlx::query(
+                    "insert into disclosures (tenant_id, subject_ref, recipient, recipient_role,
+                         categories, kind, notification_id, disclosed_at)
+                     values ($1, $2, $3, $4, $5, 'reply', null, $6)",
+                )
+                .bind(tenant_id)
+                .bind(subject_ref.as_str())
+                .bind(d.recipient.as_str())
+                .bind(d.role)
+                .bind(d.categories.join(","))
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
         // The text held the recipient's address: it must not stay in the WAL either.
         self.after_erasure().await?;
         Ok(())
@@ -382,8 +424,13 @@ where
             .bind(ctx.at)
             .fetch_one(&mut **tx)
             .await?;
+            let tenant: String = sqlx::query_scalar("select slug from tenants where id = $1")
+                .bind(tenant_id)
+                .fetch_one(&mut **tx)
+                .await?;
             result.reply = Some(PendingReply {
                 id,
+                tenant,
                 file_name: new.file_name,
                 eml: new.eml,
             });

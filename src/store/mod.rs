@@ -10,6 +10,7 @@ mod booking;
 mod breaches;
 mod columns;
 mod delivery;
+mod disclosures;
 mod intake;
 mod postgres;
 mod register;
@@ -27,6 +28,7 @@ pub use breaches::{Affected, Breach, BreachStore, NewBreach, Notified};
 pub use delivery::{
     Appointment, Attempt, Backlog, Claim, DeliveryStore, FailedNotification, Outgoing,
 };
+pub use disclosures::{DisclosedTo, DisclosureRecord, DisclosureStore, RecipientNotice};
 pub use intake::IntakeStore;
 pub use register::RegisterStore;
 pub use report::ReportStore;
@@ -326,6 +328,7 @@ pub trait Store:
     + DeliveryStore
     + BreachStore
     + ReportStore
+    + DisclosureStore
 {
 }
 
@@ -340,14 +343,15 @@ impl<T> Store for T where
         + DeliveryStore
         + BreachStore
         + ReportStore
+        + DisclosureStore
 {
 }
 
 /// The area traits, for calling the store's methods.
 pub mod prelude {
     pub use super::{
-        AdminStore, AuditStore, BookingStore, BreachStore, DeliveryStore, IntakeStore,
-        RegisterStore, ReportStore, RetentionStore, Store, SubjectStore,
+        AdminStore, AuditStore, BookingStore, BreachStore, DeliveryStore, DisclosureStore,
+        IntakeStore, RegisterStore, ReportStore, RetentionStore, Store, SubjectStore,
     };
 }
 

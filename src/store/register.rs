@@ -207,9 +207,18 @@ where
         .bind(ctx.at)
         .fetch_one(&mut *tx)
         .await?;
-        let mut event =
-            AuditEvent::new("subject.restrict", serde_json::json!({ "restriction": id }))
-                .subject(subject_ref);
+        // Art. 19: whoever received the person's data is to be told of the restriction.
+        let to_tell = match request_id {
+            Some(r) => {
+                Self::open_notices_in(&mut tx, r, tenant_id, subject_ref.as_str(), ctx.at).await?
+            }
+            None => 0,
+        };
+        let mut event = AuditEvent::new(
+            "subject.restrict",
+            serde_json::json!({ "restriction": id, "recipients_to_tell": to_tell }),
+        )
+        .subject(subject_ref);
         event.tenant = tenant.map(str::to_owned);
         Self::append_audit(&mut tx, ctx, &event).await?;
         tx.commit().await?;

@@ -130,6 +130,41 @@ pub struct TenantData {
     pub inbox: Vec<InboxRecord>,
     /// Replies to the person's messages not yet written to the outbox (after a crash).
     pub replies: Vec<ReplyRecord>,
+    /// Legal holds on the person or on their bookings, removed ones too.
+    pub holds: Vec<HoldRecord>,
+    /// Restrictions of processing (Art. 18), lifted ones too.
+    pub restrictions: Vec<RestrictionRecord>,
+    /// The actual recipients of the person's data (Art. 15(1)(c)): each disclosure.
+    pub recipients: Vec<crate::store::DisclosureRecord>,
+}
+
+/// A legal hold as the person's Auskunft shows it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct HoldRecord {
+    /// The booking it is on; none for a hold on the person.
+    pub booking_reference: Option<String>,
+    pub reason: String,
+    pub until_on: Option<NaiveDate>,
+    pub created_at: DateTime<Utc>,
+    pub removed_at: Option<DateTime<Utc>>,
+}
+
+/// A restriction (Art. 18) as the person's Auskunft shows it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct RestrictionRecord {
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+    pub lifted_at: Option<DateTime<Utc>>,
+}
+
+/// What the store knows of people other than the one asking, to redact them from free
+/// text (Art. 15(4)).
+#[derive(Clone, Debug, Default, sqlx::FromRow)]
+pub struct OtherPerson {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
 }
 
 impl TenantData {
@@ -141,10 +176,13 @@ impl TenantData {
             && self.requests.is_empty()
             && self.inbox.is_empty()
             && self.replies.is_empty()
+            && self.holds.is_empty()
+            && self.restrictions.is_empty()
+            && self.recipients.is_empty()
     }
 
     /// (category, rows) in the order an Auskunft lists them.
-    pub fn counts(&self) -> [(&'static str, usize); 7] {
+    pub fn counts(&self) -> [(&'static str, usize); 10] {
         [
             ("bookings", self.bookings.len()),
             ("consents", self.consents.len()),
@@ -153,6 +191,9 @@ impl TenantData {
             ("requests", self.requests.len()),
             ("inbox", self.inbox.len()),
             ("replies", self.replies.len()),
+            ("holds", self.holds.len()),
+            ("restrictions", self.restrictions.len()),
+            ("recipients", self.recipients.len()),
         ]
     }
 }
@@ -240,7 +281,30 @@ pub struct Correction {
     pub birth_date: Option<NaiveDate>,
     /// Field names, for the audit trail (never the values).
     pub fields: Vec<&'static str>,
+    /// The rectification request answered at each tenant: its Art. 19 recipients are
+    /// opened in the correction's transaction.
+    pub requests: Vec<(String, i64)>,
 }
+
+/// A message not yet handed over, with what its booking now says, for re-rendering it
+/// after a rectification.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct UnsentMessage {
+    pub id: i64,
+    pub kind: String,
+    pub reference: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub service_name: String,
+    pub starts_at: DateTime<Utc>,
+}
+
+/// Renders (subject, body) of an unsent message at a tenant from its corrected booking;
+/// None leaves the message as it is. Called inside the correction's transaction.
+pub type RenderMessage<'a> =
+    dyn Fn(&str, &UnsentMessage) -> Option<(Option<String>, String)> + Send + Sync + 'a;
 
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
 pub struct Hold {
@@ -365,6 +429,8 @@ pub type RenderReply<'a> = dyn Fn(&IntakeResult) -> Option<NewReply> + Send + Sy
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct PendingReply {
     pub id: i64,
+    /// The tenant that answers.
+    pub tenant: String,
     pub file_name: String,
     pub eml: String,
 }

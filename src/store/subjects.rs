@@ -23,6 +23,14 @@ pub trait SubjectStore: Send + Sync {
     /// Every row about one person at one tenant, by category.
     async fn subject_data(&self, subject_ref: &SubjectRef, tenant: &str) -> Result<TenantData>;
 
+    /// The names, e-mails and phones of every other person the tenant holds, to redact
+    /// them from free text shown to this one (Art. 15(4)).
+    async fn other_persons(
+        &self,
+        subject_ref: &SubjectRef,
+        tenant: &str,
+    ) -> Result<Vec<OtherPerson>>;
+
     /// Erases a person at each tenant of `scopes` in one transaction (rolled back for a dry
     /// run): future bookings cancelled and their places freed, bookings anonymized or
     /// deleted, their notifications and access-log rows deleted, consents reduced to the
@@ -41,6 +49,7 @@ pub trait SubjectStore: Send + Sync {
         subject_ref: &SubjectRef,
         tenants: &[String],
         correction: &Correction,
+        render: &RenderMessage<'_>,
         ctx: &AuditContext,
     ) -> Result<Vec<(String, usize)>>;
 }
@@ -233,6 +242,31 @@ where
         .bind(subject_ref)
         .fetch_all(&mut *tx)
         .await?;
+        let holds = sqlx::query_as(
+            "select b.reference as booking_reference, h.reason, h.until_on, h.created_at, h.removed_at
+             from holds h left join bookings b on b.id = h.booking_id
+             where h.tenant_id = $1 and (h.subject_ref = $2 or b.subject_ref = $2) order by h.id",
+        )
+        .bind(tenant_id)
+        .bind(subject_ref)
+        .fetch_all(&mut *tx)
+        .await?;
+        let restrictions = sqlx::query_as(
+            "select reason, created_at, lifted_at from restrictions
+             where subject_ref = $2 and (tenant_id = $1 or tenant_id is null) order by id",
+        )
+        .bind(tenant_id)
+        .bind(subject_ref)
+        .fetch_all(&mut *tx)
+        .await?;
+        let recipients = sqlx::query_as(
+            "select recipient, recipient_role, categories, kind, disclosed_at from disclosures
+             where tenant_id = $1 and subject_ref = $2 order by disclosed_at, id",
+        )
+        .bind(tenant_id)
+        .bind(subject_ref)
+        .fetch_all(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(TenantData {
             tenant: tenant.to_owned(),
@@ -243,7 +277,29 @@ where
             requests,
             inbox,
             replies,
+            holds,
+            restrictions,
+            recipients,
         })
+    }
+
+    async fn other_persons(
+        &self,
+        subject_ref: &SubjectRef,
+        tenant: &str,
+    ) -> Result<Vec<OtherPerson>> {
+        let mut tx = self.pool.begin().await?;
+        let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
+        let rows = sqlx::query_as(
+            "select distinct first_name, last_name, email, phone from bookings
+             where tenant_id = $1 and subject_ref is not null and subject_ref <> $2",
+        )
+        .bind(tenant_id)
+        .bind(subject_ref)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows)
     }
 
     async fn erase_subject(
@@ -269,6 +325,7 @@ where
         subject_ref: &SubjectRef,
         tenants: &[String],
         c: &Correction,
+        render: &RenderMessage<'_>,
         ctx: &AuditContext,
     ) -> Result<Vec<(String, usize)>> {
         let mut tx = self.begin_admin().await?;
@@ -307,6 +364,7 @@ where
                     "update holds set subject_ref = $3 where tenant_id = $1 and subject_ref = $2",
                     "update requests set subject_ref = $3 where (tenant_id = $1 or tenant_id is null) and subject_ref = $2",
                     "update restrictions set subject_ref = $3 where (tenant_id = $1 or tenant_id is null) and subject_ref = $2",
+                    "update disclosures set subject_ref = $3 where tenant_id = $1 and subject_ref = $2",
                 ] {
                     sqlx::query(sql)
                         .bind(tenant_id)
@@ -329,9 +387,51 @@ where
             .bind(&c.phone)
             .execute(&mut *tx)
             .await?;
+            // Every copy not yet handed over says what the booking now says (Art. 16): the
+            // confirmation, the office copy, the reminder are rendered again from it.
+            // Claimed ones are being sent right now, sent ones record what went out.
+            let unsent: Vec<UnsentMessage> = sqlx::query_as(
+                "select n.id, n.kind, b.reference, b.first_name, b.last_name, b.email, b.phone,
+                        s.name as service_name, b.appointment_start as starts_at
+                 from notifications n join bookings b on b.id = n.booking_id
+                 join services s on s.id = b.service_id
+                 where b.tenant_id = $1 and b.subject_ref = $2
+                   and n.status in ('queued', 'failed', 'cancelled') order by n.id",
+            )
+            .bind(tenant_id)
+            .bind(current_ref)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut rendered = 0u64;
+            for m in &unsent {
+                if let Some((subject, body)) = render(tenant, m) {
+                    rendered += sqlx::query(
+                        "update notifications set subject = $2, body = $3
+                         where id = $1 and status in ('queued', 'failed', 'cancelled')",
+                    )
+                    .bind(m.id)
+                    .bind(subject)
+                    .bind(body)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                }
+            }
+            let mut to_tell = 0;
+            for (_, request_id) in c.requests.iter().filter(|(t, _)| t == tenant) {
+                to_tell += Self::open_notices_in(
+                    &mut tx,
+                    *request_id,
+                    Some(tenant_id),
+                    current_ref,
+                    ctx.at,
+                )
+                .await?;
+            }
             let event = AuditEvent::new(
                 "subject.correct",
-                serde_json::json!({ "fields": c.fields, "bookings": changed, "new_subject_ref": new_ref }),
+                serde_json::json!({ "fields": c.fields, "bookings": changed, "new_subject_ref": new_ref,
+                                    "messages_rendered": rendered, "recipients_to_tell": to_tell }),
             )
             .tenant(tenant)
             .subject(subject_ref);
@@ -593,6 +693,25 @@ where
             report
                 .changes
                 .extend(ids.into_iter().map(|id| change("replies", id, "delete")));
+            // Art. 19: whoever received the person's data is to be told of the erasure;
+            // the record of what they received goes with the rest.
+            if let Some(request_id) = scope.request_id {
+                Self::open_notices_in(tx, request_id, Some(tenant_id), subject_ref.as_str(), now)
+                    .await?;
+            }
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "delete from disclosures where tenant_id = $1 and subject_ref = $2
+                   and ($3 is null or disclosed_at <= $3) returning id",
+            )
+            .bind(tenant_id)
+            .bind(subject_ref)
+            .bind(opts.only_before)
+            .fetch_all(&mut **tx)
+            .await?;
+            report.changes.extend(
+                ids.into_iter()
+                    .map(|id| change("disclosures", id, "delete")),
+            );
             if opts.record_in_ledger {
                 sqlx::query(
                     "insert into erasure_ledger (subject_ref, tenant_id, request_id, erased_at) values ($1, $2, $3, $4)",

@@ -36,6 +36,7 @@ pub async fn correct(ctx: &Context, args: CorrectArgs, format: Format) -> Result
         .bookings
         .iter()
         .map(|(t, n)| format!("{t}: {} corrected in {n} booking(s)", r.fields.join(", ")))
+        .chain(super::to_tell_lines(&r.to_tell))
         .collect::<Vec<_>>()
         .join("\n");
     #[derive(Serialize)]

@@ -87,6 +87,9 @@ fn render_erasure(format: Format, erasures: &[Erasure]) -> Result<()> {
                 for (tenant, id) in &e.requests {
                     writeln!(out, "request {id} at {tenant} closed")?;
                 }
+                for line in super::to_tell_lines(&e.to_tell) {
+                    writeln!(out, "{line}")?;
+                }
             }
             drop(out);
             render::rows(format, &rows)

@@ -32,3 +32,23 @@ pub struct RequestOpts {
 fn parse_channel(s: &str) -> Result<Channel, String> {
     s.parse()
 }
+
+/// The lines that tell the DPO whom to inform of a change (Art. 19), one per request.
+pub(crate) fn to_tell_lines(notices: &[crate::store::RecipientNotice]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut requests: Vec<i64> = notices.iter().map(|n| n.request_id).collect();
+    requests.dedup();
+    for id in requests {
+        let names: Vec<&str> = notices
+            .iter()
+            .filter(|n| n.request_id == id)
+            .map(|n| n.recipient.as_str())
+            .collect();
+        out.push(format!(
+            "request {id}: {} recipient(s) to tell (Art. 19): {}; when done: datenwart requests told {id} --recipient NAME",
+            names.len(),
+            names.join("; ")
+        ));
+    }
+    out
+}

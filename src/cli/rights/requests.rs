@@ -7,7 +7,7 @@ use crate::domain::requests::{Channel, Outcome, RequestKind, RequestStatus};
 use crate::ops::requests as register;
 use crate::ops::rights;
 use crate::ops::{Context, Refusal};
-use crate::store::{Request, RequestFilter};
+use crate::store::{RecipientNotice, Request, RequestFilter};
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use clap::Subcommand;
@@ -44,9 +44,22 @@ pub enum RequestsCmd {
         /// Only open requests due within this period, e.g. 7d
         #[arg(long)]
         due_within: Option<RetentionPeriod>,
+        /// Only requests with recipients not yet told of them (Art. 19), open or closed
+        #[arg(long)]
+        untold: bool,
     },
-    /// One request in full
+    /// One request in full, with the recipients to be told of it (Art. 19)
     Show { id: i64 },
+    /// Record that a recipient was told of a rectification, erasure or restriction (Art. 19)
+    Told {
+        id: i64,
+        /// The recipient as `requests show` lists it, or the start of its name
+        #[arg(long)]
+        recipient: String,
+        /// The day it was told: YYYY-MM-DD (default: today)
+        #[arg(long)]
+        date: Option<NaiveDate>,
+    },
     /// Extend the deadline by one or two months, with a reason, before the first deadline
     Extend {
         id: i64,
@@ -117,6 +130,32 @@ fn request_row(r: Request, today: NaiveDate) -> RequestRow {
     }
 }
 
+/// A recipient to be told of a request (Art. 19), as `requests show` and `told` list it.
+#[derive(Serialize, Tabled)]
+struct RecipientRow {
+    request: i64,
+    tenant: String,
+    recipient: String,
+    role: String,
+    to_tell_since: String,
+    told_on: String,
+    told_by: String,
+}
+
+impl From<RecipientNotice> for RecipientRow {
+    fn from(n: RecipientNotice) -> Self {
+        RecipientRow {
+            request: n.request_id,
+            tenant: n.tenant,
+            recipient: n.recipient,
+            role: n.recipient_role,
+            to_tell_since: render::instant(&n.created_at),
+            told_on: n.told_on.map(|d| d.to_string()).unwrap_or_default(),
+            told_by: n.told_by.unwrap_or_default(),
+        }
+    }
+}
+
 /// Today in Germany: deadlines are calendar days there.
 fn today() -> NaiveDate {
     crate::domain::time::now()
@@ -157,6 +196,7 @@ pub async fn requests(ctx: &Context, cmd: RequestsCmd, format: Format) -> Result
             status,
             overdue,
             due_within,
+            untold,
         } => {
             let status = match &status {
                 Some(s) => Some(s.parse::<RequestStatus>().map_err(|_| {
@@ -175,14 +215,59 @@ pub async fn requests(ctx: &Context, cmd: RequestsCmd, format: Format) -> Result
                 due_on_or_before,
                 ..Default::default()
             };
+            let untold_ids: Option<Vec<i64>> = if untold {
+                Some(
+                    register::untold(ctx)
+                        .await?
+                        .into_iter()
+                        .map(|(id, _)| id)
+                        .collect(),
+                )
+            } else {
+                None
+            };
             let rows: Vec<RequestRow> = register::list(ctx, &filter)
                 .await?
                 .into_iter()
+                .filter(|r| untold_ids.as_ref().is_none_or(|ids| ids.contains(&r.id)))
                 .map(|r| request_row(r, today))
                 .collect();
             render::rows(format, &rows)?;
         }
-        RequestsCmd::Show { id } => show(register::get(ctx, id).await?)?,
+        RequestsCmd::Show { id } => {
+            let request = request_row(register::get(ctx, id).await?, today);
+            let recipients: Vec<RecipientRow> = register::recipients(ctx, id)
+                .await?
+                .into_iter()
+                .map(RecipientRow::from)
+                .collect();
+            match format {
+                Format::Json => render::json(&serde_json::json!({
+                    "request": request,
+                    "recipients_to_tell": recipients,
+                }))?,
+                Format::Csv => render::rows(format, std::slice::from_ref(&request))?,
+                Format::Table => {
+                    render::rows(format, std::slice::from_ref(&request))?;
+                    if !recipients.is_empty() {
+                        println!("recipients to tell (Art. 19):");
+                        render::rows(format, &recipients)?;
+                    }
+                }
+            }
+        }
+        RequestsCmd::Told {
+            id,
+            recipient,
+            date,
+        } => {
+            let rows: Vec<RecipientRow> = register::told(ctx, id, &recipient, date, today)
+                .await?
+                .into_iter()
+                .map(RecipientRow::from)
+                .collect();
+            render::rows(format, &rows)?;
+        }
         RequestsCmd::Extend { id, reason, months } => {
             show(register::extend(ctx, id, months, &reason, today).await?)?
         }

@@ -50,6 +50,10 @@ pub async fn restrict(ctx: &Context, args: RestrictArgs, format: Format) -> Resu
         ),
         None => format!("{} restriction(s) lifted", r.lifted),
     };
+    let human = std::iter::once(human)
+        .chain(super::to_tell_lines(&r.to_tell))
+        .collect::<Vec<_>>()
+        .join("\n");
     render::report(format, &human, &r, std::slice::from_ref(&r))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -32,6 +32,7 @@ const TENANT_FIELDS: &[&str] = &[
     "supervisory_authority",
     "local_holidays",
     "closed_days",
+    "third_countries",
 ];
 const PURPOSE_FIELDS: &[&str] = &[
     "*",
@@ -42,7 +43,7 @@ const PURPOSE_FIELDS: &[&str] = &[
     "categories",
     "consent",
 ];
-const RECIPIENT_FIELDS: &[&str] = &["*", "name", "role", "purpose", "purposes"];
+const RECIPIENT_FIELDS: &[&str] = &["*", "name", "role", "purpose", "purposes", "receives"];
 const RETENTION_FIELDS: &[&str] = &["*", "after", "since", "action"];
 
 #[derive(Deserialize)]
@@ -76,6 +77,7 @@ struct RawTenant {
     local_holidays: Option<Spanned<Vec<Spanned<String>>>>,
     closed_days: Option<Spanned<Vec<Spanned<String>>>>,
     confirm: Confirm,
+    third_countries: Text,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +109,7 @@ struct RawRecipient {
     purpose: Text,
     purposes: Option<Spanned<Vec<Spanned<String>>>>,
     confirm: Confirm,
+    receives: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -350,6 +353,7 @@ impl Checker<'_> {
 
         let local_holidays = self.local_holidays(t, region.as_deref().filter(|_| region_ok));
         let closed_days = self.closed_days(t);
+        let third_countries = self.optional(&t.third_countries, "tenant.third_countries");
 
         let slug_line = t.slug.as_ref().map_or(header, |s| self.line(s));
         if !email_ok || !region_ok {
@@ -372,6 +376,7 @@ impl Checker<'_> {
                 supervisory_authority: supervisory_authority?,
                 local_holidays: local_holidays?,
                 closed_days: closed_days?,
+                third_countries,
             },
             SourceLines {
                 slug: slug_line,
@@ -697,6 +702,7 @@ impl Checker<'_> {
             }
         };
         let purpose = self.required(&r.purpose, header, "recipient.purpose");
+        let receives = self.receives(r);
         let mut purposes = Vec::new();
         let mut purposes_ok = true;
         for entry in r.purposes.iter().flat_map(|l| l.get_ref()) {
@@ -728,7 +734,41 @@ impl Checker<'_> {
             role: role?,
             purpose: purpose?,
             purposes,
+            receives: receives?,
         })
+    }
+
+    /// Optional; each a [`Handover`] name, once.
+    fn receives(&mut self, r: &RawRecipient) -> Option<Vec<Handover>> {
+        const FIELD: &str = "recipient.receives";
+        let Some(list) = &r.receives else {
+            return Some(Vec::new());
+        };
+        let mut ok = true;
+        let mut out = Vec::new();
+        for entry in list.get_ref() {
+            let line = self.line(entry);
+            match Handover::from_name(entry.get_ref().trim()) {
+                Some(h) if out.contains(&h) => {
+                    ok = false;
+                    self.error(line, FIELD, format!("\"{}\" is listed twice", h.as_str()));
+                }
+                Some(h) => out.push(h),
+                None => {
+                    ok = false;
+                    self.error(
+                        line,
+                        FIELD,
+                        format!(
+                            "unknown handover \"{}\"; use one of {}",
+                            entry.get_ref(),
+                            names(Handover::ALL.iter().map(|h| h.as_str()))
+                        ),
+                    );
+                }
+            }
+        }
+        ok.then_some(out)
     }
 
     fn retention(

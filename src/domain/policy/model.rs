@@ -137,6 +137,9 @@ pub struct TenantInfo {
     pub local_holidays: Vec<LocalHoliday>,
     /// Days the office is closed although no holiday: no slots, deadlines unchanged.
     pub closed_days: Vec<ClosedDay>,
+    /// Art. 15(2), 13(1)(f): `none` (or left out) when no data go to a third country or an
+    /// international organisation; otherwise the transfer and its safeguards, in German.
+    pub third_countries: Option<String>,
 }
 
 impl TenantInfo {
@@ -264,6 +267,9 @@ pub struct Recipient {
     /// Ids of the purposes whose data this recipient receives; empty = every purpose
     /// (the old form, which the checker warns about).
     pub purposes: Vec<String>,
+    /// What the service hands to this recipient; each handover is recorded as a
+    /// disclosure of the person's data to it (Art. 15(1)(c), Art. 19).
+    pub receives: Vec<Handover>,
 }
 
 impl Recipient {
@@ -275,6 +281,47 @@ impl Recipient {
     /// The name without its address: "LOX24 GmbH" of "LOX24 GmbH, Seestraße 109, …".
     pub fn short_name(&self) -> &str {
         self.name.split(',').next().unwrap_or(&self.name).trim()
+    }
+}
+
+/// What the service hands to a recipient (`recipient.receives` in the policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Handover {
+    /// Every e-mail the service sends (its mail server relays it).
+    Email,
+    /// Every SMS (the SMS provider).
+    Sms,
+    /// The copy of each booking to the office.
+    OfficeCopy,
+}
+
+impl Handover {
+    pub const ALL: &'static [Handover] = &[Handover::Email, Handover::Sms, Handover::OfficeCopy];
+
+    pub fn from_name(name: &str) -> Option<Handover> {
+        Self::ALL.iter().copied().find(|h| h.as_str() == name)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Handover::Email => "email",
+            Handover::Sms => "sms",
+            Handover::OfficeCopy => "office_copy",
+        }
+    }
+}
+
+/// The text `third_countries = "none"` stands for.
+pub const NO_THIRD_COUNTRY: &str = "Ihre Daten werden nicht an Empfänger in Drittländern (außerhalb der Europäischen Union und des Europäischen Wirtschaftsraums) oder an internationale Organisationen übermittelt.";
+
+impl TenantInfo {
+    /// Art. 15(2): the third-country position in German, from `third_countries`.
+    pub fn third_countries_de(&self) -> String {
+        match self.third_countries.as_deref().map(str::trim) {
+            None | Some("none") => NO_THIRD_COUNTRY.to_owned(),
+            Some(text) => text.to_owned(),
+        }
     }
 }
 

@@ -1024,3 +1024,59 @@ fn the_shipped_policies_have_no_review_findings_besides_their_confirm_lists() {
         assert!(findings.is_empty(), "{file}: {findings:#?}");
     }
 }
+
+#[test]
+fn recipients_name_what_they_receive_and_an_unknown_handover_is_refused() {
+    let source = replace(
+        "purpose = \"Betrieb der Software\"",
+        "purpose = \"Betrieb der Software\"\nreceives = [\"email\", \"office_copy\"]",
+    );
+    let policy = parse_policy("policies/x.toml", &source).unwrap();
+    assert_eq!(
+        policy.recipients[0].receives,
+        [Handover::Email, Handover::OfficeCopy]
+    );
+    assert!(
+        parse_policy("policies/x.toml", MINIMAL).unwrap().recipients[0]
+            .receives
+            .is_empty()
+    );
+    let bad = replace(
+        "purpose = \"Betrieb der Software\"",
+        "purpose = \"Betrieb der Software\"\nreceives = [\"fax\"]",
+    );
+    let line = line_number(&bad, "receives");
+    assert_eq!(
+        single_error(&bad),
+        format!(
+            "{line}: recipient.receives: unknown handover \"fax\"; use one of email, sms, office_copy"
+        )
+    );
+    let twice = replace(
+        "purpose = \"Betrieb der Software\"",
+        "purpose = \"Betrieb der Software\"\nreceives = [\"sms\", \"sms\"]",
+    );
+    assert!(single_error(&twice).contains("\"sms\" is listed twice"));
+}
+
+#[test]
+fn the_third_country_position_is_none_unless_the_policy_names_a_transfer() {
+    let none = parse_policy("policies/x.toml", MINIMAL).unwrap();
+    assert_eq!(none.tenant.third_countries_de(), NO_THIRD_COUNTRY);
+    let named = replace(
+        "region = \"DE-NW\"",
+        "region = \"DE-NW\"\nthird_countries = \"Übermittlung in die USA auf Grundlage von Standardvertragsklauseln\"",
+    );
+    let policy = parse_policy("policies/x.toml", &named).unwrap();
+    assert!(
+        policy
+            .tenant
+            .third_countries_de()
+            .starts_with("Übermittlung in die USA")
+    );
+    let empty = replace(
+        "region = \"DE-NW\"",
+        "region = \"DE-NW\"\nthird_countries = \" \"",
+    );
+    assert!(single_error(&empty).contains("tenant.third_countries: must not be empty"));
+}

@@ -15,12 +15,50 @@ pub(super) struct DatenJson<'a> {
 pub(super) struct TenantJson<'a> {
     pub(super) tenant_name: &'a str,
     pub(super) request_id: i64,
+    /// Art. 15(2): whether and how the data go to a third country.
+    pub(super) third_countries: String,
     #[serde(flatten)]
-    pub(super) data: &'a TenantData,
+    pub(super) data: PersonData<'a>,
+}
+
+/// The person's rows in daten.json: every category, the register without its internal
+/// pseudonym.
+#[derive(Serialize)]
+pub(super) struct PersonData<'a> {
+    tenant: &'a str,
+    bookings: &'a [BookingRecord],
+    consents: &'a [ConsentRecord],
+    notifications: &'a [NotificationRecord],
+    access_log: &'a [AccessRecord],
+    #[serde(serialize_with = "requests_for_person")]
+    requests: &'a [Request],
+    inbox: &'a [InboxRecord],
+    replies: &'a [ReplyRecord],
+    holds: &'a [HoldRecord],
+    restrictions: &'a [RestrictionRecord],
+    recipients: &'a [DisclosureRecord],
+}
+
+impl<'a> From<&'a TenantData> for PersonData<'a> {
+    fn from(d: &'a TenantData) -> Self {
+        PersonData {
+            tenant: &d.tenant,
+            bookings: &d.bookings,
+            consents: &d.consents,
+            notifications: &d.notifications,
+            access_log: &d.access_log,
+            requests: &d.requests,
+            inbox: &d.inbox,
+            replies: &d.replies,
+            holds: &d.holds,
+            restrictions: &d.restrictions,
+            recipients: &d.recipients,
+        }
+    }
 }
 
 /// The CSV file of each category, in the order of `TenantData::counts`.
-pub(super) const CSV_FILES: [(&str, &str); 7] = [
+pub(super) const CSV_FILES: [(&str, &str); 10] = [
     ("bookings", "buchungen.csv"),
     ("consents", "einwilligungen.csv"),
     ("notifications", "benachrichtigungen.csv"),
@@ -28,7 +66,51 @@ pub(super) const CSV_FILES: [(&str, &str); 7] = [
     ("requests", "antraege.csv"),
     ("inbox", "nachrichten.csv"),
     ("replies", "antworten.csv"),
+    ("holds", "sperren.csv"),
+    ("restrictions", "einschraenkungen.csv"),
+    ("recipients", "empfaenger.csv"),
 ];
+
+/// A register entry as the person gets it: without the internal pseudonym and without a
+/// tenant of its own (the file's first column names it).
+#[derive(Serialize)]
+pub(super) struct RequestForPerson<'a> {
+    id: i64,
+    kind: RequestKind,
+    channel: Channel,
+    received_at: DateTime<Utc>,
+    due_on: chrono::NaiveDate,
+    extended_due_on: Option<chrono::NaiveDate>,
+    extension_reason: Option<&'a str>,
+    status: RequestStatus,
+    outcome: Option<Outcome>,
+    closed_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> From<&'a Request> for RequestForPerson<'a> {
+    fn from(r: &'a Request) -> Self {
+        RequestForPerson {
+            id: r.id,
+            kind: r.kind,
+            channel: r.channel,
+            received_at: r.received_at,
+            due_on: r.due_on,
+            extended_due_on: r.extended_due_on,
+            extension_reason: r.extension_reason.as_deref(),
+            status: r.status,
+            outcome: r.outcome,
+            closed_at: r.closed_at,
+        }
+    }
+}
+
+/// `TenantData`'s `requests` in daten.json, as [`RequestForPerson`].
+pub(super) fn requests_for_person<S: serde::Serializer>(
+    requests: &[Request],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_seq(requests.iter().map(RequestForPerson::from))
+}
 
 pub(super) fn csv_file(category: &str) -> &'static str {
     CSV_FILES
@@ -57,9 +139,20 @@ pub(super) fn csv_files(parts: &[Part<'_>]) -> Result<Vec<(&'static str, Vec<u8>
         tenant_csv(&rows(parts, |d| &d.consents))?,
         tenant_csv(&rows(parts, |d| &d.notifications))?,
         tenant_csv(&rows(parts, |d| &d.access_log))?,
-        tenant_csv(&rows(parts, |d| &d.requests))?,
+        tenant_csv(
+            &rows(parts, |d| &d.requests)
+                .into_iter()
+                .map(|(t, r)| (t, RequestForPerson::from(r)))
+                .collect::<Vec<_>>()
+                .iter()
+                .map(|(t, r)| (*t, r))
+                .collect::<Vec<_>>(),
+        )?,
         tenant_csv(&rows(parts, |d| &d.inbox))?,
         tenant_csv(&rows(parts, |d| &d.replies))?,
+        tenant_csv(&rows(parts, |d| &d.holds))?,
+        tenant_csv(&rows(parts, |d| &d.restrictions))?,
+        tenant_csv(&rows(parts, |d| &d.recipients))?,
     ];
     Ok(CSV_FILES
         .iter()

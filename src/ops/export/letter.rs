@@ -27,6 +27,11 @@ pub(super) struct Letter {
     categories: Vec<String>,
     /// The CSV files holding this tenant's rows.
     csv_files: Vec<&'static str>,
+    /// Art. 15(1)(c): the recipients that actually received the person's data, each once
+    /// with what and when (CJEU C-154/21).
+    actual_recipients: Vec<String>,
+    /// Art. 15(2): the third-country position.
+    third_countries: String,
 }
 
 /// One category of the copy: a table with a row per record, or (`compact == false`, for
@@ -154,6 +159,56 @@ impl Letter {
                 d.replies.iter().map(|r| reply_row(tz, r)).collect(),
             ));
         }
+        if !d.holds.is_empty() {
+            sections.push(Section::new(
+                "Sperren wegen Aufbewahrungspflichten",
+                "Sperren, wegen derer Ihre Daten trotz Fristablauf oder Löschantrag aufbewahrt werden (z. B. laufende Verfahren). Angaben über andere Personen sind geschwärzt (Art. 15 Abs. 4 DSGVO).",
+                true,
+                d.holds.iter().map(|h| hold_row(tz, h)).collect(),
+            ));
+        }
+        if !d.restrictions.is_empty() {
+            sections.push(Section::new(
+                "Einschränkungen der Verarbeitung",
+                "Einschränkungen der Verarbeitung Ihrer Daten (Art. 18 DSGVO). Angaben über andere Personen sind geschwärzt (Art. 15 Abs. 4 DSGVO).",
+                true,
+                d.restrictions.iter().map(|r| restriction_row(tz, r)).collect(),
+            ));
+        }
+        if !d.recipients.is_empty() {
+            sections.push(Section::new(
+                "Weitergaben an Empfänger",
+                "Jede Weitergabe Ihrer Daten an einen Empfänger: wem, welche Daten, wann und mit welcher Nachricht.",
+                true,
+                d.recipients.iter().map(|r| disclosure_row(tz, r)).collect(),
+            ));
+        }
+        let mut actual_recipients: Vec<String> = Vec::new();
+        let mut names: Vec<&str> = d.recipients.iter().map(|r| r.recipient.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let of: Vec<&DisclosureRecord> = d
+                .recipients
+                .iter()
+                .filter(|r| r.recipient == name)
+                .collect();
+            let mut cats: Vec<&str> = of.iter().flat_map(|r| r.categories.split(',')).collect();
+            cats.sort_unstable();
+            cats.dedup();
+            let last = of
+                .iter()
+                .map(|r| r.disclosed_at)
+                .max()
+                .expect("one at least");
+            actual_recipients.push(format!(
+                "{name} ({}): {} – {}-mal, zuletzt am {}",
+                role_de(&of[0].recipient_role),
+                cats.join(", "),
+                of.len(),
+                local_date_de(tz, last)
+            ));
+        }
         let mut categories: Vec<String> = Vec::new();
         for c in notice.purposes.iter().flat_map(|p| &p.categories) {
             if !categories.contains(c) {
@@ -180,8 +235,61 @@ impl Letter {
             sections,
             categories,
             csv_files,
+            actual_recipients,
+            third_countries: part.policy.tenant.third_countries_de(),
         }
     }
+}
+
+fn role_de(role: &str) -> &'static str {
+    match crate::domain::policy::RecipientRole::from_name(role) {
+        Some(r) => r.describe_de(),
+        None => "Empfänger",
+    }
+}
+
+pub(super) fn hold_row(tz: Tz, h: &HoldRecord) -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "Betrifft",
+            match &h.booking_reference {
+                Some(r) => format!("Buchung {r}"),
+                None => "Ihre Daten insgesamt".to_owned(),
+            },
+        ),
+        ("Grund", h.reason.clone()),
+        ("Bis", h.until_on.map_or_else(|| DASH.to_owned(), date_de)),
+        ("Eingetragen am", local_instant_de(tz, h.created_at)),
+        ("Aufgehoben am", opt_instant(tz, h.removed_at)),
+    ]
+}
+
+pub(super) fn restriction_row(tz: Tz, r: &RestrictionRecord) -> Vec<(&'static str, String)> {
+    vec![
+        ("Grund", r.reason.clone()),
+        ("Seit", local_instant_de(tz, r.created_at)),
+        ("Aufgehoben am", opt_instant(tz, r.lifted_at)),
+    ]
+}
+
+pub(super) fn disclosure_row(tz: Tz, r: &DisclosureRecord) -> Vec<(&'static str, String)> {
+    vec![
+        ("Empfänger", r.recipient.clone()),
+        ("Rolle", role_de(&r.recipient_role).to_owned()),
+        ("Daten", r.categories.replace(',', ", ")),
+        (
+            "Anlass",
+            match r.kind.as_str() {
+                "confirmation" => "Terminbestätigung an Sie".to_owned(),
+                "office_copy" => "Kopie der Buchung an die Verwaltung".to_owned(),
+                "sms_reminder" => "SMS-Erinnerung an Sie".to_owned(),
+                "cancellation" => "Absage Ihres Termins".to_owned(),
+                "reply" => "Antwort auf Ihre E-Mail".to_owned(),
+                other => other.to_owned(),
+            },
+        ),
+        ("Übermittelt am", local_instant_de(tz, r.disclosed_at)),
+    ]
 }
 
 pub(super) const DASH: &str = "–";

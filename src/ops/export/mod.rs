@@ -14,12 +14,13 @@ use super::{Context, Refusal};
 use crate::domain::audit::AuditEvent;
 use crate::domain::notice::Notice;
 use crate::domain::policy::Policy;
+use crate::domain::redact::{self, Redactor};
 use crate::domain::requests::{Channel, Outcome, RequestKind, RequestStatus};
 use crate::domain::subject::{self, SubjectRef};
 use crate::domain::time::{date_de, local_date_de, local_instant_de};
 use crate::store::{
-    AccessRecord, BookingRecord, ConsentRecord, InboxRecord, NotificationRecord, ReplyRecord,
-    Request, SubjectQuery, TenantData,
+    AccessRecord, BookingRecord, ConsentRecord, DisclosureRecord, HoldRecord, InboxRecord,
+    NotificationRecord, ReplyRecord, Request, RestrictionRecord, SubjectQuery, TenantData,
 };
 use anyhow::{Context as _, Result};
 use askama::Template;
@@ -69,6 +70,10 @@ pub struct TenantExport {
     /// Replies to the person's e-mails not yet written to the outbox (a run stopped after
     /// committing them; the next `withdrawals import` writes them). Usually none.
     pub replies: usize,
+    pub holds: usize,
+    pub restrictions: usize,
+    /// Disclosures of the person's data to recipients (Art. 15(1)(c)).
+    pub recipients: usize,
 }
 
 /// One tenant's part of the answer.
@@ -153,6 +158,7 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
             data.requests.retain(|r| {
                 r.id != request.id && (r.tenant.is_some() || shared_listed.insert(r.id))
             });
+            redact_others(ctx, &subject_ref, tenant, email, &mut data).await?;
             parts.push(Part {
                 policy,
                 request,
@@ -236,9 +242,68 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
             requests: d.requests.len(),
             inbox: d.inbox.len(),
             replies: d.replies.len(),
+            holds: d.holds.len(),
+            restrictions: d.restrictions.len(),
+            recipients: d.recipients.len(),
         });
     }
     Ok(report)
+}
+
+/// Blacks out other people in the free text staff wrote about the person — the reasons of
+/// holds, restrictions and extensions (Art. 15(4), rule in `domain::redact`).
+async fn redact_others(
+    ctx: &Context,
+    subject_ref: &SubjectRef,
+    tenant: &str,
+    email: &str,
+    data: &mut TenantData,
+) -> Result<()> {
+    let free_text = data.holds.len()
+        + data.restrictions.len()
+        + data
+            .requests
+            .iter()
+            .filter(|r| r.extension_reason.is_some())
+            .count();
+    if free_text == 0 {
+        return Ok(());
+    }
+    let person =
+        |first: &Option<String>, last: &Option<String>, e: &Option<String>, p: &Option<String>| {
+            redact::Person {
+                first_name: first.clone(),
+                last_name: last.clone(),
+                email: e.clone(),
+                phone: p.clone(),
+            }
+        };
+    let mut own: Vec<redact::Person> = data
+        .bookings
+        .iter()
+        .map(|b| person(&b.first_name, &b.last_name, &b.email, &b.phone))
+        .collect();
+    own.push(person(&None, &None, &Some(email.to_owned()), &None));
+    let others: Vec<redact::Person> = ctx
+        .store
+        .other_persons(subject_ref, tenant)
+        .await?
+        .iter()
+        .map(|o| person(&o.first_name, &o.last_name, &o.email, &o.phone))
+        .collect();
+    let r = Redactor::new(&own, &others);
+    for h in &mut data.holds {
+        h.reason = r.redact(&h.reason);
+    }
+    for x in &mut data.restrictions {
+        x.reason = r.redact(&x.reason);
+    }
+    for q in &mut data.requests {
+        if let Some(reason) = &q.extension_reason {
+            q.extension_reason = Some(r.redact(reason));
+        }
+    }
+    Ok(())
 }
 
 /// A request named with `--request`: open, an access (or portability) request, and not
@@ -426,7 +491,8 @@ fn write_folder(
             .map(|p| TenantJson {
                 tenant_name: &p.policy.tenant.name,
                 request_id: p.request.id,
-                data: &p.data,
+                third_countries: p.policy.tenant.third_countries_de(),
+                data: (&p.data).into(),
             })
             .collect(),
     })?;
