@@ -334,7 +334,7 @@ fn policy_check_warns_and_strict_fails_on_what_a_review_would_flag() {
     let bad = confirmed
         .replacen(
             "legal_basis = \"public_task\"\nlegal_basis_ref = \"Art. 6 Abs. 1 lit. e DSGVO i. V. m. § 3 Abs. 1 DSG NRW\"",
-            "legal_basis = \"legitimate_interest\"",
+            "legal_basis = \"legitimate_interest\"\nlegitimate_interests = \"Abwehr von Angriffen\"",
             1,
         )
         .replacen("Bentjen Software GmbH (Betrieb der Software)", "ihr Dienstleister", 1);
