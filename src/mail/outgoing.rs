@@ -172,6 +172,8 @@ mod tests {
             supervisory_authority: "LDI NRW".into(),
             local_holidays: vec![],
             closed_days: vec![],
+            case_officer: None,
+            file_reference_prefix: None,
         }
     }
 

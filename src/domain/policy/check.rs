@@ -42,6 +42,8 @@ struct RawTenant {
     supervisory_authority: Text,
     local_holidays: Option<Spanned<Vec<Spanned<String>>>>,
     closed_days: Option<Spanned<Vec<Spanned<String>>>>,
+    case_officer: Text,
+    file_reference_prefix: Text,
 }
 
 #[derive(Deserialize)]
@@ -209,6 +211,9 @@ impl Checker<'_> {
         let website = self.optional(&t.website, "tenant.website");
         let representative = self.optional(&t.representative, "tenant.representative");
         let dpo = self.required(&t.dpo, header, "tenant.dpo");
+        let case_officer = self.optional(&t.case_officer, "tenant.case_officer");
+        let file_reference_prefix =
+            self.optional(&t.file_reference_prefix, "tenant.file_reference_prefix");
 
         let region = self.required(&t.region, header, "tenant.region");
         let mut region_ok = region.is_some();
@@ -275,6 +280,8 @@ impl Checker<'_> {
                 supervisory_authority: supervisory_authority?,
                 local_holidays: local_holidays?,
                 closed_days: closed_days?,
+                case_officer,
+                file_reference_prefix,
             },
             SourceLines {
                 slug: slug_line,

@@ -105,6 +105,12 @@ pub struct TenantInfo {
     pub local_holidays: Vec<LocalHoliday>,
     /// Days the office is closed although no holiday: no slots, deadlines unchanged.
     pub closed_days: Vec<ClosedDay>,
+    /// Who signs the letters of Art. 12 (a name or a function, e.g. "Frau Beispiel,
+    /// Datenschutzbeauftragte"); the letters are signed with the tenant's name when absent.
+    pub case_officer: Option<String>,
+    /// Put before a request's number to make the Aktenzeichen of its letters
+    /// (e.g. "DS-RE" gives "DS-RE-12"); "DS" when absent.
+    pub file_reference_prefix: Option<String>,
 }
 
 impl TenantInfo {
@@ -113,6 +119,12 @@ impl TenantInfo {
         self.timezone
             .parse()
             .expect("timezone validated by parse_policy")
+    }
+
+    /// The Aktenzeichen of a request's letters: the policy's prefix and the register id.
+    pub fn file_reference(&self, request_id: i64) -> String {
+        let prefix = self.file_reference_prefix.as_deref().unwrap_or("DS");
+        format!("{prefix}-{request_id}")
     }
 }
 
