@@ -22,7 +22,7 @@ pub enum WithdrawalsCmd {
     Resolve {
         /// The message's key (Message-ID or sha256:…), as `withdrawals review` shows it
         message: String,
-        /// withdrawn, sms_withdrawn, access_request, erasure_request or not_a_request
+        /// withdrawn, sms_withdrawn, access_request, erasure_request, objection_request or not_a_request
         #[arg(long = "as")]
         decision: String,
         /// Whose request it is (required unless not_a_request)

@@ -249,6 +249,13 @@ fn effect_of(
                 due_on,
             },
         ),
+        Intent::ObjectionRequest => (
+            InboxOutcome::ObjectionRequest,
+            IntakeEffect::OpenRequest {
+                kind: RequestKind::Objection,
+                due_on,
+            },
+        ),
         Intent::NotARequest => (InboxOutcome::NotARequest, IntakeEffect::Nothing),
         Intent::Review => (InboxOutcome::Review, IntakeEffect::Nothing),
     })
@@ -445,13 +452,7 @@ async fn record(
         return Ok(report);
     }
     let outcome = report.outcome;
-    let answered = matches!(
-        outcome,
-        InboxOutcome::Withdrawn
-            | InboxOutcome::SmsWithdrawn
-            | InboxOutcome::AccessRequest
-            | InboxOutcome::ErasureRequest
-    );
+    let answered = outcome.is_applied();
     let render = |result: &IntakeResult| {
         reply
             .as_ref()
@@ -540,13 +541,17 @@ fn render_reply(
              Ihre Einwilligung dazu endet mit Wirkung für die Zukunft. Ihre Termine bleiben bestehen.\n\n"
         )),
         (kind, IntakeEffect::OpenRequest { due_on, .. }) => {
-            let what = if kind == InboxOutcome::AccessRequest {
-                "auf Auskunft über Ihre personenbezogenen Daten (Art. 15 DSGVO)"
-            } else {
-                "auf Löschung Ihrer personenbezogenen Daten (Art. 17 DSGVO)"
+            let what = match kind {
+                InboxOutcome::AccessRequest => {
+                    "Antrag auf Auskunft über Ihre personenbezogenen Daten (Art. 15 DSGVO)"
+                }
+                InboxOutcome::ObjectionRequest => {
+                    "Widerspruch gegen die Verarbeitung Ihrer personenbezogenen Daten (Art. 21 DSGVO)"
+                }
+                _ => "Antrag auf Löschung Ihrer personenbezogenen Daten (Art. 17 DSGVO)",
             };
             body.push_str(&format!(
-                "wir haben Ihren Antrag {what} am {date} erhalten und unter der Nummer {} erfasst. \
+                "wir haben Ihren {what} am {date} erhalten und unter der Nummer {} erfasst. \
                  Wir beantworten ihn spätestens bis zum {} (Art. 12 Abs. 3 DSGVO).\n\n",
                 result.request_id.unwrap_or_default(),
                 date_de(*due_on)
@@ -654,6 +659,7 @@ pub async fn resolve(
         InboxOutcome::SmsWithdrawn => Intent::SmsWithdrawal,
         InboxOutcome::AccessRequest => Intent::AccessRequest,
         InboxOutcome::ErasureRequest => Intent::ErasureRequest,
+        InboxOutcome::ObjectionRequest => Intent::ObjectionRequest,
         InboxOutcome::NotARequest => Intent::NotARequest,
         _ => return Err(Refusal::InvalidInput(decisions()).into()),
     };

@@ -109,6 +109,40 @@ pub struct Request {
     pub outcome: Option<Outcome>,
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The reasons of the decision (a refusal's, an objection's), for the letter.
+    pub close_reason: Option<String>,
+}
+
+/// What a granted objection covers: the ids of the policy's purposes based on Art. 6(1)(e)
+/// or (f). `office_copy` and `access_log` are stopped at once by the store.
+#[derive(Clone, Debug)]
+pub struct ObjectionGrant {
+    pub purposes: Vec<String>,
+}
+
+/// The purpose whose messages (the office's copy of a booking) a granted objection cancels.
+pub const OFFICE_COPY_PURPOSE: &str = "office_copy";
+/// The purpose whose rows (the person's access-log rows) a granted objection deletes.
+pub const ACCESS_LOG_PURPOSE: &str = "access_log";
+
+/// What deciding a request changed besides the register.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ObjectionEffects {
+    /// The objection recorded (granted objections only).
+    pub objection: Option<i64>,
+    pub office_copies_cancelled: usize,
+    pub access_log_deleted: usize,
+}
+
+/// A granted objection, as the Auskunft and `send` see it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Objection {
+    pub id: i64,
+    pub tenant: String,
+    pub request_id: Option<i64>,
+    /// Comma-separated purpose ids.
+    pub purposes: String,
+    pub created_at: DateTime<Utc>,
 }
 
 impl Request {
@@ -269,6 +303,8 @@ pub struct Restriction {
     pub reason: String,
     pub created_at: DateTime<Utc>,
     pub lifted_at: Option<DateTime<Utc>>,
+    /// The register entry of the restriction request, where there is one.
+    pub request_id: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
