@@ -352,6 +352,9 @@ pub struct InboxEntry {
     pub reason: Option<String>,
     /// The withdrawal address it reached.
     pub address: Option<String>,
+    /// How it reached the office: `email` for the mailbox; `letter`, `phone`, `in_person`
+    /// (`withdrawals record`) or `web` (the citizen page) for withdrawals recorded like a mail.
+    pub channel: Channel,
 }
 
 /// What a message does besides being recorded; applied in the same transaction.
