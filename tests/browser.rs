@@ -242,15 +242,16 @@ async fn a_citizen_withdraws_consent_on_the_page_in_headless_chromium(db: TestDb
     );
 
     // With the code: withdrawn, the appointment cancelled, the data erased (Recklinghausen's
-    // booking rests on consent), and the page says what the reply mail says.
+    // booking rests on consent), and the page says what the reply mail says. (A link with
+    // the reference fills it in, as the cancel link does.)
     browser
-        .go(&format!("{site}/t/recklinghausen/widerrufen"))
+        .go(&format!("{site}/t/recklinghausen/widerrufen?buchung={reference}"))
         .await;
-    browser
-        .wait_for("#reference")
-        .await
-        .type_in(&reference)
-        .await;
+    browser.wait_for("#scope-all").await;
+    assert_eq!(
+        browser.find("#reference").await.property("value").await,
+        json!(reference)
+    );
     browser.find("#code").await.type_in(&code).await;
     assert!(browser.find("#scope-all").await.selected().await);
     browser.find("#withdraw").await.click().await;
@@ -291,19 +292,20 @@ async fn a_citizen_withdraws_consent_on_the_page_in_headless_chromium(db: TestDb
         "the reply waits for the next `withdrawals import` to write it into the outbox"
     );
 
-    // The code is gone with the data: a second try finds nothing to withdraw.
+    // The code was erased with the data: it opens nothing any more.
     browser
-        .go(&format!("{site}/t/recklinghausen/widerrufen"))
+        .go(&format!("{site}/t/recklinghausen/widerrufen?x=1&buchung={reference}"))
         .await;
-    browser
-        .wait_for("#reference")
-        .await
-        .type_in(&reference)
-        .await;
+    browser.wait_for("#scope-all").await;
     browser.find("#code").await.type_in(&code).await;
     browser.find("#withdraw").await.click().await;
     let again = browser.wait_for("#result").await.text().await;
-    assert!(again.contains("nicht bekannt"), "{again}");
+    assert!(again.contains("passt nicht"), "{again}");
+    assert_eq!(
+        db.count("select count(*) from requests where kind = 'withdrawal'")
+            .await,
+        1
+    );
 
     browser.quit().await;
 }
