@@ -59,7 +59,13 @@ async fn book(ctx: &Context, tenant: &str, who: Citizen) {
 fn reply_of(path: &Path) -> String {
     let raw = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let head = String::from_utf8_lossy(&raw);
-    let head = head.split("\r\n\r\n").next().unwrap_or("").split("\n\n").next().unwrap_or("");
+    let head = head
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or("")
+        .split("\n\n")
+        .next()
+        .unwrap_or("");
     format!("{head}\n\n{}", datenwart::mail::parse(&raw).unwrap().text)
 }
 
@@ -87,8 +93,20 @@ fn open_request(db: &TestDb, kind: &str, email: &str, tenant: &str, received: &s
     let o = run(
         db,
         &[
-            "--format", "json", "requests", "open", "--kind", kind, "--email", email, "--tenant",
-            tenant, "--received", received, "--channel", "letter",
+            "--format",
+            "json",
+            "requests",
+            "open",
+            "--kind",
+            kind,
+            "--email",
+            email,
+            "--tenant",
+            tenant,
+            "--received",
+            received,
+            "--channel",
+            "letter",
         ],
     );
     assert_exit(&o, 0);
@@ -138,10 +156,17 @@ async fn an_objection_by_mail_is_registered_answered_and_when_granted_stops_e_an
     let id = report[0]["request_id"].as_i64().unwrap();
 
     // Registered as an open objection with its deadline, and answered.
-    let o = run(&db, &["--format", "json", "requests", "show", &id.to_string()]);
+    let o = run(
+        &db,
+        &["--format", "json", "requests", "show", &id.to_string()],
+    );
     let r = &json(&o)[0];
     assert_eq!(
-        (r["kind"].as_str(), r["status"].as_str(), r["channel"].as_str()),
+        (
+            r["kind"].as_str(),
+            r["status"].as_str(),
+            r["channel"].as_str()
+        ),
         (Some("objection"), Some("open"), Some("email"))
     );
     assert!(!r["due_on"].as_str().unwrap().is_empty());
@@ -303,8 +328,10 @@ async fn an_objection_by_letter_is_rejected_with_a_refusal_letter_naming_authori
     }
     assert_eq!(db.count("select count(*) from objections").await, 0);
     assert!(
-        db.count("select count(*) from notifications where kind = 'office_copy' and status = 'queued'")
-            .await
+        db.count(
+            "select count(*) from notifications where kind = 'office_copy' and status = 'queued'"
+        )
+        .await
             > 0,
         "a rejected objection stops nothing"
     );
@@ -318,7 +345,13 @@ async fn the_letters_of_article_12_name_reasons_dates_authority_and_remedy(db: T
 
     // Extension (Art. 12(3) s. 3): reasons, the first and the new deadline, within the month.
     let received = (Utc::now() - Duration::days(3)).date_naive();
-    let id = open_request(&db, "access", ANNA.email, "recklinghausen", &received.to_string());
+    let id = open_request(
+        &db,
+        "access",
+        ANNA.email,
+        "recklinghausen",
+        &received.to_string(),
+    );
     let folder = dir.path().join("verlaengerung");
     let o = run(
         &db,
@@ -409,7 +442,8 @@ async fn the_letters_of_article_12_name_reasons_dates_authority_and_remedy(db: T
     ] {
         let id = open_request(&db, "access", ANNA.email, "recklinghausen", &today());
         let folder = dir.path().join(outcome);
-        let reason = format!("Begründung zu {outcome}: der zwölfte gleichlautende Antrag in diesem Monat.");
+        let reason =
+            format!("Begründung zu {outcome}: der zwölfte gleichlautende Antrag in diesem Monat.");
         let o = run(
             &db,
             &[
@@ -435,12 +469,21 @@ async fn the_letters_of_article_12_name_reasons_dates_authority_and_remedy(db: T
             AUTHORITY,
             "Verwaltungsgericht",
         ] {
-            assert!(letter.contains(part), "{outcome}: {part:?} missing:\n{letter}");
+            assert!(
+                letter.contains(part),
+                "{outcome}: {part:?} missing:\n{letter}"
+            );
         }
     }
 
     // No data: nobody known, so "Sehr geehrte Damen und Herren".
-    let id = open_request(&db, "access", "niemand@example.net", "recklinghausen", &today());
+    let id = open_request(
+        &db,
+        "access",
+        "niemand@example.net",
+        "recklinghausen",
+        &today(),
+    );
     let folder = dir.path().join("keine-daten");
     assert_exit(
         &run(
@@ -505,7 +548,8 @@ async fn an_extension_after_the_first_month_and_a_refusal_without_reasons_change
     assert_exit(&o, 2);
     assert!(stderr(&o).contains("has passed"), "{}", stderr(&o));
     assert!(!folder.exists(), "no letter");
-    let extended = format!("select count(*) from requests where id = {id} and extended_due_on is not null");
+    let extended =
+        format!("select count(*) from requests where id = {id} and extended_due_on is not null");
     assert_eq!(db.count(&extended).await, 0);
 
     for (outcome, args) in [
@@ -523,8 +567,10 @@ async fn an_extension_after_the_first_month_and_a_refusal_without_reasons_change
         assert!(!folder.exists(), "{outcome}: no letter");
     }
     assert_eq!(
-        db.count(&format!("select count(*) from requests where id = {id} and status = 'open'"))
-            .await,
+        db.count(&format!(
+            "select count(*) from requests where id = {id} and status = 'open'"
+        ))
+        .await,
         1
     );
     // A folder that is a symbolic link is refused before anything changes.
@@ -548,8 +594,10 @@ async fn an_extension_after_the_first_month_and_a_refusal_without_reasons_change
     );
     assert_exit(&o, 2);
     assert_eq!(
-        db.count(&format!("select count(*) from requests where id = {id} and status = 'open'"))
-            .await,
+        db.count(&format!(
+            "select count(*) from requests where id = {id} and status = 'open'"
+        ))
+        .await,
         1
     );
 }
@@ -659,7 +707,10 @@ async fn a_withdrawal_by_letter_or_phone_has_the_effects_and_reply_of_a_withdraw
     let o = record("westendorf", "phone", &["--sms-only"]);
     assert_exit(&o, 0);
     let r = json(&o);
-    assert_eq!((r["outcome"].as_str(), r["channel"].as_str()), (Some("sms_withdrawn"), Some("phone")));
+    assert_eq!(
+        (r["outcome"].as_str(), r["channel"].as_str()),
+        (Some("sms_withdrawn"), Some("phone"))
+    );
     let reply = reply_of(Path::new(r["reply"].as_str().unwrap()));
     assert!(reply.contains("keine SMS-Erinnerungen mehr"), "{reply}");
     assert!(reply.contains(&format!("To: {}", ANNA.email)), "{reply}");
@@ -711,12 +762,19 @@ async fn a_withdrawal_by_letter_or_phone_has_the_effects_and_reply_of_a_withdraw
     let o = record("recklinghausen", "letter", &[]);
     assert_exit(&o, 0);
     assert_eq!(
-        (json(&o)["consents_withdrawn"].as_u64(), json(&o)["bookings_cancelled"].as_u64()),
+        (
+            json(&o)["consents_withdrawn"].as_u64(),
+            json(&o)["bookings_cancelled"].as_u64()
+        ),
         (Some(0), Some(0))
     );
     assert_exit(&record("oer-erkenschwick", "in-person", &[]), 3);
     let o = record("westendorf", "email", &[]);
     assert_exit(&o, 2);
-    assert!(stderr(&o).contains("letter, phone or in-person"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("letter, phone or in-person"),
+        "{}",
+        stderr(&o)
+    );
     people::assert_audit_trail_names_nobody(&ctx, &[ANNA]).await;
 }

@@ -200,7 +200,11 @@ async fn a_citizen_withdraws_consent_on_the_page_in_headless_chromium(db: TestDb
         .go(&format!("{site}/t/recklinghausen/datenschutz"))
         .await;
     assert_eq!(
-        browser.wait_for("#withdraw-link").await.attribute("href").await,
+        browser
+            .wait_for("#withdraw-link")
+            .await
+            .attribute("href")
+            .await,
         "/t/recklinghausen/widerrufen"
     );
 
@@ -245,7 +249,9 @@ async fn a_citizen_withdraws_consent_on_the_page_in_headless_chromium(db: TestDb
     // booking rests on consent), and the page says what the reply mail says. (A link with
     // the reference fills it in, as the cancel link does.)
     browser
-        .go(&format!("{site}/t/recklinghausen/widerrufen?buchung={reference}"))
+        .go(&format!(
+            "{site}/t/recklinghausen/widerrufen?buchung={reference}"
+        ))
         .await;
     browser.wait_for("#scope-all").await;
     assert_eq!(
@@ -294,7 +300,9 @@ async fn a_citizen_withdraws_consent_on_the_page_in_headless_chromium(db: TestDb
 
     // The code was erased with the data: it opens nothing any more.
     browser
-        .go(&format!("{site}/t/recklinghausen/widerrufen?x=1&buchung={reference}"))
+        .go(&format!(
+            "{site}/t/recklinghausen/widerrufen?x=1&buchung={reference}"
+        ))
         .await;
     browser.wait_for("#scope-all").await;
     browser.find("#code").await.type_in(&code).await;

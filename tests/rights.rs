@@ -379,7 +379,11 @@ async fn holds_and_restrictions_keep_data_and_are_reported(db: TestDb) {
     let lifted = rights::lift(&ctx, ANNA, None, None, &to_notices)
         .await
         .unwrap();
-    assert_eq!(lifted.letters.len(), 1, "a notice before lifting (Art. 18(3))");
+    assert_eq!(
+        lifted.letters.len(),
+        1,
+        "a notice before lifting (Art. 18(3))"
+    );
     let holds = rights::hold_list(&ctx, Some("westendorf"), false)
         .await
         .unwrap();

@@ -208,7 +208,8 @@ pub fn render(
                  (Art. 12 Abs. 3 Satz 3 DSGVO), dass wir die Frist um {months} verlängern. Sie \
                  erhalten unsere Antwort spätestens bis zum {extended}."
             ));
-            "Verlängerung der Frist zur Beantwortung Ihres Antrags (Art. 12 Abs. 3 DSGVO)".to_owned()
+            "Verlängerung der Frist zur Beantwortung Ihres Antrags (Art. 12 Abs. 3 DSGVO)"
+                .to_owned()
         }
         LetterKind::Refusal => {
             if request.kind == RequestKind::Objection {
@@ -426,7 +427,10 @@ pub fn request_folder(out: Option<&Path>, policy: &Policy, request_id: i64) -> R
         .into());
     }
     super::private_files::create_folder(&folder).map_err(|e| {
-        Refusal::InvalidInput(format!("--out {}: cannot create it: {e:#}", folder.display()))
+        Refusal::InvalidInput(format!(
+            "--out {}: cannot create it: {e:#}",
+            folder.display()
+        ))
     })?;
     Ok(folder)
 }
@@ -485,6 +489,9 @@ mod tests {
             salutation(Some(Salutation::Frau), None, None),
             "Sehr geehrte Damen und Herren,"
         );
-        assert_eq!(salutation(None, None, Some(" ")), "Sehr geehrte Damen und Herren,");
+        assert_eq!(
+            salutation(None, None, Some(" ")),
+            "Sehr geehrte Damen und Herren,"
+        );
     }
 }

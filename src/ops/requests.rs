@@ -1,6 +1,7 @@
 //! The register of data-subject requests: opening with the Art. 12(3) deadline, extending,
 //! closing, and the bookkeeping the other rights commands share.
 
+use super::letters::{self, LetterFacts, LetterKind, Salutation};
 use super::{Context, Refusal};
 use crate::domain::deadline::{self, ANSWER_MONTHS};
 use crate::domain::holidays::HolidayCalendar;
@@ -9,7 +10,6 @@ use crate::domain::policy::Policy;
 use crate::domain::requests::{Channel, Outcome, RequestKind, RequestStatus};
 use crate::domain::subject::SubjectRef;
 use crate::store::{NewRequest, ObjectionEffects, ObjectionGrant, Request, RequestFilter};
-use super::letters::{self, LetterFacts, LetterKind, Salutation};
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -150,7 +150,14 @@ pub async fn extend(
         extended_due_on: Some(extended),
         ..Default::default()
     };
-    let html = letters::render(LetterKind::Extension, policy, &request, &to, &facts, audit.at);
+    let html = letters::render(
+        LetterKind::Extension,
+        policy,
+        &request,
+        &to,
+        &facts,
+        audit.at,
+    );
     let path = letters::write(&folder, LetterKind::Extension, policy, audit.at, &html)?;
     Ok(Decided {
         request,

@@ -824,10 +824,7 @@ pub struct OtherWithdrawalReport {
 /// as a withdrawal mail: it is recorded like one (key `<channel>:<uuid>`, the channel in
 /// the register and on the consents), in one transaction with its effects and its reply.
 /// Exit 3 when the tenant holds no data of the person.
-pub async fn record_other(
-    ctx: &Context,
-    w: &OtherWithdrawal<'_>,
-) -> Result<OtherWithdrawalReport> {
+pub async fn record_other(ctx: &Context, w: &OtherWithdrawal<'_>) -> Result<OtherWithdrawalReport> {
     let policy = ctx.policies.require(w.tenant)?;
     let email = w.email.trim();
     if !crate::domain::subject::is_email_address(email) {

@@ -297,7 +297,6 @@ pub struct Cancelled {
     pub starts_at: DateTime<Utc>,
 }
 
-
 /// The booking whose code was given, as the withdrawal page needs it.
 #[derive(Clone, Debug)]
 pub struct CodeHolder {

@@ -649,15 +649,37 @@ mod tests {
     #[test]
     fn objections_in_german_and_english_are_objections() {
         for (subject, body) in [
-            ("Widerspruch", "Guten Tag, hiermit lege ich Widerspruch ein. Mit freundlichen Grüßen"),
-            ("", "Ich widerspreche der Verarbeitung meiner personenbezogenen Daten."),
-            ("", "Hiermit widerspreche ich der Nutzung meiner Daten für Statistiken."),
-            ("Datenschutz", "Ich lege Widerspruch gegen die Verarbeitung meiner Daten ein."),
-            ("", "Ich mache von meinem Widerspruchsrecht nach Art. 21 DSGVO Gebrauch."),
-            ("Objection", "I object to the processing of my personal data."),
+            (
+                "Widerspruch",
+                "Guten Tag, hiermit lege ich Widerspruch ein. Mit freundlichen Grüßen",
+            ),
+            (
+                "",
+                "Ich widerspreche der Verarbeitung meiner personenbezogenen Daten.",
+            ),
+            (
+                "",
+                "Hiermit widerspreche ich der Nutzung meiner Daten für Statistiken.",
+            ),
+            (
+                "Datenschutz",
+                "Ich lege Widerspruch gegen die Verarbeitung meiner Daten ein.",
+            ),
+            (
+                "",
+                "Ich mache von meinem Widerspruchsrecht nach Art. 21 DSGVO Gebrauch.",
+            ),
+            (
+                "Objection",
+                "I object to the processing of my personal data.",
+            ),
         ] {
             let c = classify(subject, body);
-            assert_eq!(c.intent, Intent::ObjectionRequest, "{subject} / {body}: {c:?}");
+            assert_eq!(
+                c.intent,
+                Intent::ObjectionRequest,
+                "{subject} / {body}: {c:?}"
+            );
         }
         assert_eq!(
             classify("", "Ich widerspreche der Verarbeitung meiner Daten.").reason,

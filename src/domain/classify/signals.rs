@@ -22,7 +22,9 @@ impl Doubt {
             Doubt::Asked => "asked about rather than requested",
             Doubt::NoConsentWord => "withdrawal wording about data without a consent word",
             Doubt::UnclearScope => "the consent named covers more than the SMS reminders",
-            Doubt::Appeal => "may be an appeal against an administrative decision, not an objection under Art. 21",
+            Doubt::Appeal => {
+                "may be an appeal against an administrative decision, not an objection under Art. 21"
+            }
         }
     }
 }
