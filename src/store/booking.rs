@@ -494,6 +494,18 @@ where
     }
 }
 
+/// A booking as the code check reads it: id, code hash, start, tenant, lock, subject
+/// reference, e-mail.
+type CodeRow = (
+    i64,
+    Option<String>,
+    DateTime<Utc>,
+    String,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<String>,
+);
+
 impl<D: Dialect> SqlStore<D>
 where
     for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
@@ -515,15 +527,7 @@ where
         code_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<std::result::Result<CodeHolder, CancelRefusal>> {
-        let row: Option<(
-            i64,
-            Option<String>,
-            DateTime<Utc>,
-            String,
-            Option<DateTime<Utc>>,
-            Option<String>,
-            Option<String>,
-        )> = sqlx::query_as(
+        let row: Option<CodeRow> = sqlx::query_as(
             "select b.id, b.code_hash, b.appointment_start, t.slug, b.code_locked_until,
                     b.subject_ref, b.email
                  from bookings b join tenants t on t.id = b.tenant_id where b.reference = $1",
