@@ -121,7 +121,7 @@ pub struct ObjectionGrant {
 }
 
 /// The purpose whose messages (the office's copy of a booking) a granted objection cancels.
-pub const OFFICE_COPY_PURPOSE: &str = "office_copy";
+pub use crate::domain::booking::OFFICE_COPY_PURPOSE;
 /// The purpose whose rows (the person's access-log rows) a granted objection deletes.
 pub const ACCESS_LOG_PURPOSE: &str = "access_log";
 
