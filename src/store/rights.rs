@@ -109,7 +109,9 @@ pub struct Request {
     pub outcome: Option<Outcome>,
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
-    /// The reasons of the decision (a refusal's, an objection's), for the letter.
+    /// The reasons of the decision (a refusal's, an objection's), for the letter; never
+    /// printed with the register (they may name people).
+    #[serde(skip_serializing)]
     pub close_reason: Option<String>,
 }
 
