@@ -21,6 +21,7 @@ on_both_backends!(
     an_extension_after_the_first_month_and_a_refusal_without_reasons_change_nothing,
     lifting_a_restriction_writes_the_notice_of_article_18_3_first,
     a_withdrawal_by_letter_or_phone_has_the_effects_and_reply_of_a_withdrawal_mail,
+    an_objection_decided_twice_at_once_is_decided_once,
 );
 
 const ANNA: Citizen = Citizen {
@@ -777,4 +778,30 @@ async fn a_withdrawal_by_letter_or_phone_has_the_effects_and_reply_of_a_withdraw
         stderr(&o)
     );
     people::assert_audit_trail_names_nobody(&ctx, &[ANNA]).await;
+}
+
+async fn an_objection_decided_twice_at_once_is_decided_once(db: TestDb) {
+    use datenwart::domain::requests::Outcome;
+    use datenwart::ops::requests::{self, LetterOptions};
+    let ctx = setup(&db).await;
+    book(&ctx, "westendorf", ANNA).await;
+    let id = open_request(&db, "objection", ANNA.email, "westendorf", &today());
+    let dir = tempfile::tempdir().unwrap();
+    let opts = LetterOptions {
+        out: Some(dir.path().join("vorgang")),
+        salutation: None,
+    };
+    let decide = |outcome| requests::decide(&ctx, id, outcome, Some("Gründe"), &opts);
+    let (a, b) = tokio::join!(decide(Outcome::Granted), decide(Outcome::Granted));
+    assert_eq!(
+        [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
+        1,
+        "{a:?} / {b:?}"
+    );
+    assert_eq!(db.count("select count(*) from objections").await, 1);
+    assert_eq!(
+        db.count("select count(*) from audit_log where action = 'request.close'")
+            .await,
+        1
+    );
 }
