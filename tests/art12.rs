@@ -256,6 +256,8 @@ async fn an_objection_by_mail_is_registered_answered_and_when_granted_stops_e_an
         &format!("DS-VGW-{id}"),
         "Geschäftsleitung der Verwaltungsgemeinschaft Westendorf",
         "Keine zwingenden schutzwürdigen Gründe ersichtlich.",
+        "Die Protokolleinträge Ihrer Zugriffe auf den Buchungsdienst",
+        "werden nicht mehr versandt",
     ] {
         assert!(letter.contains(part), "{part:?} missing:\n{letter}");
     }

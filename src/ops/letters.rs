@@ -121,6 +121,8 @@ pub struct LetterFacts {
     pub extended_due_on: Option<NaiveDate>,
     /// Objection granted: the purposes no longer processed (description and citation).
     pub purposes: Vec<String>,
+    /// Objection granted: what was stopped at once, one sentence each.
+    pub stopped: Vec<String>,
     /// Restriction lifted: why it was restricted, and the day it ends.
     pub restriction_reason: Option<String>,
     pub effective_on: Option<NaiveDate>,
@@ -224,8 +226,8 @@ pub fn render(
                 "Entscheidung über Ihren Widerspruch (Art. 21 DSGVO)".to_owned()
             } else {
                 paragraphs.push(
-                    "Wir haben Ihren Antrag geprüft und werden auf ihn hin nicht tätig (Art. 12 \
-                     Abs. 4 DSGVO). Die Gründe dafür:"
+                    "Wir haben Ihren Antrag geprüft und werden auf ihn hin nicht tätig. Die Gründe \
+                     dafür teilen wir Ihnen hiermit mit (Art. 12 Abs. 4 DSGVO):"
                         .to_owned(),
                 );
                 format!("Ablehnung Ihres Antrags auf {what}")
@@ -272,9 +274,11 @@ pub fn render(
             paragraphs.push(format!(
                 "Wir geben Ihrem Widerspruch statt. Ab dem {} verarbeiten wir Ihre personenbezogenen \
                  Daten nicht mehr für die folgenden Zwecke, die auf Art. 6 Abs. 1 lit. e oder f \
-                 DSGVO beruhen; was nur diesen Zwecken diente, haben wir gelöscht:",
+                 DSGVO beruhen (siehe Aufzählung). Ihre Terminbuchungen selbst bleiben bestehen, \
+                 soweit sie auf einer anderen Rechtsgrundlage beruhen.",
                 local_date_de(tz, now)
             ));
+            paragraphs.extend(facts.stopped.iter().cloned());
             items = facts.purposes.clone();
             if items.is_empty() {
                 items.push("(keine Verarbeitung auf dieser Grundlage)".to_owned());

@@ -247,8 +247,24 @@ pub async fn decide(
     let request = get(ctx, id).await?;
     let path = match (kind, folder) {
         (Some(kind), Some(folder)) => {
+            let mut stopped = Vec::new();
+            if effects.access_log_deleted > 0 {
+                stopped.push(format!(
+                    "Die Protokolleinträge Ihrer Zugriffe auf den Buchungsdienst ({}), die wir nur \
+                     für diese Zwecke gespeichert hatten, haben wir gelöscht.",
+                    effects.access_log_deleted
+                ));
+            }
+            if effects.office_copies_cancelled > 0 {
+                stopped.push(format!(
+                    "Noch nicht versandte Kopien Ihrer Buchungen an die Verwaltung ({}) werden nicht \
+                     mehr versandt.",
+                    effects.office_copies_cancelled
+                ));
+            }
             let facts = LetterFacts {
                 reasons: reason.map(str::to_owned),
+                stopped,
                 purposes: letters::objectionable_purposes(policy)
                     .iter()
                     .map(|p| format!("{} ({})", p.description, p.legal_basis_citation()))
