@@ -12,7 +12,7 @@
 //! | nothing                                                                 | `NotARequest`   |
 //! | a signal that is negated ("nicht widerrufen"), asked about rather than requested ("Wie kann ich … widerrufen?"), withdrawal wording about data without a consent word, or SMS consent named together with more ("Einwilligung zur SMS-Erinnerung und zur Terminbuchung") | `Review` |
 //! | signals only in the subject of a reply or forward (Re:, AW:, WG: …)     | `Review`        |
-//! | an objection word next to an appeal word ("Widerspruch gegen den Bescheid") | `Review`    |
+//! | an objection word next to an appeal word ("Widerspruch gegen den Bescheid") or a consent word ("widerspreche meiner Einwilligung": a withdrawal may be meant) | `Review` |
 //! | signals of one kind only                                                | that kind       |
 //! | a withdrawal of *all* consent ("alle Einwilligungen") + SMS-only        | `Withdrawal`    |
 //! | a withdrawal + an SMS-only withdrawal otherwise                         | `Review`        |
@@ -694,6 +694,8 @@ mod tests {
             "Ich möchte keinen Widerspruch einlegen.",
             "Wie kann ich der Verarbeitung widersprechen?",
             "Ich widerspreche der Verarbeitung und bitte um Löschung meiner Daten.",
+            "Hiermit widerspreche ich meiner Einwilligung zur Terminbuchung.",
+            "Ich widerrufe meine Einwilligung und widerspreche der weiteren Nutzung meiner Daten.",
         ] {
             assert_eq!(intent("", body), Intent::Review, "{body}");
         }

@@ -13,6 +13,7 @@ pub(super) enum Doubt {
     NoConsentWord,
     UnclearScope,
     Appeal,
+    ConsentObjected,
 }
 
 impl Doubt {
@@ -24,6 +25,9 @@ impl Doubt {
             Doubt::UnclearScope => "the consent named covers more than the SMS reminders",
             Doubt::Appeal => {
                 "may be an appeal against an administrative decision, not an objection under Art. 21"
+            }
+            Doubt::ConsentObjected => {
+                "objection wording about a consent: a withdrawal of consent may be meant"
             }
         }
     }
@@ -218,6 +222,10 @@ pub(super) fn detect(doc: &Doc, in_subject: bool) -> Vec<Hit> {
         if let Some(a) = nearest(&o, &appeal, same_sentence) {
             hit = Hit::new(Intent::ObjectionRequest, &[&o, a]);
             hit.doubt = Some(Doubt::Appeal);
+        } else if let Some(c) = nearest(&o, &consent, |c| doc.near(&o, c)) {
+            // "Ich widerspreche meiner Einwilligung": people say Widerspruch for Widerruf.
+            hit = Hit::new(Intent::ObjectionRequest, &[&o, c]);
+            hit.doubt = Some(Doubt::ConsentObjected);
         }
         hits.push(hit);
     }
