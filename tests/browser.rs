@@ -25,7 +25,10 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
-on_both_backends!(a_citizen_books_and_cancels_in_headless_chromium);
+on_both_backends!(
+    a_citizen_books_and_cancels_in_headless_chromium,
+    a_citizen_withdraws_consent_on_the_page_in_headless_chromium
+);
 
 /// Whether the browser test can run here; fails when it cannot but `CI` is set.
 fn chromium_available() -> bool {
@@ -179,6 +182,138 @@ async fn a_citizen_books_and_cancels_in_headless_chromium(db: TestDb) {
     );
     assert_eq!(db.count("select count(*) from bookings").await, 1);
     assert_eq!(db.count("select count(*) from consents").await, 1);
+
+    browser.quit().await;
+}
+
+/// Art. 7(3): withdrawing is as easy as consenting — from the confirmation's link, with the
+/// reference and the code, with the effects and the reply of a withdrawal mail.
+async fn a_citizen_withdraws_consent_on_the_page_in_headless_chromium(db: TestDb) {
+    if !chromium_available() {
+        return;
+    }
+    let (site, _stop) = start(&db).await;
+    let browser = Browser::start().await;
+
+    // The privacy notice links the page.
+    browser
+        .go(&format!("{site}/t/recklinghausen/datenschutz"))
+        .await;
+    assert_eq!(
+        browser
+            .wait_for("#withdraw-link")
+            .await
+            .attribute("href")
+            .await,
+        "/t/recklinghausen/widerrufen"
+    );
+
+    // Book, as a citizen does.
+    browser
+        .go(&format!("{site}/t/recklinghausen/termine?service=PA"))
+        .await;
+    browser.wait_for("ul.slots a").await.click().await;
+    browser.wait_for("#first_name").await;
+    fill_in_the_form(&browser).await;
+    browser.find("#consent").await.click().await;
+    browser.find("#book").await.click().await;
+    let reference = browser.wait_for("#reference").await.text().await;
+    let code = browser.find("#code").await.text().await;
+
+    // The confirmation links the page; a wrong code is refused and changes nothing.
+    browser.find("#withdraw-link").await.click().await;
+    browser
+        .wait_for("#reference")
+        .await
+        .type_in(&reference)
+        .await;
+    browser.find("#code").await.type_in("FALSCH123").await;
+    browser.find("#withdraw").await.click().await;
+    let refused = browser.wait_for("#result").await.text().await;
+    assert!(refused.contains("passt nicht"), "{refused}");
+    assert_eq!(
+        db.count("select count(*) from consents where withdrawn_at is not null")
+            .await,
+        0
+    );
+    assert_eq!(
+        db.count(&format!(
+            "select code_failures from bookings where reference = '{reference}'"
+        ))
+        .await,
+        1,
+        "the wrong code counts towards the lockout, as when cancelling"
+    );
+
+    // With the code: withdrawn, the appointment cancelled, the data erased (Recklinghausen's
+    // booking rests on consent), and the page says what the reply mail says. (A link with
+    // the reference fills it in, as the cancel link does.)
+    browser
+        .go(&format!(
+            "{site}/t/recklinghausen/widerrufen?buchung={reference}"
+        ))
+        .await;
+    browser.wait_for("#scope-all").await;
+    assert_eq!(
+        browser.find("#reference").await.property("value").await,
+        json!(reference)
+    );
+    browser.find("#code").await.type_in(&code).await;
+    assert!(browser.find("#scope-all").await.selected().await);
+    browser.find("#withdraw").await.click().await;
+    let result = browser.wait_for("#result").await.text().await;
+    assert!(
+        result.contains("wir haben Ihren Widerruf vom") && result.contains("wurde abgesagt"),
+        "{result}"
+    );
+    assert!(result.contains("haben wir gelöscht"), "{result}");
+    assert_eq!(
+        db.count(
+            "select count(*) from consents where withdrawn_at is not null and booking_id is null"
+        )
+        .await,
+        1,
+        "the consent is reduced to the proof of its withdrawal"
+    );
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from bookings where reference = '{reference}'
+               and status = 'cancelled' and email is null and code_hash is null"
+        ))
+        .await,
+        1
+    );
+    assert_eq!(
+        db.count(
+            "select count(*) from requests where kind = 'withdrawal' and channel = 'web'
+               and status = 'closed' and outcome = 'erased'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        db.count("select count(*) from replies where written_at is null and eml like '%Widerruf%'")
+            .await,
+        1,
+        "the reply waits for the next `withdrawals import` to write it into the outbox"
+    );
+
+    // The code was erased with the data: it opens nothing any more.
+    browser
+        .go(&format!(
+            "{site}/t/recklinghausen/widerrufen?x=1&buchung={reference}"
+        ))
+        .await;
+    browser.wait_for("#scope-all").await;
+    browser.find("#code").await.type_in(&code).await;
+    browser.find("#withdraw").await.click().await;
+    let again = browser.wait_for("#result").await.text().await;
+    assert!(again.contains("passt nicht"), "{again}");
+    assert_eq!(
+        db.count("select count(*) from requests where kind = 'withdrawal'")
+            .await,
+        1
+    );
 
     browser.quit().await;
 }

@@ -104,6 +104,7 @@ on_both_backends!(
     a_reference_that_exists_already_is_refused_and_its_place_given_back,
     a_tenant_whose_dpo_is_unconfirmed_gets_no_pages_and_no_booking_api,
     the_privacy_page_starts_with_a_first_layer_and_the_start_page_links_it,
+    the_withdrawal_page_shares_the_cancel_lockout_and_refuses_cross_site_posts,
 );
 
 /// Art. 13 on the page: one h1, the first layer (who, what, why, how long, rights) above the
@@ -858,4 +859,86 @@ async fn a_reference_that_exists_already_is_refused_and_its_place_given_back(db:
         .await
         .unwrap()
         .expect("the renewed code cancels the renewed reference");
+}
+
+/// The withdrawal page checks the code with cancelling's one check: wrong codes on either
+/// page count towards the same lock; a post from another site and an unknown choice change
+/// nothing.
+async fn the_withdrawal_page_shares_the_cancel_lockout_and_refuses_cross_site_posts(db: TestDb) {
+    let s = start(&db, unlimited()).await;
+    let (slot, _) = s.free("recklinghausen").await[0].clone();
+    let (status, body) = s.book("recklinghausen", &citizen(slot)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let reference = body["reference"].as_str().unwrap().to_owned();
+    let code = body["code"].as_str().unwrap().to_owned();
+    let withdraw = format!("{}/t/recklinghausen/widerrufen", s.url);
+    let cancel = format!("{}/t/recklinghausen/absagen", s.url);
+    let withdrawn = "select count(*) from consents where withdrawn_at is not null";
+
+    let page = s.client.get(&withdraw).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Einwilligung widerrufen")
+    );
+
+    let r = s
+        .client
+        .post(&withdraw)
+        .header("Sec-Fetch-Site", "cross-site")
+        .form(&[("reference", reference.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = s
+        .client
+        .post(&withdraw)
+        .form(&[
+            ("reference", reference.as_str()),
+            ("code", code.as_str()),
+            ("scope", "everything"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(db.count(withdrawn).await, 0);
+
+    // Four wrong codes here and one on the cancel page lock the booking for both.
+    for _ in 0..4 {
+        let r = s
+            .client
+            .post(&withdraw)
+            .form(&[("reference", reference.as_str()), ("code", "FALSCH")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    let r = s
+        .client
+        .post(&cancel)
+        .form(&[("reference", reference.as_str()), ("code", "FALSCH")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let r = s
+        .client
+        .post(&withdraw)
+        .form(&[("reference", reference.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.text().await.unwrap().contains("gesperrt"));
+    assert_eq!(db.count(withdrawn).await, 0);
+    assert_eq!(
+        db.count("select count(*) from bookings where status = 'booked'")
+            .await,
+        1
+    );
 }

@@ -281,6 +281,7 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
             subject: Some("Widerruf meiner Einwilligung, Bernd Vogel".into()),
             reason: None,
             address: None,
+            channel: Channel::Email,
         };
         ctx.store
             .record_message(
@@ -588,6 +589,7 @@ async fn the_other_actions_delete_bookings_with_their_rows_and_anonymize_the_acc
         subject: Some("Auskunft".into()),
         reason: None,
         address: None,
+        channel: Channel::Email,
     };
     ctx.store
         .record_message(

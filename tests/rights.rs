@@ -372,7 +372,19 @@ async fn holds_and_restrictions_keep_data_and_are_reported(db: TestDb) {
     assert_eq!(partly[0].outcome.map(|o| o.as_str()), Some("erased_partly"));
 
     // Lifted and removed: the next erasure takes the rest.
-    rights::lift(&ctx, ANNA, None).await.unwrap();
+    let notices = tempfile::tempdir().unwrap();
+    let to_notices = requests::LetterOptions {
+        out: Some(notices.path().join("vorgang")),
+        salutation: None,
+    };
+    let lifted = rights::lift(&ctx, ANNA, None, None, &to_notices)
+        .await
+        .unwrap();
+    assert_eq!(
+        lifted.letters.len(),
+        1,
+        "a notice before lifting (Art. 18(3))"
+    );
     let holds = rights::hold_list(&ctx, Some("westendorf"), false)
         .await
         .unwrap();
@@ -557,12 +569,18 @@ async fn the_register_computes_deadlines_and_extends_only_before_them(db: TestDb
     assert_eq!(r2.due_on, NaiveDate::from_ymd_opt(2027, 1, 7).unwrap());
 
     // Extension: only before the first deadline, only with a reason, only once.
+    let letters = tempfile::tempdir().unwrap();
+    let to_letters = requests::LetterOptions {
+        out: Some(letters.path().join("vorgang")),
+        salutation: None,
+    };
     let late = requests::extend(
         &ctx,
         r.id,
         2,
         "viele Anfragen",
         NaiveDate::from_ymd_opt(2026, 3, 3).unwrap(),
+        &to_letters,
     )
     .await
     .unwrap_err();
@@ -573,6 +591,7 @@ async fn the_register_computes_deadlines_and_extends_only_before_them(db: TestDb
         2,
         " ",
         NaiveDate::from_ymd_opt(2026, 12, 10).unwrap(),
+        &to_letters,
     )
     .await
     .unwrap_err();
@@ -583,11 +602,12 @@ async fn the_register_computes_deadlines_and_extends_only_before_them(db: TestDb
         2,
         "Komplexität",
         NaiveDate::from_ymd_opt(2026, 12, 10).unwrap(),
+        &to_letters,
     )
     .await
     .unwrap();
     assert_eq!(
-        ext.extended_due_on,
+        ext.request.extended_due_on,
         Some(NaiveDate::from_ymd_opt(2027, 3, 8).unwrap())
     );
     assert!(
@@ -596,7 +616,8 @@ async fn the_register_computes_deadlines_and_extends_only_before_them(db: TestDb
             r2.id,
             1,
             "nochmal",
-            NaiveDate::from_ymd_opt(2026, 12, 11).unwrap()
+            NaiveDate::from_ymd_opt(2026, 12, 11).unwrap(),
+            &to_letters,
         )
         .await
         .is_err()

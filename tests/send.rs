@@ -535,9 +535,26 @@ async fn a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent
         "erasure deleted Erik's messages"
     );
 
+    let notice = tempfile::tempdir().unwrap();
+    let folder = notice.path().join("vorgang");
     assert_exit(
-        &cli::run(&db, &["restrict", "--email", CARLA.email, "--lift"]),
+        &cli::run(
+            &db,
+            &[
+                "restrict",
+                "--email",
+                CARLA.email,
+                "--lift",
+                "--out",
+                folder.to_str().unwrap(),
+            ],
+        ),
         0,
+    );
+    assert_eq!(
+        std::fs::read_dir(&folder).unwrap().count(),
+        1,
+        "the notice of Art. 18(3) is written with the lifting"
     );
     assert_exit(&send(&db, &server.url()), 0);
     assert_eq!(server.received_by(CARLA.email).len(), 1);

@@ -195,6 +195,13 @@ const PEOPLE: &[Person] = &[
         W,
     ),
     person(
+        "sabine.koch@example.org",
+        "Sabine",
+        "Koch",
+        "0160 2000016",
+        W,
+    ),
+    person(
         "frank.neumann@example.org",
         "Frank",
         "Neumann",
@@ -352,6 +359,7 @@ const CORPUS: &[Expect] = &[
     e("33-not-a-request-recklinghausen-cancel-appointment.eml", "not_a_request", Some(R), Some(BUERGERBUERO), Some("peter.lange@example.net"), Nothing),
     e("34-withdrawn-recklinghausen-person-on-hold.eml", "withdrawn", Some(R), Some(BUERGERBUERO), Some(ON_HOLD), Held),
     e("35-review-westendorf-asks-how-to-withdraw.eml", "review", Some(W), Some(WESTENDORF), Some("frank.neumann@example.org"), Nothing),
+    e("36-objection-request-westendorf-de.eml", "objection_request", Some(W), Some(WESTENDORF), Some("sabine.koch@example.org"), Opened("objection")),
     e(BIG, "access_request", Some(O), Some(RATHAUS_OE), Some("klaus.zimmermann@example.net"), Opened("access")),
 ];
 
@@ -361,6 +369,7 @@ const ANSWERED: &[&str] = &[
     "sms_withdrawn",
     "access_request",
     "erasure_request",
+    "objection_request",
 ];
 
 /// A sentence of a message body that must never reach the database.
@@ -1094,10 +1103,10 @@ fn check_reply(
         }
         Opened(kind) => {
             let r = request.unwrap();
-            let article = if kind == "access" {
-                "Art. 15 DSGVO"
-            } else {
-                "Art. 17 DSGVO"
+            let article = match kind {
+                "access" => "Art. 15 DSGVO",
+                "objection" => "Art. 21 DSGVO",
+                _ => "Art. 17 DSGVO",
             };
             assert!(text.contains(article), "{f}: {text}");
             assert!(
@@ -1777,7 +1786,7 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
     assert_exit(&o, 0);
     assert_eq!(
         stdout(&o).lines().last(),
-        Some("36 message(s); duplicate: 36")
+        Some("37 message(s); duplicate: 37")
     );
 
     // review: what needs a human.

@@ -1,7 +1,7 @@
 //! `withdrawals import`, `withdrawals review`, `withdrawals resolve`.
 
 use super::render::{self, Format};
-use crate::domain::requests::InboxOutcome;
+use crate::domain::requests::{Channel, InboxOutcome};
 use crate::mail::Source;
 use crate::ops::Context;
 use crate::ops::withdrawals::{self, ImportOptions};
@@ -22,7 +22,7 @@ pub enum WithdrawalsCmd {
     Resolve {
         /// The message's key (Message-ID or sha256:…), as `withdrawals review` shows it
         message: String,
-        /// withdrawn, sms_withdrawn, access_request, erasure_request or not_a_request
+        /// withdrawn, sms_withdrawn, access_request, erasure_request, objection_request or not_a_request
         #[arg(long = "as")]
         decision: String,
         /// Whose request it is (required unless not_a_request)
@@ -32,6 +32,34 @@ pub enum WithdrawalsCmd {
         #[arg(long, default_value = "outbox")]
         outbox: PathBuf,
     },
+    /// Record a withdrawal that reached the office by letter, phone or in person: the same
+    /// effects and the same reply as a withdrawal mail
+    Record {
+        #[arg(long)]
+        tenant: String,
+        /// The person's e-mail address, as they gave it when booking
+        #[arg(long)]
+        email: String,
+        /// letter, phone or in-person
+        #[arg(long, value_parser = parse_channel)]
+        channel: Channel,
+        /// Only the SMS reminders, not every consent
+        #[arg(long)]
+        sms_only: bool,
+        /// Where the reply is written
+        #[arg(long, default_value = "outbox")]
+        outbox: PathBuf,
+    },
+}
+
+fn parse_channel(s: &str) -> Result<Channel, String> {
+    let c: Channel = s.parse()?;
+    match c {
+        Channel::Letter | Channel::Phone | Channel::InPerson => Ok(c),
+        _ => Err(format!(
+            "\"{s}\": use letter, phone or in-person (mail comes through `withdrawals import`, the page records itself)"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -122,6 +150,40 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
                     "{human}\n{n} reply(ies) left pending by an earlier run written to the outbox"
                 ),
             };
+            render::report(format, &human, &r, std::slice::from_ref(&r))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        WithdrawalsCmd::Record {
+            tenant,
+            email,
+            channel,
+            sms_only,
+            outbox,
+        } => {
+            let r = withdrawals::record_other(
+                ctx,
+                &withdrawals::OtherWithdrawal {
+                    tenant: &tenant,
+                    email: &email,
+                    channel,
+                    sms_only,
+                    outbox: Some(&outbox),
+                },
+            )
+            .await?;
+            let human = format!(
+                "{}: {} ({}), request {}, {} consent(s) withdrawn, {} appointment(s) cancelled{}",
+                r.tenant,
+                r.outcome,
+                r.channel,
+                r.request_id.map(|i| i.to_string()).unwrap_or_default(),
+                r.consents_withdrawn,
+                r.bookings_cancelled,
+                r.reply
+                    .as_ref()
+                    .map(|p| format!(", reply {}", p.display()))
+                    .unwrap_or_default()
+            );
             render::report(format, &human, &r, std::slice::from_ref(&r))?;
             Ok(ExitCode::SUCCESS)
         }

@@ -88,6 +88,9 @@ vocabulary!(
         Restricted => "restricted" / "Verarbeitung eingeschränkt",
         Rejected => "rejected" / "abgelehnt",
         WithdrawnBySubject => "withdrawn_by_subject" / "von Ihnen zurückgenommen",
+        Granted => "granted" / "stattgegeben",
+        Unfounded => "unfounded" / "abgelehnt: offenkundig unbegründet (Art. 12 Abs. 5 DSGVO)",
+        Excessive => "excessive" / "abgelehnt: exzessiv (Art. 12 Abs. 5 DSGVO)",
     }
 );
 
@@ -106,6 +109,7 @@ vocabulary!(
         SmsWithdrawn => "sms_withdrawn" / "Widerruf der SMS-Erinnerung ausgeführt",
         AccessRequest => "access_request" / "als Auskunftsantrag erfasst",
         ErasureRequest => "erasure_request" / "als Löschantrag erfasst",
+        ObjectionRequest => "objection_request" / "als Widerspruch erfasst",
         Unmatched => "unmatched" / "keiner Buchung zuzuordnen",
         Review => "review" / "zur Prüfung durch die Verwaltung",
         NotAddressed => "not_addressed" / "nicht an eine Widerrufsadresse gerichtet",
@@ -134,6 +138,7 @@ impl InboxOutcome {
         InboxOutcome::SmsWithdrawn,
         InboxOutcome::AccessRequest,
         InboxOutcome::ErasureRequest,
+        InboxOutcome::ObjectionRequest,
         InboxOutcome::NotARequest,
     ];
 
@@ -152,6 +157,18 @@ impl InboxOutcome {
                 | InboxOutcome::SmsWithdrawn
                 | InboxOutcome::AccessRequest
                 | InboxOutcome::ErasureRequest
+                | InboxOutcome::ObjectionRequest
+        )
+    }
+}
+
+impl Outcome {
+    /// Outcomes that refuse to act (Art. 12(4), 12(5)): they need reasons, and the letter
+    /// names the supervisory authority and the court.
+    pub fn is_refusal(self) -> bool {
+        matches!(
+            self,
+            Outcome::Rejected | Outcome::Unfounded | Outcome::Excessive
         )
     }
 }

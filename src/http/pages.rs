@@ -29,6 +29,10 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}/termine", get(slots_page))
         .route("/t/{tenant}/buchen/{slot_id}", get(form_page).post(submit))
         .route("/t/{tenant}/absagen", get(cancel_page).post(cancel_submit))
+        .route(
+            "/t/{tenant}/widerrufen",
+            get(withdraw_page).post(withdraw_submit),
+        )
         .route_layer(axum::middleware::from_fn(refuse_cross_site))
 }
 
@@ -604,6 +608,141 @@ async fn cancel_submit(
         response.extensions_mut().insert(LoggedBooking(id));
     }
     response
+}
+
+#[derive(Template)]
+#[template(path = "withdraw.html")]
+struct WithdrawPage {
+    tenant: String,
+    tenant_name: String,
+    reference: String,
+    /// The tenant offers SMS reminders on consent: they can be withdrawn alone.
+    sms: bool,
+    /// The booking itself rests on consent: withdrawing all cancels and erases.
+    booking_on_consent: bool,
+    /// The reply, as the withdrawal mail's answer says it.
+    done: Option<String>,
+    message: Option<String>,
+}
+
+impl WithdrawPage {
+    fn new(policy: &crate::domain::policy::Policy, reference: String) -> Self {
+        use crate::domain::policy::LegalBasis;
+        WithdrawPage {
+            tenant: policy.tenant.slug.clone(),
+            tenant_name: policy.tenant.name.clone(),
+            reference,
+            sms: policy.purposes.iter().any(|p| {
+                p.id == crate::domain::booking::SMS_PURPOSE && p.legal_basis == LegalBasis::Consent
+            }),
+            booking_on_consent: policy.booking_purpose().legal_basis == LegalBasis::Consent,
+            done: None,
+            message: None,
+        }
+    }
+}
+
+/// Withdrawing consent as easily as it was given (Art. 7(3) s. 4): the booking reference
+/// and code, one button.
+async fn withdraw_page(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let Some(policy) = state.ctx.policies.get(&tenant) else {
+        return booking_error_page(BookingError::UnknownTenant(tenant));
+    };
+    render(
+        StatusCode::OK,
+        &WithdrawPage::new(policy, reference_from_link(query.as_deref())),
+    )
+}
+
+#[derive(Deserialize)]
+struct WithdrawForm {
+    #[serde(default)]
+    reference: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    scope: String,
+}
+
+async fn withdraw_submit(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    form: Result<Utf8Form<WithdrawForm>, FormRefusal>,
+) -> Response {
+    let Some(policy) = state.ctx.policies.get(&tenant) else {
+        return booking_error_page(BookingError::UnknownTenant(tenant));
+    };
+    // The same rate limit as cancelling and booking.
+    if limit(&state, &headers, peer).is_err() {
+        return error_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Zu viele Versuche; bitte in einer Minute erneut versuchen.",
+        );
+    }
+    let f = match form {
+        Ok(Utf8Form(f)) => f,
+        Err(refusal) => {
+            let (status, message) = refusal.status_and_message();
+            return error_page(status, message);
+        }
+    };
+    let sms_only = match f.scope.as_str() {
+        "" | "all" => false,
+        "sms" => true,
+        _ => {
+            return error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Bitte wählen Sie aus, was Sie widerrufen möchten.",
+            );
+        }
+    };
+    let mut page = WithdrawPage::new(policy, f.reference.clone());
+    let outcome = match crate::ops::withdrawals::withdraw_with_code(
+        &state.ctx,
+        &f.reference,
+        &f.code,
+        sms_only,
+        now(),
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => return booking_error_page(BookingError::Internal(e)),
+    };
+    // The access-log row of this request stays unlinked: a withdrawal may erase the booking
+    // it would belong to.
+    let status = match outcome {
+        Ok(report) => {
+            page.done = Some(report.reply_text.trim().to_owned());
+            StatusCode::OK
+        }
+        Err(refusal) => {
+            let (status, message) = withdraw_refusal_message(refusal);
+            page.message = Some(message.to_owned());
+            status
+        }
+    };
+    render(status, &page)
+}
+
+/// The code check's refusals, worded for withdrawing rather than cancelling.
+fn withdraw_refusal_message(r: crate::store::CancelRefusal) -> (StatusCode, &'static str) {
+    use crate::store::CancelRefusal;
+    match r {
+        CancelRefusal::Locked => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Für diese Buchung wurde zu oft ein falscher Buchungscode eingegeben. Der Widerruf mit \
+             dem Code ist für eine Stunde gesperrt. Sie können Ihre Einwilligung jederzeit auch per \
+             E-Mail, per Brief, telefonisch oder persönlich widerrufen.",
+        ),
+        other => cancel_refusal_message(other),
+    }
 }
 
 #[cfg(test)]

@@ -174,6 +174,8 @@ mod tests {
             local_holidays: vec![],
             closed_days: vec![],
             third_countries: None,
+            case_officer: None,
+            file_reference_prefix: None,
         }
     }
 

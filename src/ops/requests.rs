@@ -1,6 +1,7 @@
 //! The register of data-subject requests: opening with the Art. 12(3) deadline, extending,
 //! closing, and the bookkeeping the other rights commands share.
 
+use super::letters::{self, LetterFacts, LetterKind, Salutation};
 use super::{Context, Refusal};
 use crate::domain::deadline::{self, ANSWER_MONTHS};
 use crate::domain::holidays::HolidayCalendar;
@@ -8,9 +9,30 @@ use crate::domain::office_days::OfficeCalendar;
 use crate::domain::policy::Policy;
 use crate::domain::requests::{Channel, Outcome, RequestKind, RequestStatus};
 use crate::domain::subject::SubjectRef;
-use crate::store::{NewRequest, RecipientNotice, Request, RequestFilter};
+use crate::store::{
+    NewRequest, ObjectionEffects, ObjectionGrant, RecipientNotice, Request, RequestFilter,
+};
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Where the letter of a decision goes and how it addresses the person.
+#[derive(Clone, Debug, Default)]
+pub struct LetterOptions {
+    /// The request's folder (default `vorgang-<Aktenzeichen>`).
+    pub out: Option<PathBuf>,
+    /// "Frau"/"Herr", where the office knows it; otherwise the name alone.
+    pub salutation: Option<Salutation>,
+}
+
+/// A request after `extend` or a decision, with the letter written for it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Decided {
+    pub request: Request,
+    pub letter: Option<PathBuf>,
+    pub effects: ObjectionEffects,
+}
 
 /// The local calendar day an instant falls on at a tenant (Europe/Berlin when none).
 fn local_day(ctx: &Context, tenant: Option<&str>, at: DateTime<Utc>) -> NaiveDate {
@@ -84,7 +106,8 @@ pub async fn extend(
     months: u32,
     reason: &str,
     today: NaiveDate,
-) -> Result<Request> {
+    letter: &LetterOptions,
+) -> Result<Decided> {
     let request = get(ctx, id).await?;
     if reason.trim().is_empty() {
         return Err(Refusal::InvalidInput(
@@ -113,10 +136,153 @@ pub async fn extend(
     };
     let extended = deadline::extended_due_date_in(&mut calendar, received, months)
         .map_err(|e| Refusal::InvalidInput(format!("--months {months}: {e}")))?;
+    let policy = policy_of(ctx, tenant)
+        .ok_or_else(|| anyhow::anyhow!("no tenant policy to write the letter from"))?;
+    // The folder first: one that cannot be made changes nothing.
+    let folder = letters::request_folder(letter.out.as_deref(), policy, id)?;
+    let to = letters::addressee(ctx, &request, letter.salutation).await?;
+    let audit = ctx.audit();
     ctx.store
-        .extend_request(id, extended, reason.trim(), &ctx.audit())
+        .extend_request(id, extended, reason.trim(), &audit)
         .await?;
-    get(ctx, id).await
+    let request = get(ctx, id).await?;
+    let facts = LetterFacts {
+        reasons: Some(reason.trim().to_owned()),
+        months,
+        extended_due_on: Some(extended),
+        ..Default::default()
+    };
+    let html = letters::render(
+        LetterKind::Extension,
+        policy,
+        &request,
+        &to,
+        &facts,
+        audit.at,
+    );
+    let path = letters::write(&folder, LetterKind::Extension, policy, audit.at, &html)?;
+    Ok(Decided {
+        request,
+        letter: Some(path),
+        effects: ObjectionEffects::default(),
+    })
+}
+
+/// What `requests close` accepts for an objection (Art. 21).
+const OBJECTION_OUTCOMES: &[Outcome] = &[
+    Outcome::Granted,
+    Outcome::Rejected,
+    Outcome::Unfounded,
+    Outcome::Excessive,
+    Outcome::WithdrawnBySubject,
+];
+
+/// The DPO's decision on a request (`requests close`): the outcome with its reasons, a
+/// granted objection's effects, and the letter the decision calls for (a refusal, a 12(5)
+/// decision, the no-data answer, the objection's decision) in the request's folder. Bad
+/// input changes nothing (exit 2); the folder is made before the register changes.
+pub async fn decide(
+    ctx: &Context,
+    id: i64,
+    outcome: Outcome,
+    reason: Option<&str>,
+    letter: &LetterOptions,
+) -> Result<Decided> {
+    let request = get(ctx, id).await?;
+    if request.status != RequestStatus::Open {
+        return Err(Refusal::InvalidInput(format!("request {id} is not open")).into());
+    }
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    let objection = request.kind == RequestKind::Objection;
+    if outcome == Outcome::Granted && !objection {
+        return Err(Refusal::InvalidInput(format!(
+            "--outcome granted: request {id} is a {} request; only an objection is granted",
+            request.kind
+        ))
+        .into());
+    }
+    if objection && !OBJECTION_OUTCOMES.contains(&outcome) {
+        let all: Vec<&str> = OBJECTION_OUTCOMES.iter().map(|o| o.as_str()).collect();
+        return Err(Refusal::InvalidInput(format!(
+            "--outcome {outcome}: an objection is closed as one of {}",
+            all.join(", ")
+        ))
+        .into());
+    }
+    let needs_reason = outcome.is_refusal() || (objection && outcome == Outcome::Granted);
+    if needs_reason && reason.is_none() {
+        return Err(Refusal::InvalidInput(format!(
+            "--reason: the outcome {outcome} needs its reasons; the letter gives them to the person (Art. 12(4) DSGVO)"
+        ))
+        .into());
+    }
+    let tenant = request.tenant.as_deref();
+    let policy = policy_of(ctx, tenant)
+        .ok_or_else(|| anyhow::anyhow!("no tenant policy to write the letter from"))?;
+    let grant = if objection && outcome == Outcome::Granted {
+        if tenant.is_none() || request.subject_ref.is_none() {
+            return Err(Refusal::InvalidInput(format!(
+                "request {id}: an objection is granted for one person at one tenant; this one names none"
+            ))
+            .into());
+        }
+        Some(ObjectionGrant {
+            purposes: letters::objectionable_purposes(policy)
+                .iter()
+                .map(|p| p.id.clone())
+                .collect(),
+        })
+    } else {
+        None
+    };
+    let kind = LetterKind::of_outcome(outcome, request.kind);
+    let folder = match kind {
+        Some(_) => Some(letters::request_folder(letter.out.as_deref(), policy, id)?),
+        None => None,
+    };
+    let to = letters::addressee(ctx, &request, letter.salutation).await?;
+    let audit = ctx.audit();
+    let effects = ctx
+        .store
+        .decide_request(id, outcome, reason, grant.as_ref(), &audit)
+        .await?;
+    let request = get(ctx, id).await?;
+    let path = match (kind, folder) {
+        (Some(kind), Some(folder)) => {
+            let mut stopped = Vec::new();
+            if effects.access_log_deleted > 0 {
+                stopped.push(format!(
+                    "Die Protokolleinträge Ihrer Zugriffe auf den Buchungsdienst ({}), die wir nur \
+                     für diese Zwecke gespeichert hatten, haben wir gelöscht.",
+                    effects.access_log_deleted
+                ));
+            }
+            if effects.office_copies_cancelled > 0 {
+                stopped.push(format!(
+                    "Noch nicht versandte Kopien Ihrer Buchungen an die Verwaltung ({}) werden nicht \
+                     mehr versandt.",
+                    effects.office_copies_cancelled
+                ));
+            }
+            let facts = LetterFacts {
+                reasons: reason.map(str::to_owned),
+                stopped,
+                purposes: letters::objectionable_purposes(policy)
+                    .iter()
+                    .map(|p| format!("{} ({})", p.description, p.legal_basis_citation()))
+                    .collect(),
+                ..Default::default()
+            };
+            let html = letters::render(kind, policy, &request, &to, &facts, audit.at);
+            Some(letters::write(&folder, kind, policy, audit.at, &html)?)
+        }
+        _ => None,
+    };
+    Ok(Decided {
+        request,
+        letter: path,
+        effects,
+    })
 }
 
 /// The tenant's policy, or the first policy when the request has no tenant.

@@ -423,6 +423,8 @@ pub struct RestrictionReport {
     pub to_tell: Vec<RecipientNotice>,
     /// How many.
     pub recipients_to_tell: usize,
+    /// The notices of Art. 18(3) written before the restrictions were lifted.
+    pub letters: Vec<std::path::PathBuf>,
 }
 
 /// Art. 18: the person's data stay, are not used, and are not erased by `erase` or retention.
@@ -468,6 +470,7 @@ pub async fn restrict(
         subject_ref,
         tenant: tenant.map(str::to_owned),
         restriction: Some(id),
+        letters: Vec::new(),
         lifted: 0,
         request: Some(r.id),
         recipients_to_tell: to_tell.len(),
@@ -475,18 +478,92 @@ pub async fn restrict(
     })
 }
 
-pub async fn lift(ctx: &Context, email: &str, tenant: Option<&str>) -> Result<RestrictionReport> {
+/// Lifts the person's restrictions (at the tenant, or everywhere). The person is told
+/// first (Art. 18(3)): a notice per restriction is written into its request's folder before
+/// the register changes; a notice that cannot be written lifts nothing.
+pub async fn lift(
+    ctx: &Context,
+    email: &str,
+    tenant: Option<&str>,
+    reason: Option<&str>,
+    letter: &requests::LetterOptions,
+) -> Result<RestrictionReport> {
+    use super::letters::{self, LetterFacts, LetterKind};
     let subject_ref = email_ref(ctx, email).await?;
     if let Some(t) = tenant {
         ctx.policies.require(t)?;
+    }
+    let active: Vec<_> = ctx
+        .store
+        .restrictions(&subject_ref)
+        .await?
+        .into_iter()
+        .filter(|r| tenant.is_none() || r.tenant.as_deref() == tenant)
+        .collect();
+    if active.is_empty() {
+        return Err(Refusal::NotFound("no active restriction for this person".into()).into());
+    }
+    let now = crate::domain::time::now();
+    let mut written = Vec::new();
+    for restriction in &active {
+        let request = match restriction.request_id {
+            Some(id) => requests::get(ctx, id).await?,
+            // A restriction entered without a register entry: the notice cites the
+            // restriction itself.
+            None => crate::store::Request {
+                id: restriction.id,
+                tenant: restriction.tenant.clone(),
+                kind: RequestKind::Restriction,
+                subject_ref: Some(subject_ref.clone()),
+                channel: Channel::Email,
+                received_at: restriction.created_at,
+                due_on: restriction.created_at.date_naive(),
+                extended_due_on: None,
+                extension_reason: None,
+                status: crate::domain::requests::RequestStatus::Closed,
+                outcome: Some(Outcome::Restricted),
+                closed_at: None,
+                created_at: restriction.created_at,
+                close_reason: None,
+            },
+        };
+        let policy = restriction
+            .tenant
+            .as_deref()
+            .and_then(|t| ctx.policies.get(t))
+            .or_else(|| ctx.policies.entries.first().map(|e| &e.policy))
+            .ok_or_else(|| anyhow::anyhow!("no tenant policy to write the notice from"))?;
+        let folder = letters::request_folder(letter.out.as_deref(), policy, request.id)?;
+        let mut to = letters::addressee(ctx, &request, letter.salutation).await?;
+        if to.email.is_none() {
+            to.email = Some(email.trim().to_owned());
+        }
+        let facts = LetterFacts {
+            reasons: reason.map(str::to_owned),
+            restriction_reason: Some(restriction.reason.clone()),
+            effective_on: Some(now.with_timezone(&policy.tenant.zone()).date_naive()),
+            ..Default::default()
+        };
+        let html = letters::render(
+            LetterKind::RestrictionLift,
+            policy,
+            &request,
+            &to,
+            &facts,
+            now,
+        );
+        written.push(letters::write(
+            &folder,
+            LetterKind::RestrictionLift,
+            policy,
+            now,
+            &html,
+        )?);
     }
     let lifted = ctx
         .store
         .lift_restrictions(tenant, &subject_ref, &ctx.audit())
         .await?;
-    if lifted == 0 {
-        return Err(Refusal::NotFound("no active restriction for this person".into()).into());
-    }
     Ok(RestrictionReport {
         subject_ref,
         tenant: tenant.map(str::to_owned),
@@ -495,6 +572,7 @@ pub async fn lift(ctx: &Context, email: &str, tenant: Option<&str>) -> Result<Re
         request: None,
         to_tell: Vec::new(),
         recipients_to_tell: 0,
+        letters: written,
     })
 }
 

@@ -7,7 +7,7 @@ use super::{Context, Refusal};
 use crate::domain::booking::SMS_PURPOSE;
 use crate::domain::classify::{Intent, classify};
 use crate::domain::policy::{LegalBasis, Policy};
-use crate::domain::requests::{InboxOutcome, RequestKind};
+use crate::domain::requests::{Channel, InboxOutcome, RequestKind};
 use crate::domain::subject::{SubjectRef, normalize_email};
 use crate::domain::time::{appointment_de, date_de, local_date_de};
 use crate::mail::{self, ParsedMail, Source};
@@ -255,6 +255,13 @@ fn effect_of(
                 due_on,
             },
         ),
+        Intent::ObjectionRequest => (
+            InboxOutcome::ObjectionRequest,
+            IntakeEffect::OpenRequest {
+                kind: RequestKind::Objection,
+                due_on,
+            },
+        ),
         Intent::NotARequest => (InboxOutcome::NotARequest, IntakeEffect::Nothing),
         Intent::Review => (InboxOutcome::Review, IntakeEffect::Nothing),
     })
@@ -295,6 +302,7 @@ async fn one(
         subject: None,
         reason: None,
         address: None,
+        channel: Channel::Email,
     };
     let mail = match parsed {
         Err(e) => {
@@ -405,20 +413,7 @@ async fn for_tenant(
         entry.subject_ref = Some(subject_ref.clone());
     }
     report.outcome = outcome;
-    // Appointments a withdrawal would cancel, for the reply; narrowed to what the erasure
-    // really cancelled once it has run (a hold keeps them).
-    let cancelled = match &effect {
-        IntakeEffect::Withdraw { erase: Some(_), .. } => ctx
-            .store
-            .subject_data(&subject_ref, &tenant)
-            .await?
-            .bookings
-            .into_iter()
-            .filter(|b| b.status == "booked" && b.appointment_start > now)
-            .map(|b| (b.reference, b.service_name, b.appointment_start))
-            .collect(),
-        _ => Vec::new(),
-    };
+    let cancelled = to_be_cancelled(ctx, &effect, &subject_ref, &tenant, now).await?;
     let reply = Reply {
         mail,
         policy,
@@ -426,6 +421,29 @@ async fn for_tenant(
         cancelled,
     };
     record(ctx, opts, entry, effect, report, Some(reply)).await
+}
+
+/// Appointments a withdrawal would cancel, for the reply; narrowed to what the erasure
+/// really cancelled once it has run (a hold keeps them).
+async fn to_be_cancelled(
+    ctx: &Context,
+    effect: &IntakeEffect,
+    subject_ref: &SubjectRef,
+    tenant: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+    Ok(match effect {
+        IntakeEffect::Withdraw { erase: Some(_), .. } => ctx
+            .store
+            .subject_data(subject_ref, tenant)
+            .await?
+            .bookings
+            .into_iter()
+            .filter(|b| b.status == "booked" && b.appointment_start > now)
+            .map(|b| (b.reference, b.service_name, b.appointment_start))
+            .collect(),
+        _ => Vec::new(),
+    })
 }
 
 struct Reply<'a> {
@@ -451,13 +469,7 @@ async fn record(
         return Ok(report);
     }
     let outcome = report.outcome;
-    let answered = matches!(
-        outcome,
-        InboxOutcome::Withdrawn
-            | InboxOutcome::SmsWithdrawn
-            | InboxOutcome::AccessRequest
-            | InboxOutcome::ErasureRequest
-    );
+    let answered = outcome.is_applied();
     let render = |result: &IntakeResult| {
         reply
             .as_ref()
@@ -484,14 +496,14 @@ async fn record(
     Ok(report)
 }
 
-/// The reply to a message, rendered inside its transaction from what that transaction did:
-/// its file name in the outbox and the `.eml` text.
-fn render_reply(
+/// The text of the reply to a withdrawal or request, rendered inside its transaction from
+/// what that transaction did; the same for a mail, a letter, a call and the citizen page.
+fn reply_body(
     reply: &Reply<'_>,
     outcome: InboxOutcome,
     result: &IntakeResult,
     effect: &IntakeEffect,
-) -> NewReply {
+) -> String {
     // What a hold or restriction kept was not cancelled: a person on hold keeps all
     // (`what` = "all"), a held booking keeps that booking.
     let mut cancelled = reply.cancelled.clone();
@@ -568,13 +580,17 @@ fn render_reply(
              Ihre Einwilligung dazu endet mit Wirkung für die Zukunft. Ihre Termine bleiben bestehen.\n\n"
         )),
         (kind, IntakeEffect::OpenRequest { due_on, .. }) => {
-            let what = if kind == InboxOutcome::AccessRequest {
-                "auf Auskunft über Ihre personenbezogenen Daten (Art. 15 DSGVO)"
-            } else {
-                "auf Löschung Ihrer personenbezogenen Daten (Art. 17 DSGVO)"
+            let what = match kind {
+                InboxOutcome::AccessRequest => {
+                    "Antrag auf Auskunft über Ihre personenbezogenen Daten (Art. 15 DSGVO)"
+                }
+                InboxOutcome::ObjectionRequest => {
+                    "Widerspruch gegen die Verarbeitung Ihrer personenbezogenen Daten (Art. 21 DSGVO)"
+                }
+                _ => "Antrag auf Löschung Ihrer personenbezogenen Daten (Art. 17 DSGVO)",
             };
             body.push_str(&format!(
-                "wir haben Ihren Antrag {what} am {date} erhalten und unter der Nummer {} erfasst. \
+                "wir haben Ihren {what} am {date} erhalten und unter der Nummer {} erfasst. \
                  Wir beantworten ihn spätestens bis zum {} (Art. 12 Abs. 3 DSGVO).\n\n",
                 result.request_id.unwrap_or_default(),
                 date_de(*due_on)
@@ -591,6 +607,17 @@ fn render_reply(
          Mit freundlichen Grüßen\n{}\n",
         t.address, t.name
     ));
+    body
+}
+
+/// The reply as an `.eml` for the outbox: the text of [`reply_body`], answering the message.
+fn render_reply(
+    reply: &Reply<'_>,
+    outcome: InboxOutcome,
+    result: &IntakeResult,
+    effect: &IntakeEffect,
+) -> NewReply {
+    let body = reply_body(reply, outcome, result, effect);
     let now = crate::domain::time::now();
     let from = reply.mail.from.clone().unwrap_or_default();
     let subject = reply.mail.subject.clone();
@@ -682,6 +709,7 @@ pub async fn resolve(
         InboxOutcome::SmsWithdrawn => Intent::SmsWithdrawal,
         InboxOutcome::AccessRequest => Intent::AccessRequest,
         InboxOutcome::ErasureRequest => Intent::ErasureRequest,
+        InboxOutcome::ObjectionRequest => Intent::ObjectionRequest,
         InboxOutcome::NotARequest => Intent::NotARequest,
         _ => return Err(Refusal::InvalidInput(decisions()).into()),
     };
@@ -789,4 +817,191 @@ pub async fn resolve(
         reply,
         replies_recovered,
     })
+}
+
+/// A withdrawal that reached the office otherwise than by mail: by letter, phone or in
+/// person (`withdrawals record`), or on the citizen page with the booking code.
+pub struct OtherWithdrawal<'a> {
+    pub tenant: &'a str,
+    pub email: &'a str,
+    pub channel: Channel,
+    /// Only the SMS reminders, not every consent.
+    pub sms_only: bool,
+    /// Where the reply goes now; `None` leaves it pending in the database, and the next
+    /// `withdrawals import` or `resolve` writes it into its outbox (the citizen page).
+    pub outbox: Option<&'a Path>,
+}
+
+/// What a withdrawal by letter, phone, in person or on the page did.
+#[derive(Clone, Debug, Serialize)]
+pub struct OtherWithdrawalReport {
+    pub tenant: String,
+    pub outcome: InboxOutcome,
+    pub channel: Channel,
+    pub request_id: Option<i64>,
+    pub consents_withdrawn: usize,
+    pub bookings_cancelled: usize,
+    /// The reply written to the outbox, if one was given.
+    pub reply: Option<PathBuf>,
+    /// The reply's text, as the page shows it to the citizen.
+    #[serde(skip)]
+    pub reply_text: String,
+}
+
+/// Applies a withdrawal that did not come by mail with the same effects and the same reply
+/// as a withdrawal mail: it is recorded like one (key `<channel>:<uuid>`, the channel in
+/// the register and on the consents), in one transaction with its effects and its reply.
+/// Exit 3 when the tenant holds no data of the person.
+pub async fn record_other(ctx: &Context, w: &OtherWithdrawal<'_>) -> Result<OtherWithdrawalReport> {
+    let policy = ctx.policies.require(w.tenant)?;
+    let email = w.email.trim();
+    if !crate::domain::subject::is_email_address(email) {
+        return Err(
+            Refusal::InvalidInput(format!("--email \"{email}\": not an e-mail address")).into(),
+        );
+    }
+    if w.channel == Channel::Email {
+        return Err(Refusal::InvalidInput(
+            "--channel email: a withdrawal by e-mail comes through `withdrawals import`; use letter, phone or in-person"
+                .into(),
+        )
+        .into());
+    }
+    let tenant = policy.tenant.slug.clone();
+    let subject_ref = SubjectRef::for_email(&ctx.store.pseudonym_key().await?, email);
+    let known = !ctx
+        .store
+        .find_subjects(&SubjectQuery::Ref(subject_ref.clone()), Some(&tenant))
+        .await?
+        .is_empty();
+    if !known {
+        return Err(Refusal::NotFound(format!(
+            "no data about this person at {tenant}: nothing to withdraw"
+        ))
+        .into());
+    }
+    if let Some(outbox) = w.outbox {
+        create_outbox(outbox)?;
+        flush_pending(ctx, outbox).await?;
+    }
+    let now = crate::domain::time::now();
+    let intent = if w.sms_only {
+        Intent::SmsWithdrawal
+    } else {
+        Intent::Withdrawal
+    };
+    let (outcome, effect) = effect_of(ctx, policy, intent, now)?;
+    let key = format!("{}:{}", w.channel, uuid::Uuid::new_v4().simple());
+    let address = policy
+        .tenant
+        .withdrawal_addresses
+        .first()
+        .cloned()
+        .unwrap_or_else(|| policy.tenant.email.clone());
+    let how = match w.channel {
+        Channel::Web => "on the citizen page with the booking code",
+        Channel::Letter => "by letter (withdrawals record)",
+        Channel::Phone => "by phone (withdrawals record)",
+        _ => "in person (withdrawals record)",
+    };
+    let entry = InboxEntry {
+        message_key: key.clone(),
+        tenant: Some(tenant.clone()),
+        received_at: Some(now),
+        processed_at: now,
+        outcome,
+        subject_ref: Some(subject_ref.clone()),
+        sender: None,
+        subject: None,
+        reason: Some(format!("withdrawal {how}")),
+        address: Some(address.clone()),
+        channel: w.channel,
+    };
+    // The reply answers no mail: it has the subject a mail would have had.
+    let original = ParsedMail {
+        message_id: None,
+        key,
+        from: Some(email.to_owned()),
+        recipients: Vec::new(),
+        subject: if w.sms_only {
+            "Widerruf der Einwilligung in SMS-Erinnerungen".into()
+        } else {
+            "Widerruf Ihrer Einwilligung".into()
+        },
+        text: String::new(),
+        received: Some(now),
+        in_reply_to_id: None,
+        dmarc_fail: false,
+        references: Vec::new(),
+    };
+    let reply = Reply {
+        mail: &original,
+        policy,
+        address,
+        cancelled: to_be_cancelled(ctx, &effect, &subject_ref, &tenant, now).await?,
+    };
+    let text = std::sync::Mutex::new(String::new());
+    let render = |result: &IntakeResult| {
+        *text.lock().expect("not poisoned") = reply_body(&reply, outcome, result, &effect);
+        Some(render_reply(&reply, outcome, result, &effect))
+    };
+    let result = ctx
+        .store
+        .record_message(&entry, &effect, &render, &ctx.audit())
+        .await?;
+    let reply_path = match (&result.reply, w.outbox) {
+        (Some(pending), Some(outbox)) => Some(write_pending(ctx, outbox, pending).await?),
+        _ => None,
+    };
+    Ok(OtherWithdrawalReport {
+        tenant,
+        outcome,
+        channel: w.channel,
+        request_id: result.request_id,
+        consents_withdrawn: result.consents_withdrawn,
+        bookings_cancelled: result.erasure.as_ref().map_or(0, |e| {
+            e.counts.iter().map(|(_, c)| c.bookings_cancelled).sum()
+        }),
+        reply: reply_path,
+        reply_text: text.into_inner().expect("not poisoned"),
+    })
+}
+
+/// The citizen page's withdrawal: the booking reference and its code prove the right to
+/// withdraw, checked by the one code check of cancelling (same lockout after wrong codes);
+/// then the withdrawal is recorded as [`record_other`] does, at the booking's tenant.
+pub async fn withdraw_with_code(
+    ctx: &Context,
+    reference: &str,
+    code: &str,
+    sms_only: bool,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<OtherWithdrawalReport, crate::store::CancelRefusal>> {
+    use crate::store::CancelRefusal;
+    let reference = reference.trim();
+    if reference.is_empty() || reference.len() > 40 || code.trim().is_empty() || code.len() > 40 {
+        return Ok(Err(CancelRefusal::NotFound));
+    }
+    let key = ctx.store.pseudonym_key().await?;
+    let hash = crate::domain::booking::code_hash(&key, reference, code);
+    let holder = match ctx.store.verify_booking_code(reference, &hash, now).await? {
+        Ok(h) => h,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    // An anonymized booking has neither person nor code left; treated as unknown.
+    let Some(email) = holder.email.filter(|_| holder.subject_ref.is_some()) else {
+        return Ok(Err(CancelRefusal::NotFound));
+    };
+    let report = record_other(
+        ctx,
+        &OtherWithdrawal {
+            tenant: &holder.tenant,
+            email: &email,
+            channel: Channel::Web,
+            sms_only,
+            outbox: None,
+        },
+    )
+    .await?;
+    Ok(Ok(report))
 }

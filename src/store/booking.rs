@@ -72,6 +72,16 @@ pub trait BookingStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<std::result::Result<Cancelled, CancelRefusal>>;
 
+    /// Checks a booking's code exactly as `cancel_booking` does — the same hash comparison,
+    /// wrong guesses counted in the database and locked out after as many — without
+    /// changing the booking: for the citizen page that withdraws consent.
+    async fn verify_booking_code(
+        &self,
+        reference: &str,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<std::result::Result<CodeHolder, CancelRefusal>>;
+
     /// Appends rows to the access log, all in one transaction.
     async fn log_access(&self, entries: &[AccessLogEntry]) -> Result<()>;
 }
@@ -326,51 +336,15 @@ where
     ) -> Result<Result<Cancelled, CancelRefusal>> {
         let _turn = self.write_turn().await;
         let mut tx = self.begin_write().await?;
-        let row: Option<(
-            i64,
-            Option<String>,
-            DateTime<Utc>,
-            String,
-            Option<DateTime<Utc>>,
-        )> = sqlx::query_as(
-            "select b.id, b.code_hash, b.appointment_start, t.slug, b.code_locked_until
-                 from bookings b join tenants t on t.id = b.tenant_id where b.reference = $1",
-        )
-        .bind(reference)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((booking_id, stored_hash, starts_at, tenant, locked_until)) = row else {
-            return Ok(Err(CancelRefusal::NotFound));
+        let holder = match Self::check_code(&mut tx, reference, code_hash, now).await? {
+            Ok(holder) => holder,
+            Err(refusal) => {
+                // Keeps the count of wrong guesses (and the lock).
+                tx.commit().await?;
+                return Ok(Err(refusal));
+            }
         };
-        // Refused while locked, whatever the code: a guesser learns nothing more.
-        if locked_until.is_some_and(|until| until > now) {
-            return Ok(Err(CancelRefusal::Locked));
-        }
-        let matches = stored_hash
-            .as_deref()
-            .is_some_and(|h| same_secret(h, code_hash));
-        if !matches {
-            // Counted in the database, so the limit holds across processes and restarts;
-            // the count restarts once the lock is set.
-            let locked: Option<DateTime<Utc>> = sqlx::query_scalar(
-                "update bookings set
-                     code_locked_until = case when code_failures + 1 >= $3 then $4 else code_locked_until end,
-                     code_failures = case when code_failures + 1 >= $3 then 0 else code_failures + 1 end
-                 where id = $1 returning code_locked_until",
-            )
-            .bind(booking_id)
-            .bind(now)
-            .bind(CODE_GUESSES)
-            .bind(now + CODE_LOCKOUT)
-            .fetch_one(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            return Ok(Err(if locked.is_some_and(|until| until > now) {
-                CancelRefusal::Locked
-            } else {
-                CancelRefusal::WrongCode
-            }));
-        }
+        let (booking_id, starts_at, tenant) = (holder.booking_id, holder.starts_at, holder.tenant);
         // The transition happens once: of concurrent cancels (or a cancel and an erasure)
         // only the one that finds the booking still booked changes it and frees its place.
         let slot_id: Option<i64> = sqlx::query_scalar(
@@ -414,6 +388,19 @@ where
             tenant,
             starts_at,
         }))
+    }
+
+    async fn verify_booking_code(
+        &self,
+        reference: &str,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<std::result::Result<CodeHolder, CancelRefusal>> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        let checked = Self::check_code(&mut tx, reference.trim(), code_hash, now).await?;
+        tx.commit().await?;
+        Ok(checked)
     }
 
     async fn log_access(&self, entries: &[AccessLogEntry]) -> Result<()> {
@@ -503,6 +490,90 @@ where
             None => BookingRefusal::SlotNotFound,
             Some(start) if start <= b.booked_at => BookingRefusal::SlotInPast,
             Some(_) => BookingRefusal::SlotFull,
+        }))
+    }
+}
+
+/// A booking as the code check reads it: id, code hash, start, tenant, lock, subject
+/// reference, e-mail.
+type CodeRow = (
+    i64,
+    Option<String>,
+    DateTime<Utc>,
+    String,
+    Option<DateTime<Utc>>,
+    Option<String>,
+    Option<String>,
+);
+
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    for<'r> &'r str: ColumnIndex<<D::DB as Database>::Row>,
+    usize: ColumnIndex<<D::DB as Database>::Row>,
+    for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
+    i64: Value<D::DB>,
+    String: Value<D::DB>,
+    DateTime<Utc>: Value<D::DB>,
+    Option<String>: Value<D::DB>,
+    Option<DateTime<Utc>>: Value<D::DB>,
+{
+    /// The one code check of the citizen's booking code (cancel and withdrawal): a locked
+    /// booking is refused whatever the code; a wrong code counts towards the lock. The
+    /// caller commits either way, so the count holds across processes and restarts.
+    async fn check_code(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        reference: &str,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<std::result::Result<CodeHolder, CancelRefusal>> {
+        let row: Option<CodeRow> = sqlx::query_as(
+            "select b.id, b.code_hash, b.appointment_start, t.slug, b.code_locked_until,
+                    b.subject_ref, b.email
+                 from bookings b join tenants t on t.id = b.tenant_id where b.reference = $1",
+        )
+        .bind(reference)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some((booking_id, stored_hash, starts_at, tenant, locked_until, subject_ref, email)) =
+            row
+        else {
+            return Ok(Err(CancelRefusal::NotFound));
+        };
+        // Refused while locked, whatever the code: a guesser learns nothing more.
+        if locked_until.is_some_and(|until| until > now) {
+            return Ok(Err(CancelRefusal::Locked));
+        }
+        let matches = stored_hash
+            .as_deref()
+            .is_some_and(|h| same_secret(h, code_hash));
+        if !matches {
+            // Counted in the database, so the limit holds across processes and restarts;
+            // the count restarts once the lock is set.
+            let locked: Option<DateTime<Utc>> = sqlx::query_scalar(
+                "update bookings set
+                     code_locked_until = case when code_failures + 1 >= $3 then $4 else code_locked_until end,
+                     code_failures = case when code_failures + 1 >= $3 then 0 else code_failures + 1 end
+                 where id = $1 returning code_locked_until",
+            )
+            .bind(booking_id)
+            .bind(now)
+            .bind(CODE_GUESSES)
+            .bind(now + CODE_LOCKOUT)
+            .fetch_one(&mut **tx)
+            .await?;
+            return Ok(Err(if locked.is_some_and(|until| until > now) {
+                CancelRefusal::Locked
+            } else {
+                CancelRefusal::WrongCode
+            }));
+        }
+        Ok(Ok(CodeHolder {
+            booking_id,
+            tenant,
+            starts_at,
+            subject_ref: subject_ref.map(crate::domain::subject::SubjectRef::from_stored),
+            email,
         }))
     }
 }

@@ -3,7 +3,7 @@
 use super::sql::{Dialect, RowsAffected, SqlStore, Value};
 use super::*;
 use crate::domain::audit::AuditEvent;
-use crate::domain::requests::{InboxOutcome, Outcome, RequestKind, RequestStatus};
+use crate::domain::requests::{Channel, InboxOutcome, Outcome, RequestKind, RequestStatus};
 use crate::domain::subject::SubjectRef;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -199,6 +199,7 @@ where
             subject: None,
             reason: Some("decided by a person (withdrawals resolve)".into()),
             address,
+            channel: Channel::Email,
         };
         sqlx::query("update inbox_messages set reason = $2 where id = $1")
             .bind(id)
@@ -307,7 +308,7 @@ where
             sqlx::query_scalar::<_, i64>(
                 "insert into requests (tenant_id, kind, subject_ref, channel, received_at, due_on, status,
                      outcome, closed_at, created_at)
-                 values ($1, $2, $3, 'email', $4, $5, $6, $7, $8, $9) returning id",
+                 values ($1, $2, $3, $10, $4, $5, $6, $7, $8, $9) returning id",
             )
             .bind(tenant_id)
             .bind(kind)
@@ -322,6 +323,7 @@ where
             .bind(closed)
             .bind(closed.map(|_| e.processed_at))
             .bind(ctx.at)
+            .bind(e.channel)
         };
         match effect {
             IntakeEffect::Nothing => {}
@@ -348,7 +350,7 @@ where
                 result.request_id = Some(request_id);
                 for purpose in purposes {
                     result.consents_withdrawn += sqlx::query(
-                        "update consents set withdrawn_at = $4, withdrawal_source = 'email', withdrawal_request_id = $5
+                        "update consents set withdrawn_at = $4, withdrawal_source = $6, withdrawal_request_id = $5
                          where tenant_id = $1 and subject_ref = $2 and purpose = $3 and withdrawn_at is null",
                     )
                     .bind(tenant_id)
@@ -356,6 +358,7 @@ where
                     .bind(purpose)
                     .bind(e.processed_at)
                     .bind(request_id)
+                    .bind(e.channel)
                     .execute(&mut **tx)
                     .await?
                     .rows_affected() as usize;

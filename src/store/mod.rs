@@ -303,6 +303,16 @@ pub struct Cancelled {
     pub starts_at: DateTime<Utc>,
 }
 
+/// The booking whose code was given, as the withdrawal page needs it.
+#[derive(Clone, Debug)]
+pub struct CodeHolder {
+    pub booking_id: i64,
+    pub tenant: String,
+    pub starts_at: DateTime<Utc>,
+    pub subject_ref: Option<SubjectRef>,
+    pub email: Option<String>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CancelRefusal {

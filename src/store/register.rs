@@ -11,7 +11,7 @@ use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
 
 pub(super) const REQUEST_SELECT: &str = "select r.id, t.slug as tenant, r.kind, r.subject_ref, r.channel,
         r.received_at, r.due_on, r.extended_due_on, r.extension_reason, r.status, r.outcome, r.closed_at,
-        r.created_at
+        r.created_at, r.close_reason
      from requests r left join tenants t on t.id = r.tenant_id";
 
 #[async_trait]
@@ -65,6 +65,21 @@ pub trait RegisterStore: Send + Sync {
     ) -> Result<()>;
 
     async fn close_request(&self, id: i64, outcome: Outcome, ctx: &AuditContext) -> Result<()>;
+
+    /// Closes an open request with the DPO's decision and its reasons (kept for the letter,
+    /// never put in the audit trail); a granted objection also records the objection and
+    /// stops what it covers at once — all in one transaction, and only once.
+    async fn decide_request(
+        &self,
+        id: i64,
+        outcome: Outcome,
+        reason: Option<&str>,
+        objection: Option<&ObjectionGrant>,
+        ctx: &AuditContext,
+    ) -> Result<ObjectionEffects>;
+
+    /// The person's granted objections, oldest first.
+    async fn objections(&self, subject_ref: &SubjectRef) -> Result<Vec<Objection>>;
 
     /// Removes a request this command opened and could not answer (the Auskunft could not
     /// be written): the register keeps only what was done; the audit trail keeps both
@@ -259,7 +274,7 @@ where
 
     async fn restrictions(&self, subject_ref: &SubjectRef) -> Result<Vec<Restriction>> {
         Ok(sqlx::query_as(
-            "select r.id, t.slug as tenant, r.subject_ref, r.reason, r.created_at, r.lifted_at
+            "select r.id, t.slug as tenant, r.subject_ref, r.reason, r.created_at, r.lifted_at, r.request_id
              from restrictions r left join tenants t on t.id = r.tenant_id
              where r.subject_ref = $1 and r.lifted_at is null order by r.id",
         )
@@ -382,6 +397,109 @@ where
         Self::append_audit(&mut tx, ctx, &event).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn decide_request(
+        &self,
+        id: i64,
+        outcome: Outcome,
+        reason: Option<&str>,
+        objection: Option<&ObjectionGrant>,
+        ctx: &AuditContext,
+    ) -> Result<ObjectionEffects> {
+        let mut tx = self.begin_admin().await?;
+        // Conditional: whatever runs beside it, a request is decided once; an objection
+        // is granted only while it is an open objection.
+        let row: Option<(Option<i64>, Option<String>, Option<SubjectRef>, Option<RequestKind>)> =
+            sqlx::query_as(
+                "update requests set status = 'closed', outcome = $2, closed_at = $3, close_reason = $4
+                 where id = $1 and status = 'open'
+                 returning tenant_id, (select slug from tenants where id = requests.tenant_id), subject_ref, kind",
+            )
+            .bind(id)
+            .bind(outcome)
+            .bind(ctx.at)
+            .bind(reason)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((tenant_id, tenant, subject, kind)) = row else {
+            return Err(StoreError::Conflict(format!("request {id} is not open")));
+        };
+        let mut effects = ObjectionEffects::default();
+        if let Some(grant) = objection {
+            let (Some(tenant_id), Some(subject), Some(RequestKind::Objection)) =
+                (tenant_id, subject.as_ref(), kind)
+            else {
+                return Err(StoreError::Invalid(format!(
+                    "request {id}: only an objection of a known person at one tenant can be granted"
+                )));
+            };
+            effects.objection = Some(
+                sqlx::query_scalar(
+                    "insert into objections (tenant_id, subject_ref, request_id, purposes, created_at)
+                     values ($1, $2, $3, $4, $5) returning id",
+                )
+                .bind(tenant_id)
+                .bind(subject)
+                .bind(id)
+                .bind(grant.purposes.join(","))
+                .bind(ctx.at)
+                .fetch_one(&mut *tx)
+                .await?,
+            );
+            if grant.purposes.iter().any(|p| p == OFFICE_COPY_PURPOSE) {
+                effects.office_copies_cancelled = sqlx::query(
+                    "update notifications set status = 'cancelled'
+                     where status = 'queued' and kind = 'office_copy' and tenant_id = $1
+                       and booking_id in (select id from bookings where tenant_id = $1 and subject_ref = $2)",
+                )
+                .bind(tenant_id)
+                .bind(subject)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as usize;
+            }
+            if grant.purposes.iter().any(|p| p == ACCESS_LOG_PURPOSE) {
+                effects.access_log_deleted = sqlx::query(
+                    "delete from access_log where tenant_id = $1
+                       and booking_id in (select id from bookings where tenant_id = $1 and subject_ref = $2)",
+                )
+                .bind(tenant_id)
+                .bind(subject)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected() as usize;
+            }
+        }
+        let mut event = AuditEvent::new(
+            "request.close",
+            serde_json::json!({
+                "request": id,
+                "outcome": outcome,
+                "objection": effects.objection,
+                "office_copies_cancelled": effects.office_copies_cancelled,
+                "access_log_deleted": effects.access_log_deleted,
+            }),
+        );
+        event.tenant = tenant;
+        event.subject_ref = subject.as_ref().map(ToString::to_string);
+        Self::append_audit(&mut tx, ctx, &event).await?;
+        tx.commit().await?;
+        if effects.access_log_deleted > 0 {
+            self.after_erasure().await?;
+        }
+        Ok(effects)
+    }
+
+    async fn objections(&self, subject_ref: &SubjectRef) -> Result<Vec<Objection>> {
+        Ok(sqlx::query_as(
+            "select o.id, t.slug as tenant, o.request_id, o.purposes, o.created_at
+             from objections o join tenants t on t.id = o.tenant_id
+             where o.subject_ref = $1 order by o.id",
+        )
+        .bind(subject_ref)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn discard_request(&self, id: i64, ctx: &AuditContext) -> Result<()> {

@@ -109,6 +109,42 @@ pub struct Request {
     pub outcome: Option<Outcome>,
     pub closed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The reasons of the decision (a refusal's, an objection's), for the letter; never
+    /// printed with the register (they may name people).
+    #[serde(skip_serializing)]
+    pub close_reason: Option<String>,
+}
+
+/// What a granted objection covers: the ids of the policy's purposes based on Art. 6(1)(e)
+/// or (f). `office_copy` and `access_log` are stopped at once by the store.
+#[derive(Clone, Debug)]
+pub struct ObjectionGrant {
+    pub purposes: Vec<String>,
+}
+
+/// The purpose whose messages (the office's copy of a booking) a granted objection cancels.
+pub use crate::domain::booking::OFFICE_COPY_PURPOSE;
+/// The purpose whose rows (the person's access-log rows) a granted objection deletes.
+pub const ACCESS_LOG_PURPOSE: &str = "access_log";
+
+/// What deciding a request changed besides the register.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ObjectionEffects {
+    /// The objection recorded (granted objections only).
+    pub objection: Option<i64>,
+    pub office_copies_cancelled: usize,
+    pub access_log_deleted: usize,
+}
+
+/// A granted objection, as the Auskunft and `send` see it.
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Objection {
+    pub id: i64,
+    pub tenant: String,
+    pub request_id: Option<i64>,
+    /// Comma-separated purpose ids.
+    pub purposes: String,
+    pub created_at: DateTime<Utc>,
 }
 
 impl Request {
@@ -333,6 +369,8 @@ pub struct Restriction {
     pub reason: String,
     pub created_at: DateTime<Utc>,
     pub lifted_at: Option<DateTime<Utc>>,
+    /// The register entry of the restriction request, where there is one.
+    pub request_id: Option<i64>,
 }
 
 #[derive(Clone, Debug)]
@@ -380,6 +418,9 @@ pub struct InboxEntry {
     pub reason: Option<String>,
     /// The withdrawal address it reached.
     pub address: Option<String>,
+    /// How it reached the office: `email` for the mailbox; `letter`, `phone`, `in_person`
+    /// (`withdrawals record`) or `web` (the citizen page) for withdrawals recorded like a mail.
+    pub channel: Channel,
 }
 
 /// What a message does besides being recorded; applied in the same transaction.

@@ -4,7 +4,8 @@ use super::parse_channel;
 use crate::cli::render::{self, Format};
 use crate::domain::duration::RetentionPeriod;
 use crate::domain::requests::{Channel, Outcome, RequestKind, RequestStatus};
-use crate::ops::requests as register;
+use crate::ops::letters::Salutation;
+use crate::ops::requests::{self as register, Decided, LetterOptions};
 use crate::ops::rights;
 use crate::ops::{Context, Refusal};
 use crate::store::{RecipientNotice, Request, RequestFilter};
@@ -60,20 +61,54 @@ pub enum RequestsCmd {
         #[arg(long)]
         date: Option<NaiveDate>,
     },
-    /// Extend the deadline by one or two months, with a reason, before the first deadline
+    /// Extend the deadline by one or two months, with a reason, before the first deadline;
+    /// writes the extension letter (Art. 12(3) s. 3) into the request's folder
     Extend {
         id: i64,
         #[arg(long)]
         reason: String,
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=2))]
         months: u32,
+        #[command(flatten)]
+        letter: LetterArgs,
     },
-    /// Close a request with its outcome
+    /// Close a request with its outcome; a refusal (rejected, unfounded, excessive), no_data
+    /// and an objection's decision write their letter into the request's folder
     Close {
         id: i64,
         #[arg(long, value_parser = parse_outcome)]
         outcome: Outcome,
+        /// The reasons, printed in the letter (required for rejected, unfounded, excessive
+        /// and a granted objection)
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        letter: LetterArgs,
     },
+}
+
+/// Where a letter goes and how it greets the person.
+#[derive(Debug, clap::Args)]
+pub struct LetterArgs {
+    /// The request's folder for its letters (default: vorgang-<Aktenzeichen>)
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+    /// frau or herr, when the person's form of address is known (default: the name alone)
+    #[arg(long, value_parser = parse_salutation)]
+    salutation: Option<Salutation>,
+}
+
+impl LetterArgs {
+    pub fn options(self) -> LetterOptions {
+        LetterOptions {
+            out: self.out,
+            salutation: self.salutation,
+        }
+    }
+}
+
+fn parse_salutation(s: &str) -> Result<Salutation, String> {
+    s.parse()
 }
 
 fn parse_kind(s: &str) -> Result<RequestKind, String> {
@@ -161,6 +196,27 @@ fn today() -> NaiveDate {
     crate::domain::time::now()
         .with_timezone(&chrono_tz::Europe::Berlin)
         .date_naive()
+}
+
+/// The request's row, and the letter written (a line below the table; a field in JSON).
+fn decided(d: Decided, today: NaiveDate, format: Format) -> Result<()> {
+    match format {
+        Format::Json => render::json(&d),
+        _ => {
+            render::rows(format, &[request_row(d.request, today)])?;
+            if let (Format::Table, Some(letter)) = (format, &d.letter) {
+                println!("letter: {}", letter.display());
+            }
+            let e = &d.effects;
+            if let (Format::Table, Some(id)) = (format, e.objection) {
+                println!(
+                    "objection {id} recorded: {} office copy(ies) cancelled, {} access-log row(s) deleted",
+                    e.office_copies_cancelled, e.access_log_deleted
+                );
+            }
+            Ok(())
+        }
+    }
 }
 
 pub async fn requests(ctx: &Context, cmd: RequestsCmd, format: Format) -> Result<ExitCode> {
@@ -268,10 +324,26 @@ pub async fn requests(ctx: &Context, cmd: RequestsCmd, format: Format) -> Result
                 .collect();
             render::rows(format, &rows)?;
         }
-        RequestsCmd::Extend { id, reason, months } => {
-            show(register::extend(ctx, id, months, &reason, today).await?)?
-        }
-        RequestsCmd::Close { id, outcome } => show(register::close(ctx, id, outcome).await?)?,
+        RequestsCmd::Extend {
+            id,
+            reason,
+            months,
+            letter,
+        } => decided(
+            register::extend(ctx, id, months, &reason, today, &letter.options()).await?,
+            today,
+            format,
+        )?,
+        RequestsCmd::Close {
+            id,
+            outcome,
+            reason,
+            letter,
+        } => decided(
+            register::decide(ctx, id, outcome, reason.as_deref(), &letter.options()).await?,
+            today,
+            format,
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }

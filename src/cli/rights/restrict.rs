@@ -1,6 +1,7 @@
 //! `restrict`: restricts the processing of a person's data (Art. 18), or lifts it.
 
 use super::RequestOpts;
+use super::requests::LetterArgs;
 use crate::cli::render::{self, Format};
 use crate::ops::Context;
 use crate::ops::rights;
@@ -15,19 +16,30 @@ pub struct RestrictArgs {
     /// Only at this tenant (default: at every tenant)
     #[arg(long)]
     tenant: Option<String>,
-    /// Why the processing is restricted (Art. 18(1) a–d)
-    #[arg(long, required_unless_present = "lift", conflicts_with = "lift")]
+    /// Why the processing is restricted (Art. 18(1) a–d); with --lift, why it is lifted
+    /// (printed in the notice to the person)
+    #[arg(long, required_unless_present = "lift")]
     reason: Option<String>,
-    /// Lift the person's restrictions
+    /// Lift the person's restrictions; first writes the notice of Art. 18(3) to the person
+    /// into each restriction's request folder
     #[arg(long)]
     lift: bool,
     #[command(flatten)]
     request: RequestOpts,
+    #[command(flatten)]
+    letter: LetterArgs,
 }
 
 pub async fn restrict(ctx: &Context, args: RestrictArgs, format: Format) -> Result<ExitCode> {
     let r = if args.lift {
-        rights::lift(ctx, &args.email, args.tenant.as_deref()).await?
+        rights::lift(
+            ctx,
+            &args.email,
+            args.tenant.as_deref(),
+            args.reason.as_deref(),
+            &args.letter.options(),
+        )
+        .await?
     } else {
         let reason = args.reason.expect("clap requires --reason without --lift");
         rights::restrict(
@@ -48,7 +60,14 @@ pub async fn restrict(ctx: &Context, args: RestrictArgs, format: Format) -> Resu
                 .map(|t| format!(" at {t}"))
                 .unwrap_or_default()
         ),
-        None => format!("{} restriction(s) lifted", r.lifted),
+        None => {
+            let letters: Vec<String> = r.letters.iter().map(|p| p.display().to_string()).collect();
+            format!(
+                "{} restriction(s) lifted; notice to the person (Art. 18(3)): {}",
+                r.lifted,
+                letters.join(", ")
+            )
+        }
     };
     let human = std::iter::once(human)
         .chain(super::to_tell_lines(&r.to_tell))

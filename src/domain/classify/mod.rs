@@ -12,6 +12,7 @@
 //! | nothing                                                                 | `NotARequest`   |
 //! | a signal that is negated ("nicht widerrufen"), asked about rather than requested ("Wie kann ich … widerrufen?"), withdrawal wording about data without a consent word, or SMS consent named together with more ("Einwilligung zur SMS-Erinnerung und zur Terminbuchung") | `Review` |
 //! | signals only in the subject of a reply or forward (Re:, AW:, WG: …)     | `Review`        |
+//! | an objection word next to an appeal word ("Widerspruch gegen den Bescheid") or a consent word ("widerspreche meiner Einwilligung": a withdrawal may be meant) | `Review` |
 //! | signals of one kind only                                                | that kind       |
 //! | a withdrawal of *all* consent ("alle Einwilligungen") + SMS-only        | `Withdrawal`    |
 //! | a withdrawal + an SMS-only withdrawal otherwise                         | `Review`        |
@@ -52,6 +53,8 @@ pub enum Intent {
     SmsWithdrawal,
     AccessRequest,
     ErasureRequest,
+    /// An objection to the processing (Art. 21).
+    ObjectionRequest,
     NotARequest,
     Review,
 }
@@ -639,5 +642,70 @@ mod tests {
     fn intents_serialize_in_snake_case() {
         let json = serde_json::to_string(&[Intent::SmsWithdrawal, Intent::NotARequest]).unwrap();
         assert_eq!(json, r#"["sms_withdrawal","not_a_request"]"#);
+    }
+
+    // --- objections (Art. 21) -----------------------------------------------------------
+
+    #[test]
+    fn objections_in_german_and_english_are_objections() {
+        for (subject, body) in [
+            (
+                "Widerspruch",
+                "Guten Tag, hiermit lege ich Widerspruch ein. Mit freundlichen Grüßen",
+            ),
+            (
+                "",
+                "Ich widerspreche der Verarbeitung meiner personenbezogenen Daten.",
+            ),
+            (
+                "",
+                "Hiermit widerspreche ich der Nutzung meiner Daten für Statistiken.",
+            ),
+            (
+                "Datenschutz",
+                "Ich lege Widerspruch gegen die Verarbeitung meiner Daten ein.",
+            ),
+            (
+                "",
+                "Ich mache von meinem Widerspruchsrecht nach Art. 21 DSGVO Gebrauch.",
+            ),
+            (
+                "Objection",
+                "I object to the processing of my personal data.",
+            ),
+        ] {
+            let c = classify(subject, body);
+            assert_eq!(
+                c.intent,
+                Intent::ObjectionRequest,
+                "{subject} / {body}: {c:?}"
+            );
+        }
+        assert_eq!(
+            classify("", "Ich widerspreche der Verarbeitung meiner Daten.").reason,
+            "objection (\"widerspreche\")"
+        );
+    }
+
+    #[test]
+    fn an_objection_to_a_fee_notice_negated_or_asked_about_goes_to_review() {
+        for body in [
+            "Ich lege Widerspruch gegen den Gebührenbescheid vom 3. März ein.",
+            "Ich möchte keinen Widerspruch einlegen.",
+            "Wie kann ich der Verarbeitung widersprechen?",
+            "Ich widerspreche der Verarbeitung und bitte um Löschung meiner Daten.",
+            "Hiermit widerspreche ich meiner Einwilligung zur Terminbuchung.",
+            "Ich widerrufe meine Einwilligung und widerspreche der weiteren Nutzung meiner Daten.",
+        ] {
+            assert_eq!(intent("", body), Intent::Review, "{body}");
+        }
+    }
+
+    #[test]
+    fn contradictory_is_not_an_objection() {
+        assert_eq!(
+            intent("", "Die Angaben auf der Seite sind widersprüchlich."),
+            Intent::NotARequest
+        );
     }
 }

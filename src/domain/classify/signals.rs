@@ -12,6 +12,8 @@ pub(super) enum Doubt {
     Asked,
     NoConsentWord,
     UnclearScope,
+    Appeal,
+    ConsentObjected,
 }
 
 impl Doubt {
@@ -21,6 +23,12 @@ impl Doubt {
             Doubt::Asked => "asked about rather than requested",
             Doubt::NoConsentWord => "withdrawal wording about data without a consent word",
             Doubt::UnclearScope => "the consent named covers more than the SMS reminders",
+            Doubt::Appeal => {
+                "may be an appeal against an administrative decision, not an objection under Art. 21"
+            }
+            Doubt::ConsentObjected => {
+                "objection wording about a consent: a withdrawal of consent may be meant"
+            }
         }
     }
 }
@@ -62,6 +70,7 @@ impl Hit {
             Intent::SmsWithdrawal => "withdrawal of SMS reminders",
             Intent::AccessRequest => "access request",
             Intent::ErasureRequest => "erasure request",
+            Intent::ObjectionRequest => "objection",
             Intent::NotARequest | Intent::Review => "no request",
         };
         let place = if self.in_subject {
@@ -201,6 +210,24 @@ pub(super) fn detect(doc: &Doc, in_subject: bool) -> Vec<Hit> {
         if let Some(d) = nearest(&e, &data, object) {
             hits.push(Hit::new(Intent::ErasureRequest, &[&e, d]));
         }
+    }
+
+    for phrase in doc.find(OBJECTION_PHRASES) {
+        hits.push(Hit::new(Intent::ObjectionRequest, &[&phrase]));
+    }
+    let appeal = doc.find(APPEAL_WORDS);
+    for o in doc.find(OBJECTION_WORDS) {
+        let mut hit = Hit::new(Intent::ObjectionRequest, &[&o]);
+        let same_sentence = |a: &Found| doc.sentence(first(a)) == doc.sentence(first(&o));
+        if let Some(a) = nearest(&o, &appeal, same_sentence) {
+            hit = Hit::new(Intent::ObjectionRequest, &[&o, a]);
+            hit.doubt = Some(Doubt::Appeal);
+        } else if let Some(c) = nearest(&o, &consent, |c| doc.near(&o, c)) {
+            // "Ich widerspreche meiner Einwilligung": people say Widerspruch for Widerruf.
+            hit = Hit::new(Intent::ObjectionRequest, &[&o, c]);
+            hit.doubt = Some(Doubt::ConsentObjected);
+        }
+        hits.push(hit);
     }
 
     let mut hits = merge_overlapping(hits);

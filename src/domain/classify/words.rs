@@ -215,6 +215,43 @@ pub(super) const ERASE_WORDS: &[&str] = &[
     "removal",
 ];
 
+/// Objections (Art. 21) that need nothing else.
+pub(super) const OBJECTION_PHRASES: &[&str] = &[
+    "widerspruchsrecht*",
+    "art 21",
+    "artikel 21",
+    "article 21",
+    "right to object",
+];
+
+/// Objecting ("Widerspruch", "ich widerspreche", "lege Widerspruch ein", "I object to"): an
+/// objection to the processing of one's data (Art. 21) — unless an appeal word (next list)
+/// is in the same sentence, then a human decides.
+pub(super) const OBJECTION_WORDS: &[&str] = &[
+    "widerspruch",
+    "widerspruchs",
+    "widersprech*",
+    "widerspreche",
+    "widersprich*",
+    "widerspricht",
+    "widersprochen",
+    "objection",
+    "i object",
+    "object to",
+    "objecting to",
+];
+
+/// Words of an administrative appeal ("Widerspruch gegen den Gebührenbescheid", § 68 VwGO):
+/// with them an objection word goes to review.
+pub(super) const APPEAL_WORDS: &[&str] = &[
+    "*bescheid*",
+    "gebühr*",
+    "*gebühren*",
+    "verwaltungsakt*",
+    "vwgo",
+    "decision",
+];
+
 /// Personal data, as the object of erasing (and of withdraw words without a consent word).
 pub(super) const DATA_WORDS: &[&str] = &[
     "*daten",

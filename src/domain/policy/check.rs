@@ -33,6 +33,8 @@ const TENANT_FIELDS: &[&str] = &[
     "local_holidays",
     "closed_days",
     "third_countries",
+    "case_officer",
+    "file_reference_prefix",
 ];
 const PURPOSE_FIELDS: &[&str] = &[
     "*",
@@ -78,6 +80,8 @@ struct RawTenant {
     closed_days: Option<Spanned<Vec<Spanned<String>>>>,
     confirm: Confirm,
     third_countries: Text,
+    case_officer: Text,
+    file_reference_prefix: Text,
 }
 
 #[derive(Deserialize)]
@@ -308,6 +312,9 @@ impl Checker<'_> {
         let website = self.optional(&t.website, "tenant.website");
         let representative = self.optional(&t.representative, "tenant.representative");
         let dpo = self.required(&t.dpo, header, "tenant.dpo");
+        let case_officer = self.optional(&t.case_officer, "tenant.case_officer");
+        let file_reference_prefix =
+            self.optional(&t.file_reference_prefix, "tenant.file_reference_prefix");
 
         let region = self.required(&t.region, header, "tenant.region");
         let mut region_ok = region.is_some();
@@ -377,6 +384,8 @@ impl Checker<'_> {
                 local_holidays: local_holidays?,
                 closed_days: closed_days?,
                 third_countries,
+                case_officer,
+                file_reference_prefix,
             },
             SourceLines {
                 slug: slug_line,

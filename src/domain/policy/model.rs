@@ -140,6 +140,12 @@ pub struct TenantInfo {
     /// Art. 15(2), 13(1)(f): `none` (or left out) when no data go to a third country or an
     /// international organisation; otherwise the transfer and its safeguards, in German.
     pub third_countries: Option<String>,
+    /// Who signs the letters of Art. 12 (a name or a function, e.g. "Frau Beispiel,
+    /// Datenschutzbeauftragte"); the letters are signed with the tenant's name when absent.
+    pub case_officer: Option<String>,
+    /// Put before a request's number to make the Aktenzeichen of its letters
+    /// (e.g. "DS-RE" gives "DS-RE-12"); "DS" when absent.
+    pub file_reference_prefix: Option<String>,
 }
 
 impl TenantInfo {
@@ -148,6 +154,12 @@ impl TenantInfo {
         self.timezone
             .parse()
             .expect("timezone validated by parse_policy")
+    }
+
+    /// The Aktenzeichen of a request's letters: the policy's prefix and the register id.
+    pub fn file_reference(&self, request_id: i64) -> String {
+        let prefix = self.file_reference_prefix.as_deref().unwrap_or("DS");
+        format!("{prefix}-{request_id}")
     }
 }
 

@@ -1080,3 +1080,29 @@ fn the_third_country_position_is_none_unless_the_policy_names_a_transfer() {
     );
     assert!(single_error(&empty).contains("tenant.third_countries: must not be empty"));
 }
+
+#[test]
+fn case_officer_and_file_reference_prefix_are_optional_and_make_the_aktenzeichen() {
+    let plain = parse_policy("policies/x.toml", MINIMAL).unwrap();
+    assert_eq!(plain.tenant.case_officer, None);
+    assert_eq!(plain.tenant.file_reference(12), "DS-12");
+    let source = replace(
+        "region = \"DE-NW\"",
+        "region = \"DE-NW\"\ncase_officer = \"Frau Beispiel, Datenschutz\"\nfile_reference_prefix = \"DS-MU\"",
+    );
+    let policy = parse_policy("policies/x.toml", &source).unwrap();
+    assert_eq!(
+        policy.tenant.case_officer.as_deref(),
+        Some("Frau Beispiel, Datenschutz")
+    );
+    assert_eq!(policy.tenant.file_reference(12), "DS-MU-12");
+    let blank = replace(
+        "region = \"DE-NW\"",
+        "region = \"DE-NW\"\ncase_officer = \" \"",
+    );
+    assert!(
+        single_error(&blank).contains("tenant.case_officer: must not be empty"),
+        "{}",
+        single_error(&blank)
+    );
+}
