@@ -2133,7 +2133,7 @@ async fn an_erasure_deletes_a_reply_not_yet_written(db: TestDb) {
         &ctx,
         &datenwart::ops::export::ExportRequest {
             email: ANNA.into(),
-            tenant: Some(R.into()),
+            controllers: rights::Controllers::One(R.into()),
             out: Some(out.clone()),
             request_id: None,
             channel: datenwart::domain::requests::Channel::Email,
@@ -2150,7 +2150,7 @@ async fn an_erasure_deletes_a_reply_not_yet_written(db: TestDb) {
         &ctx,
         &rights::EraseRequest {
             email: ANNA,
-            tenant: Some(R),
+            controllers: rights::Controllers::One(R.into()),
             dry_run: false,
             request: None,
             channel: datenwart::domain::requests::Channel::Email,

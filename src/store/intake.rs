@@ -84,6 +84,9 @@ where
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
     ) -> Result<IntakeResult> {
+        if matches!(effect, IntakeEffect::Withdraw { erase: Some(_), .. }) {
+            self.required_ledger()?;
+        }
         let mut tx = self.begin_admin().await?;
         let tenant_id = match &e.tenant {
             Some(t) => Some(Self::tenant_id(&mut tx, t).await?),
@@ -111,7 +114,17 @@ where
             tx.rollback().await?;
             return Ok(IntakeResult::default());
         };
-        let result = Self::apply_intake(&mut tx, id, tenant_id, e, effect, reply, ctx).await?;
+        let result = Self::apply_intake(
+            &mut tx,
+            id,
+            tenant_id,
+            e,
+            effect,
+            reply,
+            ctx,
+            self.ledger.as_ref(),
+        )
+        .await?;
         tx.commit().await?;
         if result.erasure.is_some() {
             self.after_erasure().await?;
@@ -146,6 +159,9 @@ where
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
     ) -> Result<IntakeResult> {
+        if matches!(effect, IntakeEffect::Withdraw { erase: Some(_), .. }) {
+            self.required_ledger()?;
+        }
         let mut tx = self.begin_admin().await?;
         let row: Option<(
             i64,
@@ -198,7 +214,17 @@ where
             .bind(&entry.reason)
             .execute(&mut *tx)
             .await?;
-        let result = Self::apply_intake(&mut tx, id, tenant_id, &entry, effect, reply, ctx).await?;
+        let result = Self::apply_intake(
+            &mut tx,
+            id,
+            tenant_id,
+            &entry,
+            effect,
+            reply,
+            ctx,
+            self.ledger.as_ref(),
+        )
+        .await?;
         tx.commit().await?;
         if result.erasure.is_some() {
             self.after_erasure().await?;
@@ -255,6 +281,7 @@ where
         effect: &IntakeEffect,
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
+        ledger: Option<&LedgerFile>,
     ) -> Result<IntakeResult> {
         let mut result = IntakeResult {
             recorded: true,
@@ -345,9 +372,15 @@ where
                         action: "subject.erase",
                         only_before: None,
                     };
-                    let report =
-                        Self::erase_in(tx, subject, std::slice::from_ref(&scope), &opts, ctx)
-                            .await?;
+                    let report = Self::erase_in(
+                        tx,
+                        subject,
+                        std::slice::from_ref(&scope),
+                        &opts,
+                        ctx,
+                        ledger,
+                    )
+                    .await?;
                     let partly = Outcome::of_erasure(report.kept.is_empty());
                     if partly != outcome {
                         sqlx::query("update requests set outcome = $2 where id = $1")

@@ -1,6 +1,7 @@
 //! `restrict`: restricts the processing of a person's data (Art. 18), or lifts it.
 
 use super::RequestOpts;
+use crate::cli::scope::TenantScope;
 use crate::cli::render::{self, Format};
 use crate::ops::Context;
 use crate::ops::rights;
@@ -12,9 +13,8 @@ use std::process::ExitCode;
 pub struct RestrictArgs {
     #[arg(long)]
     email: String,
-    /// Only at this tenant (default: at every tenant)
-    #[arg(long)]
-    tenant: Option<String>,
+    #[command(flatten)]
+    scope: TenantScope,
     /// Why the processing is restricted (Art. 18(1) a–d)
     #[arg(long, required_unless_present = "lift", conflicts_with = "lift")]
     reason: Option<String>,
@@ -26,30 +26,33 @@ pub struct RestrictArgs {
 }
 
 pub async fn restrict(ctx: &Context, args: RestrictArgs, format: Format) -> Result<ExitCode> {
+    let controllers = args.scope.controllers()?;
     let r = if args.lift {
-        rights::lift(ctx, &args.email, args.tenant.as_deref()).await?
+        rights::lift(ctx, &args.email, &controllers).await?
     } else {
         let reason = args.reason.expect("clap requires --reason without --lift");
         rights::restrict(
             ctx,
             &args.email,
-            args.tenant.as_deref(),
+            &controllers,
             &reason,
             args.request.request,
             args.request.channel,
         )
         .await?
     };
-    let human = match r.restriction {
-        Some(id) => format!(
-            "restriction {id} in force{}: the data stay, are not used, and are not erased until lifted",
-            r.tenant
-                .as_deref()
-                .map(|t| format!(" at {t}"))
-                .unwrap_or_default()
-        ),
-        None => format!("{} restriction(s) lifted", r.lifted),
+    let human = if r.restrictions.is_empty() {
+        format!("{} restriction(s) lifted", r.lifted)
+    } else {
+        r.restrictions
+            .iter()
+            .map(|x| format!(
+                "restriction {} in force at {} (request {}): the data stay, are not used, and are not erased until lifted",
+                x.restriction, x.tenant, x.request
+            ))
+            .collect::<Vec<_>>()
+            .join("\n")
     };
-    render::report(format, &human, &r, std::slice::from_ref(&r))?;
+    render::report(format, &human, &r, &r.restrictions)?;
     Ok(ExitCode::SUCCESS)
 }

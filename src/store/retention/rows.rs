@@ -290,7 +290,6 @@ impl Rows {
             RetainedData::Requests => [
                 ("consents", "withdrawal_request_id"),
                 ("restrictions", "request_id"),
-                ("erasure_ledger", "request_id"),
                 ("inbox_messages", "request_id"),
             ]
             .iter()
