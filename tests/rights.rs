@@ -86,6 +86,7 @@ on_both_backends!(
     an_erasure_on_postgresql_without_a_ledger_is_refused_before_anything_changes,
     correction_validates_every_value_and_changes_nothing_on_error,
     the_register_computes_deadlines_and_extends_only_before_them,
+    every_tenant_means_one_request_per_tenant_where_something_changes,
 );
 
 async fn find_shows_a_person_by_email_phone_and_name_at_every_tenant(db: TestDb) {
@@ -820,5 +821,82 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
         stderr(&o).contains("\"auskunft\" is not one of access"),
         "{}",
         stderr(&o)
+    );
+}
+
+async fn every_tenant_means_one_request_per_tenant_where_something_changes(db: TestDb) {
+    let ctx = setup(&db).await;
+    book_both(&ctx, "recklinghausen", ANNA_T).await;
+    book_both(&ctx, "westendorf", ANNA_T).await;
+    // Erased at Recklinghausen only: one request there, Westendorf untouched.
+    let done = rights::erase(&ctx, &erase_req(ANNA, Some("recklinghausen"), false))
+        .await
+        .unwrap();
+    assert_eq!(done.requests.len(), 1);
+    assert_eq!(done.requests[0].0, "recklinghausen");
+    assert_eq!(
+        db.count("select count(*) from bookings where email is not null")
+            .await,
+        2
+    );
+
+    // Corrected everywhere: only Westendorf still holds bookings to change, so only it
+    // gets a request (Recklinghausen knows her from its register alone).
+    let r = rights::correct(
+        &ctx,
+        ANNA,
+        &Controllers::All,
+        &["last_name=Schmidt-Berg".into()],
+        None,
+        Channel::Letter,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.bookings, vec![("westendorf".to_owned(), 2)]);
+    assert_eq!(r.requests.len(), 1);
+    assert_eq!(r.requests[0].0, "westendorf");
+    assert_eq!(
+        db.count("select count(*) from requests where kind = 'rectification'")
+            .await,
+        1
+    );
+
+    // Restricted everywhere: one restriction and one request per tenant, none without one.
+    let r = rights::restrict(
+        &ctx,
+        ANNA,
+        &Controllers::All,
+        "Richtigkeit bestritten",
+        None,
+        Channel::Letter,
+    )
+    .await
+    .unwrap();
+    let tenants: Vec<&str> = r.restrictions.iter().map(|x| x.tenant.as_str()).collect();
+    assert_eq!(tenants, ["recklinghausen", "westendorf"]);
+    assert_eq!(
+        db.count("select count(*) from restrictions where tenant_id is null")
+            .await,
+        0
+    );
+    assert_eq!(
+        db.count("select count(*) from requests where tenant_id is null")
+            .await,
+        0
+    );
+    assert_eq!(
+        db.count("select count(*) from requests where kind = 'restriction'")
+            .await,
+        2
+    );
+    // Lifted at one tenant only.
+    let lifted = rights::lift(&ctx, ANNA, &scope(Some("westendorf")))
+        .await
+        .unwrap();
+    assert_eq!(lifted.lifted, 1);
+    assert_eq!(
+        db.count("select count(*) from restrictions where lifted_at is null")
+            .await,
+        1
     );
 }
