@@ -510,6 +510,11 @@ async fn an_explicit_request_is_answered_and_closed(db: TestDb) {
     let out = tmp.path().join("a");
     let mut req = request(ANNA, &out);
     req.request_id = Some(opened.id);
+    // A request belongs to one controller: answering it for every tenant is refused.
+    let err = export::export(&ctx, &req).await.unwrap_err();
+    assert!(err.to_string().contains("--tenant westendorf"), "{err}");
+    assert!(!out.exists());
+    req.controllers = Controllers::One("westendorf".into());
     let report = export::export(&ctx, &req).await.unwrap();
     // The request's tenant is the scope.
     assert_eq!(report.tenants.len(), 1);
