@@ -167,6 +167,7 @@ on_both_backends!(
     a_run_killed_mid_way_leaves_rows_treated_or_untouched_and_the_next_run_finishes,
     the_self_check_fails_the_run_and_names_the_rule_when_a_row_resists,
     the_cli_plans_runs_and_lists_runs_with_documented_exit_codes,
+    an_anonymized_bookings_consents_keep_only_their_proof_and_the_person_is_not_found,
 );
 
 async fn the_48_hour_boundary_keeps_47_59_59_and_anonymizes_48_00_00(db: TestDb) {
@@ -1410,4 +1411,70 @@ async fn the_cli_plans_runs_and_lists_runs_with_documented_exit_codes(db: TestDb
             .iter()
             .all(|r| r["tenant"] == W)
     );
+}
+
+async fn an_anonymized_bookings_consents_keep_only_their_proof_and_the_person_is_not_found(
+    db: TestDb,
+) {
+    let ctx = setup(&db).await;
+    // Long ago, so that the proof's own period (156 weeks) has passed by today as well.
+    let slot = open_day(&ctx, R, now().date_naive() - Duration::weeks(200)).await[0].clone();
+    let (reference, booking_id) =
+        book(&ctx, R, ANNA, slot.id, slot.starts_at - days(2), false).await;
+    let with_subject = "select count(*) from consents where subject_ref is not null";
+    assert_eq!(db.count(with_subject).await, 1);
+    // The booking path stored the hash of the exact consent text shown.
+    let policies = datenwart::ops::policies::load(&shipped_policies()).unwrap();
+    let shown = &policies
+        .get(R)
+        .unwrap()
+        .booking_purpose()
+        .consent
+        .as_ref()
+        .unwrap()
+        .text;
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(shown.as_bytes()));
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from consents where text_sha256 = '{hash}'"
+        ))
+        .await,
+        1
+    );
+
+    let boundary = slot.ends_at + Duration::hours(48);
+    let report = run_at(&ctx, boundary).await;
+    assert_eq!(counts(&report, Some(R), "bookings"), (1, 0, 0));
+    assert!(!with_personal_data(&db, &reference).await);
+    // The consent proves that consent was given, and to which text, but not by whom or
+    // for which booking.
+    assert_eq!(db.count(with_subject).await, 0);
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from consents where booking_id = {booking_id}"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from consents where booking_id is null and subject_ref is null
+               and text_sha256 = '{hash}' and text_version is not null and given_at is not null
+               and anonymized_at = '{}'",
+            ts(boundary)
+        ))
+        .await,
+        1
+    );
+    // Nothing links the person to anything any more: `subject find` finds nobody.
+    drop(ctx);
+    let o = cli::run(&db, &["subject", "find", "--email", ANNA.0]);
+    assert_exit(&o, 3);
+
+    // The proof goes after the period of the policy's consent_proofs rule.
+    let ctx = db.context().await;
+    let report = run_at(&ctx, now()).await;
+    assert_eq!(counts(&report, Some(R), "consent_proofs"), (0, 1, 0));
+    assert_eq!(db.count("select count(*) from consents").await, 0);
 }

@@ -523,7 +523,7 @@ where
                     .changes
                     .extend(ids.into_iter().map(|id| change("access_log", id, "delete")));
                 let ids: Vec<i64> = sqlx::query_scalar(
-                    "update consents set subject_ref = null, booking_id = null,
+                    "update consents set subject_ref = null, booking_id = null, anonymized_at = $2,
                          withdrawn_at = coalesce(withdrawn_at, $2),
                          withdrawal_source = coalesce(withdrawal_source, 'erasure')
                      where booking_id = $1 returning id",
@@ -568,7 +568,7 @@ where
                 }
             }
             let ids: Vec<i64> = sqlx::query_scalar(
-                "update consents set subject_ref = null,
+                "update consents set subject_ref = null, anonymized_at = $3,
                      withdrawn_at = coalesce(withdrawn_at, $3),
                      withdrawal_source = coalesce(withdrawal_source, 'erasure')
                  where tenant_id = $1 and subject_ref = $2 and booking_id is null

@@ -307,12 +307,16 @@ pub enum RetainedData {
     AccessLog,
     Inbox,
     Requests,
+    /// Consents reduced to their proof (text hash, version, times) when their booking was
+    /// anonymized or the person erased: no person, no booking.
+    ConsentProofs,
 }
 
 impl RetainedData {
     pub const ALL: &'static [RetainedData] = &[
         RetainedData::Bookings,
         RetainedData::Consents,
+        RetainedData::ConsentProofs,
         RetainedData::Notifications,
         RetainedData::AccessLog,
         RetainedData::Inbox,
@@ -331,6 +335,7 @@ impl RetainedData {
             RetainedData::AccessLog => "access_log",
             RetainedData::Inbox => "inbox",
             RetainedData::Requests => "requests",
+            RetainedData::ConsentProofs => "consent_proofs",
         }
     }
 
@@ -344,6 +349,7 @@ impl RetainedData {
                 "cancelled_at",
             ],
             RetainedData::Consents => &["withdrawn_at", "given_at"],
+            RetainedData::ConsentProofs => &["anonymized_at", "given_at", "withdrawn_at"],
             RetainedData::Notifications => &["created_at", "sent_at"],
             RetainedData::AccessLog => &["logged_at"],
             RetainedData::Inbox => &["received_at", "processed_at"],
@@ -357,7 +363,9 @@ impl RetainedData {
         const BOTH: &[RetentionAction] = &[RetentionAction::Anonymize, RetentionAction::Delete];
         const DELETE_ONLY: &[RetentionAction] = &[RetentionAction::Delete];
         match self {
-            RetainedData::Consents | RetainedData::Notifications => DELETE_ONLY,
+            RetainedData::Consents
+            | RetainedData::ConsentProofs
+            | RetainedData::Notifications => DELETE_ONLY,
             RetainedData::Bookings
             | RetainedData::AccessLog
             | RetainedData::Inbox
@@ -374,6 +382,7 @@ impl RetainedData {
             RetainedData::AccessLog => "Einträge im Zugriffsprotokoll",
             RetainedData::Inbox => "eingegangene E-Mails",
             RetainedData::Requests => "Anträge betroffener Personen",
+            RetainedData::ConsentProofs => "Nachweise erteilter Einwilligungen ohne Personenbezug",
         }
     }
 }

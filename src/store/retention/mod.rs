@@ -430,6 +430,10 @@ where
                             .await?
                             .rows_affected(),
                     );
+                    // Before the bookings: once anonymized, the batch no longer finds them.
+                    in_range(rows.consents_of_treated_sql(guarded))?
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 batch.anonymized = affected(
                     in_range(rows.anonymize_sql(guarded))?

@@ -42,7 +42,7 @@ impl Rows {
         }
         let (table, subject, booking) = match t.data {
             RetainedData::Bookings => ("bookings", "bookings.subject_ref", Some("bookings.id")),
-            RetainedData::Consents => (
+            RetainedData::Consents | RetainedData::ConsentProofs => (
                 "consents",
                 "consents.subject_ref",
                 Some("consents.booking_id"),
@@ -75,10 +75,15 @@ impl Rows {
         self.data == RetainedData::AccessLog && self.action == RetentionAction::Anonymize
     }
 
-    /// The rows of the run's owner: a tenant, or (null) the rows without a tenant.
+    /// The rows of the run's owner: a tenant, or (null) the rows without a tenant; for
+    /// consent proofs only consents already reduced to their proof.
     fn owner(&self) -> String {
         let t = self.table;
-        format!("({t}.tenant_id = :tenant or (:tenant is null and {t}.tenant_id is null))")
+        let proofs = match self.data {
+            RetainedData::ConsentProofs => format!(" and {t}.anonymized_at is not null"),
+            _ => String::new(),
+        };
+        format!("({t}.tenant_id = :tenant or (:tenant is null and {t}.tenant_id is null)){proofs}")
     }
 
     /// Rows not treated yet: anonymized rows are done; a booking that a hold row refers
@@ -281,10 +286,7 @@ impl Rows {
                     format!("delete from access_log where booking_id in ({ids})"),
                     Effect::Dependents,
                 ),
-                (
-                    format!("update consents set booking_id = null where booking_id in ({ids})"),
-                    Effect::Detached,
-                ),
+                (self.consents_of_treated_sql(guarded), Effect::Detached),
             ],
             // The register entry goes; what pointed to it keeps its own content.
             RetainedData::Requests => [
@@ -307,6 +309,22 @@ impl Rows {
             )],
             _ => Vec::new(),
         }
+    }
+
+    /// The consents of the batch's bookings, reduced to their proof: without the person
+    /// and the booking, an anonymized booking's consent would still name who booked it.
+    pub fn consents_of_treated_sql(&self, guarded: bool) -> String {
+        format!(
+            "update consents set {set}, anonymized_at = :now
+             where booking_id in (select {t}.id from {t} where {cond})",
+            set = crate::domain::retention::CONSENT_PROOF_CLEARED
+                .iter()
+                .map(|c| format!("{c} = null"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            t = self.table,
+            cond = self.treated(guarded),
+        )
     }
 
     /// The notifications of the bookings a batch anonymizes, deleted first.
@@ -507,6 +525,7 @@ mod tests {
                             rows.delete_sql(guarded),
                             rows.cancel_ahead_sql(guarded),
                             rows.notifications_of_treated_sql(guarded),
+                            rows.consents_of_treated_sql(guarded),
                             rows.anonymize_referenced_bookings_sql(guarded),
                             rows.delete_unreferenced_bookings_sql(guarded),
                             rows.rewrite_access_sql(guarded, "(select :rows as id) j"),
