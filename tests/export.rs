@@ -386,7 +386,11 @@ async fn an_unknown_person_gets_a_no_data_letter_from_the_named_tenant_only(db: 
     );
     assert!(err.to_string().contains("--tenant"), "{err}");
     assert!(!everywhere.exists());
-    assert!(access_requests(&ctx, "niemand@example.net").await.is_empty());
+    assert!(
+        access_requests(&ctx, "niemand@example.net")
+            .await
+            .is_empty()
+    );
 
     // The controller that received the request answers "no data", and only it.
     let out = tmp.path().join("nobody");
@@ -410,7 +414,10 @@ async fn an_unknown_person_gets_a_no_data_letter_from_the_named_tenant_only(db: 
     let register = access_requests(&ctx, "niemand@example.net").await;
     assert_eq!(register.len(), 1);
     assert_eq!(register[0].tenant.as_deref(), Some("recklinghausen"));
-    assert!(register[0].status == "closed" && register[0].outcome.map(|o| o.as_str()) == Some("no_data"));
+    assert!(
+        register[0].status == "closed"
+            && register[0].outcome.map(|o| o.as_str()) == Some("no_data")
+    );
     assert_eq!(register[0].channel, "letter");
 }
 
@@ -612,20 +619,25 @@ async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
     assert!(register.iter().all(|r| r.channel == "in_person"));
 
     // The same folder again, a bad address: exit 2 and the value named.
-    let o = datenwart(&db, cwd.path(), &["export", "--email", ANNA, "--all-tenants"]);
+    let o = datenwart(
+        &db,
+        cwd.path(),
+        &["export", "--email", ANNA, "--all-tenants"],
+    );
     assert_exit(&o, 2);
     assert!(cli::stderr(&o).contains("not empty"));
     // Neither --tenant nor --all-tenants, or both: a usage error, nothing registered.
     let before = access_requests(&ctx, ANNA).await.len();
-    for scope in [
-        &[][..],
-        &["--tenant", "westendorf", "--all-tenants"][..],
-    ] {
+    for scope in [&[][..], &["--tenant", "westendorf", "--all-tenants"][..]] {
         let mut args = vec!["export", "--email", ANNA, "--out", "scoped"];
         args.extend_from_slice(scope);
         let o = datenwart(&db, cwd.path(), &args);
         assert_exit(&o, 2);
-        assert!(cli::stderr(&o).contains("--all-tenants"), "{}", cli::stderr(&o));
+        assert!(
+            cli::stderr(&o).contains("--all-tenants"),
+            "{}",
+            cli::stderr(&o)
+        );
         assert!(!cwd.path().join("scoped").exists());
     }
     assert_eq!(access_requests(&ctx, ANNA).await.len(), before);

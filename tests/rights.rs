@@ -436,7 +436,11 @@ async fn replay_erases_again_after_a_backup_is_restored(db: TestDb) {
     // Anna books again in the very second of her erasure: a replay leaves that booking.
     book_anna_at(&ctx, erased_at).await;
     rights::replay(&ctx).await.unwrap();
-    assert_eq!(annas_bookings(&db).await, 1, "a booking after the erasure stays");
+    assert_eq!(
+        annas_bookings(&db).await,
+        1,
+        "a booking after the erasure stays"
+    );
     drop(ctx);
 
     // The backup from before the erasure is restored: Anna is back, the ledger is not
@@ -461,7 +465,15 @@ async fn replay_erases_again_after_a_backup_is_restored(db: TestDb) {
     let ledger_arg = ledger_path.display().to_string();
     let o = run(
         restored,
-        &["--ledger", &ledger_arg, "--format", "json", "erase", "--replay", "--yes"],
+        &[
+            "--ledger",
+            &ledger_arg,
+            "--format",
+            "json",
+            "erase",
+            "--replay",
+            "--yes",
+        ],
     );
     assert_exit(&o, 0);
     assert_eq!(annas_bookings(restored).await, 0);
@@ -720,7 +732,15 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     // error for each of the four commands, and changes nothing.
     for args in [
         &["erase", "--email", ANNA, "--yes"][..],
-        &["erase", "--email", ANNA, "--yes", "--tenant", "westendorf", "--all-tenants"][..],
+        &[
+            "erase",
+            "--email",
+            ANNA,
+            "--yes",
+            "--tenant",
+            "westendorf",
+            "--all-tenants",
+        ][..],
         &["correct", "--email", ANNA, "--set", "last_name=Berg"][..],
         &["restrict", "--email", ANNA, "--reason", "bestritten"][..],
         &["restrict", "--email", ANNA, "--lift"][..],
@@ -728,7 +748,11 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     ] {
         let o = run(&db, args);
         assert_exit(&o, 2);
-        assert!(stderr(&o).contains("--all-tenants"), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("--all-tenants"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
     }
     assert_eq!(db.count("select count(*) from requests").await, 0);
     assert_eq!(db.count("select count(*) from restrictions").await, 0);
@@ -757,7 +781,15 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     );
     let o = run(
         &db,
-        &["correct", "--email", ANNA, "--tenant", "westendorf", "--set", "shoe_size=42"],
+        &[
+            "correct",
+            "--email",
+            ANNA,
+            "--tenant",
+            "westendorf",
+            "--set",
+            "shoe_size=42",
+        ],
     );
     assert_exit(&o, 2);
     assert_eq!(
@@ -771,12 +803,23 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
         0
     );
 
-    let o = run(&db, &["erase", "--email", ANNA, "--all-tenants", "--dry-run"]);
+    let o = run(
+        &db,
+        &["erase", "--email", ANNA, "--all-tenants", "--dry-run"],
+    );
     assert_exit(&o, 0);
     assert!(stdout(&o).contains("nothing was changed"));
     let o = run(
         &db,
-        &["--format", "json", "erase", "--email", ANNA, "--all-tenants", "--yes"],
+        &[
+            "--format",
+            "json",
+            "erase",
+            "--email",
+            ANNA,
+            "--all-tenants",
+            "--yes",
+        ],
     );
     assert_exit(&o, 0);
     let report = json(&o);
@@ -795,10 +838,22 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     // is answered, nothing left to erase.
     let o = run(
         &db,
-        &["--format", "json", "erase", "--email", ANNA, "--tenant", "westendorf", "--yes"],
+        &[
+            "--format",
+            "json",
+            "erase",
+            "--email",
+            ANNA,
+            "--tenant",
+            "westendorf",
+            "--yes",
+        ],
     );
     assert_exit(&o, 0);
-    assert_eq!(db.count("select count(*) from requests").await, requests + 1);
+    assert_eq!(
+        db.count("select count(*) from requests").await,
+        requests + 1
+    );
     let again = json(&o);
     assert_eq!(again[0]["counts"][0][1]["bookings_anonymized"], 0);
     assert_eq!(again[0]["changes"].as_array().map(Vec::len), Some(0));

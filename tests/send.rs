@@ -516,7 +516,10 @@ async fn a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent
         0,
     );
     assert_exit(
-        &cli::run(&db, &["erase", "--email", erik.email, "--all-tenants", "--yes"]),
+        &cli::run(
+            &db,
+            &["erase", "--email", erik.email, "--all-tenants", "--yes"],
+        ),
         0,
     );
     let out = send(&db, &server.url());
@@ -534,7 +537,16 @@ async fn a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent
     );
 
     assert_exit(
-        &cli::run(&db, &["restrict", "--email", CARLA.email, "--all-tenants", "--lift"]),
+        &cli::run(
+            &db,
+            &[
+                "restrict",
+                "--email",
+                CARLA.email,
+                "--all-tenants",
+                "--lift",
+            ],
+        ),
         0,
     );
     assert_exit(&send(&db, &server.url()), 0);

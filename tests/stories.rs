@@ -345,9 +345,16 @@ async fn every_change_is_audited_with_counts_only(db: TestDb) {
     }
     let letter = Channel::Letter;
     let sets = ["last_name=Schmidt-Berg".to_owned()];
-    rights::correct(&ctx, ANNA.email, &rights::Controllers::All, &sets, None, letter)
-        .await
-        .unwrap();
+    rights::correct(
+        &ctx,
+        ANNA.email,
+        &rights::Controllers::All,
+        &sets,
+        None,
+        letter,
+    )
+    .await
+    .unwrap();
     rights::restrict(
         &ctx,
         BERND.email,

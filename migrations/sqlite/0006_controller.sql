@@ -33,3 +33,12 @@ update consents set anonymized_at = withdrawn_at
 -- counted from when it was given.
 update consents set anonymized_at = coalesce(withdrawn_at, given_at), subject_ref = null
  where anonymized_at is null and booking_id is null;
+
+-- The audit trail's pseudonyms can be cleared by a retention rule (`audit_subjects`)
+-- without breaking the hash chain: an entry written from now on hashes subject_commit,
+-- SHA-256 over a random per-entry subject_salt and the pseudonym, instead of the pseudonym.
+-- Clearing subject_ref and subject_salt leaves a commitment that links to nobody.
+-- Entries written before (subject_commit NULL) hash the pseudonym itself and keep it.
+alter table audit_log add column subject_salt text;
+alter table audit_log add column subject_commit text;
+alter table audit_log add column anonymized_at text;

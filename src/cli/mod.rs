@@ -208,11 +208,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let store = store::open_with_ledger(&global.database_url, global.ledger.clone())
         .await
         .map_err(|e| {
-        anyhow::Error::new(e).context(format!(
-            "cannot open the database {}",
-            store::redact_url(&global.database_url)
-        ))
-    })?;
+            anyhow::Error::new(e).context(format!(
+                "cannot open the database {}",
+                store::redact_url(&global.database_url)
+            ))
+        })?;
     // `migrate` and `demo` bring the schema up to date themselves.
     if !matches!(cli.command, Command::Migrate | Command::Demo(_)) {
         store.check_schema().await?;

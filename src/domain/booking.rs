@@ -510,7 +510,10 @@ mod tests {
         let b = validate(&policy("oer-erkenschwick.toml"), &f, today()).unwrap();
         assert!(b.sms_reminder);
         assert_eq!(
-            b.consents.iter().map(|c| c.purpose.as_str()).collect::<Vec<_>>(),
+            b.consents
+                .iter()
+                .map(|c| c.purpose.as_str())
+                .collect::<Vec<_>>(),
             vec!["sms_reminder"]
         );
         let e = validate(&policy("recklinghausen.toml"), &f, today()).unwrap_err();

@@ -126,6 +126,8 @@ pub fn cleared_fields(data: RetainedData) -> &'static [&'static str] {
         RetainedData::AccessLog => &["browser_version", "operating_system"],
         RetainedData::Inbox => &["sender", "subject", "subject_ref"],
         RetainedData::Requests => &["subject_ref"],
+        // Pseudonym and salt together: the commitment the chain hashes stays.
+        RetainedData::AuditSubjects => &["subject_ref", "subject_salt"],
         RetainedData::Consents | RetainedData::ConsentProofs | RetainedData::Notifications => &[],
     }
 }

@@ -8,8 +8,8 @@ use crate::domain::policy::{Policy, RetainedData, RetentionAction};
 use crate::domain::requests::{Channel, Outcome, RequestKind};
 use crate::domain::subject::{SubjectRef, is_email_address};
 use crate::store::{
-    BookingErasure, Correction, Cutoff, ErasureOptions, ErasureReport, ErasureScope, Hold, HoldTarget,
-    SubjectQuery,
+    BookingErasure, Correction, Cutoff, ErasureOptions, ErasureReport, ErasureScope, Hold,
+    HoldTarget, SubjectQuery,
 };
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -343,9 +343,30 @@ pub async fn correct(
     if sets.is_empty() {
         return Err(Refusal::InvalidInput("--set: give at least one field=value".into()).into());
     }
-    let tenants = tenants_of(ctx, &subject_ref, controllers).await?;
+    let mut tenants = tenants_of(ctx, &subject_ref, controllers).await?;
     if tenants.is_empty() {
         return Err(no_such_person("this person"));
+    }
+    if *controllers == Controllers::All {
+        // A tenant where nothing changes gets no request: only bookings hold the fields
+        // (a new e-mail also moves the person's other rows to its reference).
+        let new_email = sets
+            .iter()
+            .any(|s| s.split_once('=').is_some_and(|(f, _)| f.trim() == "email"));
+        let mut changing = Vec::new();
+        for t in tenants {
+            let data = ctx.store.subject_data(&subject_ref, &t).await?;
+            if !data.bookings.is_empty() || (new_email && !data.is_empty()) {
+                changing.push(t);
+            }
+        }
+        if changing.is_empty() {
+            return Err(Refusal::NotFound(
+                "the person has no booking to correct at any tenant".into(),
+            )
+            .into());
+        }
+        tenants = changing;
     }
     let today = crate::domain::time::now().date_naive();
     let mut c = Correction::default();
@@ -411,25 +432,6 @@ pub async fn correct(
             _ => unreachable!("CORRECTABLE lists every field"),
         }
         c.fields.push(field);
-    }
-    let mut tenants = tenants;
-    if *controllers == Controllers::All {
-        // A tenant where nothing changes gets no request: only bookings hold the fields
-        // (a new e-mail also moves the person's other rows to its reference).
-        let mut changing = Vec::new();
-        for t in tenants {
-            let data = ctx.store.subject_data(&subject_ref, &t).await?;
-            if !data.bookings.is_empty() || (c.email.is_some() && !data.is_empty()) {
-                changing.push(t);
-            }
-        }
-        tenants = changing;
-        if tenants.is_empty() {
-            return Err(Refusal::NotFound(
-                "the person has no booking to correct at any tenant".into(),
-            )
-            .into());
-        }
     }
     let mut answered = Vec::new();
     for t in &tenants {

@@ -278,10 +278,7 @@ mod tests {
         assert!(ledger.read().unwrap().is_empty());
         ledger.append(&[entry(1)]).unwrap();
         // A writer that crashed mid-line.
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(ledger.path())
-            .unwrap();
+        let mut f = OpenOptions::new().append(true).open(ledger.path()).unwrap();
         f.write_all(b"{\"subject_ref\":\"ab").unwrap();
         assert_eq!(ledger.read().unwrap(), vec![entry(1)]);
         ledger.append(&[entry(2), entry(3)]).unwrap();
@@ -289,7 +286,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(ledger.path()).unwrap().permissions().mode();
+            let mode = std::fs::metadata(ledger.path())
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         assert_eq!(ledger.retain(|e| e.request_id != Some(2)).unwrap(), 1);

@@ -357,9 +357,13 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
 /// Opens the store with its erasure ledger: the file named, else the default beside a
 /// SQLite file ([`default_ledger_path`]); PostgreSQL has none unless one is named.
 pub async fn open_with_ledger(url: &str, ledger: Option<PathBuf>) -> Result<Arc<dyn Store>> {
-    let ledger = ledger.or_else(|| default_ledger_path(url)).map(LedgerFile::new);
+    let ledger = ledger
+        .or_else(|| default_ledger_path(url))
+        .map(LedgerFile::new);
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqlStore::<SqliteDialect>::connect(url, ledger).await?))
+        Ok(Arc::new(
+            SqlStore::<SqliteDialect>::connect(url, ledger).await?,
+        ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(SqlStore::<PgDialect>::connect(url, ledger).await?))
     } else {

@@ -257,8 +257,15 @@ where
             self.required_ledger()?;
         }
         let mut tx = self.begin_admin().await?;
-        let report =
-            Self::erase_in(&mut tx, subject_ref, scopes, opts, ctx, self.ledger.as_ref()).await?;
+        let report = Self::erase_in(
+            &mut tx,
+            subject_ref,
+            scopes,
+            opts,
+            ctx,
+            self.ledger.as_ref(),
+        )
+        .await?;
         if opts.dry_run {
             tx.rollback().await?;
         } else {

@@ -1,8 +1,8 @@
 //! `correct`: corrects fields of a person's bookings (Art. 16).
 
 use super::RequestOpts;
-use crate::cli::scope::TenantScope;
 use crate::cli::render::{self, Format};
+use crate::cli::scope::TenantScope;
 use crate::ops::Context;
 use crate::ops::rights;
 use anyhow::Result;

@@ -2,9 +2,9 @@
 //! erasure ledger after a backup was restored.
 
 use super::RequestOpts;
-use crate::cli::scope::TenantScope;
 use crate::cli::confirm::{self, Confirmation};
 use crate::cli::render::{self, Format};
+use crate::cli::scope::TenantScope;
 use crate::ops::rights::{self, EraseRequest, Erasure};
 use crate::ops::{Context, Refusal};
 use anyhow::Result;

@@ -1,8 +1,8 @@
 //! `restrict`: restricts the processing of a person's data (Art. 18), or lifts it.
 
 use super::RequestOpts;
-use crate::cli::scope::TenantScope;
 use crate::cli::render::{self, Format};
+use crate::cli::scope::TenantScope;
 use crate::ops::Context;
 use crate::ops::rights;
 use anyhow::Result;

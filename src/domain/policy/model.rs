@@ -310,6 +310,9 @@ pub enum RetainedData {
     /// Consents reduced to their proof (text hash, version, times) when their booking was
     /// anonymized or the person erased: no person, no booking.
     ConsentProofs,
+    /// The pseudonyms in the audit trail (entries that commit to theirs, see
+    /// `domain::audit`); the entries themselves stay.
+    AuditSubjects,
 }
 
 impl RetainedData {
@@ -321,6 +324,7 @@ impl RetainedData {
         RetainedData::AccessLog,
         RetainedData::Inbox,
         RetainedData::Requests,
+        RetainedData::AuditSubjects,
     ];
 
     pub fn from_name(name: &str) -> Option<RetainedData> {
@@ -336,6 +340,7 @@ impl RetainedData {
             RetainedData::Inbox => "inbox",
             RetainedData::Requests => "requests",
             RetainedData::ConsentProofs => "consent_proofs",
+            RetainedData::AuditSubjects => "audit_subjects",
         }
     }
 
@@ -350,6 +355,7 @@ impl RetainedData {
             ],
             RetainedData::Consents => &["withdrawn_at", "given_at"],
             RetainedData::ConsentProofs => &["anonymized_at", "given_at", "withdrawn_at"],
+            RetainedData::AuditSubjects => &["at"],
             RetainedData::Notifications => &["created_at", "sent_at"],
             RetainedData::AccessLog => &["logged_at"],
             RetainedData::Inbox => &["received_at", "processed_at"],
@@ -358,14 +364,17 @@ impl RetainedData {
     }
 
     /// Consents and notifications cannot be anonymized meaningfully: without the person
-    /// a consent proves nothing and a message is just its text.
+    /// a consent proves nothing and a message is just its text. Audit entries are never
+    /// deleted (the chain would break); only their pseudonyms are cleared.
     pub fn actions(self) -> &'static [RetentionAction] {
         const BOTH: &[RetentionAction] = &[RetentionAction::Anonymize, RetentionAction::Delete];
         const DELETE_ONLY: &[RetentionAction] = &[RetentionAction::Delete];
+        const ANONYMIZE_ONLY: &[RetentionAction] = &[RetentionAction::Anonymize];
         match self {
-            RetainedData::Consents
-            | RetainedData::ConsentProofs
-            | RetainedData::Notifications => DELETE_ONLY,
+            RetainedData::AuditSubjects => ANONYMIZE_ONLY,
+            RetainedData::Consents | RetainedData::ConsentProofs | RetainedData::Notifications => {
+                DELETE_ONLY
+            }
             RetainedData::Bookings
             | RetainedData::AccessLog
             | RetainedData::Inbox
@@ -383,6 +392,7 @@ impl RetainedData {
             RetainedData::Inbox => "eingegangene E-Mails",
             RetainedData::Requests => "Anträge betroffener Personen",
             RetainedData::ConsentProofs => "Nachweise erteilter Einwilligungen ohne Personenbezug",
+            RetainedData::AuditSubjects => "Pseudonyme im Prüfprotokoll",
         }
     }
 }

@@ -58,6 +58,7 @@ impl Rows {
                 Some("access_log.booking_id"),
             ),
             RetainedData::Inbox => ("inbox_messages", "inbox_messages.subject_ref", None),
+            RetainedData::AuditSubjects => ("audit_log", "audit_log.subject_ref", None),
             RetainedData::Requests => ("requests", "requests.subject_ref", None),
         };
         Ok(Rows {
@@ -75,15 +76,28 @@ impl Rows {
         self.data == RetainedData::AccessLog && self.action == RetentionAction::Anonymize
     }
 
+    /// The row's tenant id: a column, except in the audit trail, which names the tenant.
+    fn tenant_id(&self) -> String {
+        match self.data {
+            RetainedData::AuditSubjects => {
+                "(select ta.id from tenants ta where ta.slug = audit_log.tenant)".into()
+            }
+            _ => format!("{}.tenant_id", self.table),
+        }
+    }
+
     /// The rows of the run's owner: a tenant, or (null) the rows without a tenant; for
-    /// consent proofs only consents already reduced to their proof.
+    /// consent proofs only consents already reduced to their proof, for the audit trail
+    /// only entries that commit to their pseudonym (older ones hash it and must keep it).
     fn owner(&self) -> String {
         let t = self.table;
-        let proofs = match self.data {
+        let only = match self.data {
             RetainedData::ConsentProofs => format!(" and {t}.anonymized_at is not null"),
+            RetainedData::AuditSubjects => format!(" and {t}.subject_commit is not null"),
             _ => String::new(),
         };
-        format!("({t}.tenant_id = :tenant or (:tenant is null and {t}.tenant_id is null)){proofs}")
+        let tid = self.tenant_id();
+        format!("({tid} = :tenant or (:tenant is null and {tid} is null)){only}")
     }
 
     /// Rows not treated yet: anonymized rows are done; a booking that a hold row refers
@@ -108,13 +122,13 @@ impl Rows {
             return "(1 = 0)".into();
         }
         let today = ":today";
-        let t = self.table;
+        let tid = self.tenant_id();
         let s = self.subject;
         let mut sql = format!(
-            "(exists (select 1 from holds h where h.tenant_id = {t}.tenant_id and h.subject_ref = {s}
+            "(exists (select 1 from holds h where h.tenant_id = {tid} and h.subject_ref = {s}
                  and h.removed_at is null and (h.until_on is null or h.until_on >= {today}))
               or exists (select 1 from restrictions r where r.subject_ref = {s}
-                 and (r.tenant_id is null or r.tenant_id = {t}.tenant_id) and r.lifted_at is null)"
+                 and (r.tenant_id is null or r.tenant_id = {tid}) and r.lifted_at is null)"
         );
         if let Some(b) = self.booking {
             sql.push_str(&format!(
