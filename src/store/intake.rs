@@ -273,6 +273,9 @@ where
     Option<DateTime<Utc>>: Value<D::DB>,
 {
     /// The effect of one mailbox message, inside its transaction.
+    // The message, its effect, its reply, and where an erasure it makes is recorded: each a
+    // separate input of the one transaction.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn apply_intake(
         tx: &mut sqlx::Transaction<'static, D::DB>,
         message_id: i64,

@@ -284,6 +284,8 @@ fn reference_time_de(since: &str) -> String {
         "received_at" => "ihrem Eingang",
         "processed_at" => "ihrer Bearbeitung",
         "closed_at" => "ihrem Abschluss",
+        "anonymized_at" => "ihrer Anonymisierung",
+        "at" => "ihrer Aufzeichnung",
         other => return format!("dem Zeitpunkt „{other}“"),
     }
     .to_string()
@@ -392,7 +394,8 @@ impl RetainedData {
             RetainedData::Inbox => "eingegangene E-Mails",
             RetainedData::Requests => "Anträge betroffener Personen",
             RetainedData::ConsentProofs => "Nachweise erteilter Einwilligungen ohne Personenbezug",
-            RetainedData::AuditSubjects => "Pseudonyme im Prüfprotokoll",
+            // Anonymized: the person's pseudonym goes, the entry stays.
+            RetainedData::AuditSubjects => "Einträge im Prüfprotokoll",
         }
     }
 }
