@@ -169,6 +169,7 @@ on_both_backends!(
     the_cli_plans_runs_and_lists_runs_with_documented_exit_codes,
     an_anonymized_bookings_consents_keep_only_their_proof_and_the_person_is_not_found,
     the_audit_trails_old_pseudonyms_are_cleared_and_the_chain_still_verifies,
+    old_lines_of_the_erasure_ledger_file_go_after_the_policys_period,
 );
 
 async fn the_48_hour_boundary_keeps_47_59_59_and_anonymizes_48_00_00(db: TestDb) {
@@ -1549,4 +1550,41 @@ async fn the_audit_trails_old_pseudonyms_are_cleared_and_the_chain_still_verifie
     .await;
     let o = cli::run(&db, &["audit", "verify"]);
     assert_exit(&o, 1);
+}
+
+async fn old_lines_of_the_erasure_ledger_file_go_after_the_policys_period(db: TestDb) {
+    use datenwart::store::{LedgerEntry, LedgerFile, RowMarks};
+    let ctx = setup(&db).await;
+    let anna = subject(&ctx, ANNA).await;
+    let t = now();
+    let line = |tenant: &str, weeks: i64| LedgerEntry {
+        subject_ref: anna.clone(),
+        tenant: Some(tenant.into()),
+        request_id: None,
+        erased_at: t - Duration::weeks(weeks),
+        upto: RowMarks::default(),
+    };
+    let ledger = LedgerFile::new(db.ledger());
+    ledger
+        .append(&[line(R, 105), line(R, 103), line(W, 105)])
+        .unwrap();
+    let plan = retention::plan(&ctx, Some(R), t).await.unwrap();
+    let rule = plan
+        .rules
+        .iter()
+        .find(|r| r.rule.data.as_str() == "erasure_ledger")
+        .unwrap();
+    assert_eq!(rule.due, 1);
+    assert_eq!(ledger.read().unwrap().len(), 3, "a plan changes nothing");
+
+    let report = run_at(&ctx, t).await;
+    assert_eq!(report.outcome, "completed", "{:?}", report.problems);
+    assert_eq!(counts(&report, Some(R), "erasure_ledger"), (0, 1, 0));
+    assert_eq!(counts(&report, Some(W), "erasure_ledger"), (0, 1, 0));
+    assert_eq!(ledger.read().unwrap(), vec![line(R, 103)]);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(db.ledger()).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
 }

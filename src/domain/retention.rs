@@ -128,7 +128,10 @@ pub fn cleared_fields(data: RetainedData) -> &'static [&'static str] {
         RetainedData::Requests => &["subject_ref"],
         // Pseudonym and salt together: the commitment the chain hashes stays.
         RetainedData::AuditSubjects => &["subject_ref", "subject_salt"],
-        RetainedData::Consents | RetainedData::ConsentProofs | RetainedData::Notifications => &[],
+        RetainedData::Consents
+        | RetainedData::ConsentProofs
+        | RetainedData::ErasureLedger
+        | RetainedData::Notifications => &[],
     }
 }
 

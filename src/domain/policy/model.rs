@@ -286,6 +286,7 @@ fn reference_time_de(since: &str) -> String {
         "closed_at" => "ihrem Abschluss",
         "anonymized_at" => "ihrer Anonymisierung",
         "at" => "ihrer Aufzeichnung",
+        "erased_at" => "der Löschung",
         other => return format!("dem Zeitpunkt „{other}“"),
     }
     .to_string()
@@ -315,6 +316,8 @@ pub enum RetainedData {
     /// The pseudonyms in the audit trail (entries that commit to theirs, see
     /// `domain::audit`); the entries themselves stay.
     AuditSubjects,
+    /// The lines of the erasure ledger file (not a table: see `store::ledger`).
+    ErasureLedger,
 }
 
 impl RetainedData {
@@ -327,6 +330,7 @@ impl RetainedData {
         RetainedData::Inbox,
         RetainedData::Requests,
         RetainedData::AuditSubjects,
+        RetainedData::ErasureLedger,
     ];
 
     pub fn from_name(name: &str) -> Option<RetainedData> {
@@ -343,6 +347,7 @@ impl RetainedData {
             RetainedData::Requests => "requests",
             RetainedData::ConsentProofs => "consent_proofs",
             RetainedData::AuditSubjects => "audit_subjects",
+            RetainedData::ErasureLedger => "erasure_ledger",
         }
     }
 
@@ -358,6 +363,7 @@ impl RetainedData {
             RetainedData::Consents => &["withdrawn_at", "given_at"],
             RetainedData::ConsentProofs => &["anonymized_at", "given_at", "withdrawn_at"],
             RetainedData::AuditSubjects => &["at"],
+            RetainedData::ErasureLedger => &["erased_at"],
             RetainedData::Notifications => &["created_at", "sent_at"],
             RetainedData::AccessLog => &["logged_at"],
             RetainedData::Inbox => &["received_at", "processed_at"],
@@ -374,9 +380,10 @@ impl RetainedData {
         const ANONYMIZE_ONLY: &[RetentionAction] = &[RetentionAction::Anonymize];
         match self {
             RetainedData::AuditSubjects => ANONYMIZE_ONLY,
-            RetainedData::Consents | RetainedData::ConsentProofs | RetainedData::Notifications => {
-                DELETE_ONLY
-            }
+            RetainedData::Consents
+            | RetainedData::ConsentProofs
+            | RetainedData::ErasureLedger
+            | RetainedData::Notifications => DELETE_ONLY,
             RetainedData::Bookings
             | RetainedData::AccessLog
             | RetainedData::Inbox
@@ -396,6 +403,7 @@ impl RetainedData {
             RetainedData::ConsentProofs => "Nachweise erteilter Einwilligungen ohne Personenbezug",
             // Anonymized: the person's pseudonym goes, the entry stays.
             RetainedData::AuditSubjects => "Einträge im Prüfprotokoll",
+            RetainedData::ErasureLedger => "Einträge im Löschprotokoll",
         }
     }
 }
