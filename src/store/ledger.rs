@@ -111,11 +111,14 @@ impl LedgerFile {
             }
             let len = file.seek(SeekFrom::End(0))?;
             if len > 0 {
-                let mut tail = Vec::new();
-                file.seek(SeekFrom::Start(0))?;
-                file.read_to_end(&mut tail)?;
-                if tail.last() != Some(&b'\n') {
-                    let keep = tail.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                let mut last = [0u8; 1];
+                file.seek(SeekFrom::Start(len - 1))?;
+                file.read_exact(&mut last)?;
+                if last[0] != b'\n' {
+                    let mut all = Vec::new();
+                    file.seek(SeekFrom::Start(0))?;
+                    file.read_to_end(&mut all)?;
+                    let keep = all.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
                     file.set_len(keep as u64)?;
                 }
                 file.seek(SeekFrom::End(0))?;
@@ -294,6 +297,32 @@ mod tests {
         }
         assert_eq!(ledger.retain(|e| e.request_id != Some(2)).unwrap(), 1);
         assert_eq!(ledger.read().unwrap(), vec![entry(1), entry(3)]);
+    }
+
+    #[test]
+    fn appenders_at_the_same_time_each_write_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.ledger");
+        let writers: Vec<_> = (0..8)
+            .map(|t| {
+                let ledger = LedgerFile::new(path.clone());
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        ledger.append(&[entry(t * 100 + i)]).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let mut read = LedgerFile::new(path).read().unwrap();
+        read.sort_by_key(|e| e.request_id);
+        let mut expected: Vec<LedgerEntry> = (0..8)
+            .flat_map(|t| (0..25).map(move |i| entry(t * 100 + i)))
+            .collect();
+        expected.sort_by_key(|e| e.request_id);
+        assert_eq!(read, expected);
     }
 
     #[cfg(unix)]
