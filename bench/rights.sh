@@ -11,6 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 url="${1:?usage: bench/rights.sh DATABASE_URL}"
 bin=target/release/datenwart
+# PostgreSQL has no default erasure ledger: a throwaway one unless the caller set one.
+case "$url" in postgres*) export DATENWART_LEDGER="${DATENWART_LEDGER:-$(mktemp -d)/bench.ledger}" ;; esac
 cargo build --release --quiet
 if [ -n "${BOOKINGS:-}" ]; then
   "$bin" --database-url "$url" -q demo --bookings "$BOOKINGS" >/dev/null
@@ -43,9 +45,9 @@ plan "select id from access_log where booking_id = 1"
 
 out=$(mktemp -d)/auskunft
 t0=$(date +%s.%N)
-"$bin" --database-url "$url" -q export --email "$email" --out "$out" >/dev/null
+"$bin" --database-url "$url" -q export --email "$email" --all-tenants --out "$out" >/dev/null
 t1=$(date +%s.%N)
-"$bin" --database-url "$url" -q erase --email "$email" --yes >/dev/null
+"$bin" --database-url "$url" -q erase --email "$email" --all-tenants --yes >/dev/null
 t2=$(date +%s.%N)
 "$bin" --database-url "$url" -q hold list >/dev/null
 t3=$(date +%s.%N)

@@ -12,6 +12,7 @@ use datenwart::domain::booking::BookingForm;
 use datenwart::domain::requests::{Channel, Outcome, RequestKind};
 use datenwart::ops::booking::BookingReceipt;
 use datenwart::ops::export::{self, ExportReport, ExportRequest};
+use datenwart::ops::rights::Controllers;
 use datenwart::ops::seeding;
 use datenwart::ops::{Context, Refusal};
 use datenwart::store::{AccessLogEntry, AuditFilter, RequestFilter};
@@ -26,7 +27,7 @@ on_both_backends!(
     a_person_at_two_tenants_gets_a_letter_from_each_with_all_their_rows,
     with_a_tenant_only_that_tenants_data_is_exported,
     another_persons_name_email_and_phone_are_in_no_exported_file,
-    an_unknown_person_gets_a_no_data_letter_from_every_tenant,
+    an_unknown_person_gets_a_no_data_letter_from_the_named_tenant_only,
     files_are_private_and_an_existing_folder_is_not_overwritten,
     bad_input_is_refused_before_anything_is_registered,
     an_explicit_request_is_answered_and_closed,
@@ -100,7 +101,7 @@ async fn two_people(ctx: &Context) -> (BookingReceipt, BookingReceipt, BookingRe
 fn request(email: &str, out: &Path) -> ExportRequest {
     ExportRequest {
         email: email.into(),
-        tenant: None,
+        controllers: Controllers::All,
         out: Some(out.to_owned()),
         request_id: None,
         channel: Channel::Email,
@@ -295,7 +296,7 @@ async fn with_a_tenant_only_that_tenants_data_is_exported(db: TestDb) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("westendorf");
     let mut req = request(ANNA, &out);
-    req.tenant = Some("westendorf".into());
+    req.controllers = Controllers::One("westendorf".into());
     let report = export::export(&ctx, &req).await.unwrap();
 
     assert_eq!(report.tenants.len(), 1);
@@ -318,7 +319,7 @@ async fn with_a_tenant_only_that_tenants_data_is_exported(db: TestDb) {
     // A second Auskunft lists the first one among the person's requests.
     let again = tmp.path().join("again");
     let mut req = request(ANNA, &again);
-    req.tenant = Some("westendorf".into());
+    req.controllers = Controllers::One("westendorf".into());
     let report = export::export(&ctx, &req).await.unwrap();
     assert_eq!(report.tenants[0].requests, 1);
     let (_, rows) = csv_rows(&again, "antraege.csv");
@@ -328,7 +329,7 @@ async fn with_a_tenant_only_that_tenants_data_is_exported(db: TestDb) {
 
     // An unknown tenant is refused.
     let mut req = request(ANNA, &tmp.path().join("x"));
-    req.tenant = Some("gotham".into());
+    req.controllers = Controllers::One("gotham".into());
     let err = export::export(&ctx, &req).await.unwrap_err();
     assert!(
         matches!(
@@ -344,10 +345,13 @@ async fn another_persons_name_email_and_phone_are_in_no_exported_file(db: TestDb
     let ctx = setup(&db).await;
     let (_, _, bernd) = two_people(&ctx).await;
     let tmp = tempfile::tempdir().unwrap();
-    for (name, tenant) in [("all", None), ("one", Some("recklinghausen"))] {
+    for (name, controllers) in [
+        ("all", Controllers::All),
+        ("one", Controllers::One("recklinghausen".into())),
+    ] {
         let out = tmp.path().join(name);
         let mut req = request(ANNA, &out);
-        req.tenant = tenant.map(str::to_owned);
+        req.controllers = controllers;
         let report = export::export(&ctx, &req).await.unwrap();
         // Bernd's booking is in the same slot: still only Anna's row.
         assert_eq!(counts(&report, "recklinghausen")[0], 1);
@@ -368,57 +372,55 @@ async fn another_persons_name_email_and_phone_are_in_no_exported_file(db: TestDb
     }
 }
 
-async fn an_unknown_person_gets_a_no_data_letter_from_every_tenant(db: TestDb) {
+async fn an_unknown_person_gets_a_no_data_letter_from_the_named_tenant_only(db: TestDb) {
     let ctx = setup(&db).await;
     two_people(&ctx).await;
     let tmp = tempfile::tempdir().unwrap();
+
+    // For every tenant, a person known nowhere is refused: nothing registered, no folder.
+    let everywhere = tmp.path().join("everywhere");
+    let mut req = request("niemand@example.net", &everywhere);
+    req.channel = Channel::Letter;
+    let err = export::export(&ctx, &req).await.unwrap_err();
+    assert!(
+        matches!(err.downcast_ref::<Refusal>(), Some(Refusal::NotFound(_))),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--tenant"), "{err}");
+    assert!(!everywhere.exists());
+    assert!(
+        access_requests(&ctx, "niemand@example.net")
+            .await
+            .is_empty()
+    );
+
+    // The controller that received the request answers "no data", and only it.
     let out = tmp.path().join("nobody");
     let mut req = request("niemand@example.net", &out);
     req.channel = Channel::Letter;
+    req.controllers = Controllers::One("recklinghausen".into());
     let report = export::export(&ctx, &req).await.unwrap();
-
-    // Every tenant of the policy folder answers, each with "no data".
     let tenants: Vec<&str> = report.tenants.iter().map(|t| t.tenant.as_str()).collect();
-    assert_eq!(
-        tenants,
-        ["oer-erkenschwick", "recklinghausen", "westendorf"]
-    );
+    assert_eq!(tenants, ["recklinghausen"]);
     assert!(report.tenants.iter().all(|t| t.outcome == Outcome::NoData));
-    assert!(report.tenants.iter().all(|t| t.bookings
-        + t.consents
-        + t.notifications
-        + t.access_log
-        + t.requests
-        + t.inbox
-        == 0));
     assert_eq!(files_in(&out), ["auskunft.html", "daten.json"]);
     let html = read(&out, "auskunft.html");
     assert_eq!(
         html.matches("Wir verarbeiten keine personenbezogenen Daten über Sie")
             .count(),
-        3
+        1
     );
-    assert!(html.matches("niemand@example.net").count() >= 3);
     assert!(html.contains("per Brief"));
-    assert!(!html.contains("Kopie Ihrer Daten"));
     assert!(!html.contains("Anna") && !html.contains("Bernd"));
-    let data = json(&out);
-    assert!(
-        data["tenants"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|t| t["bookings"] == serde_json::json!([]))
-    );
 
     let register = access_requests(&ctx, "niemand@example.net").await;
-    assert_eq!(register.len(), 3);
+    assert_eq!(register.len(), 1);
+    assert_eq!(register[0].tenant.as_deref(), Some("recklinghausen"));
     assert!(
-        register
-            .iter()
-            .all(|r| r.status == "closed" && r.outcome.map(|o| o.as_str()) == Some("no_data"))
+        register[0].status == "closed"
+            && register[0].outcome.map(|o| o.as_str()) == Some("no_data")
     );
-    assert!(register.iter().all(|r| r.channel == "letter"));
+    assert_eq!(register[0].channel, "letter");
 }
 
 async fn files_are_private_and_an_existing_folder_is_not_overwritten(db: TestDb) {
@@ -517,6 +519,11 @@ async fn an_explicit_request_is_answered_and_closed(db: TestDb) {
     let out = tmp.path().join("a");
     let mut req = request(ANNA, &out);
     req.request_id = Some(opened.id);
+    // A request belongs to one controller: answering it for every tenant is refused.
+    let err = export::export(&ctx, &req).await.unwrap_err();
+    assert!(err.to_string().contains("--tenant westendorf"), "{err}");
+    assert!(!out.exists());
+    req.controllers = Controllers::One("westendorf".into());
     let report = export::export(&ctx, &req).await.unwrap();
     // The request's tenant is the scope.
     assert_eq!(report.tenants.len(), 1);
@@ -585,6 +592,7 @@ async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
             "export",
             "--email",
             ANNA,
+            "--all-tenants",
             "--channel",
             "in-person",
         ],
@@ -613,13 +621,39 @@ async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
     assert!(register.iter().all(|r| r.channel == "in_person"));
 
     // The same folder again, a bad address: exit 2 and the value named.
-    let o = datenwart(&db, cwd.path(), &["export", "--email", ANNA]);
-    assert_exit(&o, 2);
-    assert!(cli::stderr(&o).contains("not empty"));
     let o = datenwart(
         &db,
         cwd.path(),
-        &["export", "--email", "anna(at)example.com", "--out", "x"],
+        &["export", "--email", ANNA, "--all-tenants"],
+    );
+    assert_exit(&o, 2);
+    assert!(cli::stderr(&o).contains("not empty"));
+    // Neither --tenant nor --all-tenants, or both: a usage error, nothing registered.
+    let before = access_requests(&ctx, ANNA).await.len();
+    for scope in [&[][..], &["--tenant", "westendorf", "--all-tenants"][..]] {
+        let mut args = vec!["export", "--email", ANNA, "--out", "scoped"];
+        args.extend_from_slice(scope);
+        let o = datenwart(&db, cwd.path(), &args);
+        assert_exit(&o, 2);
+        assert!(
+            cli::stderr(&o).contains("--all-tenants"),
+            "{}",
+            cli::stderr(&o)
+        );
+        assert!(!cwd.path().join("scoped").exists());
+    }
+    assert_eq!(access_requests(&ctx, ANNA).await.len(), before);
+    let o = datenwart(
+        &db,
+        cwd.path(),
+        &[
+            "export",
+            "--email",
+            "anna(at)example.com",
+            "--out",
+            "x",
+            "--all-tenants",
+        ],
     );
     assert_exit(&o, 2);
     assert!(cli::stderr(&o).contains("\"anna(at)example.com\""));
@@ -879,7 +913,7 @@ async fn the_auskunft_states_the_third_country_position_and_shows_holds_and_rest
 
     let out = tmp.path().join("anna");
     let request = ExportRequest {
-        tenant: Some(r.into()),
+        controllers: Controllers::One(r.into()),
         ..request(ANNA, &out)
     };
     let report = export::export(&ctx, &request).await.unwrap();

@@ -167,6 +167,9 @@ on_both_backends!(
     a_run_killed_mid_way_leaves_rows_treated_or_untouched_and_the_next_run_finishes,
     the_self_check_fails_the_run_and_names_the_rule_when_a_row_resists,
     the_cli_plans_runs_and_lists_runs_with_documented_exit_codes,
+    an_anonymized_bookings_consents_keep_only_their_proof_and_the_person_is_not_found,
+    the_audit_trails_old_pseudonyms_are_cleared_and_the_chain_still_verifies,
+    old_lines_of_the_erasure_ledger_file_go_after_the_policys_period,
 );
 
 async fn the_48_hour_boundary_keeps_47_59_59_and_anonymizes_48_00_00(db: TestDb) {
@@ -381,6 +384,7 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
     let report = run_at(&ctx, t).await;
     assert_eq!(report.outcome, "completed", "{:?}", report.problems);
     assert!(report.rules.iter().all(|r| r.resisting == Some(0)));
+    assert_eq!(counts(&report, Some(R), "audit_subjects"), (2, 0, 0));
     // Bookings: the due ones anonymized, the others untouched.
     assert!(!with_personal_data(&db, &anna).await);
     assert!(with_personal_data(&db, &bernd).await);
@@ -426,7 +430,8 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
             .await,
         1
     );
-    // Consents: the old proof of withdrawal deleted, the consent in force kept.
+    // Consents: the old proof of withdrawal deleted; Anna's, never withdrawn, kept as the
+    // proof of her consent — without her and without the link to her anonymized booking.
     assert_eq!(
         db.count(&format!(
             "select count(*) from consents where booking_id = {bernd_id}"
@@ -439,7 +444,21 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
             "select count(*) from consents where booking_id = {anna_id}"
         ))
         .await,
+        0
+    );
+    assert_eq!(
+        db.count(
+            "select count(*) from consents where withdrawn_at is null and booking_id is null
+               and subject_ref is null and anonymized_at is not null and text_sha256 is not null
+               and tenant_id = (select id from tenants where slug = 'recklinghausen')"
+        )
+        .await,
         1
+    );
+    // So are the SMS consents of the Westendorf bookings anonymized (Carla's, Erik's).
+    assert_eq!(
+        db.count("select count(*) from consents where subject_ref is not null and booking_id in (select id from bookings where anonymized_at is not null)").await,
+        0
     );
     // Mailbox: sender, subject and person cleared after 90 days, also without a tenant.
     assert_eq!(
@@ -466,8 +485,9 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
     // The run is recorded and audited with counts only.
     let runs = retention::runs(&ctx, 10).await.unwrap();
     assert_eq!((runs.len(), runs[0].outcome.as_str()), (1, "completed"));
-    // Anna's, Carla's and Erik's bookings, two mails, two requests.
-    assert_eq!(runs[0].anonymized, 7);
+    // Anna's, Carla's and Erik's bookings, two mails, two requests, and the pseudonyms of
+    // the two audit entries of the request opened and closed at Recklinghausen long ago.
+    assert_eq!(runs[0].anonymized, 9);
     let audit = db
         .count("select count(*) from audit_log where action = 'retention.run'")
         .await;
@@ -1412,5 +1432,162 @@ async fn the_cli_plans_runs_and_lists_runs_with_documented_exit_codes(db: TestDb
             .unwrap()
             .iter()
             .all(|r| r["tenant"] == W)
+    );
+}
+
+async fn an_anonymized_bookings_consents_keep_only_their_proof_and_the_person_is_not_found(
+    db: TestDb,
+) {
+    let ctx = setup(&db).await;
+    // Long ago, so that the proof's own period (156 weeks) has passed by today as well.
+    let slot = open_day(&ctx, R, now().date_naive() - Duration::weeks(200)).await[0].clone();
+    let (reference, booking_id) =
+        book(&ctx, R, ANNA, slot.id, slot.starts_at - days(2), false).await;
+    let with_subject = "select count(*) from consents where subject_ref is not null";
+    assert_eq!(db.count(with_subject).await, 1);
+    // The booking path stored the hash of the exact consent text shown.
+    let policies = datenwart::ops::policies::load(&shipped_policies()).unwrap();
+    let shown = &policies
+        .get(R)
+        .unwrap()
+        .booking_purpose()
+        .consent
+        .as_ref()
+        .unwrap()
+        .text;
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(shown.as_bytes()));
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from consents where text_sha256 = '{hash}'"
+        ))
+        .await,
+        1
+    );
+
+    let boundary = slot.ends_at + Duration::hours(48);
+    let report = run_at(&ctx, boundary).await;
+    assert_eq!(counts(&report, Some(R), "bookings"), (1, 0, 0));
+    assert!(!with_personal_data(&db, &reference).await);
+    // The consent proves that consent was given, and to which text, but not by whom or
+    // for which booking.
+    assert_eq!(db.count(with_subject).await, 0);
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from consents where booking_id = {booking_id}"
+        ))
+        .await,
+        0
+    );
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from consents where booking_id is null and subject_ref is null
+               and text_sha256 = '{hash}' and text_version is not null and given_at is not null
+               and anonymized_at = '{}'",
+            ts(boundary)
+        ))
+        .await,
+        1
+    );
+    // Nothing links the person to anything any more: `subject find` finds nobody.
+    drop(ctx);
+    let o = cli::run(&db, &["subject", "find", "--email", ANNA.0]);
+    assert_exit(&o, 3);
+
+    // The proof goes after the period of the policy's consent_proofs rule.
+    let ctx = db.context().await;
+    let report = run_at(&ctx, now()).await;
+    assert_eq!(counts(&report, Some(R), "consent_proofs"), (0, 1, 0));
+    assert_eq!(db.count("select count(*) from consents").await, 0);
+}
+
+async fn the_audit_trails_old_pseudonyms_are_cleared_and_the_chain_still_verifies(db: TestDb) {
+    use datenwart::domain::audit::AuditEvent;
+    let ctx = setup(&db).await;
+    let anna = subject(&ctx, ANNA).await;
+    let t = now();
+    for (at, tenant) in [
+        (t - Duration::weeks(157), R),
+        (t - Duration::weeks(155), R),
+        (t - Duration::weeks(157), W),
+    ] {
+        ctx.store
+            .record_audit(
+                AuditEvent::new("request.open", serde_json::json!({ "kind": "access" }))
+                    .tenant(tenant)
+                    .subject(anna.as_str()),
+                &admin_at(at),
+            )
+            .await
+            .unwrap();
+    }
+    let named = format!(
+        "select count(*) from audit_log where subject_ref = '{}'",
+        anna.as_str()
+    );
+    assert_eq!(db.count(&named).await, 3);
+
+    let report = run_at(&ctx, t).await;
+    assert_eq!(counts(&report, Some(R), "audit_subjects"), (1, 0, 0));
+    assert_eq!(counts(&report, Some(W), "audit_subjects"), (1, 0, 0));
+    // The entry within its period keeps the pseudonym; the others keep their action and
+    // commitment, but neither pseudonym nor salt.
+    assert_eq!(db.count(&named).await, 1);
+    assert_eq!(
+        db.count(
+            "select count(*) from audit_log where action = 'request.open' and subject_ref is null
+               and subject_salt is null and subject_commit is not null and anonymized_at is not null"
+        )
+        .await,
+        2
+    );
+    // The hash chain is intact.
+    drop(ctx);
+    let o = cli::run(&db, &["audit", "verify"]);
+    assert_exit(&o, 0);
+    // A pseudonym put back by hand does not match the commitment: verify names the entry.
+    db.execute_raw(&format!(
+        "update audit_log set subject_ref = '{}', subject_salt = 'x' where subject_ref is null and action = 'request.open'",
+        anna.as_str()
+    ))
+    .await;
+    let o = cli::run(&db, &["audit", "verify"]);
+    assert_exit(&o, 1);
+}
+
+async fn old_lines_of_the_erasure_ledger_file_go_after_the_policys_period(db: TestDb) {
+    use datenwart::store::{LedgerEntry, LedgerFile, RowMarks};
+    let ctx = setup(&db).await;
+    let anna = subject(&ctx, ANNA).await;
+    let t = now();
+    let line = |tenant: &str, weeks: i64| LedgerEntry {
+        subject_ref: anna.clone(),
+        tenant: Some(tenant.into()),
+        request_id: None,
+        erased_at: t - Duration::weeks(weeks),
+        upto: RowMarks::default(),
+    };
+    let ledger = LedgerFile::new(db.ledger());
+    ledger
+        .append(&[line(R, 105), line(R, 103), line(W, 105)])
+        .unwrap();
+    let plan = retention::plan(&ctx, Some(R), t).await.unwrap();
+    let rule = plan
+        .rules
+        .iter()
+        .find(|r| r.rule.data.as_str() == "erasure_ledger")
+        .unwrap();
+    assert_eq!(rule.due, 1);
+    assert_eq!(ledger.read().unwrap().len(), 3, "a plan changes nothing");
+
+    let report = run_at(&ctx, t).await;
+    assert_eq!(report.outcome, "completed", "{:?}", report.problems);
+    assert_eq!(counts(&report, Some(R), "erasure_ledger"), (0, 1, 0));
+    assert_eq!(counts(&report, Some(W), "erasure_ledger"), (0, 1, 0));
+    assert_eq!(ledger.read().unwrap(), vec![line(R, 103)]);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(db.ledger()).unwrap().permissions().mode() & 0o777,
+        0o600
     );
 }

@@ -9,7 +9,7 @@ use common::people::{self, Citizen};
 use common::{Kind, TestDb, fixture, ready};
 use datenwart::domain::booking::BookingForm;
 use datenwart::domain::requests::{Channel, Outcome, RequestKind};
-use datenwart::ops::rights::{self, EraseRequest, FindBy, HoldOn};
+use datenwart::ops::rights::{self, Controllers, EraseRequest, FindBy, HoldOn};
 use datenwart::ops::seeding;
 use datenwart::ops::{Context, Refusal, requests};
 use datenwart::store::RequestFilter;
@@ -65,11 +65,16 @@ const BERND_T: Citizen = Citizen {
 fn erase_req<'a>(email: &'a str, tenant: Option<&'static str>, dry_run: bool) -> EraseRequest<'a> {
     EraseRequest {
         email,
-        tenant,
+        controllers: scope(tenant),
         dry_run,
         request: None,
         channel: Channel::Email,
     }
+}
+
+/// One tenant, or (None) every tenant.
+fn scope(tenant: Option<&str>) -> Controllers {
+    tenant.map_or(Controllers::All, |t| Controllers::One(t.to_owned()))
 }
 
 on_both_backends!(
@@ -78,9 +83,11 @@ on_both_backends!(
     erasure_removes_the_person_everywhere_and_leaves_others_untouched,
     holds_and_restrictions_keep_data_and_are_reported,
     replay_erases_again_after_a_backup_is_restored,
+    an_erasure_on_postgresql_without_a_ledger_is_refused_before_anything_changes,
     correction_validates_every_value_and_changes_nothing_on_error,
     the_register_computes_deadlines_and_extends_only_before_them,
     art_19_follows_the_person_to_a_new_address_and_only_those_who_received_data_are_told,
+    every_tenant_means_one_request_per_tenant_where_something_changes,
 );
 
 async fn find_shows_a_person_by_email_phone_and_name_at_every_tenant(db: TestDb) {
@@ -170,7 +177,8 @@ async fn a_dry_run_lists_every_row_and_changes_nothing(db: TestDb) {
         0,
         "a dry run opens no request"
     );
-    assert_eq!(db.count("select count(*) from erasure_ledger").await, 0);
+    assert!(ctx.store.erasure_ledger().await.unwrap().is_empty());
+    assert!(!db.ledger().exists(), "a dry run writes no ledger");
     assert_eq!(
         db.count("select count(*) from audit_log").await,
         audit_before
@@ -254,13 +262,22 @@ async fn erasure_removes_the_person_everywhere_and_leaves_others_untouched(db: T
             .iter()
             .all(|r| r.outcome.map(|o| o.as_str()) == Some("erased"))
     );
+    let ledger = ctx.store.erasure_ledger().await.unwrap();
     assert_eq!(
-        db.count(&format!(
-            "select count(*) from erasure_ledger where subject_ref = '{}'",
-            done.subject_ref
-        ))
-        .await,
+        ledger
+            .iter()
+            .filter(|e| e.subject_ref == done.subject_ref)
+            .count(),
         2
+    );
+    // The ledger file holds pseudonyms, never the address, and only its owner reads it.
+    let text = std::fs::read_to_string(db.ledger()).unwrap();
+    assert!(!text.to_lowercase().contains("anna"), "{text}");
+    assert!(text.contains(done.subject_ref.as_str()));
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(db.ledger()).unwrap().permissions().mode() & 0o777,
+        0o600
     );
     assert_eq!(
         db.count("select count(*) from audit_log where action = 'subject.erase'")
@@ -318,7 +335,7 @@ async fn holds_and_restrictions_keep_data_and_are_reported(db: TestDb) {
     rights::restrict(
         &ctx,
         ANNA,
-        Some("recklinghausen"),
+        &scope(Some("recklinghausen")),
         "Richtigkeit bestritten",
         None,
         Channel::Letter,
@@ -377,7 +394,7 @@ async fn holds_and_restrictions_keep_data_and_are_reported(db: TestDb) {
         out: Some(notices.path().join("vorgang")),
         salutation: None,
     };
-    let lifted = rights::lift(&ctx, ANNA, None, None, &to_notices)
+    let lifted = rights::lift(&ctx, ANNA, &Controllers::All, None, &to_notices)
         .await
         .unwrap();
     assert_eq!(
@@ -400,11 +417,25 @@ async fn holds_and_restrictions_keep_data_and_are_reported(db: TestDb) {
     );
 }
 
+/// Anna's bookings that still hold her address.
+async fn annas_bookings(db: &TestDb) -> i64 {
+    db.count("select count(*) from bookings where lower(email) = 'anna.schmidt@example.com'")
+        .await
+}
+
+/// Books Anna at Westendorf in the next free slot, stamped `at`.
+async fn book_anna_at(ctx: &Context, at: chrono::DateTime<Utc>) {
+    let slot = people::first_free_slot(ctx, "westendorf", Utc::now()).await;
+    people::book(ctx, "westendorf", &ANNA_T.form(slot), at, None).await;
+}
+
 async fn replay_erases_again_after_a_backup_is_restored(db: TestDb) {
     let ctx = setup(&db).await;
     book_both(&ctx, "westendorf", ANNA_T).await;
     book_both(&ctx, "westendorf", BERND_T).await;
     drop(ctx);
+    // The backup: a copy of the database (SQLite: the file; PostgreSQL: `create database …
+    // template …`). The ledger file is not part of it.
     let backup = db.snapshot().await;
     let ctx = db.context().await;
     rights::erase(&ctx, &erase_req(ANNA, Some("westendorf"), false))
@@ -412,38 +443,53 @@ async fn replay_erases_again_after_a_backup_is_restored(db: TestDb) {
         .unwrap();
     let ledger = ctx.store.erasure_ledger().await.unwrap();
     assert_eq!(ledger.len(), 1);
+    let erased_at = ledger[0].erased_at;
+    assert_eq!(annas_bookings(&db).await, 0);
+
+    // Anna books again in the very second of her erasure: a replay leaves that booking.
+    book_anna_at(&ctx, erased_at).await;
+    rights::replay(&ctx).await.unwrap();
+    assert_eq!(
+        annas_bookings(&db).await,
+        1,
+        "a booking after the erasure stays"
+    );
     drop(ctx);
 
-    // The backup from before the erasure is restored: Anna is back. The ledger survived
-    // elsewhere (it is exported with the database in real life); here we carry it over.
-    let restored = backup;
-    assert_eq!(
-        restored
-            .count("select count(*) from bookings where email = 'Anna.Schmidt@Example.com'")
-            .await,
-        2
-    );
-    let entry = &ledger[0];
-    restored
-        .execute_raw(&format!(
-            "insert into erasure_ledger (subject_ref, tenant_id, erased_at) values ('{}', (select id from tenants where slug = 'westendorf'), '{}')",
-            entry.subject_ref,
-            if restored.kind == Kind::Sqlite {
-                entry.erased_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-            } else {
-                entry.erased_at.to_rfc3339()
+    // The backup from before the erasure is restored: Anna is back, the ledger is not
+    // touched (SQLite: the copy replaces the database file, the ledger beside it stays;
+    // PostgreSQL: the copy is the database now, with the same ledger file).
+    let ledger_path = db.ledger();
+    let restored = match db.kind {
+        Kind::Sqlite => {
+            let file = db.sqlite_file();
+            for suffix in ["-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
             }
-        ))
-        .await;
-    let rctx = restored.context().await;
-    let replayed = rights::replay(&rctx).await.unwrap();
-    assert_eq!(replayed.len(), 1);
-    assert_eq!(
-        restored
-            .count("select count(*) from bookings where email = 'Anna.Schmidt@Example.com'")
-            .await,
-        0
+            std::fs::copy(backup.sqlite_file(), &file).unwrap();
+            assert!(ledger_path.exists(), "the restore did not touch the ledger");
+            &db
+        }
+        Kind::Postgres => &backup,
+    };
+    assert_eq!(annas_bookings(restored).await, 2);
+
+    // erase --replay through the binary re-erases her from the ledger file.
+    let ledger_arg = ledger_path.display().to_string();
+    let o = run(
+        restored,
+        &[
+            "--ledger",
+            &ledger_arg,
+            "--format",
+            "json",
+            "erase",
+            "--replay",
+            "--yes",
+        ],
     );
+    assert_exit(&o, 0);
+    assert_eq!(annas_bookings(restored).await, 0);
     assert_eq!(
         restored
             .count("select count(*) from bookings where email = 'bernd.vogel@example.org'")
@@ -456,12 +502,42 @@ async fn replay_erases_again_after_a_backup_is_restored(db: TestDb) {
             .await,
         1
     );
-    // Replaying again finds nothing more to do and adds no ledger entries.
+
+    // After the restore, Anna books again, stamped in the second of her erasure: a later
+    // replay leaves it, and adds nothing to the ledger.
+    let rctx = restored
+        .context_with_ledger(&common::shipped_policies(), ledger_path.clone())
+        .await;
+    book_anna_at(&rctx, erased_at).await;
     rights::replay(&rctx).await.unwrap();
-    assert_eq!(
-        restored.count("select count(*) from erasure_ledger").await,
-        1
+    assert_eq!(annas_bookings(restored).await, 1);
+    assert_eq!(rctx.store.erasure_ledger().await.unwrap().len(), 1);
+}
+
+async fn an_erasure_on_postgresql_without_a_ledger_is_refused_before_anything_changes(db: TestDb) {
+    let ctx = setup(&db).await;
+    book_both(&ctx, "westendorf", ANNA_T).await;
+    drop(ctx);
+    let mut cmd = common::cli::command(
+        &db.url,
+        &common::shipped_policies(),
+        &["erase", "--email", ANNA, "--tenant", "westendorf", "--yes"],
     );
+    cmd.env_remove("DATENWART_LEDGER");
+    let o = common::cli::output(cmd);
+    match db.kind {
+        // SQLite has its default beside the database file.
+        Kind::Sqlite => {
+            assert_exit(&o, 0);
+            assert!(db.ledger().exists());
+        }
+        Kind::Postgres => {
+            assert_exit(&o, 2);
+            assert!(stderr(&o).contains("--ledger"), "{}", stderr(&o));
+            assert_eq!(annas_bookings(&db).await, 2);
+            assert_eq!(db.count("select count(*) from requests").await, 0);
+        }
+    }
 }
 
 async fn correction_validates_every_value_and_changes_nothing_on_error(db: TestDb) {
@@ -470,7 +546,7 @@ async fn correction_validates_every_value_and_changes_nothing_on_error(db: TestD
     let bad = rights::correct(
         &ctx,
         ANNA,
-        None,
+        &Controllers::All,
         &["last_name=Schmidt-Berg".into(), "phone=nope".into()],
         None,
         Channel::Letter,
@@ -485,7 +561,7 @@ async fn correction_validates_every_value_and_changes_nothing_on_error(db: TestD
     let unknown = rights::correct(
         &ctx,
         ANNA,
-        None,
+        &Controllers::All,
         &["nickname=Anni".into()],
         None,
         Channel::Letter,
@@ -504,7 +580,7 @@ async fn correction_validates_every_value_and_changes_nothing_on_error(db: TestD
     let r = rights::correct(
         &ctx,
         ANNA,
-        None,
+        &Controllers::All,
         &[
             "last_name=Schmidt-Berg".into(),
             format!("email={new_email}"),
@@ -671,9 +747,37 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     assert!(stdout(&o).contains("\"category\": \"bookings\""));
 
     // Not on a terminal and no --yes: refused, nothing erased.
-    let o = run(&db, &["erase", "--email", ANNA]);
+    let o = run(&db, &["erase", "--email", ANNA, "--all-tenants"]);
     assert_exit(&o, 2);
     assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
+    // One controller at a time: neither --tenant nor --all-tenants (or both) is a usage
+    // error for each of the four commands, and changes nothing.
+    for args in [
+        &["erase", "--email", ANNA, "--yes"][..],
+        &[
+            "erase",
+            "--email",
+            ANNA,
+            "--yes",
+            "--tenant",
+            "westendorf",
+            "--all-tenants",
+        ][..],
+        &["correct", "--email", ANNA, "--set", "last_name=Berg"][..],
+        &["restrict", "--email", ANNA, "--reason", "bestritten"][..],
+        &["restrict", "--email", ANNA, "--lift"][..],
+        &["export", "--email", ANNA, "--out", "nirgends"][..],
+    ] {
+        let o = run(&db, args);
+        assert_exit(&o, 2);
+        assert!(
+            stderr(&o).contains("--all-tenants"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(db.count("select count(*) from requests").await, 0);
+    assert_eq!(db.count("select count(*) from restrictions").await, 0);
     assert_eq!(
         db.count("select count(*) from bookings where email is not null")
             .await,
@@ -682,7 +786,14 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
 
     let o = run(
         &db,
-        &["correct", "--email", ANNA, "--set", "birth_date=31.02.1980"],
+        &[
+            "correct",
+            "--email",
+            ANNA,
+            "--all-tenants",
+            "--set",
+            "birth_date=31.02.1980",
+        ],
     );
     assert_exit(&o, 2);
     assert!(
@@ -690,7 +801,18 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
         "{}",
         stderr(&o)
     );
-    let o = run(&db, &["correct", "--email", ANNA, "--set", "shoe_size=42"]);
+    let o = run(
+        &db,
+        &[
+            "correct",
+            "--email",
+            ANNA,
+            "--tenant",
+            "westendorf",
+            "--set",
+            "shoe_size=42",
+        ],
+    );
     assert_exit(&o, 2);
     assert_eq!(
         db.count("select count(*) from bookings where birth_date is not null")
@@ -703,12 +825,23 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
         0
     );
 
-    let o = run(&db, &["erase", "--email", ANNA, "--dry-run"]);
+    let o = run(
+        &db,
+        &["erase", "--email", ANNA, "--all-tenants", "--dry-run"],
+    );
     assert_exit(&o, 0);
     assert!(stdout(&o).contains("nothing was changed"));
     let o = run(
         &db,
-        &["--format", "json", "erase", "--email", ANNA, "--yes"],
+        &[
+            "--format",
+            "json",
+            "erase",
+            "--email",
+            ANNA,
+            "--all-tenants",
+            "--yes",
+        ],
     );
     assert_exit(&o, 0);
     let report = json(&o);
@@ -718,12 +851,31 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
             .await,
         0
     );
-    // Asked again: only the register still knows her (pseudonymously); nothing left to erase.
+    // Asked again for every tenant: nothing changes anywhere, so no request is opened.
+    let requests = db.count("select count(*) from requests").await;
+    let o = run(&db, &["erase", "--email", ANNA, "--all-tenants", "--yes"]);
+    assert_exit(&o, 3);
+    assert_eq!(db.count("select count(*) from requests").await, requests);
+    // Asked at Westendorf: only the register still knows her (pseudonymously); the request
+    // is answered, nothing left to erase.
     let o = run(
         &db,
-        &["--format", "json", "erase", "--email", ANNA, "--yes"],
+        &[
+            "--format",
+            "json",
+            "erase",
+            "--email",
+            ANNA,
+            "--tenant",
+            "westendorf",
+            "--yes",
+        ],
     );
     assert_exit(&o, 0);
+    assert_eq!(
+        db.count("select count(*) from requests").await,
+        requests + 1
+    );
     let again = json(&o);
     assert_eq!(again[0]["counts"][0][1]["bookings_anonymized"], 0);
     assert_eq!(again[0]["changes"].as_array().map(Vec::len), Some(0));
@@ -805,7 +957,7 @@ async fn art_19_follows_the_person_to_a_new_address_and_only_those_who_received_
     let r = rights::correct(
         &ctx,
         ANNA,
-        Some("westendorf"),
+        &scope(Some("westendorf")),
         &[format!("email={new_email}")],
         None,
         Channel::Letter,
@@ -840,7 +992,7 @@ async fn art_19_follows_the_person_to_a_new_address_and_only_those_who_received_
     let b = rights::restrict(
         &ctx,
         BERND,
-        Some("westendorf"),
+        &scope(Some("westendorf")),
         "bestritten",
         None,
         Channel::Letter,
@@ -850,13 +1002,20 @@ async fn art_19_follows_the_person_to_a_new_address_and_only_those_who_received_
     assert_eq!(b.recipients_to_tell, 0);
     assert_eq!(db.count("select count(*) from recipient_notices").await, 1);
     // Restricted at all tenants (no --tenant), she gets her recipient once more on that request.
-    let a = rights::restrict(&ctx, new_email, None, "bestritten", None, Channel::Letter)
-        .await
-        .unwrap();
+    let a = rights::restrict(
+        &ctx,
+        new_email,
+        &scope(None),
+        "bestritten",
+        None,
+        Channel::Letter,
+    )
+    .await
+    .unwrap();
     assert_eq!(a.recipients_to_tell, 1);
     let told = requests::told(
         &ctx,
-        a.request.unwrap(),
+        a.restrictions[0].request,
         "BENTJEN",
         None,
         Utc::now()
@@ -869,5 +1028,87 @@ async fn art_19_follows_the_person_to_a_new_address_and_only_those_who_received_
     assert_eq!(
         requests::untold(&ctx).await.unwrap(),
         vec![(r.requests[0].1, 1)]
+    );
+}
+
+async fn every_tenant_means_one_request_per_tenant_where_something_changes(db: TestDb) {
+    let ctx = setup(&db).await;
+    book_both(&ctx, "recklinghausen", ANNA_T).await;
+    book_both(&ctx, "westendorf", ANNA_T).await;
+    // Erased at Recklinghausen only: one request there, Westendorf untouched.
+    let done = rights::erase(&ctx, &erase_req(ANNA, Some("recklinghausen"), false))
+        .await
+        .unwrap();
+    assert_eq!(done.requests.len(), 1);
+    assert_eq!(done.requests[0].0, "recklinghausen");
+    assert_eq!(
+        db.count("select count(*) from bookings where email is not null")
+            .await,
+        2
+    );
+
+    // Corrected everywhere: only Westendorf still holds bookings to change, so only it
+    // gets a request (Recklinghausen knows her from its register alone).
+    let r = rights::correct(
+        &ctx,
+        ANNA,
+        &Controllers::All,
+        &["last_name=Schmidt-Berg".into()],
+        None,
+        Channel::Letter,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.bookings, vec![("westendorf".to_owned(), 2)]);
+    assert_eq!(r.requests.len(), 1);
+    assert_eq!(r.requests[0].0, "westendorf");
+    assert_eq!(
+        db.count("select count(*) from requests where kind = 'rectification'")
+            .await,
+        1
+    );
+
+    // Restricted everywhere: one restriction and one request per tenant, none without one.
+    let r = rights::restrict(
+        &ctx,
+        ANNA,
+        &Controllers::All,
+        "Richtigkeit bestritten",
+        None,
+        Channel::Letter,
+    )
+    .await
+    .unwrap();
+    let tenants: Vec<&str> = r.restrictions.iter().map(|x| x.tenant.as_str()).collect();
+    assert_eq!(tenants, ["recklinghausen", "westendorf"]);
+    assert_eq!(
+        db.count("select count(*) from restrictions where tenant_id is null")
+            .await,
+        0
+    );
+    assert_eq!(
+        db.count("select count(*) from requests where tenant_id is null")
+            .await,
+        0
+    );
+    assert_eq!(
+        db.count("select count(*) from requests where kind = 'restriction'")
+            .await,
+        2
+    );
+    // Lifted at one tenant only.
+    let notices = tempfile::tempdir().unwrap();
+    let to_notices = requests::LetterOptions {
+        out: Some(notices.path().join("vorgang")),
+        salutation: None,
+    };
+    let lifted = rights::lift(&ctx, ANNA, &scope(Some("westendorf")), None, &to_notices)
+        .await
+        .unwrap();
+    assert_eq!(lifted.lifted, 1);
+    assert_eq!(
+        db.count("select count(*) from restrictions where lifted_at is null")
+            .await,
+        1
     );
 }

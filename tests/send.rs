@@ -511,6 +511,7 @@ async fn a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent
                 "restrict",
                 "--email",
                 CARLA.email,
+                "--all-tenants",
                 "--reason",
                 "Richtigkeit bestritten",
             ],
@@ -518,7 +519,10 @@ async fn a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent
         0,
     );
     assert_exit(
-        &cli::run(&db, &["erase", "--email", erik.email, "--yes"]),
+        &cli::run(
+            &db,
+            &["erase", "--email", erik.email, "--all-tenants", "--yes"],
+        ),
         0,
     );
     let out = send(&db, &server.url());
@@ -544,6 +548,7 @@ async fn a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent
                 "restrict",
                 "--email",
                 CARLA.email,
+                "--all-tenants",
                 "--lift",
                 "--out",
                 folder.to_str().unwrap(),

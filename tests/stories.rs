@@ -345,13 +345,20 @@ async fn every_change_is_audited_with_counts_only(db: TestDb) {
     }
     let letter = Channel::Letter;
     let sets = ["last_name=Schmidt-Berg".to_owned()];
-    rights::correct(&ctx, ANNA.email, None, &sets, None, letter)
-        .await
-        .unwrap();
+    rights::correct(
+        &ctx,
+        ANNA.email,
+        &rights::Controllers::All,
+        &sets,
+        None,
+        letter,
+    )
+    .await
+    .unwrap();
     rights::restrict(
         &ctx,
         BERND.email,
-        None,
+        &rights::Controllers::One("westendorf".into()),
         "Richtigkeit bestritten",
         None,
         letter,
@@ -361,7 +368,7 @@ async fn every_change_is_audited_with_counts_only(db: TestDb) {
     let out = tempfile::tempdir().unwrap();
     let auskunft = ExportRequest {
         email: ANNA.email.into(),
-        tenant: None,
+        controllers: rights::Controllers::All,
         out: Some(out.path().join("anna")),
         request_id: None,
         channel: letter,
@@ -369,7 +376,7 @@ async fn every_change_is_audited_with_counts_only(db: TestDb) {
     export::export(&ctx, &auskunft).await.unwrap();
     let erasure = EraseRequest {
         email: ANNA.email,
-        tenant: None,
+        controllers: rights::Controllers::All,
         dry_run: false,
         request: None,
         channel: letter,

@@ -1,6 +1,7 @@
 //! `export`: the Auskunft folder (Art. 15, 20 DSGVO) for one person.
 
 use super::render::{self, Format};
+use super::scope::TenantScope;
 use crate::domain::requests::{Channel, Outcome};
 use crate::ops::Context;
 use crate::ops::export::{self, ExportReport, ExportRequest};
@@ -16,10 +17,10 @@ pub struct ExportArgs {
     /// The person's e-mail address (compared case-insensitively)
     #[arg(long)]
     pub email: String,
-    /// Only this tenant; by default every tenant where the person appears (every tenant when
-    /// they appear nowhere: each letter then says that no data are processed)
-    #[arg(long)]
-    pub tenant: Option<String>,
+    /// The controller that answers (with a no-data letter when the person is unknown there),
+    /// or --all-tenants: every tenant where the person appears, one request each
+    #[command(flatten)]
+    pub scope: TenantScope,
     /// Folder to write; must be new or empty [default: auskunft-YYYYMMDD-<first 8 characters
     /// of the subject reference>]
     #[arg(long, value_name = "DIR")]
@@ -54,7 +55,7 @@ struct TenantRow {
 pub async fn run(ctx: &Context, args: ExportArgs, format: Format) -> Result<ExitCode> {
     let request = ExportRequest {
         email: args.email,
-        tenant: args.tenant,
+        controllers: args.scope.controllers()?,
         out: args.out,
         request_id: args.request,
         channel: args.channel,

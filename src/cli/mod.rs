@@ -14,6 +14,7 @@ pub mod render;
 mod report;
 mod retention;
 mod rights;
+mod scope;
 mod send;
 mod serve;
 mod withdrawals;
@@ -45,6 +46,10 @@ pub struct GlobalOpts {
     /// Folder with one policy file (TOML) per tenant
     #[arg(long, value_name = "DIR", default_value = "policies", global = true)]
     pub policies: PathBuf,
+    /// The erasure ledger file (append-only, kept outside the database's backups) [default:
+    /// <database file>.ledger for SQLite; PostgreSQL needs it for erasures]
+    #[arg(long, env = "DATENWART_LEDGER", value_name = "PATH", global = true)]
+    pub ledger: Option<PathBuf>,
     /// Output format of listings and reports
     #[arg(long, value_enum, default_value_t = Format::Table, global = true)]
     pub format: Format,
@@ -207,12 +212,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     // No command runs on an invalid policy.
     let policies = Arc::new(policies::load(&global.policies)?);
-    let store = store::open(&global.database_url).await.map_err(|e| {
-        anyhow::Error::new(e).context(format!(
-            "cannot open the database {}",
-            store::redact_url(&global.database_url)
-        ))
-    })?;
+    let store = store::open_with_ledger(&global.database_url, global.ledger.clone())
+        .await
+        .map_err(|e| {
+            anyhow::Error::new(e).context(format!(
+                "cannot open the database {}",
+                store::redact_url(&global.database_url)
+            ))
+        })?;
     // `migrate` and `demo` bring the schema up to date themselves.
     if !matches!(cli.command, Command::Migrate | Command::Demo(_)) {
         store.check_schema().await?;

@@ -48,10 +48,29 @@ pub struct AuditEntry {
     pub action: String,
     pub tenant: Option<String>,
     pub subject_ref: Option<String>,
+    /// Random per entry (hex); with the pseudonym it makes `subject_commit`.
+    #[serde(skip)]
+    pub subject_salt: Option<String>,
+    /// What the chain hashes instead of the pseudonym (entries since migration 0006):
+    /// SHA-256 of the salt and the pseudonym. A retention rule can then clear pseudonym and
+    /// salt together and the chain still verifies; without the salt the commitment links to
+    /// nobody.
+    #[serde(skip)]
+    pub subject_commit: Option<String>,
     /// JSON text, hashed exactly as stored.
     pub details: String,
     pub prev_hash: String,
     pub hash: String,
+}
+
+/// The commitment to a pseudonym that an entry's hash covers.
+pub fn subject_commitment(salt: &str, subject_ref: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(b"datenwart audit subject\0");
+    h.update(salt.as_bytes());
+    h.update(b"\0");
+    h.update(subject_ref.as_bytes());
+    hex::encode(h.finalize())
 }
 
 impl AuditEntry {
@@ -62,7 +81,26 @@ impl AuditEntry {
         actor: &str,
         event: &AuditEvent,
     ) -> Self {
+        Self::chain_salted(prev, at, actor, event, None)
+    }
+
+    /// As `chain`; with a salt (random, from the store) the entry commits to its pseudonym
+    /// rather than hashing it, so that the pseudonym can be cleared later.
+    pub fn chain_salted(
+        prev: Option<(i64, String)>,
+        at: DateTime<Utc>,
+        actor: &str,
+        event: &AuditEvent,
+        salt: Option<String>,
+    ) -> Self {
         let (prev_id, prev_hash) = prev.unwrap_or((0, GENESIS_HASH.to_owned()));
+        let (subject_salt, subject_commit) = match (&event.subject_ref, salt) {
+            (Some(r), Some(salt)) => {
+                let commit = subject_commitment(&salt, r);
+                (Some(salt), Some(commit))
+            }
+            _ => (None, None),
+        };
         let mut entry = Self {
             id: prev_id + 1,
             at,
@@ -70,6 +108,8 @@ impl AuditEntry {
             action: event.action.clone(),
             tenant: event.tenant.clone(),
             subject_ref: event.subject_ref.clone(),
+            subject_salt,
+            subject_commit,
             // serde_json's map is ordered by key, so the text is deterministic.
             details: event.details.to_string(),
             prev_hash,
@@ -81,7 +121,22 @@ impl AuditEntry {
 
     /// SHA-256 over every field but the hash itself, as one JSON array so that no
     /// field boundary is ambiguous.
+    /// An entry with a commitment hashes it (after a leading 2) in place of the pseudonym.
     pub fn computed_hash(&self) -> String {
+        if let Some(commit) = &self.subject_commit {
+            let canonical = serde_json::json!([
+                2,
+                self.id,
+                format_instant(&self.at),
+                self.actor,
+                self.action,
+                self.tenant,
+                commit,
+                self.details,
+                self.prev_hash,
+            ]);
+            return hex::encode(Sha256::digest(canonical.to_string().as_bytes()));
+        }
         let canonical = serde_json::json!([
             self.id,
             format_instant(&self.at),
@@ -93,6 +148,18 @@ impl AuditEntry {
             self.prev_hash,
         ]);
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+    }
+}
+
+impl AuditEntry {
+    /// A pseudonym still present must be the one committed to; a cleared one (pseudonym
+    /// and salt gone) is what retention leaves.
+    fn subject_matches_commitment(&self) -> bool {
+        match (&self.subject_commit, &self.subject_ref, &self.subject_salt) {
+            (None, _, _) | (Some(_), None, None) => true,
+            (Some(c), Some(r), Some(salt)) => subject_commitment(salt, r) == *c,
+            _ => false,
+        }
     }
 }
 
@@ -137,7 +204,7 @@ impl ChainVerifier {
                 expected: self.last_id + 1,
             });
         }
-        if entry.computed_hash() != entry.hash {
+        if entry.computed_hash() != entry.hash || !entry.subject_matches_commitment() {
             return Err(ChainBreak::Altered { id: entry.id });
         }
         if entry.prev_hash != self.last_hash {
@@ -194,6 +261,47 @@ mod tests {
         }
         let head = entries.iter().map(|e| (e.id, e.hash.clone())).next_back();
         v.finish(head)
+    }
+
+    fn salted_chain_of(n: usize) -> Vec<AuditEntry> {
+        let at = DateTime::parse_from_rfc3339("2026-11-21T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut entries: Vec<AuditEntry> = Vec::new();
+        for i in 0..n {
+            let prev = entries.last().map(|e| (e.id, e.hash.clone()));
+            let event = AuditEvent::new("subject.erase", json!({ "n": i }))
+                .tenant("x")
+                .subject(format!("{i:064x}"));
+            entries.push(AuditEntry::chain_salted(
+                prev,
+                at,
+                "cli:test",
+                &event,
+                Some(format!("salt{i}")),
+            ));
+        }
+        entries
+    }
+
+    #[test]
+    fn a_cleared_pseudonym_keeps_the_chain_and_a_changed_one_breaks_it() {
+        let mut entries = salted_chain_of(3);
+        assert_eq!(verify(&entries), Ok(3));
+        // Retention clears pseudonym and salt together: the chain still verifies.
+        entries[0].subject_ref = None;
+        entries[0].subject_salt = None;
+        assert_eq!(verify(&entries), Ok(3));
+        // Another person's pseudonym in its place is caught.
+        entries[1].subject_ref = Some(format!("{:064x}", 9));
+        assert_eq!(verify(&entries), Err(ChainBreak::Altered { id: 2 }));
+        let mut entries = salted_chain_of(3);
+        // A pseudonym left without its salt, or a removed commitment, too.
+        entries[2].subject_salt = None;
+        assert_eq!(verify(&entries), Err(ChainBreak::Altered { id: 3 }));
+        let mut entries = salted_chain_of(2);
+        entries[0].subject_commit = None;
+        assert_eq!(verify(&entries), Err(ChainBreak::Altered { id: 1 }));
     }
 
     #[test]

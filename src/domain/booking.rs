@@ -47,13 +47,34 @@ pub struct Person {
     pub birth_date: Option<NaiveDate>,
 }
 
+/// A consent given on the booking form: its purpose, the text's version label, and the
+/// SHA-256 (hex) of the exact text shown, which proves the consent when a text is edited
+/// under the same label.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GivenConsent {
+    pub purpose: String,
+    pub version: String,
+    pub text_sha256: String,
+}
+
+impl GivenConsent {
+    fn of(purpose: &str, text: &crate::domain::policy::ConsentText) -> Self {
+        use sha2::Digest;
+        GivenConsent {
+            purpose: purpose.to_owned(),
+            version: text.version.clone(),
+            text_sha256: hex::encode(sha2::Sha256::digest(text.text.as_bytes())),
+        }
+    }
+}
+
 /// A booking that may be stored: the person, the slot and the consents to record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidBooking {
     pub slot_id: i64,
     pub person: Person,
-    /// (purpose id, text version) of every consent given with this booking.
-    pub consents: Vec<(String, String)>,
+    /// Every consent given with this booking.
+    pub consents: Vec<GivenConsent>,
     pub sms_reminder: bool,
 }
 
@@ -316,7 +337,7 @@ pub fn validate(
     let mut consents = Vec::new();
     if let Some(text) = &booking.consent {
         if form.consent {
-            consents.push((booking.id.clone(), text.version.clone()));
+            consents.push(GivenConsent::of(&booking.id, text));
         } else if fields.consent_required {
             errors.insert(
                 "consent".into(),
@@ -340,7 +361,7 @@ pub fn validate(
         }
         let sms = policy.purpose(SMS_PURPOSE).and_then(|p| p.consent.as_ref());
         if let Some(text) = sms {
-            consents.push((SMS_PURPOSE.to_owned(), text.version.clone()));
+            consents.push(GivenConsent::of(SMS_PURPOSE, text));
         }
     }
     if !errors.is_empty() {
@@ -440,8 +461,23 @@ mod tests {
         assert_eq!(b.person.first_name, "Anna");
         assert_eq!(b.person.phone.as_deref(), Some("+491711234567"));
         assert_eq!(
-            b.consents,
-            vec![("booking".to_owned(), "2026-12".to_owned())]
+            b.consents
+                .iter()
+                .map(|c| (c.purpose.as_str(), c.version.as_str()))
+                .collect::<Vec<_>>(),
+            vec![("booking", "2026-12")]
+        );
+        // The hash is of the exact text the form showed.
+        use sha2::Digest;
+        let shown = &policy("recklinghausen.toml")
+            .booking_purpose()
+            .consent
+            .clone()
+            .unwrap()
+            .text;
+        assert_eq!(
+            b.consents[0].text_sha256,
+            hex::encode(sha2::Sha256::digest(shown.as_bytes()))
         );
     }
 
@@ -474,7 +510,10 @@ mod tests {
         let b = validate(&policy("oer-erkenschwick.toml"), &f, today()).unwrap();
         assert!(b.sms_reminder);
         assert_eq!(
-            b.consents.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(),
+            b.consents
+                .iter()
+                .map(|c| c.purpose.as_str())
+                .collect::<Vec<_>>(),
             vec!["sms_reminder"]
         );
         let e = validate(&policy("recklinghausen.toml"), &f, today()).unwrap_err();

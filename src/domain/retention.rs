@@ -126,9 +126,19 @@ pub fn cleared_fields(data: RetainedData) -> &'static [&'static str] {
         RetainedData::AccessLog => &["browser_version", "operating_system"],
         RetainedData::Inbox => &["sender", "subject", "subject_ref"],
         RetainedData::Requests => &["subject_ref"],
-        RetainedData::Consents | RetainedData::Notifications => &[],
+        // Pseudonym and salt together: the commitment the chain hashes stays.
+        RetainedData::AuditSubjects => &["subject_ref", "subject_salt"],
+        RetainedData::Consents
+        | RetainedData::ConsentProofs
+        | RetainedData::ErasureLedger
+        | RetainedData::Notifications => &[],
     }
 }
+
+/// What a consent loses when its booking is anonymized or its person erased: the person
+/// and the link to the booking. What proves the consent stays — purpose, text version and
+/// hash, given and withdrawn times — until the policy's `consent_proofs` rule deletes it.
+pub const CONSENT_PROOF_CLEARED: &[&str] = &["subject_ref", "booking_id"];
 
 /// An access-log row's shortened fields.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

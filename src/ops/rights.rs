@@ -9,8 +9,8 @@ use crate::domain::policy::{Policy, RetainedData, RetentionAction};
 use crate::domain::requests::{Channel, Outcome, RequestKind};
 use crate::domain::subject::{SubjectRef, is_email_address};
 use crate::store::{
-    BookingErasure, Correction, ErasureOptions, ErasureReport, ErasureScope, Hold, HoldTarget,
-    RecipientNotice, SubjectQuery, UnsentMessage,
+    BookingErasure, Correction, Cutoff, ErasureOptions, ErasureReport, ErasureScope, Hold,
+    HoldTarget, RecipientNotice, SubjectQuery, UnsentMessage,
 };
 use anyhow::Result;
 use chrono::NaiveDate;
@@ -29,13 +29,33 @@ pub async fn email_ref(ctx: &Context, email: &str) -> Result<SubjectRef> {
     Ok(SubjectRef::for_email(&key, email))
 }
 
-/// The tenants a command acts on: the one named (it must have a policy), else every tenant
-/// where the person appears.
+/// Which controllers a command acts for. Each tenant is a controller of its own: a command
+/// on one person names one, or says explicitly that it acts for every tenant where the
+/// person appears (the operator's case), answering one request per tenant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Controllers {
+    One(String),
+    All,
+}
+
+impl Controllers {
+    /// The one tenant named, if one was.
+    pub fn tenant(&self) -> Option<&str> {
+        match self {
+            Controllers::One(t) => Some(t),
+            Controllers::All => None,
+        }
+    }
+}
+
+/// The tenants a command acts on where the person appears: the one named (it must have a
+/// policy), or every one.
 pub async fn tenants_of(
     ctx: &Context,
     subject_ref: &SubjectRef,
-    tenant: Option<&str>,
+    controllers: &Controllers,
 ) -> Result<Vec<String>> {
+    let tenant = controllers.tenant();
     if let Some(t) = tenant {
         ctx.policies.require(t)?;
     }
@@ -44,6 +64,7 @@ pub async fn tenants_of(
         .find_subjects(&SubjectQuery::Ref(subject_ref.clone()), tenant)
         .await?;
     let mut tenants: Vec<String> = found.into_iter().map(|m| m.tenant).collect();
+    tenants.sort();
     tenants.dedup();
     Ok(tenants)
 }
@@ -151,54 +172,84 @@ async fn to_tell(ctx: &Context, requests: &[(String, i64)]) -> Result<Vec<Recipi
 
 pub struct EraseRequest<'a> {
     pub email: &'a str,
-    pub tenant: Option<&'a str>,
+    pub controllers: Controllers,
     pub dry_run: bool,
     pub request: Option<i64>,
     pub channel: Channel,
 }
 
-/// Art. 17 erasure of one person at one or every tenant. A dry run changes nothing, not
-/// even the register.
+fn erasure_options(dry_run: bool) -> ErasureOptions {
+    ErasureOptions {
+        now: crate::domain::time::now(),
+        dry_run,
+        record_in_ledger: true,
+        action: "subject.erase",
+        only_before: None,
+    }
+}
+
+fn scopes_of(ctx: &Context, tenants: &[String]) -> Vec<ErasureScope> {
+    tenants
+        .iter()
+        .map(|t| ErasureScope {
+            tenant: t.clone(),
+            bookings: booking_erasure(ctx.policies.get(t)),
+            request_id: None,
+        })
+        .collect()
+}
+
+/// Art. 17 erasure of one person for one controller or (`--all-tenants`) every one. A dry
+/// run changes nothing, not even the register. For every tenant, only tenants where the
+/// erasure changes or keeps something get a request: elsewhere there is nothing to answer.
 pub async fn erase(ctx: &Context, req: &EraseRequest<'_>) -> Result<Erasure> {
     let subject_ref = email_ref(ctx, req.email).await?;
-    let tenants = tenants_of(ctx, &subject_ref, req.tenant).await?;
+    let mut tenants = tenants_of(ctx, &subject_ref, &req.controllers).await?;
+    if req.controllers == Controllers::All && !tenants.is_empty() {
+        let preview = ctx
+            .store
+            .erase_subject(
+                &subject_ref,
+                &scopes_of(ctx, &tenants),
+                &erasure_options(true),
+                &ctx.audit(),
+            )
+            .await?;
+        tenants.retain(|t| {
+            preview.changes.iter().any(|c| c.tenant == *t)
+                || preview.kept.iter().any(|k| k.tenant == *t)
+        });
+    }
     if tenants.is_empty() {
         return Err(no_such_person("this person"));
     }
-    let mut scopes = Vec::new();
+    let mut scopes = scopes_of(ctx, &tenants);
     let mut answered = Vec::new();
-    for t in &tenants {
-        let request_id = if req.dry_run {
-            None
-        } else {
+    if !req.dry_run {
+        // The ledger must be writable before anything is registered.
+        ctx.store.check_erasure_ledger()?;
+        for scope in &mut scopes {
             let r = ensure(
                 ctx,
-                Some(t),
+                Some(&scope.tenant),
                 RequestKind::Erasure,
                 &subject_ref,
                 req.channel,
                 req.request,
             )
             .await?;
-            answered.push((t.clone(), r.id));
-            Some(r.id)
-        };
-        scopes.push(ErasureScope {
-            tenant: t.clone(),
-            bookings: booking_erasure(ctx.policies.get(t)),
-            request_id,
-        });
+            answered.push((scope.tenant.clone(), r.id));
+            scope.request_id = Some(r.id);
+        }
     }
-    let opts = ErasureOptions {
-        now: crate::domain::time::now(),
-        dry_run: req.dry_run,
-        record_in_ledger: true,
-        action: "subject.erase",
-        only_before: None,
-    };
     let report = ctx
         .store
-        .erase_subject(&subject_ref, &scopes, &opts, &ctx.audit())
+        .erase_subject(
+            &subject_ref,
+            &scopes,
+            &erasure_options(req.dry_run),
+            &ctx.audit(),
+        )
         .await?;
     for (tenant, id) in &answered {
         let partly = report.kept.iter().any(|k| k.tenant == *tenant);
@@ -221,8 +272,8 @@ pub async fn erase(ctx: &Context, req: &EraseRequest<'_>) -> Result<Erasure> {
     })
 }
 
-/// Repeats every erasure of the ledger, e.g. after a backup was restored. Only what existed
-/// at the time of each erasure is erased again.
+/// Repeats every erasure of the ledger file, e.g. after a backup was restored. Only what
+/// existed at each erasure is erased again; what the person gave afterwards stays.
 pub async fn replay(ctx: &Context) -> Result<Vec<Erasure>> {
     let mut out = Vec::new();
     for entry in ctx.store.erasure_ledger().await? {
@@ -235,24 +286,24 @@ pub async fn replay(ctx: &Context) -> Result<Vec<Erasure>> {
                 .map(str::to_owned)
                 .collect(),
         };
-        let scopes: Vec<ErasureScope> = tenants
-            .iter()
-            .map(|t| ErasureScope {
-                tenant: t.clone(),
-                bookings: booking_erasure(ctx.policies.get(t)),
-                request_id: None,
-            })
-            .collect();
         let opts = ErasureOptions {
             now: crate::domain::time::now(),
             dry_run: false,
             record_in_ledger: false,
             action: "subject.erase_replay",
-            only_before: Some(entry.erased_at),
+            only_before: Some(Cutoff {
+                at: entry.erased_at,
+                upto: entry.upto,
+            }),
         };
         let report = ctx
             .store
-            .erase_subject(&entry.subject_ref, &scopes, &opts, &ctx.audit())
+            .erase_subject(
+                &entry.subject_ref,
+                &scopes_of(ctx, &tenants),
+                &opts,
+                &ctx.audit(),
+            )
             .await?;
         out.push(Erasure {
             subject_ref: entry.subject_ref,
@@ -289,7 +340,7 @@ pub struct Rectification {
 pub async fn correct(
     ctx: &Context,
     email: &str,
-    tenant: Option<&str>,
+    controllers: &Controllers,
     sets: &[String],
     request: Option<i64>,
     channel: Channel,
@@ -298,9 +349,30 @@ pub async fn correct(
     if sets.is_empty() {
         return Err(Refusal::InvalidInput("--set: give at least one field=value".into()).into());
     }
-    let tenants = tenants_of(ctx, &subject_ref, tenant).await?;
+    let mut tenants = tenants_of(ctx, &subject_ref, controllers).await?;
     if tenants.is_empty() {
         return Err(no_such_person("this person"));
+    }
+    if *controllers == Controllers::All {
+        // A tenant where nothing changes gets no request: only bookings hold the fields
+        // (a new e-mail also moves the person's other rows to its reference).
+        let new_email = sets
+            .iter()
+            .any(|s| s.split_once('=').is_some_and(|(f, _)| f.trim() == "email"));
+        let mut changing = Vec::new();
+        for t in tenants {
+            let data = ctx.store.subject_data(&subject_ref, &t).await?;
+            if !data.bookings.is_empty() || (new_email && !data.is_empty()) {
+                changing.push(t);
+            }
+        }
+        if changing.is_empty() {
+            return Err(Refusal::NotFound(
+                "the person has no booking to correct at any tenant".into(),
+            )
+            .into());
+        }
+        tenants = changing;
     }
     let today = crate::domain::time::now().date_naive();
     let mut c = Correction::default();
@@ -413,11 +485,10 @@ pub async fn correct(
 #[derive(Clone, Debug, Serialize)]
 pub struct RestrictionReport {
     pub subject_ref: SubjectRef,
-    pub tenant: Option<String>,
-    /// The restriction made, or how many were lifted.
-    pub restriction: Option<i64>,
+    /// Per tenant: the restriction made and the request it answers.
+    pub restrictions: Vec<TenantRestriction>,
+    /// How many were lifted.
     pub lifted: usize,
-    pub request: Option<i64>,
     /// Recipients of the person's data to be told of the restriction (Art. 19).
     #[serde(skip)]
     pub to_tell: Vec<RecipientNotice>,
@@ -427,11 +498,19 @@ pub struct RestrictionReport {
     pub letters: Vec<std::path::PathBuf>,
 }
 
+#[derive(Clone, Debug, Serialize)]
+pub struct TenantRestriction {
+    pub tenant: String,
+    pub restriction: i64,
+    pub request: i64,
+}
+
 /// Art. 18: the person's data stay, are not used, and are not erased by `erase` or retention.
+/// Each restriction and its request belong to one tenant; never to none.
 pub async fn restrict(
     ctx: &Context,
     email: &str,
-    tenant: Option<&str>,
+    controllers: &Controllers,
     reason: &str,
     request: Option<i64>,
     channel: Channel,
@@ -442,39 +521,47 @@ pub async fn restrict(
             Refusal::InvalidInput("--reason: say why the processing is restricted".into()).into(),
         );
     }
-    if tenants_of(ctx, &subject_ref, tenant).await?.is_empty() {
+    let tenants = tenants_of(ctx, &subject_ref, controllers).await?;
+    if tenants.is_empty() {
         return Err(no_such_person("this person"));
     }
-    let r = ensure(
-        ctx,
-        tenant,
-        RequestKind::Restriction,
-        &subject_ref,
-        channel,
-        request,
-    )
-    .await?;
-    let id = ctx
-        .store
-        .add_restriction(
-            tenant,
+    let mut restrictions = Vec::new();
+    let mut to_tell = Vec::new();
+    for tenant in &tenants {
+        let r = ensure(
+            ctx,
+            Some(tenant),
+            RequestKind::Restriction,
             &subject_ref,
-            reason.trim(),
-            Some(r.id),
-            &ctx.audit(),
+            channel,
+            request,
         )
         .await?;
-    requests::close(ctx, r.id, Outcome::Restricted).await?;
-    let to_tell = ctx.store.recipient_notices(r.id).await?;
+        let id = ctx
+            .store
+            .add_restriction(
+                Some(tenant),
+                &subject_ref,
+                reason.trim(),
+                Some(r.id),
+                &ctx.audit(),
+            )
+            .await?;
+        requests::close(ctx, r.id, Outcome::Restricted).await?;
+        to_tell.extend(ctx.store.recipient_notices(r.id).await?);
+        restrictions.push(TenantRestriction {
+            tenant: tenant.clone(),
+            restriction: id,
+            request: r.id,
+        });
+    }
     Ok(RestrictionReport {
         subject_ref,
-        tenant: tenant.map(str::to_owned),
-        restriction: Some(id),
-        letters: Vec::new(),
+        restrictions,
         lifted: 0,
-        request: Some(r.id),
         recipients_to_tell: to_tell.len(),
         to_tell,
+        letters: Vec::new(),
     })
 }
 
@@ -484,12 +571,13 @@ pub async fn restrict(
 pub async fn lift(
     ctx: &Context,
     email: &str,
-    tenant: Option<&str>,
+    controllers: &Controllers,
     reason: Option<&str>,
     letter: &requests::LetterOptions,
 ) -> Result<RestrictionReport> {
     use super::letters::{self, LetterFacts, LetterKind};
     let subject_ref = email_ref(ctx, email).await?;
+    let tenant = controllers.tenant();
     if let Some(t) = tenant {
         ctx.policies.require(t)?;
     }
@@ -566,10 +654,8 @@ pub async fn lift(
         .await?;
     Ok(RestrictionReport {
         subject_ref,
-        tenant: tenant.map(str::to_owned),
-        restriction: None,
+        restrictions: Vec::new(),
         lifted,
-        request: None,
         to_tell: Vec::new(),
         recipients_to_tell: 0,
         letters: written,

@@ -15,6 +15,8 @@ pub(super) struct AuditRow {
     action: String,
     tenant: Option<String>,
     subject_ref: Option<String>,
+    subject_salt: Option<String>,
+    subject_commit: Option<String>,
     details: String,
     prev_hash: String,
     hash: String,
@@ -29,6 +31,8 @@ impl From<AuditRow> for AuditEntry {
             action: r.action,
             tenant: r.tenant,
             subject_ref: r.subject_ref,
+            subject_salt: r.subject_salt,
+            subject_commit: r.subject_commit,
             details: r.details,
             prev_hash: r.prev_hash,
             hash: r.hash,
@@ -36,8 +40,7 @@ impl From<AuditRow> for AuditEntry {
     }
 }
 
-pub(super) const AUDIT_COLUMNS: &str =
-    "id, at, actor, action, tenant, subject_ref, details, prev_hash, hash";
+pub(super) const AUDIT_COLUMNS: &str = "id, at, actor, action, tenant, subject_ref, subject_salt, subject_commit, details, prev_hash, hash";
 
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -148,10 +151,18 @@ where
             sqlx::query_as("select last_id, last_hash from audit_head where id = 1")
                 .fetch_optional(&mut **tx)
                 .await?;
-        let e = crate::domain::audit::AuditEntry::chain(head, ctx.at, &ctx.actor, event);
+        // A fresh salt per entry: the commitment links to the person only while it is kept.
+        let salt = event.subject_ref.as_ref().map(|_| {
+            let mut bytes = [0u8; 16];
+            getrandom::fill(&mut bytes).expect("the system's random source");
+            hex::encode(bytes)
+        });
+        let e =
+            crate::domain::audit::AuditEntry::chain_salted(head, ctx.at, &ctx.actor, event, salt);
         sqlx::query(
-            "insert into audit_log (id, at, actor, action, tenant, subject_ref, details, prev_hash, hash)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "insert into audit_log (id, at, actor, action, tenant, subject_ref, subject_salt,
+                 subject_commit, details, prev_hash, hash)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(e.id)
         .bind(e.at)
@@ -159,6 +170,8 @@ where
         .bind(&e.action)
         .bind(&e.tenant)
         .bind(&e.subject_ref)
+        .bind(&e.subject_salt)
+        .bind(&e.subject_commit)
         .bind(&e.details)
         .bind(&e.prev_hash)
         .bind(&e.hash)

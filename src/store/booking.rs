@@ -2,7 +2,7 @@
 
 use super::sql::{Dialect, MAX_BINDS, SqlStore, Value, same_secret};
 use super::*;
-use crate::domain::booking::{CODE_GUESSES, CODE_LOCKOUT};
+use crate::domain::booking::{CODE_GUESSES, CODE_LOCKOUT, GivenConsent};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
@@ -251,7 +251,7 @@ where
             }
         }
 
-        let consents: Vec<(&NewBooking, i64, &(String, String))> = stored
+        let consents: Vec<(&NewBooking, i64, &GivenConsent)> = stored
             .iter()
             .flat_map(|&(i, id)| {
                 bookings[i]
@@ -260,16 +260,17 @@ where
                     .map(move |c| (&bookings[i], id, c))
             })
             .collect();
-        for chunk in consents.chunks(MAX_BINDS / 6) {
+        for chunk in consents.chunks(MAX_BINDS / 7) {
             let mut q = sqlx::QueryBuilder::<D::DB>::new(
-                "insert into consents (tenant_id, booking_id, subject_ref, purpose, text_version, given_at) ",
+                "insert into consents (tenant_id, booking_id, subject_ref, purpose, text_version, text_sha256, given_at) ",
             );
-            q.push_values(chunk, |mut r, &(b, booking_id, (purpose, version))| {
+            q.push_values(chunk, |mut r, &(b, booking_id, c)| {
                 r.push_bind(tenant_id)
                     .push_bind(booking_id)
                     .push_bind(&b.subject_ref)
-                    .push_bind(purpose)
-                    .push_bind(version)
+                    .push_bind(&c.purpose)
+                    .push_bind(&c.version)
+                    .push_bind(&c.text_sha256)
                     .push_bind(b.booked_at);
             });
             q.build().execute(&mut *tx).await?;

@@ -91,6 +91,9 @@ where
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
     ) -> Result<IntakeResult> {
+        if matches!(effect, IntakeEffect::Withdraw { erase: Some(_), .. }) {
+            self.required_ledger()?;
+        }
         let mut tx = self.begin_admin().await?;
         let tenant_id = match &e.tenant {
             Some(t) => Some(Self::tenant_id(&mut tx, t).await?),
@@ -118,7 +121,17 @@ where
             tx.rollback().await?;
             return Ok(IntakeResult::default());
         };
-        let result = Self::apply_intake(&mut tx, id, tenant_id, e, effect, reply, ctx).await?;
+        let result = Self::apply_intake(
+            &mut tx,
+            id,
+            tenant_id,
+            e,
+            effect,
+            reply,
+            ctx,
+            self.ledger.as_ref(),
+        )
+        .await?;
         tx.commit().await?;
         if result.erasure.is_some() {
             self.after_erasure().await?;
@@ -153,6 +166,9 @@ where
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
     ) -> Result<IntakeResult> {
+        if matches!(effect, IntakeEffect::Withdraw { erase: Some(_), .. }) {
+            self.required_ledger()?;
+        }
         let mut tx = self.begin_admin().await?;
         let row: Option<(
             i64,
@@ -206,7 +222,17 @@ where
             .bind(&entry.reason)
             .execute(&mut *tx)
             .await?;
-        let result = Self::apply_intake(&mut tx, id, tenant_id, &entry, effect, reply, ctx).await?;
+        let result = Self::apply_intake(
+            &mut tx,
+            id,
+            tenant_id,
+            &entry,
+            effect,
+            reply,
+            ctx,
+            self.ledger.as_ref(),
+        )
+        .await?;
         tx.commit().await?;
         if result.erasure.is_some() {
             self.after_erasure().await?;
@@ -290,6 +316,9 @@ where
     Option<DateTime<Utc>>: Value<D::DB>,
 {
     /// The effect of one mailbox message, inside its transaction.
+    // The message, its effect, its reply, and where an erasure it makes is recorded: each a
+    // separate input of the one transaction.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn apply_intake(
         tx: &mut sqlx::Transaction<'static, D::DB>,
         message_id: i64,
@@ -298,6 +327,7 @@ where
         effect: &IntakeEffect,
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
+        ledger: Option<&LedgerFile>,
     ) -> Result<IntakeResult> {
         let mut result = IntakeResult {
             recorded: true,
@@ -390,9 +420,15 @@ where
                         action: "subject.erase",
                         only_before: None,
                     };
-                    let report =
-                        Self::erase_in(tx, subject, std::slice::from_ref(&scope), &opts, ctx)
-                            .await?;
+                    let report = Self::erase_in(
+                        tx,
+                        subject,
+                        std::slice::from_ref(&scope),
+                        &opts,
+                        ctx,
+                        ledger,
+                    )
+                    .await?;
                     let partly = Outcome::of_erasure(report.kept.is_empty());
                     if partly != outcome {
                         sqlx::query("update requests set outcome = $2 where id = $1")

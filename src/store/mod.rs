@@ -12,6 +12,7 @@ mod columns;
 mod delivery;
 mod disclosures;
 mod intake;
+mod ledger;
 mod postgres;
 mod register;
 mod report;
@@ -30,6 +31,7 @@ pub use delivery::{
 };
 pub use disclosures::{DisclosedTo, DisclosureRecord, DisclosureStore, RecipientNotice};
 pub use intake::IntakeStore;
+pub use ledger::{LedgerEntry, LedgerFile, RowMarks, default_path as default_ledger_path};
 pub use register::RegisterStore;
 pub use report::ReportStore;
 pub use retention::RetentionStore;
@@ -52,6 +54,7 @@ use crate::domain::slots::{NewSlot, SlotFate};
 use crate::domain::subject::{PseudonymKey, SubjectRef};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://datenwart.db";
@@ -81,6 +84,9 @@ pub enum StoreError {
     /// A long run lost its lock to another run and stopped.
     #[error("{0}")]
     LockLost(String),
+    /// The erasure ledger file could not be read or written.
+    #[error("{0}")]
+    Ledger(String),
     #[error("unsupported database URL {0}: use sqlite://FILE or postgres://…")]
     UnsupportedUrl(String),
     #[error(transparent)]
@@ -261,8 +267,8 @@ pub struct NewBooking {
     pub subject_ref: SubjectRef,
     pub person: Person,
     pub booked_at: DateTime<Utc>,
-    /// (purpose, text version)
-    pub consents: Vec<(String, String)>,
+    /// The consents given with the booking.
+    pub consents: Vec<crate::domain::booking::GivenConsent>,
     pub notifications: Vec<NewNotification>,
     /// The request that made the booking, when it is not logged by the endpoint itself
     /// (bulk loads such as `demo`).
@@ -367,10 +373,21 @@ pub mod prelude {
 
 /// Opens the database the URL names (creating a SQLite file if missing).
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
+    open_with_ledger(url, None).await
+}
+
+/// Opens the store with its erasure ledger: the file named, else the default beside a
+/// SQLite file ([`default_ledger_path`]); PostgreSQL has none unless one is named.
+pub async fn open_with_ledger(url: &str, ledger: Option<PathBuf>) -> Result<Arc<dyn Store>> {
+    let ledger = ledger
+        .or_else(|| default_ledger_path(url))
+        .map(LedgerFile::new);
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqlStore::<SqliteDialect>::connect(url).await?))
+        Ok(Arc::new(
+            SqlStore::<SqliteDialect>::connect(url, ledger).await?,
+        ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(SqlStore::<PgDialect>::connect(url).await?))
+        Ok(Arc::new(SqlStore::<PgDialect>::connect(url, ledger).await?))
     } else {
         Err(StoreError::UnsupportedUrl(redact_url(url)))
     }

@@ -86,7 +86,11 @@ pub trait RegisterStore: Send + Sync {
     /// entries. Only an open request, once.
     async fn discard_request(&self, id: i64, ctx: &AuditContext) -> Result<()>;
 
+    /// The erasure ledger file's entries, oldest first.
     async fn erasure_ledger(&self) -> Result<Vec<LedgerEntry>>;
+
+    /// Refuses (before anything changes) when an erasure would have no ledger to write.
+    fn check_erasure_ledger(&self) -> Result<()>;
 }
 
 #[async_trait]
@@ -523,11 +527,10 @@ where
     }
 
     async fn erasure_ledger(&self) -> Result<Vec<LedgerEntry>> {
-        Ok(sqlx::query_as(
-            "select l.id, l.subject_ref, t.slug as tenant, l.erased_at
-             from erasure_ledger l left join tenants t on t.id = l.tenant_id order by l.id",
-        )
-        .fetch_all(&self.pool)
-        .await?)
+        self.required_ledger()?.read()
+    }
+
+    fn check_erasure_ledger(&self) -> Result<()> {
+        self.required_ledger().map(|_| ())
     }
 }

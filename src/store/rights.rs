@@ -259,9 +259,17 @@ pub struct ErasureOptions {
     pub record_in_ledger: bool,
     /// Audit action, e.g. `subject.erase` or `subject.erase_replay`.
     pub action: &'static str,
-    /// Only what existed at this instant (a replay must not erase what the person gave
-    /// again after their erasure).
-    pub only_before: Option<DateTime<Utc>>,
+    /// Only what existed at an earlier erasure (a replay must not erase what the person
+    /// gave again after it).
+    pub only_before: Option<Cutoff>,
+}
+
+/// What existed at an erasure: rows stamped before its second, and rows of its second up
+/// to the highest ids then (stamps are whole seconds; ids order the rows within one).
+#[derive(Clone, Copy, Debug)]
+pub struct Cutoff {
+    pub at: DateTime<Utc>,
+    pub upto: super::RowMarks,
 }
 
 /// One row an erasure changes (or, in a dry run, would change).
@@ -391,14 +399,6 @@ pub struct RequestFilter {
     pub due_on_or_before: Option<NaiveDate>,
     pub subject_ref: Option<SubjectRef>,
     pub kind: Option<RequestKind>,
-}
-
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
-pub struct LedgerEntry {
-    pub id: i64,
-    pub subject_ref: SubjectRef,
-    pub tenant: Option<String>,
-    pub erased_at: DateTime<Utc>,
 }
 
 /// One message read from the office mailbox, with the one outcome it got.

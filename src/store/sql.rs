@@ -150,15 +150,24 @@ pub(crate) struct SqlStore<D: Dialect> {
     pub(super) pool: Pool<D::DB>,
     pub(super) key: OnceCell<PseudonymKey>,
     writer: tokio::sync::Mutex<()>,
+    /// The erasure ledger file, when there is one.
+    pub(super) ledger: Option<super::LedgerFile>,
 }
 
 impl<D: Dialect> SqlStore<D> {
-    pub async fn connect(url: &str) -> sqlx::Result<Self> {
+    pub async fn connect(url: &str, ledger: Option<super::LedgerFile>) -> sqlx::Result<Self> {
         Ok(Self {
             pool: D::connect(url).await?,
             key: OnceCell::new(),
             writer: tokio::sync::Mutex::new(()),
+            ledger,
         })
+    }
+
+    /// The ledger an erasure writes to; refused (exit 2, before anything changed) when the
+    /// database has none: PostgreSQL needs `--ledger PATH` or `DATENWART_LEDGER`.
+    pub(super) fn required_ledger(&self) -> super::Result<&super::LedgerFile> {
+        required_ledger(self.ledger.as_ref())
     }
 
     pub(super) async fn begin_admin(&self) -> sqlx::Result<Transaction<'static, D::DB>> {
@@ -209,4 +218,15 @@ pub(super) fn same_secret(a: &str, b: &str) -> bool {
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
+}
+
+/// See [`SqlStore::required_ledger`].
+pub(super) fn required_ledger(
+    ledger: Option<&super::LedgerFile>,
+) -> super::Result<&super::LedgerFile> {
+    ledger.ok_or_else(|| {
+        super::StoreError::Invalid(
+            "--ledger: an erasure needs the erasure ledger file, and this database has no default one (PostgreSQL): give --ledger PATH or set DATENWART_LEDGER (see docs/operations.md)".into(),
+        )
+    })
 }

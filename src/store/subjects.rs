@@ -309,8 +309,19 @@ where
         opts: &ErasureOptions,
         ctx: &AuditContext,
     ) -> Result<ErasureReport> {
+        if opts.record_in_ledger && !opts.dry_run {
+            self.required_ledger()?;
+        }
         let mut tx = self.begin_admin().await?;
-        let report = Self::erase_in(&mut tx, subject_ref, scopes, opts, ctx).await?;
+        let report = Self::erase_in(
+            &mut tx,
+            subject_ref,
+            scopes,
+            opts,
+            ctx,
+            self.ledger.as_ref(),
+        )
+        .await?;
         if opts.dry_run {
             tx.rollback().await?;
         } else {
@@ -472,9 +483,25 @@ where
         scopes: &[ErasureScope],
         opts: &ErasureOptions,
         ctx: &AuditContext,
+        ledger: Option<&LedgerFile>,
     ) -> Result<ErasureReport> {
         let now = opts.now;
         let today = now.date_naive();
+        let ledger = (opts.record_in_ledger && !opts.dry_run)
+            .then(|| super::sql::required_ledger(ledger))
+            .transpose()?;
+        // What exists now, for the ledger: taken before anything is deleted, so that every
+        // row of this second the erasure saw is at or below its mark.
+        let upto = match ledger {
+            Some(_) => Self::row_marks(tx).await?,
+            None => RowMarks::default(),
+        };
+        let mut entries = Vec::new();
+        let (cut_at, cut) = match &opts.only_before {
+            Some(c) => (Some(c.at), c.upto),
+            None => (None, RowMarks::default()),
+        };
+        let cut_id = |mark: i64| opts.only_before.map(|_| mark);
         let mut report = ErasureReport {
             dry_run: opts.dry_run,
             ..Default::default()
@@ -528,11 +555,13 @@ where
             let mut counts = ErasureCounts::default();
             let bookings: Vec<(i64, String, String, DateTime<Utc>, i64)> = sqlx::query_as(
                 "select id, reference, status, appointment_start, slot_id from bookings
-                 where tenant_id = $1 and subject_ref = $2 and ($3 is null or booked_at <= $3) order by id",
+                 where tenant_id = $1 and subject_ref = $2
+                   and ($3 is null or booked_at < $3 or (booked_at = $3 and id <= $4)) order by id",
             )
             .bind(tenant_id)
             .bind(subject_ref)
-            .bind(opts.only_before)
+            .bind(cut_at)
+            .bind(cut_id(cut.bookings))
             .fetch_all(&mut **tx)
             .await?;
             for (booking_id, reference, status, starts_at, slot_id) in bookings {
@@ -601,7 +630,7 @@ where
                     .changes
                     .extend(ids.into_iter().map(|id| change("access_log", id, "delete")));
                 let ids: Vec<i64> = sqlx::query_scalar(
-                    "update consents set subject_ref = null, booking_id = null,
+                    "update consents set subject_ref = null, booking_id = null, anonymized_at = $2,
                          withdrawn_at = coalesce(withdrawn_at, $2),
                          withdrawal_source = coalesce(withdrawal_source, 'erasure')
                      where booking_id = $1 returning id",
@@ -646,16 +675,17 @@ where
                 }
             }
             let ids: Vec<i64> = sqlx::query_scalar(
-                "update consents set subject_ref = null,
+                "update consents set subject_ref = null, anonymized_at = $3,
                      withdrawn_at = coalesce(withdrawn_at, $3),
                      withdrawal_source = coalesce(withdrawal_source, 'erasure')
                  where tenant_id = $1 and subject_ref = $2 and booking_id is null
-                   and ($4 is null or given_at <= $4) returning id",
+                   and ($4 is null or given_at < $4 or (given_at = $4 and id <= $5)) returning id",
             )
             .bind(tenant_id)
             .bind(subject_ref)
             .bind(now)
-            .bind(opts.only_before)
+            .bind(cut_at)
+            .bind(cut_id(cut.consents))
             .fetch_all(&mut **tx)
             .await?;
             counts.consents_reduced += ids.len();
@@ -665,14 +695,16 @@ where
             );
             let ids: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "update inbox_messages set {}, anonymized_at = $3
-                 where tenant_id = $1 and subject_ref = $2 and ($4 is null or processed_at <= $4)
+                 where tenant_id = $1 and subject_ref = $2
+                   and ($4 is null or processed_at < $4 or (processed_at = $4 and id <= $5))
                  returning id",
                 cleared_set(RetainedData::Inbox)
             )))
             .bind(tenant_id)
             .bind(subject_ref)
             .bind(now)
-            .bind(opts.only_before)
+            .bind(cut_at)
+            .bind(cut_id(cut.inbox))
             .fetch_all(&mut **tx)
             .await?;
             counts.inbox_anonymized += ids.len();
@@ -682,11 +714,12 @@ where
             // A reply not yet written holds the person's address; it is not sent any more.
             let ids: Vec<i64> = sqlx::query_scalar(
                 "delete from replies where tenant_id = $1 and subject_ref = $2 and written_at is null
-                   and ($3 is null or created_at <= $3) returning id",
+                   and ($3 is null or created_at < $3 or (created_at = $3 and id <= $4)) returning id",
             )
             .bind(tenant_id)
             .bind(subject_ref)
-            .bind(opts.only_before)
+            .bind(cut_at)
+            .bind(cut_id(cut.replies))
             .fetch_all(&mut **tx)
             .await?;
             counts.replies_deleted += ids.len();
@@ -705,23 +738,21 @@ where
             )
             .bind(tenant_id)
             .bind(subject_ref)
-            .bind(opts.only_before)
+            .bind(cut_at)
             .fetch_all(&mut **tx)
             .await?;
             report.changes.extend(
                 ids.into_iter()
                     .map(|id| change("disclosures", id, "delete")),
             );
-            if opts.record_in_ledger {
-                sqlx::query(
-                    "insert into erasure_ledger (subject_ref, tenant_id, request_id, erased_at) values ($1, $2, $3, $4)",
-                )
-                .bind(subject_ref)
-                .bind(tenant_id)
-                .bind(scope.request_id)
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
+            if ledger.is_some() {
+                entries.push(LedgerEntry {
+                    subject_ref: subject_ref.clone(),
+                    tenant: Some(tenant.to_owned()),
+                    request_id: scope.request_id,
+                    erased_at: now,
+                    upto,
+                });
             }
             let event = AuditEvent::new(
                 opts.action,
@@ -732,6 +763,31 @@ where
             Self::append_audit(tx, ctx, &event).await?;
             report.counts.push((tenant.to_owned(), counts));
         }
+        // Written and synced before the caller commits: a crash in between leaves an entry
+        // whose replay erases what the crash kept.
+        if let Some(ledger) = ledger {
+            ledger.append(&entries)?;
+        }
         Ok(report)
+    }
+
+    /// The highest id of each table an erasure reaches by time.
+    async fn row_marks(tx: &mut sqlx::Transaction<'static, D::DB>) -> Result<RowMarks> {
+        let mut marks = [0i64; 4];
+        for (mark, sql) in marks.iter_mut().zip([
+            "select coalesce(max(id), 0) from bookings",
+            "select coalesce(max(id), 0) from consents",
+            "select coalesce(max(id), 0) from inbox_messages",
+            "select coalesce(max(id), 0) from replies",
+        ]) {
+            *mark = sqlx::query_scalar(sql).fetch_one(&mut **tx).await?;
+        }
+        let [bookings, consents, inbox, replies] = marks;
+        Ok(RowMarks {
+            bookings,
+            consents,
+            inbox,
+            replies,
+        })
     }
 }

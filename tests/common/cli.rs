@@ -26,7 +26,23 @@ pub fn datenwart(policies: &Path) -> Command {
 pub fn command(db_url: &str, policies: &Path, args: &[&str]) -> Command {
     let mut cmd = datenwart(policies);
     cmd.arg("--database-url").arg(db_url).args(args);
+    // PostgreSQL has no default erasure ledger: each test database gets one of its own.
+    cmd.env_remove("DATENWART_LEDGER");
+    if db_url.starts_with("postgres") {
+        cmd.env("DATENWART_LEDGER", ledger_for(db_url));
+    }
     cmd
+}
+
+/// The erasure ledger of a PostgreSQL test database: a file named after the database in the
+/// system's temporary folder (the database names are unique).
+pub fn ledger_for(db_url: &str) -> std::path::PathBuf {
+    let name = db_url
+        .split('?')
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .unwrap_or("datenwart");
+    std::env::temp_dir().join(format!("{name}.ledger"))
 }
 
 /// Runs a command to its end and returns what it wrote.

@@ -203,7 +203,23 @@ impl TestDb {
     }
 
     pub async fn context_with(&self, policy_dir: &Path) -> Context {
-        let store = store::open(&self.url).await.expect("open store");
+        self.context_with_ledger(policy_dir, self.ledger()).await
+    }
+
+    /// The erasure ledger file this database's commands write: beside a SQLite file (its
+    /// default), in the test's folder for PostgreSQL (which has no default).
+    pub fn ledger(&self) -> PathBuf {
+        match self.kind {
+            Kind::Sqlite => store::default_ledger_path(&self.url).expect("a SQLite file"),
+            Kind::Postgres => cli::ledger_for(&self.url),
+        }
+    }
+
+    /// A context whose erasures write the ledger file at `ledger`.
+    pub async fn context_with_ledger(&self, policy_dir: &Path, ledger: PathBuf) -> Context {
+        let store = store::open_with_ledger(&self.url, Some(ledger))
+            .await
+            .expect("open store");
         let policies = Arc::new(policies::load(policy_dir).expect("valid policies"));
         Context {
             store,
@@ -216,6 +232,7 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin, name)) = self.pg.take() {
+            let _ = std::fs::remove_file(cli::ledger_for(&self.url));
             // Drop runs outside async: a short-lived runtime of its own on another thread.
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()

@@ -2,6 +2,7 @@
 
 use super::RequestOpts;
 use crate::cli::render::{self, Format};
+use crate::cli::scope::TenantScope;
 use crate::ops::Context;
 use crate::ops::rights;
 use anyhow::Result;
@@ -13,8 +14,8 @@ use std::process::ExitCode;
 pub struct CorrectArgs {
     #[arg(long)]
     email: String,
-    #[arg(long)]
-    tenant: Option<String>,
+    #[command(flatten)]
+    scope: TenantScope,
     /// field=value; fields: email, phone, first_name, last_name, address, birth_date
     #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
     sets: Vec<String>,
@@ -26,7 +27,7 @@ pub async fn correct(ctx: &Context, args: CorrectArgs, format: Format) -> Result
     let r = rights::correct(
         ctx,
         &args.email,
-        args.tenant.as_deref(),
+        &args.scope.controllers()?,
         &args.sets,
         args.request.request,
         args.request.channel,

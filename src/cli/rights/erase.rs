@@ -4,6 +4,7 @@
 use super::RequestOpts;
 use crate::cli::confirm::{self, Confirmation};
 use crate::cli::render::{self, Format};
+use crate::cli::scope::TenantScope;
 use crate::ops::rights::{self, EraseRequest, Erasure};
 use crate::ops::{Context, Refusal};
 use anyhow::Result;
@@ -19,16 +20,15 @@ pub struct EraseArgs {
     /// The person's e-mail address
     #[arg(long, required_unless_present = "replay", conflicts_with = "replay")]
     email: Option<String>,
-    /// Only at this tenant (default: every tenant where the person appears)
-    #[arg(long)]
-    tenant: Option<String>,
+    #[command(flatten)]
+    scope: TenantScope,
     /// List every row that would change, change nothing
     #[arg(long)]
     dry_run: bool,
     #[command(flatten)]
     confirmation: Confirmation,
-    /// Re-apply every erasure of the ledger (after restoring a backup)
-    #[arg(long)]
+    /// Re-apply every erasure of the ledger file (after restoring a backup)
+    #[arg(long, conflicts_with_all = ["tenant", "all_tenants"])]
     replay: bool,
     #[command(flatten)]
     request: RequestOpts,
@@ -128,7 +128,7 @@ pub async fn erase(ctx: &Context, args: EraseArgs, format: Format) -> Result<Exi
     let email = args.email.expect("clap requires --email without --replay");
     let mut req = EraseRequest {
         email: &email,
-        tenant: args.tenant.as_deref(),
+        controllers: args.scope.controllers()?,
         dry_run: true,
         request: args.request.request,
         channel: args.request.channel,

@@ -3,6 +3,7 @@
 use super::RequestOpts;
 use super::requests::LetterArgs;
 use crate::cli::render::{self, Format};
+use crate::cli::scope::TenantScope;
 use crate::ops::Context;
 use crate::ops::rights;
 use anyhow::Result;
@@ -13,9 +14,8 @@ use std::process::ExitCode;
 pub struct RestrictArgs {
     #[arg(long)]
     email: String,
-    /// Only at this tenant (default: at every tenant)
-    #[arg(long)]
-    tenant: Option<String>,
+    #[command(flatten)]
+    scope: TenantScope,
     /// Why the processing is restricted (Art. 18(1) a–d); with --lift, why it is lifted
     /// (printed in the notice to the person)
     #[arg(long, required_unless_present = "lift")]
@@ -31,11 +31,12 @@ pub struct RestrictArgs {
 }
 
 pub async fn restrict(ctx: &Context, args: RestrictArgs, format: Format) -> Result<ExitCode> {
+    let controllers = args.scope.controllers()?;
     let r = if args.lift {
         rights::lift(
             ctx,
             &args.email,
-            args.tenant.as_deref(),
+            &controllers,
             args.reason.as_deref(),
             &args.letter.options(),
         )
@@ -45,34 +46,34 @@ pub async fn restrict(ctx: &Context, args: RestrictArgs, format: Format) -> Resu
         rights::restrict(
             ctx,
             &args.email,
-            args.tenant.as_deref(),
+            &controllers,
             &reason,
             args.request.request,
             args.request.channel,
         )
         .await?
     };
-    let human = match r.restriction {
-        Some(id) => format!(
-            "restriction {id} in force{}: the data stay, are not used, and are not erased until lifted",
-            r.tenant
-                .as_deref()
-                .map(|t| format!(" at {t}"))
-                .unwrap_or_default()
-        ),
-        None => {
-            let letters: Vec<String> = r.letters.iter().map(|p| p.display().to_string()).collect();
-            format!(
-                "{} restriction(s) lifted; notice to the person (Art. 18(3)): {}",
-                r.lifted,
-                letters.join(", ")
-            )
-        }
+    let human = if r.restrictions.is_empty() {
+        let letters: Vec<String> = r.letters.iter().map(|p| p.display().to_string()).collect();
+        format!(
+            "{} restriction(s) lifted; notice to the person (Art. 18(3)): {}",
+            r.lifted,
+            letters.join(", ")
+        )
+    } else {
+        r.restrictions
+            .iter()
+            .map(|x| format!(
+                "restriction {} in force at {} (request {}): the data stay, are not used, and are not erased until lifted",
+                x.restriction, x.tenant, x.request
+            ))
+            .collect::<Vec<_>>()
+            .join("\n")
     };
     let human = std::iter::once(human)
         .chain(super::to_tell_lines(&r.to_tell))
         .collect::<Vec<_>>()
         .join("\n");
-    render::report(format, &human, &r, std::slice::from_ref(&r))?;
+    render::report(format, &human, &r, &r.restrictions)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -416,6 +416,9 @@ fn reference_time_de(since: &str) -> String {
         "received_at" => "ihrem Eingang",
         "processed_at" => "ihrer Bearbeitung",
         "closed_at" => "ihrem Abschluss",
+        "anonymized_at" => "ihrer Anonymisierung",
+        "at" => "ihrer Aufzeichnung",
+        "erased_at" => "der Löschung",
         other => return format!("dem Zeitpunkt „{other}“"),
     }
     .to_string()
@@ -439,16 +442,27 @@ pub enum RetainedData {
     AccessLog,
     Inbox,
     Requests,
+    /// Consents reduced to their proof (text hash, version, times) when their booking was
+    /// anonymized or the person erased: no person, no booking.
+    ConsentProofs,
+    /// The pseudonyms in the audit trail (entries that commit to theirs, see
+    /// `domain::audit`); the entries themselves stay.
+    AuditSubjects,
+    /// The lines of the erasure ledger file (not a table: see `store::ledger`).
+    ErasureLedger,
 }
 
 impl RetainedData {
     pub const ALL: &'static [RetainedData] = &[
         RetainedData::Bookings,
         RetainedData::Consents,
+        RetainedData::ConsentProofs,
         RetainedData::Notifications,
         RetainedData::AccessLog,
         RetainedData::Inbox,
         RetainedData::Requests,
+        RetainedData::AuditSubjects,
+        RetainedData::ErasureLedger,
     ];
 
     pub fn from_name(name: &str) -> Option<RetainedData> {
@@ -463,6 +477,9 @@ impl RetainedData {
             RetainedData::AccessLog => "access_log",
             RetainedData::Inbox => "inbox",
             RetainedData::Requests => "requests",
+            RetainedData::ConsentProofs => "consent_proofs",
+            RetainedData::AuditSubjects => "audit_subjects",
+            RetainedData::ErasureLedger => "erasure_ledger",
         }
     }
 
@@ -476,6 +493,9 @@ impl RetainedData {
                 "cancelled_at",
             ],
             RetainedData::Consents => &["withdrawn_at", "given_at"],
+            RetainedData::ConsentProofs => &["anonymized_at", "given_at", "withdrawn_at"],
+            RetainedData::AuditSubjects => &["at"],
+            RetainedData::ErasureLedger => &["erased_at"],
             RetainedData::Notifications => &["created_at", "sent_at"],
             RetainedData::AccessLog => &["logged_at"],
             RetainedData::Inbox => &["received_at", "processed_at"],
@@ -484,12 +504,18 @@ impl RetainedData {
     }
 
     /// Consents and notifications cannot be anonymized meaningfully: without the person
-    /// a consent proves nothing and a message is just its text.
+    /// a consent proves nothing and a message is just its text. Audit entries are never
+    /// deleted (the chain would break); only their pseudonyms are cleared.
     pub fn actions(self) -> &'static [RetentionAction] {
         const BOTH: &[RetentionAction] = &[RetentionAction::Anonymize, RetentionAction::Delete];
         const DELETE_ONLY: &[RetentionAction] = &[RetentionAction::Delete];
+        const ANONYMIZE_ONLY: &[RetentionAction] = &[RetentionAction::Anonymize];
         match self {
-            RetainedData::Consents | RetainedData::Notifications => DELETE_ONLY,
+            RetainedData::AuditSubjects => ANONYMIZE_ONLY,
+            RetainedData::Consents
+            | RetainedData::ConsentProofs
+            | RetainedData::ErasureLedger
+            | RetainedData::Notifications => DELETE_ONLY,
             RetainedData::Bookings
             | RetainedData::AccessLog
             | RetainedData::Inbox
@@ -506,6 +532,10 @@ impl RetainedData {
             RetainedData::AccessLog => "Einträge im Zugriffsprotokoll",
             RetainedData::Inbox => "eingegangene E-Mails",
             RetainedData::Requests => "Anträge betroffener Personen",
+            RetainedData::ConsentProofs => "Nachweise erteilter Einwilligungen ohne Personenbezug",
+            // Anonymized: the person's pseudonym goes, the entry stays.
+            RetainedData::AuditSubjects => "Einträge im Prüfprotokoll",
+            RetainedData::ErasureLedger => "Einträge im Löschprotokoll",
         }
     }
 }

@@ -1106,3 +1106,38 @@ fn case_officer_and_file_reference_prefix_are_optional_and_make_the_aktenzeichen
         single_error(&blank)
     );
 }
+
+#[test]
+fn the_new_retention_categories_read_as_german_sentences() {
+    use crate::domain::policy::{RetainedData, RetentionAction, RetentionRule};
+    let rule = |data, since: &str, action| RetentionRule {
+        data,
+        after: "156w".parse().unwrap(),
+        since: since.into(),
+        action,
+        note: None,
+    };
+    let proofs = rule(
+        RetainedData::ConsentProofs,
+        "anonymized_at",
+        RetentionAction::Delete,
+    )
+    .describe_de();
+    assert!(
+        proofs
+            .starts_with("Nachweise erteilter Einwilligungen ohne Personenbezug werden 156 Wochen")
+            && proofs.ends_with("nach ihrer Anonymisierung gelöscht."),
+        "{proofs}"
+    );
+    let audit = rule(
+        RetainedData::AuditSubjects,
+        "at",
+        RetentionAction::Anonymize,
+    )
+    .describe_de();
+    assert!(
+        audit.starts_with("Einträge im Prüfprotokoll werden 156 Wochen")
+            && audit.ends_with("nach ihrer Aufzeichnung anonymisiert."),
+        "{audit}"
+    );
+}

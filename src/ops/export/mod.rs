@@ -10,6 +10,7 @@ use letter::{AuskunftHtml, Letter};
 
 use super::private_files;
 use super::requests;
+use super::rights::Controllers;
 use super::{Context, Refusal};
 use crate::domain::audit::AuditEvent;
 use crate::domain::notice::Notice;
@@ -37,8 +38,8 @@ pub const DATA_FILE: &str = "daten.json";
 #[derive(Clone, Debug)]
 pub struct ExportRequest {
     pub email: String,
-    /// Only this tenant; otherwise every tenant where the person appears.
-    pub tenant: Option<String>,
+    /// The one controller that answers, or every tenant where the person appears.
+    pub controllers: Controllers,
     /// The folder to write; `auskunft-<YYYYMMDD>-<ref>` in the working directory by default.
     pub out: Option<PathBuf>,
     /// The register entry this answers; otherwise the person's open access request at each
@@ -106,7 +107,7 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
         Some(id) => Some(explicit_request(ctx, id, &subject_ref).await?),
         None => None,
     };
-    let tenants = scope(ctx, req.tenant.as_deref(), explicit.as_ref(), &subject_ref).await?;
+    let tenants = scope(ctx, &req.controllers, explicit.as_ref(), &subject_ref).await?;
 
     let zone = ctx.policies.require(&tenants[0])?.tenant.zone();
     let folder = match &req.out {
@@ -331,27 +332,37 @@ async fn explicit_request(ctx: &Context, id: i64, subject_ref: &SubjectRef) -> R
     Ok(r)
 }
 
-/// The tenants to answer for: the one asked for, the request's, every tenant where the
-/// person appears, or — when they appear nowhere — every tenant of the policy folder.
+/// The tenants to answer for: the one named (a person unknown there gets a no-data letter
+/// from it, and only from it), or every tenant where the person appears. For every tenant,
+/// a person who appears nowhere is refused: a no-data answer comes from the controller that
+/// received the request, named with `--tenant`.
 async fn scope(
     ctx: &Context,
-    tenant: Option<&str>,
+    controllers: &Controllers,
     explicit: Option<&Request>,
     subject_ref: &SubjectRef,
 ) -> Result<Vec<String>> {
     let of_request = explicit.and_then(|r| r.tenant.as_deref());
-    if let (Some(t), Some(r)) = (tenant, of_request)
-        && t != r
-    {
-        return Err(Refusal::InvalidInput(format!(
-            "--tenant {t}: the request {} was made at {r}",
-            explicit.map_or(0, |e| e.id)
-        ))
-        .into());
+    match (controllers, of_request) {
+        (Controllers::One(t), Some(r)) if t != r => {
+            return Err(Refusal::InvalidInput(format!(
+                "--tenant {t}: the request {} was made at {r}",
+                explicit.map_or(0, |e| e.id)
+            ))
+            .into());
+        }
+        (Controllers::All, Some(r)) => {
+            return Err(Refusal::InvalidInput(format!(
+                "--all-tenants: the request {} was made at {r}; answer it with --tenant {r}",
+                explicit.map_or(0, |e| e.id)
+            ))
+            .into());
+        }
+        _ => {}
     }
-    if let Some(t) = tenant.or(of_request) {
+    if let Controllers::One(t) = controllers {
         ctx.policies.require(t)?;
-        return Ok(vec![t.to_owned()]);
+        return Ok(vec![t.clone()]);
     }
     let mut found: Vec<String> = ctx
         .store
@@ -371,12 +382,11 @@ async fn scope(
         .into());
     }
     if found.is_empty() {
-        found = ctx
-            .policies
-            .slugs()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
+        return Err(Refusal::NotFound(
+            "no data about this person at any tenant; nothing registered. A no-data answer comes from the controller that received the request: use --tenant T"
+                .into(),
+        )
+        .into());
     }
     Ok(found)
 }

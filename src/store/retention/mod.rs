@@ -246,6 +246,14 @@ where
     Option<DateTime<Utc>>: Value<D::DB>,
 {
     async fn retention_due(&self, target: &RetentionTarget) -> Result<RetentionDue> {
+        if target.data == RetainedData::ErasureLedger {
+            let due = self.ledger_due(target)?;
+            return Ok(RetentionDue {
+                due: i64::try_from(due.len()).unwrap_or(i64::MAX),
+                held: 0,
+                oldest: due.iter().map(|e| e.erased_at).min(),
+            });
+        }
         let rows = Rows::of(target)?;
         let Some(owner) = self.retention_owner(&target.tenant).await? else {
             return Ok(Default::default());
@@ -264,6 +272,9 @@ where
     }
 
     async fn retention_resisting(&self, target: &RetentionTarget) -> Result<i64> {
+        if target.data == RetainedData::ErasureLedger {
+            return Ok(i64::try_from(self.ledger_due(target)?.len()).unwrap_or(i64::MAX));
+        }
         let rows = Rows::of(target)?;
         let Some(owner) = self.retention_owner(&target.tenant).await? else {
             return Ok(0);
@@ -345,6 +356,20 @@ where
         limit: i64,
         record: &RecordProgress<'_>,
     ) -> Result<RetentionBatch> {
+        if target.data == RetainedData::ErasureLedger {
+            // The run holds its lock; the file's own lock keeps erasures appending meanwhile
+            // out of the rewrite.
+            let n = match &self.ledger {
+                Some(ledger) => ledger.retain(|e| !Self::ledger_entry_due(target, e))?,
+                None => 0,
+            };
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            return Ok(RetentionBatch {
+                seen: n,
+                deleted: n,
+                ..Default::default()
+            });
+        }
         let rows = Rows::of(target)?;
         let Some(owner) = self.retention_owner(&target.tenant).await? else {
             return Ok(Default::default());
@@ -430,6 +455,10 @@ where
                             .await?
                             .rows_affected(),
                     );
+                    // Before the bookings: once anonymized, the batch no longer finds them.
+                    in_range(rows.consents_of_treated_sql(guarded))?
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 batch.anonymized = affected(
                     in_range(rows.anonymize_sql(guarded))?
@@ -640,5 +669,24 @@ impl Values {
         });
         added.map_err(sqlx::Error::Encode)?;
         Ok((sqlx::AssertSqlSafe(statement.sql), args))
+    }
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// Whether a ledger line falls under a rule: its tenant's, erased at or before the cutoff.
+    fn ledger_entry_due(target: &RetentionTarget, e: &super::LedgerEntry) -> bool {
+        e.tenant == target.tenant && e.erased_at <= target.cutoff
+    }
+
+    /// The ledger lines a rule would remove; none when this database has no ledger file.
+    fn ledger_due(&self, target: &RetentionTarget) -> Result<Vec<super::LedgerEntry>> {
+        Ok(match &self.ledger {
+            Some(ledger) => ledger
+                .read()?
+                .into_iter()
+                .filter(|e| Self::ledger_entry_due(target, e))
+                .collect(),
+            None => Vec::new(),
+        })
     }
 }

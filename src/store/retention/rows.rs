@@ -42,7 +42,7 @@ impl Rows {
         }
         let (table, subject, booking) = match t.data {
             RetainedData::Bookings => ("bookings", "bookings.subject_ref", Some("bookings.id")),
-            RetainedData::Consents => (
+            RetainedData::Consents | RetainedData::ConsentProofs => (
                 "consents",
                 "consents.subject_ref",
                 Some("consents.booking_id"),
@@ -58,6 +58,13 @@ impl Rows {
                 Some("access_log.booking_id"),
             ),
             RetainedData::Inbox => ("inbox_messages", "inbox_messages.subject_ref", None),
+            RetainedData::AuditSubjects => ("audit_log", "audit_log.subject_ref", None),
+            // A file, not a table: the store prunes it itself (`SqlStore::prune_ledger`).
+            RetainedData::ErasureLedger => {
+                return Err(crate::store::StoreError::Invalid(
+                    "the erasure ledger is a file; it has no SQL".into(),
+                ));
+            }
             RetainedData::Requests => ("requests", "requests.subject_ref", None),
         };
         Ok(Rows {
@@ -75,10 +82,28 @@ impl Rows {
         self.data == RetainedData::AccessLog && self.action == RetentionAction::Anonymize
     }
 
-    /// The rows of the run's owner: a tenant, or (null) the rows without a tenant.
+    /// The row's tenant id: a column, except in the audit trail, which names the tenant.
+    fn tenant_id(&self) -> String {
+        match self.data {
+            RetainedData::AuditSubjects => {
+                "(select ta.id from tenants ta where ta.slug = audit_log.tenant)".into()
+            }
+            _ => format!("{}.tenant_id", self.table),
+        }
+    }
+
+    /// The rows of the run's owner: a tenant, or (null) the rows without a tenant; for
+    /// consent proofs only consents already reduced to their proof, for the audit trail
+    /// only entries that commit to their pseudonym (older ones hash it and must keep it).
     fn owner(&self) -> String {
         let t = self.table;
-        format!("({t}.tenant_id = :tenant or (:tenant is null and {t}.tenant_id is null))")
+        let only = match self.data {
+            RetainedData::ConsentProofs => format!(" and {t}.anonymized_at is not null"),
+            RetainedData::AuditSubjects => format!(" and {t}.subject_commit is not null"),
+            _ => String::new(),
+        };
+        let tid = self.tenant_id();
+        format!("({tid} = :tenant or (:tenant is null and {tid} is null)){only}")
     }
 
     /// Rows not treated yet: anonymized rows are done; a booking that a hold row refers
@@ -103,13 +128,13 @@ impl Rows {
             return "(1 = 0)".into();
         }
         let today = ":today";
-        let t = self.table;
+        let tid = self.tenant_id();
         let s = self.subject;
         let mut sql = format!(
-            "(exists (select 1 from holds h where h.tenant_id = {t}.tenant_id and h.subject_ref = {s}
+            "(exists (select 1 from holds h where h.tenant_id = {tid} and h.subject_ref = {s}
                  and h.removed_at is null and (h.until_on is null or h.until_on >= {today}))
               or exists (select 1 from restrictions r where r.subject_ref = {s}
-                 and (r.tenant_id is null or r.tenant_id = {t}.tenant_id) and r.lifted_at is null)"
+                 and (r.tenant_id is null or r.tenant_id = {tid}) and r.lifted_at is null)"
         );
         if let Some(b) = self.booking {
             sql.push_str(&format!(
@@ -281,16 +306,12 @@ impl Rows {
                     format!("delete from access_log where booking_id in ({ids})"),
                     Effect::Dependents,
                 ),
-                (
-                    format!("update consents set booking_id = null where booking_id in ({ids})"),
-                    Effect::Detached,
-                ),
+                (self.consents_of_treated_sql(guarded), Effect::Detached),
             ],
             // The register entry goes; what pointed to it keeps its own content.
             RetainedData::Requests => [
                 ("consents", "withdrawal_request_id"),
                 ("restrictions", "request_id"),
-                ("erasure_ledger", "request_id"),
                 ("inbox_messages", "request_id"),
             ]
             .iter()
@@ -308,6 +329,22 @@ impl Rows {
             )],
             _ => Vec::new(),
         }
+    }
+
+    /// The consents of the batch's bookings, reduced to their proof: without the person
+    /// and the booking, an anonymized booking's consent would still name who booked it.
+    pub fn consents_of_treated_sql(&self, guarded: bool) -> String {
+        format!(
+            "update consents set {set}, anonymized_at = :now
+             where booking_id in (select {t}.id from {t} where {cond})",
+            set = crate::domain::retention::CONSENT_PROOF_CLEARED
+                .iter()
+                .map(|c| format!("{c} = null"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            t = self.table,
+            cond = self.treated(guarded),
+        )
     }
 
     /// The notifications of the bookings a batch anonymizes, deleted first.
@@ -485,7 +522,10 @@ mod tests {
     fn every_statement_of_every_rule_names_only_known_parameters() {
         use chrono::TimeZone;
         let now = chrono::Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
-        for data in RetainedData::ALL {
+        for data in RetainedData::ALL
+            .iter()
+            .filter(|d| **d != RetainedData::ErasureLedger)
+        {
             for &action in data.actions() {
                 for &since in data.reference_times() {
                     let target = RetentionTarget {
@@ -508,6 +548,7 @@ mod tests {
                             rows.delete_sql(guarded),
                             rows.cancel_ahead_sql(guarded),
                             rows.notifications_of_treated_sql(guarded),
+                            rows.consents_of_treated_sql(guarded),
                             rows.anonymize_referenced_bookings_sql(guarded),
                             rows.delete_unreferenced_bookings_sql(guarded),
                             rows.rewrite_access_sql(guarded, "(select :rows as id) j"),
