@@ -50,6 +50,10 @@ pub struct ImportArgs {
     /// Show the outcomes; change nothing, write no replies
     #[arg(long)]
     dry_run: bool,
+    /// Base URL of the citizen pages, for the link in confirmation requests
+    /// (e.g. https://termine.example.de); without it the link is the path alone
+    #[arg(long, env = "DATENWART_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
 }
 
 #[derive(Serialize, Tabled)]
@@ -144,8 +148,15 @@ async fn import(ctx: &Context, args: ImportArgs, format: Format) -> Result<ExitC
         source,
         outbox: args.outbox,
         dry_run: args.dry_run,
+        public_url: args.public_url,
     };
     let import = withdrawals::import(ctx, &opts).await?;
+    if import.confirmations_expired > 0 {
+        tracing::info!(
+            "{} confirmation request(s) expired unconfirmed (outcome unconfirmed; nothing done)",
+            import.confirmations_expired
+        );
+    }
     // JSON stays one object per message; the replies recovered are in the log and the table.
     let reports = &import.messages;
     match format {
@@ -172,6 +183,12 @@ async fn import(ctx: &Context, args: ImportArgs, format: Format) -> Result<ExitC
                     })
                     .collect();
                 println!("{} message(s); {}", reports.len(), counts.join(", "));
+                if import.confirmations_expired > 0 {
+                    println!(
+                        "{} confirmation request(s) expired unconfirmed: nothing was done",
+                        import.confirmations_expired
+                    );
+                }
                 if import.replies_recovered > 0 {
                     println!(
                         "{} reply(ies) left pending by an earlier run written to the outbox",

@@ -7,6 +7,7 @@ pub mod closed_days;
 pub mod csv_input;
 pub mod demo;
 pub mod export;
+pub mod identity;
 pub mod policies;
 mod private_files;
 pub mod requests;

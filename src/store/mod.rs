@@ -9,6 +9,7 @@ mod audit;
 mod booking;
 mod columns;
 mod delivery;
+mod identity;
 mod intake;
 mod postgres;
 mod register;
@@ -24,6 +25,7 @@ pub use booking::BookingStore;
 pub use delivery::{
     Appointment, Attempt, Backlog, Claim, DeliveryStore, FailedNotification, Outgoing,
 };
+pub use identity::{Confirmation, Expired, IdentityStore, WebConfirmation};
 pub use intake::IntakeStore;
 pub use register::RegisterStore;
 pub use retention::RetentionStore;
@@ -320,6 +322,7 @@ pub trait Store:
     + AuditStore
     + RetentionStore
     + DeliveryStore
+    + IdentityStore
 {
 }
 
@@ -332,14 +335,15 @@ impl<T> Store for T where
         + AuditStore
         + RetentionStore
         + DeliveryStore
+        + IdentityStore
 {
 }
 
 /// The area traits, for calling the store's methods.
 pub mod prelude {
     pub use super::{
-        AdminStore, AuditStore, BookingStore, DeliveryStore, IntakeStore, RegisterStore,
-        RetentionStore, Store, SubjectStore,
+        AdminStore, AuditStore, BookingStore, DeliveryStore, IdentityStore, IntakeStore,
+        RegisterStore, RetentionStore, Store, SubjectStore,
     };
 }
 

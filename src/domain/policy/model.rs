@@ -73,9 +73,31 @@ pub struct Policy {
     pub purposes: Vec<Purpose>,
     pub recipients: Vec<Recipient>,
     pub retention: Vec<RetentionRule>,
+    /// Whose authentication results count, and how long a confirmation code is valid.
+    pub identity: IdentityPolicy,
     /// Where things are in the file, so `check_set` can point at the right line.
     #[serde(skip)]
     pub lines: SourceLines,
+}
+
+/// The `[identity]` table: identity before anything destructive (Art. 12(6) DSGVO).
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentityPolicy {
+    /// The authserv-ids (RFC 8601) of the office's own receiving servers, lower case:
+    /// only their `Authentication-Results` headers count; empty = no mail is taken as
+    /// proven, every request by mail is confirmed first.
+    pub trusted_authserv_ids: Vec<String>,
+    /// How long a confirmation code stays valid.
+    pub confirmation_valid_for: RetentionPeriod,
+}
+
+impl Default for IdentityPolicy {
+    fn default() -> Self {
+        Self {
+            trusted_authserv_ids: Vec::new(),
+            confirmation_valid_for: "14d".parse().expect("a valid duration"),
+        }
+    }
 }
 
 /// Line numbers of the values that cross-file checks report on (0 = unknown).
