@@ -8,6 +8,7 @@ mod audit;
 mod confirm;
 mod demo;
 mod export;
+mod identity;
 mod policy;
 pub mod render;
 mod retention;

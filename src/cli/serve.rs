@@ -84,6 +84,7 @@ pub async fn run(ctx: Context, args: ServeArgs) -> Result<ExitCode> {
         body_timeout: Duration::from_secs(args.body_timeout),
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        public_url: args.smtp.public_url(),
     };
     let ctx = Arc::new(ctx);
     let sender = delivery.map(|((mailer, public_url), every)| {

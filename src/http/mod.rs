@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod forwarded;
 mod pages;
+mod identity_pages;
 mod rate_limit;
 mod server;
 
@@ -43,6 +44,10 @@ pub struct ServeConfig {
     pub idle_timeout: Duration,
     /// Connections served at once; further clients wait in the listen backlog.
     pub max_connections: usize,
+    /// Base URL of the citizen pages (`--public-url`), for the link in the confirmation
+    /// mail of "Widerruf per E-Mail". Never taken from the request's Host header: a
+    /// forged one would send the citizen's code to another site.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -54,6 +59,7 @@ impl Default for ServeConfig {
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(5),
             max_connections: 512,
+            public_url: None,
         }
     }
 }
@@ -74,6 +80,7 @@ pub fn router(ctx: Arc<Context>, config: ServeConfig) -> Router {
     let routes = Router::new()
         .merge(api::router())
         .merge(pages::router())
+        .merge(identity_pages::router())
         .fallback(not_found);
     with_layers(routes, state)
 }

@@ -88,6 +88,8 @@ struct RequestRow {
     tenant: String,
     kind: String,
     channel: String,
+    /// How the person's identity was established (dmarc, confirmed_by_mail, in_person, …).
+    identity: String,
     received_at: String,
     due_on: String,
     extended_due_on: String,
@@ -106,6 +108,7 @@ fn request_row(r: Request, today: NaiveDate) -> RequestRow {
         tenant: r.tenant.unwrap_or_default(),
         kind: r.kind.to_string(),
         channel: r.channel.to_string(),
+        identity: r.identity.map(|i| i.to_string()).unwrap_or_default(),
         received_at: render::instant(&r.received_at),
         due_on: r.due_on.to_string(),
         extended_due_on: r.extended_due_on.map(|d| d.to_string()).unwrap_or_default(),

@@ -1,6 +1,7 @@
 //! `restrict`: restricts the processing of a person's data (Art. 18), or lifts it.
 
 use super::RequestOpts;
+use crate::cli::identity::IdentityArgs;
 use crate::cli::render::{self, Format};
 use crate::ops::Context;
 use crate::ops::rights;
@@ -23,6 +24,8 @@ pub struct RestrictArgs {
     lift: bool,
     #[command(flatten)]
     request: RequestOpts,
+    #[command(flatten)]
+    identity: IdentityArgs,
 }
 
 pub async fn restrict(ctx: &Context, args: RestrictArgs, format: Format) -> Result<ExitCode> {
@@ -30,7 +33,8 @@ pub async fn restrict(ctx: &Context, args: RestrictArgs, format: Format) -> Resu
         rights::lift(ctx, &args.email, args.tenant.as_deref()).await?
     } else {
         let reason = args.reason.expect("clap requires --reason without --lift");
-        rights::restrict(
+        let identity = args.identity.resolve("restrict")?;
+        let r = rights::restrict(
             ctx,
             &args.email,
             args.tenant.as_deref(),
@@ -38,7 +42,10 @@ pub async fn restrict(ctx: &Context, args: RestrictArgs, format: Format) -> Resu
             args.request.request,
             args.request.channel,
         )
-        .await?
+        .await?;
+        let ids: Vec<i64> = r.request.into_iter().collect();
+        crate::ops::identity::record_identity(ctx, &ids, identity).await?;
+        r
     };
     let human = match r.restriction {
         Some(id) => format!(
