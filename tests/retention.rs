@@ -280,6 +280,9 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
             subject: Some("Widerruf meiner Einwilligung, Bernd Vogel".into()),
             reason: None,
             address: None,
+            channel: datenwart::domain::requests::Channel::Email,
+            identity: None,
+            confirms: None,
         };
         ctx.store
             .record_message(
@@ -307,6 +310,7 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
             channel: Channel::Email,
             received_at: received,
             due_on: received.date_naive() + days(30),
+            identity: None,
         };
         let id = ctx
             .store
@@ -587,6 +591,9 @@ async fn the_other_actions_delete_bookings_with_their_rows_and_anonymize_the_acc
         subject: Some("Auskunft".into()),
         reason: None,
         address: None,
+        channel: datenwart::domain::requests::Channel::Email,
+        identity: None,
+        confirms: None,
     };
     ctx.store
         .record_message(
@@ -605,6 +612,7 @@ async fn the_other_actions_delete_bookings_with_their_rows_and_anonymize_the_acc
         channel: Channel::Letter,
         received_at: received,
         due_on: received.date_naive() + days(30),
+        identity: None,
     };
     let request = ctx
         .store

@@ -649,7 +649,7 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     assert!(stdout(&o).contains("\"category\": \"bookings\""));
 
     // Not on a terminal and no --yes: refused, nothing erased.
-    let o = run(&db, &["erase", "--email", ANNA]);
+    let o = run(&db, &["erase", "--identity-checked-by", "in-person", "--email", ANNA]);
     assert_exit(&o, 2);
     assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
     assert_eq!(
@@ -660,7 +660,7 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
 
     let o = run(
         &db,
-        &["correct", "--email", ANNA, "--set", "birth_date=31.02.1980"],
+        &["correct", "--identity-checked-by", "in-person", "--email", ANNA, "--set", "birth_date=31.02.1980"],
     );
     assert_exit(&o, 2);
     assert!(
@@ -668,7 +668,7 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
         "{}",
         stderr(&o)
     );
-    let o = run(&db, &["correct", "--email", ANNA, "--set", "shoe_size=42"]);
+    let o = run(&db, &["correct", "--identity-checked-by", "in-person", "--email", ANNA, "--set", "shoe_size=42"]);
     assert_exit(&o, 2);
     assert_eq!(
         db.count("select count(*) from bookings where birth_date is not null")
@@ -686,7 +686,7 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     assert!(stdout(&o).contains("nothing was changed"));
     let o = run(
         &db,
-        &["--format", "json", "erase", "--email", ANNA, "--yes"],
+        &["--format", "json", "erase", "--identity-checked-by", "in-person", "--email", ANNA, "--yes"],
     );
     assert_exit(&o, 0);
     let report = json(&o);
@@ -699,7 +699,7 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     // Asked again: only the register still knows her (pseudonymously); nothing left to erase.
     let o = run(
         &db,
-        &["--format", "json", "erase", "--email", ANNA, "--yes"],
+        &["--format", "json", "erase", "--identity-checked-by", "in-person", "--email", ANNA, "--yes"],
     );
     assert_exit(&o, 0);
     let again = json(&o);
