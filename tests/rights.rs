@@ -709,10 +709,10 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     let o = run(&db, &["--format", "csv", "requests", "list"]);
     let csv = stdout(&o);
     assert!(
-        csv.starts_with("id,tenant,kind,channel,received_at,due_on,"),
+        csv.starts_with("id,tenant,kind,channel,identity,received_at,due_on,"),
         "{csv}"
     );
-    assert!(csv.contains(",westendorf,erasure,email,"), "{csv}");
+    assert!(csv.contains(",westendorf,erasure,email,in_person,"), "{csv}");
     let o = run(&db, &["requests", "extend", "999", "--reason", "x"]);
     assert_exit(&o, 3);
     let o = run(
@@ -725,4 +725,107 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
         "{}",
         stderr(&o)
     );
+}
+
+on_both_backends!(the_identity_check_is_required_off_a_terminal_and_recorded_on_the_request);
+
+async fn the_identity_check_is_required_off_a_terminal_and_recorded_on_the_request(db: TestDb) {
+    let ctx = setup(&db).await;
+    book_both(&ctx, "westendorf", ANNA_T).await;
+    drop(ctx);
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("auskunft");
+    let out = out.to_str().unwrap();
+    let audit = "select count(*) from audit_log";
+    let before = (
+        db.count("select count(*) from requests").await,
+        db.count(audit).await,
+    );
+
+    // Not on a terminal (the test's stdin) and no --identity-checked-by: refused, exit 2,
+    // nothing done, the flag and its kinds named.
+    for args in [
+        vec!["export", "--email", ANNA, "--out", out],
+        vec!["erase", "--email", ANNA, "--yes"],
+        vec!["correct", "--email", ANNA, "--set", "last_name=Schmitt"],
+        vec!["restrict", "--email", ANNA, "--reason", "Richtigkeit bestritten"],
+    ] {
+        let o = run(&db, &args);
+        assert_exit(&o, 2);
+        assert!(
+            stderr(&o).contains("--identity-checked-by") && stderr(&o).contains("in_person, id_document"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(
+        (
+            db.count("select count(*) from requests").await,
+            db.count(audit).await
+        ),
+        before,
+        "nothing registered, nothing audited"
+    );
+    assert!(!work.path().join("auskunft").exists());
+    assert_eq!(
+        db.count("select count(*) from bookings where email is not null").await,
+        2
+    );
+    assert_eq!(db.count("select count(*) from restrictions").await, 0);
+
+    // A kind that does not exist: exit 2, the value named.
+    let o = run(
+        &db,
+        &["correct", "--email", ANNA, "--set", "last_name=Schmitt", "--identity-checked-by", "gut"],
+    );
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("\"gut\" is not one of"), "{}", stderr(&o));
+
+    // With it: recorded on the request each command answers, shown by `requests list`.
+    for (args, kind, identity) in [
+        (
+            vec!["export", "--email", ANNA, "--out", out, "--identity-checked-by", "id-document"],
+            "access",
+            "id_document",
+        ),
+        (
+            vec!["correct", "--email", ANNA, "--set", "last_name=Schmitt", "--identity-checked-by", "phone_callback"],
+            "rectification",
+            "phone_callback",
+        ),
+        (
+            vec!["restrict", "--email", ANNA, "--tenant", "westendorf", "--reason", "Richtigkeit bestritten", "--identity-checked-by", "letter"],
+            "restriction",
+            "letter",
+        ),
+    ] {
+        let o = run(&db, &args);
+        assert_exit(&o, 0);
+        assert_eq!(
+            db.count(&format!(
+                "select count(*) from requests where kind = '{kind}' and identity = '{identity}'"
+            ))
+            .await,
+            1,
+            "{args:?}"
+        );
+    }
+    run(&db, &["restrict", "--email", ANNA, "--lift"]);
+    let o = run(
+        &db,
+        &["erase", "--email", ANNA, "--yes", "--identity-checked-by", "in-person"],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(
+        db.count("select count(*) from requests where kind = 'erasure' and identity = 'in_person'")
+            .await,
+        1
+    );
+    assert_eq!(
+        db.count("select count(*) from audit_log where action = 'request.identity'")
+            .await,
+        4
+    );
+    let o = run(&db, &["--format", "csv", "requests", "list"]);
+    assert!(stdout(&o).contains(",westendorf,access,email,id_document,"), "{}", stdout(&o));
 }
