@@ -139,7 +139,7 @@ where
         let tenant_id = Self::tenant_id(&mut tx, &c.tenant).await?;
         let booking: Option<i64> = sqlx::query_scalar(
             "select id from bookings where tenant_id = $1 and subject_ref = $2
-             order by created_at desc, id desc limit 1",
+             order by booked_at desc, id desc limit 1",
         )
         .bind(tenant_id)
         .bind(&c.subject_ref)
