@@ -11,6 +11,8 @@ use sha2::Sha256;
 const PREFIX: &str = "DW-";
 /// Characters after the prefix (60 bits from an alphabet without 0/O/1/I).
 const LENGTH: usize = 12;
+/// The alphabet of [`random_chars`].
+const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 /// A new code, e.g. `DW-K7QM-2XPA-M3RT`.
 pub fn new_code() -> String {
@@ -20,18 +22,16 @@ pub fn new_code() -> String {
 
 /// The code without prefix, dashes and case, if it has the code's shape.
 fn normalize(code: &str) -> Option<String> {
-    let code = code.trim();
-    let rest = match code.get(..PREFIX.len()) {
-        Some(p) if p.eq_ignore_ascii_case(PREFIX) => &code[PREFIX.len()..],
-        _ => code,
-    };
-    let chars: String = rest
+    let chars: String = code
         .chars()
-        .filter(|c| *c != '-' && *c != ' ')
+        .filter(|c| *c != '-' && !c.is_whitespace())
         .map(|c| c.to_ascii_uppercase())
         .collect();
-    (chars.len() == LENGTH && chars.bytes().all(|b| b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789".contains(&b)))
-        .then_some(chars)
+    let chars = match chars.strip_prefix("DW") {
+        Some(rest) if chars.len() == LENGTH + 2 => rest.to_owned(),
+        _ => chars,
+    };
+    (chars.len() == LENGTH && chars.bytes().all(|b| ALPHABET.contains(&b))).then_some(chars)
 }
 
 /// What is stored instead of the code: a keyed hash. `None` when the text is not shaped
