@@ -580,7 +580,9 @@ async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
         &[
             "--format",
             "json",
-            "export", "--identity-checked-by", "in-person",
+            "export",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             ANNA,
             "--channel",
@@ -611,13 +613,31 @@ async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
     assert!(register.iter().all(|r| r.channel == "in_person"));
 
     // The same folder again, a bad address: exit 2 and the value named.
-    let o = datenwart(&db, cwd.path(), &["export", "--identity-checked-by", "in-person", "--email", ANNA]);
+    let o = datenwart(
+        &db,
+        cwd.path(),
+        &[
+            "export",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+        ],
+    );
     assert_exit(&o, 2);
     assert!(cli::stderr(&o).contains("not empty"));
     let o = datenwart(
         &db,
         cwd.path(),
-        &["export", "--identity-checked-by", "in-person", "--email", "anna(at)example.com", "--out", "x"],
+        &[
+            "export",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            "anna(at)example.com",
+            "--out",
+            "x",
+        ],
     );
     assert_exit(&o, 2);
     assert!(cli::stderr(&o).contains("\"anna(at)example.com\""));
@@ -629,7 +649,9 @@ async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
         &[
             "--format",
             "csv",
-            "export", "--identity-checked-by", "in-person",
+            "export",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             "niemand@example.net",
             "--out",

@@ -752,10 +752,14 @@ async fn a_withdrawal_by_email_address_is_applied_only_through_the_link_and_once
     )
     .await;
     let slot = s.free("recklinghausen").await[0].0;
-    assert_eq!(s.book("recklinghausen", &citizen(slot)).await.0, StatusCode::CREATED);
+    assert_eq!(
+        s.book("recklinghausen", &citizen(slot)).await.0,
+        StatusCode::CREATED
+    );
     let unchanged = async || {
         (
-            db.count("select count(*) from consents where withdrawn_at is null").await,
+            db.count("select count(*) from consents where withdrawn_at is null")
+                .await,
             db.count("select count(*) from bookings where email is not null and status = 'booked'")
                 .await,
         )
@@ -777,26 +781,47 @@ async fn a_withdrawal_by_email_address_is_applied_only_through_the_link_and_once
             .unwrap();
         (r.status(), r.text().await.unwrap())
     };
-    let stranger = post("/t/recklinghausen/widerruf-per-email", &[("email", "niemand@example.net")]).await;
-    let anna = post("/t/recklinghausen/widerruf-per-email", &[("email", " Anna.Schmidt@Example.com ")]).await;
+    let stranger = post(
+        "/t/recklinghausen/widerruf-per-email",
+        &[("email", "niemand@example.net")],
+    )
+    .await;
+    let anna = post(
+        "/t/recklinghausen/widerruf-per-email",
+        &[("email", " Anna.Schmidt@Example.com ")],
+    )
+    .await;
     assert_eq!(stranger, anna);
     assert_eq!(anna.0, StatusCode::OK);
-    assert!(anna.1.contains("Wenn diese E-Mail-Adresse bei uns"), "{}", anna.1);
-    assert_eq!(unchanged().await, before, "nothing withdrawn before the confirmation");
+    assert!(
+        anna.1.contains("Wenn diese E-Mail-Adresse bei uns"),
+        "{}",
+        anna.1
+    );
+    assert_eq!(
+        unchanged().await,
+        before,
+        "nothing withdrawn before the confirmation"
+    );
     assert_eq!(
         db.count("select count(*) from notifications where kind = 'reply' and status = 'queued'")
             .await,
         1,
         "one confirmation request, to Anna only"
     );
-    let body = db.text("select body from notifications where kind = 'reply'").await;
+    let body = db
+        .text("select body from notifications where kind = 'reply'")
+        .await;
     let code = datenwart::domain::identity::find_codes(&body)[0].clone();
     assert!(
-        body.contains(&format!("https://termine.example.de/t/recklinghausen/bestaetigen?code={code}")),
+        body.contains(&format!(
+            "https://termine.example.de/t/recklinghausen/bestaetigen?code={code}"
+        )),
         "{body}"
     );
     assert_eq!(
-        db.text("select recipient from notifications where kind = 'reply'").await,
+        db.text("select recipient from notifications where kind = 'reply'")
+            .await,
         "anna.schmidt@example.com"
     );
 
@@ -805,13 +830,20 @@ async fn a_withdrawal_by_email_address_is_applied_only_through_the_link_and_once
     let shown = s.get(&link).await;
     assert_eq!(shown.status(), StatusCode::OK);
     let shown = shown.text().await.unwrap();
-    assert!(shown.contains("Widerruf Ihrer Einwilligungen") && shown.contains("Ja, ich bestätige"), "{shown}");
+    assert!(
+        shown.contains("Widerruf Ihrer Einwilligungen") && shown.contains("Ja, ich bestätige"),
+        "{shown}"
+    );
     let shown_again = s.get(&link).await;
     assert_eq!(shown_again.status(), StatusCode::OK);
     assert_eq!(unchanged().await, before, "GET changes nothing");
 
     // A wrong code: a clear German page, nothing done.
-    let wrong = post("/t/recklinghausen/bestaetigen", &[("code", "DW-AAAA-BBBB-CCCC")]).await;
+    let wrong = post(
+        "/t/recklinghausen/bestaetigen",
+        &[("code", "DW-AAAA-BBBB-CCCC")],
+    )
+    .await;
     assert_eq!(wrong.0, StatusCode::NOT_FOUND);
     assert!(wrong.1.contains("nicht bekannt"), "{}", wrong.1);
     let elsewhere = post("/t/westendorf/bestaetigen", &[("code", code.as_str())]).await;
@@ -836,21 +868,25 @@ async fn a_withdrawal_by_email_address_is_applied_only_through_the_link_and_once
     assert_eq!(again.0, StatusCode::CONFLICT);
     assert!(again.1.contains("bereits verwendet"), "{}", again.1);
     assert_eq!(
-        db.count("select count(*) from requests where kind = 'withdrawal'").await,
+        db.count("select count(*) from requests where kind = 'withdrawal'")
+            .await,
         1
     );
     // The code never reaches the access log.
     assert_eq!(
         db.count(&format!(
             "select count(*) from access_log where path like '%{}%' or referrer like '%{}%'",
-            &code[3..], &code[3..]
+            &code[3..],
+            &code[3..]
         ))
         .await,
         0
     );
     assert!(
-        db.count("select count(*) from access_log where path like '/t/recklinghausen/bestaetigen?code=%'")
-            .await
+        db.count(
+            "select count(*) from access_log where path like '/t/recklinghausen/bestaetigen?code=%'"
+        )
+        .await
             >= 2
     );
 }

@@ -649,7 +649,16 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     assert!(stdout(&o).contains("\"category\": \"bookings\""));
 
     // Not on a terminal and no --yes: refused, nothing erased.
-    let o = run(&db, &["erase", "--identity-checked-by", "in-person", "--email", ANNA]);
+    let o = run(
+        &db,
+        &[
+            "erase",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+        ],
+    );
     assert_exit(&o, 2);
     assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
     assert_eq!(
@@ -660,7 +669,15 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
 
     let o = run(
         &db,
-        &["correct", "--identity-checked-by", "in-person", "--email", ANNA, "--set", "birth_date=31.02.1980"],
+        &[
+            "correct",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--set",
+            "birth_date=31.02.1980",
+        ],
     );
     assert_exit(&o, 2);
     assert!(
@@ -668,7 +685,18 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
         "{}",
         stderr(&o)
     );
-    let o = run(&db, &["correct", "--identity-checked-by", "in-person", "--email", ANNA, "--set", "shoe_size=42"]);
+    let o = run(
+        &db,
+        &[
+            "correct",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--set",
+            "shoe_size=42",
+        ],
+    );
     assert_exit(&o, 2);
     assert_eq!(
         db.count("select count(*) from bookings where birth_date is not null")
@@ -686,7 +714,16 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     assert!(stdout(&o).contains("nothing was changed"));
     let o = run(
         &db,
-        &["--format", "json", "erase", "--identity-checked-by", "in-person", "--email", ANNA, "--yes"],
+        &[
+            "--format",
+            "json",
+            "erase",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--yes",
+        ],
     );
     assert_exit(&o, 0);
     let report = json(&o);
@@ -699,7 +736,16 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     // Asked again: only the register still knows her (pseudonymously); nothing left to erase.
     let o = run(
         &db,
-        &["--format", "json", "erase", "--identity-checked-by", "in-person", "--email", ANNA, "--yes"],
+        &[
+            "--format",
+            "json",
+            "erase",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--yes",
+        ],
     );
     assert_exit(&o, 0);
     let again = json(&o);
@@ -712,7 +758,10 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
         csv.starts_with("id,tenant,kind,channel,identity,received_at,due_on,"),
         "{csv}"
     );
-    assert!(csv.contains(",westendorf,erasure,email,in_person,"), "{csv}");
+    assert!(
+        csv.contains(",westendorf,erasure,email,in_person,"),
+        "{csv}"
+    );
     let o = run(&db, &["requests", "extend", "999", "--reason", "x"]);
     assert_exit(&o, 3);
     let o = run(
@@ -748,12 +797,19 @@ async fn the_identity_check_is_required_off_a_terminal_and_recorded_on_the_reque
         vec!["export", "--email", ANNA, "--out", out],
         vec!["erase", "--email", ANNA, "--yes"],
         vec!["correct", "--email", ANNA, "--set", "last_name=Schmitt"],
-        vec!["restrict", "--email", ANNA, "--reason", "Richtigkeit bestritten"],
+        vec![
+            "restrict",
+            "--email",
+            ANNA,
+            "--reason",
+            "Richtigkeit bestritten",
+        ],
     ] {
         let o = run(&db, &args);
         assert_exit(&o, 2);
         assert!(
-            stderr(&o).contains("--identity-checked-by") && stderr(&o).contains("in_person, id_document"),
+            stderr(&o).contains("--identity-checked-by")
+                && stderr(&o).contains("in_person, id_document"),
             "{args:?}: {}",
             stderr(&o)
         );
@@ -768,7 +824,8 @@ async fn the_identity_check_is_required_off_a_terminal_and_recorded_on_the_reque
     );
     assert!(!work.path().join("auskunft").exists());
     assert_eq!(
-        db.count("select count(*) from bookings where email is not null").await,
+        db.count("select count(*) from bookings where email is not null")
+            .await,
         2
     );
     assert_eq!(db.count("select count(*) from restrictions").await, 0);
@@ -776,25 +833,63 @@ async fn the_identity_check_is_required_off_a_terminal_and_recorded_on_the_reque
     // A kind that does not exist: exit 2, the value named.
     let o = run(
         &db,
-        &["correct", "--email", ANNA, "--set", "last_name=Schmitt", "--identity-checked-by", "gut"],
+        &[
+            "correct",
+            "--email",
+            ANNA,
+            "--set",
+            "last_name=Schmitt",
+            "--identity-checked-by",
+            "gut",
+        ],
     );
     assert_exit(&o, 2);
-    assert!(stderr(&o).contains("\"gut\" is not one of"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("\"gut\" is not one of"),
+        "{}",
+        stderr(&o)
+    );
 
     // With it: recorded on the request each command answers, shown by `requests list`.
     for (args, kind, identity) in [
         (
-            vec!["export", "--email", ANNA, "--out", out, "--identity-checked-by", "id-document"],
+            vec![
+                "export",
+                "--email",
+                ANNA,
+                "--out",
+                out,
+                "--identity-checked-by",
+                "id-document",
+            ],
             "access",
             "id_document",
         ),
         (
-            vec!["correct", "--email", ANNA, "--set", "last_name=Schmitt", "--identity-checked-by", "phone_callback"],
+            vec![
+                "correct",
+                "--email",
+                ANNA,
+                "--set",
+                "last_name=Schmitt",
+                "--identity-checked-by",
+                "phone_callback",
+            ],
             "rectification",
             "phone_callback",
         ),
         (
-            vec!["restrict", "--email", ANNA, "--tenant", "westendorf", "--reason", "Richtigkeit bestritten", "--identity-checked-by", "letter"],
+            vec![
+                "restrict",
+                "--email",
+                ANNA,
+                "--tenant",
+                "westendorf",
+                "--reason",
+                "Richtigkeit bestritten",
+                "--identity-checked-by",
+                "letter",
+            ],
             "restriction",
             "letter",
         ),
@@ -813,7 +908,14 @@ async fn the_identity_check_is_required_off_a_terminal_and_recorded_on_the_reque
     run(&db, &["restrict", "--email", ANNA, "--lift"]);
     let o = run(
         &db,
-        &["erase", "--email", ANNA, "--yes", "--identity-checked-by", "in-person"],
+        &[
+            "erase",
+            "--email",
+            ANNA,
+            "--yes",
+            "--identity-checked-by",
+            "in-person",
+        ],
     );
     assert_exit(&o, 0);
     assert_eq!(
@@ -827,5 +929,9 @@ async fn the_identity_check_is_required_off_a_terminal_and_recorded_on_the_reque
         4
     );
     let o = run(&db, &["--format", "csv", "requests", "list"]);
-    assert!(stdout(&o).contains(",westendorf,access,email,id_document,"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(",westendorf,access,email,id_document,"),
+        "{}",
+        stdout(&o)
+    );
 }

@@ -505,7 +505,9 @@ async fn a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent
         &cli::run(
             &db,
             &[
-                "restrict", "--identity-checked-by", "in-person",
+                "restrict",
+                "--identity-checked-by",
+                "in-person",
                 "--email",
                 CARLA.email,
                 "--reason",
@@ -515,7 +517,17 @@ async fn a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent
         0,
     );
     assert_exit(
-        &cli::run(&db, &["erase", "--identity-checked-by", "in-person", "--email", erik.email, "--yes"]),
+        &cli::run(
+            &db,
+            &[
+                "erase",
+                "--identity-checked-by",
+                "in-person",
+                "--email",
+                erik.email,
+                "--yes",
+            ],
+        ),
         0,
     );
     let out = send(&db, &server.url());

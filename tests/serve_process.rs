@@ -233,7 +233,9 @@ async fn an_erasure_racing_the_citizens_cancel_frees_the_place_once(db: TestDb) 
             &db.url,
             &shipped_policies(),
             &[
-                "erase", "--identity-checked-by", "in-person",
+                "erase",
+                "--identity-checked-by",
+                "in-person",
                 "--email",
                 &email,
                 "--tenant",
@@ -328,7 +330,9 @@ async fn the_log_row_of_a_citizens_cancel_goes_with_the_erasure(db: TestDb) {
     let out = cli::run(
         &db,
         &[
-            "erase", "--identity-checked-by", "in-person",
+            "erase",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             "eva7@example.org",
             "--tenant",

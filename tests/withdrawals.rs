@@ -2308,7 +2308,10 @@ async fn forged_withdrawal(ctx: &Context, q: &Counter, dir: &Path, id: &str) -> 
         "{}",
         r.reason
     );
-    assert_eq!((r.request_id, r.consents_withdrawn, r.bookings_cancelled), (None, 0, 0));
+    assert_eq!(
+        (r.request_id, r.consents_withdrawn, r.bookings_cancelled),
+        (None, 0, 0)
+    );
     let code = code_of(&r);
     assert_eq!(
         q.count(&format!(
@@ -2333,7 +2336,10 @@ async fn a_forged_mail_without_authentication_gets_a_confirmation_request_and_ch
 
     let r = forged_withdrawal(&ctx, &q, work.path(), "forged1").await;
     assert_eq!(state(&q, &at_r).await, expected_state(Nothing, R));
-    assert_eq!(q.count("select count(*) from requests").await, requests_before);
+    assert_eq!(
+        q.count("select count(*) from requests").await,
+        requests_before
+    );
 
     // The request goes to the address on file, in German: what was asked, the code, the
     // link, the validity, and that nothing happens if it was not them.
@@ -2382,19 +2388,28 @@ async fn authentication_results_of_an_untrusted_server_are_ignored(db: TestDb) {
             "evil.example; dkim=pass header.d=example.com header.i=@mx01.kommunal-it.example",
         ),
         // A trusted server's pass for another domain proves nothing about Anna's.
-        ("evil4", "mx01.kommunal-it.example; dmarc=pass header.from=evil.example"),
-        ("evil5", "mx01.kommunal-it.example; dkim=pass header.d=evil.example"),
+        (
+            "evil4",
+            "mx01.kommunal-it.example; dmarc=pass header.from=evil.example",
+        ),
+        (
+            "evil5",
+            "mx01.kommunal-it.example; dkim=pass header.d=evil.example",
+        ),
     ] {
         let r = import_one(&ctx, work.path(), &mail(id, header)).await;
-        assert_eq!(r.outcome.as_str(), "confirmation_requested", "{header}: {}", r.reason);
+        assert_eq!(
+            r.outcome.as_str(),
+            "confirmation_requested",
+            "{header}: {}",
+            r.reason
+        );
     }
     assert_eq!(state(&q, &at_r).await, expected_state(Nothing, R));
     q.close().await;
 }
 
-async fn a_trusted_dmarc_pass_from_an_address_on_file_acts_at_once_recorded_as_dmarc(
-    db: TestDb,
-) {
+async fn a_trusted_dmarc_pass_from_an_address_on_file_acts_at_once_recorded_as_dmarc(db: TestDb) {
     let ctx = tenants(&db).await;
     let q = Counter::new(&db).await;
     let work = tempfile::tempdir().unwrap();
@@ -2407,7 +2422,12 @@ async fn a_trusted_dmarc_pass_from_an_address_on_file_acts_at_once_recorded_as_d
     .await;
     assert_eq!(r.outcome.as_str(), "withdrawn", "{}", r.reason);
     assert_eq!(state(&q, &at_r).await, expected_state(Erased, R));
-    let request = ctx.store.request(r.request_id.unwrap()).await.unwrap().unwrap();
+    let request = ctx
+        .store
+        .request(r.request_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(request.identity, Some(IdentityCheck::Dmarc));
 
     // An aligned DKIM signature (the From domain's parent signed) counts as well.
@@ -2423,7 +2443,12 @@ async fn a_trusted_dmarc_pass_from_an_address_on_file_acts_at_once_recorded_as_d
     .await;
     assert_eq!(r.outcome.as_str(), "withdrawn", "{}", r.reason);
     assert_eq!(state(&q, &at_w).await, expected_state(SmsConsentEnded, W));
-    let request = ctx.store.request(r.request_id.unwrap()).await.unwrap().unwrap();
+    let request = ctx
+        .store
+        .request(r.request_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(request.identity, Some(IdentityCheck::Dkim));
     q.close().await;
 }
@@ -2449,13 +2474,16 @@ async fn a_reply_with_the_code_applies_the_withdrawal_once_confirmed_by_mail(db:
         ),
     )
     .await;
-    assert_eq!(wrong.outcome.as_str(), "confirmation_requested", "{}", wrong.reason);
+    assert_eq!(
+        wrong.outcome.as_str(),
+        "confirmation_requested",
+        "{}",
+        wrong.reason
+    );
     assert_eq!(state(&q, &at_r).await, expected_state(Nothing, R));
 
     // The reply with the right code (no authentication at all: the code is the proof).
-    let reply = format!(
-        "Ja, das war ich.\n\n> Bestätigungscode:\n> {code}\n"
-    );
+    let reply = format!("Ja, das war ich.\n\n> Bestätigungscode:\n> {code}\n");
     let confirmed = import_one(
         &ctx,
         work.path(),
@@ -2468,7 +2496,12 @@ async fn a_reply_with_the_code_applies_the_withdrawal_once_confirmed_by_mail(db:
         ),
     )
     .await;
-    assert_eq!(confirmed.outcome.as_str(), "withdrawn", "{}", confirmed.reason);
+    assert_eq!(
+        confirmed.outcome.as_str(),
+        "withdrawn",
+        "{}",
+        confirmed.reason
+    );
     assert_eq!(state(&q, &at_r).await, expected_state(Erased, R));
     let request = ctx
         .store
@@ -2486,13 +2519,20 @@ async fn a_reply_with_the_code_applies_the_withdrawal_once_confirmed_by_mail(db:
     let again = import_one(
         &ctx,
         work.path(),
-        &unauthenticated("confirm2", ANNA_FROM, BUERGERBUERO, &format!("Code {code}"), "nochmal"),
+        &unauthenticated(
+            "confirm2",
+            ANNA_FROM,
+            BUERGERBUERO,
+            &format!("Code {code}"),
+            "nochmal",
+        ),
     )
     .await;
     assert_eq!(again.outcome.as_str(), "review", "{}", again.reason);
     assert!(again.reason.contains("used already"), "{}", again.reason);
     assert_eq!(
-        q.count("select count(*) from requests where kind = 'withdrawal'").await,
+        q.count("select count(*) from requests where kind = 'withdrawal'")
+            .await,
         withdrawals
     );
     q.close().await;
@@ -2508,7 +2548,10 @@ async fn a_confirmation_link_applies_once_even_when_followed_twice_at_once(db: T
 
     // A code of Recklinghausen is unknown at Westendorf, and an invented one everywhere.
     assert_eq!(
-        identity::confirm_by_link(&ctx, W, &code).await.unwrap().unwrap_err(),
+        identity::confirm_by_link(&ctx, W, &code)
+            .await
+            .unwrap()
+            .unwrap_err(),
         CodeState::Unknown
     );
     assert_eq!(
@@ -2550,7 +2593,10 @@ async fn a_confirmation_link_applies_once_even_when_followed_twice_at_once(db: T
         1
     );
     assert_eq!(
-        identity::confirm_by_link(&ctx, R, &code).await.unwrap().unwrap_err(),
+        identity::confirm_by_link(&ctx, R, &code)
+            .await
+            .unwrap()
+            .unwrap_err(),
         CodeState::Used
     );
     q.close().await;
@@ -2566,8 +2612,16 @@ async fn an_unconfirmed_request_expires_with_its_own_outcome_and_changes_nothing
 
     // Not yet: the policy gives 14 days.
     let now = Utc::now();
-    assert_eq!(identity::expire(&ctx, now + Duration::days(13)).await.unwrap().total, 0);
-    let expired = identity::expire(&ctx, now + Duration::days(15)).await.unwrap();
+    assert_eq!(
+        identity::expire(&ctx, now + Duration::days(13))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    let expired = identity::expire(&ctx, now + Duration::days(15))
+        .await
+        .unwrap();
     assert_eq!(expired.total, 1);
     assert_eq!(expired.per_tenant, vec![(R.to_owned(), 1)]);
     assert_eq!(
@@ -2582,7 +2636,10 @@ async fn an_unconfirmed_request_expires_with_its_own_outcome_and_changes_nothing
     );
     assert_eq!(state(&q, &at_r).await, expected_state(Nothing, R));
     assert_eq!(
-        identity::confirm_by_link(&ctx, R, &code).await.unwrap().unwrap_err(),
+        identity::confirm_by_link(&ctx, R, &code)
+            .await
+            .unwrap()
+            .unwrap_err(),
         CodeState::Expired
     );
     assert_eq!(state(&q, &at_r).await, expected_state(Nothing, R));
@@ -2599,6 +2656,12 @@ async fn an_unconfirmed_request_expires_with_its_own_outcome_and_changes_nothing
     };
     people::assert_audit_trail_names_nobody(&ctx, &[anna]).await;
     // Nothing left to expire; the import counts what expired.
-    assert_eq!(identity::expire(&ctx, now + Duration::days(30)).await.unwrap().total, 0);
+    assert_eq!(
+        identity::expire(&ctx, now + Duration::days(30))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
     q.close().await;
 }

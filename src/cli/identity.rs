@@ -75,8 +75,8 @@ fn ask() -> Result<IdentityCheck> {
         }
         eprintln!("\"{answer}\" is not one of {}", kinds());
     }
-    Err(Refusal::InvalidInput(
-        "--identity-checked-by: no kind chosen; nothing was done".into(),
+    Err(
+        Refusal::InvalidInput("--identity-checked-by: no kind chosen; nothing was done".into())
+            .into(),
     )
-    .into())
 }

@@ -144,6 +144,14 @@ async fn import(ctx: &Context, args: ImportArgs, format: Format) -> Result<ExitC
             .into());
         }
     };
+    if let Some(public) = &args.public_url
+        && !(public.starts_with("https://") || public.starts_with("http://"))
+    {
+        return Err(crate::ops::Refusal::InvalidInput(format!(
+            "--public-url {public}: must start with https:// (or http://)"
+        ))
+        .into());
+    }
     let opts = ImportOptions {
         source,
         outbox: args.outbox,

@@ -85,7 +85,8 @@ mod tests {
         let key = PseudonymKey::new(vec![7; 32]);
         let code = new_code();
         assert!(code.starts_with("DW-") && code.len() == 17, "{code}");
-        let reply = format!("Re: Bitte bestätigen (Code {code})\n\n> Ihr Code: {code}\nJa, das war ich.");
+        let reply =
+            format!("Re: Bitte bestätigen (Code {code})\n\n> Ihr Code: {code}\nJa, das war ich.");
         assert_eq!(find_codes(&reply), vec![code.clone()]);
         let sloppy = code.to_lowercase().replace('-', "");
         assert_eq!(code_hash(&key, &sloppy), code_hash(&key, &code));

@@ -61,7 +61,13 @@ fn without_code(path: String) -> String {
     }
     let query: Vec<&str> = query
         .split('&')
-        .map(|p| if p.starts_with("code=") { "code=…" } else { p })
+        .map(|p| {
+            if p.starts_with("code=") {
+                "code=…"
+            } else {
+                p
+            }
+        })
         .collect();
     format!("{base}?{}", query.join("&"))
 }
@@ -169,7 +175,10 @@ mod tests {
             without_code("/t/x/bestaetigen?code=DW-ABCD-EFGH-JKLM".into()),
             "/t/x/bestaetigen?code=…"
         );
-        assert_eq!(without_code("/t/x/termine?service=PA".into()), "/t/x/termine?service=PA");
+        assert_eq!(
+            without_code("/t/x/termine?service=PA".into()),
+            "/t/x/termine?service=PA"
+        );
     }
 
     #[test]

@@ -20,7 +20,10 @@ use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/t/{tenant}/bestaetigen", get(confirm_page).post(confirm_submit))
+        .route(
+            "/t/{tenant}/bestaetigen",
+            get(confirm_page).post(confirm_submit),
+        )
         .route(
             "/t/{tenant}/widerruf-per-email",
             get(by_email_page).post(by_email_submit),

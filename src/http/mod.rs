@@ -7,8 +7,8 @@ mod api;
 mod error;
 mod extract;
 mod forwarded;
-mod pages;
 mod identity_pages;
+mod pages;
 mod rate_limit;
 mod server;
 

@@ -190,13 +190,16 @@ pub enum SenderCheck {
 /// Decides from the headers of a mail (top to bottom) what they prove; `trusted` are the
 /// policy's authserv-ids in lower case.
 pub fn check_sender(headers: &[AuthResults], trusted: &[String], from_domain: &str) -> SenderCheck {
-    let from_domain = from_domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let from_domain = from_domain
+        .trim()
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
     if from_domain.is_empty() {
         return SenderCheck::Unproven;
     }
     let trusted: Vec<&AuthResults> = headers
         .iter()
-        .filter(|h| trusted.iter().any(|t| *t == h.authserv_id))
+        .filter(|h| trusted.contains(&h.authserv_id))
         .collect();
     // The topmost trusted header that reports a method is the one that counts for it.
     let topmost = |method: &str| -> Vec<&AuthResult> {
@@ -280,7 +283,10 @@ mod tests {
         assert_eq!(h.results[0].method, "dkim");
         assert_eq!(h.results[0].property("header.d"), Some("Example.com"));
         assert_eq!(h.results[0].property("header.s"), Some("sel"));
-        assert_eq!(h.results[1].property("smtp.mailfrom"), Some("a@example.com"));
+        assert_eq!(
+            h.results[1].property("smtp.mailfrom"),
+            Some("a@example.com")
+        );
         assert_eq!(h.results[2].method, "dmarc");
         assert_eq!(h.results[2].result, "pass");
         assert_eq!(h.results[2].property("header.from"), Some("example.com"));
@@ -298,7 +304,10 @@ mod tests {
             SenderCheck::Proven(IdentityCheck::Dmarc)
         );
         assert_eq!(
-            check(&["evil.example; dmarc=pass header.from=example.com"], "example.com"),
+            check(
+                &["evil.example; dmarc=pass header.from=example.com"],
+                "example.com"
+            ),
             SenderCheck::Unproven
         );
         assert_eq!(check(&[pass], "example.net"), SenderCheck::Unproven);
@@ -353,9 +362,15 @@ mod tests {
             check(&[&dkim("mail.example.com")], "example.com"),
             SenderCheck::Proven(IdentityCheck::Dkim)
         );
-        assert_eq!(check(&[&dkim("other.example")], "example.com"), SenderCheck::Unproven);
+        assert_eq!(
+            check(&[&dkim("other.example")], "example.com"),
+            SenderCheck::Unproven
+        );
         assert_eq!(check(&[&dkim("com")], "example.com"), SenderCheck::Unproven);
-        assert_eq!(check(&[&dkim("ample.com")], "example.com"), SenderCheck::Unproven);
+        assert_eq!(
+            check(&[&dkim("ample.com")], "example.com"),
+            SenderCheck::Unproven
+        );
         assert_eq!(
             check(
                 &["mx01.kommunal-it.example; dkim=fail header.d=example.com"],

@@ -46,9 +46,7 @@ pub fn asked_de(asked: InboxOutcome) -> &'static str {
         InboxOutcome::SmsWithdrawn => {
             "den Widerruf Ihrer Einwilligung in SMS-Erinnerungen (Art. 7 Abs. 3 DSGVO)"
         }
-        InboxOutcome::AccessRequest => {
-            "Auskunft über Ihre personenbezogenen Daten (Art. 15 DSGVO)"
-        }
+        InboxOutcome::AccessRequest => "Auskunft über Ihre personenbezogenen Daten (Art. 15 DSGVO)",
         InboxOutcome::ErasureRequest => {
             "die Löschung Ihrer personenbezogenen Daten (Art. 17 DSGVO)"
         }

@@ -6,12 +6,12 @@ use super::requests::due_on;
 use super::{Context, Refusal};
 use crate::domain::booking::SMS_PURPOSE;
 use crate::domain::classify::{Intent, classify};
-use crate::domain::policy::{LegalBasis, Policy};
 use crate::domain::identity::{code_hash, find_codes, same_hash};
+use crate::domain::policy::{LegalBasis, Policy};
 use crate::domain::requests::{Channel, IdentityCheck, InboxOutcome, RequestKind};
-use crate::mail::auth_results::{SenderCheck, check_sender};
 use crate::domain::subject::{SubjectRef, normalize_email};
 use crate::domain::time::{appointment_de, date_de, local_date_de};
+use crate::mail::auth_results::{SenderCheck, check_sender};
 use crate::mail::{self, ParsedMail, Source};
 use crate::store::{
     ErasureScope, InboxEntry, IntakeEffect, IntakeResult, NewReply, PendingReply, SubjectQuery,
@@ -412,7 +412,8 @@ async fn for_tenant(
     if sender_check == SenderCheck::DmarcFailed {
         outcome = InboxOutcome::Review;
         effect = IntakeEffect::Nothing;
-        report.reason = "the sender's domain failed DMARC at our receiving server (possibly forged)".into();
+        report.reason =
+            "the sender's domain failed DMARC at our receiving server (possibly forged)".into();
     }
     let key = ctx.store.pseudonym_key().await?;
     let subject_ref = SubjectRef::for_email(&key, &from);
@@ -667,11 +668,7 @@ fn render_reply(
         Some((code, expires_at)),
     ) = (outcome, effect, &reply.confirmation)
     {
-        let link = super::identity::confirmation_link(
-            reply.public_url.as_deref(),
-            &t.slug,
-            code,
-        );
+        let link = super::identity::confirmation_link(reply.public_url.as_deref(), &t.slug, code);
         let body = super::identity::confirmation_body(
             reply.policy,
             *asked,

@@ -63,8 +63,7 @@ pub trait IdentityStore: Send + Sync {
     /// notification of the person's latest booking at the tenant, so that erasure, Auskunft
     /// and retention treat it with the person's data), in one transaction. False when the
     /// person has no booking there to send it for: nothing is stored.
-    async fn request_confirmation(&self, c: &WebConfirmation, ctx: &AuditContext)
-    -> Result<bool>;
+    async fn request_confirmation(&self, c: &WebConfirmation, ctx: &AuditContext) -> Result<bool>;
 
     /// Applies a pending confirmation's effect because its link was followed: pending →
     /// confirmed (once, whatever runs beside it; `StoreError::Conflict` when it is not
@@ -130,11 +129,7 @@ where
         .await?)
     }
 
-    async fn request_confirmation(
-        &self,
-        c: &WebConfirmation,
-        ctx: &AuditContext,
-    ) -> Result<bool> {
+    async fn request_confirmation(&self, c: &WebConfirmation, ctx: &AuditContext) -> Result<bool> {
         let mut tx = self.begin_admin().await?;
         let tenant_id = Self::tenant_id(&mut tx, &c.tenant).await?;
         let booking: Option<i64> = sqlx::query_scalar(

@@ -124,7 +124,8 @@ where
                 ));
             }
         }
-        let result = Self::apply_intake(&mut tx, Some(id), tenant_id, e, effect, reply, ctx).await?;
+        let result =
+            Self::apply_intake(&mut tx, Some(id), tenant_id, e, effect, reply, ctx).await?;
         if let Some(confirmation) = e.confirms {
             Self::link_confirmation(&mut tx, confirmation, result.request_id).await?;
         }

@@ -2,8 +2,8 @@
 //! erasure ledger after a backup was restored.
 
 use super::RequestOpts;
-use crate::cli::identity::IdentityArgs;
 use crate::cli::confirm::{self, Confirmation};
+use crate::cli::identity::IdentityArgs;
 use crate::cli::render::{self, Format};
 use crate::ops::rights::{self, EraseRequest, Erasure};
 use crate::ops::{Context, Refusal};

@@ -216,7 +216,11 @@ impl Checker<'_> {
                     );
                 } else if ids.contains(&id) {
                     ok = false;
-                    self.error(line, FIELD, format!("\"{}\" is listed twice", entry.get_ref()));
+                    self.error(
+                        line,
+                        FIELD,
+                        format!("\"{}\" is listed twice", entry.get_ref()),
+                    );
                 } else {
                     ids.push(id);
                 }

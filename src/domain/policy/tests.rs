@@ -824,7 +824,9 @@ fn the_identity_table_is_optional_and_checked() {
     let source = with("[identity]\ntrusted_authserv_ids = [\"mx1.example.de; dmarc=pass\"]\n");
     let e = single_error(&source);
     assert!(
-        e.contains("identity.trusted_authserv_ids: \"mx1.example.de; dmarc=pass\" is not an authserv-id"),
+        e.contains(
+            "identity.trusted_authserv_ids: \"mx1.example.de; dmarc=pass\" is not an authserv-id"
+        ),
         "{e}"
     );
     let e = single_error(&with(
@@ -832,16 +834,27 @@ fn the_identity_table_is_optional_and_checked() {
     ));
     assert!(e.contains("is listed twice"), "{e}");
     let e = single_error(&with("[identity]\nconfirmation_valid_for = \"120d\"\n"));
-    assert!(e.contains("identity.confirmation_valid_for: \"120d\" is out of range"), "{e}");
+    assert!(
+        e.contains("identity.confirmation_valid_for: \"120d\" is out of range"),
+        "{e}"
+    );
     let e = single_error(&with("[identity]\nconfirmation_valid_for = \"2 Wochen\"\n"));
     assert!(e.contains("identity.confirmation_valid_for"), "{e}");
 }
 
 #[test]
 fn the_shipped_policies_trust_the_operators_receiving_server() {
-    for file in ["recklinghausen.toml", "oer-erkenschwick.toml", "westendorf.toml"] {
+    for file in [
+        "recklinghausen.toml",
+        "oer-erkenschwick.toml",
+        "westendorf.toml",
+    ] {
         let path = format!("{}/policies/{file}", env!("CARGO_MANIFEST_DIR"));
         let p = parse_policy(file, &std::fs::read_to_string(path).unwrap()).unwrap();
-        assert_eq!(p.identity.trusted_authserv_ids, vec!["mx01.kommunal-it.example"], "{file}");
+        assert_eq!(
+            p.identity.trusted_authserv_ids,
+            vec!["mx01.kommunal-it.example"],
+            "{file}"
+        );
     }
 }
