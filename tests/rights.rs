@@ -934,4 +934,24 @@ async fn the_identity_check_is_required_off_a_terminal_and_recorded_on_the_reque
         "{}",
         stdout(&o)
     );
+    // A later Auskunft lists the earlier requests with how identity was established.
+    let later = work.path().join("auskunft-2");
+    let o = run(
+        &db,
+        &[
+            "export",
+            "--email",
+            ANNA,
+            "--out",
+            later.to_str().unwrap(),
+            "--identity-checked-by",
+            "letter",
+        ],
+    );
+    assert_exit(&o, 0);
+    let csv = std::fs::read_to_string(later.join("antraege.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains("identity"), "{csv}");
+    for kind in ["id_document", "phone_callback", "letter", "in_person"] {
+        assert!(csv.contains(kind), "{kind}: {csv}");
+    }
 }
