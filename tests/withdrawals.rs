@@ -2278,6 +2278,7 @@ on_both_backends!(
     a_reply_with_the_code_applies_the_withdrawal_once_confirmed_by_mail,
     a_confirmation_link_applies_once_even_when_followed_twice_at_once,
     an_unconfirmed_request_expires_with_its_own_outcome_and_changes_nothing,
+    erasing_the_person_ends_their_pending_confirmation_requests,
 );
 
 const WITHDRAWAL: &str =
@@ -2662,6 +2663,45 @@ async fn an_unconfirmed_request_expires_with_its_own_outcome_and_changes_nothing
             .unwrap()
             .total,
         0
+    );
+    q.close().await;
+}
+
+async fn erasing_the_person_ends_their_pending_confirmation_requests(db: TestDb) {
+    let ctx = tenants(&db).await;
+    let q = Counter::new(&db).await;
+    let work = tempfile::tempdir().unwrap();
+    book(&ctx, &person(ANNA, "Anna", "Schmidt", "0171 5550001", R)).await;
+    let r = forged_withdrawal(&ctx, &q, work.path(), "forged5").await;
+    let code = code_of(&r);
+    rights::erase(
+        &ctx,
+        &rights::EraseRequest {
+            email: ANNA,
+            tenant: Some(R),
+            dry_run: false,
+            request: None,
+            channel: datenwart::domain::requests::Channel::Letter,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        q.count("select count(*) from identity_confirmations where subject_ref is not null")
+            .await,
+        0
+    );
+    assert_eq!(
+        q.count("select count(*) from inbox_messages where outcome = 'unconfirmed'")
+            .await,
+        1
+    );
+    assert_eq!(
+        identity::confirm_by_link(&ctx, R, &code)
+            .await
+            .unwrap()
+            .unwrap_err(),
+        CodeState::Expired
     );
     q.close().await;
 }
