@@ -954,4 +954,26 @@ async fn the_identity_check_is_required_off_a_terminal_and_recorded_on_the_reque
     for kind in ["id_document", "phone_callback", "letter", "in_person"] {
         assert!(csv.contains(kind), "{kind}: {csv}");
     }
+    // `requests open` records it when given (it does not ask: registering acts on nobody).
+    let o = run(
+        &db,
+        &[
+            "--format",
+            "json",
+            "requests",
+            "open",
+            "--kind",
+            "objection",
+            "--email",
+            ANNA,
+            "--tenant",
+            "westendorf",
+            "--channel",
+            "letter",
+            "--identity-checked-by",
+            "letter",
+        ],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(json(&o)[0]["identity"], "letter", "{}", stdout(&o));
 }

@@ -3,7 +3,7 @@
 use super::parse_channel;
 use crate::cli::render::{self, Format};
 use crate::domain::duration::RetentionPeriod;
-use crate::domain::requests::{Channel, Outcome, RequestKind, RequestStatus};
+use crate::domain::requests::{Channel, IdentityCheck, Outcome, RequestKind, RequestStatus};
 use crate::ops::requests as register;
 use crate::ops::rights;
 use crate::ops::{Context, Refusal};
@@ -30,6 +30,10 @@ pub enum RequestsCmd {
         received: Option<DateTime<Utc>>,
         #[arg(long, default_value = "email", value_parser = parse_channel)]
         channel: Channel,
+        /// How the person's identity was checked, if it was (in_person, id_document, letter,
+        /// phone_callback, …); recorded on the request
+        #[arg(long, value_name = "KIND", value_parser = parse_identity)]
+        identity_checked_by: Option<IdentityCheck>,
     },
     /// The register; --format csv is what an auditor gets
     List {
@@ -140,20 +144,24 @@ pub async fn requests(ctx: &Context, cmd: RequestsCmd, format: Format) -> Result
             tenant,
             received,
             channel,
+            identity_checked_by,
         } => {
             let subject = rights::email_ref(ctx, &email).await?;
             let received = received.unwrap_or_else(crate::domain::time::now);
-            show(
-                register::open(
-                    ctx,
-                    tenant.as_deref(),
-                    kind,
-                    Some(&subject),
-                    channel,
-                    received,
-                )
-                .await?,
-            )?;
+            let mut opened = register::open(
+                ctx,
+                tenant.as_deref(),
+                kind,
+                Some(&subject),
+                channel,
+                received,
+            )
+            .await?;
+            if let Some(identity) = identity_checked_by {
+                crate::ops::identity::record_identity(ctx, &[opened.id], identity).await?;
+                opened = register::get(ctx, opened.id).await?;
+            }
+            show(opened)?;
         }
         RequestsCmd::List {
             tenant,
@@ -192,4 +200,8 @@ pub async fn requests(ctx: &Context, cmd: RequestsCmd, format: Format) -> Result
         RequestsCmd::Close { id, outcome } => show(register::close(ctx, id, outcome).await?)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_identity(s: &str) -> Result<IdentityCheck, String> {
+    s.parse()
 }
