@@ -793,6 +793,13 @@ async fn a_withdrawal_by_email_address_is_applied_only_through_the_link_and_once
     .await;
     assert_eq!(stranger, anna);
     assert_eq!(anna.0, StatusCode::OK);
+    // Asked again at once: the same page, but no second mail.
+    let twice = post(
+        "/t/recklinghausen/widerruf-per-email",
+        &[("email", "anna.schmidt@example.com")],
+    )
+    .await;
+    assert_eq!(twice, anna);
     assert!(
         anna.1.contains("Wenn diese E-Mail-Adresse bei uns"),
         "{}",

@@ -62,7 +62,8 @@ pub trait IdentityStore: Send + Sync {
     /// Stores a confirmation request from the citizen page and queues its mail (an e-mail
     /// notification of the person's latest booking at the tenant, so that erasure, Auskunft
     /// and retention treat it with the person's data), in one transaction. False when the
-    /// person has no booking there to send it for: nothing is stored.
+    /// person has no booking there to send it for, or got such a mail from the page within
+    /// the last hour that is still pending: nothing is stored.
     async fn request_confirmation(&self, c: &WebConfirmation, ctx: &AuditContext) -> Result<bool>;
 
     /// Applies a pending confirmation's effect because its link was followed: pending →
@@ -144,6 +145,22 @@ where
             tx.rollback().await?;
             return Ok(false);
         };
+        // One confirmation mail per person and hour from the page, however often it is
+        // filled in with their address: the page must not become a way to flood them.
+        let recent: i64 = sqlx::query_scalar(
+            "select count(*) from identity_confirmations
+             where tenant_id = $1 and subject_ref = $2 and channel = 'web' and status = 'pending'
+               and created_at > $3",
+        )
+        .bind(tenant_id)
+        .bind(&c.subject_ref)
+        .bind(ctx.at - chrono::TimeDelta::hours(1))
+        .fetch_one(&mut *tx)
+        .await?;
+        if recent > 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
         let id: i64 = sqlx::query_scalar(
             "insert into identity_confirmations (tenant_id, subject_ref, code_hash, asked, channel,
                  received_at, created_at, expires_at, status)
