@@ -1813,9 +1813,19 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
             "Marie.Schulz@example.com",
             "--outbox",
             answers,
+            "--identity-checked-by",
+            "phone-callback",
         ],
     );
     assert_exit(&o, 0);
+    assert_eq!(
+        db.count(
+            "select count(*) from requests where kind = 'erasure' and identity = 'phone_callback'"
+        )
+        .await,
+        1,
+        "the decision records how the sender was identified"
+    );
     let out = stdout(&o);
     assert!(
         out.starts_with("schulz-m-9921@example.com: erasure_request, request "),

@@ -1,7 +1,7 @@
 //! `withdrawals import`, `withdrawals review`, `withdrawals resolve`.
 
 use super::render::{self, Format};
-use crate::domain::requests::InboxOutcome;
+use crate::domain::requests::{IdentityCheck, InboxOutcome};
 use crate::mail::Source;
 use crate::ops::Context;
 use crate::ops::withdrawals::{self, ImportOptions};
@@ -31,7 +31,15 @@ pub enum WithdrawalsCmd {
         /// Where the reply is written
         #[arg(long, default_value = "outbox")]
         outbox: PathBuf,
+        /// How the sender's identity was checked (e.g. phone_callback after a call), recorded
+        /// on the request the decision opens
+        #[arg(long, value_name = "KIND", value_parser = parse_identity)]
+        identity_checked_by: Option<IdentityCheck>,
     },
+}
+
+fn parse_identity(s: &str) -> Result<IdentityCheck, String> {
+    s.parse()
 }
 
 #[derive(Debug, Args)]
@@ -105,9 +113,13 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
             decision,
             email,
             outbox,
+            identity_checked_by,
         } => {
             let r =
                 withdrawals::resolve(ctx, &message, &decision, email.as_deref(), &outbox).await?;
+            if let (Some(identity), Some(id)) = (identity_checked_by, r.request_id) {
+                crate::ops::identity::record_identity(ctx, &[id], identity).await?;
+            }
             let human = format!(
                 "{}: {}{}{}",
                 r.message_key,
