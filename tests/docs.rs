@@ -261,9 +261,10 @@ fn write_maildir(dir: &Path) {
         ),
     ];
     for (i, (file, from, to, subject, id, dmarc, body)) in mails.iter().enumerate() {
+        let domain = from.rsplit('@').next().unwrap_or_default();
         let mail = format!(
             "Received: from mail.example.net by mx01.kommunal-it.example; Fri, 20 Nov 2026 09:0{i}:00 +0100\n\
-             Authentication-Results: mx01.kommunal-it.example; dmarc={dmarc} header.from=example\n\
+             Authentication-Results: mx01.kommunal-it.example; dmarc={dmarc} header.from={domain}\n\
              From: {from}\nTo: {to}\nSubject: {subject}\n\
              Date: Fri, 20 Nov 2026 09:0{i}:00 +0100\nMessage-ID: <{id}>\n\
              MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n\

@@ -942,3 +942,164 @@ async fn the_withdrawal_page_shares_the_cancel_lockout_and_refuses_cross_site_po
         1
     );
 }
+
+// ---- identity: withdrawing by e-mail address, confirming by link ----
+
+on_both_backends!(a_withdrawal_by_email_address_is_applied_only_through_the_link_and_once);
+
+async fn a_withdrawal_by_email_address_is_applied_only_through_the_link_and_once(db: TestDb) {
+    let s = start(
+        &db,
+        ServeConfig {
+            attempts_per_minute: 0,
+            public_url: Some("https://termine.example.de".into()),
+            ..ServeConfig::default()
+        },
+    )
+    .await;
+    let slot = s.free("recklinghausen").await[0].0;
+    assert_eq!(
+        s.book("recklinghausen", &citizen(slot)).await.0,
+        StatusCode::CREATED
+    );
+    let unchanged = async || {
+        (
+            db.count("select count(*) from consents where withdrawn_at is null")
+                .await,
+            db.count("select count(*) from bookings where email is not null and status = 'booked'")
+                .await,
+        )
+    };
+    let before = unchanged().await;
+    assert_eq!(before, (1, 1));
+    let page = s.get("/t/recklinghausen/widerruf-per-email").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("E-Mail-Adresse"));
+
+    // An address that is not on file and one that is get the same page.
+    let post = async |path: &str, form: &[(&str, &str)]| {
+        let r = s
+            .client
+            .post(format!("{}{path}", s.url))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    let stranger = post(
+        "/t/recklinghausen/widerruf-per-email",
+        &[("email", "niemand@example.net")],
+    )
+    .await;
+    let anna = post(
+        "/t/recklinghausen/widerruf-per-email",
+        &[("email", " Anna.Schmidt@Example.com ")],
+    )
+    .await;
+    assert_eq!(stranger, anna);
+    assert_eq!(anna.0, StatusCode::OK);
+    // Asked again at once: the same page, but no second mail.
+    let twice = post(
+        "/t/recklinghausen/widerruf-per-email",
+        &[("email", "anna.schmidt@example.com")],
+    )
+    .await;
+    assert_eq!(twice, anna);
+    assert!(
+        anna.1.contains("Wenn diese E-Mail-Adresse bei uns"),
+        "{}",
+        anna.1
+    );
+    assert_eq!(
+        unchanged().await,
+        before,
+        "nothing withdrawn before the confirmation"
+    );
+    assert_eq!(
+        db.count("select count(*) from notifications where kind = 'reply' and status = 'queued'")
+            .await,
+        1,
+        "one confirmation request, to Anna only"
+    );
+    let body = db
+        .text("select body from notifications where kind = 'reply'")
+        .await;
+    let code = datenwart::domain::identity::find_codes(&body)[0].clone();
+    assert!(
+        body.contains(&format!(
+            "https://termine.example.de/t/recklinghausen/bestaetigen?code={code}"
+        )),
+        "{body}"
+    );
+    assert_eq!(
+        db.text("select recipient from notifications where kind = 'reply'")
+            .await,
+        "anna.schmidt@example.com"
+    );
+
+    // Following the link shows what will be confirmed and changes nothing.
+    let link = format!("/t/recklinghausen/bestaetigen?code={code}");
+    let shown = s.get(&link).await;
+    assert_eq!(shown.status(), StatusCode::OK);
+    let shown = shown.text().await.unwrap();
+    assert!(
+        shown.contains("Widerruf Ihrer Einwilligungen") && shown.contains("Ja, ich bestätige"),
+        "{shown}"
+    );
+    let shown_again = s.get(&link).await;
+    assert_eq!(shown_again.status(), StatusCode::OK);
+    assert_eq!(unchanged().await, before, "GET changes nothing");
+
+    // A wrong code: a clear German page, nothing done.
+    let wrong = post(
+        "/t/recklinghausen/bestaetigen",
+        &[("code", "DW-AAAA-BBBB-CCCC")],
+    )
+    .await;
+    assert_eq!(wrong.0, StatusCode::NOT_FOUND);
+    assert!(wrong.1.contains("nicht bekannt"), "{}", wrong.1);
+    let elsewhere = post("/t/westendorf/bestaetigen", &[("code", code.as_str())]).await;
+    assert_eq!(elsewhere.0, StatusCode::NOT_FOUND);
+    assert_eq!(unchanged().await, before);
+
+    // Confirmed: withdrawn (Recklinghausen: booking on consent, so cancelled and erased).
+    let done = post("/t/recklinghausen/bestaetigen", &[("code", code.as_str())]).await;
+    assert_eq!(done.0, StatusCode::OK, "{}", done.1);
+    assert!(done.1.contains("bestätigt und ausgeführt"), "{}", done.1);
+    assert_eq!(unchanged().await, (0, 0));
+    assert_eq!(
+        db.count(
+            "select count(*) from requests where kind = 'withdrawal' and channel = 'web' \
+             and identity = 'confirmed_by_link'"
+        )
+        .await,
+        1
+    );
+    // Once only.
+    let again = post("/t/recklinghausen/bestaetigen", &[("code", code.as_str())]).await;
+    assert_eq!(again.0, StatusCode::CONFLICT);
+    assert!(again.1.contains("bereits verwendet"), "{}", again.1);
+    assert_eq!(
+        db.count("select count(*) from requests where kind = 'withdrawal'")
+            .await,
+        1
+    );
+    // The code never reaches the access log.
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from access_log where path like '%{}%' or referrer like '%{}%'",
+            &code[3..],
+            &code[3..]
+        ))
+        .await,
+        0
+    );
+    assert!(
+        db.count(
+            "select count(*) from access_log where path like '/t/recklinghausen/bestaetigen?code=%'"
+        )
+        .await
+            >= 2
+    );
+}

@@ -285,6 +285,8 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
             reason: None,
             address: None,
             channel: Channel::Email,
+            identity: None,
+            confirms: None,
         };
         ctx.store
             .record_message(
@@ -312,6 +314,7 @@ async fn every_rule_of_the_shipped_policies_treats_what_is_due_and_nothing_else(
             channel: Channel::Email,
             received_at: received,
             due_on: received.date_naive() + days(30),
+            identity: None,
         };
         let id = ctx
             .store
@@ -610,6 +613,8 @@ async fn the_other_actions_delete_bookings_with_their_rows_and_anonymize_the_acc
         reason: None,
         address: None,
         channel: Channel::Email,
+        identity: None,
+        confirms: None,
     };
     ctx.store
         .record_message(
@@ -628,6 +633,7 @@ async fn the_other_actions_delete_bookings_with_their_rows_and_anonymize_the_acc
         channel: Channel::Letter,
         received_at: received,
         due_on: received.date_naive() + days(30),
+        identity: None,
     };
     let request = ctx
         .store

@@ -747,7 +747,17 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     assert!(stdout(&o).contains("\"category\": \"bookings\""));
 
     // Not on a terminal and no --yes: refused, nothing erased.
-    let o = run(&db, &["erase", "--email", ANNA, "--all-tenants"]);
+    let o = run(
+        &db,
+        &[
+            "erase",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--all-tenants",
+        ],
+    );
     assert_exit(&o, 2);
     assert!(stderr(&o).contains("--yes"), "{}", stderr(&o));
     // One controller at a time: neither --tenant nor --all-tenants (or both) is a usage
@@ -788,6 +798,8 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
         &db,
         &[
             "correct",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             ANNA,
             "--all-tenants",
@@ -805,6 +817,8 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
         &db,
         &[
             "correct",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             ANNA,
             "--tenant",
@@ -837,6 +851,8 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
             "--format",
             "json",
             "erase",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             ANNA,
             "--all-tenants",
@@ -864,6 +880,8 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
             "--format",
             "json",
             "erase",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             ANNA,
             "--tenant",
@@ -883,10 +901,13 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     let o = run(&db, &["--format", "csv", "requests", "list"]);
     let csv = stdout(&o);
     assert!(
-        csv.starts_with("id,tenant,kind,channel,received_at,due_on,"),
+        csv.starts_with("id,tenant,kind,channel,identity,received_at,due_on,"),
         "{csv}"
     );
-    assert!(csv.contains(",westendorf,erasure,email,"), "{csv}");
+    assert!(
+        csv.contains(",westendorf,erasure,email,in_person,"),
+        "{csv}"
+    );
     let o = run(&db, &["requests", "extend", "999", "--reason", "x"]);
     assert_exit(&o, 3);
     let o = run(
@@ -1111,4 +1132,231 @@ async fn every_tenant_means_one_request_per_tenant_where_something_changes(db: T
             .await,
         1
     );
+}
+
+on_both_backends!(the_identity_check_is_required_off_a_terminal_and_recorded_on_the_request);
+
+async fn the_identity_check_is_required_off_a_terminal_and_recorded_on_the_request(db: TestDb) {
+    let ctx = setup(&db).await;
+    book_both(&ctx, "westendorf", ANNA_T).await;
+    drop(ctx);
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("auskunft");
+    let out = out.to_str().unwrap();
+    let audit = "select count(*) from audit_log";
+    let before = (
+        db.count("select count(*) from requests").await,
+        db.count(audit).await,
+    );
+
+    // Not on a terminal (the test's stdin) and no --identity-checked-by: refused, exit 2,
+    // nothing done, the flag and its kinds named.
+    for args in [
+        vec!["export", "--email", ANNA, "--all-tenants", "--out", out],
+        vec!["erase", "--email", ANNA, "--all-tenants", "--yes"],
+        vec![
+            "correct",
+            "--email",
+            ANNA,
+            "--all-tenants",
+            "--set",
+            "last_name=Schmitt",
+        ],
+        vec![
+            "restrict",
+            "--email",
+            ANNA,
+            "--all-tenants",
+            "--reason",
+            "Richtigkeit bestritten",
+        ],
+    ] {
+        let o = run(&db, &args);
+        assert_exit(&o, 2);
+        assert!(
+            stderr(&o).contains("--identity-checked-by")
+                && stderr(&o).contains("in_person, id_document"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(
+        (
+            db.count("select count(*) from requests").await,
+            db.count(audit).await
+        ),
+        before,
+        "nothing registered, nothing audited"
+    );
+    assert!(!work.path().join("auskunft").exists());
+    assert_eq!(
+        db.count("select count(*) from bookings where email is not null")
+            .await,
+        2
+    );
+    assert_eq!(db.count("select count(*) from restrictions").await, 0);
+
+    // A kind that does not exist: exit 2, the value named.
+    let o = run(
+        &db,
+        &[
+            "correct",
+            "--email",
+            ANNA,
+            "--all-tenants",
+            "--set",
+            "last_name=Schmitt",
+            "--identity-checked-by",
+            "gut",
+        ],
+    );
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("\"gut\" is not one of"),
+        "{}",
+        stderr(&o)
+    );
+
+    // With it: recorded on the request each command answers, shown by `requests list`.
+    for (args, kind, identity) in [
+        (
+            vec![
+                "export",
+                "--email",
+                ANNA,
+                "--all-tenants",
+                "--out",
+                out,
+                "--identity-checked-by",
+                "id-document",
+            ],
+            "access",
+            "id_document",
+        ),
+        (
+            vec![
+                "correct",
+                "--email",
+                ANNA,
+                "--all-tenants",
+                "--set",
+                "last_name=Schmitt",
+                "--identity-checked-by",
+                "phone_callback",
+            ],
+            "rectification",
+            "phone_callback",
+        ),
+        (
+            vec![
+                "restrict",
+                "--email",
+                ANNA,
+                "--tenant",
+                "westendorf",
+                "--reason",
+                "Richtigkeit bestritten",
+                "--identity-checked-by",
+                "letter",
+            ],
+            "restriction",
+            "letter",
+        ),
+    ] {
+        let o = run(&db, &args);
+        assert_exit(&o, 0);
+        assert_eq!(
+            db.count(&format!(
+                "select count(*) from requests where kind = '{kind}' and identity = '{identity}'"
+            ))
+            .await,
+            1,
+            "{args:?}"
+        );
+    }
+    let notices = work.path().join("vorgang");
+    run(
+        &db,
+        &[
+            "restrict",
+            "--email",
+            ANNA,
+            "--all-tenants",
+            "--lift",
+            "--out",
+            notices.to_str().unwrap(),
+        ],
+    );
+    let o = run(
+        &db,
+        &[
+            "erase",
+            "--email",
+            ANNA,
+            "--all-tenants",
+            "--yes",
+            "--identity-checked-by",
+            "in-person",
+        ],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(
+        db.count("select count(*) from requests where kind = 'erasure' and identity = 'in_person'")
+            .await,
+        1
+    );
+    assert_eq!(
+        db.count("select count(*) from audit_log where action = 'request.identity'")
+            .await,
+        4
+    );
+    let o = run(&db, &["--format", "csv", "requests", "list"]);
+    assert!(
+        stdout(&o).contains(",westendorf,access,email,id_document,"),
+        "{}",
+        stdout(&o)
+    );
+    // A later Auskunft lists the earlier requests with how identity was established.
+    let later = work.path().join("auskunft-2");
+    let o = run(
+        &db,
+        &[
+            "export",
+            "--email",
+            ANNA,
+            "--all-tenants",
+            "--out",
+            later.to_str().unwrap(),
+            "--identity-checked-by",
+            "letter",
+        ],
+    );
+    assert_exit(&o, 0);
+    let csv = std::fs::read_to_string(later.join("antraege.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains("identity"), "{csv}");
+    for kind in ["id_document", "phone_callback", "letter", "in_person"] {
+        assert!(csv.contains(kind), "{kind}: {csv}");
+    }
+    // `requests open` records it when given (it does not ask: registering acts on nobody).
+    let o = run(
+        &db,
+        &[
+            "--format",
+            "json",
+            "requests",
+            "open",
+            "--kind",
+            "objection",
+            "--email",
+            ANNA,
+            "--tenant",
+            "westendorf",
+            "--channel",
+            "letter",
+            "--identity-checked-by",
+            "letter",
+        ],
+    );
+    assert_exit(&o, 0);
+    assert_eq!(json(&o)[0]["identity"], "letter", "{}", stdout(&o));
 }

@@ -509,6 +509,8 @@ async fn a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent
             &db,
             &[
                 "restrict",
+                "--identity-checked-by",
+                "in-person",
                 "--email",
                 CARLA.email,
                 "--all-tenants",
@@ -521,7 +523,15 @@ async fn a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent
     assert_exit(
         &cli::run(
             &db,
-            &["erase", "--email", erik.email, "--all-tenants", "--yes"],
+            &[
+                "erase",
+                "--identity-checked-by",
+                "in-person",
+                "--email",
+                erik.email,
+                "--all-tenants",
+                "--yes",
+            ],
         ),
         0,
     );

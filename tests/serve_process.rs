@@ -234,6 +234,8 @@ async fn an_erasure_racing_the_citizens_cancel_frees_the_place_once(db: TestDb) 
             &shipped_policies(),
             &[
                 "erase",
+                "--identity-checked-by",
+                "in-person",
                 "--email",
                 &email,
                 "--tenant",
@@ -329,6 +331,8 @@ async fn the_log_row_of_a_citizens_cancel_goes_with_the_erasure(db: TestDb) {
         &db,
         &[
             "erase",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             "eva7@example.org",
             "--tenant",

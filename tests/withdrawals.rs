@@ -11,7 +11,8 @@
 
 mod common;
 
-use datenwart::domain::requests::InboxOutcome;
+use datenwart::domain::requests::{IdentityCheck, InboxOutcome};
+use datenwart::ops::identity::{self, CodeState};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use common::cli::{assert_exit, run, stderr, stdout};
@@ -481,6 +482,8 @@ fn big_message() -> Vec<u8> {
          Received: from mout.example.net (mout.example.net [203.0.113.88])\n\
          \tby mx01.kommunal-it.example (Postfix) with ESMTPS id 4Ck1a36\n\
          \tfor <rathaus@oer-erkenschwick.de>; Fri, 20 Nov 2026 17:17:17 +0100 (CET)\n\
+         Authentication-Results: mx01.kommunal-it.example; dkim=pass header.d=example.net;\n\
+         \tdmarc=pass header.from=example.net\n\
          From: Klaus Zimmermann <klaus.zimmermann@example.net>\n\
          To: rathaus@oer-erkenschwick.de\n\
          Subject: Antrag auf Auskunft\n\
@@ -619,6 +622,7 @@ async fn import(ctx: &Context, source: Source, outbox: &Path, dry_run: bool) -> 
         source,
         outbox: outbox.to_path_buf(),
         dry_run,
+        public_url: Some("https://termine.example.de".into()),
     };
     withdrawals::import(ctx, &opts).await.unwrap().messages
 }
@@ -1408,8 +1412,23 @@ async fn an_interrupted_import_carries_on_where_it_stopped(db: TestDb) {
 // Consent versus contract, SMS only
 // ===========================================================================================
 
-/// A plain message as a citizen's mail program writes it.
+/// A plain message as a citizen's mail program writes it, received by the office's own
+/// server, which found that it passed DMARC.
 fn message(id: &str, from: &str, to: &str, subject: &str, body: &str) -> String {
+    let domain = from.rsplit('@').next().unwrap_or("").trim_end_matches('>');
+    with_auth(
+        &format!("mx01.kommunal-it.example; dmarc=pass header.from={domain}"),
+        &unauthenticated(id, from, to, subject, body),
+    )
+}
+
+/// A message with an `Authentication-Results` header on top.
+fn with_auth(value: &str, mail: &str) -> String {
+    format!("Authentication-Results: {value}\n{mail}")
+}
+
+/// A message without any `Authentication-Results` header (as a forger writes it).
+fn unauthenticated(id: &str, from: &str, to: &str, subject: &str, body: &str) -> String {
     format!(
         "Received: from mail.example.net (mail.example.net [203.0.113.5])\n\
          \tby mx01.kommunal-it.example (Postfix) with ESMTPS id {id}\n\
@@ -1730,8 +1749,10 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
         lines.next(),
         Some(format!("{} message(s); {}", CORPUS.len(), counts.join(", ")).as_str())
     );
+    // Every outcome but those of identity confirmation (every mail of the corpus passed
+    // DMARC at the office's server; the confirmation tests below cover them).
     assert!(
-        counts.len() == InboxOutcome::ALL.len(),
+        counts.len() == InboxOutcome::ALL.len() - 2,
         "the corpus has every outcome"
     );
 
@@ -1850,9 +1871,19 @@ async fn review_and_resolve_through_the_cli(db: TestDb) {
             "Marie.Schulz@example.com",
             "--outbox",
             answers,
+            "--identity-checked-by",
+            "phone-callback",
         ],
     );
     assert_exit(&o, 0);
+    assert_eq!(
+        db.count(
+            "select count(*) from requests where kind = 'erasure' and identity = 'phone_callback'"
+        )
+        .await,
+        1,
+        "the decision records how the sender was identified"
+    );
     let out = stdout(&o);
     assert!(
         out.starts_with("schulz-m-9921@example.com: erasure_request, request "),
@@ -2080,6 +2111,7 @@ async fn import_failing_after_commit(ctx: &Context, dir: &Path, eml: &str) -> Im
         source: Source::Files(vec![path]),
         outbox,
         dry_run: false,
+        public_url: None,
     };
     let err = withdrawals::import(ctx, &opts).await.unwrap_err();
     assert!(
@@ -2301,4 +2333,443 @@ async fn mail_from_the_tenants_own_domain_goes_to_review_whatever_its_wording(db
         r.reason
     );
     assert!(r.reply.is_none());
+}
+
+// ===========================================================================================
+// Identity before anything destructive: confirmation requests
+// ===========================================================================================
+
+on_both_backends!(
+    a_forged_mail_without_authentication_gets_a_confirmation_request_and_changes_nothing,
+    authentication_results_of_an_untrusted_server_are_ignored,
+    a_trusted_dmarc_pass_from_an_address_on_file_acts_at_once_recorded_as_dmarc,
+    a_reply_with_the_code_applies_the_withdrawal_once_confirmed_by_mail,
+    a_confirmation_link_applies_once_even_when_followed_twice_at_once,
+    an_unconfirmed_request_expires_with_its_own_outcome_and_changes_nothing,
+    erasing_the_person_ends_their_pending_confirmation_requests,
+);
+
+const WITHDRAWAL: &str =
+    "Sehr geehrte Damen und Herren,\n\nich widerrufe meine Einwilligung.\n\nAnna Schmidt";
+const ANNA_FROM: &str = "Anna Schmidt <anna.schmidt@example.com>";
+
+/// The code of the confirmation request a report's reply carries (its subject has it).
+fn code_of(report: &MessageReport) -> String {
+    let raw = fs::read(report.reply.as_ref().expect("a confirmation request")).unwrap();
+    let parsed = mail::parse(&raw).unwrap();
+    let codes = datenwart::domain::identity::find_codes(&parsed.subject);
+    assert_eq!(codes.len(), 1, "{}", parsed.subject);
+    codes[0].clone()
+}
+
+/// A forged withdrawal in Anna's name reached Recklinghausen: the confirmation request
+/// it got, with its checks.
+async fn forged_withdrawal(ctx: &Context, q: &Counter, dir: &Path, id: &str) -> MessageReport {
+    let r = import_one(
+        ctx,
+        dir,
+        &unauthenticated(id, ANNA_FROM, BUERGERBUERO, "Widerruf", WITHDRAWAL),
+    )
+    .await;
+    assert_eq!(
+        (r.outcome.as_str(), r.tenant.as_deref()),
+        ("confirmation_requested", Some(R)),
+        "{}",
+        r.reason
+    );
+    assert_eq!(
+        (r.request_id, r.consents_withdrawn, r.bookings_cancelled),
+        (None, 0, 0)
+    );
+    let code = code_of(&r);
+    assert_eq!(
+        q.count(&format!(
+            "select count(*) from identity_confirmations where code_hash like '%{}%'",
+            &code[3..7]
+        ))
+        .await,
+        0,
+        "only a keyed hash of the code is stored"
+    );
+    r
+}
+
+async fn a_forged_mail_without_authentication_gets_a_confirmation_request_and_changes_nothing(
+    db: TestDb,
+) {
+    let ctx = tenants(&db).await;
+    let q = Counter::new(&db).await;
+    let work = tempfile::tempdir().unwrap();
+    let at_r = book(&ctx, &person(ANNA, "Anna", "Schmidt", "0171 5550001", R)).await;
+    let requests_before = q.count("select count(*) from requests").await;
+
+    let r = forged_withdrawal(&ctx, &q, work.path(), "forged1").await;
+    assert_eq!(state(&q, &at_r).await, expected_state(Nothing, R));
+    assert_eq!(
+        q.count("select count(*) from requests").await,
+        requests_before
+    );
+
+    // The request goes to the address on file, in German: what was asked, the code, the
+    // link, the validity, and that nothing happens if it was not them.
+    let raw = String::from_utf8(fs::read(r.reply.as_ref().unwrap()).unwrap()).unwrap();
+    assert!(raw.contains("To: anna.schmidt@example.com"), "{raw}");
+    let text = reply_text(&r);
+    let code = code_of(&r);
+    for part in [
+        "Widerruf Ihrer Einwilligungen",
+        code.as_str(),
+        &format!("https://termine.example.de/t/recklinghausen/bestaetigen?code={code}"),
+        "gilt bis zum",
+        "ignorieren Sie diese E-Mail",
+        "es geschieht dann nichts",
+    ] {
+        assert!(text.contains(part), "{part}: {text}");
+    }
+    assert_eq!(
+        q.count("select count(*) from identity_confirmations where status = 'pending' and channel = 'email'")
+            .await,
+        1
+    );
+    q.close().await;
+}
+
+async fn authentication_results_of_an_untrusted_server_are_ignored(db: TestDb) {
+    let ctx = tenants(&db).await;
+    let q = Counter::new(&db).await;
+    let work = tempfile::tempdir().unwrap();
+    let at_r = book(&ctx, &person(ANNA, "Anna", "Schmidt", "0171 5550001", R)).await;
+    let mail = |id: &str, header: &str| {
+        with_auth(
+            header,
+            &unauthenticated(id, ANNA_FROM, BUERGERBUERO, "Widerruf", WITHDRAWAL),
+        )
+    };
+    for (id, header) in [
+        ("evil1", "evil.example; dmarc=pass header.from=example.com"),
+        // The trusted name in a comment or as a property is not the authserv-id.
+        (
+            "evil2",
+            "(mx01.kommunal-it.example) evil.example; dmarc=pass header.from=example.com",
+        ),
+        (
+            "evil3",
+            "evil.example; dkim=pass header.d=example.com header.i=@mx01.kommunal-it.example",
+        ),
+        // A trusted server's pass for another domain proves nothing about Anna's.
+        (
+            "evil4",
+            "mx01.kommunal-it.example; dmarc=pass header.from=evil.example",
+        ),
+        (
+            "evil5",
+            "mx01.kommunal-it.example; dkim=pass header.d=evil.example",
+        ),
+    ] {
+        let r = import_one(&ctx, work.path(), &mail(id, header)).await;
+        assert_eq!(
+            r.outcome.as_str(),
+            "confirmation_requested",
+            "{header}: {}",
+            r.reason
+        );
+    }
+    assert_eq!(state(&q, &at_r).await, expected_state(Nothing, R));
+    q.close().await;
+}
+
+async fn a_trusted_dmarc_pass_from_an_address_on_file_acts_at_once_recorded_as_dmarc(db: TestDb) {
+    let ctx = tenants(&db).await;
+    let q = Counter::new(&db).await;
+    let work = tempfile::tempdir().unwrap();
+    let at_r = book(&ctx, &person(ANNA, "Anna", "Schmidt", "0171 5550001", R)).await;
+    let r = import_one(
+        &ctx,
+        work.path(),
+        &message("trusted1", ANNA_FROM, BUERGERBUERO, "Widerruf", WITHDRAWAL),
+    )
+    .await;
+    assert_eq!(r.outcome.as_str(), "withdrawn", "{}", r.reason);
+    assert_eq!(state(&q, &at_r).await, expected_state(Erased, R));
+    let request = ctx
+        .store
+        .request(r.request_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(request.identity, Some(IdentityCheck::Dmarc));
+
+    // An aligned DKIM signature (the From domain's parent signed) counts as well.
+    let at_w = book(&ctx, &person(ANNA, "Anna", "Schmidt", "0171 5550001", W)).await;
+    let r = import_one(
+        &ctx,
+        work.path(),
+        &with_auth(
+            "mx01.kommunal-it.example; dkim=pass (2048-bit key) header.d=example.com; dmarc=none",
+            &unauthenticated("dkim1", ANNA_FROM, WESTENDORF, "Widerruf", WITHDRAWAL),
+        ),
+    )
+    .await;
+    assert_eq!(r.outcome.as_str(), "withdrawn", "{}", r.reason);
+    assert_eq!(state(&q, &at_w).await, expected_state(SmsConsentEnded, W));
+    let request = ctx
+        .store
+        .request(r.request_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(request.identity, Some(IdentityCheck::Dkim));
+    q.close().await;
+}
+
+async fn a_reply_with_the_code_applies_the_withdrawal_once_confirmed_by_mail(db: TestDb) {
+    let ctx = tenants(&db).await;
+    let q = Counter::new(&db).await;
+    let work = tempfile::tempdir().unwrap();
+    let at_r = book(&ctx, &person(ANNA, "Anna", "Schmidt", "0171 5550001", R)).await;
+    let r = forged_withdrawal(&ctx, &q, work.path(), "forged2").await;
+    let code = code_of(&r);
+
+    // A wrong code is no confirmation: the mail is a new unproven withdrawal.
+    let wrong = import_one(
+        &ctx,
+        work.path(),
+        &unauthenticated(
+            "wrong1",
+            ANNA_FROM,
+            BUERGERBUERO,
+            "Re: Bitte bestätigen Sie Ihren Antrag (Code DW-AAAA-BBBB-CCCC)",
+            WITHDRAWAL,
+        ),
+    )
+    .await;
+    assert_eq!(
+        wrong.outcome.as_str(),
+        "confirmation_requested",
+        "{}",
+        wrong.reason
+    );
+    assert_eq!(state(&q, &at_r).await, expected_state(Nothing, R));
+
+    // The reply with the right code (no authentication at all: the code is the proof).
+    let reply = format!("Ja, das war ich.\n\n> Bestätigungscode:\n> {code}\n");
+    let confirmed = import_one(
+        &ctx,
+        work.path(),
+        &unauthenticated(
+            "confirm1",
+            ANNA_FROM,
+            BUERGERBUERO,
+            &format!("Re: Bitte bestätigen Sie Ihren Antrag (Code {code})"),
+            &reply,
+        ),
+    )
+    .await;
+    assert_eq!(
+        confirmed.outcome.as_str(),
+        "withdrawn",
+        "{}",
+        confirmed.reason
+    );
+    assert_eq!(state(&q, &at_r).await, expected_state(Erased, R));
+    let request = ctx
+        .store
+        .request(confirmed.request_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(request.identity, Some(IdentityCheck::ConfirmedByMail));
+    assert!(reply_text(&confirmed).contains("Widerruf"));
+    let withdrawals = q
+        .count("select count(*) from requests where kind = 'withdrawal'")
+        .await;
+
+    // The same code again: used, so a human looks; nothing is applied twice.
+    let again = import_one(
+        &ctx,
+        work.path(),
+        &unauthenticated(
+            "confirm2",
+            ANNA_FROM,
+            BUERGERBUERO,
+            &format!("Code {code}"),
+            "nochmal",
+        ),
+    )
+    .await;
+    assert_eq!(again.outcome.as_str(), "review", "{}", again.reason);
+    assert!(again.reason.contains("used already"), "{}", again.reason);
+    assert_eq!(
+        q.count("select count(*) from requests where kind = 'withdrawal'")
+            .await,
+        withdrawals
+    );
+    q.close().await;
+}
+
+async fn a_confirmation_link_applies_once_even_when_followed_twice_at_once(db: TestDb) {
+    let ctx = tenants(&db).await;
+    let q = Counter::new(&db).await;
+    let work = tempfile::tempdir().unwrap();
+    let at_r = book(&ctx, &person(ANNA, "Anna", "Schmidt", "0171 5550001", R)).await;
+    let r = forged_withdrawal(&ctx, &q, work.path(), "forged3").await;
+    let code = code_of(&r);
+
+    // A code of Recklinghausen is unknown at Westendorf, and an invented one everywhere.
+    assert_eq!(
+        identity::confirm_by_link(&ctx, W, &code)
+            .await
+            .unwrap()
+            .unwrap_err(),
+        CodeState::Unknown
+    );
+    assert_eq!(
+        identity::confirm_by_link(&ctx, R, "DW-AAAA-BBBB-CCCC")
+            .await
+            .unwrap()
+            .unwrap_err(),
+        CodeState::Unknown
+    );
+    assert_eq!(state(&q, &at_r).await, expected_state(Nothing, R));
+
+    let (a, b) = tokio::join!(
+        identity::confirm_by_link(&ctx, R, &code),
+        identity::confirm_by_link(&ctx, R, &code)
+    );
+    let results = [a.unwrap(), b.unwrap()];
+    let done: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(done.len(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .any(|r| r.as_ref().err() == Some(&CodeState::Used)),
+        "{results:?}"
+    );
+    assert_eq!(done[0].bookings_cancelled, 1);
+    assert_eq!(state(&q, &at_r).await, expected_state(Erased, R));
+    let request = ctx
+        .store
+        .request(done[0].request_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(request.identity, Some(IdentityCheck::ConfirmedByLink));
+    assert_eq!(request.channel.as_str(), "email");
+    // The message that asked has the outcome of what it asked now.
+    assert_eq!(
+        q.count("select count(*) from inbox_messages where outcome = 'withdrawn'")
+            .await,
+        1
+    );
+    assert_eq!(
+        identity::confirm_by_link(&ctx, R, &code)
+            .await
+            .unwrap()
+            .unwrap_err(),
+        CodeState::Used
+    );
+    q.close().await;
+}
+
+async fn an_unconfirmed_request_expires_with_its_own_outcome_and_changes_nothing(db: TestDb) {
+    let ctx = tenants(&db).await;
+    let q = Counter::new(&db).await;
+    let work = tempfile::tempdir().unwrap();
+    let at_r = book(&ctx, &person(ANNA, "Anna", "Schmidt", "0171 5550001", R)).await;
+    let r = forged_withdrawal(&ctx, &q, work.path(), "forged4").await;
+    let code = code_of(&r);
+
+    // Not yet: the policy gives 14 days.
+    let now = Utc::now();
+    assert_eq!(
+        identity::expire(&ctx, now + Duration::days(13))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    let expired = identity::expire(&ctx, now + Duration::days(15))
+        .await
+        .unwrap();
+    assert_eq!(expired.total, 1);
+    assert_eq!(expired.per_tenant, vec![(R.to_owned(), 1)]);
+    assert_eq!(
+        q.count("select count(*) from inbox_messages where outcome = 'unconfirmed' and subject_ref is null")
+            .await,
+        1
+    );
+    assert_eq!(
+        q.count("select count(*) from identity_confirmations where status = 'expired' and subject_ref is null")
+            .await,
+        1
+    );
+    assert_eq!(state(&q, &at_r).await, expected_state(Nothing, R));
+    assert_eq!(
+        identity::confirm_by_link(&ctx, R, &code)
+            .await
+            .unwrap()
+            .unwrap_err(),
+        CodeState::Expired
+    );
+    assert_eq!(state(&q, &at_r).await, expected_state(Nothing, R));
+    // Audited, without the person.
+    let audit = q
+        .count("select count(*) from audit_log where action = 'identity.unconfirmed' and subject_ref is null")
+        .await;
+    assert_eq!(audit, 1);
+    let anna = people::Citizen {
+        first: "Anna",
+        last: "Schmidt",
+        email: ANNA,
+        phone: "0171 5550001",
+    };
+    people::assert_audit_trail_names_nobody(&ctx, &[anna]).await;
+    // Nothing left to expire; the import counts what expired.
+    assert_eq!(
+        identity::expire(&ctx, now + Duration::days(30))
+            .await
+            .unwrap()
+            .total,
+        0
+    );
+    q.close().await;
+}
+
+async fn erasing_the_person_ends_their_pending_confirmation_requests(db: TestDb) {
+    let ctx = tenants(&db).await;
+    let q = Counter::new(&db).await;
+    let work = tempfile::tempdir().unwrap();
+    book(&ctx, &person(ANNA, "Anna", "Schmidt", "0171 5550001", R)).await;
+    let r = forged_withdrawal(&ctx, &q, work.path(), "forged5").await;
+    let code = code_of(&r);
+    rights::erase(
+        &ctx,
+        &rights::EraseRequest {
+            email: ANNA,
+            controllers: datenwart::ops::rights::Controllers::One(R.into()),
+            dry_run: false,
+            request: None,
+            channel: datenwart::domain::requests::Channel::Letter,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        q.count("select count(*) from identity_confirmations where subject_ref is not null")
+            .await,
+        0
+    );
+    assert_eq!(
+        q.count("select count(*) from inbox_messages where outcome = 'unconfirmed'")
+            .await,
+        1
+    );
+    assert_eq!(
+        identity::confirm_by_link(&ctx, R, &code)
+            .await
+            .unwrap()
+            .unwrap_err(),
+        CodeState::Expired
+    );
+    q.close().await;
 }

@@ -18,9 +18,11 @@ create table objections (
 );
 create index objections_subject on objections (subject_ref, tenant_id);
 
--- The intake recognizes objections ('objection_request').
+-- The intake recognizes objections ('objection_request'); the outcomes of 0005 (identity)
+-- stay allowed.
 alter table inbox_messages drop constraint inbox_messages_outcome_check;
 alter table inbox_messages add constraint inbox_messages_outcome_check
     check (outcome in ('withdrawn', 'sms_withdrawn', 'access_request', 'erasure_request',
                        'objection_request', 'unmatched', 'review', 'not_addressed',
-                       'not_a_request', 'duplicate', 'unreadable'));
+                       'not_a_request', 'duplicate', 'unreadable', 'confirmation_requested',
+                       'unconfirmed'));

@@ -18,7 +18,8 @@ create table objections (
 );
 create index objections_subject on objections (subject_ref, tenant_id);
 
--- The intake recognizes objections ('objection_request'). SQLite cannot change a check
+-- The intake recognizes objections ('objection_request'); the outcomes of 0005 (identity)
+-- stay allowed. SQLite cannot change a check
 -- constraint in place: the table is rebuilt. `replies` references it, so the foreign keys
 -- are checked at commit, when the new table holds every id again.
 pragma defer_foreign_keys = on;
@@ -31,13 +32,14 @@ create table inbox_messages_new (
     outcome text not null check (outcome in ('withdrawn', 'sms_withdrawn', 'access_request',
                                              'erasure_request', 'objection_request', 'unmatched',
                                              'review', 'not_addressed', 'not_a_request',
-                                             'duplicate', 'unreadable')),
+                                             'duplicate', 'unreadable', 'confirmation_requested',
+                                             'unconfirmed')),
     subject_ref text,
     sender text,
     subject text,
     reason text,
     address text,
-    request_id integer references requests (id),
+    request_id integer references requests (id) on delete set null,
     anonymized_at text
 );
 insert into inbox_messages_new (id, message_key, tenant_id, received_at, processed_at, outcome,

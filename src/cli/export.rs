@@ -1,5 +1,6 @@
 //! `export`: the Auskunft folder (Art. 15, 20 DSGVO) for one person.
 
+use super::identity::IdentityArgs;
 use super::render::{self, Format};
 use super::scope::TenantScope;
 use crate::domain::requests::{Channel, Outcome};
@@ -32,6 +33,8 @@ pub struct ExportArgs {
     /// How the request arrived, when it is registered now
     #[arg(long, value_parser = parse_channel, default_value = "email", value_name = "email|letter|phone|in-person|web")]
     pub channel: Channel,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 fn parse_channel(s: &str) -> Result<Channel, String> {
@@ -53,6 +56,7 @@ struct TenantRow {
 }
 
 pub async fn run(ctx: &Context, args: ExportArgs, format: Format) -> Result<ExitCode> {
+    let identity = args.identity.resolve("export")?;
     let request = ExportRequest {
         email: args.email,
         controllers: args.scope.controllers()?,
@@ -61,6 +65,8 @@ pub async fn run(ctx: &Context, args: ExportArgs, format: Format) -> Result<Exit
         channel: args.channel,
     };
     let report = export::export(ctx, &request).await?;
+    let ids: Vec<i64> = report.tenants.iter().map(|t| t.request_id).collect();
+    crate::ops::identity::record_identity(ctx, &ids, identity).await?;
     let rows = tenant_rows(&report);
     let human = format!(
         "wrote {} ({})\n{}",

@@ -9,6 +9,7 @@ mod breach;
 mod confirm;
 mod demo;
 mod export;
+mod identity;
 mod policy;
 pub mod render;
 mod report;

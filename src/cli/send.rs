@@ -41,6 +41,11 @@ pub struct SmtpOpts {
 }
 
 impl SmtpOpts {
+    /// Base URL of the citizen pages, if given.
+    pub fn public_url(&self) -> Option<String> {
+        self.public_url.clone()
+    }
+
     /// The mailer and the cancel link's base; a usage error (exit 2) when something is
     /// missing or wrong.
     pub fn resolve(&self) -> Result<(Mailer, Option<String>)> {

@@ -89,6 +89,7 @@ pub async fn run(ctx: Context, args: ServeArgs) -> Result<ExitCode> {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         allow_unconfirmed: args.allow_unconfirmed,
+        public_url: args.smtp.public_url(),
     };
     for policy in ctx.policies.iter() {
         if let Some(item) = policy

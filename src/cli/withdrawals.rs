@@ -1,7 +1,7 @@
 //! `withdrawals import`, `withdrawals review`, `withdrawals resolve`.
 
 use super::render::{self, Format};
-use crate::domain::requests::{Channel, InboxOutcome};
+use crate::domain::requests::{Channel, IdentityCheck, InboxOutcome};
 use crate::mail::Source;
 use crate::ops::Context;
 use crate::ops::withdrawals::{self, ImportOptions};
@@ -31,6 +31,10 @@ pub enum WithdrawalsCmd {
         /// Where the reply is written
         #[arg(long, default_value = "outbox")]
         outbox: PathBuf,
+        /// How the sender's identity was checked (e.g. phone_callback after a call), recorded
+        /// on the request the decision opens
+        #[arg(long, value_name = "KIND", value_parser = parse_identity)]
+        identity_checked_by: Option<IdentityCheck>,
     },
     /// Record a withdrawal that reached the office by letter, phone or in person: the same
     /// effects and the same reply as a withdrawal mail
@@ -62,6 +66,10 @@ fn parse_channel(s: &str) -> Result<Channel, String> {
     }
 }
 
+fn parse_identity(s: &str) -> Result<IdentityCheck, String> {
+    s.parse()
+}
+
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// A Maildir (its new/ and cur/ are read)
@@ -78,6 +86,10 @@ pub struct ImportArgs {
     /// Show the outcomes; change nothing, write no replies
     #[arg(long)]
     dry_run: bool,
+    /// Base URL of the citizen pages, for the link in confirmation requests
+    /// (e.g. https://termine.example.de); without it the link is the path alone
+    #[arg(long, env = "DATENWART_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
 }
 
 #[derive(Serialize, Tabled)]
@@ -129,9 +141,13 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
             decision,
             email,
             outbox,
+            identity_checked_by,
         } => {
             let r =
                 withdrawals::resolve(ctx, &message, &decision, email.as_deref(), &outbox).await?;
+            if let (Some(identity), Some(id)) = (identity_checked_by, r.request_id) {
+                crate::ops::identity::record_identity(ctx, &[id], identity).await?;
+            }
             let human = format!(
                 "{}: {}{}{}",
                 r.message_key,
@@ -202,12 +218,27 @@ async fn import(ctx: &Context, args: ImportArgs, format: Format) -> Result<ExitC
             .into());
         }
     };
+    if let Some(public) = &args.public_url
+        && !(public.starts_with("https://") || public.starts_with("http://"))
+    {
+        return Err(crate::ops::Refusal::InvalidInput(format!(
+            "--public-url {public}: must start with https:// (or http://)"
+        ))
+        .into());
+    }
     let opts = ImportOptions {
         source,
         outbox: args.outbox,
         dry_run: args.dry_run,
+        public_url: args.public_url,
     };
     let import = withdrawals::import(ctx, &opts).await?;
+    if import.confirmations_expired > 0 {
+        tracing::info!(
+            "{} confirmation request(s) expired unconfirmed (outcome unconfirmed; nothing done)",
+            import.confirmations_expired
+        );
+    }
     // JSON stays one object per message; the replies recovered are in the log and the table.
     let reports = &import.messages;
     match format {
@@ -234,6 +265,12 @@ async fn import(ctx: &Context, args: ImportArgs, format: Format) -> Result<ExitC
                     })
                     .collect();
                 println!("{} message(s); {}", reports.len(), counts.join(", "));
+                if import.confirmations_expired > 0 {
+                    println!(
+                        "{} confirmation request(s) expired unconfirmed: nothing was done",
+                        import.confirmations_expired
+                    );
+                }
                 if import.replies_recovered > 0 {
                     println!(
                         "{} reply(ies) left pending by an earlier run written to the outbox",

@@ -384,7 +384,7 @@ pub fn validate(
 
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
-fn random_chars(n: usize) -> String {
+pub(crate) fn random_chars(n: usize) -> String {
     let mut bytes = vec![0u8; n];
     getrandom::fill(&mut bytes).expect("the operating system provides randomness");
     // 32 symbols divide 256 evenly, so taking the byte modulo 32 keeps them uniform.

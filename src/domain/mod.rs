@@ -9,6 +9,7 @@ pub mod deadline;
 pub mod delivery;
 pub mod duration;
 pub mod holidays;
+pub mod identity;
 pub mod notice;
 pub mod office_days;
 pub mod policy;

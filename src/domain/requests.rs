@@ -116,6 +116,23 @@ vocabulary!(
         NotARequest => "not_a_request" / "kein Antrag nach der DSGVO (allgemeine Bearbeitung)",
         Duplicate => "duplicate" / "doppelt eingegangen",
         Unreadable => "unreadable" / "nicht lesbar",
+        ConfirmationRequested => "confirmation_requested" / "Bestätigung beim Absender angefragt",
+        Unconfirmed => "unconfirmed" / "nicht bestätigt (abgelaufen)",
+    }
+);
+
+vocabulary!(
+    /// How the identity of the person behind a request was established (Art. 12(6)): the
+    /// kind of check, never the proof itself.
+    IdentityCheck {
+        Dmarc => "dmarc" / "E-Mail-Absender durch DMARC bestätigt",
+        Dkim => "dkim" / "E-Mail-Absender durch DKIM-Signatur bestätigt",
+        ConfirmedByMail => "confirmed_by_mail" / "per E-Mail mit Bestätigungscode bestätigt",
+        ConfirmedByLink => "confirmed_by_link" / "über den Bestätigungslink bestätigt",
+        InPerson => "in_person" / "persönlich vorgesprochen",
+        IdDocument => "id_document" / "Ausweisdokument vorgelegt",
+        Letter => "letter" / "per Brief an die bekannte Anschrift",
+        PhoneCallback => "phone_callback" / "Rückruf unter der bekannten Rufnummer",
     }
 );
 
@@ -182,6 +199,10 @@ mod tests {
         assert_eq!("Access".parse::<RequestKind>(), Ok(RequestKind::Access));
         assert_eq!("in-person".parse::<Channel>(), Ok(Channel::InPerson));
         assert_eq!("no_data".parse::<Outcome>(), Ok(Outcome::NoData));
+        assert_eq!(
+            "phone-callback".parse::<IdentityCheck>(),
+            Ok(IdentityCheck::PhoneCallback)
+        );
         let e = "auskunft".parse::<RequestKind>().unwrap_err();
         assert!(
             e.contains("\"auskunft\" is not one of access, erasure"),

@@ -50,6 +50,28 @@ pub fn client_ip(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>
     super::forwarded::client_ip(&state.config.trusted_proxies, headers, peer)
 }
 
+/// A path or URL with the value of a `code=` query parameter (a confirmation link's
+/// one-time code) replaced: a code is a secret and does not belong in the log.
+fn without_code(path: String) -> String {
+    let Some((base, query)) = path.split_once('?') else {
+        return path;
+    };
+    if !query.split('&').any(|p| p.starts_with("code=")) {
+        return path;
+    }
+    let query: Vec<&str> = query
+        .split('&')
+        .map(|p| {
+            if p.starts_with("code=") {
+                "code=…"
+            } else {
+                p
+            }
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
 /// The tenant a path belongs to: `/t/{slug}/…` and `/api/v1/tenants/{slug}/…`.
 fn tenant_of(path: &str) -> Option<&str> {
     let rest = path
@@ -91,6 +113,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         .chars()
         .take(MAX_TEXT)
         .collect();
+    let path = without_code(path);
 
     let response = next.run(request).await;
 
@@ -123,7 +146,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         path,
         status: i64::from(response.status().as_u16()),
         bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
-        referrer: text(&headers, header::REFERER),
+        referrer: text(&headers, header::REFERER).map(without_code),
         browser,
         browser_version,
         operating_system,
@@ -145,6 +168,18 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_confirmation_code_is_not_logged() {
+        assert_eq!(
+            without_code("/t/x/bestaetigen?code=DW-ABCD-EFGH-JKLM".into()),
+            "/t/x/bestaetigen?code=…"
+        );
+        assert_eq!(
+            without_code("/t/x/termine?service=PA".into()),
+            "/t/x/termine?service=PA"
+        );
+    }
 
     #[test]
     fn the_tenant_comes_from_the_path() {

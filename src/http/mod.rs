@@ -7,6 +7,7 @@ mod api;
 mod error;
 mod extract;
 mod forwarded;
+mod identity_pages;
 mod pages;
 mod rate_limit;
 mod server;
@@ -46,6 +47,10 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// Serve tenants whose policy marks the DPO as unconfirmed (see [`unconfirmed`]).
     pub allow_unconfirmed: bool,
+    /// Base URL of the citizen pages (`--public-url`), for the link in the confirmation
+    /// mail of "Widerruf per E-Mail". Never taken from the request's Host header: a
+    /// forged one would send the citizen's code to another site.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -58,6 +63,7 @@ impl Default for ServeConfig {
             idle_timeout: Duration::from_secs(5),
             max_connections: 512,
             allow_unconfirmed: false,
+            public_url: None,
         }
     }
 }
@@ -78,6 +84,7 @@ pub fn router(ctx: Arc<Context>, config: ServeConfig) -> Router {
     let routes = Router::new()
         .merge(api::router())
         .merge(pages::router())
+        .merge(identity_pages::router())
         .fallback(not_found);
     with_layers(routes, state)
 }

@@ -76,7 +76,7 @@ fn authority(scheme: &str, host: &str) -> String {
 
 /// Form posts from another site's page are refused: they could book or cancel in the
 /// citizen's name without the citizen seeing our form.
-async fn refuse_cross_site(request: Request, next: Next) -> Response {
+pub(super) async fn refuse_cross_site(request: Request, next: Next) -> Response {
     if request.method() == Method::POST && cross_site(request.headers()) {
         return error_page(
             StatusCode::FORBIDDEN,
@@ -86,7 +86,7 @@ async fn refuse_cross_site(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-fn render(status: StatusCode, template: &impl Template) -> Response {
+pub(super) fn render(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(e) => {

@@ -15,6 +15,7 @@ use mail_parser::parsers::MessageStream;
 use mail_parser::{Header, HeaderName, HeaderValue, Message, MessageParser, PartType};
 use sha2::{Digest, Sha256};
 
+use super::auth_results::{self, AuthResults};
 use super::html::html_to_text;
 
 /// What the intake needs from a message; `None` or empty where the message has nothing.
@@ -43,8 +44,9 @@ pub struct ParsedMail {
     pub in_reply_to_id: Option<String>,
     /// The ids of References, without `<>`, in order.
     pub references: Vec<String>,
-    /// Whether any `Authentication-Results` header reports `dmarc=fail`.
-    pub dmarc_fail: bool,
+    /// The `Authentication-Results` headers, top (newest) first, whoever wrote them; which
+    /// count is decided with the tenant's policy (`auth_results::check_sender`).
+    pub auth_results: Vec<AuthResults>,
 }
 
 /// The input is not a mail at all: empty, binary, prose without headers, or so truncated that
@@ -112,10 +114,11 @@ pub fn parse(raw: &[u8]) -> Result<ParsedMail, Unreadable> {
             .filter(|h| h.name == HeaderName::References)
             .flat_map(|h| ids(&h.value))
             .collect(),
-        dmarc_fail: headers
+        auth_results: headers
             .iter()
             .filter(|h| h.name == HeaderName::AuthenticationResults)
-            .any(|h| reports_dmarc_fail(&String::from_utf8_lossy(raw_value(&message, h)))),
+            .filter_map(|h| auth_results::parse(&String::from_utf8_lossy(raw_value(&message, h))))
+            .collect(),
     })
 }
 
@@ -373,36 +376,9 @@ fn received(message: &Message<'_>) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(date.to_timestamp(), 0)
 }
 
-/// Whether an Authentication-Results value reports `dmarc=fail` (RFC 8601 allows spaces
-/// around `=`).
-fn reports_dmarc_fail(value: &str) -> bool {
-    let value = value.to_ascii_lowercase();
-    value.match_indices("dmarc").any(|(at, _)| {
-        let before_ok = value[..at]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(c)));
-        let after = value[at + "dmarc".len()..].trim_start();
-        before_ok
-            && after
-                .strip_prefix('=')
-                .is_some_and(|rest| rest.trim_start().starts_with("fail"))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dmarc_fail_is_found_with_or_without_spaces() {
-        assert!(reports_dmarc_fail(
-            "mx.example; spf=pass; dmarc=fail (p=REJECT)"
-        ));
-        assert!(reports_dmarc_fail("mx.example; DMARC = FAIL header.from=x"));
-        assert!(!reports_dmarc_fail("mx.example; dmarc=pass; spf=fail"));
-        assert!(!reports_dmarc_fail("mx.example; xdmarc=fail"));
-    }
 
     #[test]
     fn addresses_are_checked_and_lowercased() {

@@ -13,6 +13,7 @@
 //! (ordering a Maildir, HTML with block structure and quotes, the first rather than the last
 //! `Received:`, refusing garbage it would happily accept) is done here.
 
+pub mod auth_results;
 mod html;
 pub mod ics;
 mod mailbox;

@@ -312,7 +312,7 @@ fn the_top_received_header_gives_the_time_of_receipt() {
         Some("20231114091400.1234@smtp.example.de")
     );
     assert_eq!(mail.key, "20231114091400.1234@smtp.example.de");
-    assert!(!mail.dmarc_fail);
+    assert!(mail.auth_results.is_empty());
 }
 
 #[test]
@@ -338,9 +338,15 @@ fn a_base64_utf_8_body_and_a_b_encoded_subject_are_decoded() {
 }
 
 #[test]
-fn dmarc_fail_in_any_authentication_results_header_is_reported() {
+fn authentication_results_headers_are_parsed_top_first() {
     let mail = parse_fixture("utf8-base64.eml");
-    assert!(mail.dmarc_fail);
+    assert!(!mail.auth_results.is_empty());
+    assert!(
+        mail.auth_results
+            .iter()
+            .flat_map(|h| &h.results)
+            .any(|r| r.method == "dmarc" && r.result == "fail")
+    );
 }
 
 #[test]

@@ -82,6 +82,7 @@ pub async fn open(
         channel,
         received_at: received,
         due_on: due,
+        identity: None,
     };
     let id = ctx.store.open_request(&new, &ctx.audit()).await?;
     Ok(ctx

@@ -613,6 +613,7 @@ pub async fn lift(
                 closed_at: None,
                 created_at: restriction.created_at,
                 close_reason: None,
+                identity: None,
             },
         };
         let policy = restriction

@@ -6,10 +6,12 @@ use super::requests::due_on;
 use super::{Context, Refusal};
 use crate::domain::booking::SMS_PURPOSE;
 use crate::domain::classify::{Intent, classify};
+use crate::domain::identity::{code_hash, find_codes, same_hash};
 use crate::domain::policy::{LegalBasis, Policy};
-use crate::domain::requests::{Channel, InboxOutcome, RequestKind};
+use crate::domain::requests::{Channel, IdentityCheck, InboxOutcome, RequestKind};
 use crate::domain::subject::{SubjectRef, normalize_email};
 use crate::domain::time::{appointment_de, date_de, local_date_de};
+use crate::mail::auth_results::{SenderCheck, check_sender};
 use crate::mail::{self, ParsedMail, Source};
 use crate::store::{
     ErasureScope, InboxEntry, IntakeEffect, IntakeResult, NewReply, PendingReply, SubjectQuery,
@@ -42,6 +44,9 @@ pub struct ImportOptions {
     pub source: Source,
     pub outbox: PathBuf,
     pub dry_run: bool,
+    /// Base URL of the citizen pages, for the link in confirmation requests
+    /// (`--public-url`); without it the link is the path alone.
+    pub public_url: Option<String>,
 }
 
 /// What an import did.
@@ -49,6 +54,9 @@ pub struct ImportOptions {
 pub struct ImportReport {
     /// Replies an earlier run committed but did not write (it stopped), written now.
     pub replies_recovered: usize,
+    /// Confirmation requests that were not confirmed in time and expired now (outcome
+    /// `unconfirmed`; nothing was done).
+    pub confirmations_expired: usize,
     /// One report per message, in the order of the source.
     pub messages: Vec<MessageReport>,
 }
@@ -58,9 +66,13 @@ pub struct ImportReport {
 pub async fn import(ctx: &Context, opts: &ImportOptions) -> Result<ImportReport> {
     let messages = mail::read(&opts.source).map_err(|e| Refusal::InvalidInput(e.to_string()))?;
     let mut replies_recovered = 0;
+    let mut confirmations_expired = 0;
     if !opts.dry_run {
         create_outbox(&opts.outbox)?;
         replies_recovered = flush_pending(ctx, &opts.outbox).await?;
+        confirmations_expired = super::identity::expire(ctx, crate::domain::time::now())
+            .await?
+            .total;
     }
     let mut seen = HashSet::new();
     let mut reports = Vec::new();
@@ -86,6 +98,7 @@ pub async fn import(ctx: &Context, opts: &ImportOptions) -> Result<ImportReport>
     }
     Ok(ImportReport {
         replies_recovered,
+        confirmations_expired,
         messages: reports,
     })
 }
@@ -207,8 +220,19 @@ fn consent_purposes(policy: &Policy) -> Vec<String> {
         .collect()
 }
 
+/// The intent behind what a confirmation request asked.
+pub(super) fn intent_of(asked: InboxOutcome) -> Intent {
+    match asked {
+        InboxOutcome::Withdrawn => Intent::Withdrawal,
+        InboxOutcome::SmsWithdrawn => Intent::SmsWithdrawal,
+        InboxOutcome::AccessRequest => Intent::AccessRequest,
+        InboxOutcome::ErasureRequest => Intent::ErasureRequest,
+        _ => Intent::Review,
+    }
+}
+
 /// What one intent does at one tenant.
-fn effect_of(
+pub(super) fn effect_of(
     ctx: &Context,
     policy: &Policy,
     intent: Intent,
@@ -303,6 +327,8 @@ async fn one(
         reason: None,
         address: None,
         channel: Channel::Email,
+        identity: None,
+        confirms: None,
     };
     let mail = match parsed {
         Err(e) => {
@@ -379,15 +405,28 @@ async fn for_tenant(
         keep_for_human(&mut entry);
         return record(ctx, opts, entry, IntakeEffect::Nothing, report, None).await;
     }
+    // A reply with the code of a confirmation request: the person confirms what was asked
+    // in their name. Whoever has the code read the mail it went to, the address on file.
+    if let Some(found) = confirmation_in(ctx, mail, &tenant).await? {
+        return confirmed_by_mail(ctx, opts, mail, policy, address, entry, report, found, now)
+            .await;
+    }
     if outcome == InboxOutcome::NotARequest {
         report.outcome = outcome;
         return record(ctx, opts, entry, effect, report, None).await;
     }
-    // Verify the sender before acting on anything.
-    if mail.dmarc_fail {
+    // Verify the sender before acting on anything: only the office's own receiving servers'
+    // Authentication-Results count.
+    let sender_check = check_sender(
+        &mail.auth_results,
+        &policy.identity.trusted_authserv_ids,
+        &domain_of(&from).unwrap_or_default(),
+    );
+    if sender_check == SenderCheck::DmarcFailed {
         outcome = InboxOutcome::Review;
         effect = IntakeEffect::Nothing;
-        report.reason = "the sender's domain failed DMARC (possibly forged)".into();
+        report.reason =
+            "the sender's domain failed DMARC at our receiving server (possibly forged)".into();
     }
     let key = ctx.store.pseudonym_key().await?;
     let subject_ref = SubjectRef::for_email(&key, &from);
@@ -407,6 +446,31 @@ async fn for_tenant(
             );
         }
     }
+    // The address is the person's; unless a trusted server proved that the mail comes from
+    // it, nothing happens before the person confirms.
+    let mut confirmation = None;
+    // An objection only opens a request that the DPO decides (`requests close`), and
+    // changes nothing before; it needs no confirmation of the sender first.
+    if outcome.is_applied() && outcome != InboxOutcome::ObjectionRequest {
+        match sender_check {
+            SenderCheck::Proven(how) => entry.identity = Some(how),
+            _ => {
+                let (code, code_hash) = super::identity::new_code(ctx).await?;
+                let expires_at = super::identity::valid_until(policy, now);
+                effect = IntakeEffect::RequestConfirmation {
+                    asked: outcome,
+                    code_hash,
+                    expires_at,
+                };
+                report.reason = format!(
+                    "{}; the sender is not proven by a trusted server: confirmation requested",
+                    report.reason
+                );
+                outcome = InboxOutcome::ConfirmationRequested;
+                confirmation = Some((code, expires_at));
+            }
+        }
+    }
     if matches!(outcome, InboxOutcome::Review | InboxOutcome::Unmatched) {
         keep_for_human(&mut entry);
     } else {
@@ -419,8 +483,99 @@ async fn for_tenant(
         policy,
         address,
         cancelled,
+        confirmation,
+        public_url: opts.public_url.clone(),
     };
     record(ctx, opts, entry, effect, report, Some(reply)).await
+}
+
+/// The confirmation request at this tenant whose code the message carries, if any.
+async fn confirmation_in(
+    ctx: &Context,
+    mail: &ParsedMail,
+    tenant: &str,
+) -> Result<Option<crate::store::Confirmation>> {
+    let codes = find_codes(&format!("{}\n{}", mail.subject, mail.text));
+    if codes.is_empty() {
+        return Ok(None);
+    }
+    let key = ctx.store.pseudonym_key().await?;
+    for code in codes {
+        let Some(hash) = code_hash(&key, &code) else {
+            continue;
+        };
+        if let Some(c) = ctx.store.confirmation(&hash).await?
+            && c.tenant == tenant
+            && same_hash(&c.code_hash, &hash)
+        {
+            return Ok(Some(c));
+        }
+    }
+    Ok(None)
+}
+
+/// A reply that carries a confirmation code: applies what was asked, once, with the
+/// identity `confirmed_by_mail`; a code used already or expired goes to a human.
+#[allow(clippy::too_many_arguments)]
+async fn confirmed_by_mail(
+    ctx: &Context,
+    opts: &ImportOptions,
+    mail: &ParsedMail,
+    policy: &Policy,
+    address: String,
+    mut entry: InboxEntry,
+    mut report: MessageReport,
+    found: crate::store::Confirmation,
+    now: DateTime<Utc>,
+) -> Result<MessageReport> {
+    let pending = found.status == "pending" && found.expires_at > now;
+    let Some(subject_ref) = found.subject_ref.clone().filter(|_| pending) else {
+        report.outcome = InboxOutcome::Review;
+        report.reason = "a confirmation code that was used already or has expired".into();
+        entry.sender = mail.from.clone();
+        entry.subject = Some(mail.subject.chars().take(200).collect());
+        return record(ctx, opts, entry, IntakeEffect::Nothing, report, None).await;
+    };
+    let (outcome, effect) = effect_of(ctx, policy, intent_of(found.asked), found.received_at)?;
+    entry.received_at = Some(found.received_at);
+    entry.subject_ref = Some(subject_ref.clone());
+    entry.identity = Some(IdentityCheck::ConfirmedByMail);
+    entry.confirms = Some(found.id);
+    report.outcome = outcome;
+    report.reason = format!("confirmed by reply with the code (request of {})", {
+        let tz = policy.tenant.zone();
+        local_date_de(tz, found.received_at)
+    });
+    let cancelled = to_be_cancelled(ctx, &effect, &subject_ref, &policy.tenant.slug, now).await?;
+    let reply = Reply {
+        mail,
+        policy,
+        address,
+        cancelled,
+        confirmation: None,
+        public_url: None,
+    };
+    let fallback = (entry.clone(), report.clone());
+    match record(ctx, opts, entry, effect, report, Some(reply)).await {
+        Err(e)
+            if matches!(
+                e.downcast_ref::<crate::store::StoreError>(),
+                Some(crate::store::StoreError::Conflict(_))
+            ) =>
+        {
+            // Confirmed (or expired) beside this run: this message changes nothing.
+            let (mut entry, mut report) = fallback;
+            entry.confirms = None;
+            entry.identity = None;
+            entry.subject_ref = None;
+            entry.sender = mail.from.clone();
+            entry.subject = Some(mail.subject.chars().take(200).collect());
+            report.outcome = InboxOutcome::Review;
+            report.reason = "a confirmation code that was used already or has expired".into();
+            record(ctx, opts, entry, IntakeEffect::Nothing, report, None).await
+        }
+        other => other,
+    }
 }
 
 /// Appointments a withdrawal would cancel, for the reply; narrowed to what the erasure
@@ -453,6 +608,10 @@ struct Reply<'a> {
     address: String,
     /// (reference, service, start) of the future bookings the withdrawal cancels.
     cancelled: Vec<(String, String, DateTime<Utc>)>,
+    /// For a confirmation request: the code and until when it is valid.
+    confirmation: Option<(String, DateTime<Utc>)>,
+    /// Base URL of the citizen pages, for the confirmation link.
+    public_url: Option<String>,
 }
 
 async fn record(
@@ -469,7 +628,7 @@ async fn record(
         return Ok(report);
     }
     let outcome = report.outcome;
-    let answered = outcome.is_applied();
+    let answered = outcome.is_applied() || outcome == InboxOutcome::ConfirmationRequested;
     let render = |result: &IntakeResult| {
         reply
             .as_ref()
@@ -610,18 +769,45 @@ fn reply_body(
     body
 }
 
-/// The reply as an `.eml` for the outbox: the text of [`reply_body`], answering the message.
+/// The reply as an `.eml` for the outbox: the text of [`reply_body`], answering the message;
+/// or, where the sender must first confirm, the confirmation request with its code.
 fn render_reply(
     reply: &Reply<'_>,
     outcome: InboxOutcome,
     result: &IntakeResult,
     effect: &IntakeEffect,
 ) -> NewReply {
+    if let (
+        InboxOutcome::ConfirmationRequested,
+        IntakeEffect::RequestConfirmation { asked, .. },
+        Some((code, expires_at)),
+    ) = (outcome, effect, &reply.confirmation)
+    {
+        let t = &reply.policy.tenant;
+        let received = reply.mail.received.unwrap_or_else(crate::domain::time::now);
+        let link = super::identity::confirmation_link(reply.public_url.as_deref(), &t.slug, code);
+        let body = super::identity::confirmation_body(
+            reply.policy,
+            *asked,
+            received,
+            code,
+            &link,
+            *expires_at,
+            &reply.address,
+        );
+        let subject = super::identity::confirmation_subject(code);
+        return reply_file(reply, &subject, &body);
+    }
     let body = reply_body(reply, outcome, result, effect);
+    let subject = reply.mail.subject.clone();
+    reply_file(reply, &subject, &body)
+}
+
+/// The reply as a file for the outbox: its name and the `.eml` text.
+fn reply_file(reply: &Reply<'_>, subject: &str, body: &str) -> NewReply {
     let now = crate::domain::time::now();
     let from = reply.mail.from.clone().unwrap_or_default();
-    let subject = reply.mail.subject.clone();
-    let eml = mail::reply_eml(&reply.address, &from, reply.mail, &subject, &body, now);
+    let eml = mail::reply_eml(&reply.address, &from, reply.mail, subject, body, now);
     let name = format!(
         "{}-{}.eml",
         now.format("%Y%m%dT%H%M%SZ"),
@@ -766,7 +952,7 @@ pub async fn resolve(
         text: String::new(),
         received: item.received_at,
         in_reply_to_id: None,
-        dmarc_fail: false,
+        auth_results: Vec::new(),
         references: Vec::new(),
     });
     let reply = match (policy, &original) {
@@ -784,6 +970,8 @@ pub async fn resolve(
                 policy,
                 address,
                 cancelled: Vec::new(),
+                confirmation: None,
+                public_url: None,
             })
         }
         _ => None,
@@ -916,6 +1104,14 @@ pub async fn record_other(ctx: &Context, w: &OtherWithdrawal<'_>) -> Result<Othe
         reason: Some(format!("withdrawal {how}")),
         address: Some(address.clone()),
         channel: w.channel,
+        // The office saw a letter or the person; a call or the citizen page proves nothing
+        // beyond the booking code.
+        identity: match w.channel {
+            Channel::Letter => Some(IdentityCheck::Letter),
+            Channel::InPerson => Some(IdentityCheck::InPerson),
+            _ => None,
+        },
+        confirms: None,
     };
     // The reply answers no mail: it has the subject a mail would have had.
     let original = ParsedMail {
@@ -931,7 +1127,7 @@ pub async fn record_other(ctx: &Context, w: &OtherWithdrawal<'_>) -> Result<Othe
         text: String::new(),
         received: Some(now),
         in_reply_to_id: None,
-        dmarc_fail: false,
+        auth_results: Vec::new(),
         references: Vec::new(),
     };
     let reply = Reply {
@@ -939,6 +1135,8 @@ pub async fn record_other(ctx: &Context, w: &OtherWithdrawal<'_>) -> Result<Othe
         policy,
         address,
         cancelled: to_be_cancelled(ctx, &effect, &subject_ref, &tenant, now).await?,
+        confirmation: None,
+        public_url: None,
     };
     let text = std::sync::Mutex::new(String::new());
     let render = |result: &IntakeResult| {

@@ -3,7 +3,9 @@
 //! [`InboxOutcome`]) directly, so a typo in a kind or outcome is a compile error, and a
 //! stored value the program does not know is a decode error naming it.
 
-use crate::domain::requests::{Channel, InboxOutcome, Outcome, RequestKind, RequestStatus};
+use crate::domain::requests::{
+    Channel, IdentityCheck, InboxOutcome, Outcome, RequestKind, RequestStatus,
+};
 use crate::domain::subject::SubjectRef;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
@@ -79,6 +81,6 @@ macro_rules! text_columns {
 }
 
 text_columns!(
-    vocabulary: RequestKind, Channel, Outcome, RequestStatus, InboxOutcome;
-    all: SubjectRef, RequestKind, Channel, Outcome, RequestStatus, InboxOutcome
+    vocabulary: RequestKind, Channel, Outcome, RequestStatus, InboxOutcome, IdentityCheck;
+    all: SubjectRef, RequestKind, Channel, Outcome, RequestStatus, InboxOutcome, IdentityCheck
 );

@@ -1,9 +1,12 @@
-//! TODO
+//! The office mailbox's messages: recording each with its outcome and effect, the
+//! human's decisions, and the replies' outbox.
 
 use super::sql::{Dialect, RowsAffected, SqlStore, Value};
 use super::*;
 use crate::domain::audit::AuditEvent;
-use crate::domain::requests::{Channel, InboxOutcome, Outcome, RequestKind, RequestStatus};
+use crate::domain::requests::{
+    Channel, IdentityCheck, InboxOutcome, Outcome, RequestKind, RequestStatus,
+};
 use crate::domain::subject::SubjectRef;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -74,6 +77,7 @@ where
     Option<RequestKind>: Value<D::DB>,
     Option<Outcome>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
+    Option<IdentityCheck>: Value<D::DB>,
 {
     async fn inbox_contains(&self, message_key: &str) -> Result<bool> {
         let n: i64 =
@@ -121,9 +125,18 @@ where
             tx.rollback().await?;
             return Ok(IntakeResult::default());
         };
+        if let Some(confirmation) = e.confirms {
+            let by = e.identity.unwrap_or(IdentityCheck::ConfirmedByMail);
+            if !Self::take_confirmation(&mut tx, confirmation, by, e.processed_at).await? {
+                tx.rollback().await?;
+                return Err(StoreError::Conflict(
+                    "the confirmation code was used already or has expired".into(),
+                ));
+            }
+        }
         let result = Self::apply_intake(
             &mut tx,
-            id,
+            Some(id),
             tenant_id,
             e,
             effect,
@@ -132,6 +145,9 @@ where
             self.ledger.as_ref(),
         )
         .await?;
+        if let Some(confirmation) = e.confirms {
+            Self::link_confirmation(&mut tx, confirmation, result.request_id).await?;
+        }
         tx.commit().await?;
         if result.erasure.is_some() {
             self.after_erasure().await?;
@@ -216,6 +232,8 @@ where
             reason: Some("decided by a person (withdrawals resolve)".into()),
             address,
             channel: Channel::Email,
+            identity: None,
+            confirms: None,
         };
         sqlx::query("update inbox_messages set reason = $2 where id = $1")
             .bind(id)
@@ -224,7 +242,7 @@ where
             .await?;
         let result = Self::apply_intake(
             &mut tx,
-            id,
+            Some(id),
             tenant_id,
             &entry,
             effect,
@@ -314,14 +332,51 @@ where
     Option<RequestKind>: Value<D::DB>,
     Option<Outcome>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
+    Option<IdentityCheck>: Value<D::DB>,
 {
-    /// The effect of one mailbox message, inside its transaction.
+    /// Takes a pending confirmation (pending → confirmed, `by` how), conditionally: false
+    /// when it is not pending any more or has expired, and then nothing changed.
+    pub(super) async fn take_confirmation(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        id: i64,
+        by: IdentityCheck,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let taken: Option<i64> = sqlx::query_scalar(
+            "update identity_confirmations
+             set status = 'confirmed', decided_at = $2, confirmed_by = $3, subject_ref = null
+             where id = $1 and status = 'pending' and expires_at > $2 returning id",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(Some(by))
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(taken.is_some())
+    }
+
+    /// Notes the request a confirmation's effect opened.
+    pub(super) async fn link_confirmation(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        id: i64,
+        request_id: Option<i64>,
+    ) -> Result<()> {
+        sqlx::query("update identity_confirmations set request_id = $2 where id = $1")
+            .bind(id)
+            .bind(request_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// The effect of one mailbox message (or of a confirmed request, without a message of
+    /// its own: `message_id` none), inside its transaction.
     // The message, its effect, its reply, and where an erasure it makes is recorded: each a
     // separate input of the one transaction.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn apply_intake(
         tx: &mut sqlx::Transaction<'static, D::DB>,
-        message_id: i64,
+        message_id: Option<i64>,
         tenant_id: Option<i64>,
         e: &InboxEntry,
         effect: &IntakeEffect,
@@ -337,8 +392,8 @@ where
         let open_request = |kind: RequestKind, due_on: NaiveDate, closed: Option<Outcome>| {
             sqlx::query_scalar::<_, i64>(
                 "insert into requests (tenant_id, kind, subject_ref, channel, received_at, due_on, status,
-                     outcome, closed_at, created_at)
-                 values ($1, $2, $3, $10, $4, $5, $6, $7, $8, $9) returning id",
+                     outcome, closed_at, created_at, identity)
+                 values ($1, $2, $3, $10, $4, $5, $6, $7, $8, $9, $11) returning id",
             )
             .bind(tenant_id)
             .bind(kind)
@@ -354,9 +409,32 @@ where
             .bind(closed.map(|_| e.processed_at))
             .bind(ctx.at)
             .bind(e.channel)
+            .bind(e.identity)
         };
         match effect {
             IntakeEffect::Nothing => {}
+            IntakeEffect::RequestConfirmation {
+                asked,
+                code_hash,
+                expires_at,
+            } => {
+                sqlx::query(
+                    "insert into identity_confirmations (tenant_id, subject_ref, code_hash, asked, channel,
+                         inbox_message_id, received_at, created_at, expires_at, status)
+                     values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending')",
+                )
+                .bind(tenant_id)
+                .bind(&e.subject_ref)
+                .bind(code_hash.as_str())
+                .bind(*asked)
+                .bind(e.channel)
+                .bind(message_id)
+                .bind(received)
+                .bind(e.processed_at)
+                .bind(*expires_at)
+                .execute(&mut **tx)
+                .await?;
+            }
             IntakeEffect::OpenRequest { kind, due_on } => {
                 result.request_id = Some(
                     open_request(*kind, *due_on, None)
@@ -441,7 +519,7 @@ where
                 }
             }
         }
-        if let Some(request_id) = result.request_id {
+        if let (Some(request_id), Some(message_id)) = (result.request_id, message_id) {
             sqlx::query("update inbox_messages set request_id = $2 where id = $1")
                 .bind(message_id)
                 .bind(request_id)
@@ -450,7 +528,7 @@ where
         }
         // The reply is stored with the message (after its erasure, which must not
         // take the answer to the withdrawal with it); its file is written after commit.
-        if let Some(new) = reply(&result) {
+        if let (Some(new), Some(message_id)) = (reply(&result), message_id) {
             let id: i64 = sqlx::query_scalar(
                 "insert into replies (tenant_id, inbox_message_id, subject_ref, file_name, eml, created_at)
                  values ($1, $2, $3, $4, $5, $6) returning id",
@@ -475,10 +553,15 @@ where
             });
         }
         let mut event = AuditEvent::new(
-            "inbox.message",
+            if message_id.is_some() {
+                "inbox.message"
+            } else {
+                "identity.confirmed"
+            },
             serde_json::json!({
                 "message": message_id,
                 "outcome": e.outcome,
+                "identity": e.identity,
                 "request": result.request_id,
                 "consents_withdrawn": result.consents_withdrawn,
                 "reminders_cancelled": result.reminders_cancelled,

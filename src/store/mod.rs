@@ -11,6 +11,7 @@ mod breaches;
 mod columns;
 mod delivery;
 mod disclosures;
+mod identity;
 mod intake;
 mod ledger;
 mod postgres;
@@ -30,6 +31,7 @@ pub use delivery::{
     Appointment, Attempt, Backlog, Claim, DeliveryStore, FailedNotification, Outgoing,
 };
 pub use disclosures::{DisclosedTo, DisclosureRecord, DisclosureStore, RecipientNotice};
+pub use identity::{Confirmation, Expired, IdentityStore, WebConfirmation};
 pub use intake::IntakeStore;
 pub use ledger::{LedgerEntry, LedgerFile, RowMarks, default_path as default_ledger_path};
 pub use register::RegisterStore;
@@ -345,6 +347,7 @@ pub trait Store:
     + BreachStore
     + ReportStore
     + DisclosureStore
+    + IdentityStore
 {
 }
 
@@ -360,6 +363,7 @@ impl<T> Store for T where
         + BreachStore
         + ReportStore
         + DisclosureStore
+        + IdentityStore
 {
 }
 
@@ -367,7 +371,8 @@ impl<T> Store for T where
 pub mod prelude {
     pub use super::{
         AdminStore, AuditStore, BookingStore, BreachStore, DeliveryStore, DisclosureStore,
-        IntakeStore, RegisterStore, ReportStore, RetentionStore, Store, SubjectStore,
+        IdentityStore, IntakeStore, RegisterStore, ReportStore, RetentionStore, Store,
+        SubjectStore,
     };
 }
 

@@ -3,7 +3,7 @@
 use super::sql::{Dialect, RowsAffected, SqlStore, Value};
 use super::*;
 use crate::domain::audit::AuditEvent;
-use crate::domain::requests::{Outcome, RequestKind, RequestStatus};
+use crate::domain::requests::{IdentityCheck, Outcome, RequestKind, RequestStatus};
 use crate::domain::subject::SubjectRef;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,7 +11,7 @@ use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
 
 pub(super) const REQUEST_SELECT: &str = "select r.id, t.slug as tenant, r.kind, r.subject_ref, r.channel,
         r.received_at, r.due_on, r.extended_due_on, r.extension_reason, r.status, r.outcome, r.closed_at,
-        r.created_at, r.close_reason
+        r.created_at, r.close_reason, r.identity
      from requests r left join tenants t on t.id = r.tenant_id";
 
 #[async_trait]
@@ -114,6 +114,7 @@ where
     Option<RequestStatus>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
     Option<NaiveDate>: Value<D::DB>,
+    Option<IdentityCheck>: Value<D::DB>,
 {
     async fn add_hold(
         &self,
@@ -294,8 +295,9 @@ where
             None => None,
         };
         let id: i64 = sqlx::query_scalar(
-            "insert into requests (tenant_id, kind, subject_ref, channel, received_at, due_on, status, created_at)
-             values ($1, $2, $3, $4, $5, $6, 'open', $7) returning id",
+            "insert into requests (tenant_id, kind, subject_ref, channel, received_at, due_on, status, created_at,
+                 identity)
+             values ($1, $2, $3, $4, $5, $6, 'open', $7, $8) returning id",
         )
         .bind(tenant_id)
         .bind(r.kind)
@@ -304,11 +306,13 @@ where
         .bind(r.received_at)
         .bind(r.due_on)
         .bind(ctx.at)
+        .bind(r.identity)
         .fetch_one(&mut *tx)
         .await?;
         let mut event = AuditEvent::new(
             "request.open",
-            serde_json::json!({ "request": id, "kind": r.kind, "channel": r.channel, "due_on": r.due_on }),
+            serde_json::json!({ "request": id, "kind": r.kind, "channel": r.channel, "due_on": r.due_on,
+                                "identity": r.identity }),
         );
         event.tenant = r.tenant.clone();
         event.subject_ref = r.subject_ref.as_ref().map(ToString::to_string);

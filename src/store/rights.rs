@@ -1,7 +1,9 @@
 //! What the store hands out and takes in for the data-subject rights: a person's rows by
 //! category, erasure reports, corrections, holds, restrictions and the request register.
 
-use crate::domain::requests::{Channel, InboxOutcome, Outcome, RequestKind, RequestStatus};
+use crate::domain::requests::{
+    Channel, IdentityCheck, InboxOutcome, Outcome, RequestKind, RequestStatus,
+};
 use crate::domain::subject::SubjectRef;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -113,6 +115,8 @@ pub struct Request {
     /// printed with the register (they may name people).
     #[serde(skip_serializing)]
     pub close_reason: Option<String>,
+    /// How the identity of the person was established (never the proof itself).
+    pub identity: Option<IdentityCheck>,
 }
 
 /// What a granted objection covers: the ids of the policy's purposes based on Art. 6(1)(e)
@@ -389,6 +393,8 @@ pub struct NewRequest {
     pub channel: Channel,
     pub received_at: DateTime<Utc>,
     pub due_on: NaiveDate,
+    /// How the identity of the person was established, when it was.
+    pub identity: Option<IdentityCheck>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -421,6 +427,12 @@ pub struct InboxEntry {
     /// How it reached the office: `email` for the mailbox; `letter`, `phone`, `in_person`
     /// (`withdrawals record`) or `web` (the citizen page) for withdrawals recorded like a mail.
     pub channel: Channel,
+    /// How the sender's identity was established, for the request it opens.
+    pub identity: Option<IdentityCheck>,
+    /// The pending confirmation (`identity_confirmations.id`) it confirms: taken in the
+    /// same transaction, once; if it is no longer pending nothing is recorded
+    /// (`StoreError::Conflict`).
+    pub confirms: Option<i64>,
 }
 
 /// What a message does besides being recorded; applied in the same transaction.
@@ -439,6 +451,13 @@ pub enum IntakeEffect {
         purposes: Vec<String>,
         erase: Option<ErasureScope>,
         due_on: NaiveDate,
+    },
+    /// Nothing yet: what the message asks (`asked`) waits for the person's confirmation
+    /// with a one-time code (stored as its keyed hash) until `expires_at`.
+    RequestConfirmation {
+        asked: InboxOutcome,
+        code_hash: String,
+        expires_at: DateTime<Utc>,
     },
 }
 

@@ -726,6 +726,32 @@ where
             report
                 .changes
                 .extend(ids.into_iter().map(|id| change("replies", id, "delete")));
+            // A confirmation request still pending for the person ends unconfirmed: nothing
+            // it asked is done any more, and it keeps no reference to the person.
+            let ids: Vec<(i64, Option<i64>)> = sqlx::query_as(
+                "update identity_confirmations set status = 'expired', decided_at = $3, subject_ref = null
+                 where tenant_id = $1 and subject_ref = $2 and status = 'pending'
+                 returning id, inbox_message_id",
+            )
+            .bind(tenant_id)
+            .bind(subject_ref)
+            .bind(now)
+            .fetch_all(&mut **tx)
+            .await?;
+            for (id, message) in ids {
+                if let Some(message) = message {
+                    sqlx::query(
+                        "update inbox_messages set outcome = 'unconfirmed'
+                         where id = $1 and outcome = 'confirmation_requested'",
+                    )
+                    .bind(message)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                report
+                    .changes
+                    .push(change("identity_confirmations", id, "expire"));
+            }
             // Art. 19: whoever received the person's data is to be told of the erasure;
             // the record of what they received goes with the rest.
             if let Some(request_id) = scope.request_id {

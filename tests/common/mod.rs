@@ -153,6 +153,15 @@ impl TestDb {
             .unwrap())
     }
 
+    /// One text from a query such as `select body from notifications where …`.
+    pub async fn text(&self, sql: &str) -> String {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        with_pool!(self, |pool| sqlx::query_scalar(sql)
+            .fetch_one(&pool)
+            .await
+            .unwrap())
+    }
+
     /// A copy of the database as it is now, as a backup would be. The copy is a database
     /// of its own (file or PostgreSQL database), dropped with the returned handle.
     pub async fn snapshot(&self) -> TestDb {

@@ -1,6 +1,7 @@
 //! `correct`: corrects fields of a person's bookings (Art. 16).
 
 use super::RequestOpts;
+use crate::cli::identity::IdentityArgs;
 use crate::cli::render::{self, Format};
 use crate::cli::scope::TenantScope;
 use crate::ops::Context;
@@ -21,9 +22,12 @@ pub struct CorrectArgs {
     sets: Vec<String>,
     #[command(flatten)]
     request: RequestOpts,
+    #[command(flatten)]
+    identity: IdentityArgs,
 }
 
 pub async fn correct(ctx: &Context, args: CorrectArgs, format: Format) -> Result<ExitCode> {
+    let identity = args.identity.resolve("correct")?;
     let r = rights::correct(
         ctx,
         &args.email,
@@ -33,6 +37,8 @@ pub async fn correct(ctx: &Context, args: CorrectArgs, format: Format) -> Result
         args.request.channel,
     )
     .await?;
+    let ids: Vec<i64> = r.requests.iter().map(|(_, id)| *id).collect();
+    crate::ops::identity::record_identity(ctx, &ids, identity).await?;
     let human = r
         .bookings
         .iter()

@@ -3,6 +3,7 @@
 
 use super::RequestOpts;
 use crate::cli::confirm::{self, Confirmation};
+use crate::cli::identity::IdentityArgs;
 use crate::cli::render::{self, Format};
 use crate::cli::scope::TenantScope;
 use crate::ops::rights::{self, EraseRequest, Erasure};
@@ -32,6 +33,8 @@ pub struct EraseArgs {
     replay: bool,
     #[command(flatten)]
     request: RequestOpts,
+    #[command(flatten)]
+    identity: IdentityArgs,
 }
 
 #[derive(Serialize, Tabled)]
@@ -126,6 +129,12 @@ pub async fn erase(ctx: &Context, args: EraseArgs, format: Format) -> Result<Exi
         return Ok(ExitCode::SUCCESS);
     }
     let email = args.email.expect("clap requires --email without --replay");
+    // A dry run changes nothing and opens no request: no identity needed for it.
+    let identity = if args.dry_run {
+        None
+    } else {
+        Some(args.identity.resolve("erase")?)
+    };
     let mut req = EraseRequest {
         email: &email,
         controllers: args.scope.controllers()?,
@@ -147,6 +156,10 @@ pub async fn erase(ctx: &Context, args: EraseArgs, format: Format) -> Result<Exi
     }
     req.dry_run = args.dry_run;
     let done = rights::erase(ctx, &req).await?;
+    if let Some(identity) = identity {
+        let ids: Vec<i64> = done.requests.iter().map(|(_, id)| *id).collect();
+        crate::ops::identity::record_identity(ctx, &ids, identity).await?;
+    }
     render_erasure(format, std::slice::from_ref(&done))?;
     Ok(ExitCode::SUCCESS)
 }

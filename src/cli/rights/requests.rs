@@ -3,7 +3,7 @@
 use super::parse_channel;
 use crate::cli::render::{self, Format};
 use crate::domain::duration::RetentionPeriod;
-use crate::domain::requests::{Channel, Outcome, RequestKind, RequestStatus};
+use crate::domain::requests::{Channel, IdentityCheck, Outcome, RequestKind, RequestStatus};
 use crate::ops::letters::Salutation;
 use crate::ops::requests::{self as register, Decided, LetterOptions};
 use crate::ops::rights;
@@ -31,6 +31,10 @@ pub enum RequestsCmd {
         received: Option<DateTime<Utc>>,
         #[arg(long, default_value = "email", value_parser = parse_channel)]
         channel: Channel,
+        /// How the person's identity was checked, if it was (in_person, id_document, letter,
+        /// phone_callback, …); recorded on the request
+        #[arg(long, value_name = "KIND", value_parser = parse_identity)]
+        identity_checked_by: Option<IdentityCheck>,
     },
     /// The register; --format csv is what an auditor gets
     List {
@@ -136,6 +140,8 @@ struct RequestRow {
     tenant: String,
     kind: String,
     channel: String,
+    /// How the person's identity was established (dmarc, confirmed_by_mail, in_person, …).
+    identity: String,
     received_at: String,
     due_on: String,
     extended_due_on: String,
@@ -154,6 +160,7 @@ fn request_row(r: Request, today: NaiveDate) -> RequestRow {
         tenant: r.tenant.unwrap_or_default(),
         kind: r.kind.to_string(),
         channel: r.channel.to_string(),
+        identity: r.identity.map(|i| i.to_string()).unwrap_or_default(),
         received_at: render::instant(&r.received_at),
         due_on: r.due_on.to_string(),
         extended_due_on: r.extended_due_on.map(|d| d.to_string()).unwrap_or_default(),
@@ -232,20 +239,24 @@ pub async fn requests(ctx: &Context, cmd: RequestsCmd, format: Format) -> Result
             tenant,
             received,
             channel,
+            identity_checked_by,
         } => {
             let subject = rights::email_ref(ctx, &email).await?;
             let received = received.unwrap_or_else(crate::domain::time::now);
-            show(
-                register::open(
-                    ctx,
-                    tenant.as_deref(),
-                    kind,
-                    Some(&subject),
-                    channel,
-                    received,
-                )
-                .await?,
-            )?;
+            let mut opened = register::open(
+                ctx,
+                tenant.as_deref(),
+                kind,
+                Some(&subject),
+                channel,
+                received,
+            )
+            .await?;
+            if let Some(identity) = identity_checked_by {
+                crate::ops::identity::record_identity(ctx, &[opened.id], identity).await?;
+                opened = register::get(ctx, opened.id).await?;
+            }
+            show(opened)?;
         }
         RequestsCmd::List {
             tenant,
@@ -346,4 +357,8 @@ pub async fn requests(ctx: &Context, cmd: RequestsCmd, format: Format) -> Result
         )?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_identity(s: &str) -> Result<IdentityCheck, String> {
+    s.parse()
 }

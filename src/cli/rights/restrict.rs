@@ -2,6 +2,7 @@
 
 use super::RequestOpts;
 use super::requests::LetterArgs;
+use crate::cli::identity::IdentityArgs;
 use crate::cli::render::{self, Format};
 use crate::cli::scope::TenantScope;
 use crate::ops::Context;
@@ -28,6 +29,8 @@ pub struct RestrictArgs {
     request: RequestOpts,
     #[command(flatten)]
     letter: LetterArgs,
+    #[command(flatten)]
+    identity: IdentityArgs,
 }
 
 pub async fn restrict(ctx: &Context, args: RestrictArgs, format: Format) -> Result<ExitCode> {
@@ -43,7 +46,8 @@ pub async fn restrict(ctx: &Context, args: RestrictArgs, format: Format) -> Resu
         .await?
     } else {
         let reason = args.reason.expect("clap requires --reason without --lift");
-        rights::restrict(
+        let identity = args.identity.resolve("restrict")?;
+        let r = rights::restrict(
             ctx,
             &args.email,
             &controllers,
@@ -51,7 +55,10 @@ pub async fn restrict(ctx: &Context, args: RestrictArgs, format: Format) -> Resu
             args.request.request,
             args.request.channel,
         )
-        .await?
+        .await?;
+        let ids: Vec<i64> = r.restrictions.iter().map(|x| x.request).collect();
+        crate::ops::identity::record_identity(ctx, &ids, identity).await?;
+        r
     };
     let human = if r.restrictions.is_empty() {
         let letters: Vec<String> = r.letters.iter().map(|p| p.display().to_string()).collect();

@@ -58,6 +58,14 @@ pub(super) struct RawPolicy {
     recipient: Vec<Spanned<RawRecipient>>,
     #[serde(default)]
     retention: Vec<Spanned<RawRetention>>,
+    identity: Option<Spanned<RawIdentity>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentity {
+    trusted_authserv_ids: Option<Spanned<Vec<Spanned<String>>>>,
+    confirmation_valid_for: Text,
 }
 
 #[derive(Deserialize)]
@@ -243,7 +251,9 @@ impl Checker<'_> {
             }
         }
 
+        let identity = self.identity(raw.identity.as_ref());
         let (tenant, mut lines) = tenant?;
+        let identity = identity?;
         lines.purposes = raw.purpose.iter().map(|p| self.line(p)).collect();
         lines.recipients = raw.recipient.iter().map(|r| self.line(r)).collect();
         let complete = purposes.len() == raw.purpose.len()
@@ -256,7 +266,73 @@ impl Checker<'_> {
             recipients,
             retention,
             unconfirmed: std::mem::take(&mut self.unconfirmed),
+            identity,
             lines,
+        })
+    }
+
+    /// The optional `[identity]` table: which receiving servers' authentication results
+    /// count, and how long a confirmation code is valid.
+    fn identity(&mut self, raw: Option<&Spanned<RawIdentity>>) -> Option<IdentityPolicy> {
+        let Some(raw) = raw else {
+            return Some(IdentityPolicy::default());
+        };
+        let i = raw.get_ref();
+        let mut ok = true;
+        let mut ids = Vec::new();
+        if let Some(list) = &i.trusted_authserv_ids {
+            const FIELD: &str = "identity.trusted_authserv_ids";
+            for entry in list.get_ref() {
+                let id = entry.get_ref().trim().to_ascii_lowercase();
+                let line = self.line(entry);
+                if !is_authserv_id(&id) {
+                    ok = false;
+                    self.error(
+                        line,
+                        FIELD,
+                        format!(
+                            "\"{}\" is not an authserv-id: give the host name the receiving server writes first in its Authentication-Results headers (e.g. mx01.example.de)",
+                            entry.get_ref()
+                        ),
+                    );
+                } else if ids.contains(&id) {
+                    ok = false;
+                    self.error(
+                        line,
+                        FIELD,
+                        format!("\"{}\" is listed twice", entry.get_ref()),
+                    );
+                } else {
+                    ids.push(id);
+                }
+            }
+        }
+        let mut valid_for = IdentityPolicy::default().confirmation_valid_for;
+        if let Some(spanned) = &i.confirmation_valid_for {
+            const FIELD: &str = "identity.confirmation_valid_for";
+            let line = self.line(spanned);
+            match spanned.get_ref().parse::<RetentionPeriod>() {
+                Err(e) => {
+                    ok = false;
+                    self.error(line, FIELD, e.to_string());
+                }
+                Ok(p) if p.as_seconds() < 3600 || p.as_seconds() > 90 * 86_400 => {
+                    ok = false;
+                    self.error(
+                        line,
+                        FIELD,
+                        format!(
+                            "\"{}\" is out of range: a code must be valid between 1h and 90d",
+                            spanned.get_ref()
+                        ),
+                    );
+                }
+                Ok(p) => valid_for = p,
+            }
+        }
+        ok.then_some(IdentityPolicy {
+            trusted_authserv_ids: ids,
+            confirmation_valid_for: valid_for,
         })
     }
 
@@ -921,4 +997,14 @@ impl Checker<'_> {
 
 fn names<'a>(items: impl Iterator<Item = &'a str>) -> String {
     items.collect::<Vec<_>>().join(", ")
+}
+
+/// An RFC 8601 authserv-id as servers write it: a host name or another token without
+/// white space, `;`, `=`, quotes or parentheses.
+fn is_authserv_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 255
+        && id
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !";=\"()\\,".contains(c))
 }

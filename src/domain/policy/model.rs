@@ -76,6 +76,8 @@ pub struct Policy {
     /// Values the file marks with `confirm = [...]`: assumptions the office has not yet
     /// confirmed. `policy check` warns about them; `--strict` fails on them.
     pub unconfirmed: Vec<Unconfirmed>,
+    /// Whose authentication results count, and how long a confirmation code is valid.
+    pub identity: IdentityPolicy,
     /// Where things are in the file, so `check_set` can point at the right line.
     #[serde(skip)]
     pub lines: SourceLines,
@@ -100,6 +102,26 @@ impl Policy {
     /// What a legal review would flag but the program can run with: see `review.rs`.
     pub fn warnings(&self) -> Vec<PolicyError> {
         super::review::warnings(self)
+    }
+}
+
+/// The `[identity]` table: identity before anything destructive (Art. 12(6) DSGVO).
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentityPolicy {
+    /// The authserv-ids (RFC 8601) of the office's own receiving servers, lower case:
+    /// only their `Authentication-Results` headers count; empty = no mail is taken as
+    /// proven, every request by mail is confirmed first.
+    pub trusted_authserv_ids: Vec<String>,
+    /// How long a confirmation code stays valid.
+    pub confirmation_valid_for: RetentionPeriod,
+}
+
+impl Default for IdentityPolicy {
+    fn default() -> Self {
+        Self {
+            trusted_authserv_ids: Vec::new(),
+            confirmation_valid_for: "14d".parse().expect("a valid duration"),
+        }
     }
 }
 

@@ -1141,3 +1141,53 @@ fn the_new_retention_categories_read_as_german_sentences() {
         "{audit}"
     );
 }
+#[test]
+fn the_identity_table_is_optional_and_checked() {
+    let p = parse_policy("policies/x.toml", MINIMAL).unwrap();
+    assert!(p.identity.trusted_authserv_ids.is_empty());
+    assert_eq!(p.identity.confirmation_valid_for.as_seconds(), 14 * 86_400);
+    let p = parse_policy(
+        "policies/x.toml",
+        &with("[identity]\ntrusted_authserv_ids = [\"MX1.Example.DE\"]\nconfirmation_valid_for = \"7d\"\n"),
+    )
+    .unwrap();
+    assert_eq!(p.identity.trusted_authserv_ids, vec!["mx1.example.de"]);
+    assert_eq!(p.identity.confirmation_valid_for.as_seconds(), 7 * 86_400);
+
+    let source = with("[identity]\ntrusted_authserv_ids = [\"mx1.example.de; dmarc=pass\"]\n");
+    let e = single_error(&source);
+    assert!(
+        e.contains(
+            "identity.trusted_authserv_ids: \"mx1.example.de; dmarc=pass\" is not an authserv-id"
+        ),
+        "{e}"
+    );
+    let e = single_error(&with(
+        "[identity]\ntrusted_authserv_ids = [\"mx1.example.de\", \"MX1.example.de\"]\n",
+    ));
+    assert!(e.contains("is listed twice"), "{e}");
+    let e = single_error(&with("[identity]\nconfirmation_valid_for = \"120d\"\n"));
+    assert!(
+        e.contains("identity.confirmation_valid_for: \"120d\" is out of range"),
+        "{e}"
+    );
+    let e = single_error(&with("[identity]\nconfirmation_valid_for = \"2 Wochen\"\n"));
+    assert!(e.contains("identity.confirmation_valid_for"), "{e}");
+}
+
+#[test]
+fn the_shipped_policies_trust_the_operators_receiving_server() {
+    for file in [
+        "recklinghausen.toml",
+        "oer-erkenschwick.toml",
+        "westendorf.toml",
+    ] {
+        let path = format!("{}/policies/{file}", env!("CARGO_MANIFEST_DIR"));
+        let p = parse_policy(file, &std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(
+            p.identity.trusted_authserv_ids,
+            vec!["mx01.kommunal-it.example"],
+            "{file}"
+        );
+    }
+}
