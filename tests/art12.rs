@@ -161,7 +161,7 @@ async fn an_objection_by_mail_is_registered_answered_and_when_granted_stops_e_an
         &db,
         &["--format", "json", "requests", "show", &id.to_string()],
     );
-    let r = &json(&o)[0];
+    let r = &json(&o)["request"];
     assert_eq!(
         (
             r["kind"].as_str(),
@@ -234,7 +234,7 @@ async fn an_objection_by_mail_is_registered_answered_and_when_granted_stops_e_an
         ))
         .await,
         2,
-        "the bookings rest on contract and stay"
+        "the bookings stay: an objection does not cancel the appointment asked for"
     );
     let (path, letter) = only_letter(&letters);
     assert!(
@@ -251,7 +251,7 @@ async fn an_objection_by_mail_is_registered_answered_and_when_granted_stops_e_an
         "Wir geben Ihrem Widerspruch statt",
         "Analyse der Nutzung des Dienstes",
         "Automatische Kopie jeder Online-Buchung",
-        "Art. 6 Abs. 1 S. 1 lit. f DSGVO",
+        "Art. 6 Abs. 1 S. 1 lit. e, Abs. 3 DSGVO i. V. m. Art. 4 Abs. 1 BayDSG",
         "Guten Tag Anna Schmidt,",
         &format!("DS-VGW-{id}"),
         "Geschäftsleitung der Verwaltungsgemeinschaft Westendorf",
@@ -270,6 +270,8 @@ async fn an_objection_by_mail_is_registered_answered_and_when_granted_stops_e_an
         &db,
         &[
             "export",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             ANNA.email,
             "--tenant",
@@ -613,6 +615,8 @@ async fn lifting_a_restriction_writes_the_notice_of_article_18_3_first(db: TestD
             &db,
             &[
                 "restrict",
+                "--identity-checked-by",
+                "in-person",
                 "--email",
                 ANNA.email,
                 "--tenant",
@@ -634,6 +638,8 @@ async fn lifting_a_restriction_writes_the_notice_of_article_18_3_first(db: TestD
         &db,
         &[
             "restrict",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             ANNA.email,
             "--tenant",
@@ -651,6 +657,8 @@ async fn lifting_a_restriction_writes_the_notice_of_article_18_3_first(db: TestD
         &db,
         &[
             "restrict",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             ANNA.email,
             "--tenant",

@@ -626,14 +626,29 @@ async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
     let o = datenwart(
         &db,
         cwd.path(),
-        &["export", "--email", ANNA, "--all-tenants"],
+        &[
+            "export",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--all-tenants",
+        ],
     );
     assert_exit(&o, 2);
     assert!(cli::stderr(&o).contains("not empty"));
     // Neither --tenant nor --all-tenants, or both: a usage error, nothing registered.
     let before = access_requests(&ctx, ANNA).await.len();
     for scope in [&[][..], &["--tenant", "westendorf", "--all-tenants"][..]] {
-        let mut args = vec!["export", "--email", ANNA, "--out", "scoped"];
+        let mut args = vec![
+            "export",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--out",
+            "scoped",
+        ];
         args.extend_from_slice(scope);
         let o = datenwart(&db, cwd.path(), &args);
         assert_exit(&o, 2);
@@ -650,6 +665,8 @@ async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
         cwd.path(),
         &[
             "export",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             "anna(at)example.com",
             "--out",
@@ -883,6 +900,8 @@ async fn the_auskunft_states_the_third_country_position_and_shows_holds_and_rest
     ]);
     run(&[
         "restrict",
+        "--identity-checked-by",
+        "in-person",
         "--email",
         ANNA,
         "--tenant",

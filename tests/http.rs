@@ -142,7 +142,7 @@ async fn the_privacy_page_starts_with_a_first_layer_and_the_start_page_links_it(
         at("ohne sie können Sie online keinen Termin buchen");
         at("Art. 77 DSGVO");
         let storage = &page[at("Speicherdauer")..at("Ihre Rechte</h2>")];
-        assert_eq!(storage.matches("<li>").count(), 6, "{tenant}: {storage}");
+        assert_eq!(storage.matches("<li>").count(), 9, "{tenant}: {storage}");
     }
     let index = s.get("/").await.text().await.unwrap();
     for tenant in ["recklinghausen", "oer-erkenschwick", "westendorf"] {
@@ -953,6 +953,7 @@ async fn a_withdrawal_by_email_address_is_applied_only_through_the_link_and_once
         ServeConfig {
             attempts_per_minute: 0,
             public_url: Some("https://termine.example.de".into()),
+            allow_unconfirmed: true,
             ..ServeConfig::default()
         },
     )

@@ -521,7 +521,16 @@ async fn an_erasure_on_postgresql_without_a_ledger_is_refused_before_anything_ch
     let mut cmd = common::cli::command(
         &db.url,
         &common::shipped_policies(),
-        &["erase", "--email", ANNA, "--tenant", "westendorf", "--yes"],
+        &[
+            "erase",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--tenant",
+            "westendorf",
+            "--yes",
+        ],
     );
     cmd.env_remove("DATENWART_LEDGER");
     let o = common::cli::output(cmd);
@@ -763,9 +772,18 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     // One controller at a time: neither --tenant nor --all-tenants (or both) is a usage
     // error for each of the four commands, and changes nothing.
     for args in [
-        &["erase", "--email", ANNA, "--yes"][..],
         &[
             "erase",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--yes",
+        ][..],
+        &[
+            "erase",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             ANNA,
             "--yes",
@@ -773,10 +791,41 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
             "westendorf",
             "--all-tenants",
         ][..],
-        &["correct", "--email", ANNA, "--set", "last_name=Berg"][..],
-        &["restrict", "--email", ANNA, "--reason", "bestritten"][..],
-        &["restrict", "--email", ANNA, "--lift"][..],
-        &["export", "--email", ANNA, "--out", "nirgends"][..],
+        &[
+            "correct",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--set",
+            "last_name=Berg",
+        ][..],
+        &[
+            "restrict",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--reason",
+            "bestritten",
+        ][..],
+        &[
+            "restrict",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--lift",
+        ][..],
+        &[
+            "export",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--out",
+            "nirgends",
+        ][..],
     ] {
         let o = run(&db, args);
         assert_exit(&o, 2);
@@ -841,7 +890,15 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
 
     let o = run(
         &db,
-        &["erase", "--email", ANNA, "--all-tenants", "--dry-run"],
+        &[
+            "erase",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--all-tenants",
+            "--dry-run",
+        ],
     );
     assert_exit(&o, 0);
     assert!(stdout(&o).contains("nothing was changed"));
@@ -869,7 +926,18 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
     );
     // Asked again for every tenant: nothing changes anywhere, so no request is opened.
     let requests = db.count("select count(*) from requests").await;
-    let o = run(&db, &["erase", "--email", ANNA, "--all-tenants", "--yes"]);
+    let o = run(
+        &db,
+        &[
+            "erase",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            ANNA,
+            "--all-tenants",
+            "--yes",
+        ],
+    );
     assert_exit(&o, 3);
     assert_eq!(db.count("select count(*) from requests").await, requests);
     // Asked at Westendorf: only the register still knows her (pseudonymously); the request

@@ -556,6 +556,8 @@ async fn a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent
             &db,
             &[
                 "restrict",
+                "--identity-checked-by",
+                "in-person",
                 "--email",
                 CARLA.email,
                 "--all-tenants",
@@ -754,6 +756,8 @@ async fn a_sent_message_is_recorded_as_a_disclosure_and_a_correction_lists_whom_
             &db,
             &[
                 "export",
+                "--identity-checked-by",
+                "in-person",
                 "--email",
                 CARLA.email,
                 "--tenant",
@@ -789,6 +793,8 @@ async fn a_sent_message_is_recorded_as_a_disclosure_and_a_correction_lists_whom_
         &db,
         &[
             "correct",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             CARLA.email,
             "--tenant",
@@ -888,6 +894,8 @@ async fn a_correction_reaches_every_queued_copy_and_send_delivers_the_new_values
         &db,
         &[
             "correct",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             CARLA.email,
             "--tenant",
@@ -961,6 +969,8 @@ async fn erasure_and_restriction_open_the_recipients_to_tell(db: TestDb) {
         &db,
         &[
             "restrict",
+            "--identity-checked-by",
+            "in-person",
             "--email",
             CARLA.email,
             "--tenant",
@@ -973,13 +983,31 @@ async fn erasure_and_restriction_open_the_recipients_to_tell(db: TestDb) {
     let restricted = request_to_tell(&stdout(&o));
     let o = cli::run(
         &db,
-        &["erase", "--email", erik.email, "--tenant", OE, "--yes"],
+        &[
+            "erase",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            erik.email,
+            "--tenant",
+            OE,
+            "--yes",
+        ],
     );
     assert_exit(&o, 0);
     let erased = request_to_tell(&stdout(&o));
     let o = cli::run(
         &db,
-        &["erase", "--email", nora.email, "--tenant", OE, "--yes"],
+        &[
+            "erase",
+            "--identity-checked-by",
+            "in-person",
+            "--email",
+            nora.email,
+            "--tenant",
+            OE,
+            "--yes",
+        ],
     );
     assert_exit(&o, 0);
     assert!(!stdout(&o).contains("to tell"), "{}", stdout(&o));

@@ -115,7 +115,8 @@ impl Notice {
         let mut storage: Vec<String> = policy.retention.iter().map(|r| r.describe_de()).collect();
         let asks_consent = purposes.iter().any(|p| p.consent_based);
         for data in RetainedData::ALL {
-            let stored = *data != RetainedData::Consents || asks_consent;
+            let stored = !matches!(data, RetainedData::Consents | RetainedData::ConsentProofs)
+                || asks_consent;
             if stored && policy.retention_for(*data).is_none() {
                 storage.push(format!(
                     "Für {} ist keine feste Frist bestimmt; sie werden gelöscht, sobald sie für \

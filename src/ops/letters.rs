@@ -354,11 +354,14 @@ pub fn render(
         .expect("the letter template renders")
 }
 
-/// The purposes a granted objection ends at this tenant: those based on Art. 6(1)(e) or (f).
+/// The purposes a granted objection ends at this tenant: those based on Art. 6(1)(e) or (f),
+/// but the booking itself — the appointment the person asked for; to end it, they cancel it
+/// (or ask for erasure), which an objection does not do on its own.
 pub fn objectionable_purposes(policy: &Policy) -> Vec<&crate::domain::policy::Purpose> {
     policy
         .purposes
         .iter()
+        .filter(|p| p.id != crate::domain::policy::BOOKING_PURPOSE)
         .filter(|p| {
             matches!(
                 p.legal_basis,

@@ -107,7 +107,8 @@ pub(super) fn warnings(policy: &Policy) -> Vec<PolicyError> {
 
     let asks_consent = policy.purposes.iter().any(|p| p.consent.is_some());
     for data in RetainedData::ALL {
-        let stored = *data != RetainedData::Consents || asks_consent;
+        let stored =
+            !matches!(data, RetainedData::Consents | RetainedData::ConsentProofs) || asks_consent;
         if stored && policy.retention_for(*data).is_none() {
             warn(
                 1,

@@ -833,7 +833,14 @@ fn every_kind_of_stored_data_without_a_rule_is_a_warning() {
     // No purpose asks for consent, so no consents are stored and need no rule.
     assert_eq!(
         missing,
-        ["notifications", "access_log", "inbox", "requests"]
+        [
+            "notifications",
+            "access_log",
+            "inbox",
+            "requests",
+            "audit_subjects",
+            "erasure_ledger"
+        ]
     );
 }
 

@@ -78,6 +78,8 @@ pub(super) struct RequestForPerson<'a> {
     id: i64,
     kind: RequestKind,
     channel: Channel,
+    /// How the person's identity was established for it (never the proof).
+    identity: Option<crate::domain::requests::IdentityCheck>,
     received_at: DateTime<Utc>,
     due_on: chrono::NaiveDate,
     extended_due_on: Option<chrono::NaiveDate>,
@@ -93,6 +95,7 @@ impl<'a> From<&'a Request> for RequestForPerson<'a> {
             id: r.id,
             kind: r.kind,
             channel: r.channel,
+            identity: r.identity,
             received_at: r.received_at,
             due_on: r.due_on,
             extended_due_on: r.extended_due_on,
