@@ -1033,6 +1033,7 @@ async fn the_register_file_has_no_pseudonym_and_one_tenant_column(db: TestDb) {
             "id",
             "kind",
             "channel",
+            "identity",
             "received_at",
             "due_on",
             "extended_due_on",
