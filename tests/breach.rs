@@ -483,13 +483,24 @@ async fn the_annual_report_counts_one_year_at_one_tenant(db: TestDb) {
         json(&o)[0]["id"].as_i64().unwrap()
     };
     let a = open("2025-03-02", "access", R, "email");
+    let letters = tempfile::tempdir().unwrap();
     let _b = open("2025-06-10", "erasure", R, "letter");
     let _other_year = open("2024-12-30", "access", R, "email");
     let _other_tenant = open("2025-04-01", "access", "westendorf", "email");
     assert_exit(
         &run(
             &db,
-            &["requests", "close", &a.to_string(), "--outcome", "no_data"],
+            &[
+                "requests",
+                "close",
+                &a.to_string(),
+                "--outcome",
+                "no_data",
+                // The no-data letter goes to a folder of the test's own, not into the
+                // working directory.
+                "--out",
+                letters.path().to_str().unwrap(),
+            ],
         ),
         0,
     );
