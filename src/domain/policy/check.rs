@@ -46,6 +46,7 @@ const PURPOSE_FIELDS: &[&str] = &[
     "consent",
 ];
 const RECIPIENT_FIELDS: &[&str] = &["*", "name", "role", "purpose", "purposes", "receives"];
+const IDENTITY_FIELDS: &[&str] = &["trusted_authserv_ids", "confirmation_valid_for"];
 const RETENTION_FIELDS: &[&str] = &["*", "after", "since", "action"];
 
 #[derive(Deserialize)]
@@ -66,6 +67,7 @@ pub(super) struct RawPolicy {
 struct RawIdentity {
     trusted_authserv_ids: Option<Spanned<Vec<Spanned<String>>>>,
     confirmation_valid_for: Text,
+    confirm: Confirm,
 }
 
 #[derive(Deserialize)]
@@ -278,6 +280,7 @@ impl Checker<'_> {
             return Some(IdentityPolicy::default());
         };
         let i = raw.get_ref();
+        self.confirm(&i.confirm, IDENTITY_FIELDS, "identity", "identity");
         let mut ok = true;
         let mut ids = Vec::new();
         if let Some(list) = &i.trusted_authserv_ids {
