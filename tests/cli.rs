@@ -317,11 +317,19 @@ fn policy_check_warns_and_strict_fails_on_what_a_review_would_flag() {
         std::fs::write(dir.path().join(file), text).unwrap();
         dir
     };
+    // Confirmed, and with the processors register the seeds do not give (Art. 28).
+    let reviewed = chrono::Utc::now().date_naive().format("%Y-%m-%d");
     let confirmed: String = shipped("recklinghausen.toml")
         .lines()
         .filter(|l| !l.starts_with("confirm = "))
         .map(|l| format!("{l}\n"))
-        .collect();
+        .collect::<String>()
+        .replace(
+            "role = \"processor\"\n",
+            &format!(
+                "role = \"processor\"\ncontract_date = \"2024-05-02\"\nlast_review = \"{reviewed}\"\n"
+            ),
+        );
     let dir = only("recklinghausen.toml", &confirmed);
     let o = run_with(
         "sqlite://unused.db",
@@ -453,6 +461,144 @@ fn policy_show_prints_the_record_of_processing() {
         "sqlite://unused.db",
         &shipped_policies(),
         &["policy", "show", "atlantis"],
+    );
+    assert_exit(&o, 2);
+}
+
+/// Art. 30(1)(a)–(g) and the processors register for each shipped tenant, in every format.
+#[test]
+fn policy_record_has_each_item_of_art_30_and_the_processors_register_per_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    for tenant in ["recklinghausen", "oer-erkenschwick", "westendorf"] {
+        let page = dir.path().join(format!("{tenant}.html"));
+        let page_arg = page.to_str().unwrap();
+        let o = run_with(
+            "sqlite://unused.db",
+            &shipped_policies(),
+            &["policy", "record", "--tenant", tenant, "--html", page_arg],
+        );
+        assert_exit(&o, 0);
+        let text = stdout(&o);
+        let html = std::fs::read_to_string(&page).unwrap();
+        for (item, in_text, in_html) in [
+            ("a", "Datenschutzbeauftragte/r:", "a) Verantwortlicher"),
+            ("b", "Rechtsgrundlage:", "b) Zweck und Rechtsgrundlage"),
+            (
+                "b: requests",
+                "[requests] Register der Anträge",
+                "Register der Anträge",
+            ),
+            (
+                "b: mailbox",
+                "[mailbox] Eingang von E-Mails",
+                "Eingang von E-Mails",
+            ),
+            ("b: audit", "[audit] Prüfprotokoll", "Prüfprotokoll"),
+            (
+                "c",
+                "Besucherinnen und Besucher der Webseite",
+                "Absender von E-Mails an das Postfach",
+            ),
+            ("c: German categories", "E-Mail-Adresse", "E-Mail-Adresse"),
+            ("d", "Empfänger:", "d) Empfänger"),
+            (
+                "e",
+                "Drittländer (lit. e)",
+                "e) Übermittlung in Drittländer",
+            ),
+            ("f", "Löschfrist: Buchungen werden", "f) Löschfristen"),
+            ("g", "(lit. g, Art. 32 DSGVO)", "secure_delete"),
+            (
+                "Art. 28",
+                "Verzeichnis der Auftragsverarbeiter",
+                "Verzeichnis der Auftragsverarbeiter",
+            ),
+            (
+                "Art. 28 fields",
+                "Letzte Überprüfung: nicht erfasst",
+                "Mittwald",
+            ),
+        ] {
+            assert!(
+                text.contains(in_text),
+                "{tenant} {item}: {in_text:?} missing in\n{text}"
+            );
+            assert!(
+                html.contains(in_html),
+                "{tenant} {item}: {in_html:?} missing in the page"
+            );
+        }
+        assert!(html.contains("@page { size: A4"), "{tenant}");
+        assert!(
+            !text.contains("[booking]") || text.contains("Betroffene: Buchende"),
+            "{text}"
+        );
+        // An existing file is never overwritten.
+        let again = run_with(
+            "sqlite://unused.db",
+            &shipped_policies(),
+            &["policy", "record", "--tenant", tenant, "--html", page_arg],
+        );
+        assert_exit(&again, 2);
+        assert!(stdout(&again).is_empty());
+
+        let o = run_with(
+            "sqlite://unused.db",
+            &shipped_policies(),
+            &["--format", "json", "policy", "record", "--tenant", tenant],
+        );
+        assert_exit(&o, 0);
+        let record = json(&o);
+        for key in [
+            "controller",
+            "activities",
+            "data_subjects",
+            "third_countries",
+            "measures",
+            "processors",
+        ] {
+            assert!(
+                !record[key].is_null(),
+                "{tenant}: {key} missing in {record}"
+            );
+        }
+        assert!(!record["processors"].as_array().unwrap().is_empty());
+    }
+
+    // The CSV: recipients of that purpose only, and its periods.
+    let o = run_with(
+        "sqlite://unused.db",
+        &shipped_policies(),
+        &[
+            "--format",
+            "csv",
+            "policy",
+            "record",
+            "--tenant",
+            "oer-erkenschwick",
+        ],
+    );
+    assert_exit(&o, 0);
+    let mut reader = csv::Reader::from_reader(o.stdout.as_slice());
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let row = |id: &str| {
+        rows.iter()
+            .find(|r| &r[column("activity")] == id)
+            .unwrap_or_else(|| panic!("no row {id}"))
+    };
+    assert!(row("sms_reminder")[column("recipients")].contains("LOX24"));
+    assert!(!row("booking")[column("recipients")].contains("LOX24"));
+    assert!(row("booking")[column("periods")].contains("Buchungen werden"));
+    assert!(row("access_log")[column("periods")].contains("Zugriffsprotokoll"));
+    assert!(row("requests")[column("periods")].contains("Anträge"));
+    assert!(!row("requests")[column("third_countries")].is_empty());
+
+    let o = run_with(
+        "sqlite://unused.db",
+        &shipped_policies(),
+        &["policy", "record", "--tenant", "atlantis"],
     );
     assert_exit(&o, 2);
 }

@@ -2,13 +2,17 @@
 
 use super::GlobalOpts;
 use super::render::{self, Format};
-use crate::domain::policy::{Policy, PolicyError};
+use crate::domain::notice::category_de;
+use crate::domain::policy::{Activity, Measure, Policy, PolicyError};
 use crate::ops::Refusal;
 use crate::ops::policies::PolicyLoadError;
 use anyhow::Result;
+use askama::Template;
 use clap::Subcommand;
 use serde::Serialize;
 use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use tabled::Tabled;
 
@@ -22,10 +26,20 @@ pub enum PolicyCmd {
         #[arg(long)]
         strict: bool,
     },
-    /// Show a tenant's record of processing (Art. 30 DSGVO)
+    /// Show a tenant's record of processing (Art. 30 DSGVO); --format json gives the policy
     Show {
         /// Tenant slug
         tenant: String,
+    },
+    /// The complete record of processing of a tenant (Art. 30(1)(a)–(g) DSGVO) and its
+    /// processors register (Art. 28): text, --format json or csv, and a printable page
+    Record {
+        /// Tenant slug
+        #[arg(long)]
+        tenant: String,
+        /// Also write the record as a printable HTML page (A4) to this new file
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
 }
 
@@ -46,15 +60,18 @@ struct ProblemRow {
     problem: String,
 }
 
-/// One row per processing activity, the shape of an Art. 30 register.
+/// One row per processing activity, the shape of an Art. 30 register: the recipients and
+/// deletion periods of that activity only.
 #[derive(Serialize, Tabled)]
 struct ActivityRow {
-    purpose: String,
+    activity: String,
     description: String,
     legal_basis: String,
-    citation: String,
+    data_subjects: String,
     categories: String,
     recipients: String,
+    third_countries: String,
+    periods: String,
 }
 
 pub fn run(cmd: PolicyCmd, global: &GlobalOpts) -> Result<ExitCode> {
@@ -65,6 +82,12 @@ pub fn run(cmd: PolicyCmd, global: &GlobalOpts) -> Result<ExitCode> {
             let set = loaded?;
             let policy = set.require(&tenant)?;
             show(policy, global.format)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCmd::Record { tenant, html } => {
+            let set = loaded?;
+            let policy = set.require(&tenant)?;
+            record(policy, global.format, html.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -151,26 +174,154 @@ fn show(policy: &Policy, format: Format) -> Result<()> {
     }
 }
 
-fn activities(policy: &Policy) -> Vec<ActivityRow> {
-    let recipients = |id: &str| {
-        policy
-            .recipients
-            .iter()
-            .filter(|r| r.serves(id))
-            .map(|r| r.name.as_str())
-            .collect::<Vec<_>>()
-            .join("; ")
+fn record(policy: &Policy, format: Format, html: Option<&std::path::Path>) -> Result<()> {
+    // The page's file first: a refusal then comes before any output.
+    let mut page_file = match html {
+        None => None,
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(|e| Refusal::InvalidInput(format!("--html {}: {e}", path.display())))?,
+        ),
     };
-    policy
-        .purposes
+    let rec = Record::of(policy);
+    match format {
+        Format::Json => render::json(&rec)?,
+        Format::Csv => render::csv(&activities(policy))?,
+        Format::Table => print!("{}", record_of_processing(policy)),
+    }
+    if let Some(file) = page_file.as_mut() {
+        file.write_all(RecordPage { r: &rec }.render()?.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The record of processing of one tenant (Art. 30(1)(a)–(g)) and its processors register.
+#[derive(Serialize)]
+struct Record<'a> {
+    /// (a)
+    controller: Controller<'a>,
+    /// (b)–(d), (f) per activity.
+    activities: Vec<RecordActivity>,
+    /// (c) over all activities.
+    data_subjects: Vec<&'static str>,
+    /// (e)
+    third_countries: String,
+    /// (g)
+    measures: &'a [Measure],
+    /// Art. 28
+    processors: Vec<ProcessorEntry>,
+}
+
+#[derive(Serialize)]
+struct Controller<'a> {
+    name: &'a str,
+    representative: Option<&'a str>,
+    address: &'a str,
+    email: &'a str,
+    phone: Option<&'a str>,
+    website: Option<&'a str>,
+    dpo: &'a str,
+    supervisory_authority: &'a str,
+}
+
+#[derive(Serialize)]
+struct RecordActivity {
+    #[serde(flatten)]
+    activity: Activity,
+    /// The categories in German.
+    categories_de: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ProcessorEntry {
+    name: String,
+    task: String,
+    purposes: Vec<String>,
+    contract_date: Option<String>,
+    sub_processors: Vec<String>,
+    location: Option<String>,
+    last_review: Option<String>,
+}
+
+impl<'a> Record<'a> {
+    fn of(p: &'a Policy) -> Self {
+        let t = &p.tenant;
+        Record {
+            controller: Controller {
+                name: &t.name,
+                representative: t.representative.as_deref(),
+                address: &t.address,
+                email: &t.email,
+                phone: t.phone.as_deref(),
+                website: t.website.as_deref(),
+                dpo: &t.dpo,
+                supervisory_authority: &t.supervisory_authority,
+            },
+            activities: p
+                .activities()
+                .into_iter()
+                .map(|a| RecordActivity {
+                    categories_de: categories_de(&a),
+                    activity: a,
+                })
+                .collect(),
+            data_subjects: p.data_subjects_de(),
+            third_countries: t.third_countries_de(),
+            measures: &p.measures,
+            processors: p
+                .processors()
+                .map(|r| ProcessorEntry {
+                    name: r.name.clone(),
+                    task: r.purpose.clone(),
+                    purposes: if r.purposes.is_empty() {
+                        p.purposes.iter().map(|x| x.id.clone()).collect()
+                    } else {
+                        r.purposes.clone()
+                    },
+                    contract_date: r.contract_date.map(|d| d.format("%d.%m.%Y").to_string()),
+                    sub_processors: r.sub_processors.clone(),
+                    location: r.location.clone(),
+                    last_review: r.last_review.map(|d| d.format("%d.%m.%Y").to_string()),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The categories of an activity in German; the audit trail holds pseudonyms only.
+fn categories_de(a: &Activity) -> Vec<String> {
+    if a.categories.is_empty() {
+        return vec!["Pseudonyme der betroffenen Personen, Art und Zeitpunkt der Vorgänge".into()];
+    }
+    a.categories
         .iter()
-        .map(|p| ActivityRow {
-            purpose: p.id.clone(),
-            description: p.description.clone(),
-            legal_basis: p.legal_basis.as_str().to_owned(),
-            citation: p.legal_basis_citation().to_owned(),
-            categories: p.categories.join("; "),
-            recipients: recipients(&p.id),
+        .map(|c| category_de(c).to_owned())
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "record.html")]
+struct RecordPage<'a, 'b> {
+    r: &'b Record<'a>,
+}
+
+fn activities(policy: &Policy) -> Vec<ActivityRow> {
+    let third = policy.tenant.third_countries_de();
+    policy
+        .activities()
+        .into_iter()
+        .map(|a| ActivityRow {
+            categories: categories_de(&a).join("; "),
+            activity: a.id,
+            description: a.description,
+            legal_basis: a.legal_basis,
+            data_subjects: a.data_subjects.join("; "),
+            recipients: a.recipients.join("; "),
+            third_countries: third.clone(),
+            periods: a.periods.join(" "),
         })
         .collect()
 }
@@ -184,7 +335,10 @@ fn record_of_processing(p: &Policy) -> String {
         "Verzeichnis von Verarbeitungstätigkeiten (Art. 30 Abs. 1 DSGVO)"
     );
     let _ = writeln!(s, "Verarbeitung: Online-Terminvergabe ({})\n", p.file);
-    let _ = writeln!(s, "Verantwortlicher (Art. 30 Abs. 1 lit. a)");
+    let _ = writeln!(
+        s,
+        "Verantwortlicher, Vertreter, Datenschutzbeauftragte/r (Art. 30 Abs. 1 lit. a)"
+    );
     let _ = writeln!(s, "  {}", t.name);
     if let Some(r) = &t.representative {
         let _ = writeln!(s, "  vertreten durch {r}");
@@ -197,43 +351,50 @@ fn record_of_processing(p: &Policy) -> String {
     if let Some(web) = &t.website {
         let _ = writeln!(s, "  Internet: {web}");
     }
-    let _ = writeln!(s, "Datenschutzbeauftragte/r: {}", t.dpo);
-    let _ = writeln!(s, "Aufsichtsbehörde: {}", t.supervisory_authority);
+    let _ = writeln!(s, "  Datenschutzbeauftragte/r: {}", t.dpo);
+    let _ = writeln!(s, "  Aufsichtsbehörde: {}", t.supervisory_authority);
     let _ = writeln!(
         s,
-        "Widerruf von Einwilligungen per E-Mail an: {}",
+        "  Widerruf von Einwilligungen per E-Mail an: {}",
         t.withdrawal_addresses.join(", ")
     );
     let _ = writeln!(
         s,
-        "Feiertagsregion für Fristen: {}; Zeitzone: {}\n",
+        "  Feiertagsregion für Fristen: {}; Zeitzone: {}\n",
         t.region, t.timezone
     );
 
     let _ = writeln!(
         s,
-        "Zwecke, Rechtsgrundlagen und Datenkategorien (lit. b, c)"
+        "Verarbeitungstätigkeiten: Zwecke (lit. b), Betroffene und Datenkategorien (lit. c), \
+         Empfänger (lit. d), Löschfristen (lit. f)"
     );
-    for purpose in &p.purposes {
-        let _ = writeln!(s, "  [{}] {}", purpose.id, purpose.description);
-        let _ = writeln!(
-            s,
-            "    Rechtsgrundlage: {} ({})",
-            purpose.legal_basis.describe_de(),
-            purpose.legal_basis_citation()
-        );
-        let _ = writeln!(s, "    Datenkategorien: {}", purpose.categories.join(", "));
-        if let Some(c) = &purpose.consent {
+    for a in p.activities() {
+        let _ = writeln!(s, "  [{}] {}", a.id, a.description);
+        let _ = writeln!(s, "    Rechtsgrundlage: {}", a.legal_basis);
+        let _ = writeln!(s, "    Betroffene: {}", a.data_subjects.join(", "));
+        let _ = writeln!(s, "    Datenkategorien: {}", categories_de(&a).join(", "));
+        if let Some(c) = p.purpose(&a.id).and_then(|p| p.consent.as_ref()) {
             let _ = writeln!(
                 s,
                 "    Einwilligungstext (Version {}): {}",
                 c.version, c.text
             );
         }
+        let recipients = if a.recipients.is_empty() {
+            "keine".to_owned()
+        } else {
+            a.recipients.join("; ")
+        };
+        let _ = writeln!(s, "    Empfänger: {recipients}");
+        for period in &a.periods {
+            let _ = writeln!(s, "    Löschfrist: {period}");
+        }
     }
     let _ = writeln!(
         s,
-        "  Betroffene: Bürgerinnen und Bürger, die online einen Termin buchen\n"
+        "  Kategorien betroffener Personen insgesamt: {}\n",
+        p.data_subjects_de().join(", ")
     );
 
     let _ = writeln!(s, "Empfänger (lit. d)");
@@ -248,12 +409,56 @@ fn record_of_processing(p: &Policy) -> String {
     }
     s.push('\n');
 
+    let _ = writeln!(s, "Drittländer (lit. e)");
+    let _ = writeln!(s, "  {}\n", t.third_countries_de());
+
     let _ = writeln!(s, "Löschfristen (lit. f)");
     for rule in &p.retention {
         let _ = writeln!(s, "  - {}", rule.describe_de());
         if let Some(note) = &rule.note {
             let _ = writeln!(s, "    Begründung: {note}");
         }
+    }
+    s.push('\n');
+
+    let _ = writeln!(
+        s,
+        "Technische und organisatorische Maßnahmen (lit. g, Art. 32 DSGVO)"
+    );
+    for m in &p.measures {
+        let _ = writeln!(s, "  - {}: {}", m.title, m.description);
+    }
+    s.push('\n');
+
+    let _ = writeln!(s, "Verzeichnis der Auftragsverarbeiter (Art. 28 DSGVO)");
+    let mut any = false;
+    for r in p.processors() {
+        any = true;
+        let date = |d: Option<chrono::NaiveDate>| {
+            d.map_or("nicht erfasst".to_owned(), |d| {
+                d.format("%d.%m.%Y").to_string()
+            })
+        };
+        let _ = writeln!(s, "  - {}: {}", r.name, r.purpose);
+        let _ = writeln!(s, "    Vertrag vom: {}", date(r.contract_date));
+        let _ = writeln!(
+            s,
+            "    Unterauftragsverarbeiter: {}",
+            if r.sub_processors.is_empty() {
+                "keine erfasst".to_owned()
+            } else {
+                r.sub_processors.join("; ")
+            }
+        );
+        let _ = writeln!(
+            s,
+            "    Ort der Verarbeitung: {}",
+            r.location.as_deref().unwrap_or("nicht erfasst")
+        );
+        let _ = writeln!(s, "    Letzte Überprüfung: {}", date(r.last_review));
+    }
+    if !any {
+        let _ = writeln!(s, "  keine");
     }
     s
 }

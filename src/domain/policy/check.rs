@@ -45,7 +45,19 @@ const PURPOSE_FIELDS: &[&str] = &[
     "categories",
     "consent",
 ];
-const RECIPIENT_FIELDS: &[&str] = &["*", "name", "role", "purpose", "purposes", "receives"];
+const RECIPIENT_FIELDS: &[&str] = &[
+    "*",
+    "name",
+    "role",
+    "purpose",
+    "purposes",
+    "receives",
+    "contract_date",
+    "sub_processors",
+    "location",
+    "last_review",
+];
+const MEASURE_FIELDS: &[&str] = &["*", "title", "description"];
 const IDENTITY_FIELDS: &[&str] = &["trusted_authserv_ids", "confirmation_valid_for"];
 const RETENTION_FIELDS: &[&str] = &["*", "after", "since", "action"];
 
@@ -60,6 +72,16 @@ pub(super) struct RawPolicy {
     #[serde(default)]
     retention: Vec<Spanned<RawRetention>>,
     identity: Option<Spanned<RawIdentity>>,
+    #[serde(default)]
+    measure: Vec<Spanned<RawMeasure>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMeasure {
+    title: Text,
+    description: Text,
+    confirm: Confirm,
 }
 
 #[derive(Deserialize)]
@@ -124,6 +146,10 @@ struct RawRecipient {
     purposes: Option<Spanned<Vec<Spanned<String>>>>,
     confirm: Confirm,
     receives: Option<Spanned<Vec<Spanned<String>>>>,
+    contract_date: Text,
+    sub_processors: Option<Spanned<Vec<Spanned<String>>>>,
+    location: Text,
+    last_review: Text,
 }
 
 #[derive(Deserialize)]
@@ -253,6 +279,17 @@ impl Checker<'_> {
             }
         }
 
+        let mut measures = Vec::new();
+        for m in &raw.measure {
+            if let Some(measure) = self.measure(m) {
+                measures.push(measure);
+            }
+        }
+        let measures_complete = measures.len() == raw.measure.len();
+        if raw.measure.is_empty() {
+            measures = default_measures();
+        }
+
         let identity = self.identity(raw.identity.as_ref());
         let (tenant, mut lines) = tenant?;
         let identity = identity?;
@@ -260,13 +297,15 @@ impl Checker<'_> {
         lines.recipients = raw.recipient.iter().map(|r| self.line(r)).collect();
         let complete = purposes.len() == raw.purpose.len()
             && recipients.len() == raw.recipient.len()
-            && retention.len() == raw.retention.len();
+            && retention.len() == raw.retention.len()
+            && measures_complete;
         complete.then(|| Policy {
             file: self.file.to_string(),
             tenant,
             purposes,
             recipients,
             retention,
+            measures,
             unconfirmed: std::mem::take(&mut self.unconfirmed),
             identity,
             lines,
@@ -814,15 +853,108 @@ impl Checker<'_> {
             let label = format!("recipient[{}]", n.split(',').next().unwrap_or(n).trim());
             self.confirm(&r.confirm, RECIPIENT_FIELDS, "recipient", &label);
         }
+        let register = self.processor_register(r, role);
         if !purposes_ok {
             return None;
         }
+        let (contract_date, sub_processors, location, last_review) = register?;
         Some(Recipient {
             name: name?,
             role: role?,
             purpose: purpose?,
             purposes,
             receives: receives?,
+            contract_date,
+            sub_processors,
+            location,
+            last_review,
+        })
+    }
+
+    /// The optional processors-register fields (Art. 28): only on a processor.
+    #[allow(clippy::type_complexity)]
+    fn processor_register(
+        &mut self,
+        r: &RawRecipient,
+        role: Option<RecipientRole>,
+    ) -> Option<(
+        Option<chrono::NaiveDate>,
+        Vec<String>,
+        Option<String>,
+        Option<chrono::NaiveDate>,
+    )> {
+        let mut ok = true;
+        if role.is_some_and(|role| role != RecipientRole::Processor) {
+            let set = [
+                ("contract_date", r.contract_date.as_ref().map(|s| s.span())),
+                (
+                    "sub_processors",
+                    r.sub_processors.as_ref().map(|s| s.span()),
+                ),
+                ("location", r.location.as_ref().map(|s| s.span())),
+                ("last_review", r.last_review.as_ref().map(|s| s.span())),
+            ];
+            for (field, span) in set {
+                if let Some(span) = span {
+                    ok = false;
+                    let line = line_of(self.source, span.start);
+                    self.error(
+                        line,
+                        &format!("recipient.{field}"),
+                        "only a recipient with role \"processor\" has a processors-register entry",
+                    );
+                }
+            }
+        }
+        let contract_date = self.date(&r.contract_date, "recipient.contract_date", &mut ok);
+        let last_review = self.date(&r.last_review, "recipient.last_review", &mut ok);
+        let location = self.optional(&r.location, "recipient.location");
+        if r.location.is_some() && location.is_none() {
+            ok = false;
+        }
+        let mut sub_processors = Vec::new();
+        for entry in r.sub_processors.iter().flat_map(|l| l.get_ref()) {
+            match self.non_blank(entry, "recipient.sub_processors") {
+                Some(name) => sub_processors.push(name.trim().to_owned()),
+                None => ok = false,
+            }
+        }
+        ok.then_some((contract_date, sub_processors, location, last_review))
+    }
+
+    /// An optional `YYYY-MM-DD` date.
+    fn date(&mut self, value: &Text, field: &str, ok: &mut bool) -> Option<chrono::NaiveDate> {
+        let spanned = value.as_ref()?;
+        let text = spanned.get_ref().trim();
+        match chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(date) if text.len() == 10 => Some(date),
+            _ => {
+                *ok = false;
+                let line = self.line(spanned);
+                self.error(
+                    line,
+                    field,
+                    format!("\"{text}\" is not a date; use YYYY-MM-DD, e.g. 2025-03-31"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A `[[measure]]` of Art. 32: a title and a description, both required.
+    fn measure(&mut self, raw: &Spanned<RawMeasure>) -> Option<Measure> {
+        let header = self.line(raw);
+        let m = raw.get_ref();
+        let title = self.required(&m.title, header, "measure.title");
+        let description = self.required(&m.description, header, "measure.description");
+        if let Some(t) = &title {
+            let label = format!("measure[{}]", t.trim());
+            self.confirm(&m.confirm, MEASURE_FIELDS, "measure", &label);
+        }
+        Some(Measure {
+            title: title?.trim().to_owned(),
+            description: description?.trim().to_owned(),
+            default: false,
         })
     }
 

@@ -73,6 +73,9 @@ pub struct Policy {
     pub purposes: Vec<Purpose>,
     pub recipients: Vec<Recipient>,
     pub retention: Vec<RetentionRule>,
+    /// The technical and organisational measures (Art. 32, 30(1)(g)): the file's
+    /// `[[measure]]` blocks, or [`default_measures`] when it lists none.
+    pub measures: Vec<Measure>,
     /// Values the file marks with `confirm = [...]`: assumptions the office has not yet
     /// confirmed. `policy check` warns about them; `--strict` fails on them.
     pub unconfirmed: Vec<Unconfirmed>,
@@ -101,7 +104,12 @@ impl Policy {
 
     /// What a legal review would flag but the program can run with: see `review.rs`.
     pub fn warnings(&self) -> Vec<PolicyError> {
-        super::review::warnings(self)
+        self.warnings_on(chrono::Utc::now().date_naive())
+    }
+
+    /// The warnings as of `today` (the processors-register review is due after 12 months).
+    pub fn warnings_on(&self, today: chrono::NaiveDate) -> Vec<PolicyError> {
+        super::review::warnings(self, today)
     }
 }
 
@@ -304,7 +312,123 @@ pub struct Recipient {
     /// What the service hands to this recipient; each handover is recorded as a
     /// disclosure of the person's data to it (Art. 15(1)(c), Art. 19).
     pub receives: Vec<Handover>,
+    /// Processors register (Art. 28, role processor only): when the contract was signed.
+    pub contract_date: Option<chrono::NaiveDate>,
+    /// The processor's own sub-processors (Art. 28(2), (4)).
+    pub sub_processors: Vec<String>,
+    /// Where it processes the data, e.g. "Rechenzentrum in Frankfurt am Main".
+    pub location: Option<String>,
+    /// When the office last reviewed the processor (Art. 28(3)(h)).
+    pub last_review: Option<chrono::NaiveDate>,
 }
+
+/// One technical or organisational measure of Art. 32 DSGVO, in German.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Measure {
+    pub title: String,
+    pub description: String,
+    /// True for the measures datenwart itself takes, used when a policy lists none.
+    pub default: bool,
+}
+
+/// What datenwart itself does (Art. 32): the record lists these when a policy has no
+/// `[[measure]]` of its own.
+pub fn default_measures() -> Vec<Measure> {
+    const DEFAULTS: &[(&str, &str)] = &[
+        (
+            "Zugriffsschutz der Dateien",
+            "Die Datenbankdatei, das Löschprotokoll und alle Ausgaben mit personenbezogenen Daten \
+             (Auskünfte, Exporte) werden nur für das Dienstkonto lesbar angelegt (Dateirechte 0600).",
+        ),
+        (
+            "Sicheres Löschen",
+            "SQLite läuft mit secure_delete: gelöschte Inhalte werden in der Datei überschrieben \
+             und bleiben nicht in freien Seiten zurück.",
+        ),
+        (
+            "Transportverschlüsselung",
+            "Verbindungen zur PostgreSQL-Datenbank und zum Mailserver (SMTP) werden mit TLS \
+             verschlüsselt.",
+        ),
+        (
+            "Prüfprotokoll mit Hash-Kette",
+            "Jede Änderung an personenbezogenen Daten wird in derselben Transaktion im \
+             Prüfprotokoll vermerkt; jeder Eintrag enthält den Hash des vorigen, sodass \
+             nachträgliche Änderungen erkannt werden.",
+        ),
+        (
+            "Pseudonymisierte Verweise",
+            "Prüfprotokoll, Protokolle und Übersichten nennen Personen nur über Pseudonyme, nie \
+             mit Name, E-Mail-Adresse, Telefonnummer oder IP-Adresse.",
+        ),
+        (
+            "Löschprotokoll",
+            "Löschungen nach Art. 17 DSGVO werden in einer eigenen Datei festgehalten, damit sie \
+             nach einer Wiederherstellung aus einer Sicherung erneut ausgeführt werden.",
+        ),
+        (
+            "Begrenzte Speicherung des Zugriffsprotokolls",
+            "Einträge im Zugriffsprotokoll werden nach der in den Löschfristen genannten Frist \
+             automatisch anonymisiert oder gelöscht.",
+        ),
+    ];
+    DEFAULTS
+        .iter()
+        .map(|(title, description)| Measure {
+            title: (*title).to_owned(),
+            description: (*description).to_owned(),
+            default: true,
+        })
+        .collect()
+}
+
+/// One processing activity of the record (Art. 30(1)(b)–(f)): a purpose of the policy, or
+/// one of the registers datenwart keeps on its own (requests, mailbox, audit trail).
+#[derive(Debug, Clone, Serialize)]
+pub struct Activity {
+    pub id: String,
+    pub description: String,
+    pub legal_basis: String,
+    pub data_subjects: Vec<&'static str>,
+    /// Category ids; the German names are `notice::category_de`.
+    pub categories: Vec<String>,
+    /// Names of the recipients of this activity only.
+    pub recipients: Vec<String>,
+    /// The retention sentences (`RetentionRule::describe_de`) of the data it stores.
+    pub periods: Vec<String>,
+}
+
+/// Data subjects in German (Art. 30(1)(c)).
+pub const SUBJECTS_BOOKING: &str = "Buchende";
+pub const SUBJECTS_VISITORS: &str = "Besucherinnen und Besucher der Webseite";
+pub const SUBJECTS_MAIL: &str = "Absender von E-Mails an das Postfach";
+pub const SUBJECTS_REQUESTS: &str = "Personen mit Anträgen";
+
+/// Categories that identify a person who booked (rather than a visitor of the site).
+const BOOKING_CATEGORIES: &[&str] = &[
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address",
+    "birth_date",
+    "booking_code",
+];
+/// Categories of a web server's access log.
+const VISITOR_CATEGORIES: &[&str] = &[
+    "ip_address",
+    "request_time",
+    "utc_offset",
+    "requested_path",
+    "http_status",
+    "bytes_transferred",
+    "referrer",
+    "browser",
+    "operating_system",
+    "language",
+    "browser_version",
+];
 
 impl Recipient {
     /// Whether this recipient receives the data of purpose `id`.
@@ -606,5 +730,132 @@ impl Policy {
 
     pub fn retention_for(&self, data: RetainedData) -> Option<&RetentionRule> {
         self.retention.iter().find(|r| r.data == data)
+    }
+
+    /// Whose data a purpose concerns: people who booked when it holds a booking's
+    /// identifying data, else visitors of the site when it holds access-log data.
+    pub fn subjects_of(purpose: &Purpose) -> Vec<&'static str> {
+        let has = |set: &[&str]| purpose.categories.iter().any(|c| set.contains(&c.as_str()));
+        let mut out = Vec::new();
+        if has(BOOKING_CATEGORIES) || !has(VISITOR_CATEGORIES) {
+            out.push(SUBJECTS_BOOKING);
+        } else {
+            out.push(SUBJECTS_VISITORS);
+        }
+        out
+    }
+
+    /// Every category of data subjects of this tenant (Art. 30(1)(c)), derived from the
+    /// purposes and the registers every tenant has.
+    pub fn data_subjects_de(&self) -> Vec<&'static str> {
+        let mut out: Vec<&'static str> = Vec::new();
+        for activity in self.activities() {
+            for s in activity.data_subjects {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+        }
+        out
+    }
+
+    /// The processing activities of the record (Art. 30(1)(b)): each purpose, then the
+    /// request register, the mailbox intake and the audit trail.
+    pub fn activities(&self) -> Vec<Activity> {
+        let period = |data: &[RetainedData]| -> Vec<String> {
+            data.iter()
+                .filter_map(|d| self.retention_for(*d))
+                .map(RetentionRule::describe_de)
+                .collect()
+        };
+        let names = |pred: &dyn Fn(&Recipient) -> bool| -> Vec<String> {
+            self.recipients
+                .iter()
+                .filter(|r| pred(r))
+                .map(|r| r.name.clone())
+                .collect()
+        };
+        let mut out: Vec<Activity> = self
+            .purposes
+            .iter()
+            .map(|p| {
+                let subjects = Self::subjects_of(p);
+                let mut data = Vec::new();
+                if subjects.contains(&SUBJECTS_VISITORS) {
+                    data.push(RetainedData::AccessLog);
+                } else {
+                    data.extend([RetainedData::Bookings, RetainedData::Notifications]);
+                }
+                if p.consent.is_some() {
+                    data.extend([RetainedData::Consents, RetainedData::ConsentProofs]);
+                }
+                Activity {
+                    id: p.id.clone(),
+                    description: p.description.clone(),
+                    legal_basis: format!(
+                        "{} ({})",
+                        p.legal_basis.describe_de(),
+                        p.legal_basis_citation()
+                    ),
+                    data_subjects: subjects,
+                    categories: p.categories.clone(),
+                    recipients: names(&|r| r.serves(&p.id)),
+                    periods: period(&data),
+                }
+            })
+            .collect();
+        // The registers live in the service the booking's processors run and host.
+        let operators = names(&|r| r.role == RecipientRole::Processor && r.serves(BOOKING_PURPOSE));
+        let obligation =
+            |norms: &str| format!("{} ({norms})", LegalBasis::LegalObligation.describe_de());
+        out.push(Activity {
+            id: "requests".into(),
+            description: "Register der Anträge betroffener Personen (Auskunft, Berichtigung, \
+                          Löschung, Einschränkung, Widerspruch, Widerruf) und ihre Bearbeitung"
+                .into(),
+            legal_basis: obligation("Art. 6 Abs. 1 lit. c i. V. m. Art. 12 bis 22 DSGVO"),
+            data_subjects: vec![SUBJECTS_REQUESTS],
+            categories: vec!["name".into(), "email".into(), "message".into()],
+            recipients: operators.clone(),
+            periods: period(&[RetainedData::Requests]),
+        });
+        if !self.tenant.withdrawal_addresses.is_empty() {
+            out.push(Activity {
+                id: "mailbox".into(),
+                description: format!(
+                    "Eingang von E-Mails an {} (Widerruf von Einwilligungen, Anträge)",
+                    self.tenant.withdrawal_addresses.join(", ")
+                ),
+                legal_basis: obligation(
+                    "Art. 6 Abs. 1 lit. c i. V. m. Art. 7 Abs. 3, Art. 12 DSGVO",
+                ),
+                data_subjects: vec![SUBJECTS_MAIL],
+                categories: vec!["email".into(), "message".into()],
+                recipients: names(&|r| {
+                    r.receives.contains(&Handover::Email)
+                        || (r.role == RecipientRole::Processor && r.serves(BOOKING_PURPOSE))
+                }),
+                periods: period(&[RetainedData::Inbox]),
+            });
+        }
+        out.push(Activity {
+            id: "audit".into(),
+            description: "Prüfprotokoll (Nachweis der Verarbeitung, Art. 5 Abs. 2 DSGVO) und \
+                          Löschprotokoll"
+                .into(),
+            legal_basis: obligation("Art. 6 Abs. 1 lit. c i. V. m. Art. 5 Abs. 2, Art. 24 DSGVO"),
+            data_subjects: vec![SUBJECTS_BOOKING, SUBJECTS_REQUESTS],
+            categories: vec![],
+            recipients: operators,
+            periods: period(&[RetainedData::AuditSubjects, RetainedData::ErasureLedger]),
+        });
+        out
+    }
+
+    /// The processors register (Art. 28): the recipients of role processor.
+    pub fn processors(&self) -> impl Iterator<Item = &Recipient> {
+        self.recipients
+            .iter()
+            .filter(|r| r.role == RecipientRole::Processor)
     }
 }

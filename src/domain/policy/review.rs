@@ -22,7 +22,7 @@ const WRONG_CITATIONS: &[(&str, &str)] = &[
     ),
 ];
 
-pub(super) fn warnings(policy: &Policy) -> Vec<PolicyError> {
+pub(super) fn warnings(policy: &Policy, today: chrono::NaiveDate) -> Vec<PolicyError> {
     let mut out = Vec::new();
     let mut warn = |line: usize, field: &str, problem: String| {
         out.push(PolicyError {
@@ -102,6 +102,39 @@ pub(super) fn warnings(policy: &Policy) -> Vec<PolicyError> {
                  whose data it receives"
                     .into(),
             );
+        }
+        if recipient.role == RecipientRole::Processor {
+            let line = policy.lines.recipients.get(i).copied().unwrap_or(1);
+            if recipient.contract_date.is_none() {
+                warn(
+                    line,
+                    &format!("recipient[{}].contract_date", recipient.short_name()),
+                    "missing: the processors register (Art. 28 DSGVO) needs the date of the \
+                     processing contract"
+                        .into(),
+                );
+            }
+            let due = today
+                .checked_sub_months(chrono::Months::new(12))
+                .unwrap_or(today);
+            match recipient.last_review {
+                None => warn(
+                    line,
+                    &format!("recipient[{}].last_review", recipient.short_name()),
+                    "missing: no review of the processor recorded; review it at least every \
+                     12 months (Art. 28(3)(h) DSGVO)"
+                        .into(),
+                ),
+                Some(date) if date < due => warn(
+                    line,
+                    &format!("recipient[{}].last_review", recipient.short_name()),
+                    format!(
+                        "last review {date} is more than 12 months ago; review the processor \
+                         (Art. 28(3)(h) DSGVO)"
+                    ),
+                ),
+                Some(_) => {}
+            }
         }
     }
 

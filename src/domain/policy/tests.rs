@@ -810,13 +810,14 @@ fn the_shipped_westendorf_policy_names_assumption_day() {
     );
 }
 
-/// The warnings of `source`, but for the missing retention rules (MINIMAL has only one).
+/// The warnings of `source`, but for the missing retention rules (MINIMAL has only one) and
+/// the processors register (MINIMAL's processor has none; see `processors_register_*`).
 fn warnings_of(source: &str) -> Vec<String> {
     parse_policy("policies/x.toml", source)
         .expect("valid policy")
         .warnings()
         .iter()
-        .filter(|w| !w.problem.starts_with("no rule for"))
+        .filter(|w| !w.problem.starts_with("no rule for") && !is_register_warning(w))
         .map(|w| format!("{}: {}: {}", w.line, w.field, w.problem))
         .collect()
 }
@@ -1023,12 +1024,17 @@ fn the_shipped_policies_have_no_review_findings_besides_their_confirm_lists() {
         ("policies/westendorf.toml", WESTENDORF),
     ] {
         let policy = shipped(file, source);
-        let findings: Vec<_> = policy
-            .warnings()
-            .into_iter()
-            .filter(|w| !w.problem.starts_with("not yet confirmed"))
+        let warnings = policy.warnings();
+        let findings: Vec<_> = warnings
+            .iter()
+            .filter(|w| !w.problem.starts_with("not yet confirmed") && !is_register_warning(w))
             .collect();
         assert!(findings.is_empty(), "{file}: {findings:#?}");
+        // The seeds give no contract dates or reviews: every processor is flagged for both.
+        let processors = policy.processors().count();
+        assert!(processors > 0, "{file}");
+        let register = warnings.iter().filter(|w| is_register_warning(w)).count();
+        assert_eq!(register, 2 * processors, "{file}: {warnings:#?}");
     }
 }
 
@@ -1196,5 +1202,172 @@ fn the_shipped_policies_trust_the_operators_receiving_server() {
             vec!["mx01.kommunal-it.example"],
             "{file}"
         );
+    }
+}
+
+fn is_register_warning(w: &PolicyError) -> bool {
+    w.field.ends_with(".contract_date") || w.field.ends_with(".last_review")
+}
+
+fn day(s: &str) -> chrono::NaiveDate {
+    s.parse().unwrap()
+}
+
+const REGISTER: &str = "purpose = \"Betrieb der Software\"\npurposes = [\"booking\"]\n\
+    contract_date = \"2024-05-02\"\nsub_processors = [\"Hetzner Online GmbH\", \"IONOS SE\"]\n\
+    location = \"Rechenzentrum in Nürnberg\"\nlast_review = \"2025-11-30\"\n";
+
+#[test]
+fn processors_register_fields_are_read_and_a_current_entry_has_no_warning() {
+    let source = replace(PURPOSES_OF_BENTJEN, REGISTER);
+    let policy = parse_policy("policies/x.toml", &source).unwrap();
+    let r = &policy.recipients[0];
+    assert_eq!(r.contract_date, Some(day("2024-05-02")));
+    assert_eq!(r.sub_processors, ["Hetzner Online GmbH", "IONOS SE"]);
+    assert_eq!(r.location.as_deref(), Some("Rechenzentrum in Nürnberg"));
+    assert_eq!(r.last_review, Some(day("2025-11-30")));
+    let register: Vec<_> = policy
+        .warnings_on(day("2026-11-30"))
+        .into_iter()
+        .filter(is_register_warning)
+        .collect();
+    assert!(register.is_empty(), "{register:#?}");
+}
+
+#[test]
+fn processors_register_warns_without_contract_date_and_after_twelve_months_without_review() {
+    let missing = parse_policy("policies/x.toml", &clean(MINIMAL)).unwrap();
+    let fields: Vec<String> = missing
+        .warnings_on(day("2026-12-01"))
+        .into_iter()
+        .filter(is_register_warning)
+        .map(|w| format!("{}: {}", w.line, w.field))
+        .collect();
+    let line = line_number(MINIMAL, "[[recipient]]");
+    assert_eq!(
+        fields,
+        [
+            format!("{line}: recipient[Bentjen Software GmbH].contract_date"),
+            format!("{line}: recipient[Bentjen Software GmbH].last_review"),
+        ]
+    );
+    let old = parse_policy("policies/x.toml", &replace(PURPOSES_OF_BENTJEN, REGISTER)).unwrap();
+    let stale: Vec<String> = old
+        .warnings_on(day("2026-12-01"))
+        .into_iter()
+        .filter(is_register_warning)
+        .map(|w| w.problem)
+        .collect();
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    assert!(
+        stale[0].contains("last review 2025-11-30 is more than 12 months ago"),
+        "{stale:?}"
+    );
+}
+
+#[test]
+fn processors_register_fields_are_validated_with_their_line() {
+    let source = replace(
+        PURPOSES_OF_BENTJEN,
+        "purpose = \"Betrieb der Software\"\ncontract_date = \"2024-13-01\"\n",
+    );
+    let e = single_error(&source);
+    let line = line_number(&source, "contract_date");
+    assert_eq!(
+        e,
+        format!(
+            "{line}: recipient.contract_date: \"2024-13-01\" is not a date; use YYYY-MM-DD, e.g. 2025-03-31"
+        )
+    );
+    let internal = replace(
+        "role = \"processor\"",
+        "role = \"internal\"\nlocation = \"Rathaus\"",
+    );
+    let e = single_error(&internal);
+    assert!(
+        e.contains("recipient.location: only a recipient with role \"processor\""),
+        "{e}"
+    );
+    let unknown = replace(
+        PURPOSES_OF_BENTJEN,
+        "purpose = \"x\"\ncontract = \"2024-01-01\"\n",
+    );
+    assert!(single_error(&unknown).contains("unknown field `contract`"));
+}
+
+#[test]
+fn measures_default_to_what_datenwart_does_and_a_policy_can_list_its_own() {
+    let policy = parse_policy("policies/x.toml", MINIMAL).unwrap();
+    assert_eq!(policy.measures, default_measures());
+    let text: String = policy
+        .measures
+        .iter()
+        .map(|m| m.description.clone())
+        .collect();
+    for fact in [
+        "0600",
+        "secure_delete",
+        "TLS",
+        "Hash",
+        "Pseudonym",
+        "Löschprotokoll",
+        "Zugriffsprotokoll",
+    ] {
+        assert!(text.contains(fact), "{fact}");
+    }
+    let own = with(
+        "[[measure]]\ntitle = \"Zutrittskontrolle\"\ndescription = \"Serverraum verschlossen\"\nconfirm = [\"description\"]\n",
+    );
+    let policy = parse_policy("policies/x.toml", &own).unwrap();
+    assert_eq!(policy.measures.len(), 1);
+    assert_eq!(policy.measures[0].title, "Zutrittskontrolle");
+    assert!(!policy.measures[0].default);
+    assert!(!policy.confirmed("measure[Zutrittskontrolle].description"));
+    let missing = with("[[measure]]\ntitle = \"Zutrittskontrolle\"\n");
+    let e = single_error(&missing);
+    let line = line_number(&missing, "[[measure]]");
+    assert_eq!(
+        e,
+        format!("{line}: measure.description: required field is missing")
+    );
+    let unknown = with("[[measure]]\ntitle = \"a\"\ndescription = \"b\"\nkind = \"c\"\n");
+    assert!(single_error(&unknown).contains("unknown field `kind`"));
+}
+
+#[test]
+fn the_record_derives_data_subjects_and_lists_the_registers_as_activities() {
+    for (file, source) in [
+        ("policies/recklinghausen.toml", RECKLINGHAUSEN),
+        ("policies/oer-erkenschwick.toml", OER_ERKENSCHWICK),
+        ("policies/westendorf.toml", WESTENDORF),
+    ] {
+        let policy = shipped(file, source);
+        assert_eq!(
+            policy.data_subjects_de(),
+            [
+                SUBJECTS_BOOKING,
+                SUBJECTS_VISITORS,
+                SUBJECTS_REQUESTS,
+                SUBJECTS_MAIL
+            ],
+            "{file}"
+        );
+        let activities = policy.activities();
+        let ids: Vec<&str> = activities.iter().map(|a| a.id.as_str()).collect();
+        for id in ["booking", "access_log", "requests", "mailbox", "audit"] {
+            assert!(ids.contains(&id), "{file}: {ids:?}");
+        }
+        for a in &activities {
+            assert!(!a.periods.is_empty(), "{file}: {} has no period", a.id);
+            if let Some(p) = policy.purpose(&a.id) {
+                let expected: Vec<&str> = policy
+                    .recipients
+                    .iter()
+                    .filter(|r| r.serves(&p.id))
+                    .map(|r| r.name.as_str())
+                    .collect();
+                assert_eq!(a.recipients, expected, "{file}: {}", a.id);
+            }
+        }
     }
 }
