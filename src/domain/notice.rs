@@ -114,16 +114,12 @@ impl Notice {
             .collect();
         let mut storage: Vec<String> = policy.retention.iter().map(|r| r.describe_de()).collect();
         let asks_consent = purposes.iter().any(|p| p.consent_based);
-        for data in RetainedData::ALL {
-            let stored = !matches!(data, RetainedData::Consents | RetainedData::ConsentProofs)
-                || asks_consent;
-            if stored && policy.retention_for(*data).is_none() {
-                storage.push(format!(
-                    "Für {} ist keine feste Frist bestimmt; sie werden gelöscht, sobald sie für \
-                     den Zweck nicht mehr erforderlich sind.",
-                    data.describe_de()
-                ));
-            }
+        for data in policy.kinds_without_rule() {
+            storage.push(format!(
+                "Für {} ist keine feste Frist bestimmt; sie werden gelöscht, sobald sie für \
+                 den Zweck nicht mehr erforderlich sind.",
+                data.describe_de()
+            ));
         }
         let withdrawal = purposes.iter().any(|p| p.consent_based).then(|| {
             format!(

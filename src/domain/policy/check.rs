@@ -850,7 +850,7 @@ impl Checker<'_> {
             }
         }
         if let Some(n) = &name {
-            let label = format!("recipient[{}]", n.split(',').next().unwrap_or(n).trim());
+            let label = format!("recipient[{}]", short_name(n));
             self.confirm(&r.confirm, RECIPIENT_FIELDS, "recipient", &label);
         }
         let register = self.processor_register(r, role);

@@ -102,6 +102,21 @@ impl Policy {
         !self.unconfirmed.iter().any(|u| u.field == field)
     }
 
+    /// The kinds of data this tenant stores for which the policy has no retention rule:
+    /// the notice can name no period for them and nothing deletes them. Consents (and their
+    /// proofs) are stored only where some purpose asks for consent.
+    pub fn kinds_without_rule(&self) -> Vec<RetainedData> {
+        let asks_consent = self.purposes.iter().any(|p| p.consent.is_some());
+        RetainedData::ALL
+            .iter()
+            .copied()
+            .filter(|d| {
+                !matches!(d, RetainedData::Consents | RetainedData::ConsentProofs) || asks_consent
+            })
+            .filter(|d| self.retention_for(*d).is_none())
+            .collect()
+    }
+
     /// What a legal review would flag but the program can run with: see `review.rs`.
     pub fn warnings(&self) -> Vec<PolicyError> {
         self.warnings_on(chrono::Utc::now().date_naive())
@@ -438,8 +453,13 @@ impl Recipient {
 
     /// The name without its address: "LOX24 GmbH" of "LOX24 GmbH, Seestraße 109, …".
     pub fn short_name(&self) -> &str {
-        self.name.split(',').next().unwrap_or(&self.name).trim()
+        short_name(&self.name)
     }
+}
+
+/// A recipient's name without its address: "LOX24 GmbH" of "LOX24 GmbH, Seestraße 109, …".
+pub fn short_name(name: &str) -> &str {
+    name.split(',').next().unwrap_or(name).trim()
 }
 
 /// What the service hands to a recipient (`recipient.receives` in the policy).

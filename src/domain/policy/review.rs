@@ -138,21 +138,16 @@ pub(super) fn warnings(policy: &Policy, today: chrono::NaiveDate) -> Vec<PolicyE
         }
     }
 
-    let asks_consent = policy.purposes.iter().any(|p| p.consent.is_some());
-    for data in RetainedData::ALL {
-        let stored =
-            !matches!(data, RetainedData::Consents | RetainedData::ConsentProofs) || asks_consent;
-        if stored && policy.retention_for(*data).is_none() {
-            warn(
-                1,
-                "retention",
-                format!(
-                    "no rule for {}: the notice can name no storage period for them \
-                     (Art. 13(2)(a) DSGVO) and nothing deletes them",
-                    data.as_str()
-                ),
-            );
-        }
+    for data in policy.kinds_without_rule() {
+        warn(
+            1,
+            "retention",
+            format!(
+                "no rule for {}: the notice can name no storage period for them \
+                 (Art. 13(2)(a) DSGVO) and nothing deletes them",
+                data.as_str()
+            ),
+        );
     }
 
     for item in &policy.unconfirmed {
