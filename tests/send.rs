@@ -119,6 +119,7 @@ on_both_backends!(
     a_sent_message_is_recorded_as_a_disclosure_and_a_correction_lists_whom_to_tell,
     a_correction_reaches_every_queued_copy_and_send_delivers_the_new_values,
     erasure_and_restriction_open_the_recipients_to_tell,
+    the_outbox_replies_go_out_once_and_what_is_no_tenants_reply_is_set_aside,
 );
 
 async fn a_confirmation_arrives_with_its_headers_calendar_entry_and_cancel_link(db: TestDb) {
@@ -1035,5 +1036,176 @@ async fn erasure_and_restriction_open_the_recipients_to_tell(db: TestDb) {
         db.count("select count(*) from recipient_notices where told_on is null")
             .await,
         2
+    );
+}
+
+/// The Message-ID header of an `.eml` file.
+fn message_id_of(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .unwrap_or_else(|| panic!("no Message-ID in {}", path.display()))
+        .trim()
+        .to_owned()
+}
+
+fn eml_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|list| list.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    files.retain(|p: &std::path::PathBuf| p.extension().is_some_and(|e| e == "eml"));
+    files.sort();
+    files
+}
+
+async fn the_outbox_replies_go_out_once_and_what_is_no_tenants_reply_is_set_aside(db: TestDb) {
+    let Some(server) = SmtpServer::start() else {
+        return;
+    };
+    let ctx = setup(&db).await;
+    let anna = citizen("anna.outbox@example.org");
+    book(&ctx, CARLA, false).await;
+    book(&ctx, anna, false).await;
+    let work = tempfile::tempdir().unwrap();
+    let outbox = work.path().join("outbox");
+    let outbox_arg = outbox.to_str().unwrap();
+    // Two withdrawals by letter: each answered with a reply written to the outbox.
+    for who in [CARLA.email, anna.email] {
+        let out = cli::run(
+            &db,
+            &[
+                "withdrawals",
+                "record",
+                "--tenant",
+                OE,
+                "--email",
+                who,
+                "--channel",
+                "letter",
+                "--outbox",
+                outbox_arg,
+            ],
+        );
+        assert_exit(&out, 0);
+    }
+    let replies = eml_files(&outbox);
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    let ids: HashSet<String> = replies.iter().map(|p| message_id_of(p)).collect();
+    // Someone who can write into the outbox tries to use it as a relay, and a reply goes to
+    // an address the server refuses for good.
+    std::fs::write(
+        outbox.join("20260101T000000Z-forged.eml"),
+        "From: chef@evil.example\r\nTo: victim@example.org\r\nSubject: Hallo\r\n\
+         Message-ID: <forged@evil.example>\r\n\r\nText\r\n",
+    )
+    .unwrap();
+    std::fs::write(
+        outbox.join("20260101T000001Z-refused.eml"),
+        format!(
+            "From: {SENDER}\r\nTo: reject.me@example.org\r\nSubject: Re: Widerruf\r\n\
+             Message-ID: <refused@oer-erkenschwick.de>\r\n\r\nText\r\n"
+        ),
+    )
+    .unwrap();
+
+    // Two workers at once: each reply goes out once.
+    let spawn = || {
+        let mut cmd = cli::command(
+            &db.url,
+            &shipped_policies(),
+            &[
+                "--format",
+                "json",
+                "send",
+                "--smtp-url",
+                &server.url(),
+                "--outbox",
+                outbox_arg,
+            ],
+        );
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let mut sent = 0;
+    let mut failed = 0;
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert_exit(&out, 0);
+        let report = json(&out);
+        sent += report["outbox"]["sent"].as_u64().unwrap();
+        failed += report["outbox"]["failed"].as_u64().unwrap();
+        let text = stdout(&out) + &stderr(&out);
+        for secret in [CARLA.email, anna.email, "victim@example.org"] {
+            assert!(!text.contains(secret), "{secret} in the output: {text}");
+        }
+    }
+    assert_eq!((sent, failed), (2, 2));
+    let replies: Vec<_> = server
+        .received()
+        .into_iter()
+        .filter(|m| m.raw_header("Auto-Submitted").is_some())
+        .collect();
+    assert_eq!(replies.len(), 2, "each reply once");
+    let arrived: HashSet<String> = replies
+        .iter()
+        .map(|m| m.raw_header("Message-ID").unwrap())
+        .collect();
+    assert_eq!(arrived, ids, "sent with the Message-ID the file carries");
+    for m in &replies {
+        assert_eq!(m.raw_header("From").as_deref(), Some(SENDER));
+        assert_eq!(
+            m.raw_header("X-MailFrom").as_deref(),
+            Some(SENDER),
+            "the envelope sender"
+        );
+    }
+    assert!(
+        server
+            .received()
+            .iter()
+            .all(|m| !m.text().contains("victim@example.org")),
+        "the outbox is no relay"
+    );
+    // Sent replies are gone; what was refused waits for the office, readable by it alone.
+    assert!(eml_files(&outbox).is_empty(), "{:?}", eml_files(&outbox));
+    let aside = outbox.join("fehlgeschlagen");
+    let names: Vec<String> = eml_files(&aside)
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "20260101T000000Z-forged.eml",
+            "20260101T000001Z-refused.eml"
+        ]
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&aside).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+    // A second run finds nothing more to send.
+    let out = cli::run(
+        &db,
+        &["send", "--smtp-url", &server.url(), "--outbox", outbox_arg],
+    );
+    assert_exit(&out, 0);
+    assert_eq!(
+        server
+            .received()
+            .iter()
+            .filter(|m| m.raw_header("Auto-Submitted").is_some())
+            .count(),
+        2
+    );
+    // The audit trail counts, and names nobody.
+    let audit = db
+        .text("select cast(details as text) from audit_log where action = 'outbox.send' order by id limit 1")
+        .await;
+    assert!(
+        !audit.contains("example.org") && !audit.contains("example.net"),
+        "{audit}"
     );
 }

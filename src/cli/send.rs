@@ -3,6 +3,7 @@
 
 use super::render::{self, Format};
 use crate::mail::smtp::{Mailer, Secret, SmtpUrl};
+use crate::ops::outbox::{self, OutboxReport};
 use crate::ops::{Context, Refusal, send};
 use anyhow::{Context as _, Result};
 use clap::Args;
@@ -38,12 +39,27 @@ pub struct SmtpOpts {
     /// (e.g. https://termine.example.de); without it the link is the path alone
     #[arg(long, env = "DATENWART_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
+    /// The outbox folder of `withdrawals import`, whose replies go out too: a reply the
+    /// server took is removed from it, one it refuses for good moves to its folder
+    /// fehlgeschlagen/. A folder that does not exist is nothing to send
+    #[arg(
+        long,
+        env = "DATENWART_OUTBOX",
+        value_name = "DIR",
+        default_value = "outbox"
+    )]
+    outbox: PathBuf,
 }
 
 impl SmtpOpts {
     /// Base URL of the citizen pages, if given.
     pub fn public_url(&self) -> Option<String> {
         self.public_url.clone()
+    }
+
+    /// The outbox folder whose replies are delivered too.
+    pub fn outbox(&self) -> PathBuf {
+        self.outbox.clone()
     }
 
     /// The mailer and the cancel link's base; a usage error (exit 2) when something is
@@ -143,6 +159,18 @@ pub async fn run(ctx: &Context, args: SendArgs, format: Format) -> Result<ExitCo
         },
     )
     .await?;
+    // The replies in the outbox, unless the server went away already.
+    let outbox = match &report.stopped {
+        None => {
+            let left = args.max.map(|m| m.saturating_sub(report.attempted()));
+            if left == Some(0) {
+                OutboxReport::default()
+            } else {
+                outbox::deliver(ctx, &mailer, &args.smtp.outbox, left).await?
+            }
+        }
+        Some(_) => OutboxReport::default(),
+    };
 
     let b = &report.backlog;
     let mut human = if report.attempted() == 0 && report.stopped.is_none() {
@@ -187,14 +215,42 @@ pub async fn run(ctx: &Context, args: SendArgs, format: Format) -> Result<ExitCo
     if let Some(why) = &report.stopped {
         human.push_str(&format!("\nstopped early: {why}"));
     }
+    if outbox.sent + outbox.retry_later + outbox.failed > 0 || outbox.stopped.is_some() {
+        human.push_str(&format!(
+            "\nreplies from the outbox {}: sent {}, to retry later {}, failed for good {}",
+            args.smtp.outbox.display(),
+            outbox.sent,
+            outbox.retry_later,
+            outbox.failed
+        ));
+        if !outbox.failed_files.is_empty() {
+            human.push_str(&format!(
+                " (moved to {}: {})",
+                args.smtp.outbox.join(outbox::FAILED_FOLDER).display(),
+                outbox.failed_files.join(", ")
+            ));
+        }
+    }
+    if let Some(why) = &outbox.stopped {
+        human.push_str(&format!("\noutbox stopped early: {why}"));
+    }
+    #[derive(Serialize)]
+    struct Delivered<'a> {
+        #[serde(flatten)]
+        notifications: &'a send::SendReport,
+        outbox: &'a OutboxReport,
+    }
     render::report(
         format,
         &human,
-        &report,
+        &Delivered {
+            notifications: &report,
+            outbox: &outbox,
+        },
         std::slice::from_ref(&report.backlog),
     )?;
     // The server went away mid-run: like a server that cannot be reached, exit 1.
-    Ok(if report.stopped.is_some() {
+    Ok(if report.stopped.is_some() || outbox.stopped.is_some() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

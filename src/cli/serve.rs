@@ -114,6 +114,7 @@ pub async fn run(ctx: Context, args: ServeArgs) -> Result<ExitCode> {
             ctx.clone(),
             mailer,
             public_url,
+            args.smtp.outbox(),
             every,
         ))
     });

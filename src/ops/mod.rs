@@ -10,6 +10,7 @@ pub mod demo;
 pub mod export;
 pub mod identity;
 pub mod letters;
+pub mod outbox;
 pub mod policies;
 mod private_files;
 pub mod report;

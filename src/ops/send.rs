@@ -289,6 +289,7 @@ pub async fn every(
     ctx: std::sync::Arc<Context>,
     mailer: Mailer,
     public_url: Option<String>,
+    outbox: std::path::PathBuf,
     every: std::time::Duration,
 ) {
     let mut tick = tokio::time::interval(every);
@@ -309,6 +310,16 @@ pub async fn every(
             ),
             Ok(_) => {}
             Err(e) => tracing::warn!("delivery: {e:#}"),
+        }
+        match super::outbox::deliver(&ctx, &mailer, &outbox, None).await {
+            Ok(r) if r.sent + r.retry_later + r.failed > 0 => tracing::info!(
+                sent = r.sent,
+                retry_later = r.retry_later,
+                failed = r.failed,
+                "delivered replies from the outbox"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("outbox delivery: {e:#}"),
         }
     }
 }
