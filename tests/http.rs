@@ -100,6 +100,7 @@ on_both_backends!(
     booking_attempts_are_rate_limited_per_ip,
     every_request_gets_an_access_log_row_with_the_seeds_fields,
     fifty_concurrent_bookings_of_a_one_place_slot_give_exactly_one_booking,
+    bookings_committed_together_each_get_their_own_outcome_and_log_row,
     the_html_pages_book_and_cancel_without_javascript,
     a_reference_that_exists_already_is_refused_and_its_place_given_back,
     a_tenant_whose_dpo_is_unconfirmed_gets_no_pages_and_no_booking_api,
@@ -609,6 +610,75 @@ async fn fifty_concurrent_bookings_of_a_one_place_slot_give_exactly_one_booking(
     );
     assert_eq!(db.count("select count(*) from bookings").await, 1);
     assert_eq!(db.count("select count(*) from consents").await, 1);
+}
+
+/// Concurrent requests are written in groups (one transaction for what arrives together):
+/// each still gets its own answer — a full slot or an invalid form refuses that request
+/// alone, never its neighbours — and its own access-log row, written before the answer.
+async fn bookings_committed_together_each_get_their_own_outcome_and_log_row(db: TestDb) {
+    let s = start(&db, unlimited()).await;
+    let slots: Vec<i64> = s
+        .free("recklinghausen")
+        .await
+        .into_iter()
+        .take(10)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(slots.len(), 10);
+    let mut tasks = Vec::new();
+    for i in 0..35 {
+        let client = s.client.clone();
+        let url = format!("{}/api/v1/tenants/recklinghausen/bookings", s.url);
+        let mut body = citizen(slots[i % 10]);
+        body["email"] = json!(format!("group{i}@example.com"));
+        if i >= 30 {
+            body["email"] = json!("not an address");
+        }
+        tasks.push(tokio::spawn(async move {
+            let r = client.post(url).json(&body).send().await.unwrap();
+            (i, r.status())
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        let (i, status) = t.await.unwrap();
+        if i >= 30 {
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "request {i}");
+        } else if status == StatusCode::CREATED {
+            created += 1;
+        } else {
+            assert_eq!(status, StatusCode::CONFLICT, "request {i}");
+        }
+    }
+    // Three requests per slot: as many succeed as the slot has places, never more.
+    let mut places = 0;
+    for slot in &slots {
+        let capacity = db
+            .count(&format!("select capacity from slots where id = {slot}"))
+            .await;
+        let booked = db
+            .count(&format!("select booked from slots where id = {slot}"))
+            .await;
+        assert_eq!(booked, capacity.min(3), "slot {slot}");
+        places += booked;
+    }
+    assert!(places < 30, "some requests must meet a full slot");
+    assert_eq!(created, places);
+    assert_eq!(db.count("select count(*) from bookings").await, places);
+    assert_eq!(
+        db.count(
+            "select count(*) from access_log where method = 'POST'
+               and path = '/api/v1/tenants/recklinghausen/bookings'"
+        )
+        .await,
+        35,
+        "one row per request, each written before its answer"
+    );
+    assert_eq!(
+        db.count("select count(*) from access_log where booking_id is not null")
+            .await,
+        places
+    );
 }
 
 async fn the_html_pages_book_and_cancel_without_javascript(db: TestDb) {

@@ -4,12 +4,15 @@
 
 use super::AppState;
 use crate::domain::client::{UserAgent, first_language};
+use crate::ops::group_commit::GroupCommit;
+use crate::store::{AccessLogEntry, Store};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::Offset;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// Set by a handler on its response when the request made or cancelled a booking.
 #[derive(Clone, Copy, Debug)]
@@ -137,7 +140,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let bytes = axum::body::HttpBody::size_hint(response.body())
         .exact()
         .unwrap_or(0);
-    let entry = crate::store::AccessLogEntry {
+    let entry = AccessLogEntry {
         tenant,
         logged_at,
         utc_offset_minutes: i64::from(offset),
@@ -153,16 +156,46 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         language,
         booking_id: response.extensions().get::<LoggedBooking>().map(|b| b.0),
     };
-    if let Err(e) = state
-        .ctx
-        .store
-        .log_access(std::slice::from_ref(&entry))
-        .await
-    {
+    // Written before the response goes out, together with the rows of requests that end at
+    // the same moment (group commit).
+    let written = match state.access_log.submit(entry).await {
+        Ok(written) => written,
+        Err(gone) => Err(gone.to_string()),
+    };
+    if let Err(e) = written {
         // The row holds an IP address; the message must not.
         tracing::error!("could not write the access log: {e}");
     }
     response
+}
+
+/// The group-commit writer of the access log.
+pub type AccessLogWriter = GroupCommit<AccessLogEntry, Result<(), String>>;
+
+/// Starts the writer: the rows waiting together go in one transaction; should it fail, each
+/// row is tried alone, so one bad row does not lose the others.
+pub fn access_log_writer(store: Arc<dyn Store>) -> AccessLogWriter {
+    GroupCommit::start(move |entries: Vec<AccessLogEntry>| {
+        let store = store.clone();
+        async move {
+            match store.log_access(&entries).await {
+                Ok(()) => entries.iter().map(|_| Ok(())).collect(),
+                Err(e) if entries.len() == 1 => vec![Err(e.to_string())],
+                Err(_) => {
+                    let mut outcomes = Vec::with_capacity(entries.len());
+                    for entry in &entries {
+                        outcomes.push(
+                            store
+                                .log_access(std::slice::from_ref(entry))
+                                .await
+                                .map_err(|e| e.to_string()),
+                        );
+                    }
+                    outcomes
+                }
+            }
+        }
+    })
 }
 
 #[cfg(test)]

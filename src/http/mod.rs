@@ -73,14 +73,26 @@ pub struct AppState {
     pub ctx: Arc<Context>,
     pub limiter: Arc<RateLimiter>,
     pub config: Arc<ServeConfig>,
+    /// Bookings and access-log rows that arrive together are committed together.
+    pub bookings: crate::ops::booking::BookingWriter,
+    pub access_log: access_log::AccessLogWriter,
+}
+
+impl AppState {
+    /// The state of the routes, with the group-commit writers started (inside the runtime).
+    pub fn new(ctx: Arc<Context>, config: ServeConfig) -> AppState {
+        AppState {
+            limiter: Arc::new(RateLimiter::new(config.attempts_per_minute)),
+            config: Arc::new(config),
+            bookings: crate::ops::booking::booking_writer(ctx.store.clone()),
+            access_log: access_log::access_log_writer(ctx.store.clone()),
+            ctx,
+        }
+    }
 }
 
 pub fn router(ctx: Arc<Context>, config: ServeConfig) -> Router {
-    let state = AppState {
-        ctx,
-        limiter: Arc::new(RateLimiter::new(config.attempts_per_minute)),
-        config: Arc::new(config),
-    };
+    let state = AppState::new(ctx, config);
     let routes = Router::new()
         .merge(api::router())
         .merge(pages::router())
@@ -261,11 +273,11 @@ mod tests {
             actor: "test".into(),
         };
         crate::ops::migrate(&ctx).await.unwrap();
-        let state = AppState {
-            ctx: Arc::new(ctx),
-            limiter: Arc::new(RateLimiter::new(0)),
-            config: Arc::new(ServeConfig::default()),
+        let config = ServeConfig {
+            attempts_per_minute: 0,
+            ..ServeConfig::default()
         };
+        let state = AppState::new(Arc::new(ctx), config);
         let routes = Router::new()
             .route("/api/v1/boom", get(boom))
             .route("/t/boom", get(boom));

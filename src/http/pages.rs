@@ -456,7 +456,15 @@ async fn submit(
             return error_page(status, message);
         }
     };
-    match booking::book(&state.ctx, &tenant, &values.to_form(slot_id), now()).await {
+    match booking::book_through(
+        &state.ctx,
+        Some(&state.bookings),
+        &tenant,
+        &values.to_form(slot_id),
+        now(),
+    )
+    .await
+    {
         Ok(receipt) => {
             let booking_id = receipt.booking_id;
             let tenant_name = state

@@ -2,6 +2,7 @@
 //! endpoint and `demo`, so demo data is made exactly the way real bookings are.
 
 use super::Context;
+use super::group_commit::GroupCommit;
 use crate::domain::booking::{self, BookingForm, FieldErrors, OFFICE_COPY_PURPOSE, ValidBooking};
 use crate::domain::office_days::OfficeCalendar;
 use crate::domain::policy::Policy;
@@ -11,10 +12,11 @@ use crate::domain::subject::SubjectRef;
 pub use crate::domain::time::appointment_de;
 use crate::store::{
     AccessLogEntry, Booked, BookingRefusal, CancelRefusal, Cancelled, NewBooking, NewNotification,
-    OpenSlot, Service,
+    OpenSlot, Service, Store,
 };
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// How far ahead free slots are listed when no range is given.
 pub const DEFAULT_DAYS_AHEAD: i64 = 28;
@@ -313,6 +315,76 @@ pub async fn book(
     form: &BookingForm,
     now: DateTime<Utc>,
 ) -> Result<BookingReceipt, BookingError> {
+    book_through(ctx, None, tenant, form, now).await
+}
+
+/// What the store answered one booking, or why the write failed.
+pub type BookingWrite = Result<Result<Booked, BookingRefusal>, String>;
+
+/// The group-commit writer of `serve`: bookings that arrive together share a transaction.
+pub type BookingWriter = GroupCommit<(String, NewBooking), BookingWrite>;
+
+/// Starts the writer for bookings (see [`GroupCommit`]).
+pub fn booking_writer(store: Arc<dyn Store>) -> BookingWriter {
+    GroupCommit::start(move |items: Vec<(String, NewBooking)>| {
+        let store = store.clone();
+        async move { write_bookings(store.as_ref(), items).await }
+    })
+}
+
+/// Writes the bookings that waited together, one transaction per tenant. The store refuses
+/// a booking (its slot full, its reference taken) without failing the others; should the
+/// whole transaction fail, each booking is tried alone, so one bad booking never costs its
+/// neighbours theirs.
+async fn write_bookings(store: &dyn Store, items: Vec<(String, NewBooking)>) -> Vec<BookingWrite> {
+    let mut outcomes: Vec<Option<BookingWrite>> = (0..items.len()).map(|_| None).collect();
+    let mut tenants: Vec<(String, Vec<usize>, Vec<NewBooking>)> = Vec::new();
+    for (i, (tenant, booking)) in items.into_iter().enumerate() {
+        match tenants.iter_mut().find(|(t, _, _)| *t == tenant) {
+            Some((_, at, bookings)) => {
+                at.push(i);
+                bookings.push(booking);
+            }
+            None => tenants.push((tenant, vec![i], vec![booking])),
+        }
+    }
+    for (tenant, at, bookings) in tenants {
+        match store.book(&tenant, &bookings).await {
+            Ok(results) => {
+                for (i, result) in at.into_iter().zip(results) {
+                    outcomes[i] = Some(Ok(result));
+                }
+            }
+            Err(e) if bookings.len() == 1 => outcomes[at[0]] = Some(Err(format!("{e:#}"))),
+            Err(e) => {
+                tracing::warn!(
+                    "a group of {} bookings failed ({e}); writing each alone",
+                    bookings.len()
+                );
+                for (i, booking) in at.into_iter().zip(&bookings) {
+                    let alone = store.book(&tenant, std::slice::from_ref(booking)).await;
+                    outcomes[i] = Some(match alone {
+                        Ok(mut results) => Ok(results.remove(0)),
+                        Err(e) => Err(format!("{e:#}")),
+                    });
+                }
+            }
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or_else(|| Err("no outcome for a booking".into())))
+        .collect()
+}
+
+/// [`book`], writing through `writer` when `serve` has one.
+pub async fn book_through(
+    ctx: &Context,
+    writer: Option<&BookingWriter>,
+    tenant: &str,
+    form: &BookingForm,
+    now: DateTime<Utc>,
+) -> Result<BookingReceipt, BookingError> {
     let policy = policy(ctx, tenant)?;
     let tz = policy.tenant.zone();
     let valid = booking::validate(policy, form, now.with_timezone(&tz).date_naive())
@@ -323,13 +395,20 @@ pub async fn book(
     let mut prepared = prepare(policy, &key, valid, &slot, now, None);
     let mut attempts = 1;
     let booked: Booked = loop {
-        let result = ctx
-            .store
-            .book(tenant, std::slice::from_ref(&prepared.booking))
-            .await?
-            .into_iter()
-            .next()
-            .expect("one result per booking");
+        let result = match writer {
+            Some(writer) => writer
+                .submit((tenant.to_owned(), prepared.booking.clone()))
+                .await
+                .map_err(anyhow::Error::new)?
+                .map_err(anyhow::Error::msg)?,
+            None => ctx
+                .store
+                .book(tenant, std::slice::from_ref(&prepared.booking))
+                .await?
+                .into_iter()
+                .next()
+                .expect("one result per booking"),
+        };
         match result {
             Err(BookingRefusal::ReferenceTaken) if attempts < REFERENCE_ATTEMPTS => {
                 prepared.renew(&key);

@@ -8,6 +8,7 @@ pub mod closed_days;
 pub mod csv_input;
 pub mod demo;
 pub mod export;
+pub mod group_commit;
 pub mod identity;
 pub mod letters;
 pub mod outbox;
