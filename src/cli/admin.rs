@@ -51,11 +51,11 @@ pub enum SlotsCmd {
         /// Service code
         #[arg(long)]
         service: String,
-        /// First day, YYYY-MM-DD
-        #[arg(long)]
+        /// First day, 2026-12-01 or 01.12.2026
+        #[arg(long, value_parser = crate::cli::when::day)]
         from: NaiveDate,
-        /// Last day (inclusive), YYYY-MM-DD
-        #[arg(long)]
+        /// Last day (inclusive), 2026-12-01 or 01.12.2026
+        #[arg(long, value_parser = crate::cli::when::day)]
         to: NaiveDate,
         /// Days of the week: mon-fri, mon,wed,fri, mo-do …
         #[arg(long, default_value = "mon-fri", value_parser = parse_weekdays)]
@@ -87,11 +87,11 @@ pub enum SlotsCmd {
         tenant: String,
         #[arg(long)]
         service: Option<String>,
-        /// From this day on (local), YYYY-MM-DD
-        #[arg(long)]
+        /// From this day on (local), 2026-12-01 or 01.12.2026
+        #[arg(long, value_parser = crate::cli::when::day)]
         from: Option<NaiveDate>,
-        /// Up to and including this day (local), YYYY-MM-DD
-        #[arg(long)]
+        /// Up to and including this day (local), 2026-12-01 or 01.12.2026
+        #[arg(long, value_parser = crate::cli::when::day)]
         to: Option<NaiveDate>,
         /// At most this many slots
         #[arg(long, default_value_t = 1000)]

@@ -20,8 +20,9 @@ pub enum AuditCmd {
         /// Only this action, e.g. services.import
         #[arg(long)]
         action: Option<String>,
-        /// Only entries at or after this instant (RFC 3339, e.g. 2026-11-01T00:00:00Z)
-        #[arg(long)]
+        /// Only entries at or after this time: 2026-11-01, 01.11.2026, "01.11.2026 14:30"
+        /// (Europe/Berlin) or RFC 3339
+        #[arg(long, value_parser = crate::cli::when::instant)]
         since: Option<DateTime<Utc>>,
         /// At most this many entries
         #[arg(long, default_value_t = 100)]

@@ -7,7 +7,7 @@ use crate::ops::Context;
 use crate::ops::breach::{self, BreachInput, Listed};
 use crate::store::{Affected, Notified};
 use anyhow::Result;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -22,13 +22,13 @@ pub enum BreachCmd {
         tenant: String,
         /// When the office became aware of it: "2026-12-01 09:30" (Europe/Berlin),
         /// "01.12.2026 09:30" or RFC 3339 (default: now)
-        #[arg(long, value_parser = parse_when)]
+        #[arg(long, value_parser = crate::cli::when::instant)]
         known_at: Option<DateTime<Utc>>,
         /// Start of the time the breach lasted (same formats)
-        #[arg(long, value_parser = parse_when)]
+        #[arg(long, value_parser = crate::cli::when::instant)]
         from: Option<DateTime<Utc>>,
         /// End of the time the breach lasted (same formats)
-        #[arg(long, value_parser = parse_when)]
+        #[arg(long, value_parser = crate::cli::when::instant)]
         to: Option<DateTime<Utc>>,
         /// What happened (the DPO's words; name no person)
         #[arg(long)]
@@ -76,7 +76,7 @@ pub enum BreachCmd {
         #[arg(long, group = "whom", required = true)]
         persons: bool,
         /// When (default: now; same formats as --known-at)
-        #[arg(long, value_parser = parse_when)]
+        #[arg(long, value_parser = crate::cli::when::instant)]
         at: Option<DateTime<Utc>>,
         /// The authority's reference number
         #[arg(long, requires = "authority")]
@@ -93,9 +93,9 @@ pub enum BreachCmd {
     Count {
         #[arg(long)]
         tenant: String,
-        #[arg(long, value_parser = parse_when)]
+        #[arg(long, value_parser = crate::cli::when::instant)]
         from: DateTime<Utc>,
-        #[arg(long, value_parser = parse_when)]
+        #[arg(long, value_parser = crate::cli::when::instant)]
         to: DateTime<Utc>,
     },
     /// Write the Art. 34 letter to the persons concerned (HTML, to print or send)
@@ -110,33 +110,6 @@ fn parse_risk(s: &str) -> Result<Risk, String> {
     s.parse()
 }
 
-/// RFC 3339, or a local date and time in Europe/Berlin as "2026-12-01 09:30",
-/// "01.12.2026 09:30" or a day alone (midnight).
-pub fn parse_when(s: &str) -> Result<DateTime<Utc>, String> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let local = ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .or_else(|| {
-            ["%Y-%m-%d", "%d.%m.%Y"]
-                .iter()
-                .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        });
-    let Some(local) = local else {
-        return Err(format!(
-            "\"{s}\" is not a time: use \"2026-12-01 09:30\", \"01.12.2026 09:30\" (Europe/Berlin) or RFC 3339"
-        ));
-    };
-    chrono_tz::Europe::Berlin
-        .from_local_datetime(&local)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| format!("\"{s}\" does not exist in Europe/Berlin (clocks go forward)"))
-}
 
 #[derive(Serialize, Tabled)]
 struct BreachRow {

@@ -10,6 +10,7 @@ mod confirm;
 mod demo;
 mod export;
 mod identity;
+mod person;
 mod policy;
 pub mod render;
 mod report;
@@ -18,6 +19,7 @@ mod rights;
 mod scope;
 mod send;
 mod serve;
+mod when;
 mod withdrawals;
 
 use crate::ops::policies::{self, PolicyLoadError, PolicySet};

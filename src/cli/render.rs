@@ -80,3 +80,30 @@ pub fn instant(at: &chrono::DateTime<chrono::Utc>) -> String {
 pub fn opt(value: &Option<String>) -> String {
     value.clone().unwrap_or_default()
 }
+
+/// A missing value in a table cell: "-" (JSON says `null`, CSV leaves the cell empty).
+pub fn or_dash<T: std::fmt::Display>(value: &Option<T>) -> String {
+    value
+        .as_ref()
+        .map(|v| v.to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// An instant in a table: local wall-clock time with the zone, "2026-12-01 14:30:00 CET"
+/// (JSON and CSV keep UTC, RFC 3339).
+pub fn local(at: &chrono::DateTime<chrono::Utc>) -> String {
+    crate::domain::time::local_table_instant(at, crate::domain::time::LOCAL_ZONE)
+}
+
+/// An optional instant in a table, see [`local`].
+pub fn local_or_dash(at: &Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.as_ref().map(local).unwrap_or_else(|| "-".into())
+}
+
+/// A subject reference in a table: its handle (JSON and CSV keep the full reference).
+pub fn handle(subject_ref: &Option<String>) -> String {
+    subject_ref
+        .as_deref()
+        .map(|r| r[..r.len().min(crate::domain::subject::HANDLE_LEN)].to_owned())
+        .unwrap_or_else(|| "-".into())
+}

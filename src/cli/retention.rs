@@ -22,8 +22,9 @@ pub enum RetentionCmd {
         /// Only this tenant's rules
         #[arg(long)]
         tenant: Option<String>,
-        /// The clock to plan at (RFC 3339, e.g. 2026-12-01T02:00:00Z); default now
-        #[arg(long, value_name = "TS")]
+        /// The clock to plan at: 2026-12-01, "01.12.2026 02:00" (Europe/Berlin) or RFC 3339;
+        /// default now
+        #[arg(long, value_name = "TS", value_parser = crate::cli::when::instant)]
         now: Option<DateTime<Utc>>,
     },
     /// Anonymize or delete what is due, in batches, then check that nothing due is left;
@@ -33,8 +34,8 @@ pub enum RetentionCmd {
         /// Only this tenant's rules (rows without a tenant are left for a full run)
         #[arg(long)]
         tenant: Option<String>,
-        /// The run's clock (RFC 3339), not later than now; default now
-        #[arg(long, value_name = "TS")]
+        /// The run's clock (same formats as for plan), not later than now; default now
+        #[arg(long, value_name = "TS", value_parser = crate::cli::when::instant)]
         now: Option<DateTime<Utc>>,
         /// At most this many rows per batch; each batch is one short transaction, and batches
         /// shrink while one takes longer than 250 ms

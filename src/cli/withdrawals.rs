@@ -41,9 +41,9 @@ pub enum WithdrawalsCmd {
     Record {
         #[arg(long)]
         tenant: String,
-        /// The person's e-mail address, as they gave it when booking
-        #[arg(long)]
-        email: String,
+        /// The person: --email as they gave it when booking, --phone or --subject HANDLE
+        #[command(flatten)]
+        person: crate::cli::person::PersonArgs,
         /// letter, phone or in-person
         #[arg(long, value_parser = parse_channel)]
         channel: Channel,
@@ -171,11 +171,12 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
         }
         WithdrawalsCmd::Record {
             tenant,
-            email,
+            person,
             channel,
             sms_only,
             outbox,
         } => {
+            let email = person.email(ctx).await?;
             let r = withdrawals::record_other(
                 ctx,
                 &withdrawals::OtherWithdrawal {

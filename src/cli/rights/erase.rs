@@ -4,6 +4,7 @@
 use super::RequestOpts;
 use crate::cli::confirm::{self, Confirmation};
 use crate::cli::identity::IdentityArgs;
+use crate::cli::person::PersonArgs;
 use crate::cli::render::{self, Format};
 use crate::cli::scope::TenantScope;
 use crate::ops::rights::{self, EraseRequest, Erasure};
@@ -18,9 +19,8 @@ use tabled::Tabled;
 #[derive(Debug, Args)]
 #[command(mut_arg("yes", |a| a.help("Do it without asking (required when not on a terminal)")))]
 pub struct EraseArgs {
-    /// The person's e-mail address
-    #[arg(long, required_unless_present = "replay", conflicts_with = "replay")]
-    email: Option<String>,
+    #[command(flatten)]
+    person: PersonArgs,
     #[command(flatten)]
     scope: TenantScope,
     /// List every row that would change, change nothing
@@ -29,7 +29,7 @@ pub struct EraseArgs {
     #[command(flatten)]
     confirmation: Confirmation,
     /// Re-apply every erasure of the ledger file (after restoring a backup)
-    #[arg(long, conflicts_with_all = ["tenant", "all_tenants"])]
+    #[arg(long, conflicts_with_all = ["tenant", "all_tenants", "person"])]
     replay: bool,
     #[command(flatten)]
     request: RequestOpts,
@@ -128,7 +128,7 @@ pub async fn erase(ctx: &Context, args: EraseArgs, format: Format) -> Result<Exi
         render_erasure(format, &done)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let email = args.email.expect("clap requires --email without --replay");
+    let email = args.person.email(ctx).await?;
     // A dry run changes nothing and opens no request: no identity needed for it.
     let identity = if args.dry_run {
         None

@@ -16,15 +16,19 @@ pub enum HoldCmd {
     Add {
         #[arg(long)]
         tenant: String,
+        /// The person's e-mail address
         #[arg(long, group = "on", required = true)]
         email: Option<String>,
+        /// The person's handle as `subject find` shows it
+        #[arg(long, group = "on", value_name = "HANDLE", value_parser = crate::domain::subject::parse_handle)]
+        subject: Option<String>,
         /// Booking reference, e.g. T-7K3MQ9XA2B
         #[arg(long, group = "on")]
         booking: Option<String>,
         #[arg(long)]
         reason: String,
-        /// Last day of the hold, YYYY-MM-DD (default: until removed)
-        #[arg(long)]
+        /// Last day of the hold, 2026-12-01 or 01.12.2026 (default: until removed)
+        #[arg(long, value_parser = crate::cli::when::day)]
         until: Option<NaiveDate>,
     },
     /// List holds (active ones unless --all)
@@ -54,10 +58,15 @@ pub async fn hold(ctx: &Context, cmd: HoldCmd, format: Format) -> Result<ExitCod
         HoldCmd::Add {
             tenant,
             email,
+            subject,
             booking,
             reason,
             until,
         } => {
+            let email = match subject {
+                Some(h) => Some(rights::person_email(ctx, &rights::Person::Handle(h)).await?),
+                None => email,
+            };
             let on = match (&email, &booking) {
                 (Some(e), _) => HoldOn::Email(e),
                 (_, Some(b)) => HoldOn::Booking(b),

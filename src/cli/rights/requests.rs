@@ -10,7 +10,7 @@ use crate::ops::rights;
 use crate::ops::{Context, Refusal};
 use crate::store::{RecipientNotice, Request, RequestFilter};
 use anyhow::Result;
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::Subcommand;
 use serde::Serialize;
 use std::process::ExitCode;
@@ -22,12 +22,13 @@ pub enum RequestsCmd {
     Open {
         #[arg(long, value_parser = parse_kind)]
         kind: RequestKind,
-        #[arg(long)]
-        email: String,
+        #[command(flatten)]
+        person: crate::cli::person::PersonArgs,
         #[arg(long)]
         tenant: Option<String>,
-        /// When it arrived: YYYY-MM-DD or an RFC 3339 instant (default: now)
-        #[arg(long, value_parser = parse_received)]
+        /// When it arrived: 2026-12-01, 01.12.2026, "01.12.2026 14:30" (Europe/Berlin) or
+        /// RFC 3339 (default: now)
+        #[arg(long, value_parser = crate::cli::when::received)]
         received: Option<DateTime<Utc>>,
         #[arg(long, default_value = "email", value_parser = parse_channel)]
         channel: Channel,
@@ -61,8 +62,8 @@ pub enum RequestsCmd {
         /// The recipient as `requests show` lists it, or the start of its name
         #[arg(long)]
         recipient: String,
-        /// The day it was told: YYYY-MM-DD (default: today)
-        #[arg(long)]
+        /// The day it was told: 2026-12-01 or 01.12.2026 (default: today)
+        #[arg(long, value_parser = crate::cli::when::day)]
         date: Option<NaiveDate>,
     },
     /// Extend the deadline by one or two months, with a reason, before the first deadline;
@@ -123,16 +124,6 @@ fn parse_outcome(s: &str) -> Result<Outcome, String> {
     s.parse()
 }
 
-/// A day (taken as noon UTC, which is the same day in Germany) or an exact instant.
-fn parse_received(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(d) = s.parse::<NaiveDate>() {
-        return Ok(d
-            .and_time(NaiveTime::from_hms_opt(12, 0, 0).expect("noon"))
-            .and_utc());
-    }
-    s.parse::<DateTime<Utc>>()
-        .map_err(|_| format!("\"{s}\" is neither YYYY-MM-DD nor an RFC 3339 instant"))
-}
 
 #[derive(Serialize, Tabled)]
 struct RequestRow {
@@ -235,13 +226,13 @@ pub async fn requests(ctx: &Context, cmd: RequestsCmd, format: Format) -> Result
     match cmd {
         RequestsCmd::Open {
             kind,
-            email,
+            person,
             tenant,
             received,
             channel,
             identity_checked_by,
         } => {
-            let subject = rights::email_ref(ctx, &email).await?;
+            let subject = rights::person_ref(ctx, &person.person()?).await?;
             let received = received.unwrap_or_else(crate::domain::time::now);
             let mut opened = register::open(
                 ctx,
