@@ -181,7 +181,8 @@ struct TenantRow {
     services: i64,
     slots: i64,
     bookings: i64,
-    updated_at: String,
+    #[tabled(display = "render::local")]
+    updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub async fn tenants(ctx: &Context, cmd: TenantsCmd, format: Format) -> Result<ExitCode> {
@@ -229,7 +230,7 @@ pub async fn tenants(ctx: &Context, cmd: TenantsCmd, format: Format) -> Result<E
                     services: t.services,
                     slots: t.slots,
                     bookings: t.bookings,
-                    updated_at: render::instant(&t.updated_at),
+                    updated_at: t.updated_at,
                 })
                 .collect();
             render::rows(format, &rows)?;
@@ -361,6 +362,26 @@ pub async fn slots(ctx: &Context, cmd: SlotsCmd, format: Format) -> Result<ExitC
                 return Err(
                     Refusal::InvalidInput(format!("--limit {limit}: must be at least 1")).into(),
                 );
+            }
+            if let (Some(f), Some(t)) = (from, to)
+                && f > t
+            {
+                return Err(Refusal::InvalidInput(format!(
+                    "--from {f} is after --to {t}: the range is empty"
+                ))
+                .into());
+            }
+            if let Some(code) = &service {
+                // An unknown code would list nothing, which reads as "fully booked".
+                let known = ctx.store.list_services(&tenant).await?;
+                if !known.iter().any(|s| &s.code == code) {
+                    let codes: Vec<&str> = known.iter().map(|s| s.code.as_str()).collect();
+                    return Err(Refusal::InvalidInput(format!(
+                        "--service \"{code}\": no such service at {tenant} (known: {})",
+                        if codes.is_empty() { "none; import services first".to_owned() } else { codes.join(", ") }
+                    ))
+                    .into());
+                }
             }
             let filter = SlotFilter {
                 service,

@@ -115,34 +115,35 @@ fn parse_risk(s: &str) -> Result<Risk, String> {
 struct BreachRow {
     id: i64,
     tenant: String,
-    known_at: String,
-    authority_due: String,
+    #[tabled(display = "render::local")]
+    known_at: DateTime<Utc>,
+    #[tabled(display = "render::local_or_dash")]
+    authority_due: Option<DateTime<Utc>>,
     risk: String,
     state: String,
-    persons: String,
-    records: String,
-    authority_notified_at: String,
-    persons_notified_at: String,
+    #[tabled(display = "render::or_dash")]
+    persons: Option<i64>,
+    #[tabled(display = "render::or_dash")]
+    records: Option<i64>,
+    #[tabled(display = "render::local_or_dash")]
+    authority_notified_at: Option<DateTime<Utc>>,
+    #[tabled(display = "render::local_or_dash")]
+    persons_notified_at: Option<DateTime<Utc>>,
 }
 
 fn row(l: &Listed) -> BreachRow {
     let b = &l.breach;
-    let opt = |t: &Option<DateTime<Utc>>| t.as_ref().map(render::instant).unwrap_or_default();
     BreachRow {
         id: b.id,
         tenant: b.tenant.clone(),
-        known_at: render::instant(&b.known_at),
-        authority_due: if l.risk.notify_authority() {
-            render::instant(&l.deadline)
-        } else {
-            String::new()
-        },
+        known_at: b.known_at,
+        authority_due: l.risk.notify_authority().then_some(l.deadline),
         risk: l.risk.as_str().to_owned(),
         state: l.state.as_str().to_owned(),
-        persons: b.persons_approx.map(|n| n.to_string()).unwrap_or_default(),
-        records: b.records_approx.map(|n| n.to_string()).unwrap_or_default(),
-        authority_notified_at: opt(&b.authority_notified_at),
-        persons_notified_at: opt(&b.persons_notified_at),
+        persons: b.persons_approx,
+        records: b.records_approx,
+        authority_notified_at: b.authority_notified_at,
+        persons_notified_at: b.persons_notified_at,
     }
 }
 

@@ -121,6 +121,9 @@ pub enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        die_quietly_on_closed_pipe();
+    }
     init_logging(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -157,11 +160,34 @@ fn init_logging(global: &GlobalOpts) {
         .init();
 }
 
+/// `datenwart audit list | head`: when the reader goes away, stop without a "Broken pipe"
+/// error, as Unix tools do. Rust ignores SIGPIPE and turns it into an error on every write
+/// (a panic in `println!`); the default action ends the process silently instead. Not for
+/// `serve`, which must outlive a client that hangs up.
+fn die_quietly_on_closed_pipe() {
+    // SAFETY: setting a signal's disposition to the default before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Whether the failure is only that stdout's reader went away.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Prints the error and picks the exit code from what kind of failure it is.
 fn exit_for(e: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(e) {
+        return ExitCode::SUCCESS;
+    }
     if let Some(PolicyLoadError::Invalid(problems)) = e.downcast_ref::<PolicyLoadError>() {
         for p in problems {
-            eprintln!("{p}");
+            eprintln!("{}", crate::domain::text::printable(&p.to_string()));
         }
         eprintln!(
             "datenwart: error: the policies are invalid; nothing was done (see `datenwart policy check`)"

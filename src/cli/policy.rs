@@ -106,10 +106,10 @@ fn check(
     match format {
         Format::Table => {
             for p in &problems {
-                eprintln!("{p}");
+                eprintln!("{}", crate::domain::text::printable(&p.to_string()));
             }
             for w in &warnings {
-                eprintln!("warning: {w}");
+                eprintln!("warning: {}", crate::domain::text::printable(&w.to_string()));
             }
             if problems.is_empty() {
                 println!("{} policies valid: {}", tenants.len(), tenants.join(", "));

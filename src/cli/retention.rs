@@ -247,10 +247,14 @@ fn render_run(format: Format, report: &RunReport) -> Result<()> {
 #[derive(Serialize, Tabled)]
 struct RunRow {
     id: i64,
-    started_at: String,
-    finished_at: String,
-    clock: String,
-    tenant: String,
+    #[tabled(display = "render::local")]
+    started_at: DateTime<Utc>,
+    #[tabled(display = "render::local_or_dash")]
+    finished_at: Option<DateTime<Utc>>,
+    #[tabled(display = "render::local")]
+    clock: DateTime<Utc>,
+    #[tabled(display = "render::or_dash")]
+    tenant: Option<String>,
     outcome: String,
     actor: String,
     anonymized: i64,
@@ -262,14 +266,10 @@ impl From<&retention::RunRecord> for RunRow {
     fn from(r: &retention::RunRecord) -> Self {
         RunRow {
             id: r.id,
-            started_at: render::instant(&r.started_at),
-            finished_at: r
-                .finished_at
-                .as_ref()
-                .map(render::instant)
-                .unwrap_or_default(),
-            clock: render::instant(&r.clock),
-            tenant: render::opt(&r.tenant),
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            clock: r.clock,
+            tenant: r.tenant.clone(),
             outcome: r.outcome.clone(),
             actor: r.actor.clone(),
             anonymized: r.anonymized,

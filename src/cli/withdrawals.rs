@@ -106,11 +106,16 @@ struct MessageRow {
 struct ReviewRow {
     message: String,
     outcome: String,
-    tenant: String,
-    received_at: String,
-    sender: String,
-    subject: String,
-    reason: String,
+    #[tabled(display = "render::or_dash")]
+    tenant: Option<String>,
+    #[tabled(display = "render::local_or_dash")]
+    received_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[tabled(display = "render::or_dash")]
+    sender: Option<String>,
+    #[tabled(display = "render::or_dash")]
+    subject: Option<String>,
+    #[tabled(display = "render::or_dash")]
+    reason: Option<String>,
 }
 
 pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<ExitCode> {
@@ -123,14 +128,11 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
                 .map(|i| ReviewRow {
                     message: i.message_key,
                     outcome: i.outcome.to_string(),
-                    tenant: i.tenant.unwrap_or_default(),
-                    received_at: i
-                        .received_at
-                        .map(|t| render::instant(&t))
-                        .unwrap_or_default(),
-                    sender: i.sender.unwrap_or_default(),
-                    subject: i.subject.unwrap_or_default(),
-                    reason: i.reason.unwrap_or_default(),
+                    tenant: i.tenant,
+                    received_at: i.received_at,
+                    sender: i.sender,
+                    subject: i.subject,
+                    reason: i.reason,
                 })
                 .collect();
             render::rows(format, &rows)?;

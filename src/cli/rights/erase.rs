@@ -5,6 +5,7 @@ use super::RequestOpts;
 use crate::cli::confirm::{self, Confirmation};
 use crate::cli::identity::IdentityArgs;
 use crate::cli::person::PersonArgs;
+use crate::domain::text::printable;
 use crate::cli::render::{self, Format};
 use crate::cli::scope::TenantScope;
 use crate::ops::rights::{self, EraseRequest, Erasure};
@@ -77,21 +78,19 @@ fn render_erasure(format: Format, erasures: &[Erasure]) -> Result<()> {
                 if e.report.dry_run {
                     writeln!(out, "dry run: these rows would change; nothing was changed")?;
                     for c in &e.report.changes {
-                        writeln!(out, "  {} {} #{}: {}", c.tenant, c.category, c.id, c.action)?;
+                        let line = format!("  {} {} #{}: {}", c.tenant, c.category, c.id, c.action);
+                        writeln!(out, "{}", printable(&line))?;
                     }
                 }
                 for k in &e.report.kept {
-                    writeln!(
-                        out,
-                        "kept at {}: {} {} — {}",
-                        k.tenant, k.category, k.what, k.reason
-                    )?;
+                    let line = format!("kept at {}: {} {} — {}", k.tenant, k.category, k.what, k.reason);
+                    writeln!(out, "{}", printable(&line))?;
                 }
                 for (tenant, id) in &e.requests {
                     writeln!(out, "request {id} at {tenant} closed")?;
                 }
                 for line in super::to_tell_lines(&e.to_tell) {
-                    writeln!(out, "{line}")?;
+                    writeln!(out, "{}", printable(&line))?;
                 }
             }
             drop(out);

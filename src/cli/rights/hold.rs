@@ -48,9 +48,12 @@ struct HoldRow {
     tenant: String,
     on: String,
     reason: String,
-    until: String,
-    created_at: String,
-    removed_at: String,
+    #[tabled(display = "render::or_dash")]
+    until: Option<NaiveDate>,
+    #[tabled(display = "render::local")]
+    created_at: chrono::DateTime<chrono::Utc>,
+    #[tabled(display = "render::local_or_dash")]
+    removed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub async fn hold(ctx: &Context, cmd: HoldCmd, format: Format) -> Result<ExitCode> {
@@ -91,17 +94,14 @@ pub async fn hold(ctx: &Context, cmd: HoldCmd, format: Format) -> Result<ExitCod
                     on: match (h.booking_reference, h.subject_ref) {
                         (Some(b), _) => format!("booking {b}"),
                         (_, Some(s)) => {
-                            format!("person {}", &s.as_str()[..s.as_str().len().min(16)])
+                            format!("person {}", s.handle())
                         }
                         _ => String::new(),
                     },
                     reason: h.reason,
-                    until: h.until_on.map(|d| d.to_string()).unwrap_or_default(),
-                    created_at: render::instant(&h.created_at),
-                    removed_at: h
-                        .removed_at
-                        .map(|t| render::instant(&t))
-                        .unwrap_or_default(),
+                    until: h.until_on,
+                    created_at: h.created_at,
+                    removed_at: h.removed_at,
                 })
                 .collect();
             render::rows(format, &rows)?;

@@ -128,38 +128,46 @@ fn parse_outcome(s: &str) -> Result<Outcome, String> {
 #[derive(Serialize, Tabled)]
 struct RequestRow {
     id: i64,
-    tenant: String,
+    #[tabled(display = "render::or_dash")]
+    tenant: Option<String>,
     kind: String,
     channel: String,
     /// How the person's identity was established (dmarc, confirmed_by_mail, in_person, …).
-    identity: String,
-    received_at: String,
-    due_on: String,
-    extended_due_on: String,
-    extension_reason: String,
+    #[tabled(display = "render::or_dash")]
+    identity: Option<String>,
+    #[tabled(display = "render::local")]
+    received_at: DateTime<Utc>,
+    due_on: NaiveDate,
+    #[tabled(display = "render::or_dash")]
+    extended_due_on: Option<NaiveDate>,
+    #[tabled(display = "render::or_dash")]
+    extension_reason: Option<String>,
     status: String,
-    outcome: String,
-    closed_at: String,
+    #[tabled(display = "render::or_dash")]
+    outcome: Option<String>,
+    #[tabled(display = "render::local_or_dash")]
+    closed_at: Option<DateTime<Utc>>,
     overdue: bool,
-    subject_ref: String,
+    #[tabled(display = "render::handle")]
+    subject_ref: Option<String>,
 }
 
 fn request_row(r: Request, today: NaiveDate) -> RequestRow {
     RequestRow {
         overdue: r.status == RequestStatus::Open && r.effective_due() < today,
         id: r.id,
-        tenant: r.tenant.unwrap_or_default(),
+        tenant: r.tenant,
         kind: r.kind.to_string(),
         channel: r.channel.to_string(),
-        identity: r.identity.map(|i| i.to_string()).unwrap_or_default(),
-        received_at: render::instant(&r.received_at),
-        due_on: r.due_on.to_string(),
-        extended_due_on: r.extended_due_on.map(|d| d.to_string()).unwrap_or_default(),
-        extension_reason: r.extension_reason.unwrap_or_default(),
+        identity: r.identity.map(|i| i.to_string()),
+        received_at: r.received_at,
+        due_on: r.due_on,
+        extended_due_on: r.extended_due_on,
+        extension_reason: r.extension_reason,
         status: r.status.to_string(),
-        outcome: r.outcome.map(|o| o.to_string()).unwrap_or_default(),
-        closed_at: r.closed_at.map(|t| render::instant(&t)).unwrap_or_default(),
-        subject_ref: r.subject_ref.map(|s| s.to_string()).unwrap_or_default(),
+        outcome: r.outcome.map(|o| o.to_string()),
+        closed_at: r.closed_at,
+        subject_ref: r.subject_ref.map(|s| s.to_string()),
     }
 }
 
@@ -170,9 +178,12 @@ struct RecipientRow {
     tenant: String,
     recipient: String,
     role: String,
-    to_tell_since: String,
-    told_on: String,
-    told_by: String,
+    #[tabled(display = "render::local")]
+    to_tell_since: DateTime<Utc>,
+    #[tabled(display = "render::or_dash")]
+    told_on: Option<NaiveDate>,
+    #[tabled(display = "render::or_dash")]
+    told_by: Option<String>,
 }
 
 impl From<RecipientNotice> for RecipientRow {
@@ -182,9 +193,9 @@ impl From<RecipientNotice> for RecipientRow {
             tenant: n.tenant,
             recipient: n.recipient,
             role: n.recipient_role,
-            to_tell_since: render::instant(&n.created_at),
-            told_on: n.told_on.map(|d| d.to_string()).unwrap_or_default(),
-            told_by: n.told_by.unwrap_or_default(),
+            to_tell_since: n.created_at,
+            told_on: n.told_on,
+            told_by: n.told_by,
         }
     }
 }

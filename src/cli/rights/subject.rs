@@ -38,11 +38,8 @@ pub enum SubjectCmd {
 #[derive(Serialize, Tabled)]
 struct AppearanceRow {
     tenant: String,
-    /// The short handle in tables; JSON and CSV carry the full reference too.
-    #[tabled(rename = "subject")]
+    /// The short handle `--subject` takes; JSON carries the full reference too.
     handle: String,
-    #[tabled(skip)]
-    subject_ref: String,
     #[tabled(display = "render::or_dash")]
     name: Option<String>,
     #[tabled(display = "render::or_dash")]
@@ -70,13 +67,16 @@ pub async fn subject(ctx: &Context, cmd: SubjectCmd, format: Format) -> Result<E
             );
         }
     };
-    let rows: Vec<AppearanceRow> = rights::find(ctx, &by, tenant.as_deref())
-        .await?
+    let found = rights::find(ctx, &by, tenant.as_deref()).await?;
+    if format == Format::Json {
+        render::json(&found)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<AppearanceRow> = found
         .into_iter()
         .map(|a| AppearanceRow {
             tenant: a.tenant,
             handle: a.handle,
-            subject_ref: a.subject_ref.to_string(),
             name: a.name,
             email: a.email,
             category: a.category,
