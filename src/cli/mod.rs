@@ -19,6 +19,7 @@ mod rights;
 mod scope;
 mod send;
 mod serve;
+mod shell;
 mod when;
 mod withdrawals;
 
@@ -117,6 +118,10 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Build a database to explore: the tenants, services, slots and realistic fake bookings
     Demo(demo::DemoArgs),
+    /// Print a shell completion script: datenwart completions bash > /etc/bash_completion.d/datenwart
+    Completions(shell::CompletionsArgs),
+    /// Write the manual pages (man 1) of every command into a folder
+    Man(shell::ManArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -235,10 +240,14 @@ fn actor() -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = cli.global;
-    if let Command::Policy(cmd) = cli.command {
+    let command = match cli.command {
         // Works on the policy files alone, and must report invalid ones rather than refuse.
-        return policy::run(cmd, &global);
-    }
+        Command::Policy(cmd) => return policy::run(cmd, &global),
+        // Need neither the policies nor the database.
+        Command::Completions(args) => return shell::completions(args),
+        Command::Man(args) => return shell::man(args),
+        other => other,
+    };
     // No command runs on an invalid policy.
     let policies = Arc::new(policies::load(&global.policies)?);
     let store = store::open_with_ledger(&global.database_url, global.ledger.clone())
@@ -250,7 +259,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ))
         })?;
     // `migrate` and `demo` bring the schema up to date themselves.
-    if !matches!(cli.command, Command::Migrate | Command::Demo(_)) {
+    if !matches!(command, Command::Migrate | Command::Demo(_)) {
         store.check_schema().await?;
     }
     let ctx = Context {
@@ -258,8 +267,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         policies,
         actor: actor(),
     };
-    match cli.command {
-        Command::Policy(_) => unreachable!("handled above"),
+    match command {
+        Command::Policy(_) | Command::Completions(_) | Command::Man(_) => {
+            unreachable!("handled above")
+        }
         Command::Migrate => admin::migrate(&ctx, global.format).await,
         Command::Tenants(cmd) => admin::tenants(&ctx, cmd, global.format).await,
         Command::Services(cmd) => admin::services(&ctx, cmd, global.format).await,
@@ -285,4 +296,45 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The policy set for commands that need it loaded but not the database.
 fn load_policies(global: &GlobalOpts) -> Result<PolicySet, PolicyLoadError> {
     policies::load(&global.policies)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every command, subcommand and option says what it is for in `--help` (and so in
+    /// the manual pages and completions, which are made from the same definitions).
+    #[test]
+    fn every_command_and_option_has_a_help_text() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, &mut missing);
+        assert!(missing.is_empty(), "no help text:\n{}", missing.join("\n"));
+    }
+
+    fn walk(cmd: &clap::Command, missing: &mut Vec<String>) {
+        let name = cmd.get_display_name().unwrap_or(cmd.get_name()).to_owned();
+        if cmd.get_about().is_none() && cmd.get_name() != "datenwart" {
+            missing.push(format!("{name}: the command"));
+        }
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{name}: {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, missing);
+        }
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }
