@@ -37,6 +37,7 @@ pub enum ServicesCmd {
     },
     /// List a tenant's services
     List {
+        /// The tenant (slug, as in the policy)
         #[arg(long)]
         tenant: String,
     },
@@ -46,6 +47,7 @@ pub enum ServicesCmd {
 pub enum SlotsCmd {
     /// Open slots for a service over a date range (local time of the tenant)
     Generate {
+        /// The tenant (slug, as in the policy)
         #[arg(long)]
         tenant: String,
         /// Service code
@@ -76,6 +78,7 @@ pub enum SlotsCmd {
     },
     /// Import slots from a CSV file with the columns service,date,start,end[,capacity]
     Import {
+        /// The tenant (slug, as in the policy)
         #[arg(long)]
         tenant: String,
         /// CSV file in the tenant's local time; one bad row refuses the whole file
@@ -83,8 +86,10 @@ pub enum SlotsCmd {
     },
     /// List a tenant's slots
     List {
+        /// The tenant (slug, as in the policy)
         #[arg(long)]
         tenant: String,
+        /// Only this service (its code, see `services list`)
         #[arg(long)]
         service: Option<String>,
         /// From this day on (local), 2026-12-01 or 01.12.2026
@@ -100,12 +105,14 @@ pub enum SlotsCmd {
     /// List the slots from now on that lie on a day the policy closes (a local holiday or
     /// a closed day), with their bookings counted
     Closed {
+        /// The tenant (slug, as in the policy)
         #[arg(long)]
         tenant: String,
     },
     /// Delete the free slots from now on that lie on a day the policy closes; with --yes,
     /// first cancel their bookings and queue a notice to each citizen
     RemoveClosed {
+        /// The tenant (slug, as in the policy)
         #[arg(long)]
         tenant: String,
         /// Also cancel the bookings in those slots (the citizens are told by e-mail)

@@ -18,6 +18,7 @@ use tabled::Tabled;
 pub enum BreachCmd {
     /// Record a breach; the 72 hours to notify the authority run from --known-at
     Add {
+        /// The tenant (controller) the breach happened at
         #[arg(long)]
         tenant: String,
         /// When the office became aware of it: "2026-12-01 09:30" (Europe/Berlin),
@@ -57,6 +58,7 @@ pub enum BreachCmd {
     },
     /// The register, with each breach's 72-hour deadline and state
     List {
+        /// Only this tenant
         #[arg(long)]
         tenant: Option<String>,
         /// Only breaches whose authority notification is overdue
@@ -67,12 +69,18 @@ pub enum BreachCmd {
         open: bool,
     },
     /// One breach in full
-    Show { id: i64 },
+    Show {
+        /// The breach's id (see `breach list`)
+        id: i64,
+    },
     /// Record that the authority (Art. 33) or the persons (Art. 34) were notified
     Notify {
+        /// The breach's id
         id: i64,
+        /// The supervisory authority was notified (Art. 33)
         #[arg(long, group = "whom", required = true)]
         authority: bool,
+        /// The persons concerned were notified (Art. 34)
         #[arg(long, group = "whom", required = true)]
         persons: bool,
         /// When (default: now; same formats as --known-at)
@@ -84,6 +92,7 @@ pub enum BreachCmd {
     },
     /// Close a breach once every notification its risk requires is recorded
     Close {
+        /// The breach's id
         id: i64,
         /// How it was dealt with
         #[arg(long)]
@@ -91,16 +100,21 @@ pub enum BreachCmd {
     },
     /// Count the persons and records of a tenant stored during a window (for --persons/--records)
     Count {
+        /// The tenant to count at
         #[arg(long)]
         tenant: String,
+        /// Start of the window: 2026-12-01, "01.12.2026 14:30" (Europe/Berlin) or RFC 3339
         #[arg(long, value_parser = crate::cli::when::instant)]
         from: DateTime<Utc>,
+        /// End of the window (same formats)
         #[arg(long, value_parser = crate::cli::when::instant)]
         to: DateTime<Utc>,
     },
     /// Write the Art. 34 letter to the persons concerned (HTML, to print or send)
     Letter {
+        /// The breach's id
         id: i64,
+        /// Folder to write the letter into
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },

@@ -39,6 +39,7 @@ pub enum WithdrawalsCmd {
     /// Record a withdrawal that reached the office by letter, phone or in person: the same
     /// effects and the same reply as a withdrawal mail
     Record {
+        /// The tenant (controller) the withdrawal reached
         #[arg(long)]
         tenant: String,
         /// The person: --email as they gave it when booking, --phone or --subject HANDLE

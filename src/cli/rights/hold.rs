@@ -14,6 +14,7 @@ use tabled::Tabled;
 pub enum HoldCmd {
     /// Put a legal hold on a person or a booking: kept by erase and retention until removed or ended
     Add {
+        /// The tenant (controller) the hold is for
         #[arg(long)]
         tenant: String,
         /// The person's e-mail address
@@ -25,6 +26,7 @@ pub enum HoldCmd {
         /// Booking reference, e.g. T-7K3MQ9XA2B
         #[arg(long, group = "on")]
         booking: Option<String>,
+        /// Why the data must be kept (e.g. the court case); recorded with the hold
         #[arg(long)]
         reason: String,
         /// Last day of the hold, 2026-12-01 or 01.12.2026 (default: until removed)
@@ -33,13 +35,18 @@ pub enum HoldCmd {
     },
     /// List holds (active ones unless --all)
     List {
+        /// Only this tenant
         #[arg(long)]
         tenant: Option<String>,
+        /// Removed and ended holds too
         #[arg(long)]
         all: bool,
     },
     /// Remove a hold
-    Remove { id: i64 },
+    Remove {
+        /// The hold's id (see `hold list`)
+        id: i64,
+    },
 }
 
 #[derive(Serialize, Tabled)]

@@ -20,16 +20,19 @@ use tabled::Tabled;
 pub enum RequestsCmd {
     /// Enter a request in the register; the deadline follows Art. 12(3)
     Open {
+        /// access, erasure, rectification, restriction, objection, portability or withdrawal
         #[arg(long, value_parser = parse_kind)]
         kind: RequestKind,
         #[command(flatten)]
         person: crate::cli::person::PersonArgs,
+        /// The controller (tenant) that received it
         #[arg(long)]
         tenant: Option<String>,
         /// When it arrived: 2026-12-01, 01.12.2026, "01.12.2026 14:30" (Europe/Berlin) or
         /// RFC 3339 (default: now)
         #[arg(long, value_parser = crate::cli::when::received)]
         received: Option<DateTime<Utc>>,
+        /// How it arrived: email, letter, phone, in_person or web
         #[arg(long, default_value = "email", value_parser = parse_channel)]
         channel: Channel,
         /// How the person's identity was checked, if it was (in_person, id_document, letter,
@@ -39,6 +42,7 @@ pub enum RequestsCmd {
     },
     /// The register; --format csv is what an auditor gets
     List {
+        /// Only this tenant
         #[arg(long)]
         tenant: Option<String>,
         /// open or closed
@@ -55,9 +59,13 @@ pub enum RequestsCmd {
         untold: bool,
     },
     /// One request in full, with the recipients to be told of it (Art. 19)
-    Show { id: i64 },
+    Show {
+        /// The request's id (see `requests list`)
+        id: i64,
+    },
     /// Record that a recipient was told of a rectification, erasure or restriction (Art. 19)
     Told {
+        /// The request's id
         id: i64,
         /// The recipient as `requests show` lists it, or the start of its name
         #[arg(long)]
@@ -69,9 +77,12 @@ pub enum RequestsCmd {
     /// Extend the deadline by one or two months, with a reason, before the first deadline;
     /// writes the extension letter (Art. 12(3) s. 3) into the request's folder
     Extend {
+        /// The request's id
         id: i64,
+        /// Why more time is needed; printed in the letter to the person
         #[arg(long)]
         reason: String,
+        /// By how many months: 1 or 2
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=2))]
         months: u32,
         #[command(flatten)]
@@ -80,7 +91,10 @@ pub enum RequestsCmd {
     /// Close a request with its outcome; a refusal (rejected, unfounded, excessive), no_data
     /// and an objection's decision write their letter into the request's folder
     Close {
+        /// The request's id
         id: i64,
+        /// answered, no_data, erased, erased_partly, rectified, restricted, rejected,
+        /// withdrawn_by_subject, granted, unfounded or excessive
         #[arg(long, value_parser = parse_outcome)]
         outcome: Outcome,
         /// The reasons, printed in the letter (required for rejected, unfounded, excessive
