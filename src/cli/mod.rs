@@ -12,6 +12,7 @@ mod export;
 mod identity;
 mod person;
 mod policy;
+mod progress;
 pub mod render;
 mod report;
 mod retention;

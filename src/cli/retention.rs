@@ -8,7 +8,7 @@ use crate::ops::{Context, Refusal};
 use anyhow::Result;
 use chrono::{DateTime, SubsecRound, Utc};
 use clap::Subcommand;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -313,12 +313,7 @@ impl RunProgress for Bars {
             return;
         };
         let bar = multi.add(ProgressBar::new(total.unwrap_or(0)));
-        let style = ProgressStyle::with_template(
-            "{msg:60!} [{bar:30}] {human_pos}/{human_len} ({per_sec}, {eta} left)",
-        )
-        .expect("valid progress template")
-        .progress_chars("=> ");
-        bar.set_style(style);
+        bar.set_style(super::progress::style());
         bar.set_message(label.to_owned());
         *self.current.lock().expect("progress lock") = Some(bar);
     }
