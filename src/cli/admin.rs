@@ -385,7 +385,11 @@ pub async fn slots(ctx: &Context, cmd: SlotsCmd, format: Format) -> Result<ExitC
                     let codes: Vec<&str> = known.iter().map(|s| s.code.as_str()).collect();
                     return Err(Refusal::InvalidInput(format!(
                         "--service \"{code}\": no such service at {tenant} (known: {})",
-                        if codes.is_empty() { "none; import services first".to_owned() } else { codes.join(", ") }
+                        if codes.is_empty() {
+                            "none; import services first".to_owned()
+                        } else {
+                            codes.join(", ")
+                        }
                     ))
                     .into());
                 }

@@ -124,7 +124,6 @@ fn parse_risk(s: &str) -> Result<Risk, String> {
     s.parse()
 }
 
-
 #[derive(Serialize, Tabled)]
 struct BreachRow {
     id: i64,

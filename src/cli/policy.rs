@@ -119,7 +119,10 @@ fn check(
                 eprintln!("{}", crate::domain::text::printable(&p.to_string()));
             }
             for w in &warnings {
-                eprintln!("warning: {}", crate::domain::text::printable(&w.to_string()));
+                eprintln!(
+                    "warning: {}",
+                    crate::domain::text::printable(&w.to_string())
+                );
             }
             if problems.is_empty() {
                 println!("{} policies valid: {}", tenants.len(), tenants.join(", "));

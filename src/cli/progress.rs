@@ -9,15 +9,21 @@ pub fn style() -> ProgressStyle {
     ProgressStyle::with_template("{msg}\n  [{wide_bar}] {count} · {rate} · {eta} left")
         .expect("valid progress template")
         .progress_chars("=> ")
-        .with_key("count", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-            let _ = match state.len() {
-                Some(len) => write!(w, "{}/{}", grouped(state.pos()), grouped(len)),
-                None => write!(w, "{}", grouped(state.pos())),
-            };
-        })
-        .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-            let _ = write!(w, "{}", rate(state.per_sec()));
-        })
+        .with_key(
+            "count",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = match state.len() {
+                    Some(len) => write!(w, "{}/{}", grouped(state.pos()), grouped(len)),
+                    None => write!(w, "{}", grouped(state.pos())),
+                };
+            },
+        )
+        .with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}", rate(state.per_sec()));
+            },
+        )
 }
 
 /// A count with dots between thousands: 5183 → "5.183".

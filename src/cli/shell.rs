@@ -48,12 +48,19 @@ pub fn man(args: ManArgs) -> Result<ExitCode> {
     let mut cmd = Cli::command().disable_help_subcommand(true);
     cmd.build();
     write_pages(&cmd, &args.out, &mut written)?;
-    println!("wrote {} manual page(s) to {}", written.len(), args.out.display());
+    println!(
+        "wrote {} manual page(s) to {}",
+        written.len(),
+        args.out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 fn write_pages(cmd: &clap::Command, dir: &Path, written: &mut Vec<PathBuf>) -> Result<()> {
-    let path = dir.join(format!("{}.1", cmd.get_display_name().unwrap_or(cmd.get_name())));
+    let path = dir.join(format!(
+        "{}.1",
+        cmd.get_display_name().unwrap_or(cmd.get_name())
+    ));
     let mut page = Vec::new();
     clap_mangen::Man::new(cmd.clone()).render(&mut page)?;
     if written.contains(&path) {

@@ -101,7 +101,12 @@ pub fn parse_handle(s: &str) -> Result<String, String> {
 /// A name shown without giving it away: initial of the first name, first and last letter
 /// of the last name: "C. W***k".
 pub fn mask_name(first: Option<&str>, last: Option<&str>) -> String {
-    let initial = |s: &str| s.trim().chars().next().map(|c| c.to_uppercase().collect::<String>());
+    let initial = |s: &str| {
+        s.trim()
+            .chars()
+            .next()
+            .map(|c| c.to_uppercase().collect::<String>())
+    };
     let first = first.and_then(initial).map(|i| format!("{i}. "));
     let last = last.map(str::trim).filter(|l| !l.is_empty()).map(|l| {
         let mut chars = l.chars();

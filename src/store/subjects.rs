@@ -147,15 +147,16 @@ where
                 // and compared folded here, so no spelling is missed. One pass over the
                 // bookings that still carry a name.
                 use crate::domain::text::same_name;
-                let rows: Vec<(String, SubjectRef, Option<String>, Option<String>)> = sqlx::query_as(
-                    "select distinct t.slug, b.subject_ref, b.first_name, b.last_name
+                let rows: Vec<(String, SubjectRef, Option<String>, Option<String>)> =
+                    sqlx::query_as(
+                        "select distinct t.slug, b.subject_ref, b.first_name, b.last_name
                      from bookings b join tenants t on t.id = b.tenant_id
                      where b.last_name is not null and b.subject_ref is not null
                        and ($1 is null or t.slug = $1)",
-                )
-                .bind(tenant)
-                .fetch_all(&self.pool)
-                .await?;
+                    )
+                    .bind(tenant)
+                    .fetch_all(&self.pool)
+                    .await?;
                 for (tenant, subject_ref, f, l) in rows {
                     let last_ok = l.is_some_and(|l| same_name(&l, last));
                     let first_ok = match (first, f) {

@@ -5,9 +5,9 @@ use super::RequestOpts;
 use crate::cli::confirm::{self, Confirmation};
 use crate::cli::identity::IdentityArgs;
 use crate::cli::person::PersonArgs;
-use crate::domain::text::printable;
 use crate::cli::render::{self, Format};
 use crate::cli::scope::TenantScope;
+use crate::domain::text::printable;
 use crate::ops::rights::{self, EraseRequest, Erasure};
 use crate::ops::{Context, Refusal};
 use anyhow::Result;
@@ -83,7 +83,10 @@ fn render_erasure(format: Format, erasures: &[Erasure]) -> Result<()> {
                     }
                 }
                 for k in &e.report.kept {
-                    let line = format!("kept at {}: {} {} — {}", k.tenant, k.category, k.what, k.reason);
+                    let line = format!(
+                        "kept at {}: {} {} — {}",
+                        k.tenant, k.category, k.what, k.reason
+                    );
                     writeln!(out, "{}", printable(&line))?;
                 }
                 for (tenant, id) in &e.requests {

@@ -138,7 +138,6 @@ fn parse_outcome(s: &str) -> Result<Outcome, String> {
     s.parse()
 }
 
-
 #[derive(Serialize, Tabled)]
 struct RequestRow {
     id: i64,
