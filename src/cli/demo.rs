@@ -118,7 +118,7 @@ fn next_steps(report: &DemoReport, database_url: &str) -> Vec<String> {
                 "{cmd} slots list --tenant {slug} --from {today} --limit 20"
             ));
         }
-        steps.push(format!("datenwart policy show {slug}"));
+        steps.push(format!("datenwart policy show --tenant {slug}"));
     }
     steps.push(format!("{cmd} audit verify"));
     steps
