@@ -555,8 +555,31 @@ async fn slots_list_refuses_an_unknown_service_and_a_range_that_ends_before_it_s
 
 async fn a_listing_piped_into_a_reader_that_goes_away_ends_quietly(db: TestDb) {
     setup(&db).await;
-    // More than a pipe holds (64 KiB), so the writer meets the closed pipe.
+    // More than a pipe holds (64 KiB), so that the writer meets the closed pipe.
+    let from = (Utc::now() + Duration::days(3)).date_naive().to_string();
+    let to = (Utc::now() + Duration::days(60)).date_naive().to_string();
     let o = run(
+        &db,
+        &[
+            "slots",
+            "generate",
+            "--tenant",
+            "recklinghausen",
+            "--service",
+            "PA",
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--weekdays",
+            "mon-sun",
+            "--times",
+            "06:00-20:00",
+            "--include-holidays",
+        ],
+    );
+    assert_exit(&o, 0);
+    let full = run(
         &db,
         &[
             "--format",
@@ -569,9 +592,30 @@ async fn a_listing_piped_into_a_reader_that_goes_away_ends_quietly(db: TestDb) {
             "100000",
         ],
     );
-    assert!(o.stdout.len() > 0);
+    assert!(
+        full.stdout.len() > 256 * 1024,
+        "{} bytes",
+        full.stdout.len()
+    );
     for args in [
-        vec!["--format", "json", "audit", "list", "--limit", "100000"],
+        vec![
+            "--format",
+            "json",
+            "slots",
+            "list",
+            "--tenant",
+            "recklinghausen",
+            "--limit",
+            "100000",
+        ],
+        vec![
+            "slots",
+            "list",
+            "--tenant",
+            "recklinghausen",
+            "--limit",
+            "100000",
+        ],
         vec!["completions", "bash"],
     ] {
         let mut child = command(&db.url, &shipped_policies(), &args)

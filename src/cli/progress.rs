@@ -31,7 +31,7 @@ pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(c);
@@ -120,7 +120,7 @@ mod tests {
         bar.abandon();
         let written = screen.0.lock().unwrap().join("\n");
         let lines: Vec<&str> = written.lines().filter(|l| !l.is_empty()).collect();
-        assert!(lines.iter().any(|l| *l == label), "{written}");
+        assert!(lines.contains(&label), "{written}");
         assert!(
             lines.iter().any(|l| l.contains("654.321/1.250.000")),
             "{written}"
