@@ -288,8 +288,10 @@ struct SlotRow {
     service: String,
     /// Local time of the tenant, for people.
     local_start: String,
-    starts_at: String,
-    ends_at: String,
+    #[tabled(display = "render::local")]
+    starts_at: chrono::DateTime<chrono::Utc>,
+    #[tabled(display = "render::local")]
+    ends_at: chrono::DateTime<chrono::Utc>,
     capacity: i64,
     booked: i64,
 }
@@ -411,8 +413,8 @@ pub async fn slots(ctx: &Context, cmd: SlotsCmd, format: Format) -> Result<ExitC
                         .with_timezone(&tz)
                         .format("%a %Y-%m-%d %H:%M")
                         .to_string(),
-                    starts_at: render::instant(&s.starts_at),
-                    ends_at: render::instant(&s.ends_at),
+                    starts_at: s.starts_at,
+                    ends_at: s.ends_at,
                     capacity: s.capacity,
                     booked: s.booked,
                 })

@@ -218,7 +218,7 @@ pub async fn run(ctx: &Context, cmd: BreachCmd, format: Format) -> Result<ExitCo
             if risk.notify_authority() {
                 human.push_str(&format!(
                     "; notify the supervisory authority by {} (72 hours, Art. 33(1))",
-                    render::instant(&l.deadline)
+                    render::local(&l.deadline)
                 ));
             } else {
                 human.push_str("; documented only (risk unlikely, Art. 33(5))");
@@ -260,9 +260,7 @@ pub async fn run(ctx: &Context, cmd: BreachCmd, format: Format) -> Result<ExitCo
                     let b = &l.breach;
                     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".into());
                     let when = |t: &Option<DateTime<Utc>>| {
-                        t.as_ref()
-                            .map(render::instant)
-                            .unwrap_or_else(|| "–".into())
+                        t.as_ref().map(render::local).unwrap_or_else(|| "–".into())
                     };
                     let text = format!(
                         "breach {id} at {}\nstate: {}\nrisk: {}\nknown at: {}\nauthority due: {}\n\
@@ -272,9 +270,9 @@ pub async fn run(ctx: &Context, cmd: BreachCmd, format: Format) -> Result<ExitCo
                         b.tenant,
                         l.state.as_str(),
                         l.risk.as_str(),
-                        render::instant(&b.known_at),
+                        render::local(&b.known_at),
                         if l.risk.notify_authority() {
-                            render::instant(&l.deadline)
+                            render::local(&l.deadline)
                         } else {
                             "– (risk unlikely)".into()
                         },

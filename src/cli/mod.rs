@@ -29,7 +29,6 @@ use crate::ops::{Context, Refusal};
 use crate::store::{self, StoreError};
 use clap::{Args, Parser, Subcommand};
 use render::Format;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -174,12 +173,30 @@ fn init_logging(global: &GlobalOpts) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directives));
+    // Log lines may quote what others wrote (an SMTP server's reply, a mail's subject), so
+    // they pass through `printable` like every other text for the terminal; that rules out
+    // colours, which are escape sequences themselves.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(|| EscapedStderr)
+        .with_ansi(false)
         .with_target(false)
         .init();
+}
+
+/// Stderr with control characters shown escaped (`domain::text::printable`).
+struct EscapedStderr;
+
+impl std::io::Write for EscapedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(crate::domain::text::printable(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 /// `datenwart audit list | head`: when the reader goes away, stop without a "Broken pipe"

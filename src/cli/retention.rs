@@ -181,7 +181,7 @@ fn render_plan(format: Format, plan: &Plan) -> Result<()> {
         let held: i64 = plan.rules.iter().map(|r| r.held).sum();
         println!(
             "at {}: {due} row(s) due, {held} kept on hold or restricted; nothing was changed",
-            render::instant(&plan.clock)
+            render::local(&plan.clock)
         );
     }
     Ok(())
@@ -234,7 +234,7 @@ fn render_run(format: Format, report: &RunReport) -> Result<()> {
             "retention run {} {} (clock {}): {} anonymized, {} deleted (and {} rows with them), {} kept on hold or restricted",
             report.run,
             report.outcome,
-            render::instant(&report.clock),
+            render::local(&report.clock),
             sum(|c| c.anonymized),
             sum(|c| c.deleted),
             sum(|c| c.dependents_deleted),
