@@ -37,6 +37,7 @@ pub enum ServicesCmd {
     },
     /// List a tenant's services
     List {
+        /// The tenant (slug, as in the policy)
         #[arg(long)]
         tenant: String,
     },
@@ -46,16 +47,17 @@ pub enum ServicesCmd {
 pub enum SlotsCmd {
     /// Open slots for a service over a date range (local time of the tenant)
     Generate {
+        /// The tenant (slug, as in the policy)
         #[arg(long)]
         tenant: String,
         /// Service code
         #[arg(long)]
         service: String,
-        /// First day, YYYY-MM-DD
-        #[arg(long)]
+        /// First day, 2026-12-01 or 01.12.2026
+        #[arg(long, value_parser = crate::cli::when::day)]
         from: NaiveDate,
-        /// Last day (inclusive), YYYY-MM-DD
-        #[arg(long)]
+        /// Last day (inclusive), 2026-12-01 or 01.12.2026
+        #[arg(long, value_parser = crate::cli::when::day)]
         to: NaiveDate,
         /// Days of the week: mon-fri, mon,wed,fri, mo-do …
         #[arg(long, default_value = "mon-fri", value_parser = parse_weekdays)]
@@ -76,6 +78,7 @@ pub enum SlotsCmd {
     },
     /// Import slots from a CSV file with the columns service,date,start,end[,capacity]
     Import {
+        /// The tenant (slug, as in the policy)
         #[arg(long)]
         tenant: String,
         /// CSV file in the tenant's local time; one bad row refuses the whole file
@@ -83,15 +86,17 @@ pub enum SlotsCmd {
     },
     /// List a tenant's slots
     List {
+        /// The tenant (slug, as in the policy)
         #[arg(long)]
         tenant: String,
+        /// Only this service (its code, see `services list`)
         #[arg(long)]
         service: Option<String>,
-        /// From this day on (local), YYYY-MM-DD
-        #[arg(long)]
+        /// From this day on (local), 2026-12-01 or 01.12.2026
+        #[arg(long, value_parser = crate::cli::when::day)]
         from: Option<NaiveDate>,
-        /// Up to and including this day (local), YYYY-MM-DD
-        #[arg(long)]
+        /// Up to and including this day (local), 2026-12-01 or 01.12.2026
+        #[arg(long, value_parser = crate::cli::when::day)]
         to: Option<NaiveDate>,
         /// At most this many slots
         #[arg(long, default_value_t = 1000)]
@@ -100,12 +105,14 @@ pub enum SlotsCmd {
     /// List the slots from now on that lie on a day the policy closes (a local holiday or
     /// a closed day), with their bookings counted
     Closed {
+        /// The tenant (slug, as in the policy)
         #[arg(long)]
         tenant: String,
     },
     /// Delete the free slots from now on that lie on a day the policy closes; with --yes,
     /// first cancel their bookings and queue a notice to each citizen
     RemoveClosed {
+        /// The tenant (slug, as in the policy)
         #[arg(long)]
         tenant: String,
         /// Also cancel the bookings in those slots (the citizens are told by e-mail)
@@ -181,7 +188,8 @@ struct TenantRow {
     services: i64,
     slots: i64,
     bookings: i64,
-    updated_at: String,
+    #[tabled(display = "render::local")]
+    updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 pub async fn tenants(ctx: &Context, cmd: TenantsCmd, format: Format) -> Result<ExitCode> {
@@ -229,7 +237,7 @@ pub async fn tenants(ctx: &Context, cmd: TenantsCmd, format: Format) -> Result<E
                     services: t.services,
                     slots: t.slots,
                     bookings: t.bookings,
-                    updated_at: render::instant(&t.updated_at),
+                    updated_at: t.updated_at,
                 })
                 .collect();
             render::rows(format, &rows)?;
@@ -280,8 +288,10 @@ struct SlotRow {
     service: String,
     /// Local time of the tenant, for people.
     local_start: String,
-    starts_at: String,
-    ends_at: String,
+    #[tabled(display = "render::local")]
+    starts_at: chrono::DateTime<chrono::Utc>,
+    #[tabled(display = "render::local")]
+    ends_at: chrono::DateTime<chrono::Utc>,
     capacity: i64,
     booked: i64,
 }
@@ -362,6 +372,30 @@ pub async fn slots(ctx: &Context, cmd: SlotsCmd, format: Format) -> Result<ExitC
                     Refusal::InvalidInput(format!("--limit {limit}: must be at least 1")).into(),
                 );
             }
+            if let (Some(f), Some(t)) = (from, to)
+                && f > t
+            {
+                return Err(Refusal::InvalidInput(format!(
+                    "--from {f} is after --to {t}: the range is empty"
+                ))
+                .into());
+            }
+            if let Some(code) = &service {
+                // An unknown code would list nothing, which reads as "fully booked".
+                let known = ctx.store.list_services(&tenant).await?;
+                if !known.iter().any(|s| &s.code == code) {
+                    let codes: Vec<&str> = known.iter().map(|s| s.code.as_str()).collect();
+                    return Err(Refusal::InvalidInput(format!(
+                        "--service \"{code}\": no such service at {tenant} (known: {})",
+                        if codes.is_empty() {
+                            "none; import services first".to_owned()
+                        } else {
+                            codes.join(", ")
+                        }
+                    ))
+                    .into());
+                }
+            }
             let filter = SlotFilter {
                 service,
                 from: from.and_then(|d| day_start(tz, d)),
@@ -379,8 +413,8 @@ pub async fn slots(ctx: &Context, cmd: SlotsCmd, format: Format) -> Result<ExitC
                         .with_timezone(&tz)
                         .format("%a %Y-%m-%d %H:%M")
                         .to_string(),
-                    starts_at: render::instant(&s.starts_at),
-                    ends_at: render::instant(&s.ends_at),
+                    starts_at: s.starts_at,
+                    ends_at: s.ends_at,
                     capacity: s.capacity,
                     booked: s.booked,
                 })

@@ -20,8 +20,9 @@ pub enum AuditCmd {
         /// Only this action, e.g. services.import
         #[arg(long)]
         action: Option<String>,
-        /// Only entries at or after this instant (RFC 3339, e.g. 2026-11-01T00:00:00Z)
-        #[arg(long)]
+        /// Only entries at or after this time: 2026-11-01, 01.11.2026, "01.11.2026 14:30"
+        /// (Europe/Berlin) or RFC 3339
+        #[arg(long, value_parser = crate::cli::when::instant)]
         since: Option<DateTime<Utc>>,
         /// At most this many entries
         #[arg(long, default_value_t = 100)]
@@ -34,12 +35,42 @@ pub enum AuditCmd {
 #[derive(Serialize, Tabled)]
 struct AuditRow {
     id: i64,
-    at: String,
+    #[tabled(display = "render::local")]
+    at: DateTime<Utc>,
     actor: String,
     action: String,
-    tenant: String,
-    subject_ref: String,
+    #[tabled(display = "render::or_dash")]
+    tenant: Option<String>,
+    #[tabled(display = "render::handle")]
+    subject_ref: Option<String>,
     details: String,
+}
+
+/// An audit entry in JSON: `details` as the object it is, not a string of JSON.
+#[derive(Serialize)]
+struct AuditJson {
+    id: i64,
+    at: DateTime<Utc>,
+    actor: String,
+    action: String,
+    tenant: Option<String>,
+    subject_ref: Option<String>,
+    details: serde_json::Value,
+}
+
+impl From<AuditRow> for AuditJson {
+    fn from(r: AuditRow) -> Self {
+        AuditJson {
+            details: serde_json::from_str(&r.details)
+                .unwrap_or(serde_json::Value::String(r.details)),
+            id: r.id,
+            at: r.at,
+            actor: r.actor,
+            action: r.action,
+            tenant: r.tenant,
+            subject_ref: r.subject_ref,
+        }
+    }
 }
 
 pub async fn run(ctx: &Context, cmd: AuditCmd, format: Format) -> Result<ExitCode> {
@@ -68,15 +99,20 @@ pub async fn run(ctx: &Context, cmd: AuditCmd, format: Format) -> Result<ExitCod
                 .into_iter()
                 .map(|e| AuditRow {
                     id: e.id,
-                    at: render::instant(&e.at),
+                    at: e.at,
                     actor: e.actor,
                     action: e.action,
-                    tenant: render::opt(&e.tenant),
-                    subject_ref: render::opt(&e.subject_ref),
+                    tenant: e.tenant,
+                    subject_ref: e.subject_ref,
                     details: e.details,
                 })
                 .collect();
-            render::rows(format, &rows)?;
+            if format == Format::Json {
+                let rows: Vec<AuditJson> = rows.into_iter().map(AuditJson::from).collect();
+                render::json(&rows)?;
+            } else {
+                render::rows(format, &rows)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         AuditCmd::Verify => {

@@ -7,7 +7,7 @@ use crate::ops::Context;
 use crate::ops::breach::{self, BreachInput, Listed};
 use crate::store::{Affected, Notified};
 use anyhow::Result;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -18,17 +18,18 @@ use tabled::Tabled;
 pub enum BreachCmd {
     /// Record a breach; the 72 hours to notify the authority run from --known-at
     Add {
+        /// The tenant (controller) the breach happened at
         #[arg(long)]
         tenant: String,
         /// When the office became aware of it: "2026-12-01 09:30" (Europe/Berlin),
         /// "01.12.2026 09:30" or RFC 3339 (default: now)
-        #[arg(long, value_parser = parse_when)]
+        #[arg(long, value_parser = crate::cli::when::instant)]
         known_at: Option<DateTime<Utc>>,
         /// Start of the time the breach lasted (same formats)
-        #[arg(long, value_parser = parse_when)]
+        #[arg(long, value_parser = crate::cli::when::instant)]
         from: Option<DateTime<Utc>>,
         /// End of the time the breach lasted (same formats)
-        #[arg(long, value_parser = parse_when)]
+        #[arg(long, value_parser = crate::cli::when::instant)]
         to: Option<DateTime<Utc>>,
         /// What happened (the DPO's words; name no person)
         #[arg(long)]
@@ -57,6 +58,7 @@ pub enum BreachCmd {
     },
     /// The register, with each breach's 72-hour deadline and state
     List {
+        /// Only this tenant
         #[arg(long)]
         tenant: Option<String>,
         /// Only breaches whose authority notification is overdue
@@ -67,16 +69,22 @@ pub enum BreachCmd {
         open: bool,
     },
     /// One breach in full
-    Show { id: i64 },
+    Show {
+        /// The breach's id (see `breach list`)
+        id: i64,
+    },
     /// Record that the authority (Art. 33) or the persons (Art. 34) were notified
     Notify {
+        /// The breach's id
         id: i64,
+        /// The supervisory authority was notified (Art. 33)
         #[arg(long, group = "whom", required = true)]
         authority: bool,
+        /// The persons concerned were notified (Art. 34)
         #[arg(long, group = "whom", required = true)]
         persons: bool,
         /// When (default: now; same formats as --known-at)
-        #[arg(long, value_parser = parse_when)]
+        #[arg(long, value_parser = crate::cli::when::instant)]
         at: Option<DateTime<Utc>>,
         /// The authority's reference number
         #[arg(long, requires = "authority")]
@@ -84,6 +92,7 @@ pub enum BreachCmd {
     },
     /// Close a breach once every notification its risk requires is recorded
     Close {
+        /// The breach's id
         id: i64,
         /// How it was dealt with
         #[arg(long)]
@@ -91,16 +100,21 @@ pub enum BreachCmd {
     },
     /// Count the persons and records of a tenant stored during a window (for --persons/--records)
     Count {
+        /// The tenant to count at
         #[arg(long)]
         tenant: String,
-        #[arg(long, value_parser = parse_when)]
+        /// Start of the window: 2026-12-01, "01.12.2026 14:30" (Europe/Berlin) or RFC 3339
+        #[arg(long, value_parser = crate::cli::when::instant)]
         from: DateTime<Utc>,
-        #[arg(long, value_parser = parse_when)]
+        /// End of the window (same formats)
+        #[arg(long, value_parser = crate::cli::when::instant)]
         to: DateTime<Utc>,
     },
     /// Write the Art. 34 letter to the persons concerned (HTML, to print or send)
     Letter {
+        /// The breach's id
         id: i64,
+        /// Folder to write the letter into
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
@@ -110,66 +124,39 @@ fn parse_risk(s: &str) -> Result<Risk, String> {
     s.parse()
 }
 
-/// RFC 3339, or a local date and time in Europe/Berlin as "2026-12-01 09:30",
-/// "01.12.2026 09:30" or a day alone (midnight).
-pub fn parse_when(s: &str) -> Result<DateTime<Utc>, String> {
-    let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    let local = ["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%d.%m.%Y %H:%M"]
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .or_else(|| {
-            ["%Y-%m-%d", "%d.%m.%Y"]
-                .iter()
-                .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        });
-    let Some(local) = local else {
-        return Err(format!(
-            "\"{s}\" is not a time: use \"2026-12-01 09:30\", \"01.12.2026 09:30\" (Europe/Berlin) or RFC 3339"
-        ));
-    };
-    chrono_tz::Europe::Berlin
-        .from_local_datetime(&local)
-        .earliest()
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| format!("\"{s}\" does not exist in Europe/Berlin (clocks go forward)"))
-}
-
 #[derive(Serialize, Tabled)]
 struct BreachRow {
     id: i64,
     tenant: String,
-    known_at: String,
-    authority_due: String,
+    #[tabled(display = "render::local")]
+    known_at: DateTime<Utc>,
+    #[tabled(display = "render::local_or_dash")]
+    authority_due: Option<DateTime<Utc>>,
     risk: String,
     state: String,
-    persons: String,
-    records: String,
-    authority_notified_at: String,
-    persons_notified_at: String,
+    #[tabled(display = "render::or_dash")]
+    persons: Option<i64>,
+    #[tabled(display = "render::or_dash")]
+    records: Option<i64>,
+    #[tabled(display = "render::local_or_dash")]
+    authority_notified_at: Option<DateTime<Utc>>,
+    #[tabled(display = "render::local_or_dash")]
+    persons_notified_at: Option<DateTime<Utc>>,
 }
 
 fn row(l: &Listed) -> BreachRow {
     let b = &l.breach;
-    let opt = |t: &Option<DateTime<Utc>>| t.as_ref().map(render::instant).unwrap_or_default();
     BreachRow {
         id: b.id,
         tenant: b.tenant.clone(),
-        known_at: render::instant(&b.known_at),
-        authority_due: if l.risk.notify_authority() {
-            render::instant(&l.deadline)
-        } else {
-            String::new()
-        },
+        known_at: b.known_at,
+        authority_due: l.risk.notify_authority().then_some(l.deadline),
         risk: l.risk.as_str().to_owned(),
         state: l.state.as_str().to_owned(),
-        persons: b.persons_approx.map(|n| n.to_string()).unwrap_or_default(),
-        records: b.records_approx.map(|n| n.to_string()).unwrap_or_default(),
-        authority_notified_at: opt(&b.authority_notified_at),
-        persons_notified_at: opt(&b.persons_notified_at),
+        persons: b.persons_approx,
+        records: b.records_approx,
+        authority_notified_at: b.authority_notified_at,
+        persons_notified_at: b.persons_notified_at,
     }
 }
 
@@ -231,7 +218,7 @@ pub async fn run(ctx: &Context, cmd: BreachCmd, format: Format) -> Result<ExitCo
             if risk.notify_authority() {
                 human.push_str(&format!(
                     "; notify the supervisory authority by {} (72 hours, Art. 33(1))",
-                    render::instant(&l.deadline)
+                    render::local(&l.deadline)
                 ));
             } else {
                 human.push_str("; documented only (risk unlikely, Art. 33(5))");
@@ -273,9 +260,7 @@ pub async fn run(ctx: &Context, cmd: BreachCmd, format: Format) -> Result<ExitCo
                     let b = &l.breach;
                     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".into());
                     let when = |t: &Option<DateTime<Utc>>| {
-                        t.as_ref()
-                            .map(render::instant)
-                            .unwrap_or_else(|| "–".into())
+                        t.as_ref().map(render::local).unwrap_or_else(|| "–".into())
                     };
                     let text = format!(
                         "breach {id} at {}\nstate: {}\nrisk: {}\nknown at: {}\nauthority due: {}\n\
@@ -285,9 +270,9 @@ pub async fn run(ctx: &Context, cmd: BreachCmd, format: Format) -> Result<ExitCo
                         b.tenant,
                         l.state.as_str(),
                         l.risk.as_str(),
-                        render::instant(&b.known_at),
+                        render::local(&b.known_at),
                         if l.risk.notify_authority() {
-                            render::instant(&l.deadline)
+                            render::local(&l.deadline)
                         } else {
                             "– (risk unlikely)".into()
                         },

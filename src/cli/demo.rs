@@ -8,7 +8,7 @@ use crate::ops::demo::{self, DemoReport, DemoRequest, Progress};
 use crate::store;
 use anyhow::Result;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget};
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -37,12 +37,7 @@ impl Bar {
             return Self(ProgressBar::hidden());
         }
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        let style = ProgressStyle::with_template(
-            "{msg:>18} [{bar:40}] {human_pos}/{human_len} ({per_sec}, {eta} left)",
-        )
-        .expect("valid progress template")
-        .progress_chars("=> ");
-        bar.set_style(style);
+        bar.set_style(super::progress::style());
         Self(bar)
     }
 }
@@ -123,7 +118,7 @@ fn next_steps(report: &DemoReport, database_url: &str) -> Vec<String> {
                 "{cmd} slots list --tenant {slug} --from {today} --limit 20"
             ));
         }
-        steps.push(format!("datenwart policy show {slug}"));
+        steps.push(format!("datenwart policy show --tenant {slug}"));
     }
     steps.push(format!("{cmd} audit verify"));
     steps

@@ -1,6 +1,7 @@
 //! `export`: the Auskunft folder (Art. 15, 20 DSGVO) for one person.
 
 use super::identity::IdentityArgs;
+use super::person::PersonArgs;
 use super::render::{self, Format};
 use super::scope::TenantScope;
 use crate::domain::requests::{Channel, Outcome};
@@ -15,9 +16,8 @@ use tabled::Tabled;
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The person's e-mail address (compared case-insensitively)
-    #[arg(long)]
-    pub email: String,
+    #[command(flatten)]
+    pub person: PersonArgs,
     /// The controller that answers (with a no-data letter when the person is unknown there),
     /// or --all-tenants: every tenant where the person appears, one request each
     #[command(flatten)]
@@ -58,7 +58,7 @@ struct TenantRow {
 pub async fn run(ctx: &Context, args: ExportArgs, format: Format) -> Result<ExitCode> {
     let identity = args.identity.resolve("export")?;
     let request = ExportRequest {
-        email: args.email,
+        email: args.person.email(ctx).await?,
         controllers: args.scope.controllers()?,
         out: args.out,
         request_id: args.request,

@@ -73,7 +73,11 @@ fn ask() -> Result<IdentityCheck> {
         if let Some(kind) = chosen {
             return Ok(kind);
         }
-        eprintln!("\"{answer}\" is not one of {}", kinds());
+        eprintln!(
+            "\"{}\" is not one of {}",
+            crate::domain::text::printable(answer),
+            kinds()
+        );
     }
     Err(
         Refusal::InvalidInput("--identity-checked-by: no kind chosen; nothing was done".into())

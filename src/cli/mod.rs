@@ -10,7 +10,9 @@ mod confirm;
 mod demo;
 mod export;
 mod identity;
+mod person;
 mod policy;
+mod progress;
 pub mod render;
 mod report;
 mod retention;
@@ -18,6 +20,8 @@ mod rights;
 mod scope;
 mod send;
 mod serve;
+mod shell;
+mod when;
 mod withdrawals;
 
 use crate::ops::policies::{self, PolicyLoadError, PolicySet};
@@ -25,7 +29,6 @@ use crate::ops::{Context, Refusal};
 use crate::store::{self, StoreError};
 use clap::{Args, Parser, Subcommand};
 use render::Format;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -115,10 +118,33 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Build a database to explore: the tenants, services, slots and realistic fake bookings
     Demo(demo::DemoArgs),
+    /// Print a shell completion script: datenwart completions bash > /etc/bash_completion.d/datenwart
+    Completions(shell::CompletionsArgs),
+    /// Write the manual pages (man 1) of every command into a folder
+    Man(shell::ManArgs),
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            // A usage error quotes the value typed, which may hold an escape sequence:
+            // shown, not run (and without clap's colours, which are escapes themselves).
+            eprint!(
+                "{}",
+                crate::domain::text::printable(&e.render().to_string())
+            );
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+        // --help and --version
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+    };
+    if !matches!(cli.command, Command::Serve(_)) {
+        die_quietly_on_closed_pipe();
+    }
     init_logging(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -147,19 +173,60 @@ fn init_logging(global: &GlobalOpts) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(directives));
+    // Log lines may quote what others wrote (an SMTP server's reply, a mail's subject), so
+    // they pass through `printable` like every other text for the terminal; that rules out
+    // colours, which are escape sequences themselves.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(|| EscapedStderr)
+        .with_ansi(false)
         .with_target(false)
         .init();
 }
 
+/// Stderr with control characters shown escaped (`domain::text::printable`).
+struct EscapedStderr;
+
+impl std::io::Write for EscapedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(crate::domain::text::printable(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// `datenwart audit list | head`: when the reader goes away, stop without a "Broken pipe"
+/// error, as Unix tools do. Rust ignores SIGPIPE and turns it into an error on every write
+/// (a panic in `println!`); the default action ends the process silently instead. Not for
+/// `serve`, which must outlive a client that hangs up.
+fn die_quietly_on_closed_pipe() {
+    // SAFETY: setting a signal's disposition to the default before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Whether the failure is only that stdout's reader went away.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Prints the error and picks the exit code from what kind of failure it is.
 fn exit_for(e: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(e) {
+        return ExitCode::SUCCESS;
+    }
     if let Some(PolicyLoadError::Invalid(problems)) = e.downcast_ref::<PolicyLoadError>() {
         for p in problems {
-            eprintln!("{p}");
+            eprintln!("{}", crate::domain::text::printable(&p.to_string()));
         }
         eprintln!(
             "datenwart: error: the policies are invalid; nothing was done (see `datenwart policy check`)"
@@ -207,10 +274,14 @@ fn actor() -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let global = cli.global;
-    if let Command::Policy(cmd) = cli.command {
+    let command = match cli.command {
         // Works on the policy files alone, and must report invalid ones rather than refuse.
-        return policy::run(cmd, &global);
-    }
+        Command::Policy(cmd) => return policy::run(cmd, &global),
+        // Need neither the policies nor the database.
+        Command::Completions(args) => return shell::completions(args),
+        Command::Man(args) => return shell::man(args),
+        other => other,
+    };
     // No command runs on an invalid policy.
     let policies = Arc::new(policies::load(&global.policies)?);
     let store = store::open_with_ledger(&global.database_url, global.ledger.clone())
@@ -222,7 +293,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ))
         })?;
     // `migrate` and `demo` bring the schema up to date themselves.
-    if !matches!(cli.command, Command::Migrate | Command::Demo(_)) {
+    if !matches!(command, Command::Migrate | Command::Demo(_)) {
         store.check_schema().await?;
     }
     let ctx = Context {
@@ -230,8 +301,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         policies,
         actor: actor(),
     };
-    match cli.command {
-        Command::Policy(_) => unreachable!("handled above"),
+    match command {
+        Command::Policy(_) | Command::Completions(_) | Command::Man(_) => {
+            unreachable!("handled above")
+        }
         Command::Migrate => admin::migrate(&ctx, global.format).await,
         Command::Tenants(cmd) => admin::tenants(&ctx, cmd, global.format).await,
         Command::Services(cmd) => admin::services(&ctx, cmd, global.format).await,
@@ -257,4 +330,45 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 /// The policy set for commands that need it loaded but not the database.
 fn load_policies(global: &GlobalOpts) -> Result<PolicySet, PolicyLoadError> {
     policies::load(&global.policies)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every command, subcommand and option says what it is for in `--help` (and so in
+    /// the manual pages and completions, which are made from the same definitions).
+    #[test]
+    fn every_command_and_option_has_a_help_text() {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, &mut missing);
+        assert!(missing.is_empty(), "no help text:\n{}", missing.join("\n"));
+    }
+
+    fn walk(cmd: &clap::Command, missing: &mut Vec<String>) {
+        let name = cmd.get_display_name().unwrap_or(cmd.get_name()).to_owned();
+        if cmd.get_about().is_none() && cmd.get_name() != "datenwart" {
+            missing.push(format!("{name}: the command"));
+        }
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                missing.push(format!("{name}: {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, missing);
+        }
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

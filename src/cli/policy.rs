@@ -29,7 +29,11 @@ pub enum PolicyCmd {
     /// Show a tenant's record of processing (Art. 30 DSGVO); --format json gives the policy
     Show {
         /// Tenant slug
-        tenant: String,
+        #[arg(long, value_name = "T", required_unless_present = "tenant_positional")]
+        tenant: Option<String>,
+        /// The tenant as a bare word, as before --tenant (deprecated; kept for scripts)
+        #[arg(value_name = "TENANT", hide = true, conflicts_with = "tenant")]
+        tenant_positional: Option<String>,
     },
     /// The complete record of processing of a tenant (Art. 30(1)(a)–(g) DSGVO) and its
     /// processors register (Art. 28): text, --format json or csv, and a printable page
@@ -78,8 +82,14 @@ pub fn run(cmd: PolicyCmd, global: &GlobalOpts) -> Result<ExitCode> {
     let loaded = super::load_policies(global);
     match cmd {
         PolicyCmd::Check { strict } => check(loaded, strict, global.format),
-        PolicyCmd::Show { tenant } => {
+        PolicyCmd::Show {
+            tenant,
+            tenant_positional,
+        } => {
             let set = loaded?;
+            let tenant = tenant
+                .or(tenant_positional)
+                .expect("clap requires --tenant or the positional");
             let policy = set.require(&tenant)?;
             show(policy, global.format)?;
             Ok(ExitCode::SUCCESS)
@@ -106,10 +116,13 @@ fn check(
     match format {
         Format::Table => {
             for p in &problems {
-                eprintln!("{p}");
+                eprintln!("{}", crate::domain::text::printable(&p.to_string()));
             }
             for w in &warnings {
-                eprintln!("warning: {w}");
+                eprintln!(
+                    "warning: {}",
+                    crate::domain::text::printable(&w.to_string())
+                );
             }
             if problems.is_empty() {
                 println!("{} policies valid: {}", tenants.len(), tenants.join(", "));
@@ -168,7 +181,10 @@ fn show(policy: &Policy, format: Format) -> Result<()> {
         Format::Json => render::json(policy),
         Format::Csv => render::csv(&activities(policy)),
         Format::Table => {
-            print!("{}", record_of_processing(policy));
+            print!(
+                "{}",
+                crate::domain::text::printable(&record_of_processing(policy))
+            );
             Ok(())
         }
     }
@@ -190,7 +206,10 @@ fn record(policy: &Policy, format: Format, html: Option<&std::path::Path>) -> Re
     match format {
         Format::Json => render::json(&rec)?,
         Format::Csv => render::csv(&activities(policy))?,
-        Format::Table => print!("{}", record_of_processing(policy)),
+        Format::Table => print!(
+            "{}",
+            crate::domain::text::printable(&record_of_processing(policy))
+        ),
     }
     if let Some(file) = page_file.as_mut() {
         file.write_all(RecordPage { r: &rec }.render()?.as_bytes())?;

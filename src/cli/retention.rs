@@ -8,7 +8,7 @@ use crate::ops::{Context, Refusal};
 use anyhow::Result;
 use chrono::{DateTime, SubsecRound, Utc};
 use clap::Subcommand;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget};
 use serde::Serialize;
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -22,8 +22,9 @@ pub enum RetentionCmd {
         /// Only this tenant's rules
         #[arg(long)]
         tenant: Option<String>,
-        /// The clock to plan at (RFC 3339, e.g. 2026-12-01T02:00:00Z); default now
-        #[arg(long, value_name = "TS")]
+        /// The clock to plan at: 2026-12-01, "01.12.2026 02:00" (Europe/Berlin) or RFC 3339;
+        /// default now
+        #[arg(long, value_name = "TS", value_parser = crate::cli::when::instant)]
         now: Option<DateTime<Utc>>,
     },
     /// Anonymize or delete what is due, in batches, then check that nothing due is left;
@@ -33,8 +34,8 @@ pub enum RetentionCmd {
         /// Only this tenant's rules (rows without a tenant are left for a full run)
         #[arg(long)]
         tenant: Option<String>,
-        /// The run's clock (RFC 3339), not later than now; default now
-        #[arg(long, value_name = "TS")]
+        /// The run's clock (same formats as for plan), not later than now; default now
+        #[arg(long, value_name = "TS", value_parser = crate::cli::when::instant)]
         now: Option<DateTime<Utc>>,
         /// At most this many rows per batch; each batch is one short transaction, and batches
         /// shrink while one takes longer than 250 ms
@@ -180,7 +181,7 @@ fn render_plan(format: Format, plan: &Plan) -> Result<()> {
         let held: i64 = plan.rules.iter().map(|r| r.held).sum();
         println!(
             "at {}: {due} row(s) due, {held} kept on hold or restricted; nothing was changed",
-            render::instant(&plan.clock)
+            render::local(&plan.clock)
         );
     }
     Ok(())
@@ -233,7 +234,7 @@ fn render_run(format: Format, report: &RunReport) -> Result<()> {
             "retention run {} {} (clock {}): {} anonymized, {} deleted (and {} rows with them), {} kept on hold or restricted",
             report.run,
             report.outcome,
-            render::instant(&report.clock),
+            render::local(&report.clock),
             sum(|c| c.anonymized),
             sum(|c| c.deleted),
             sum(|c| c.dependents_deleted),
@@ -246,10 +247,14 @@ fn render_run(format: Format, report: &RunReport) -> Result<()> {
 #[derive(Serialize, Tabled)]
 struct RunRow {
     id: i64,
-    started_at: String,
-    finished_at: String,
-    clock: String,
-    tenant: String,
+    #[tabled(display = "render::local")]
+    started_at: DateTime<Utc>,
+    #[tabled(display = "render::local_or_dash")]
+    finished_at: Option<DateTime<Utc>>,
+    #[tabled(display = "render::local")]
+    clock: DateTime<Utc>,
+    #[tabled(display = "render::or_dash")]
+    tenant: Option<String>,
     outcome: String,
     actor: String,
     anonymized: i64,
@@ -261,14 +266,10 @@ impl From<&retention::RunRecord> for RunRow {
     fn from(r: &retention::RunRecord) -> Self {
         RunRow {
             id: r.id,
-            started_at: render::instant(&r.started_at),
-            finished_at: r
-                .finished_at
-                .as_ref()
-                .map(render::instant)
-                .unwrap_or_default(),
-            clock: render::instant(&r.clock),
-            tenant: render::opt(&r.tenant),
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            clock: r.clock,
+            tenant: r.tenant.clone(),
             outcome: r.outcome.clone(),
             actor: r.actor.clone(),
             anonymized: r.anonymized,
@@ -312,12 +313,7 @@ impl RunProgress for Bars {
             return;
         };
         let bar = multi.add(ProgressBar::new(total.unwrap_or(0)));
-        let style = ProgressStyle::with_template(
-            "{msg:60!} [{bar:30}] {human_pos}/{human_len} ({per_sec}, {eta} left)",
-        )
-        .expect("valid progress template")
-        .progress_chars("=> ");
-        bar.set_style(style);
+        bar.set_style(super::progress::style());
         bar.set_message(label.to_owned());
         *self.current.lock().expect("progress lock") = Some(bar);
     }

@@ -39,11 +39,12 @@ pub enum WithdrawalsCmd {
     /// Record a withdrawal that reached the office by letter, phone or in person: the same
     /// effects and the same reply as a withdrawal mail
     Record {
+        /// The tenant (controller) the withdrawal reached
         #[arg(long)]
         tenant: String,
-        /// The person's e-mail address, as they gave it when booking
-        #[arg(long)]
-        email: String,
+        /// The person: --email as they gave it when booking, --phone or --subject HANDLE
+        #[command(flatten)]
+        person: crate::cli::person::PersonArgs,
         /// letter, phone or in-person
         #[arg(long, value_parser = parse_channel)]
         channel: Channel,
@@ -106,11 +107,16 @@ struct MessageRow {
 struct ReviewRow {
     message: String,
     outcome: String,
-    tenant: String,
-    received_at: String,
-    sender: String,
-    subject: String,
-    reason: String,
+    #[tabled(display = "render::or_dash")]
+    tenant: Option<String>,
+    #[tabled(display = "render::local_or_dash")]
+    received_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[tabled(display = "render::or_dash")]
+    sender: Option<String>,
+    #[tabled(display = "render::or_dash")]
+    subject: Option<String>,
+    #[tabled(display = "render::or_dash")]
+    reason: Option<String>,
 }
 
 pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<ExitCode> {
@@ -123,14 +129,11 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
                 .map(|i| ReviewRow {
                     message: i.message_key,
                     outcome: i.outcome.to_string(),
-                    tenant: i.tenant.unwrap_or_default(),
-                    received_at: i
-                        .received_at
-                        .map(|t| render::instant(&t))
-                        .unwrap_or_default(),
-                    sender: i.sender.unwrap_or_default(),
-                    subject: i.subject.unwrap_or_default(),
-                    reason: i.reason.unwrap_or_default(),
+                    tenant: i.tenant,
+                    received_at: i.received_at,
+                    sender: i.sender,
+                    subject: i.subject,
+                    reason: i.reason,
                 })
                 .collect();
             render::rows(format, &rows)?;
@@ -171,11 +174,12 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
         }
         WithdrawalsCmd::Record {
             tenant,
-            email,
+            person,
             channel,
             sms_only,
             outbox,
         } => {
+            let email = person.email(ctx).await?;
             let r = withdrawals::record_other(
                 ctx,
                 &withdrawals::OtherWithdrawal {

@@ -70,6 +70,67 @@ impl SubjectRef {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The short handle shown in tables and taken by `--subject`: the first
+    /// [`HANDLE_LEN`] characters (48 bits, no collision in practice; a prefix that fits
+    /// two persons is refused when used).
+    pub fn handle(&self) -> &str {
+        &self.0[..self.0.len().min(HANDLE_LEN)]
+    }
+}
+
+/// Characters of a subject reference shown as its handle.
+pub const HANDLE_LEN: usize = 12;
+
+/// The fewest characters `--subject` takes: fewer would fit many persons.
+pub const MIN_HANDLE_LEN: usize = 8;
+
+/// A typed `--subject` handle, lower-cased: [`MIN_HANDLE_LEN`] to 64 hexadecimal digits.
+pub fn parse_handle(s: &str) -> Result<String, String> {
+    let h = s.trim().to_ascii_lowercase();
+    if h.len() < MIN_HANDLE_LEN || h.len() > 64 || !h.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "\"{}\" is not a subject handle: give the first {MIN_HANDLE_LEN} to 64 hexadecimal \
+             characters of the reference `subject find` shows",
+            s.trim()
+        ));
+    }
+    Ok(h)
+}
+
+/// A name shown without giving it away: initial of the first name, first and last letter
+/// of the last name: "C. W***k".
+pub fn mask_name(first: Option<&str>, last: Option<&str>) -> String {
+    let initial = |s: &str| {
+        s.trim()
+            .chars()
+            .next()
+            .map(|c| c.to_uppercase().collect::<String>())
+    };
+    let first = first.and_then(initial).map(|i| format!("{i}. "));
+    let last = last.map(str::trim).filter(|l| !l.is_empty()).map(|l| {
+        let mut chars = l.chars();
+        let head = chars.next().map(String::from).unwrap_or_default();
+        match chars.next_back() {
+            Some(tail) => format!("{head}***{tail}"),
+            None => format!("{head}***"),
+        }
+    });
+    format!("{}{}", first.unwrap_or_default(), last.unwrap_or_default())
+        .trim()
+        .to_owned()
+}
+
+/// An e-mail address shown without giving it away: first letter and domain,
+/// "c***@example.org".
+pub fn mask_email(email: &str) -> String {
+    match email.trim().split_once('@') {
+        Some((local, domain)) => {
+            let head: String = local.chars().take(1).collect();
+            format!("{head}***@{domain}")
+        }
+        None => "***".into(),
+    }
 }
 
 /// Compares with the stored text (64 hex characters).
@@ -124,6 +185,27 @@ mod tests {
         let r = SubjectRef::for_email(&key(1), "anna@example.de");
         assert!(!r.as_str().contains("anna"));
         assert_eq!(r.as_str().len(), 64);
+    }
+
+    #[test]
+    fn the_handle_is_a_prefix_of_the_reference_and_typed_handles_are_checked() {
+        let r = SubjectRef::for_email(&key(1), "anna@example.de");
+        assert_eq!(r.handle().len(), HANDLE_LEN);
+        assert!(r.as_str().starts_with(r.handle()));
+        assert_eq!(parse_handle(" ABCDEF0123 "), Ok("abcdef0123".into()));
+        assert!(parse_handle("abc").unwrap_err().contains("\"abc\""));
+        assert!(parse_handle("abcdefgh").is_err());
+        assert!(parse_handle("abcd%123").is_err());
+    }
+
+    #[test]
+    fn names_and_addresses_are_masked() {
+        assert_eq!(mask_name(Some("Clara"), Some("Wójcik")), "C. W***k");
+        assert_eq!(mask_name(None, Some("Ng")), "N***g");
+        assert_eq!(mask_name(Some("ürsel"), None), "Ü.");
+        assert_eq!(mask_name(None, None), "");
+        assert_eq!(mask_email("clara.w@example.org"), "c***@example.org");
+        assert_eq!(mask_email("broken"), "***");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use super::{Context, Refusal};
 use crate::domain::booking::{self, normalize_phone};
 use crate::domain::policy::{Policy, RetainedData, RetentionAction};
 use crate::domain::requests::{Channel, Outcome, RequestKind};
-use crate::domain::subject::{SubjectRef, is_email_address};
+use crate::domain::subject::{SubjectRef, is_email_address, mask_email, mask_name};
 use crate::store::{
     BookingErasure, Correction, Cutoff, ErasureOptions, ErasureReport, ErasureScope, Hold,
     HoldTarget, RecipientNotice, SubjectQuery, UnsentMessage,
@@ -27,6 +27,97 @@ pub async fn email_ref(ctx: &Context, email: &str) -> Result<SubjectRef> {
     }
     let key = ctx.store.pseudonym_key().await?;
     Ok(SubjectRef::for_email(&key, email))
+}
+
+/// How a command names the person it acts on: the e-mail address the person is known by,
+/// or a phone number or a `subject find` handle that leads to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Person {
+    Email(String),
+    Phone(String),
+    /// The start of the subject reference, checked by `domain::subject::parse_handle`.
+    Handle(String),
+}
+
+/// The one person a phone number or handle names, at any tenant: none is "not found"
+/// (exit 3), more than one is a refusal that asks for more characters (exit 2).
+pub async fn person_ref(ctx: &Context, person: &Person) -> Result<SubjectRef> {
+    let (query, option, value) = match person {
+        Person::Email(e) => return email_ref(ctx, e).await,
+        Person::Phone(p) => (
+            SubjectQuery::Phone(normalize_phone(p).ok_or_else(|| {
+                Refusal::InvalidInput(format!("--phone \"{p}\": not a phone number"))
+            })?),
+            "--phone",
+            p,
+        ),
+        Person::Handle(h) => (SubjectQuery::Handle(h.clone()), "--subject", h),
+    };
+    let mut refs: Vec<SubjectRef> = ctx
+        .store
+        .find_subjects(&query, None)
+        .await?
+        .into_iter()
+        .map(|m| m.subject_ref)
+        .collect();
+    refs.sort();
+    refs.dedup();
+    match refs.len() {
+        0 => Err(Refusal::NotFound(format!(
+            "{option} \"{value}\": no person in the database; nothing was done (find them with `datenwart subject find`)"
+        ))
+        .into()),
+        1 => Ok(refs.remove(0)),
+        n => {
+            let handles: Vec<String> = refs.iter().map(|r| full_enough(r, &refs)).collect();
+            Err(Refusal::InvalidInput(format!(
+                "{option} \"{value}\" fits {n} persons ({}); give --subject with one of these handles; nothing was done",
+                handles.join(", ")
+            ))
+            .into())
+        }
+    }
+}
+
+/// The shortest prefix of `r`, at least a handle long, that no other of `all` shares.
+fn full_enough(r: &SubjectRef, all: &[SubjectRef]) -> String {
+    let s = r.as_str();
+    (crate::domain::subject::HANDLE_LEN..=s.len())
+        .map(|n| &s[..n])
+        .find(|p| all.iter().filter(|o| o.as_str().starts_with(p)).count() == 1)
+        .unwrap_or(s)
+        .to_owned()
+}
+
+/// The person's e-mail address: as given, or the one stored with the person a phone number
+/// or handle names (their bookings' or their mail's address; each is checked to give the
+/// same reference). A person with no address left (all anonymized) is "not found".
+pub async fn person_email(ctx: &Context, person: &Person) -> Result<String> {
+    if let Person::Email(e) = person {
+        return Ok(e.clone());
+    }
+    let subject_ref = person_ref(ctx, person).await?;
+    let key = ctx.store.pseudonym_key().await?;
+    let tenants = tenants_of(ctx, &subject_ref, &Controllers::All).await?;
+    for tenant in &tenants {
+        let data = ctx.store.subject_data(&subject_ref, tenant).await?;
+        let stored = data
+            .bookings
+            .iter()
+            .filter_map(|b| b.email.clone())
+            .chain(data.inbox.iter().filter_map(|m| m.sender.clone()));
+        for email in stored {
+            if is_email_address(email.trim()) && SubjectRef::for_email(&key, &email) == subject_ref
+            {
+                return Ok(email.trim().to_owned());
+            }
+        }
+    }
+    Err(Refusal::NotFound(format!(
+        "the person {} has no e-mail address stored any more (anonymized); give --email; nothing was done",
+        subject_ref.handle()
+    ))
+    .into())
 }
 
 /// Which controllers a command acts for. Each tenant is a controller of its own: a command
@@ -80,13 +171,20 @@ pub enum FindBy {
     Phone(String),
     /// "Anna Schmidt" (first and last) or "Schmidt" (last only).
     Name(String),
+    /// The start of the subject reference (`--subject`).
+    Handle(String),
 }
 
-/// Where a person appears: one row per tenant and category.
+/// Where a person appears: one row per tenant and category, with the person shown masked
+/// ("C. W***k", "c***@example.org") so that the DPO can tell two matches apart without the
+/// table showing who they are.
 #[derive(Clone, Debug, Serialize)]
 pub struct Appearance {
     pub tenant: String,
     pub subject_ref: SubjectRef,
+    pub handle: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
     pub category: &'static str,
     pub rows: usize,
 }
@@ -97,6 +195,7 @@ pub async fn find(ctx: &Context, by: &FindBy, tenant: Option<&str>) -> Result<Ve
     }
     let query = match by {
         FindBy::Email(e) => SubjectQuery::Ref(email_ref(ctx, e).await?),
+        FindBy::Handle(h) => SubjectQuery::Handle(h.clone()),
         FindBy::Phone(p) => SubjectQuery::Phone(normalize_phone(p).ok_or_else(|| {
             Refusal::InvalidInput(format!("--phone \"{p}\": not a phone number"))
         })?),
@@ -123,6 +222,18 @@ pub async fn find(ctx: &Context, by: &FindBy, tenant: Option<&str>) -> Result<Ve
     let mut out = Vec::new();
     for m in ctx.store.find_subjects(&query, tenant).await? {
         let data = ctx.store.subject_data(&m.subject_ref, &m.tenant).await?;
+        let named = data.bookings.iter().rev().find(|b| b.last_name.is_some());
+        let name = named
+            .map(|b| mask_name(b.first_name.as_deref(), b.last_name.as_deref()))
+            .filter(|n| !n.is_empty());
+        let email = data
+            .bookings
+            .iter()
+            .rev()
+            .filter_map(|b| b.email.as_deref())
+            .chain(data.inbox.iter().filter_map(|i| i.sender.as_deref()))
+            .next()
+            .map(mask_email);
         out.extend(
             data.counts()
                 .into_iter()
@@ -130,6 +241,9 @@ pub async fn find(ctx: &Context, by: &FindBy, tenant: Option<&str>) -> Result<Ve
                 .map(|(category, rows)| Appearance {
                     tenant: m.tenant.clone(),
                     subject_ref: m.subject_ref.clone(),
+                    handle: m.subject_ref.handle().to_owned(),
+                    name: name.clone(),
+                    email: email.clone(),
                     category,
                     rows,
                 }),

@@ -9,6 +9,9 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, Transaction};
 use std::time::Duration;
 
+/// How long the first connection may take before the command gives up with the cause.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// Advisory lock key that serializes appends to the audit chain ("dw-audit").
@@ -37,10 +40,30 @@ impl Dialect for PgDialect {
     }
 
     async fn connect(url: &str) -> sqlx::Result<PgPool> {
+        use sqlx::Connection;
+        let options: sqlx::postgres::PgConnectOptions = url.parse()?;
+        // One plain connection first: the pool retries a refused or unreachable server
+        // until its acquire timeout and then says only "pool timed out"; this attempt
+        // reports the cause ("Connection refused", a bad password) at once.
+        let first = tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            sqlx::postgres::PgConnection::connect_with(&options),
+        )
+        .await
+        .map_err(|_| {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "the server did not answer within {} seconds",
+                    CONNECT_TIMEOUT.as_secs()
+                ),
+            ))
+        })??;
+        first.close().await?;
         PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
+            .connect_with(options)
             .await
     }
 

@@ -15,8 +15,12 @@ pub enum SubjectQuery {
     Ref(SubjectRef),
     /// By phone number, normalized to `+<digits>`.
     Phone(String),
-    /// By last name, and first name when given (case-insensitive).
+    /// By last name, and first name when given, compared folded
+    /// (`domain::text::same_name`: case, accents and umlaut spellings do not matter).
     Name { first: Option<String>, last: String },
+    /// By the start of the reference (a `--subject` handle): lower-case hexadecimal only,
+    /// checked by `domain::subject::parse_handle`.
+    Handle(String),
 }
 
 /// A person found at a tenant.

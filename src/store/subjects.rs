@@ -1,4 +1,4 @@
-//! TODO
+//! Finding a person and reading, erasing and rectifying everything stored about them.
 
 use super::retention::cleared_set;
 use super::sql::{Dialect, RowsAffected, SqlStore, Value};
@@ -117,46 +117,51 @@ where
                     subject_ref,
                 }));
             }
+            SubjectQuery::Handle(prefix) => {
+                // Only hex digits reach here (parse_handle), so the pattern holds no
+                // wildcard but the trailing one; the reference columns are indexed.
+                debug_assert!(prefix.chars().all(|c| c.is_ascii_hexdigit()));
+                let pattern = format!("{prefix}%");
+                let rows: Vec<(String, SubjectRef)> = sqlx::query_as(
+                    "select t.slug, x.subject_ref from (
+                        select tenant_id, subject_ref from bookings where subject_ref like $1
+                        union select tenant_id, subject_ref from consents where subject_ref like $1
+                        union select tenant_id, subject_ref from inbox_messages where subject_ref like $1
+                        union select tenant_id, subject_ref from requests where subject_ref like $1
+                        union select tenant_id, subject_ref from holds where subject_ref like $1
+                    ) x join tenants t on t.id = x.tenant_id
+                    where ($2 is null or t.slug = $2)",
+                )
+                .bind(&pattern)
+                .bind(tenant)
+                .fetch_all(&self.pool)
+                .await?;
+                found.extend(rows.into_iter().map(|(tenant, subject_ref)| SubjectMatch {
+                    tenant,
+                    subject_ref,
+                }));
+            }
             SubjectQuery::Name { first, last } => {
-                // Names are stored as typed: look up the usual spellings through the
-                // index, then compare case-insensitively here (SQLite's lower() only
-                // knows ASCII).
-                let last = last.trim();
-                let title: String = last
-                    .split(' ')
-                    .map(|w| {
-                        let mut c = w.chars();
-                        c.next()
-                            .map(|f| {
-                                f.to_uppercase()
-                                    .chain(c.flat_map(char::to_lowercase))
-                                    .collect::<String>()
-                            })
-                            .unwrap_or_default()
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                // Names are stored as typed, and a fold that both backends compute alike
+                // (accents, ß, ł, umlaut spellings) is not SQL: the distinct names are read
+                // and compared folded here, so no spelling is missed. One pass over the
+                // bookings that still carry a name.
+                use crate::domain::text::same_name;
                 let rows: Vec<(String, SubjectRef, Option<String>, Option<String>)> =
                     sqlx::query_as(
                         "select distinct t.slug, b.subject_ref, b.first_name, b.last_name
                      from bookings b join tenants t on t.id = b.tenant_id
-                     where b.last_name in ($1, $2, $3, $4) and b.subject_ref is not null
-                       and ($5 is null or t.slug = $5)",
+                     where b.last_name is not null and b.subject_ref is not null
+                       and ($1 is null or t.slug = $1)",
                     )
-                    .bind(last)
-                    .bind(&title)
-                    .bind(last.to_lowercase())
-                    .bind(last.to_uppercase())
                     .bind(tenant)
                     .fetch_all(&self.pool)
                     .await?;
-                let wanted_last = last.to_lowercase();
-                let wanted_first = first.as_deref().map(|f| f.trim().to_lowercase());
                 for (tenant, subject_ref, f, l) in rows {
-                    let last_ok = l.is_some_and(|l| l.to_lowercase() == wanted_last);
-                    let first_ok = match (&wanted_first, f) {
+                    let last_ok = l.is_some_and(|l| same_name(&l, last));
+                    let first_ok = match (first, f) {
                         (None, _) => true,
-                        (Some(w), Some(f)) => f.to_lowercase() == *w,
+                        (Some(w), Some(f)) => same_name(&f, w),
                         (Some(_), None) => false,
                     };
                     if last_ok && first_ok {

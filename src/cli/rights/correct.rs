@@ -2,6 +2,7 @@
 
 use super::RequestOpts;
 use crate::cli::identity::IdentityArgs;
+use crate::cli::person::PersonArgs;
 use crate::cli::render::{self, Format};
 use crate::cli::scope::TenantScope;
 use crate::ops::Context;
@@ -13,8 +14,8 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct CorrectArgs {
-    #[arg(long)]
-    email: String,
+    #[command(flatten)]
+    person: PersonArgs,
     #[command(flatten)]
     scope: TenantScope,
     /// field=value; fields: email, phone, first_name, last_name, address, birth_date
@@ -28,9 +29,10 @@ pub struct CorrectArgs {
 
 pub async fn correct(ctx: &Context, args: CorrectArgs, format: Format) -> Result<ExitCode> {
     let identity = args.identity.resolve("correct")?;
+    let email = args.person.email(ctx).await?;
     let r = rights::correct(
         ctx,
-        &args.email,
+        &email,
         &args.scope.controllers()?,
         &args.sets,
         args.request.request,

@@ -4,8 +4,10 @@
 use super::RequestOpts;
 use crate::cli::confirm::{self, Confirmation};
 use crate::cli::identity::IdentityArgs;
+use crate::cli::person::PersonArgs;
 use crate::cli::render::{self, Format};
 use crate::cli::scope::TenantScope;
+use crate::domain::text::printable;
 use crate::ops::rights::{self, EraseRequest, Erasure};
 use crate::ops::{Context, Refusal};
 use anyhow::Result;
@@ -18,9 +20,8 @@ use tabled::Tabled;
 #[derive(Debug, Args)]
 #[command(mut_arg("yes", |a| a.help("Do it without asking (required when not on a terminal)")))]
 pub struct EraseArgs {
-    /// The person's e-mail address
-    #[arg(long, required_unless_present = "replay", conflicts_with = "replay")]
-    email: Option<String>,
+    #[command(flatten)]
+    person: PersonArgs,
     #[command(flatten)]
     scope: TenantScope,
     /// List every row that would change, change nothing
@@ -29,7 +30,7 @@ pub struct EraseArgs {
     #[command(flatten)]
     confirmation: Confirmation,
     /// Re-apply every erasure of the ledger file (after restoring a backup)
-    #[arg(long, conflicts_with_all = ["tenant", "all_tenants"])]
+    #[arg(long, conflicts_with_all = ["tenant", "all_tenants", "person"])]
     replay: bool,
     #[command(flatten)]
     request: RequestOpts,
@@ -77,21 +78,22 @@ fn render_erasure(format: Format, erasures: &[Erasure]) -> Result<()> {
                 if e.report.dry_run {
                     writeln!(out, "dry run: these rows would change; nothing was changed")?;
                     for c in &e.report.changes {
-                        writeln!(out, "  {} {} #{}: {}", c.tenant, c.category, c.id, c.action)?;
+                        let line = format!("  {} {} #{}: {}", c.tenant, c.category, c.id, c.action);
+                        writeln!(out, "{}", printable(&line))?;
                     }
                 }
                 for k in &e.report.kept {
-                    writeln!(
-                        out,
+                    let line = format!(
                         "kept at {}: {} {} — {}",
                         k.tenant, k.category, k.what, k.reason
-                    )?;
+                    );
+                    writeln!(out, "{}", printable(&line))?;
                 }
                 for (tenant, id) in &e.requests {
                     writeln!(out, "request {id} at {tenant} closed")?;
                 }
                 for line in super::to_tell_lines(&e.to_tell) {
-                    writeln!(out, "{line}")?;
+                    writeln!(out, "{}", printable(&line))?;
                 }
             }
             drop(out);
@@ -128,7 +130,7 @@ pub async fn erase(ctx: &Context, args: EraseArgs, format: Format) -> Result<Exi
         render_erasure(format, &done)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let email = args.email.expect("clap requires --email without --replay");
+    let email = args.person.email(ctx).await?;
     // A dry run changes nothing and opens no request: no identity needed for it.
     let identity = if args.dry_run {
         None

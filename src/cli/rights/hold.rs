@@ -14,28 +14,39 @@ use tabled::Tabled;
 pub enum HoldCmd {
     /// Put a legal hold on a person or a booking: kept by erase and retention until removed or ended
     Add {
+        /// The tenant (controller) the hold is for
         #[arg(long)]
         tenant: String,
+        /// The person's e-mail address
         #[arg(long, group = "on", required = true)]
         email: Option<String>,
+        /// The person's handle as `subject find` shows it
+        #[arg(long, group = "on", value_name = "HANDLE", value_parser = crate::domain::subject::parse_handle)]
+        subject: Option<String>,
         /// Booking reference, e.g. T-7K3MQ9XA2B
         #[arg(long, group = "on")]
         booking: Option<String>,
+        /// Why the data must be kept (e.g. the court case); recorded with the hold
         #[arg(long)]
         reason: String,
-        /// Last day of the hold, YYYY-MM-DD (default: until removed)
-        #[arg(long)]
+        /// Last day of the hold, 2026-12-01 or 01.12.2026 (default: until removed)
+        #[arg(long, value_parser = crate::cli::when::day)]
         until: Option<NaiveDate>,
     },
     /// List holds (active ones unless --all)
     List {
+        /// Only this tenant
         #[arg(long)]
         tenant: Option<String>,
+        /// Removed and ended holds too
         #[arg(long)]
         all: bool,
     },
     /// Remove a hold
-    Remove { id: i64 },
+    Remove {
+        /// The hold's id (see `hold list`)
+        id: i64,
+    },
 }
 
 #[derive(Serialize, Tabled)]
@@ -44,9 +55,12 @@ struct HoldRow {
     tenant: String,
     on: String,
     reason: String,
-    until: String,
-    created_at: String,
-    removed_at: String,
+    #[tabled(display = "render::or_dash")]
+    until: Option<NaiveDate>,
+    #[tabled(display = "render::local")]
+    created_at: chrono::DateTime<chrono::Utc>,
+    #[tabled(display = "render::local_or_dash")]
+    removed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 pub async fn hold(ctx: &Context, cmd: HoldCmd, format: Format) -> Result<ExitCode> {
@@ -54,10 +68,15 @@ pub async fn hold(ctx: &Context, cmd: HoldCmd, format: Format) -> Result<ExitCod
         HoldCmd::Add {
             tenant,
             email,
+            subject,
             booking,
             reason,
             until,
         } => {
+            let email = match subject {
+                Some(h) => Some(rights::person_email(ctx, &rights::Person::Handle(h)).await?),
+                None => email,
+            };
             let on = match (&email, &booking) {
                 (Some(e), _) => HoldOn::Email(e),
                 (_, Some(b)) => HoldOn::Booking(b),
@@ -82,17 +101,14 @@ pub async fn hold(ctx: &Context, cmd: HoldCmd, format: Format) -> Result<ExitCod
                     on: match (h.booking_reference, h.subject_ref) {
                         (Some(b), _) => format!("booking {b}"),
                         (_, Some(s)) => {
-                            format!("person {}", &s.as_str()[..s.as_str().len().min(16)])
+                            format!("person {}", s.handle())
                         }
                         _ => String::new(),
                     },
                     reason: h.reason,
-                    until: h.until_on.map(|d| d.to_string()).unwrap_or_default(),
-                    created_at: render::instant(&h.created_at),
-                    removed_at: h
-                        .removed_at
-                        .map(|t| render::instant(&t))
-                        .unwrap_or_default(),
+                    until: h.until_on,
+                    created_at: h.created_at,
+                    removed_at: h.removed_at,
                 })
                 .collect();
             render::rows(format, &rows)?;

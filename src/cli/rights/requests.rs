@@ -10,7 +10,7 @@ use crate::ops::rights;
 use crate::ops::{Context, Refusal};
 use crate::store::{RecipientNotice, Request, RequestFilter};
 use anyhow::Result;
-use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::Subcommand;
 use serde::Serialize;
 use std::process::ExitCode;
@@ -20,15 +20,19 @@ use tabled::Tabled;
 pub enum RequestsCmd {
     /// Enter a request in the register; the deadline follows Art. 12(3)
     Open {
+        /// access, erasure, rectification, restriction, objection, portability or withdrawal
         #[arg(long, value_parser = parse_kind)]
         kind: RequestKind,
-        #[arg(long)]
-        email: String,
+        #[command(flatten)]
+        person: crate::cli::person::PersonArgs,
+        /// The controller (tenant) that received it
         #[arg(long)]
         tenant: Option<String>,
-        /// When it arrived: YYYY-MM-DD or an RFC 3339 instant (default: now)
-        #[arg(long, value_parser = parse_received)]
+        /// When it arrived: 2026-12-01, 01.12.2026, "01.12.2026 14:30" (Europe/Berlin) or
+        /// RFC 3339 (default: now)
+        #[arg(long, value_parser = crate::cli::when::received)]
         received: Option<DateTime<Utc>>,
+        /// How it arrived: email, letter, phone, in_person or web
         #[arg(long, default_value = "email", value_parser = parse_channel)]
         channel: Channel,
         /// How the person's identity was checked, if it was (in_person, id_document, letter,
@@ -38,6 +42,7 @@ pub enum RequestsCmd {
     },
     /// The register; --format csv is what an auditor gets
     List {
+        /// Only this tenant
         #[arg(long)]
         tenant: Option<String>,
         /// open or closed
@@ -54,23 +59,30 @@ pub enum RequestsCmd {
         untold: bool,
     },
     /// One request in full, with the recipients to be told of it (Art. 19)
-    Show { id: i64 },
+    Show {
+        /// The request's id (see `requests list`)
+        id: i64,
+    },
     /// Record that a recipient was told of a rectification, erasure or restriction (Art. 19)
     Told {
+        /// The request's id
         id: i64,
         /// The recipient as `requests show` lists it, or the start of its name
         #[arg(long)]
         recipient: String,
-        /// The day it was told: YYYY-MM-DD (default: today)
-        #[arg(long)]
+        /// The day it was told: 2026-12-01 or 01.12.2026 (default: today)
+        #[arg(long, value_parser = crate::cli::when::day)]
         date: Option<NaiveDate>,
     },
     /// Extend the deadline by one or two months, with a reason, before the first deadline;
     /// writes the extension letter (Art. 12(3) s. 3) into the request's folder
     Extend {
+        /// The request's id
         id: i64,
+        /// Why more time is needed; printed in the letter to the person
         #[arg(long)]
         reason: String,
+        /// By how many months: 1 or 2
         #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=2))]
         months: u32,
         #[command(flatten)]
@@ -79,7 +91,10 @@ pub enum RequestsCmd {
     /// Close a request with its outcome; a refusal (rejected, unfounded, excessive), no_data
     /// and an objection's decision write their letter into the request's folder
     Close {
+        /// The request's id
         id: i64,
+        /// answered, no_data, erased, erased_partly, rectified, restricted, rejected,
+        /// withdrawn_by_subject, granted, unfounded or excessive
         #[arg(long, value_parser = parse_outcome)]
         outcome: Outcome,
         /// The reasons, printed in the letter (required for rejected, unfounded, excessive
@@ -123,52 +138,49 @@ fn parse_outcome(s: &str) -> Result<Outcome, String> {
     s.parse()
 }
 
-/// A day (taken as noon UTC, which is the same day in Germany) or an exact instant.
-fn parse_received(s: &str) -> Result<DateTime<Utc>, String> {
-    if let Ok(d) = s.parse::<NaiveDate>() {
-        return Ok(d
-            .and_time(NaiveTime::from_hms_opt(12, 0, 0).expect("noon"))
-            .and_utc());
-    }
-    s.parse::<DateTime<Utc>>()
-        .map_err(|_| format!("\"{s}\" is neither YYYY-MM-DD nor an RFC 3339 instant"))
-}
-
 #[derive(Serialize, Tabled)]
 struct RequestRow {
     id: i64,
-    tenant: String,
+    #[tabled(display = "render::or_dash")]
+    tenant: Option<String>,
     kind: String,
     channel: String,
     /// How the person's identity was established (dmarc, confirmed_by_mail, in_person, …).
-    identity: String,
-    received_at: String,
-    due_on: String,
-    extended_due_on: String,
-    extension_reason: String,
+    #[tabled(display = "render::or_dash")]
+    identity: Option<String>,
+    #[tabled(display = "render::local")]
+    received_at: DateTime<Utc>,
+    due_on: NaiveDate,
+    #[tabled(display = "render::or_dash")]
+    extended_due_on: Option<NaiveDate>,
+    #[tabled(display = "render::or_dash")]
+    extension_reason: Option<String>,
     status: String,
-    outcome: String,
-    closed_at: String,
+    #[tabled(display = "render::or_dash")]
+    outcome: Option<String>,
+    #[tabled(display = "render::local_or_dash")]
+    closed_at: Option<DateTime<Utc>>,
     overdue: bool,
-    subject_ref: String,
+    #[tabled(display = "render::handle")]
+    subject_ref: Option<String>,
 }
 
 fn request_row(r: Request, today: NaiveDate) -> RequestRow {
     RequestRow {
         overdue: r.status == RequestStatus::Open && r.effective_due() < today,
         id: r.id,
-        tenant: r.tenant.unwrap_or_default(),
+        tenant: r.tenant,
         kind: r.kind.to_string(),
         channel: r.channel.to_string(),
-        identity: r.identity.map(|i| i.to_string()).unwrap_or_default(),
-        received_at: render::instant(&r.received_at),
-        due_on: r.due_on.to_string(),
-        extended_due_on: r.extended_due_on.map(|d| d.to_string()).unwrap_or_default(),
-        extension_reason: r.extension_reason.unwrap_or_default(),
+        identity: r.identity.map(|i| i.to_string()),
+        received_at: r.received_at,
+        due_on: r.due_on,
+        extended_due_on: r.extended_due_on,
+        extension_reason: r.extension_reason,
         status: r.status.to_string(),
-        outcome: r.outcome.map(|o| o.to_string()).unwrap_or_default(),
-        closed_at: r.closed_at.map(|t| render::instant(&t)).unwrap_or_default(),
-        subject_ref: r.subject_ref.map(|s| s.to_string()).unwrap_or_default(),
+        outcome: r.outcome.map(|o| o.to_string()),
+        closed_at: r.closed_at,
+        subject_ref: r.subject_ref.map(|s| s.to_string()),
     }
 }
 
@@ -179,9 +191,12 @@ struct RecipientRow {
     tenant: String,
     recipient: String,
     role: String,
-    to_tell_since: String,
-    told_on: String,
-    told_by: String,
+    #[tabled(display = "render::local")]
+    to_tell_since: DateTime<Utc>,
+    #[tabled(display = "render::or_dash")]
+    told_on: Option<NaiveDate>,
+    #[tabled(display = "render::or_dash")]
+    told_by: Option<String>,
 }
 
 impl From<RecipientNotice> for RecipientRow {
@@ -191,9 +206,9 @@ impl From<RecipientNotice> for RecipientRow {
             tenant: n.tenant,
             recipient: n.recipient,
             role: n.recipient_role,
-            to_tell_since: render::instant(&n.created_at),
-            told_on: n.told_on.map(|d| d.to_string()).unwrap_or_default(),
-            told_by: n.told_by.unwrap_or_default(),
+            to_tell_since: n.created_at,
+            told_on: n.told_on,
+            told_by: n.told_by,
         }
     }
 }
@@ -235,13 +250,13 @@ pub async fn requests(ctx: &Context, cmd: RequestsCmd, format: Format) -> Result
     match cmd {
         RequestsCmd::Open {
             kind,
-            email,
+            person,
             tenant,
             received,
             channel,
             identity_checked_by,
         } => {
-            let subject = rights::email_ref(ctx, &email).await?;
+            let subject = rights::person_ref(ctx, &person.person()?).await?;
             let received = received.unwrap_or_else(crate::domain::time::now);
             let mut opened = register::open(
                 ctx,

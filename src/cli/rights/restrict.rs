@@ -3,6 +3,7 @@
 use super::RequestOpts;
 use super::requests::LetterArgs;
 use crate::cli::identity::IdentityArgs;
+use crate::cli::person::PersonArgs;
 use crate::cli::render::{self, Format};
 use crate::cli::scope::TenantScope;
 use crate::ops::Context;
@@ -13,8 +14,8 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct RestrictArgs {
-    #[arg(long)]
-    email: String,
+    #[command(flatten)]
+    person: PersonArgs,
     #[command(flatten)]
     scope: TenantScope,
     /// Why the processing is restricted (Art. 18(1) a–d); with --lift, why it is lifted
@@ -35,10 +36,11 @@ pub struct RestrictArgs {
 
 pub async fn restrict(ctx: &Context, args: RestrictArgs, format: Format) -> Result<ExitCode> {
     let controllers = args.scope.controllers()?;
+    let email = args.person.email(ctx).await?;
     let r = if args.lift {
         rights::lift(
             ctx,
-            &args.email,
+            &email,
             &controllers,
             args.reason.as_deref(),
             &args.letter.options(),
@@ -49,7 +51,7 @@ pub async fn restrict(ctx: &Context, args: RestrictArgs, format: Format) -> Resu
         let identity = args.identity.resolve("restrict")?;
         let r = rights::restrict(
             ctx,
-            &args.email,
+            &email,
             &controllers,
             &reason,
             args.request.request,
