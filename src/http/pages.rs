@@ -382,7 +382,7 @@ struct SlotsPage {
     zeit: &'static str,
     /// The first free slot (of the chosen part of the day): (id, "Montag, 7.12.2026, 08:20 Uhr").
     first: Option<(i64, String)>,
-    /// "7. – 13. Dezember 2026"
+    /// "7. bis 13. Dezember 2026"
     week: String,
     /// (day heading, [(slot id, "08:20")]) of the week shown.
     days: Vec<(String, Vec<(i64, String)>)>,
@@ -411,13 +411,13 @@ fn monday_of(day: NaiveDate) -> NaiveDate {
     day - chrono::Duration::days(i64::from(day.weekday().num_days_from_monday()))
 }
 
-/// "7. – 13. Dezember 2026", "28. Dezember 2026 – 3. Januar 2027".
+/// "7. bis 13. Dezember 2026", "28. Dezember 2026 bis 3. Januar 2027".
 fn week_de(monday: NaiveDate) -> String {
     let sunday = monday + chrono::Duration::days(6);
     let month = |d: NaiveDate| MONTHS_DE[d.month0() as usize];
     if monday.year() != sunday.year() {
         format!(
-            "{}. {} {} – {}. {} {}",
+            "{}. {} {} bis {}. {} {}",
             monday.day(),
             month(monday),
             monday.year(),
@@ -427,7 +427,7 @@ fn week_de(monday: NaiveDate) -> String {
         )
     } else if monday.month() != sunday.month() {
         format!(
-            "{}. {} – {}. {} {}",
+            "{}. {} bis {}. {} {}",
             monday.day(),
             month(monday),
             sunday.day(),
@@ -436,7 +436,7 @@ fn week_de(monday: NaiveDate) -> String {
         )
     } else {
         format!(
-            "{}. – {}. {} {}",
+            "{}. bis {}. {} {}",
             monday.day(),
             sunday.day(),
             month(sunday),
