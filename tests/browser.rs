@@ -354,6 +354,24 @@ async fn every_citizen_page_passes_axe_core_at_both_widths(db: TestDb) {
     for link in ["Impressum", "Barrierefreiheitserklärung", "Kontakt", "Datenschutz"] {
         assert!(footer.contains(link), "{link} in {footer}");
     }
+    // The check can fail: an image without a text alternative and a field without a label
+    // put into the page are found.
+    browser
+        .script(
+            "document.querySelector('main').insertAdjacentHTML('beforeend', '<img src=\"/x.png\"><input type=\"text\">')",
+            &[],
+        )
+        .await;
+    let found: Vec<String> = browser
+        .axe()
+        .await
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        found.contains(&"image-alt".to_owned()) && found.contains(&"label".to_owned()),
+        "{found:?}"
+    );
     browser.quit().await;
 }
 

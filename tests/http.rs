@@ -1215,6 +1215,26 @@ async fn the_confirmation_page_needs_its_token_and_lasts_an_hour(db: TestDb) {
 
     let ics = s.get(&format!("{location}/termin.ics")).await;
     assert_eq!(ics.status(), StatusCode::OK);
+    // Linked from the confirmation, the cancel page gets its address as the referrer.
+    s.client
+        .get(format!("{}/t/recklinghausen/absagen", s.url))
+        .header("referer", format!("{}{location}", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from access_log where path like '%{token}%' or referrer like '%{token}%'"
+        ))
+        .await,
+        0,
+        "the token is not logged"
+    );
+    assert!(
+        db.count("select count(*) from access_log where path like '%/gebucht/…%'")
+            .await
+            >= 2
+    );
     let ics = ics.text().await.unwrap();
     assert!(ics.contains("BEGIN:VEVENT") && ics.contains("Rathausplatz"), "{ics}");
 
