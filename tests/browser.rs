@@ -167,7 +167,11 @@ async fn a_citizen_books_fixes_errors_and_cancels_at_phone_and_desktop_width(db:
         // A typo in the e-mail address: only that field is marked, the rest is kept.
         fill_in_the_form(&browser).await;
         browser.find("#email").await.clear().await;
-        browser.find("#email").await.type_in("joerg(at)example.com").await;
+        browser
+            .find("#email")
+            .await
+            .type_in("joerg(at)example.com")
+            .await;
         browser.find("#consent").await.click().await;
         browser.find("#book").await.click().await;
         browser.wait_for("#email-error").await;
@@ -178,7 +182,11 @@ async fn a_citizen_books_fixes_errors_and_cancels_at_phone_and_desktop_width(db:
             "the form keeps what was typed"
         );
         browser.find("#email").await.clear().await;
-        browser.find("#email").await.type_in("joerg@example.com").await;
+        browser
+            .find("#email")
+            .await
+            .type_in("joerg@example.com")
+            .await;
         if !browser.find("#consent").await.selected().await {
             browser.find("#consent").await.click().await;
         }
@@ -218,7 +226,10 @@ async fn a_citizen_books_fixes_errors_and_cancels_at_phone_and_desktop_width(db:
                 .await
                 .contains("Passfoto")
         );
-        assert_eq!(browser.find("#email").await.text().await, "j•••@example.com");
+        assert_eq!(
+            browser.find("#email").await.text().await,
+            "j•••@example.com"
+        );
         let h2 = browser.find("main h2").await.text().await;
         assert!(
             browser
@@ -229,9 +240,15 @@ async fn a_citizen_books_fixes_errors_and_cancels_at_phone_and_desktop_width(db:
         );
         let ics_path = browser.find("#ics").await.attribute("href").await;
         let ics = reqwest::get(format!("{site}{ics_path}")).await.unwrap();
-        assert_eq!(ics.headers()["content-type"], "text/calendar; charset=utf-8");
+        assert_eq!(
+            ics.headers()["content-type"],
+            "text/calendar; charset=utf-8"
+        );
         let ics = ics.text().await.unwrap();
-        assert!(ics.contains("BEGIN:VEVENT") && ics.contains(&reference), "{ics}");
+        assert!(
+            ics.contains("BEGIN:VEVENT") && ics.contains(&reference),
+            "{ics}"
+        );
         assert!(!ics.contains("Jörg") && !ics.contains("joerg"), "{ics}");
         browser.check_page("confirmation", width, &shots).await;
         booked += 1;
@@ -285,11 +302,18 @@ async fn a_citizen_books_fixes_errors_and_cancels_at_phone_and_desktop_width(db:
         );
         let typed = reference.replace('-', "").to_lowercase();
         browser.find("#reference").await.type_in(&typed).await;
-        browser.find("#code").await.type_in(&code.to_lowercase()).await;
+        browser
+            .find("#code")
+            .await
+            .type_in(&code.to_lowercase())
+            .await;
         browser.find("#cancel").await.click().await;
         let result = browser.wait_for("#result").await.text().await;
         assert!(result.contains("ist abgesagt"), "{result}");
-        assert!(browser.find_all("form").await.is_empty(), "no form after success");
+        assert!(
+            browser.find_all("form").await.is_empty(),
+            "no form after success"
+        );
         assert_eq!(
             browser.find("#book-new").await.attribute("href").await,
             "/t/recklinghausen"
@@ -321,7 +345,10 @@ async fn every_citizen_page_passes_axe_core_at_both_widths(db: TestDb) {
         ("tenant", "/t/recklinghausen"),
         ("privacy", "/t/recklinghausen/datenschutz"),
         ("contact", "/t/recklinghausen/kontakt"),
-        ("slots-afternoon-empty", "/t/recklinghausen/termine?service=PA&zeit=nachmittag"),
+        (
+            "slots-afternoon-empty",
+            "/t/recklinghausen/termine?service=PA&zeit=nachmittag",
+        ),
         ("slots-none", "/t/recklinghausen/termine?service=RP"),
         ("cancel", "/t/recklinghausen/absagen"),
         ("withdraw", "/t/recklinghausen/widerrufen"),
@@ -351,7 +378,12 @@ async fn every_citizen_page_passes_axe_core_at_both_widths(db: TestDb) {
     // The footer of every tenant page links what BITV 2.0 and the TMG/DDG want.
     browser.go(&format!("{site}/t/recklinghausen")).await;
     let footer = browser.wait_for("footer").await.text().await;
-    for link in ["Impressum", "Barrierefreiheitserklärung", "Kontakt", "Datenschutz"] {
+    for link in [
+        "Impressum",
+        "Barrierefreiheitserklärung",
+        "Kontakt",
+        "Datenschutz",
+    ] {
         assert!(footer.contains(link), "{link} in {footer}");
     }
     // The check can fail: an image without a text alternative and a field without a label
@@ -402,11 +434,7 @@ impl Screenshots {
     fn save(&self, name: &str, width: i64, png: &[u8]) {
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
         for d in &self.dirs {
-            std::fs::write(
-                d.join(format!("{name}-{width}-{}.png", self.backend)),
-                png,
-            )
-            .unwrap();
+            std::fs::write(d.join(format!("{name}-{width}-{}.png", self.backend)), png).unwrap();
         }
     }
 }
@@ -783,7 +811,11 @@ impl Browser {
     async fn resize(&self, width: i64) {
         self.post("/window/rect", json!({ "width": width, "height": 900 }))
             .await;
-        let inner = self.script("return window.innerWidth", &[]).await.as_i64().unwrap();
+        let inner = self
+            .script("return window.innerWidth", &[])
+            .await
+            .as_i64()
+            .unwrap();
         if inner != width {
             self.post(
                 "/window/rect",
@@ -837,7 +869,10 @@ impl Browser {
             .await
             .as_i64()
             .unwrap();
-        assert!(overflow <= 0, "{name} is {overflow} px wider than {width} px");
+        assert!(
+            overflow <= 0,
+            "{name} is {overflow} px wider than {width} px"
+        );
         shots.save(name, width, &self.screenshot_of_whole_page().await);
     }
 

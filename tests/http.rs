@@ -672,7 +672,10 @@ async fn the_html_pages_book_and_cancel_without_javascript(db: TestDb) {
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let again = r.text().await.unwrap();
     assert!(again.contains("<title>Fehler: "), "{again}");
-    assert!(again.contains("<a href=\"#consent\">Ohne Ihre Einwilligung"), "{again}");
+    assert!(
+        again.contains("<a href=\"#consent\">Ohne Ihre Einwilligung"),
+        "{again}"
+    );
     assert!(
         again.contains("aria-invalid=\"true\"") && again.contains("consent-error"),
         "{again}"
@@ -699,7 +702,10 @@ async fn the_html_pages_book_and_cancel_without_javascript(db: TestDb) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let location = r.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with("/t/recklinghausen/gebucht/"), "{location}");
+    assert!(
+        location.starts_with("/t/recklinghausen/gebucht/"),
+        "{location}"
+    );
     let done = s.get(&location).await.text().await.unwrap();
     let grab = |page: &str, id: &str| {
         let start = page.find(&format!("id=\"{id}\">")).unwrap() + id.len() + 6;
@@ -708,9 +714,16 @@ async fn the_html_pages_book_and_cancel_without_javascript(db: TestDb) {
     let (reference, code) = (grab(&done, "reference"), grab(&done, "code"));
     assert!(reference.starts_with("T-"), "{done}");
     assert!(done.contains("j•••@example.com"), "{done}");
-    assert!(!done.contains("joerg@example.com") && !done.contains("Müller"), "{done}");
+    assert!(
+        !done.contains("joerg@example.com") && !done.contains("Müller"),
+        "{done}"
+    );
     let again = s.get(&location).await.text().await.unwrap();
-    assert_eq!(grab(&again, "reference"), reference, "a reload shows the booking again");
+    assert_eq!(
+        grab(&again, "reference"),
+        reference,
+        "a reload shows the booking again"
+    );
     assert!(
         !again.contains(&code),
         "the code is shown on the first view only"
@@ -1236,7 +1249,10 @@ async fn the_confirmation_page_needs_its_token_and_lasts_an_hour(db: TestDb) {
             >= 2
     );
     let ics = ics.text().await.unwrap();
-    assert!(ics.contains("BEGIN:VEVENT") && ics.contains("Rathausplatz"), "{ics}");
+    assert!(
+        ics.contains("BEGIN:VEVENT") && ics.contains("Rathausplatz"),
+        "{ics}"
+    );
 
     db.execute_raw("update booking_receipts set expires_at = '2020-01-01T00:00:00Z'")
         .await;
@@ -1259,7 +1275,12 @@ async fn the_confirmation_page_needs_its_token_and_lasts_an_hour(db: TestDb) {
 /// the answer stays JSON.
 async fn unknown_paths_get_an_html_404_and_api_paths_json(db: TestDb) {
     let s = start(&db, unlimited()).await;
-    for path in ["/gibt-es-nicht", "/t/recklinghausen/gibt-es-nicht", "/t/nirgendwo", "/favicon.ico"] {
+    for path in [
+        "/gibt-es-nicht",
+        "/t/recklinghausen/gibt-es-nicht",
+        "/t/nirgendwo",
+        "/favicon.ico",
+    ] {
         let r = s.get(path).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
         assert!(
@@ -1278,7 +1299,12 @@ async fn unknown_paths_get_an_html_404_and_api_paths_json(db: TestDb) {
         );
     }
     // Inside a tenant the page carries that tenant's footer.
-    let body = s.get("/t/recklinghausen/gibt-es-nicht").await.text().await.unwrap();
+    let body = s
+        .get("/t/recklinghausen/gibt-es-nicht")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(body.contains("+49 2361 50-1640"), "{body}");
     for path in ["/api/v1/gibt-es-nicht", "/api"] {
         let r = s.get(path).await;
@@ -1304,7 +1330,10 @@ async fn cancelling_takes_the_reference_in_any_case_and_marks_empty_fields(db: T
     let page = r.text().await.unwrap();
     assert!(page.contains("<title>Fehler: "), "{page}");
     for field in ["reference", "code"] {
-        assert!(page.contains(&format!("<a href=\"#{field}\">")), "{field}: {page}");
+        assert!(
+            page.contains(&format!("<a href=\"#{field}\">")),
+            "{field}: {page}"
+        );
         assert!(page.contains(&format!("id=\"{field}-error\"")), "{field}");
     }
     assert!(page.contains("Buchungscode verloren?") && page.contains("+49 2361 50-1640"));
@@ -1317,7 +1346,10 @@ async fn cancelling_takes_the_reference_in_any_case_and_marks_empty_fields(db: T
     let r = s
         .client
         .post(&cancel)
-        .form(&[("reference", typed.as_str()), ("code", &code.to_lowercase())])
+        .form(&[
+            ("reference", typed.as_str()),
+            ("code", &code.to_lowercase()),
+        ])
         .send()
         .await
         .unwrap();
@@ -1339,7 +1371,11 @@ async fn cancelling_takes_the_reference_in_any_case_and_marks_empty_fields(db: T
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::CONFLICT, "already cancelled, found by the typed form");
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "already cancelled, found by the typed form"
+    );
 }
 
 /// One week per page: the first free slot on top, the week's slots, links to the weeks
@@ -1367,8 +1403,14 @@ async fn the_slots_page_shows_the_first_free_slot_and_a_week_per_page_with_a_day
         page.contains(&format!("{} id=\"book-first\"", link(first))),
         "{page}"
     );
-    assert!(!page.contains(&link(last)), "a slot 16 days ahead is not in the first week");
-    assert!(!page.contains("id=\"previous\""), "nothing before the first week");
+    assert!(
+        !page.contains(&link(last)),
+        "a slot 16 days ahead is not in the first week"
+    );
+    assert!(
+        !page.contains("id=\"previous\""),
+        "nothing before the first week"
+    );
     // Follow "Spätere Termine" to the week of the last slot.
     let mut page = page;
     let mut weeks = 1;
@@ -1395,7 +1437,10 @@ async fn the_slots_page_shows_the_first_free_slot_and_a_week_per_page_with_a_day
         .unwrap();
     assert!(afternoon.contains(&link(last)) || afternoon.contains("id=\"next\""));
     assert!(!afternoon.contains(&link(first)), "{afternoon}");
-    assert!(afternoon.contains("value=\"nachmittag\" checked"), "{afternoon}");
+    assert!(
+        afternoon.contains("value=\"nachmittag\" checked"),
+        "{afternoon}"
+    );
     let morning = s
         .get(&format!(
             "/t/recklinghausen/termine?service=PA&zeit=vormittag&ab={later}"
@@ -1406,7 +1451,9 @@ async fn the_slots_page_shows_the_first_free_slot_and_a_week_per_page_with_a_day
         .unwrap();
     assert!(!morning.contains(&link(last)), "{morning}");
     // A date that is no date shows the first week.
-    let r = s.get("/t/recklinghausen/termine?service=PA&ab=morgen").await;
+    let r = s
+        .get("/t/recklinghausen/termine?service=PA&ab=morgen")
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains(&link(first)));
 
@@ -1417,5 +1464,8 @@ async fn the_slots_page_shows_the_first_free_slot_and_a_week_per_page_with_a_day
         .await
         .unwrap();
     assert!(none.contains("id=\"no-slots\""), "{none}");
-    assert!(none.contains("+49 2361 50-1640") && none.contains("Rathausplatz 3/4"), "{none}");
+    assert!(
+        none.contains("+49 2361 50-1640") && none.contains("Rathausplatz 3/4"),
+        "{none}"
+    );
 }

@@ -175,7 +175,11 @@ fn check_name(field: &str, value: &Option<String>, errors: &mut FieldErrors) -> 
             String::new()
         }
         None => {
-            let what = if field == "first_name" { "Ihren Vornamen" } else { "Ihren Nachnamen" };
+            let what = if field == "first_name" {
+                "Ihren Vornamen"
+            } else {
+                "Ihren Nachnamen"
+            };
             errors.insert(field.into(), format!("Bitte geben Sie {what} an."));
             String::new()
         }
@@ -293,7 +297,10 @@ pub fn validate(
     };
     let phone = match (clean(&form.phone), fields.phone) {
         (None, true) => {
-            errors.insert("phone".into(), "Bitte geben Sie Ihre Mobilnummer an.".into());
+            errors.insert(
+                "phone".into(),
+                "Bitte geben Sie Ihre Mobilnummer an.".into(),
+            );
             None
         }
         (None, false) => None,
@@ -487,14 +494,20 @@ fn shift_code(key: &PseudonymKey, token: &str, text: &str, forward: bool) -> Str
     let n = CODE_ALPHABET.len();
     text.chars()
         .enumerate()
-        .map(|(i, c)| match CODE_ALPHABET.iter().position(|&a| a as char == c) {
-            Some(at) => {
-                let k = stream[i % stream.len()] as usize % n;
-                let to = if forward { (at + k) % n } else { (at + n - k) % n };
-                CODE_ALPHABET[to] as char
-            }
-            None => c,
-        })
+        .map(
+            |(i, c)| match CODE_ALPHABET.iter().position(|&a| a as char == c) {
+                Some(at) => {
+                    let k = stream[i % stream.len()] as usize % n;
+                    let to = if forward {
+                        (at + k) % n
+                    } else {
+                        (at + n - k) % n
+                    };
+                    CODE_ALPHABET[to] as char
+                }
+                None => c,
+            },
+        )
         .collect()
 }
 
@@ -725,7 +738,13 @@ mod tests {
 
     #[test]
     fn a_reference_is_the_same_in_any_case_and_with_or_without_hyphen() {
-        for typed in ["T-7K3MQ9XA2B", "t-7k3mq9xa2b", "T7K3MQ9XA2B", " t7k3mq9xa2b ", "T 7K3M-Q9XA2B"] {
+        for typed in [
+            "T-7K3MQ9XA2B",
+            "t-7k3mq9xa2b",
+            "T7K3MQ9XA2B",
+            " t7k3mq9xa2b ",
+            "T 7K3M-Q9XA2B",
+        ] {
             assert_eq!(normalize_reference(typed), "T-7K3MQ9XA2B", "{typed}");
         }
         assert_eq!(normalize_reference(" ab-12 "), "AB-12");
@@ -741,7 +760,10 @@ mod tests {
         assert_eq!(sealed.len(), code.len());
         assert_eq!(unseal_code(&key, "TOKEN1", &sealed), code);
         assert_ne!(unseal_code(&key, "TOKEN2", &sealed), code);
-        assert_ne!(receipt_token_hash(&key, "TOKEN1"), receipt_token_hash(&key, "TOKEN2"));
+        assert_ne!(
+            receipt_token_hash(&key, "TOKEN1"),
+            receipt_token_hash(&key, "TOKEN2")
+        );
     }
 
     #[test]

@@ -169,7 +169,9 @@ async fn in_the_routes_format(
         .map(|m| m.0.clone());
     let message = match status {
         _ if given.is_some() => given.as_deref().unwrap_or_default(),
-        StatusCode::NOT_FOUND if !api => "Diese Seite gibt es hier nicht. Vielleicht ist die Adresse nicht vollständig, oder die Seite wurde verschoben.",
+        StatusCode::NOT_FOUND if !api => {
+            "Diese Seite gibt es hier nicht. Vielleicht ist die Adresse nicht vollständig, oder die Seite wurde verschoben."
+        }
         StatusCode::NOT_FOUND => "Nicht gefunden.",
         StatusCode::METHOD_NOT_ALLOWED => "Diese Methode ist hier nicht erlaubt.",
         StatusCode::PAYLOAD_TOO_LARGE => "Anfrage zu groß.",

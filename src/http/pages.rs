@@ -8,7 +8,9 @@ use super::api::limit;
 use super::error::{booking_refusal_message, cancel_refusal_message};
 use super::extract::{FormRefusal, Utf8Form};
 use super::shell::{Crumb, Shell, TenantLinks};
-use crate::domain::booking::{BookingForm, FieldErrors, FormFields, mask_email, normalize_reference};
+use crate::domain::booking::{
+    BookingForm, FieldErrors, FormFields, mask_email, normalize_reference,
+};
 use crate::domain::notice::Notice;
 use crate::domain::time::appointment_de;
 use crate::domain::time::now;
@@ -20,8 +22,8 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use chrono::{Datelike, NaiveDate, Timelike};
 use axum::routing::get;
+use chrono::{Datelike, NaiveDate, Timelike};
 use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
@@ -31,7 +33,10 @@ pub fn router() -> Router<AppState> {
         .route("/t/{tenant}/datenschutz", get(privacy))
         .route("/t/{tenant}/kontakt", get(contact))
         .route("/t/{tenant}/gebucht/{token}", get(confirmation))
-        .route("/t/{tenant}/gebucht/{token}/termin.ics", get(confirmation_ics))
+        .route(
+            "/t/{tenant}/gebucht/{token}/termin.ics",
+            get(confirmation_ics),
+        )
         .route("/t/{tenant}/termine", get(slots_page))
         .route("/t/{tenant}/buchen/{slot_id}", get(form_page).post(submit))
         .route("/t/{tenant}/absagen", get(cancel_page).post(cancel_submit))
@@ -132,7 +137,12 @@ struct ErrorPage<'a> {
 
 /// The HTML page of an error answer at `path`: in the tenant's frame when the path is one
 /// of a known tenant's pages, with the office's contact in the footer.
-pub(super) fn render_error(state: &AppState, path: &str, status: StatusCode, message: &str) -> Response {
+pub(super) fn render_error(
+    state: &AppState,
+    path: &str,
+    status: StatusCode,
+    message: &str,
+) -> Response {
     let title = match status {
         StatusCode::NOT_FOUND => "Seite nicht gefunden",
         StatusCode::FORBIDDEN => "Nicht angenommen",
@@ -463,8 +473,7 @@ async fn slots_page(
         }
     };
     let now = now();
-    let slots = match booking::free_slots(&state.ctx, &tenant, &q.service, None, None, now).await
-    {
+    let slots = match booking::free_slots(&state.ctx, &tenant, &q.service, None, None, now).await {
         Ok(s) => s,
         Err(e) => return booking_error_page(e),
     };
@@ -674,7 +683,10 @@ fn form_page_for(
         .expect("load_slot checked the tenant");
     let booking = policy.booking_purpose();
     let fields = FormFields::of(policy);
-    let service_href = format!("/t/{tenant}/termine?service={}", urlencode(&slot.service_code));
+    let service_href = format!(
+        "/t/{tenant}/termine?service={}",
+        urlencode(&slot.service_code)
+    );
     FormPage {
         shell: Shell::tenant(
             policy,
@@ -721,7 +733,13 @@ async fn form_page(
     }
     render(
         StatusCode::OK,
-        &form_page_for(&state, tenant, &slot, FormValues::default(), FieldErrors::new()),
+        &form_page_for(
+            &state,
+            tenant,
+            &slot,
+            FormValues::default(),
+            FieldErrors::new(),
+        ),
     )
 }
 
@@ -822,7 +840,9 @@ async fn confirmation(
             tenant,
         },
     );
-    response.extensions_mut().insert(LoggedBooking(r.booking_id));
+    response
+        .extensions_mut()
+        .insert(LoggedBooking(r.booking_id));
     response
 }
 
@@ -871,7 +891,10 @@ async fn confirmation_ics(
     (
         [
             (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"termin.ics\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"termin.ics\"",
+            ),
         ],
         text,
     )
@@ -1048,7 +1071,8 @@ struct WithdrawPage {
     error_list: Vec<(String, String)>,
 }
 
-impl WithdrawPage {    fn new(policy: &crate::domain::policy::Policy, reference: String) -> Self {
+impl WithdrawPage {
+    fn new(policy: &crate::domain::policy::Policy, reference: String) -> Self {
         use crate::domain::policy::LegalBasis;
         WithdrawPage {
             shell: Shell::tenant(policy, &[("Einwilligung widerrufen", None)]),
@@ -1175,6 +1199,42 @@ fn withdraw_refusal_message(r: crate::store::CancelRefusal) -> (StatusCode, &'st
              E-Mail, per Brief, telefonisch oder persönlich widerrufen.",
         ),
         other => cancel_refusal_message(other),
+    }
+}
+
+#[cfg(test)]
+mod slot_page_tests {
+    use super::{DayPart, monday_of, week_de};
+    use chrono::NaiveDate;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_week_runs_from_monday_and_reads_vom_bis() {
+        assert_eq!(monday_of(day(2026, 12, 3)), day(2026, 11, 30));
+        assert_eq!(monday_of(day(2026, 11, 30)), day(2026, 11, 30));
+        assert_eq!(monday_of(day(2026, 12, 6)), day(2026, 11, 30));
+        assert_eq!(week_de(day(2026, 12, 7)), "7. bis 13. Dezember 2026");
+        assert_eq!(
+            week_de(day(2026, 11, 30)),
+            "30. November bis 6. Dezember 2026"
+        );
+        assert_eq!(
+            week_de(day(2026, 12, 28)),
+            "28. Dezember 2026 bis 3. Januar 2027"
+        );
+    }
+
+    #[test]
+    fn the_day_part_filter_splits_at_noon_and_ignores_anything_else() {
+        assert!(DayPart::parse("vormittag").holds(11));
+        assert!(!DayPart::parse("vormittag").holds(12));
+        assert!(DayPart::parse("nachmittag").holds(12));
+        assert!(!DayPart::parse("nachmittag").holds(8));
+        assert!(DayPart::parse("<script>") == DayPart::All);
+        assert_eq!(DayPart::parse("x").param(), "");
     }
 }
 

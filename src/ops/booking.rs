@@ -226,7 +226,11 @@ pub fn message_text(
                 "Guten Tag {} {},\n\nIhr Termin {} ist gebucht:\n\n  {service}\n  {when}\n  Buchungsnummer: {reference}\n\n\
                  Absagen können Sie mit der Buchungsnummer und dem Buchungscode, den Sie bei der Buchung erhalten haben.\n\n\
                  {}\n{}\n",
-                f.first_name, f.last_name, t.bei(), t.name, t.address
+                f.first_name,
+                f.last_name,
+                t.bei(),
+                t.name,
+                t.address
             ),
         )),
         "office_copy" => Some((

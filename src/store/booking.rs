@@ -528,7 +528,19 @@ where
             _ => false,
         };
         tx.commit().await?;
-        let (sealed, booking_id, tenant, reference, status, starts_at, ends_at, service_code, service_name, email, code_hash) = row;
+        let (
+            sealed,
+            booking_id,
+            tenant,
+            reference,
+            status,
+            starts_at,
+            ends_at,
+            service_code,
+            service_name,
+            email,
+            code_hash,
+        ) = row;
         Ok(Some(Receipt {
             booking_id,
             tenant,

@@ -949,7 +949,10 @@ mod article_tests {
 
     #[test]
     fn the_tenant_gets_the_article_its_kind_wants() {
-        assert_eq!(bei_de("Stadt Recklinghausen"), "bei der Stadt Recklinghausen");
+        assert_eq!(
+            bei_de("Stadt Recklinghausen"),
+            "bei der Stadt Recklinghausen"
+        );
         assert_eq!(
             bei_de("Verwaltungsgemeinschaft Westendorf"),
             "bei der Verwaltungsgemeinschaft Westendorf"
