@@ -978,13 +978,13 @@ fn code_form_errors(reference: &str, code: &str) -> FieldErrors {
     if reference.trim().is_empty() {
         errors.insert(
             "reference".into(),
-            "Bitte geben Sie die Buchungsnummer an (z. B. T-7K3MQ9XA2B).".into(),
+            "Bitte geben Sie die Buchungsnummer an.".into(),
         );
     }
     if code.trim().is_empty() {
         errors.insert(
             "code".into(),
-            "Bitte geben Sie den Buchungscode an (z. B. K7QM-2XPA).".into(),
+            "Bitte geben Sie den Buchungscode an.".into(),
         );
     }
     errors
