@@ -251,6 +251,17 @@ async fn a_citizen_books_fixes_errors_and_cancels_at_phone_and_desktop_width(db:
         );
         assert!(!ics.contains("Jörg") && !ics.contains("joerg"), "{ics}");
         browser.check_page("confirmation", width, &shots).await;
+        // The print view: the confirmation alone (no header, breadcrumb, footer or buttons)
+        // on one A4 page.
+        let pdf = browser.print_a4().await;
+        assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+        assert_eq!(pdf_pages(&pdf), 1, "the confirmation prints on one page");
+        if width == WIDTHS[0] {
+            for d in &shots.dirs {
+                std::fs::write(d.join(format!("confirmation-print-{}.pdf", shots.backend)), &pdf)
+                    .unwrap();
+            }
+        }
         booked += 1;
         let stored = format!(
             "select count(*) from bookings where reference = '{reference}' and status = 'booked'
@@ -825,6 +836,17 @@ impl Browser {
         }
     }
 
+    /// The current page printed to A4 (WebDriver "Print Page"), as PDF bytes.
+    async fn print_a4(&self) -> Vec<u8> {
+        let pdf = self
+            .post(
+                "/print",
+                json!({ "page": { "width": 21.0, "height": 29.7 }, "background": true }),
+            )
+            .await;
+        base64_decode(pdf.as_str().unwrap())
+    }
+
     async fn title(&self) -> String {
         self.get("/title").await.as_str().unwrap().to_owned()
     }
@@ -980,6 +1002,17 @@ impl Element<'_> {
     async fn selected(&self) -> bool {
         self.browser.get(&self.path("selected")).await == json!(true)
     }
+}
+
+/// The page objects of a PDF (`/Type /Page`, not `/Pages`), as Chromium writes them.
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(pdf);
+    text.match_indices("/Type")
+        .filter(|(at, _)| {
+            let rest = text[at + 5..].trim_start();
+            rest.starts_with("/Page") && !rest.starts_with("/Pages")
+        })
+        .count()
 }
 
 /// Standard base64 (the screenshot), without a crate for it.
