@@ -258,8 +258,11 @@ async fn a_citizen_books_fixes_errors_and_cancels_at_phone_and_desktop_width(db:
         assert_eq!(pdf_pages(&pdf), 1, "the confirmation prints on one page");
         if width == WIDTHS[0] {
             for d in &shots.dirs {
-                std::fs::write(d.join(format!("confirmation-print-{}.pdf", shots.backend)), &pdf)
-                    .unwrap();
+                std::fs::write(
+                    d.join(format!("confirmation-print-{}.pdf", shots.backend)),
+                    &pdf,
+                )
+                .unwrap();
             }
         }
         booked += 1;

@@ -982,10 +982,7 @@ fn code_form_errors(reference: &str, code: &str) -> FieldErrors {
         );
     }
     if code.trim().is_empty() {
-        errors.insert(
-            "code".into(),
-            "Bitte geben Sie den Buchungscode an.".into(),
-        );
+        errors.insert("code".into(), "Bitte geben Sie den Buchungscode an.".into());
     }
     errors
 }
