@@ -4,7 +4,9 @@
 //!
 //! Needs the Debian packages `chromium` and `chromium-driver` (`.ci/run` installs them). Without
 //! them the test says it is skipped — unless `CI` is set, where a missing browser fails it.
-//! `DATENWART_TEST_SCREENSHOT_DIR=DIR` keeps a copy of the form's screenshot in `DIR`.
+//! Every page a flow passes is checked with axe-core (tests/fixtures/axe/, MPL-2.0) for WCAG
+//! 2.1 A and AA at 390 px and 1280 px width, and photographed into `target/screenshots/`
+//! (`DATENWART_TEST_SCREENSHOT_DIR=DIR` keeps a copy in `DIR` as well).
 
 mod common;
 
@@ -26,9 +28,13 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 on_both_backends!(
-    a_citizen_books_and_cancels_in_headless_chromium,
-    a_citizen_withdraws_consent_on_the_page_in_headless_chromium
+    a_citizen_books_fixes_errors_and_cancels_at_phone_and_desktop_width,
+    a_citizen_withdraws_consent_on_the_page_in_headless_chromium,
+    every_citizen_page_passes_axe_core_at_both_widths
 );
+
+/// The widths the pages are looked at: a phone (iPhone 12–15) and a desktop.
+const WIDTHS: [i64; 2] = [390, 1280];
 
 /// Whether the browser test can run here; fails when it cannot but `CI` is set.
 fn chromium_available() -> bool {
@@ -64,126 +70,387 @@ async fn start(db: &TestDb) -> (String, tokio::sync::oneshot::Sender<()>) {
     (url, stop)
 }
 
-async fn a_citizen_books_and_cancels_in_headless_chromium(db: TestDb) {
+/// The booking, error and cancel flows as a citizen goes through them, on a phone and on a
+/// desktop: each page checked by axe-core and photographed into `target/screenshots/`.
+async fn a_citizen_books_fixes_errors_and_cancels_at_phone_and_desktop_width(db: TestDb) {
     if !chromium_available() {
         return;
     }
     let (site, _stop) = start(&db).await;
     let browser = Browser::start().await;
+    let shots = Screenshots::new(&db);
+    let mut booked = 0;
+    for width in WIDTHS {
+        browser.resize(width).await;
 
-    // Service → first free slot → form.
-    browser.go(&format!("{site}/t/recklinghausen")).await;
-    browser
-        .wait_for("a[href='/t/recklinghausen/termine?service=PA']")
-        .await
-        .click()
-        .await;
-    let first_slot = browser.wait_for("ul.slots a").await;
-    let form_path = first_slot.attribute("href").await;
-    assert!(
-        form_path.starts_with("/t/recklinghausen/buchen/"),
-        "{form_path}"
-    );
-    first_slot.click().await;
-    browser.wait_for("#first_name").await;
-    assert!(browser.url().await.ends_with(&form_path));
-
-    fill_in_the_form(&browser).await;
-    browser.find("#consent").await.click().await;
-    let png = browser.screenshot_of_whole_page().await;
-    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
-    let shot = db.dir.path().join(format!("form-{:?}.png", db.kind));
-    std::fs::write(&shot, &png).unwrap();
-    if let Some(dir) = std::env::var_os("DATENWART_TEST_SCREENSHOT_DIR") {
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(&shot, Path::new(&dir).join(shot.file_name().unwrap())).unwrap();
-    }
-    browser.find("#book").await.click().await;
-
-    // The confirmation shows the reference and the code once; the booking is stored.
-    let reference = browser.wait_for("#reference").await.text().await;
-    let code = browser.find("#code").await.text().await;
-    assert!(reference.starts_with("T-"), "{reference}");
-    assert_eq!(code.len(), 9, "{code}");
-    let stored = format!(
-        "select count(*) from bookings where reference = '{reference}' and status = 'booked'
-           and first_name = 'Jörg' and last_name = 'Müller' and email = 'joerg@example.com'
-           and phone = '+491717654321' and code_hash <> '{code}'"
-    );
-    assert_eq!(db.count(&stored).await, 1);
-    assert_eq!(
-        db.count("select count(*) from consents where purpose = 'booking'")
-            .await,
-        1
-    );
-
-    // Cancelling with the code frees the slot.
-    browser
-        .go(&format!("{site}/t/recklinghausen/absagen"))
-        .await;
-    browser
-        .wait_for("#reference")
-        .await
-        .type_in(&reference)
-        .await;
-    browser.find("#code").await.type_in(&code).await;
-    browser.find("#cancel").await.click().await;
-    let result = browser.wait_for("#result").await.text().await;
-    assert!(result.contains("ist abgesagt"), "{result}");
-    assert_eq!(
-        db.count(&format!(
-            "select count(*) from bookings where reference = '{reference}'
-               and status = 'cancelled' and cancelled_by = 'citizen'"
-        ))
-        .await,
-        1
-    );
-
-    // Without consent the browser does not send the form: the checkbox is required.
-    let form_url = format!("{site}{form_path}");
-    browser.go(&form_url).await;
-    fill_in_the_form(&browser).await;
-    let consent = browser.find("#consent").await;
-    assert!(!consent.selected().await);
-    browser.find("#book").await.click().await;
-    assert_eq!(browser.url().await, form_url);
-    assert_eq!(
+        // Service → a week of free slots with the first free one on top → form.
+        browser.go(&format!("{site}/t/recklinghausen")).await;
         browser
-            .script("return arguments[0].validity.valueMissing", &[&consent])
-            .await,
-        json!(true),
-        "the browser should hold the form back for the missing consent"
-    );
-    let posts =
-        format!("select count(*) from access_log where method = 'POST' and path = '{form_path}'");
-    assert_eq!(db.count(&posts).await, 1, "only the first booking was sent");
+            .wait_for("a[href='/t/recklinghausen/termine?service=PA']")
+            .await
+            .click()
+            .await;
+        let first = browser.wait_for("#book-first").await;
+        let form_path = first.attribute("href").await;
+        assert!(
+            form_path.starts_with("/t/recklinghausen/buchen/"),
+            "{form_path}"
+        );
+        browser.check_page("slots", width, &shots).await;
+        first.click().await;
+        browser.wait_for("#first_name").await;
+        assert!(browser.url().await.ends_with(&form_path));
+        browser.check_page("form", width, &shots).await;
+        let crumbs = browser
+            .find("nav[aria-label=Brotkrumen]")
+            .await
+            .text()
+            .await;
+        assert!(
+            crumbs.contains("Stadt Recklinghausen") && crumbs.contains("Personalausweis"),
+            "the breadcrumb names the tenant and the service: {crumbs}"
+        );
+        // Touch targets and the checkbox are big enough; the button has the page's font.
+        let book = browser.find("#book").await;
+        assert!(browser.height_of(&book).await >= 44.0);
+        let consent = browser.find("#consent").await;
+        assert!(browser.height_of(&consent).await >= 24.0);
+        assert_eq!(
+            browser
+                .script(
+                    "return getComputedStyle(arguments[0]).fontFamily === getComputedStyle(document.body).fontFamily",
+                    &[&book]
+                )
+                .await,
+            json!(true),
+            "the button inherits the font"
+        );
 
-    // Without the `required` attribute the form goes out, and the server refuses it.
-    browser
-        .script("arguments[0].removeAttribute('required')", &[&consent])
-        .await;
-    browser.find("#book").await.click().await;
-    let alert = browser.wait_for("p.error[role=alert]").await.text().await;
-    assert!(
-        alert.contains("Bitte die markierten Angaben prüfen"),
-        "{alert}"
-    );
-    let source = browser.source().await;
-    assert!(source.contains("Ohne Ihre Einwilligung"), "{source}");
-    assert_eq!(
-        browser.find("#email").await.property("value").await,
-        json!("joerg@example.com"),
-        "the form keeps what was typed"
-    );
-    assert_eq!(
-        db.count(&format!("{posts} and status = 422 and booking_id is null"))
-            .await,
-        1
-    );
-    assert_eq!(db.count("select count(*) from bookings").await, 1);
-    assert_eq!(db.count("select count(*) from consents").await, 1);
+        // An empty form: the error summary links every field, each field says why. (The slot
+        // may have been booked and cancelled at the width before: count from here.)
+        let posts = format!(
+            "select count(*) from access_log where method = 'POST' and path = '{form_path}'"
+        );
+        let refused_before = db.count(&format!("{posts} and status = 422")).await;
+        let redirected_before = db.count(&format!("{posts} and status = 303")).await;
+        book.click().await;
+        browser.wait_for("#error-summary").await;
+        let title = browser.title().await;
+        assert!(title.starts_with("Fehler: "), "{title}");
+        let links = browser.find_all("#error-summary a").await;
+        let mut targets = Vec::new();
+        for l in &links {
+            targets.push(l.attribute("href").await);
+        }
+        for field in ["first_name", "last_name", "email", "phone", "consent"] {
+            assert!(
+                targets.contains(&format!("#{field}")),
+                "{field} in {targets:?}"
+            );
+            let input = browser.find(&format!("#{field}")).await;
+            assert_eq!(input.attribute("aria-invalid").await, "true", "{field}");
+            let described = input.attribute("aria-describedby").await;
+            assert!(
+                described.contains(&format!("{field}-error")),
+                "{field}: {described}"
+            );
+            let message = browser.find(&format!("#{field}-error")).await.text().await;
+            assert!(!message.is_empty(), "{field}");
+        }
+        browser.check_page("form-errors", width, &shots).await;
+        assert_eq!(
+            db.count(&format!("{posts} and status = 422")).await,
+            refused_before + 1,
+            "the empty form reached the server and was refused"
+        );
 
+        // A typo in the e-mail address: only that field is marked, the rest is kept.
+        fill_in_the_form(&browser).await;
+        browser.find("#email").await.clear().await;
+        browser
+            .find("#email")
+            .await
+            .type_in("joerg(at)example.com")
+            .await;
+        browser.find("#consent").await.click().await;
+        browser.find("#book").await.click().await;
+        browser.wait_for("#email-error").await;
+        assert_eq!(browser.find_all("#error-summary a").await.len(), 1);
+        assert_eq!(
+            browser.find("#first_name").await.property("value").await,
+            json!("Jörg"),
+            "the form keeps what was typed"
+        );
+        browser.find("#email").await.clear().await;
+        browser
+            .find("#email")
+            .await
+            .type_in("joerg@example.com")
+            .await;
+        if !browser.find("#consent").await.selected().await {
+            browser.find("#consent").await.click().await;
+        }
+        browser.find("#book").await.click().await;
+
+        // Post/redirect/get: the confirmation has its own address, with the reference, the
+        // code once, the office's address, what to bring, the masked e-mail and a calendar file.
+        let reference = browser.wait_for("#reference").await;
+        let confirmation_url = browser.url().await;
+        assert!(
+            confirmation_url.contains("/t/recklinghausen/gebucht/"),
+            "{confirmation_url}"
+        );
+        let (lines, right) = browser.lines_and_right_edge(&reference).await;
+        assert_eq!(lines, 1, "the reference does not wrap at {width} px");
+        assert!(
+            right <= width as f64,
+            "the reference fits at {width} px ({right})"
+        );
+        let reference = reference.text().await;
+        let code = browser.find("#code").await.text().await;
+        assert!(reference.starts_with("T-"), "{reference}");
+        assert_eq!(code.len(), 9, "{code}");
+        assert!(
+            browser
+                .find("#address")
+                .await
+                .text()
+                .await
+                .contains("Rathausplatz 3/4")
+        );
+        assert!(
+            browser
+                .find("#bring")
+                .await
+                .text()
+                .await
+                .contains("Passfoto")
+        );
+        assert_eq!(
+            browser.find("#email").await.text().await,
+            "j•••@example.com"
+        );
+        let h2 = browser.find("main h2").await.text().await;
+        assert!(
+            browser
+                .source()
+                .await
+                .contains("Ihr Termin bei der Stadt Recklinghausen"),
+            "{h2}"
+        );
+        let ics_path = browser.find("#ics").await.attribute("href").await;
+        let ics = reqwest::get(format!("{site}{ics_path}")).await.unwrap();
+        assert_eq!(
+            ics.headers()["content-type"],
+            "text/calendar; charset=utf-8"
+        );
+        let ics = ics.text().await.unwrap();
+        assert!(
+            ics.contains("BEGIN:VEVENT") && ics.contains(&reference),
+            "{ics}"
+        );
+        assert!(!ics.contains("Jörg") && !ics.contains("joerg"), "{ics}");
+        browser.check_page("confirmation", width, &shots).await;
+        // The print view: the confirmation alone (no header, breadcrumb, footer or buttons)
+        // on one A4 page.
+        let pdf = browser.print_a4().await;
+        assert!(pdf.starts_with(b"%PDF-"), "not a PDF");
+        assert_eq!(pdf_pages(&pdf), 1, "the confirmation prints on one page");
+        if width == WIDTHS[0] {
+            for d in &shots.dirs {
+                std::fs::write(
+                    d.join(format!("confirmation-print-{}.pdf", shots.backend)),
+                    &pdf,
+                )
+                .unwrap();
+            }
+        }
+        booked += 1;
+        let stored = format!(
+            "select count(*) from bookings where reference = '{reference}' and status = 'booked'
+               and first_name = 'Jörg' and last_name = 'Müller' and email = 'joerg@example.com'
+               and phone = '+491717654321' and code_hash <> '{code}'"
+        );
+        assert_eq!(db.count(&stored).await, 1);
+        assert_eq!(
+            db.count("select count(*) from bookings").await,
+            booked,
+            "one booking per width"
+        );
+
+        // A reload asks the server for the page again, never posts the form again; the
+        // code is not shown a second time.
+        browser.refresh().await;
+        browser.wait_for("#code-shown").await;
+        assert!(browser.find_all("#code").await.is_empty());
+        assert_eq!(browser.find("#reference").await.text().await, reference);
+        assert_eq!(db.count("select count(*) from bookings").await, booked);
+        assert_eq!(
+            db.count(&format!("{posts} and status = 303")).await,
+            redirected_before + 1,
+            "one booking post, answered with a redirect"
+        );
+
+        // Cancel: empty fields get field errors; the reference is taken in lower case and
+        // without the hyphen; afterwards only the result and a link to book anew.
+        browser
+            .go(&format!("{site}/t/recklinghausen/absagen"))
+            .await;
+        browser.wait_for("#cancel").await.click().await;
+        browser.wait_for("#error-summary").await;
+        assert!(browser.title().await.starts_with("Fehler: "));
+        for field in ["reference", "code"] {
+            let input = browser.find(&format!("#{field}")).await;
+            assert_eq!(input.attribute("aria-invalid").await, "true", "{field}");
+        }
+        browser.check_page("cancel-errors", width, &shots).await;
+        let lost = browser.find("#lost-code").await;
+        assert!(
+            browser
+                .script("return arguments[0].textContent", &[&lost])
+                .await
+                .as_str()
+                .unwrap()
+                .contains("+49 2361 50-1640"),
+            "a lost code: the office's phone"
+        );
+        let typed = reference.replace('-', "").to_lowercase();
+        browser.find("#reference").await.type_in(&typed).await;
+        browser
+            .find("#code")
+            .await
+            .type_in(&code.to_lowercase())
+            .await;
+        browser.find("#cancel").await.click().await;
+        let result = browser.wait_for("#result").await.text().await;
+        assert!(result.contains("ist abgesagt"), "{result}");
+        assert!(
+            browser.find_all("form").await.is_empty(),
+            "no form after success"
+        );
+        assert_eq!(
+            browser.find("#book-new").await.attribute("href").await,
+            "/t/recklinghausen"
+        );
+        browser.check_page("cancelled", width, &shots).await;
+        assert_eq!(
+            db.count(&format!(
+                "select count(*) from bookings where reference = '{reference}'
+                   and status = 'cancelled' and cancelled_by = 'citizen'"
+            ))
+            .await,
+            1
+        );
+    }
     browser.quit().await;
+}
+
+/// Every citizen page, also the empty states and the error pages, has no violation of WCAG
+/// 2.1 A and AA that axe-core finds, on a phone and on a desktop.
+async fn every_citizen_page_passes_axe_core_at_both_widths(db: TestDb) {
+    if !chromium_available() {
+        return;
+    }
+    let (site, _stop) = start(&db).await;
+    let browser = Browser::start().await;
+    let shots = Screenshots::new(&db);
+    let pages = [
+        ("index", "/"),
+        ("tenant", "/t/recklinghausen"),
+        ("privacy", "/t/recklinghausen/datenschutz"),
+        ("contact", "/t/recklinghausen/kontakt"),
+        (
+            "slots-afternoon-empty",
+            "/t/recklinghausen/termine?service=PA&zeit=nachmittag",
+        ),
+        ("slots-none", "/t/recklinghausen/termine?service=RP"),
+        ("cancel", "/t/recklinghausen/absagen"),
+        ("withdraw", "/t/recklinghausen/widerrufen"),
+        ("withdraw-by-email", "/t/recklinghausen/widerruf-per-email"),
+        ("identity-confirm", "/t/recklinghausen/bestaetigen"),
+        ("receipt-gone", "/t/recklinghausen/gebucht/ABCDEFGH"),
+        ("not-found", "/gibt/es/nicht"),
+        ("westendorf", "/t/westendorf"),
+    ];
+    for width in WIDTHS {
+        browser.resize(width).await;
+        for (name, path) in pages {
+            browser.go(&format!("{site}{path}")).await;
+            browser.wait_for("footer").await;
+            browser.check_page(name, width, &shots).await;
+        }
+    }
+    // The empty state names how else to get an appointment.
+    browser
+        .go(&format!("{site}/t/recklinghausen/termine?service=RP"))
+        .await;
+    let empty = browser.wait_for("#no-slots").await.text().await;
+    assert!(
+        empty.contains("+49 2361 50-1640") && empty.contains("Rathausplatz 3/4"),
+        "{empty}"
+    );
+    // The footer of every tenant page links what BITV 2.0 and the TMG/DDG want.
+    browser.go(&format!("{site}/t/recklinghausen")).await;
+    let footer = browser.wait_for("footer").await.text().await;
+    for link in [
+        "Impressum",
+        "Barrierefreiheitserklärung",
+        "Kontakt",
+        "Datenschutz",
+    ] {
+        assert!(footer.contains(link), "{link} in {footer}");
+    }
+    // The check can fail: an image without a text alternative and a field without a label
+    // put into the page are found.
+    browser
+        .script(
+            "document.querySelector('main').insertAdjacentHTML('beforeend', '<img src=\"/x.png\"><input type=\"text\">')",
+            &[],
+        )
+        .await;
+    let found: Vec<String> = browser
+        .axe()
+        .await
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        found.contains(&"image-alt".to_owned()) && found.contains(&"label".to_owned()),
+        "{found:?}"
+    );
+    browser.quit().await;
+}
+
+/// Where the screenshots go: `target/screenshots/` (and `DATENWART_TEST_SCREENSHOT_DIR`).
+struct Screenshots {
+    dirs: Vec<std::path::PathBuf>,
+    backend: String,
+}
+
+impl Screenshots {
+    fn new(db: &TestDb) -> Screenshots {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+        let mut dirs = vec![target.join("screenshots")];
+        if let Some(dir) = std::env::var_os("DATENWART_TEST_SCREENSHOT_DIR") {
+            dirs.push(dir.into());
+        }
+        for d in &dirs {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        Screenshots {
+            dirs,
+            backend: format!("{:?}", db.kind).to_lowercase(),
+        }
+    }
+
+    fn save(&self, name: &str, width: i64, png: &[u8]) {
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+        for d in &self.dirs {
+            std::fs::write(d.join(format!("{name}-{width}-{}.png", self.backend)), png).unwrap();
+        }
+    }
 }
 
 /// Art. 7(3): withdrawing is as easy as consenting — from the confirmation's link, with the
@@ -212,7 +479,7 @@ async fn a_citizen_withdraws_consent_on_the_page_in_headless_chromium(db: TestDb
     browser
         .go(&format!("{site}/t/recklinghausen/termine?service=PA"))
         .await;
-    browser.wait_for("ul.slots a").await.click().await;
+    browser.wait_for("#book-first").await.click().await;
     browser.wait_for("#first_name").await;
     fill_in_the_form(&browser).await;
     browser.find("#consent").await.click().await;
@@ -220,13 +487,13 @@ async fn a_citizen_withdraws_consent_on_the_page_in_headless_chromium(db: TestDb
     let reference = browser.wait_for("#reference").await.text().await;
     let code = browser.find("#code").await.text().await;
 
-    // The confirmation links the page; a wrong code is refused and changes nothing.
+    // The confirmation links the page with the reference filled in; a wrong code is
+    // refused and changes nothing.
     browser.find("#withdraw-link").await.click().await;
-    browser
-        .wait_for("#reference")
-        .await
-        .type_in(&reference)
-        .await;
+    assert_eq!(
+        browser.wait_for("#reference").await.property("value").await,
+        json!(reference)
+    );
     browser.find("#code").await.type_in("FALSCH123").await;
     browser.find("#withdraw").await.click().await;
     let refused = browser.wait_for("#result").await.text().await;
@@ -530,8 +797,10 @@ impl Browser {
             .await
     }
 
-    /// A PNG of the whole page: the window is made as tall as the page first.
+    /// A PNG of the whole page at the current width: the window is made as tall as the
+    /// page first, then back to the height it had.
     async fn screenshot_of_whole_page(&self) -> Vec<u8> {
+        let rect = self.get("/window/rect").await;
         let height = self
             .script("return document.documentElement.scrollHeight", &[])
             .await
@@ -539,12 +808,130 @@ impl Browser {
             .unwrap();
         self.post(
             "/window/rect",
-            json!({ "width": 1024, "height": height + 200 }),
+            json!({ "width": rect["width"], "height": height + 200 }),
         )
         .await;
         self.script("window.scrollTo(0, 0)", &[]).await;
         let png = self.get("/screenshot").await;
+        self.post(
+            "/window/rect",
+            json!({ "width": rect["width"], "height": rect["height"] }),
+        )
+        .await;
         base64_decode(png.as_str().unwrap())
+    }
+
+    /// Makes the page's viewport `width` CSS pixels wide (the window's frame, if any, on top).
+    async fn resize(&self, width: i64) {
+        self.post("/window/rect", json!({ "width": width, "height": 900 }))
+            .await;
+        let inner = self
+            .script("return window.innerWidth", &[])
+            .await
+            .as_i64()
+            .unwrap();
+        if inner != width {
+            self.post(
+                "/window/rect",
+                json!({ "width": 2 * width - inner, "height": 900 }),
+            )
+            .await;
+        }
+    }
+
+    /// The current page printed to A4 (WebDriver "Print Page"), as PDF bytes.
+    async fn print_a4(&self) -> Vec<u8> {
+        let pdf = self
+            .post(
+                "/print",
+                json!({ "page": { "width": 21.0, "height": 29.7 }, "background": true }),
+            )
+            .await;
+        base64_decode(pdf.as_str().unwrap())
+    }
+
+    async fn title(&self) -> String {
+        self.get("/title").await.as_str().unwrap().to_owned()
+    }
+
+    async fn refresh(&self) {
+        self.post("/refresh", json!({})).await;
+    }
+
+    async fn height_of(&self, e: &Element<'_>) -> f64 {
+        self.script("return arguments[0].getBoundingClientRect().height", &[e])
+            .await
+            .as_f64()
+            .unwrap()
+    }
+
+    /// How many line boxes an inline element takes, and where its right edge is.
+    async fn lines_and_right_edge(&self, e: &Element<'_>) -> (i64, f64) {
+        let v = self
+            .script(
+                "return [arguments[0].getClientRects().length, arguments[0].getBoundingClientRect().right]",
+                &[e],
+            )
+            .await;
+        (v[0].as_i64().unwrap(), v[1].as_f64().unwrap())
+    }
+
+    /// The checks every page gets: axe-core finds no WCAG 2.1 A/AA violation, nothing is
+    /// wider than the viewport, and a screenshot of the whole page is kept.
+    async fn check_page(&self, name: &str, width: i64, shots: &Screenshots) {
+        let violations = self.axe().await;
+        assert!(
+            violations.is_empty(),
+            "axe-core: {name} at {width} px ({}):\n{}",
+            self.url().await,
+            serde_json::to_string_pretty(&violations).unwrap()
+        );
+        let overflow = self
+            .script(
+                "return document.documentElement.scrollWidth - window.innerWidth",
+                &[],
+            )
+            .await
+            .as_i64()
+            .unwrap();
+        assert!(
+            overflow <= 0,
+            "{name} is {overflow} px wider than {width} px"
+        );
+        shots.save(name, width, &self.screenshot_of_whole_page().await);
+    }
+
+    /// The WCAG 2.1 A and AA violations axe-core finds in the current page. axe is put into
+    /// the page through WebDriver, which the page's CSP (no scripts) does not govern.
+    async fn axe(&self) -> Vec<Value> {
+        const AXE: &str = include_str!("fixtures/axe/axe.min.js");
+        let loaded = self
+            .post(
+                "/execute/sync",
+                json!({ "script": format!("{AXE}\n;return typeof window.axe;"), "args": [] }),
+            )
+            .await;
+        assert_eq!(loaded, json!("object"), "axe-core did not load");
+        let result = self
+            .post(
+                "/execute/async",
+                json!({ "script": r#"
+                    const done = arguments[arguments.length - 1];
+                    axe.run(document, { runOnly: { type: 'tag',
+                        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
+                      .then(r => done({ ok: true, passes: r.passes.length, violations: r.violations.map(v => ({
+                          id: v.id, impact: v.impact, help: v.help,
+                          nodes: v.nodes.map(n => n.target.join(' ') + ' — ' + n.failureSummary) })) }))
+                      .catch(e => done({ ok: false, error: String(e) }));
+                "#, "args": [] }),
+            )
+            .await;
+        assert_eq!(result["ok"], json!(true), "axe-core failed: {result}");
+        assert!(
+            result["passes"].as_i64().unwrap() > 5,
+            "axe-core checked next to nothing: {result}"
+        );
+        result["violations"].as_array().unwrap().clone()
     }
 
     async fn quit(mut self) {
@@ -586,6 +973,10 @@ impl Element<'_> {
         self.browser.post(&self.path("click"), json!({})).await;
     }
 
+    async fn clear(&self) {
+        self.browser.post(&self.path("clear"), json!({})).await;
+    }
+
     async fn type_in(&self, text: &str) {
         self.browser
             .post(&self.path("value"), json!({ "text": text }))
@@ -614,6 +1005,17 @@ impl Element<'_> {
     async fn selected(&self) -> bool {
         self.browser.get(&self.path("selected")).await == json!(true)
     }
+}
+
+/// The page objects of a PDF (`/Type /Page`, not `/Pages`), as Chromium writes them.
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(pdf);
+    text.match_indices("/Type")
+        .filter(|(at, _)| {
+            let rest = text[at + 5..].trim_start();
+            rest.starts_with("/Page") && !rest.starts_with("/Pages")
+        })
+        .count()
 }
 
 /// Standard base64 (the screenshot), without a crate for it.

@@ -106,6 +106,10 @@ on_both_backends!(
     a_tenant_whose_dpo_is_unconfirmed_gets_no_pages_and_no_booking_api,
     the_privacy_page_starts_with_a_first_layer_and_the_start_page_links_it,
     the_withdrawal_page_shares_the_cancel_lockout_and_refuses_cross_site_posts,
+    the_confirmation_page_needs_its_token_and_lasts_an_hour,
+    unknown_paths_get_an_html_404_and_api_paths_json,
+    cancelling_takes_the_reference_in_any_case_and_marks_empty_fields,
+    the_slots_page_shows_the_first_free_slot_and_a_week_per_page_with_a_day_part_filter,
 );
 
 /// Art. 13 on the page: one h1, the first layer (who, what, why, how long, rights) above the
@@ -705,16 +709,22 @@ async fn the_html_pages_book_and_cancel_without_javascript(db: TestDb) {
         .text()
         .await
         .unwrap();
+    // The first layer of the notice and a plain consent label; the full notice and the
+    // consent's wording one click away.
     for expected in [
-        "Datenschutzhinweise",
-        "Bentjen Software GmbH",
+        "href=\"/t/recklinghausen/datenschutz\"",
+        "Datenschutz auf einen Blick",
         "48 Stunden",
         "name=\"consent\"",
-        "required",
-        "buergerbuero@recklinghausen.de",
+        "<summary>Wortlaut der Einwilligung</summary>",
+        "Ihre Angaben – Personalausweis beantragen",
     ] {
         assert!(form.contains(expected), "form lacks {expected}");
     }
+    assert!(
+        !form.contains("<h2>Empfänger</h2>"),
+        "the recipients are in the full notice, not in the form"
+    );
     assert!(
         !form.contains("name=\"birth_date\""),
         "Recklinghausen does not ask for a birth date"
@@ -731,31 +741,64 @@ async fn the_html_pages_book_and_cancel_without_javascript(db: TestDb) {
     let r = s.client.post(&url).form(&fields).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let again = r.text().await.unwrap();
-    assert!(again.contains("Ohne Ihre Einwilligung"), "{again}");
+    assert!(again.contains("<title>Fehler: "), "{again}");
+    assert!(
+        again.contains("<a href=\"#consent\">Ohne Ihre Einwilligung"),
+        "{again}"
+    );
+    assert!(
+        again.contains("aria-invalid=\"true\"") && again.contains("consent-error"),
+        "{again}"
+    );
     assert!(
         again.contains("value=\"joerg@example.com\""),
         "the form keeps what was typed"
     );
     assert!(!again.contains("Müller <b>"), "input is escaped");
 
+    // Post/redirect/get: the booking answers 303 to its confirmation page.
     let mut with_consent = fields.to_vec();
     with_consent[1] = ("last_name", "Müller");
     with_consent.push(("consent", "on"));
-    let r = s
-        .client
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirects
         .post(&url)
         .form(&with_consent)
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let done = r.text().await.unwrap();
-    let grab = |id: &str| {
-        let start = done.find(&format!("id=\"{id}\">")).unwrap() + id.len() + 6;
-        done[start..].split('<').next().unwrap().to_owned()
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("/t/recklinghausen/gebucht/"),
+        "{location}"
+    );
+    let done = s.get(&location).await.text().await.unwrap();
+    let grab = |page: &str, id: &str| {
+        let start = page.find(&format!("id=\"{id}\">")).unwrap() + id.len() + 6;
+        page[start..].split('<').next().unwrap().to_owned()
     };
-    let (reference, code) = (grab("reference"), grab("code"));
+    let (reference, code) = (grab(&done, "reference"), grab(&done, "code"));
     assert!(reference.starts_with("T-"), "{done}");
+    assert!(done.contains("j•••@example.com"), "{done}");
+    assert!(
+        !done.contains("joerg@example.com") && !done.contains("Müller"),
+        "{done}"
+    );
+    let again = s.get(&location).await.text().await.unwrap();
+    assert_eq!(
+        grab(&again, "reference"),
+        reference,
+        "a reload shows the booking again"
+    );
+    assert!(
+        !again.contains(&code),
+        "the code is shown on the first view only"
+    );
+    assert_eq!(db.count("select count(*) from bookings").await, 1);
 
     let cancel = format!("{}/t/recklinghausen/absagen", s.url);
     let r = s
@@ -1172,5 +1215,327 @@ async fn a_withdrawal_by_email_address_is_applied_only_through_the_link_and_once
         )
         .await
             >= 2
+    );
+}
+
+/// Books through the HTML form and returns the confirmation page's path (without following
+/// the redirect).
+async fn book_on_the_page(s: &Server, slot: i64) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("{}/t/recklinghausen/buchen/{slot}", s.url))
+        .form(&[
+            ("first_name", "Jörg"),
+            ("last_name", "Müller"),
+            ("email", "joerg@example.com"),
+            ("phone", "0171 7654321"),
+            ("consent", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The text of the element with `id` in `page` (up to the next tag).
+fn by_id(page: &str, id: &str) -> String {
+    let start = page
+        .find(&format!("id=\"{id}\">"))
+        .unwrap_or_else(|| panic!("no #{id} in {page}"))
+        + id.len()
+        + 6;
+    page[start..].split('<').next().unwrap().to_owned()
+}
+
+/// The confirmation's URL is the only key to it: a guessed token, another tenant's path or
+/// an expired receipt get a 404 page; only the token's keyed hash is stored, and nothing of
+/// the code in clear. The calendar file comes through the same token.
+async fn the_confirmation_page_needs_its_token_and_lasts_an_hour(db: TestDb) {
+    let s = start(&db, unlimited()).await;
+    let (slot, _) = s.free("recklinghausen").await[0].clone();
+    let location = book_on_the_page(&s, slot).await;
+    let token = location.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(token.len(), 32, "{token}");
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from booking_receipts where token_hash <> '{token}' and length(token_hash) = 64"
+        ))
+        .await,
+        1
+    );
+    let page = s.get(&location).await.text().await.unwrap();
+    let code = by_id(&page, "code");
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from booking_receipts where sealed_code = '{code}'"
+        ))
+        .await,
+        0,
+        "the code is not stored in clear"
+    );
+    assert_eq!(
+        db.count("select count(*) from booking_receipts where sealed_code is null")
+            .await,
+        1,
+        "the first view took the code"
+    );
+
+    for wrong in [
+        "/t/recklinghausen/gebucht/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned(),
+        format!("/t/westendorf/gebucht/{token}"),
+        format!("/t/recklinghausen/gebucht/{}", &token[..31]),
+    ] {
+        let r = s.get(&wrong).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{wrong}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("Bestätigungsseite ist abgelaufen"), "{body}");
+        assert!(!body.contains("T-"), "{body}");
+    }
+
+    let ics = s.get(&format!("{location}/termin.ics")).await;
+    assert_eq!(ics.status(), StatusCode::OK);
+    // Linked from the confirmation, the cancel page gets its address as the referrer.
+    s.client
+        .get(format!("{}/t/recklinghausen/absagen", s.url))
+        .header("referer", format!("{}{location}", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        db.count(&format!(
+            "select count(*) from access_log where path like '%{token}%' or referrer like '%{token}%'"
+        ))
+        .await,
+        0,
+        "the token is not logged"
+    );
+    assert!(
+        db.count("select count(*) from access_log where path like '%/gebucht/…%'")
+            .await
+            >= 2
+    );
+    let ics = ics.text().await.unwrap();
+    assert!(
+        ics.contains("BEGIN:VEVENT") && ics.contains("Rathausplatz"),
+        "{ics}"
+    );
+
+    db.execute_raw("update booking_receipts set expires_at = '2020-01-01T00:00:00Z'")
+        .await;
+    assert_eq!(s.get(&location).await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.get(&format!("{location}/termin.ics")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // The next receipt clears the expired ones.
+    let (slot, _) = s.free("recklinghausen").await[0].clone();
+    book_on_the_page(&s, slot).await;
+    assert_eq!(
+        db.count("select count(*) from booking_receipts").await,
+        1,
+        "expired receipts are deleted when the next is stored"
+    );
+}
+
+/// An address that is not a page gets the HTML 404 page with the site's frame; under /api/
+/// the answer stays JSON.
+async fn unknown_paths_get_an_html_404_and_api_paths_json(db: TestDb) {
+    let s = start(&db, unlimited()).await;
+    for path in [
+        "/gibt-es-nicht",
+        "/t/recklinghausen/gibt-es-nicht",
+        "/t/nirgendwo",
+        "/favicon.ico",
+    ] {
+        let r = s.get(path).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        let body = r.text().await.unwrap();
+        assert!(body.contains("<html lang=\"de\">"), "{path}: {body}");
+        assert!(body.contains("aria-label=\"Brotkrumen\""), "{path}");
+        assert!(
+            body.contains("href=\"/t/recklinghausen/datenschutz\""),
+            "{path}: the footer"
+        );
+    }
+    // Inside a tenant the page carries that tenant's footer.
+    let body = s
+        .get("/t/recklinghausen/gibt-es-nicht")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("+49 2361 50-1640"), "{body}");
+    for path in ["/api/v1/gibt-es-nicht", "/api"] {
+        let r = s.get(path).await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+        let v: Value = r.json().await.unwrap();
+        assert!(v["error"].is_string(), "{path}: {v}");
+    }
+}
+
+/// The reference is taken as people type it: lower case, without the hyphen, with spaces;
+/// empty fields are marked one by one; after the cancel the page shows only the result.
+async fn cancelling_takes_the_reference_in_any_case_and_marks_empty_fields(db: TestDb) {
+    let s = start(&db, unlimited()).await;
+    let cancel = format!("{}/t/recklinghausen/absagen", s.url);
+    let r = s
+        .client
+        .post(&cancel)
+        .form(&[("reference", " "), ("code", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<title>Fehler: "), "{page}");
+    for field in ["reference", "code"] {
+        assert!(
+            page.contains(&format!("<a href=\"#{field}\">")),
+            "{field}: {page}"
+        );
+        assert!(page.contains(&format!("id=\"{field}-error\"")), "{field}");
+    }
+    assert!(page.contains("Buchungscode verloren?") && page.contains("+49 2361 50-1640"));
+
+    let (slot, _) = s.free("recklinghausen").await[0].clone();
+    let location = book_on_the_page(&s, slot).await;
+    let page = s.get(&location).await.text().await.unwrap();
+    let (reference, code) = (by_id(&page, "reference"), by_id(&page, "code"));
+    let typed = format!(" {} ", reference.replace('-', "").to_lowercase());
+    let r = s
+        .client
+        .post(&cancel)
+        .form(&[
+            ("reference", typed.as_str()),
+            ("code", &code.to_lowercase()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let done = r.text().await.unwrap();
+    assert!(done.contains("ist abgesagt"), "{done}");
+    assert!(!done.contains("<form"), "only the result: {done}");
+    assert!(done.contains("Neuen Termin buchen"), "{done}");
+    assert_eq!(
+        db.count("select count(*) from bookings where status = 'cancelled'")
+            .await,
+        1
+    );
+    // The API takes it the same way.
+    let r = s
+        .client
+        .post(format!("{}/t/recklinghausen/absagen", s.url))
+        .form(&[("reference", typed.as_str()), ("code", code.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "already cancelled, found by the typed form"
+    );
+}
+
+/// One week per page: the first free slot on top, the week's slots, links to the weeks
+/// with more; `zeit=vormittag|nachmittag` keeps only that part of the day; a service
+/// without free slots names the phone and address.
+async fn the_slots_page_shows_the_first_free_slot_and_a_week_per_page_with_a_day_part_filter(
+    db: TestDb,
+) {
+    let s = start(&db, unlimited()).await;
+    let ctx = db.context().await;
+    let later = (Utc::now() + Duration::days(16)).date_naive();
+    common::open_slots(&ctx, "recklinghausen", later, "14:00-15:00", 1).await;
+    let free = s.free("recklinghausen").await;
+    let (first, _) = free[0].clone();
+    let (last, _) = free.last().unwrap().clone();
+    let link = |id: i64| format!("href=\"/t/recklinghausen/buchen/{id}\"");
+
+    let page = s
+        .get("/t/recklinghausen/termine?service=PA")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("{} id=\"book-first\"", link(first))),
+        "{page}"
+    );
+    assert!(
+        !page.contains(&link(last)),
+        "a slot 16 days ahead is not in the first week"
+    );
+    assert!(
+        !page.contains("id=\"previous\""),
+        "nothing before the first week"
+    );
+    // Follow "Spätere Termine" to the week of the last slot.
+    let mut page = page;
+    let mut weeks = 1;
+    while !page.contains(&link(last)) {
+        let next = page
+            .split("rel=\"next\"")
+            .next()
+            .and_then(|before| before.rsplit("href=\"").next())
+            .map(|h| h.split('"').next().unwrap().replace("&#38;", "&"))
+            .unwrap_or_else(|| panic!("no next link: {page}"));
+        page = s.get(&next).await.text().await.unwrap();
+        weeks += 1;
+        assert!(weeks <= 4, "the slot 16 days ahead is within three weeks");
+    }
+    assert!(page.contains("id=\"previous\""), "{page}");
+    assert!(!page.contains("id=\"next\""), "{page}");
+
+    // Afternoon: only the slots from 14:00, the first of them on top; morning: none of them.
+    let afternoon = s
+        .get("/t/recklinghausen/termine?service=PA&zeit=nachmittag")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(afternoon.contains(&link(last)) || afternoon.contains("id=\"next\""));
+    assert!(!afternoon.contains(&link(first)), "{afternoon}");
+    assert!(
+        afternoon.contains("value=\"nachmittag\" checked"),
+        "{afternoon}"
+    );
+    let morning = s
+        .get(&format!(
+            "/t/recklinghausen/termine?service=PA&zeit=vormittag&ab={later}"
+        ))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!morning.contains(&link(last)), "{morning}");
+    // A date that is no date shows the first week.
+    let r = s
+        .get("/t/recklinghausen/termine?service=PA&ab=morgen")
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains(&link(first)));
+
+    let none = s
+        .get("/t/recklinghausen/termine?service=RP")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(none.contains("id=\"no-slots\""), "{none}");
+    assert!(
+        none.contains("+49 2361 50-1640") && none.contains("Rathausplatz 3/4"),
+        "{none}"
     );
 }

@@ -175,7 +175,12 @@ fn check_name(field: &str, value: &Option<String>, errors: &mut FieldErrors) -> 
             String::new()
         }
         None => {
-            errors.insert(field.into(), "Bitte ausfüllen.".into());
+            let what = if field == "first_name" {
+                "Ihren Vornamen"
+            } else {
+                "Ihren Nachnamen"
+            };
+            errors.insert(field.into(), format!("Bitte geben Sie {what} an."));
             String::new()
         }
         Some(v) if v.chars().count() > MAX_NAME => {
@@ -269,11 +274,17 @@ pub fn validate(
     let last_name = check_name("last_name", &form.last_name, &mut errors);
     let email = match clean(&form.email) {
         None => {
-            errors.insert("email".into(), "Bitte ausfüllen.".into());
+            errors.insert(
+                "email".into(),
+                "Bitte geben Sie Ihre E-Mail-Adresse an.".into(),
+            );
             String::new()
         }
         Some(e) if !is_booking_email(&e) => {
-            errors.insert("email".into(), "Keine gültige E-Mail-Adresse.".into());
+            errors.insert(
+                "email".into(),
+                "Keine gültige E-Mail-Adresse. Bitte in der Form name@beispiel.de angeben.".into(),
+            );
             String::new()
         }
         Some(e) => e,
@@ -286,7 +297,10 @@ pub fn validate(
     };
     let phone = match (clean(&form.phone), fields.phone) {
         (None, true) => {
-            errors.insert("phone".into(), "Bitte ausfüllen.".into());
+            errors.insert(
+                "phone".into(),
+                "Bitte geben Sie Ihre Mobilnummer an.".into(),
+            );
             None
         }
         (None, false) => None,
@@ -299,7 +313,7 @@ pub fn validate(
             None => {
                 errors.insert(
                     "phone".into(),
-                    "Keine gültige Telefonnummer (z. B. 0171 1234567).".into(),
+                    "Keine gültige Mobilnummer. Bitte so angeben: 0171 1234567.".into(),
                 );
                 None
             }
@@ -427,6 +441,86 @@ pub fn code_hash(key: &PseudonymKey, reference: &str, code: &str) -> String {
     mac.update(b"\0");
     mac.update(normalized.as_bytes());
     hex::encode(mac.finalize().into_bytes())
+}
+
+/// A booking reference as people type it: any case, with or without the hyphen, with
+/// spaces around — `t-7k3mq9xa2b`, `T7K3MQ9XA2B` and ` T-7K3MQ9XA2B ` are one reference.
+/// Text that is not shaped like a reference comes back trimmed and in upper case.
+pub fn normalize_reference(text: &str) -> String {
+    let compact: String = text
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    match compact.strip_prefix('T') {
+        Some(rest) if rest.len() == 10 => format!("T-{rest}"),
+        _ => text.trim().to_ascii_uppercase(),
+    }
+}
+
+/// The token of a confirmation page's URL (160 bits); only its keyed hash is stored.
+pub fn new_receipt_token() -> String {
+    random_chars(32)
+}
+
+/// What is stored instead of a confirmation page's token.
+pub fn receipt_token_hash(key: &PseudonymKey, token: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any size");
+    mac.update(b"receipt-token\0");
+    mac.update(token.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The booking code sealed for the confirmation page: each symbol shifted in the code's
+/// alphabet by a key stream that needs the page's token (not stored) and the installation's
+/// key — a one-time pad, as every token seals one code. Other characters stay.
+pub fn seal_code(key: &PseudonymKey, token: &str, code: &str) -> String {
+    shift_code(key, token, code, true)
+}
+
+/// The inverse of [`seal_code`]; a wrong token gives a wrong code, which the caller
+/// detects with [`code_hash`].
+pub fn unseal_code(key: &PseudonymKey, token: &str, sealed: &str) -> String {
+    shift_code(key, token, sealed, false)
+}
+
+fn shift_code(key: &PseudonymKey, token: &str, text: &str, forward: bool) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("HMAC accepts keys of any size");
+    mac.update(b"receipt-seal\0");
+    mac.update(token.as_bytes());
+    let stream = mac.finalize().into_bytes();
+    let n = CODE_ALPHABET.len();
+    text.chars()
+        .enumerate()
+        .map(
+            |(i, c)| match CODE_ALPHABET.iter().position(|&a| a as char == c) {
+                Some(at) => {
+                    let k = stream[i % stream.len()] as usize % n;
+                    let to = if forward {
+                        (at + k) % n
+                    } else {
+                        (at + n - k) % n
+                    };
+                    CODE_ALPHABET[to] as char
+                }
+                None => c,
+            },
+        )
+        .collect()
+}
+
+/// An e-mail address as a page may show it to whoever holds its URL: the first character
+/// of the local part and the domain (`a•••@example.de`).
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}•••@{domain}")
+        }
+        None => "•••".to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -640,5 +734,40 @@ mod tests {
         );
         assert_ne!(h, code_hash(&key, "T-2", &code));
         assert!(new_reference().starts_with("T-"));
+    }
+
+    #[test]
+    fn a_reference_is_the_same_in_any_case_and_with_or_without_hyphen() {
+        for typed in [
+            "T-7K3MQ9XA2B",
+            "t-7k3mq9xa2b",
+            "T7K3MQ9XA2B",
+            " t7k3mq9xa2b ",
+            "T 7K3M-Q9XA2B",
+        ] {
+            assert_eq!(normalize_reference(typed), "T-7K3MQ9XA2B", "{typed}");
+        }
+        assert_eq!(normalize_reference(" ab-12 "), "AB-12");
+        assert_eq!(normalize_reference(""), "");
+    }
+
+    #[test]
+    fn a_sealed_code_opens_only_with_its_token() {
+        let key = PseudonymKey::new(vec![3; PseudonymKey::LEN]);
+        let code = "K7QM-2XPA";
+        let sealed = seal_code(&key, "TOKEN1", code);
+        assert_ne!(sealed, code);
+        assert_eq!(sealed.len(), code.len());
+        assert_eq!(unseal_code(&key, "TOKEN1", &sealed), code);
+        assert_ne!(unseal_code(&key, "TOKEN2", &sealed), code);
+        assert_ne!(
+            receipt_token_hash(&key, "TOKEN1"),
+            receipt_token_hash(&key, "TOKEN2")
+        );
+    }
+
+    #[test]
+    fn a_masked_email_keeps_the_first_character_and_the_domain() {
+        assert_eq!(mask_email("anna.schmidt@example.de"), "a•••@example.de");
     }
 }

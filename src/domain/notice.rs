@@ -13,7 +13,7 @@ pub fn category_de(category: &str) -> &str {
         "first_name" => "Vorname",
         "last_name" => "Nachname",
         "email" => "E-Mail-Adresse",
-        "phone" => "(Mobil-)Rufnummer",
+        "phone" => "Mobilnummer",
         "address" => "Anschrift",
         "birth_date" => "Geburtsdatum",
         "service" => "gewählte Dienstleistung",
@@ -222,7 +222,7 @@ fn requirement(policy: &Policy) -> String {
     let fields = FormFields::of(policy);
     let mut required = vec!["Vorname", "Nachname", "E-Mail-Adresse"];
     if fields.phone {
-        required.push("Rufnummer");
+        required.push("Mobilnummer");
     }
     let mut voluntary = Vec::new();
     if fields.address {
@@ -351,7 +351,7 @@ mod tests {
         let n = notice("oer-erkenschwick.toml");
         assert!(
             n.requirement
-                .contains("Vorname, Nachname, E-Mail-Adresse und Rufnummer erforderlich"),
+                .contains("Vorname, Nachname, E-Mail-Adresse und Mobilnummer erforderlich"),
             "{}",
             n.requirement
         );

@@ -53,9 +53,12 @@ pub fn client_ip(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>
     super::forwarded::client_ip(&state.config.trusted_proxies, headers, peer)
 }
 
-/// A path or URL with the value of a `code=` query parameter (a confirmation link's
-/// one-time code) replaced: a code is a secret and does not belong in the log.
+/// A path or URL with its secrets replaced: the value of a `code=` query parameter (a
+/// confirmation link's one-time code) and the token of a booking's confirmation page
+/// (`/gebucht/{token}`, also in the referrer of the pages linked from there). A secret
+/// does not belong in the log.
 fn without_code(path: String) -> String {
+    let path = without_receipt_token(path);
     let Some((base, query)) = path.split_once('?') else {
         return path;
     };
@@ -73,6 +76,18 @@ fn without_code(path: String) -> String {
         })
         .collect();
     format!("{base}?{}", query.join("&"))
+}
+
+fn without_receipt_token(path: String) -> String {
+    const MARK: &str = "/gebucht/";
+    let Some(at) = path.find(MARK) else {
+        return path;
+    };
+    let start = at + MARK.len();
+    let end = path[start..]
+        .find(['/', '?', '#'])
+        .map_or(path.len(), |i| start + i);
+    format!("{}…{}", &path[..start], &path[end..])
 }
 
 /// The tenant a path belongs to: `/t/{slug}/…` and `/api/v1/tenants/{slug}/…`.
@@ -212,6 +227,19 @@ mod tests {
             without_code("/t/x/termine?service=PA".into()),
             "/t/x/termine?service=PA"
         );
+    }
+
+    #[test]
+    fn the_confirmation_token_is_not_logged() {
+        assert_eq!(
+            without_code("/t/x/gebucht/ABCDEF/termin.ics".into()),
+            "/t/x/gebucht/…/termin.ics"
+        );
+        assert_eq!(
+            without_code("https://h/t/x/gebucht/ABCDEF".into()),
+            "https://h/t/x/gebucht/…"
+        );
+        assert_eq!(without_code("/t/x/absagen".into()), "/t/x/absagen");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::access_log::Peer;
 use super::api::limit;
 use super::extract::{FormRefusal, Utf8Form};
 use super::pages::{error_page, refuse_cross_site, render};
+use super::shell::Shell;
 use crate::domain::time::local_instant_de;
 use crate::ops::identity::{self, CodeState};
 use askama::Template;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
 #[derive(Template)]
 #[template(path = "identity_confirm.html")]
 struct ConfirmPage {
+    shell: Shell,
     tenant: String,
     tenant_name: String,
     code: String,
@@ -110,6 +112,7 @@ async fn confirm_page(
     let tz = policy.tenant.zone();
     let code = code_from_link(query.as_deref());
     let mut page = ConfirmPage {
+        shell: Shell::tenant(policy, &[("Antrag bestätigen", None)]),
         tenant: tenant.clone(),
         tenant_name,
         code: code.clone(),
@@ -169,6 +172,7 @@ async fn confirm_submit(
         }
     };
     let mut page = ConfirmPage {
+        shell: Shell::tenant(policy, &[("Antrag bestätigen", None)]),
         tenant: tenant.clone(),
         tenant_name,
         code: f.code.trim().chars().take(40).collect(),
@@ -208,6 +212,7 @@ async fn confirm_submit(
 #[derive(Template)]
 #[template(path = "withdraw_by_email.html")]
 struct ByEmailPage {
+    shell: Shell,
     tenant: String,
     tenant_name: String,
     done: Option<String>,
@@ -221,6 +226,7 @@ async fn by_email_page(State(state): State<AppState>, Path(tenant): Path<String>
     render(
         StatusCode::OK,
         &ByEmailPage {
+            shell: Shell::tenant(policy, &[("Widerruf per E-Mail", None)]),
             tenant,
             tenant_name: policy.tenant.name.clone(),
             done: None,
@@ -264,6 +270,7 @@ async fn by_email_submit(
         return render(
             StatusCode::UNPROCESSABLE_ENTITY,
             &ByEmailPage {
+                shell: Shell::tenant(policy, &[("Widerruf per E-Mail", None)]),
                 tenant,
                 tenant_name,
                 done: None,
@@ -284,6 +291,7 @@ async fn by_email_submit(
     render(
         StatusCode::OK,
         &ByEmailPage {
+            shell: Shell::tenant(policy, &[("Widerruf per E-Mail", None)]),
             tenant,
             tenant_name,
             done: Some(format!(

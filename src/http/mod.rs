@@ -11,6 +11,7 @@ mod identity_pages;
 mod pages;
 mod rate_limit;
 mod server;
+mod shell;
 pub mod unconfirmed;
 
 use crate::ops::Context;
@@ -113,7 +114,10 @@ fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
             state.clone(),
             unconfirmed::gate,
         ))
-        .layer(axum::middleware::from_fn(in_the_routes_format))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            in_the_routes_format,
+        ))
         .layer(axum::middleware::map_response(security_headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -150,8 +154,13 @@ fn panicked(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// Every refusal in the format of its route: `{"error": …}` under `/api/`, an HTML page
 /// elsewhere. Handlers answer so themselves; this catches what comes from axum, the
 /// layers or a panic (405, 413, 408, 500 …) with a plain or empty body.
-async fn in_the_routes_format(request: Request, next: Next) -> Response {
+async fn in_the_routes_format(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let api = is_api(request.uri());
+    let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
@@ -166,7 +175,15 @@ async fn in_the_routes_format(request: Request, next: Next) -> Response {
     if has {
         return response;
     }
+    let given = response
+        .extensions()
+        .get::<pages::ErrorMessage>()
+        .map(|m| m.0.clone());
     let message = match status {
+        _ if given.is_some() => given.as_deref().unwrap_or_default(),
+        StatusCode::NOT_FOUND if !api => {
+            "Diese Seite gibt es hier nicht. Vielleicht ist die Adresse nicht vollständig, oder die Seite wurde verschoben."
+        }
         StatusCode::NOT_FOUND => "Nicht gefunden.",
         StatusCode::METHOD_NOT_ALLOWED => "Diese Methode ist hier nicht erlaubt.",
         StatusCode::PAYLOAD_TOO_LARGE => "Anfrage zu groß.",
@@ -179,7 +196,7 @@ async fn in_the_routes_format(request: Request, next: Next) -> Response {
     let mut fresh = if api {
         error::ApiError::new(status, message).into_response()
     } else {
-        pages::error_page(status, message)
+        pages::render_error(&state, &path, status, message)
     };
     // Keep what the original answer said beyond its body (Allow, Retry-After …).
     parts.headers.remove(header::CONTENT_TYPE);

@@ -1,24 +1,29 @@
-//! The citizen's pages: service → free slots → form → confirmation, and cancelling. Plain
-//! HTML forms, no JavaScript, no cookies. All texts German.
+//! The citizen's pages: service → free slots (a week per page) → form → redirect to the
+//! confirmation, cancelling and withdrawing. Plain HTML forms, no JavaScript, no cookies.
+//! All texts German.
 
 use super::AppState;
 use super::access_log::{LoggedBooking, Peer};
 use super::api::limit;
 use super::error::{booking_refusal_message, cancel_refusal_message};
 use super::extract::{FormRefusal, Utf8Form};
-use crate::domain::booking::{BookingForm, FieldErrors, FormFields};
+use super::shell::{Crumb, Shell, TenantLinks};
+use crate::domain::booking::{
+    BookingForm, FieldErrors, FormFields, mask_email, normalize_reference,
+};
 use crate::domain::notice::Notice;
 use crate::domain::time::appointment_de;
 use crate::domain::time::now;
-use crate::ops::booking::{self, BookingError, BookingReceipt};
+use crate::ops::booking::{self, BookingError};
 use crate::store::{BookingRefusal, OpenSlot};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use chrono::{Datelike, NaiveDate, Timelike};
 use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
@@ -26,6 +31,12 @@ pub fn router() -> Router<AppState> {
         .route("/", get(index))
         .route("/t/{tenant}", get(tenant_page))
         .route("/t/{tenant}/datenschutz", get(privacy))
+        .route("/t/{tenant}/kontakt", get(contact))
+        .route("/t/{tenant}/gebucht/{token}", get(confirmation))
+        .route(
+            "/t/{tenant}/gebucht/{token}/termin.ics",
+            get(confirmation_ics),
+        )
         .route("/t/{tenant}/termine", get(slots_page))
         .route("/t/{tenant}/buchen/{slot_id}", get(form_page).post(submit))
         .route("/t/{tenant}/absagen", get(cancel_page).post(cancel_submit))
@@ -100,23 +111,83 @@ pub(super) fn render(status: StatusCode, template: &impl Template) -> Response {
     }
 }
 
+/// What an error answer says to the citizen. Handlers and layers answer with the status and
+/// this message; [`super::in_the_routes_format`] renders the page once, with the frame of
+/// the tenant whose address was asked for (it has the policies, the handler need not).
+#[derive(Clone, Debug)]
+pub(super) struct ErrorMessage(pub String);
+
+pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
+    let mut response = status.into_response();
+    response
+        .extensions_mut()
+        .insert(ErrorMessage(message.to_owned()));
+    response
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    shell: Shell,
     title: &'a str,
     message: &'a str,
+    /// The tenant's page to go back to, when the address was one of its pages.
+    back: Option<(String, String)>,
 }
 
-pub(super) fn error_page(status: StatusCode, message: &str) -> Response {
+/// The HTML page of an error answer at `path`: in the tenant's frame when the path is one
+/// of a known tenant's pages, with the office's contact in the footer.
+pub(super) fn render_error(
+    state: &AppState,
+    path: &str,
+    status: StatusCode,
+    message: &str,
+) -> Response {
     let title = match status {
-        StatusCode::NOT_FOUND => "Nicht gefunden",
+        StatusCode::NOT_FOUND => "Seite nicht gefunden",
         StatusCode::FORBIDDEN => "Nicht angenommen",
         StatusCode::TOO_MANY_REQUESTS => "Zu viele Versuche",
         StatusCode::CONFLICT => "Nicht mehr möglich",
+        StatusCode::GONE => "Nicht mehr verfügbar",
+        StatusCode::SERVICE_UNAVAILABLE => "Vorübergehend nicht verfügbar",
         s if s.is_client_error() => "Ungültige Anfrage",
-        _ => "Fehler",
+        _ => "Es ist ein Fehler aufgetreten",
     };
-    render(status, &ErrorPage { title, message })
+    let policy = path
+        .strip_prefix("/t/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|slug| state.ctx.policies.get(slug));
+    let (shell, back) = match policy {
+        Some(p) => (
+            Shell::tenant(p, &[(title, None)]),
+            Some((format!("/t/{}", p.tenant.slug), p.tenant.name.clone())),
+        ),
+        None => (
+            Shell::general(
+                state.ctx.policies.entries.iter().map(|e| &e.policy),
+                vec![
+                    Crumb {
+                        label: "Startseite".into(),
+                        href: Some("/".into()),
+                    },
+                    Crumb {
+                        label: title.into(),
+                        href: None,
+                    },
+                ],
+            ),
+            None,
+        ),
+    };
+    render(
+        status,
+        &ErrorPage {
+            shell,
+            title,
+            message,
+            back,
+        },
+    )
 }
 
 fn booking_error_page(e: BookingError) -> Response {
@@ -137,36 +208,61 @@ fn booking_error_page(e: BookingError) -> Response {
             StatusCode::UNPROCESSABLE_ENTITY,
             "Bitte die Angaben prüfen.",
         ),
-        BookingError::Internal(e) => {
-            tracing::error!("page failed: {e:#}");
-            error_page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Interner Fehler; bitte später erneut versuchen.",
-            )
+        BookingError::Internal(e) => internal(e),
+    }
+}
+
+fn internal(e: anyhow::Error) -> Response {
+    tracing::error!("page failed: {e:#}");
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Interner Fehler; bitte später erneut versuchen.",
+    )
+}
+
+fn unknown_tenant() -> Response {
+    booking_error_page(BookingError::UnknownTenant(String::new()))
+}
+
+/// The fields of an error summary, in the order of the form: (field id, message).
+fn error_list(errors: &FieldErrors, order: &[&str]) -> Vec<(String, String)> {
+    let mut list: Vec<(String, String)> = order
+        .iter()
+        .filter_map(|f| errors.get(*f).map(|m| ((*f).to_owned(), m.clone())))
+        .collect();
+    for (f, m) in errors {
+        if !order.contains(&f.as_str()) {
+            list.push((f.clone(), m.clone()));
         }
     }
+    list
 }
 
 #[derive(Template)]
 #[template(path = "index.html")]
 struct IndexPage {
+    shell: Shell,
     tenants: Vec<(String, String)>,
 }
 
 async fn index(State(state): State<AppState>) -> Response {
-    let tenants = state
-        .ctx
-        .policies
-        .entries
-        .iter()
-        .map(|e| (e.policy.tenant.slug.clone(), e.policy.tenant.name.clone()))
+    let policies = || state.ctx.policies.entries.iter().map(|e| &e.policy);
+    let tenants = policies()
+        .map(|p| (p.tenant.slug.clone(), p.tenant.name.clone()))
         .collect();
-    render(StatusCode::OK, &IndexPage { tenants })
+    render(
+        StatusCode::OK,
+        &IndexPage {
+            shell: Shell::general(policies(), Vec::new()),
+            tenants,
+        },
+    )
 }
 
 #[derive(Template)]
 #[template(path = "tenant.html")]
 struct TenantPage {
+    shell: Shell,
     tenant: String,
     tenant_name: String,
     services: Vec<crate::store::Service>,
@@ -177,17 +273,15 @@ async fn tenant_page(State(state): State<AppState>, Path(tenant): Path<String>) 
         Ok(s) => s,
         Err(e) => return booking_error_page(e),
     };
-    let tenant_name = state
-        .ctx
-        .policies
-        .get(&tenant)
-        .map(|p| p.tenant.name.clone())
-        .unwrap_or_default();
+    let Some(policy) = state.ctx.policies.get(&tenant) else {
+        return unknown_tenant();
+    };
     render(
         StatusCode::OK,
         &TenantPage {
+            shell: Shell::tenant(policy, &[]),
+            tenant_name: policy.tenant.name.clone(),
             tenant,
-            tenant_name,
             services,
         },
     )
@@ -196,7 +290,7 @@ async fn tenant_page(State(state): State<AppState>, Path(tenant): Path<String>) 
 #[derive(Template)]
 #[template(path = "privacy.html")]
 struct PrivacyPage {
-    tenant: String,
+    shell: Shell,
     notice: Notice,
 }
 
@@ -205,52 +299,188 @@ async fn privacy(State(state): State<AppState>, Path(tenant): Path<String>) -> R
         Some(p) => render(
             StatusCode::OK,
             &PrivacyPage {
-                tenant,
+                shell: Shell::tenant(p, &[("Datenschutz", None)]),
                 notice: Notice::of(p),
             },
         ),
-        None => booking_error_page(BookingError::UnknownTenant(tenant)),
+        None => unknown_tenant(),
     }
+}
+
+#[derive(Template)]
+#[template(path = "contact.html")]
+struct ContactPage {
+    shell: Shell,
+    office: TenantLinks,
+    email: String,
+    website: Option<String>,
+    opening_hours: Option<String>,
+    dpo: String,
+}
+
+/// Kontakt: how to reach the office (address, phone, e-mail, hours) and the DPO.
+async fn contact(State(state): State<AppState>, Path(tenant): Path<String>) -> Response {
+    let Some(p) = state.ctx.policies.get(&tenant) else {
+        return unknown_tenant();
+    };
+    render(
+        StatusCode::OK,
+        &ContactPage {
+            shell: Shell::tenant(p, &[("Kontakt", None)]),
+            office: TenantLinks::of(p),
+            email: p.tenant.email.clone(),
+            website: p.tenant.website.clone(),
+            opening_hours: p.site.opening_hours.clone(),
+            dpo: p.tenant.dpo.clone(),
+        },
+    )
 }
 
 #[derive(Deserialize)]
 struct SlotsQuery {
+    #[serde(default)]
     service: String,
+    /// The Monday of the week shown (`YYYY-MM-DD`); the week of the first free slot when absent.
+    #[serde(default)]
+    ab: String,
+    /// `vormittag` (before 12:00), `nachmittag`, anything else: the whole day.
+    #[serde(default)]
+    zeit: String,
+}
+
+/// Part of the day a citizen can filter the slots by (`?zeit=`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DayPart {
+    All,
+    Morning,
+    Afternoon,
+}
+
+impl DayPart {
+    fn parse(text: &str) -> Self {
+        match text {
+            "vormittag" => DayPart::Morning,
+            "nachmittag" => DayPart::Afternoon,
+            _ => DayPart::All,
+        }
+    }
+
+    fn param(self) -> &'static str {
+        match self {
+            DayPart::All => "",
+            DayPart::Morning => "vormittag",
+            DayPart::Afternoon => "nachmittag",
+        }
+    }
+
+    fn holds(self, hour: u32) -> bool {
+        match self {
+            DayPart::All => true,
+            DayPart::Morning => hour < 12,
+            DayPart::Afternoon => hour >= 12,
+        }
+    }
 }
 
 #[derive(Template)]
 #[template(path = "slots.html")]
 struct SlotsPage {
+    shell: Shell,
     tenant: String,
-    tenant_name: String,
+    service_code: String,
     service_name: String,
-    /// (day heading, [(slot id, "08:20")])
+    zeit: &'static str,
+    /// The first free slot (of the chosen part of the day): (id, "Montag, 7.12.2026, 08:20 Uhr").
+    first: Option<(i64, String)>,
+    /// "7. bis 13. Dezember 2026"
+    week: String,
+    /// (day heading, [(slot id, "08:20")]) of the week shown.
     days: Vec<(String, Vec<(i64, String)>)>,
+    previous: Option<String>,
+    next: Option<String>,
+    office: TenantLinks,
+    opening_hours: Option<String>,
 }
 
+const MONTHS_DE: [&str; 12] = [
+    "Januar",
+    "Februar",
+    "März",
+    "April",
+    "Mai",
+    "Juni",
+    "Juli",
+    "August",
+    "September",
+    "Oktober",
+    "November",
+    "Dezember",
+];
+
+fn monday_of(day: NaiveDate) -> NaiveDate {
+    day - chrono::Duration::days(i64::from(day.weekday().num_days_from_monday()))
+}
+
+/// "7. bis 13. Dezember 2026", "28. Dezember 2026 bis 3. Januar 2027".
+fn week_de(monday: NaiveDate) -> String {
+    let sunday = monday + chrono::Duration::days(6);
+    let month = |d: NaiveDate| MONTHS_DE[d.month0() as usize];
+    if monday.year() != sunday.year() {
+        format!(
+            "{}. {} {} bis {}. {} {}",
+            monday.day(),
+            month(monday),
+            monday.year(),
+            sunday.day(),
+            month(sunday),
+            sunday.year()
+        )
+    } else if monday.month() != sunday.month() {
+        format!(
+            "{}. {} bis {}. {} {}",
+            monday.day(),
+            month(monday),
+            sunday.day(),
+            month(sunday),
+            sunday.year()
+        )
+    } else {
+        format!(
+            "{}. bis {}. {} {}",
+            monday.day(),
+            sunday.day(),
+            month(sunday),
+            sunday.year()
+        )
+    }
+}
+
+/// The free slots, one week per page: the first free appointment on top, the week's days
+/// below, links to the weeks before and after that have free slots, and a filter for the
+/// morning or the afternoon — all plain links and a GET form.
 async fn slots_page(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
     query: Result<Query<SlotsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let Ok(Query(q)) = query else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "Bitte zuerst eine Dienstleistung wählen.",
-        );
+    let q = match query {
+        Ok(Query(q)) if !q.service.is_empty() => q,
+        _ => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Bitte zuerst eine Dienstleistung wählen.",
+            );
+        }
     };
-    let slots = match booking::free_slots(&state.ctx, &tenant, &q.service, None, None, now()).await
-    {
+    let now = now();
+    let slots = match booking::free_slots(&state.ctx, &tenant, &q.service, None, None, now).await {
         Ok(s) => s,
         Err(e) => return booking_error_page(e),
     };
-    let policy = &state
-        .ctx
-        .policies
-        .get(&tenant)
-        .expect("free_slots checked the tenant")
-        .tenant;
-    let tz = policy.zone();
+    let Some(policy) = state.ctx.policies.get(&tenant) else {
+        return unknown_tenant();
+    };
+    let tz = policy.tenant.zone();
     let service_name = match booking::services(&state.ctx, &tenant).await {
         Ok(list) => list
             .into_iter()
@@ -259,27 +489,87 @@ async fn slots_page(
             .unwrap_or_default(),
         Err(e) => return booking_error_page(e),
     };
+    let part = DayPart::parse(&q.zeit);
+    let slots: Vec<_> = slots
+        .into_iter()
+        .map(|s| (s.id, s.starts_at.with_timezone(&tz)))
+        .filter(|(_, at)| part.holds(at.hour()))
+        .collect();
+    let this_week = monday_of(now.with_timezone(&tz).date_naive());
+    let asked = NaiveDate::parse_from_str(&q.ab, "%Y-%m-%d")
+        .ok()
+        .map(monday_of);
+    let first_week = slots.first().map(|(_, at)| monday_of(at.date_naive()));
+    let monday = asked.or(first_week).unwrap_or(this_week).max(this_week);
+    let next_monday = monday + chrono::Duration::days(7);
+    let link = |week: NaiveDate| {
+        let mut href = format!(
+            "/t/{tenant}/termine?service={}&ab={}",
+            urlencode(&q.service),
+            week.format("%Y-%m-%d")
+        );
+        if part != DayPart::All {
+            href.push_str("&zeit=");
+            href.push_str(part.param());
+        }
+        href
+    };
+    let previous = slots
+        .iter()
+        .rev()
+        .find(|(_, at)| at.date_naive() < monday)
+        .map(|(_, at)| link(monday_of(at.date_naive())));
+    let next = slots
+        .iter()
+        .find(|(_, at)| at.date_naive() >= next_monday)
+        .map(|(_, at)| link(monday_of(at.date_naive())));
     let mut days: Vec<(String, Vec<(i64, String)>)> = Vec::new();
-    for s in slots {
-        let heading = appointment_de(tz, s.starts_at);
+    for (id, at) in slots
+        .iter()
+        .filter(|(_, at)| at.date_naive() >= monday && at.date_naive() < next_monday)
+    {
+        let heading = appointment_de(tz, at.with_timezone(&chrono::Utc));
         let day = heading
             .rsplit_once(", ")
             .map_or(heading.clone(), |(d, _)| d.to_owned());
-        let time = s.starts_at.with_timezone(&tz).format("%H:%M").to_string();
+        let time = at.format("%H:%M").to_string();
         match days.last_mut() {
-            Some((d, list)) if *d == day => list.push((s.id, time)),
-            _ => days.push((day, vec![(s.id, time)])),
+            Some((d, list)) if *d == day => list.push((*id, time)),
+            _ => days.push((day, vec![(*id, time)])),
         }
     }
+    let first = slots
+        .first()
+        .map(|(id, at)| (*id, appointment_de(tz, at.with_timezone(&chrono::Utc))));
     render(
         StatusCode::OK,
         &SlotsPage {
+            shell: Shell::tenant(policy, &[(service_name.as_str(), None)]),
             tenant,
-            tenant_name: policy.name.clone(),
-            service_name,
+            service_code: q.service.clone(),
+            service_name: service_name.clone(),
+            zeit: part.param(),
+            first,
+            week: week_de(monday),
             days,
+            previous,
+            next,
+            office: TenantLinks::of(policy),
+            opening_hours: policy.site.opening_hours.clone(),
         },
     )
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// What the form shows again after a failed submit (never the code, never the consent text).
@@ -326,27 +616,43 @@ impl FormValues {
     }
 }
 
+/// The booking form's fields in the order they appear, for the error summary.
+const FORM_ORDER: &[&str] = &[
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "address",
+    "birth_date",
+    "consent",
+    "sms_reminder",
+    "slot_id",
+];
+
 #[derive(Template)]
 #[template(path = "form.html")]
 struct FormPage {
+    shell: Shell,
     tenant: String,
+    tenant_bei: String,
     slot_id: i64,
+    service_code: String,
     service_name: String,
     appointment: String,
     notice: Notice,
     fields: FormFields,
+    /// What the booking's consent is for, in one line (the label); the full text below it.
+    consent_purpose: String,
     consent_text: Option<String>,
     sms_text: Option<String>,
     values: FormValues,
     errors: FieldErrors,
-    message: Option<String>,
+    error_list: Vec<(String, String)>,
 }
 
 async fn load_slot(state: &AppState, tenant: &str, slot_id: i64) -> Result<OpenSlot, Response> {
     if state.ctx.policies.get(tenant).is_none() {
-        return Err(booking_error_page(BookingError::UnknownTenant(
-            tenant.to_owned(),
-        )));
+        return Err(unknown_tenant());
     }
     match booking::bookable_slot(&state.ctx, tenant, slot_id).await {
         Ok(slot) => Ok(slot),
@@ -369,7 +675,6 @@ fn form_page_for(
     slot: &OpenSlot,
     values: FormValues,
     errors: FieldErrors,
-    message: Option<String>,
 ) -> FormPage {
     let policy = state
         .ctx
@@ -377,23 +682,38 @@ fn form_page_for(
         .get(&tenant)
         .expect("load_slot checked the tenant");
     let booking = policy.booking_purpose();
+    let fields = FormFields::of(policy);
+    let service_href = format!(
+        "/t/{tenant}/termine?service={}",
+        urlencode(&slot.service_code)
+    );
     FormPage {
+        shell: Shell::tenant(
+            policy,
+            &[
+                (slot.service_name.as_str(), Some(service_href)),
+                ("Angaben", None),
+            ],
+        ),
+        tenant_bei: policy.tenant.bei(),
         slot_id: slot.id,
+        service_code: slot.service_code.clone(),
         service_name: slot.service_name.clone(),
         appointment: appointment_de(policy.tenant.zone(), slot.starts_at),
         notice: Notice::of(policy),
-        fields: FormFields::of(policy),
+        consent_purpose: booking.description.clone(),
         consent_text: booking.consent.as_ref().map(|c| c.text.clone()),
-        sms_text: FormFields::of(policy)
+        sms_text: fields
             .sms_reminder
             .then(|| policy.purpose(crate::domain::booking::SMS_PURPOSE))
             .flatten()
             .and_then(|p| p.consent.as_ref())
             .map(|c| c.text.clone()),
+        fields,
         tenant,
         values,
+        error_list: error_list(&errors, FORM_ORDER),
         errors,
-        message,
     }
 }
 
@@ -419,19 +739,12 @@ async fn form_page(
             &slot,
             FormValues::default(),
             FieldErrors::new(),
-            None,
         ),
     )
 }
 
-#[derive(Template)]
-#[template(path = "confirmation.html")]
-struct ConfirmationPage {
-    tenant: String,
-    tenant_name: String,
-    receipt: BookingReceipt,
-}
-
+/// A booking answers with a redirect (post/redirect/get) to its confirmation page, so a
+/// reload shows the confirmation again instead of posting the form a second time.
 async fn submit(
     State(state): State<AppState>,
     Path((tenant, slot_id)): Path<(String, i64)>,
@@ -456,43 +769,27 @@ async fn submit(
             return error_page(status, message);
         }
     };
+    let now = now();
     match booking::book_through(
         &state.ctx,
         Some(&state.bookings),
         &tenant,
         &values.to_form(slot_id),
-        now(),
+        now,
     )
     .await
     {
         Ok(receipt) => {
-            let booking_id = receipt.booking_id;
-            let tenant_name = state
-                .ctx
-                .policies
-                .get(&tenant)
-                .map(|p| p.tenant.name.clone())
-                .unwrap_or_default();
-            let mut r = render(
-                StatusCode::CREATED,
-                &ConfirmationPage {
-                    tenant,
-                    tenant_name,
-                    receipt,
-                },
-            );
-            r.extensions_mut().insert(LoggedBooking(booking_id));
+            let token = match booking::issue_receipt(&state.ctx, &receipt, now).await {
+                Ok(t) => t,
+                Err(e) => return internal(e),
+            };
+            let mut r = Redirect::to(&format!("/t/{tenant}/gebucht/{token}")).into_response();
+            r.extensions_mut().insert(LoggedBooking(receipt.booking_id));
             r
         }
         Err(BookingError::Invalid(errors)) => {
-            let page = form_page_for(
-                &state,
-                tenant,
-                &slot,
-                values,
-                errors,
-                Some("Bitte die markierten Angaben prüfen.".into()),
-            );
+            let page = form_page_for(&state, tenant, &slot, values, errors);
             render(StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(e) => booking_error_page(e),
@@ -500,13 +797,149 @@ async fn submit(
 }
 
 #[derive(Template)]
+#[template(path = "confirmation.html")]
+struct ConfirmationPage {
+    shell: Shell,
+    tenant: String,
+    tenant_bei: String,
+    token: String,
+    booked: bool,
+    reference: String,
+    code: Option<String>,
+    service_name: String,
+    appointment: String,
+    office: TenantLinks,
+    opening_hours: Option<String>,
+    bring: Option<String>,
+    email: Option<String>,
+}
+
+/// The confirmation of a booking, reached only through the redirect's URL: its token is
+/// stored as a keyed hash and lasts an hour. The booking code shows on the first view
+/// only; the e-mail address is masked, as the URL may end up in a browser history.
+async fn confirmation(
+    State(state): State<AppState>,
+    Path((tenant, token)): Path<(String, String)>,
+) -> Response {
+    let Some(policy) = state.ctx.policies.get(&tenant) else {
+        return unknown_tenant();
+    };
+    let shown = match booking::open_receipt(&state.ctx, &token, now()).await {
+        Ok(Some(s)) if s.receipt.tenant == tenant => s,
+        Ok(_) => return receipt_gone(),
+        Err(e) => return internal(e),
+    };
+    let r = shown.receipt;
+    let mut response = render(
+        StatusCode::OK,
+        &ConfirmationPage {
+            shell: Shell::tenant(policy, &[("Buchungsbestätigung", None)]),
+            tenant_bei: policy.tenant.bei(),
+            token,
+            booked: r.booked,
+            reference: r.reference,
+            code: shown.code,
+            appointment: appointment_de(policy.tenant.zone(), r.starts_at),
+            bring: policy.site.bring.get(&r.service_code).cloned(),
+            service_name: r.service_name,
+            office: TenantLinks::of(policy),
+            opening_hours: policy.site.opening_hours.clone(),
+            email: r.email.as_deref().map(mask_email),
+            tenant,
+        },
+    );
+    response
+        .extensions_mut()
+        .insert(LoggedBooking(r.booking_id));
+    response
+}
+
+fn receipt_gone() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "Diese Bestätigungsseite ist abgelaufen oder die Adresse ist unvollständig. Sie ist aus \
+         Datenschutzgründen nur eine Stunde lang abrufbar. Ihre Buchung ist davon nicht berührt: \
+         Die Bestätigung mit Termin und Buchungsnummer haben Sie per E-Mail erhalten.",
+    )
+}
+
+/// The appointment as a calendar entry (`termin.ics`), through the same token as the page.
+async fn confirmation_ics(
+    State(state): State<AppState>,
+    Path((tenant, token)): Path<(String, String)>,
+) -> Response {
+    let Some(policy) = state.ctx.policies.get(&tenant) else {
+        return unknown_tenant();
+    };
+    let r = match booking::peek_receipt(&state.ctx, &token, now()).await {
+        Ok(Some(r)) if r.tenant == tenant && r.booked => r,
+        Ok(_) => return receipt_gone(),
+        Err(e) => return internal(e),
+    };
+    let t = &policy.tenant;
+    let domain = t.email.rsplit_once('@').map_or("localhost", |(_, d)| d);
+    let summary = format!("{} – {}", r.service_name, t.name);
+    let description = format!(
+        "Buchungsnummer: {}\nAbsagen: {}",
+        r.reference,
+        t.phone
+            .as_deref()
+            .map_or_else(|| t.email.clone(), |p| format!("{p} oder online")),
+    );
+    let text = crate::mail::ics::calendar(&crate::mail::ics::CalendarEntry {
+        reference: &r.reference,
+        domain,
+        starts_at: r.starts_at,
+        ends_at: r.ends_at,
+        summary: &summary,
+        location: &t.address,
+        description: &description,
+        stamp: now(),
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"termin.ics\"",
+            ),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+#[derive(Template)]
 #[template(path = "cancel.html")]
 struct CancelPage {
+    shell: Shell,
     tenant: String,
-    tenant_name: String,
     reference: String,
+    /// The result after a successful cancel; the page then shows nothing else.
     done: Option<String>,
     message: Option<String>,
+    errors: FieldErrors,
+    error_list: Vec<(String, String)>,
+    office: TenantLinks,
+    email: String,
+    opening_hours: Option<String>,
+}
+
+impl CancelPage {
+    fn new(policy: &crate::domain::policy::Policy, reference: String) -> Self {
+        CancelPage {
+            shell: Shell::tenant(policy, &[("Termin absagen", None)]),
+            tenant: policy.tenant.slug.clone(),
+            reference,
+            done: None,
+            message: None,
+            errors: FieldErrors::new(),
+            error_list: Vec::new(),
+            office: TenantLinks::of(policy),
+            email: policy.tenant.email.clone(),
+            opening_hours: policy.site.opening_hours.clone(),
+        }
+    }
 }
 
 async fn cancel_page(
@@ -515,18 +948,11 @@ async fn cancel_page(
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
     let Some(policy) = state.ctx.policies.get(&tenant) else {
-        return booking_error_page(BookingError::UnknownTenant(tenant));
+        return unknown_tenant();
     };
-    let tenant_name = policy.tenant.name.clone();
     render(
         StatusCode::OK,
-        &CancelPage {
-            tenant,
-            tenant_name,
-            reference: reference_from_link(query.as_deref()),
-            done: None,
-            message: None,
-        },
+        &CancelPage::new(policy, reference_from_link(query.as_deref())),
     )
 }
 
@@ -554,6 +980,21 @@ struct CancelForm {
     code: String,
 }
 
+/// Field errors for an empty reference or code, shared by cancelling and withdrawing.
+fn code_form_errors(reference: &str, code: &str) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    if reference.trim().is_empty() {
+        errors.insert(
+            "reference".into(),
+            "Bitte geben Sie die Buchungsnummer an.".into(),
+        );
+    }
+    if code.trim().is_empty() {
+        errors.insert("code".into(), "Bitte geben Sie den Buchungscode an.".into());
+    }
+    errors
+}
+
 async fn cancel_submit(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -562,9 +1003,8 @@ async fn cancel_submit(
     form: Result<Utf8Form<CancelForm>, FormRefusal>,
 ) -> Response {
     let Some(policy) = state.ctx.policies.get(&tenant) else {
-        return booking_error_page(BookingError::UnknownTenant(tenant));
+        return unknown_tenant();
     };
-    let tenant_name = policy.tenant.name.clone();
     let tz = policy.tenant.zone();
     if limit(&state, &headers, peer).is_err() {
         return error_page(
@@ -579,39 +1019,38 @@ async fn cancel_submit(
             return error_page(status, message);
         }
     };
-    let outcome = match booking::cancel(&state.ctx, &f.reference, &f.code, now()).await {
+    let reference = normalize_reference(&f.reference);
+    let mut page = CancelPage::new(policy, reference.clone());
+    let errors = code_form_errors(&f.reference, &f.code);
+    if !errors.is_empty() {
+        page.error_list = error_list(&errors, &["reference", "code"]);
+        page.errors = errors;
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
+    let outcome = match booking::cancel(&state.ctx, &reference, &f.code, now()).await {
         Ok(o) => o,
-        Err(e) => return booking_error_page(BookingError::Internal(e)),
+        Err(e) => return internal(e),
     };
     // The request that cancels a booking is the citizen's own: its log row belongs to the
     // booking (so erasure removes it and the Auskunft lists it). Refused attempts may come
     // from anyone and stay unlinked.
     let cancelled = outcome.as_ref().ok().map(|c| c.booking_id);
-    let (status, done, message) = match outcome {
+    let status = match outcome {
         // A reference of another tenant is cancelled all the same: the code proves the right to.
-        Ok(c) => (
-            StatusCode::OK,
-            Some(format!(
+        Ok(c) => {
+            page.done = Some(format!(
                 "Ihr Termin am {} ist abgesagt. Der Platz ist wieder frei.",
                 appointment_de(tz, c.starts_at)
-            )),
-            None,
-        ),
+            ));
+            StatusCode::OK
+        }
         Err(refusal) => {
             let (status, message) = cancel_refusal_message(refusal);
-            (status, None, Some(message.to_owned()))
+            page.message = Some(message.to_owned());
+            status
         }
     };
-    let mut response = render(
-        status,
-        &CancelPage {
-            tenant,
-            tenant_name,
-            reference: f.reference,
-            done,
-            message,
-        },
-    );
+    let mut response = render(status, &page);
     if let Some(id) = cancelled {
         response.extensions_mut().insert(LoggedBooking(id));
     }
@@ -621,7 +1060,9 @@ async fn cancel_submit(
 #[derive(Template)]
 #[template(path = "withdraw.html")]
 struct WithdrawPage {
+    shell: Shell,
     tenant: String,
+    tenant_bei: String,
     tenant_name: String,
     reference: String,
     /// The tenant offers SMS reminders on consent: they can be withdrawn alone.
@@ -631,13 +1072,17 @@ struct WithdrawPage {
     /// The reply, as the withdrawal mail's answer says it.
     done: Option<String>,
     message: Option<String>,
+    errors: FieldErrors,
+    error_list: Vec<(String, String)>,
 }
 
 impl WithdrawPage {
     fn new(policy: &crate::domain::policy::Policy, reference: String) -> Self {
         use crate::domain::policy::LegalBasis;
         WithdrawPage {
+            shell: Shell::tenant(policy, &[("Einwilligung widerrufen", None)]),
             tenant: policy.tenant.slug.clone(),
+            tenant_bei: policy.tenant.bei(),
             tenant_name: policy.tenant.name.clone(),
             reference,
             sms: policy.purposes.iter().any(|p| {
@@ -646,6 +1091,8 @@ impl WithdrawPage {
             booking_on_consent: policy.booking_purpose().legal_basis == LegalBasis::Consent,
             done: None,
             message: None,
+            errors: FieldErrors::new(),
+            error_list: Vec::new(),
         }
     }
 }
@@ -658,7 +1105,7 @@ async fn withdraw_page(
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Response {
     let Some(policy) = state.ctx.policies.get(&tenant) else {
-        return booking_error_page(BookingError::UnknownTenant(tenant));
+        return unknown_tenant();
     };
     render(
         StatusCode::OK,
@@ -684,7 +1131,7 @@ async fn withdraw_submit(
     form: Result<Utf8Form<WithdrawForm>, FormRefusal>,
 ) -> Response {
     let Some(policy) = state.ctx.policies.get(&tenant) else {
-        return booking_error_page(BookingError::UnknownTenant(tenant));
+        return unknown_tenant();
     };
     // The same rate limit as cancelling and booking.
     if limit(&state, &headers, peer).is_err() {
@@ -710,10 +1157,17 @@ async fn withdraw_submit(
             );
         }
     };
-    let mut page = WithdrawPage::new(policy, f.reference.clone());
+    let reference = normalize_reference(&f.reference);
+    let mut page = WithdrawPage::new(policy, reference.clone());
+    let errors = code_form_errors(&f.reference, &f.code);
+    if !errors.is_empty() {
+        page.error_list = error_list(&errors, &["reference", "code"]);
+        page.errors = errors;
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    }
     let outcome = match crate::ops::withdrawals::withdraw_with_code(
         &state.ctx,
-        &f.reference,
+        &reference,
         &f.code,
         sms_only,
         now(),
@@ -721,7 +1175,7 @@ async fn withdraw_submit(
     .await
     {
         Ok(o) => o,
-        Err(e) => return booking_error_page(BookingError::Internal(e)),
+        Err(e) => return internal(e),
     };
     // The access-log row of this request stays unlinked: a withdrawal may erase the booking
     // it would belong to.
@@ -750,6 +1204,42 @@ fn withdraw_refusal_message(r: crate::store::CancelRefusal) -> (StatusCode, &'st
              E-Mail, per Brief, telefonisch oder persönlich widerrufen.",
         ),
         other => cancel_refusal_message(other),
+    }
+}
+
+#[cfg(test)]
+mod slot_page_tests {
+    use super::{DayPart, monday_of, week_de};
+    use chrono::NaiveDate;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_week_runs_from_monday_and_reads_vom_bis() {
+        assert_eq!(monday_of(day(2026, 12, 3)), day(2026, 11, 30));
+        assert_eq!(monday_of(day(2026, 11, 30)), day(2026, 11, 30));
+        assert_eq!(monday_of(day(2026, 12, 6)), day(2026, 11, 30));
+        assert_eq!(week_de(day(2026, 12, 7)), "7. bis 13. Dezember 2026");
+        assert_eq!(
+            week_de(day(2026, 11, 30)),
+            "30. November bis 6. Dezember 2026"
+        );
+        assert_eq!(
+            week_de(day(2026, 12, 28)),
+            "28. Dezember 2026 bis 3. Januar 2027"
+        );
+    }
+
+    #[test]
+    fn the_day_part_filter_splits_at_noon_and_ignores_anything_else() {
+        assert!(DayPart::parse("vormittag").holds(11));
+        assert!(!DayPart::parse("vormittag").holds(12));
+        assert!(DayPart::parse("nachmittag").holds(12));
+        assert!(!DayPart::parse("nachmittag").holds(8));
+        assert!(DayPart::parse("<script>") == DayPart::All);
+        assert_eq!(DayPart::parse("x").param(), "");
     }
 }
 

@@ -225,10 +225,14 @@ pub fn message_text(
         "confirmation" => Some((
             Some(format!("Terminbestätigung: {service} am {when}")),
             format!(
-                "Guten Tag {} {},\n\nIhr Termin bei {} ist gebucht:\n\n  {service}\n  {when}\n  Buchungsnummer: {reference}\n\n\
+                "Guten Tag {} {},\n\nIhr Termin {} ist gebucht:\n\n  {service}\n  {when}\n  Buchungsnummer: {reference}\n\n\
                  Absagen können Sie mit der Buchungsnummer und dem Buchungscode, den Sie bei der Buchung erhalten haben.\n\n\
                  {}\n{}\n",
-                f.first_name, f.last_name, t.name, t.name, t.address
+                f.first_name,
+                f.last_name,
+                t.bei(),
+                t.name,
+                t.address
             ),
         )),
         "office_copy" => Some((
@@ -438,11 +442,86 @@ pub async fn cancel(
     code: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<Cancelled, CancelRefusal>> {
-    let reference = reference.trim();
+    let reference = booking::normalize_reference(reference);
+    let reference = reference.as_str();
     if reference.is_empty() || reference.len() > 40 || code.trim().is_empty() || code.len() > 40 {
         return Ok(Err(CancelRefusal::NotFound));
     }
     let key = ctx.store.pseudonym_key().await?;
     let hash = booking::code_hash(&key, reference, code);
     Ok(ctx.store.cancel_booking(reference, &hash, now).await?)
+}
+
+/// How long the confirmation page of a booking can be opened (its URL's token).
+pub const RECEIPT_VALID_FOR: Duration = Duration::hours(1);
+
+/// The token of the confirmation page for a booking just made: stored as its keyed hash,
+/// with the code sealed so that only the token's holder can read it, once.
+pub async fn issue_receipt(
+    ctx: &Context,
+    receipt: &BookingReceipt,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let key = ctx.store.pseudonym_key().await?;
+    let token = booking::new_receipt_token();
+    ctx.store
+        .save_receipt(
+            &booking::receipt_token_hash(&key, &token),
+            receipt.booking_id,
+            &booking::seal_code(&key, &token, &receipt.code),
+            now + RECEIPT_VALID_FOR,
+            now,
+        )
+        .await?;
+    Ok(token)
+}
+
+/// What the confirmation page shows: the booking of a valid token, with its code on the
+/// first view only (checked against the stored hash, so a wrong unsealing never shows).
+pub struct ShownReceipt {
+    pub receipt: crate::store::Receipt,
+    pub code: Option<String>,
+}
+
+pub async fn open_receipt(
+    ctx: &Context,
+    token: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<ShownReceipt>> {
+    if token.is_empty() || token.len() > 64 || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Ok(None);
+    }
+    let key = ctx.store.pseudonym_key().await?;
+    let Some(receipt) = ctx
+        .store
+        .open_receipt(&booking::receipt_token_hash(&key, token), true, now)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let code = receipt.sealed_code.as_deref().and_then(|sealed| {
+        let code = booking::unseal_code(&key, token, sealed);
+        let stored = receipt.code_hash.as_deref()?;
+        let hash = booking::code_hash(&key, &receipt.reference, &code);
+        // Not a guess being checked (the token already admitted the caller): a plain
+        // comparison is enough to catch a code the stored hash does not confirm.
+        (stored == hash).then_some(code)
+    });
+    Ok(Some(ShownReceipt { receipt, code }))
+}
+
+/// The booking of a valid confirmation token without its code (for the calendar file).
+pub async fn peek_receipt(
+    ctx: &Context,
+    token: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<crate::store::Receipt>> {
+    if token.is_empty() || token.len() > 64 || !token.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Ok(None);
+    }
+    let key = ctx.store.pseudonym_key().await?;
+    Ok(ctx
+        .store
+        .open_receipt(&booking::receipt_token_hash(&key, token), false, now)
+        .await?)
 }

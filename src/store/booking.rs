@@ -1,4 +1,5 @@
-//! TODO
+//! Bookings: free slots, booking with the capacity taken conditionally, cancelling and
+//! checking a booking's code, the confirmation page's one-hour receipt, and the access log.
 
 use super::sql::{Dialect, MAX_BINDS, SqlStore, Value, same_secret};
 use super::*;
@@ -6,6 +7,40 @@ use crate::domain::booking::{CODE_GUESSES, CODE_LOCKOUT, GivenConsent};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
+
+/// What the confirmation page shows of a booking: nothing the token's holder did not
+/// already know but the masked e-mail, and the sealed code on the first view only.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    pub booking_id: i64,
+    pub tenant: String,
+    pub reference: String,
+    /// Still booked (not cancelled meanwhile).
+    pub booked: bool,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub service_code: String,
+    pub service_name: String,
+    /// None once the booking was anonymized or erased.
+    pub email: Option<String>,
+    pub code_hash: Option<String>,
+    /// The code sealed at booking, on the first view of the page only.
+    pub sealed_code: Option<String>,
+}
+
+type ReceiptRow = (
+    Option<String>,
+    i64,
+    String,
+    String,
+    String,
+    DateTime<Utc>,
+    DateTime<Utc>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
 
 /// A place taken in a slot: the slot's service, start and end.
 pub(super) type Place = (i64, DateTime<Utc>, DateTime<Utc>);
@@ -81,6 +116,29 @@ pub trait BookingStore: Send + Sync {
         code_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<std::result::Result<CodeHolder, CancelRefusal>>;
+
+    /// Stores the receipt of a new booking for its confirmation page: the keyed hash of the
+    /// page's token, the code sealed with a key only the token gives, valid until
+    /// `expires_at`. Receipts that expired before `now` are deleted in the same transaction.
+    async fn save_receipt(
+        &self,
+        token_hash: &str,
+        booking_id: i64,
+        sealed_code: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// The receipt whose token has this hash, if it has not expired. The sealed code is
+    /// handed out once: the first call takes it (a conditional update), later calls get
+    /// `None` in its place.
+    /// `take_code` false reads the receipt without touching the code (the calendar file).
+    async fn open_receipt(
+        &self,
+        token_hash: &str,
+        take_code: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Receipt>>;
 
     /// Appends rows to the access log, all in one transaction.
     async fn log_access(&self, entries: &[AccessLogEntry]) -> Result<()>;
@@ -402,6 +460,100 @@ where
         let checked = Self::check_code(&mut tx, reference.trim(), code_hash, now).await?;
         tx.commit().await?;
         Ok(checked)
+    }
+
+    async fn save_receipt(
+        &self,
+        token_hash: &str,
+        booking_id: i64,
+        sealed_code: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("delete from booking_receipts where expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "insert into booking_receipts (token_hash, booking_id, sealed_code, expires_at)
+             values ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(booking_id)
+        .bind(sealed_code)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn open_receipt(
+        &self,
+        token_hash: &str,
+        take_code: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Receipt>> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        let row: Option<ReceiptRow> = sqlx::query_as(
+            "select r.sealed_code, b.id, t.slug, b.reference, b.status, b.appointment_start,
+                    b.appointment_end, s.code, s.name, b.email, b.code_hash
+             from booking_receipts r join bookings b on b.id = r.booking_id
+             join tenants t on t.id = b.tenant_id join services s on s.id = b.service_id
+             where r.token_hash = $1 and r.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        // Of two views at once only one takes the code.
+        let taken = match &row.0 {
+            Some(_) if take_code => {
+                let cleared: Option<String> = sqlx::query_scalar(
+                    "update booking_receipts set sealed_code = null
+                     where token_hash = $1 and sealed_code is not null
+                     returning token_hash",
+                )
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+                cleared.is_some()
+            }
+            _ => false,
+        };
+        tx.commit().await?;
+        let (
+            sealed,
+            booking_id,
+            tenant,
+            reference,
+            status,
+            starts_at,
+            ends_at,
+            service_code,
+            service_name,
+            email,
+            code_hash,
+        ) = row;
+        Ok(Some(Receipt {
+            booking_id,
+            tenant,
+            reference,
+            booked: status == "booked",
+            starts_at,
+            ends_at,
+            service_code,
+            service_name,
+            email,
+            code_hash,
+            sealed_code: sealed.filter(|_| taken),
+        }))
     }
 
     async fn log_access(&self, entries: &[AccessLogEntry]) -> Result<()> {

@@ -25,7 +25,7 @@ mod subjects;
 
 pub use admin::AdminStore;
 pub use audit::AuditStore;
-pub use booking::BookingStore;
+pub use booking::{BookingStore, Receipt};
 pub use breaches::{Affected, Breach, BreachStore, NewBreach, Notified};
 pub use delivery::{
     Appointment, Attempt, Backlog, Claim, DeliveryStore, FailedNotification, Outgoing,

@@ -59,6 +59,7 @@ const RECIPIENT_FIELDS: &[&str] = &[
 ];
 const MEASURE_FIELDS: &[&str] = &["*", "title", "description"];
 const IDENTITY_FIELDS: &[&str] = &["trusted_authserv_ids", "confirmation_valid_for"];
+const SITE_FIELDS: &[&str] = &["imprint", "accessibility", "opening_hours", "bring"];
 const RETENTION_FIELDS: &[&str] = &["*", "after", "since", "action"];
 
 #[derive(Deserialize)]
@@ -74,6 +75,17 @@ pub(super) struct RawPolicy {
     identity: Option<Spanned<RawIdentity>>,
     #[serde(default)]
     measure: Vec<Spanned<RawMeasure>>,
+    site: Option<Spanned<RawSite>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    imprint: Text,
+    accessibility: Text,
+    opening_hours: Text,
+    bring: Option<std::collections::BTreeMap<String, Spanned<String>>>,
+    confirm: Confirm,
 }
 
 #[derive(Deserialize)]
@@ -291,6 +303,7 @@ impl Checker<'_> {
         }
 
         let identity = self.identity(raw.identity.as_ref());
+        let site = self.site(raw.site.as_ref());
         let (tenant, mut lines) = tenant?;
         let identity = identity?;
         lines.purposes = raw.purpose.iter().map(|p| self.line(p)).collect();
@@ -298,7 +311,8 @@ impl Checker<'_> {
         let complete = purposes.len() == raw.purpose.len()
             && recipients.len() == raw.recipient.len()
             && retention.len() == raw.retention.len()
-            && measures_complete;
+            && measures_complete
+            && site.is_some();
         complete.then(|| Policy {
             file: self.file.to_string(),
             tenant,
@@ -308,7 +322,53 @@ impl Checker<'_> {
             measures,
             unconfirmed: std::mem::take(&mut self.unconfirmed),
             identity,
+            site: site.unwrap_or_default(),
             lines,
+        })
+    }
+
+    /// The optional `[site]` table: what the citizen pages link to and say beyond the
+    /// record of processing (imprint, accessibility statement, opening hours, what to
+    /// bring per service).
+    fn site(&mut self, raw: Option<&Spanned<RawSite>>) -> Option<SiteInfo> {
+        let Some(raw) = raw else {
+            return Some(SiteInfo::default());
+        };
+        let s = raw.get_ref();
+        self.confirm(&s.confirm, SITE_FIELDS, "site", "site");
+        let mut ok = true;
+        let mut url = |checker: &mut Self, value: &Text, field: &str| -> Option<String> {
+            let v = checker.optional(value, field)?;
+            let spanned = value.as_ref().expect("optional gave a value");
+            let lower = v.trim().to_ascii_lowercase();
+            if !(lower.starts_with("https://") || lower.starts_with("http://"))
+                || v.contains(char::is_whitespace)
+            {
+                let line = checker.line(spanned);
+                checker.error(
+                    line,
+                    field,
+                    format!("\"{v}\" is not a web address (https://…)"),
+                );
+                ok = false;
+                return None;
+            }
+            Some(v.trim().to_owned())
+        };
+        let imprint = url(self, &s.imprint, "site.imprint");
+        let accessibility = url(self, &s.accessibility, "site.accessibility");
+        let opening_hours = self.optional(&s.opening_hours, "site.opening_hours");
+        let mut bring = std::collections::BTreeMap::new();
+        for (code, text) in s.bring.iter().flatten() {
+            if let Some(t) = self.non_blank(text, &format!("site.bring.{code}")) {
+                bring.insert(code.clone(), t);
+            }
+        }
+        ok.then_some(SiteInfo {
+            imprint,
+            accessibility,
+            opening_hours,
+            bring,
         })
     }
 

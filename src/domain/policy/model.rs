@@ -81,6 +81,8 @@ pub struct Policy {
     pub unconfirmed: Vec<Unconfirmed>,
     /// Whose authentication results count, and how long a confirmation code is valid.
     pub identity: IdentityPolicy,
+    /// What the citizen pages link to and say beyond the record of processing.
+    pub site: SiteInfo,
     /// Where things are in the file, so `check_set` can point at the right line.
     #[serde(skip)]
     pub lines: SourceLines,
@@ -126,6 +128,67 @@ impl Policy {
     pub fn warnings_on(&self, today: chrono::NaiveDate) -> Vec<PolicyError> {
         super::review::warnings(self, today)
     }
+}
+
+/// "bei der Stadt Recklinghausen", "beim Amt Süderbrarup", "bei Muster GmbH": the
+/// preposition with the article the name's first word wants in the dative, for "Ihr Termin
+/// bei …".
+pub fn bei_de(name: &str) -> String {
+    const FEMININE: &[&str] = &[
+        "Stadt",
+        "Gemeinde",
+        "Verwaltungsgemeinschaft",
+        "Verbandsgemeinde",
+        "Samtgemeinde",
+        "Kreisstadt",
+        "Hansestadt",
+        "Landeshauptstadt",
+        "Stadtverwaltung",
+        "Gemeindeverwaltung",
+        "Kreisverwaltung",
+        "Verwaltung",
+    ];
+    const MASCULINE_OR_NEUTER: &[&str] = &[
+        "Amt",
+        "Landratsamt",
+        "Bürgeramt",
+        "Bürgerbüro",
+        "Bezirksamt",
+        "Markt",
+        "Landkreis",
+        "Kreis",
+        "Zweckverband",
+    ];
+    let first = name.split_whitespace().next().unwrap_or("");
+    if FEMININE.contains(&first) {
+        format!("bei der {name}")
+    } else if MASCULINE_OR_NEUTER.contains(&first) {
+        format!("beim {name}")
+    } else {
+        format!("bei {name}")
+    }
+}
+
+impl TenantInfo {
+    /// "bei der Stadt Recklinghausen" (see [`bei_de`]).
+    pub fn bei(&self) -> String {
+        bei_de(&self.name)
+    }
+}
+
+/// The `[site]` table: the links every citizen page carries in its footer (the imprint
+/// and the accessibility statement that BITV 2.0 requires are the tenant's own pages) and
+/// what the booking confirmation tells the citizen.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SiteInfo {
+    /// The tenant's Impressum (a URL).
+    pub imprint: Option<String>,
+    /// The tenant's Barrierefreiheitserklärung (a URL).
+    pub accessibility: Option<String>,
+    /// When the office can be reached, e.g. "Mo–Fr 8–12 Uhr", shown with the phone number.
+    pub opening_hours: Option<String>,
+    /// What to bring to the appointment, by service code.
+    pub bring: std::collections::BTreeMap<String, String>,
 }
 
 /// The `[identity]` table: identity before anything destructive (Art. 12(6) DSGVO).
@@ -877,5 +940,24 @@ impl Policy {
         self.recipients
             .iter()
             .filter(|r| r.role == RecipientRole::Processor)
+    }
+}
+
+#[cfg(test)]
+mod article_tests {
+    use super::bei_de;
+
+    #[test]
+    fn the_tenant_gets_the_article_its_kind_wants() {
+        assert_eq!(
+            bei_de("Stadt Recklinghausen"),
+            "bei der Stadt Recklinghausen"
+        );
+        assert_eq!(
+            bei_de("Verwaltungsgemeinschaft Westendorf"),
+            "bei der Verwaltungsgemeinschaft Westendorf"
+        );
+        assert_eq!(bei_de("Amt Süderbrarup"), "beim Amt Süderbrarup");
+        assert_eq!(bei_de("Muster GmbH"), "bei Muster GmbH");
     }
 }
