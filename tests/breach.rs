@@ -392,7 +392,7 @@ async fn bad_input_changes_nothing_and_names_the_value(db: TestDb) {
                 "--known-at",
                 "gestern",
             ],
-            "is not a time",
+            "\"gestern\" is not a date or time",
         ),
         (
             vec![

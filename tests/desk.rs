@@ -688,8 +688,9 @@ async fn control_characters_in_a_typed_value_reach_neither_the_table_nor_an_erro
             );
         }
     }
-    // The e-mail, the clap error of --since and the handle's refusal quote the value.
-    assert!(echoed >= 3, "{echoed}");
+    // The e-mail's refusal quotes the value, escaped; clap's plain rendering of its own
+    // errors (--since, --subject) drops an escape sequence from the value altogether.
+    assert!(echoed >= 1, "{echoed}");
 }
 
 #[test]
