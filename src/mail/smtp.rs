@@ -165,6 +165,11 @@ impl Secret {
     pub fn new(s: String) -> Self {
         Secret(s)
     }
+
+    /// The secret itself, for the one place that hands it to the server.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Debug for Secret {
