@@ -206,16 +206,27 @@ mod tests {
         );
         assert_eq!(segments(&t), 1);
         let long = "Anmeldung einer Eheschließung mit Beteiligung ausländischer Staatsangehöriger und Dolmetscher";
-        let t = reminder_text(long, when, "Verwaltungsgemeinschaft Westendorf", "K7QM-4XRT-P2");
+        let t = reminder_text(
+            long,
+            when,
+            "Verwaltungsgemeinschaft Westendorf",
+            "K7QM-4XRT-P2",
+        );
         assert_eq!(segments(&t), 1, "{t}");
-        assert!(t.ends_with("Buchungsnr. K7QM-4XRT-P2") && t.contains("08:20 Uhr"), "{t}");
+        assert!(
+            t.ends_with("Buchungsnr. K7QM-4XRT-P2") && t.contains("08:20 Uhr"),
+            "{t}"
+        );
         assert!(!t.contains("Westendorf"), "{t}");
     }
 
     #[test]
     fn a_default_sender_is_a_valid_alphanumeric_sender_id() {
         assert_eq!(default_sender("Stadt Oer-Erkenschwick"), "OerErkensch");
-        assert_eq!(default_sender("Verwaltungsgemeinschaft Westendorf"), "Westendorf");
+        assert_eq!(
+            default_sender("Verwaltungsgemeinschaft Westendorf"),
+            "Westendorf"
+        );
         assert_eq!(default_sender("Stadt Recklinghausen"), "Recklinghau");
         assert_eq!(default_sender("Gemeinde Übersee"), "Uebersee");
         assert_eq!(default_sender("–"), "Termin");

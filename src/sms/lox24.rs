@@ -199,12 +199,32 @@ fn no_answer(e: &reqwest::Error) -> SmsError {
 fn classify(status: StatusCode) -> SmsError {
     let code = status.as_u16();
     let (class, stop, why) = match code {
-        400 => (ErrorClass::Permanent, false, "the gateway refused the message"),
-        422 => (ErrorClass::Permanent, false, "the gateway cannot process the message"),
+        400 => (
+            ErrorClass::Permanent,
+            false,
+            "the gateway refused the message",
+        ),
+        422 => (
+            ErrorClass::Permanent,
+            false,
+            "the gateway cannot process the message",
+        ),
         401 => (ErrorClass::Connection, true, "the gateway refused the key"),
-        402 => (ErrorClass::Connection, true, "the SMS account has no funds left"),
-        403 => (ErrorClass::Connection, true, "the SMS account is not active or blocked"),
-        404 => (ErrorClass::Connection, true, "not found: is the gateway URL right?"),
+        402 => (
+            ErrorClass::Connection,
+            true,
+            "the SMS account has no funds left",
+        ),
+        403 => (
+            ErrorClass::Connection,
+            true,
+            "the SMS account is not active or blocked",
+        ),
+        404 => (
+            ErrorClass::Connection,
+            true,
+            "not found: is the gateway URL right?",
+        ),
         429 => (ErrorClass::Temporary, true, "too many requests"),
         500..=599 => (ErrorClass::Temporary, false, "the gateway failed"),
         _ if status.is_client_error() => (ErrorClass::Permanent, false, "refused"),
