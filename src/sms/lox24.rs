@@ -148,18 +148,12 @@ impl Lox24 {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
         if let Some(pem) = ca_pem {
-            let mut added = 0;
-            for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(pem) {
-                let cert: rustls::pki_types::CertificateDer<'static> = cert.map_err(|e| {
-                    anyhow::anyhow!("the SMS CA file is not a PEM certificate: {e}")
-                })?;
+            for cert in crate::mail::smtp::pem_certificates(pem)
+                .map_err(|e| anyhow::anyhow!("the SMS {e}"))?
+            {
                 roots.add(cert).map_err(|e| {
                     anyhow::anyhow!("the SMS CA file holds an unusable certificate: {e}")
                 })?;
-                added += 1;
-            }
-            if added == 0 {
-                anyhow::bail!("the SMS CA file holds no PEM certificate");
             }
         }
         // ring, as lettre and sqlx use it: one crypto provider in the binary.
