@@ -148,6 +148,8 @@ on_both_backends!(
     two_send_processes_at_once_send_each_sms_once,
     a_restricted_persons_sms_wait_and_an_erased_persons_are_gone,
     e_mail_and_sms_go_out_in_one_run_and_sent_at_starts_the_retention_period,
+    a_claim_whose_worker_died_is_sent_again_with_the_same_id,
+    serve_with_send_every_delivers_sms_with_only_a_gateway_configured,
 );
 
 async fn a_reminder_goes_to_lox24_once_when_due_and_not_before(db: TestDb) {
@@ -701,4 +703,91 @@ async fn e_mail_and_sms_go_out_in_one_run_and_sent_at_starts_the_retention_perio
     db.execute_raw(&sent_ago(8)).await;
     assert_exit(&run(), 0);
     assert_eq!(db.count(&of_booking).await, 0);
+}
+
+async fn a_claim_whose_worker_died_is_sent_again_with_the_same_id(db: TestDb) {
+    let gateway = Lox24::start(KEY);
+    let ctx = setup(&db).await;
+    let booking = book(&ctx, CARLA).await;
+    reminders_due(&db).await;
+    // A worker claims the SMS and dies before it marks it (it may have been sent).
+    let claimed = ctx
+        .store
+        .claim_notifications(&datenwart::store::Claim {
+            channel: datenwart::domain::delivery::Channel::Sms,
+            worker: "send:dead".into(),
+            now: now(),
+            until: now() + Duration::minutes(10),
+            limit: 10,
+            sender_domains: [(OE.to_owned(), "oer-erkenschwick.de".to_owned())].into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "the SMS only, no e-mail");
+    assert_eq!(claimed[0].kind, "sms_reminder");
+    let first_id = claimed[0].message_id.clone();
+
+    // While the claim lasts, no other run takes it.
+    assert_exit(&send(&db, &gateway), 0);
+    assert!(gateway.requests().is_empty());
+    assert_eq!(reminder(&db, booking).await, "claimed - 1");
+
+    // Its lease ends: the next run sends it, with the id of the first claim.
+    db.execute_raw(&format!(
+        "update notifications set claimed_until = '{}' where claimed_by = 'send:dead'",
+        ts(now() - Duration::seconds(1))
+    ))
+    .await;
+    assert_exit(&send(&db, &gateway), 0);
+    let sent = gateway.accepted();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        format!("<{}>", sent[0].callback_data.as_deref().unwrap()),
+        first_id
+    );
+    assert_eq!(reminder(&db, booking).await, "sent - 2");
+}
+
+async fn serve_with_send_every_delivers_sms_with_only_a_gateway_configured(db: TestDb) {
+    let gateway = Lox24::start(KEY);
+    let ctx = setup(&db).await;
+    book(&ctx, CARLA).await;
+    reminders_due(&db).await;
+    let mut serve = cli::command(
+        &db.url,
+        &shipped_policies(),
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--allow-unconfirmed",
+            "--send-every",
+            "1s",
+            "--sms-url",
+            &gateway.url,
+        ],
+    );
+    serve
+        .env("DATENWART_SMS_KEY", KEY)
+        .env_remove("DATENWART_SMTP_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = serve.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while gateway.accepted().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let sent = gateway.accepted();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].phone, CARLA_E164);
+    // The e-mails wait for an SMTP server.
+    assert_eq!(
+        db.count(
+            "select count(*) from notifications where channel = 'email' and status = 'queued'"
+        )
+        .await,
+        2
+    );
 }
