@@ -39,6 +39,14 @@ pub fn cannot_run(why: &str, remedy: &str) {
     eprintln!("skipped: {why} ({remedy})");
 }
 
+/// Makes ring the process's rustls provider, for the tests' own `reqwest::Client::new()`:
+/// reqwest is built without a provider of its own (the binary builds its TLS configuration
+/// with ring explicitly), so a client made with the defaults needs one installed. Called
+/// where every test starts (a test database, a server); repeated calls do nothing.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Sqlite,
@@ -76,6 +84,7 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new(kind: Kind) -> Option<TestDb> {
+        install_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
         match kind {
             Kind::Sqlite => {
