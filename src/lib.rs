@@ -3,11 +3,13 @@
 //!
 //! Layers: [`cli`] parses and renders, [`ops`] holds the use cases, [`domain`] the pure
 //! types and rules, [`store`] the SQLite and PostgreSQL I/O behind one trait, [`http`] the
-//! booking endpoint and [`mail`] the mailbox readers.
+//! booking endpoint, [`mail`] the mailbox readers and the SMTP side of delivery, and
+//! [`sms`] the SMS gateways.
 
 pub mod cli;
 pub mod domain;
 pub mod http;
 pub mod mail;
 pub mod ops;
+pub mod sms;
 pub mod store;

@@ -995,6 +995,7 @@ async fn the_rights_commands_exit_with_the_documented_codes(db: TestDb) {
 async fn mark_all_sent(ctx: &Context) -> usize {
     let now = datenwart::domain::time::now();
     let claim = datenwart::store::Claim {
+        channel: datenwart::domain::delivery::Channel::Email,
         worker: "test".into(),
         now,
         until: now + Duration::minutes(5),

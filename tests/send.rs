@@ -133,7 +133,7 @@ async fn a_confirmation_arrives_with_its_headers_calendar_entry_and_cancel_link(
     assert_exit(&out, 0);
     assert!(stdout(&out).contains("sent 2"), "{}", stdout(&out));
     assert!(
-        stdout(&out).contains("1 SMS left queued"),
+        stdout(&out).contains("1 SMS left queued: no SMS gateway configured"),
         "{}",
         stdout(&out)
     );
@@ -452,6 +452,7 @@ async fn a_claim_whose_worker_died_is_taken_again_and_sent_with_the_same_message
     let claimed = ctx
         .store
         .claim_notifications(&Claim {
+            channel: datenwart::domain::delivery::Channel::Email,
             worker: "send:dead".into(),
             now: now(),
             until: now() + Duration::minutes(10),
@@ -674,7 +675,7 @@ async fn a_confirmation_whose_appointment_has_begun_is_not_sent(db: TestDb) {
     let out = send(&db, &server.url());
     assert_exit(&out, 0);
     assert!(
-        stdout(&out).contains("1 confirmation(s) not sent"),
+        stdout(&out).contains("1 confirmation(s) or reminder(s) not sent"),
         "{}",
         stdout(&out)
     );

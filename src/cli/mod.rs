@@ -112,7 +112,8 @@ pub enum Command {
     /// Retention and anonymization as the policies say, from cron
     #[command(subcommand)]
     Retention(retention::RetentionCmd),
-    /// Deliver the queued e-mail notifications over SMTP, each once, and exit (for cron)
+    /// Deliver the queued notifications, each once — e-mail over SMTP, SMS through the SMS
+    /// gateway — and exit (for cron)
     Send(send::SendArgs),
     /// Run the booking endpoint (JSON API and citizen pages)
     Serve(serve::ServeArgs),

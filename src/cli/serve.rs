@@ -43,12 +43,13 @@ pub struct ServeArgs {
     /// (for demos and tests); without it their pages and booking API answer 503
     #[arg(long)]
     allow_unconfirmed: bool,
-    /// Also deliver the queued e-mails every PERIOD (e.g. 30s, 5m) through the SMTP server of
-    /// --smtp-url, as `datenwart send` does; without it, run `send` from cron
+    /// Also deliver the queued notifications every PERIOD (e.g. 30s, 5m) through the SMTP
+    /// server of --smtp-url and the SMS gateway of --sms-url, as `datenwart send` does;
+    /// without it, run `send` from cron
     #[arg(long, value_name = "PERIOD", value_parser = parse_period)]
     send_every: Option<Duration>,
     #[command(flatten)]
-    smtp: super::send::SmtpOpts,
+    delivery: super::send::DeliveryOpts,
 }
 
 fn parse_period(s: &str) -> Result<Duration, String> {
@@ -61,9 +62,9 @@ fn parse_period(s: &str) -> Result<Duration, String> {
 }
 
 pub async fn run(ctx: Context, args: ServeArgs) -> Result<ExitCode> {
-    // A wrong SMTP setting stops `serve` before it listens.
+    // A wrong SMTP or SMS setting stops `serve` before it listens.
     let delivery = match args.send_every {
-        Some(every) => Some((args.smtp.resolve()?, every)),
+        Some(every) => Some((args.delivery.resolve()?, every)),
         None => None,
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -89,7 +90,7 @@ pub async fn run(ctx: Context, args: ServeArgs) -> Result<ExitCode> {
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         allow_unconfirmed: args.allow_unconfirmed,
-        public_url: args.smtp.public_url(),
+        public_url: args.delivery.public_url(),
     };
     for policy in ctx.policies.iter() {
         if let Some(item) = policy
@@ -109,12 +110,13 @@ pub async fn run(ctx: Context, args: ServeArgs) -> Result<ExitCode> {
         }
     }
     let ctx = Arc::new(ctx);
-    let sender = delivery.map(|((mailer, public_url), every)| {
+    let sender = delivery.map(|(d, every)| {
         tokio::spawn(crate::ops::send::every(
             ctx.clone(),
-            mailer,
-            public_url,
-            args.smtp.outbox(),
+            d.mailer,
+            d.sms,
+            d.public_url,
+            d.outbox,
             every,
         ))
     });

@@ -16,6 +16,23 @@ pub const CLAIM_LEASE: Duration = Duration::minutes(10);
 /// take it over then, and the message would go out twice.
 pub const LEASE_MARGIN: Duration = Duration::minutes(2);
 
+/// The way a notification leaves: `notifications.channel`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Email,
+    Sms,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+        }
+    }
+}
+
 /// Why an attempt failed, as stored in `last_error_class` (never the server's text, which
 /// can quote the address).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -18,6 +18,7 @@ pub mod requests;
 pub mod retention;
 pub mod service;
 pub mod slots;
+pub mod sms;
 pub mod subject;
 pub mod text;
 pub mod time;

@@ -308,6 +308,8 @@ mod tests {
         };
         tokio::spawn(server::run(listener, app, limits, std::future::pending()));
 
+        // reqwest is built without a crypto provider of its own (see sms::lox24).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let r = reqwest::get(format!("{base}/api/v1/boom")).await.unwrap();
         assert_eq!(r.status(), 500);
         assert!(

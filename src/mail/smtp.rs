@@ -165,12 +165,32 @@ impl Secret {
     pub fn new(s: String) -> Self {
         Secret(s)
     }
+
+    /// The secret itself, for the one place that hands it to the server.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
 }
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("***")
     }
+}
+
+/// The certificates of a CA file (PEM); an error when it holds none or a broken one, so a
+/// wrong file is a usage error rather than a TLS failure at the first connection.
+pub fn pem_certificates(
+    pem: &[u8],
+) -> anyhow::Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+    use rustls::pki_types::pem::PemObject;
+    let certs = rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("CA file is not a PEM certificate: {e}"))?;
+    if certs.is_empty() {
+        anyhow::bail!("CA file holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
+    }
+    Ok(certs)
 }
 
 /// Seconds an SMTP command may take before the attempt counts as a connection failure.
@@ -200,10 +220,9 @@ impl Mailer {
         let parameters = || -> anyhow::Result<TlsParameters> {
             let mut builder = TlsParameters::builder(url.host.clone());
             if let Some(pem) = ca_pem {
-                let ca = Certificate::from_pem(pem).map_err(|e| {
-                    anyhow::anyhow!("the SMTP CA file is not a PEM certificate: {e}")
-                })?;
-                builder = builder.add_root_certificate(ca);
+                for der in pem_certificates(pem).map_err(|e| anyhow::anyhow!("the SMTP {e}"))? {
+                    builder = builder.add_root_certificate(Certificate::from_der(der.to_vec())?);
+                }
             }
             Ok(builder.build_rustls()?)
         };

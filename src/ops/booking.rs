@@ -247,10 +247,7 @@ pub fn message_text(
         )),
         "sms_reminder" => Some((
             None,
-            format!(
-                "Erinnerung: {service} am {when}, {}. Buchungsnr. {reference}",
-                t.name
-            ),
+            crate::domain::sms::reminder_text(service, &when, &t.name, reference),
         )),
         "cancellation" => Some(super::closed_days::cancellation_text(policy, f)),
         _ => None,

@@ -8,7 +8,7 @@
 
 use super::sql::{Dialect, RowsAffected, SqlStore, Value};
 use super::*;
-use crate::domain::delivery::ErrorClass;
+use crate::domain::delivery::{Channel, ErrorClass};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
@@ -17,6 +17,8 @@ use std::collections::BTreeMap;
 /// What a worker asks for.
 #[derive(Clone, Debug)]
 pub struct Claim {
+    /// The messages of this channel only.
+    pub channel: Channel,
     /// Who claims (stored in `claimed_by`): one id per run.
     pub worker: String,
     pub now: DateTime<Utc>,
@@ -38,7 +40,7 @@ pub struct Appointment {
     pub cancelled: bool,
 }
 
-/// One claimed e-mail, ready to be sent.
+/// One claimed message (e-mail or SMS), ready to be sent.
 #[derive(Clone, Debug)]
 pub struct Outgoing {
     pub id: i64,
@@ -57,7 +59,8 @@ pub struct Outgoing {
 /// What became of one attempt.
 #[derive(Clone, Debug)]
 pub enum Attempt {
-    /// The server accepted the message; `reply` is its answer. `disclosed` are the
+    /// The server accepted the message; `reply` is its answer (for an SMS, the gateway's
+    /// id of the message; stored in `smtp_reply` all the same). `disclosed` are the
     /// recipients the message was handed to (Art. 15(1)(c), 19), recorded with the mark.
     Sent {
         reply: String,
@@ -85,22 +88,30 @@ pub struct FailedNotification {
     pub created_at: DateTime<Utc>,
 }
 
-/// The e-mail waiting, as counts (the run's report).
+/// What waits to be sent, as counts (the run's report): e-mail, and SMS apart.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Backlog {
-    /// Due now and not held.
+    /// E-mail due now and not held.
     pub due: i64,
-    /// Due, but the person's processing is restricted (Art. 18): not sent while it lasts.
+    /// E-mail due, but the person's processing is restricted (Art. 18): not sent while it
+    /// lasts.
     pub held: i64,
-    /// Waiting for their `send_after` or their next attempt.
+    /// E-mail waiting for its `send_after` or its next attempt.
     pub waiting: i64,
-    /// SMS: not sent by this version.
+    /// SMS due now and not held.
+    pub sms_due: i64,
+    /// SMS due but held (Art. 18).
+    pub sms_held: i64,
+    /// SMS waiting for their time (reminders: 24 hours before the appointment) or their
+    /// next attempt.
+    pub sms_waiting: i64,
+    /// Every SMS queued, due or not (what waits when no SMS gateway is configured).
     pub sms_queued: i64,
 }
 
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
-    /// Claims up to `limit` due e-mails for one worker: queued ones whose `send_after` and
+    /// Claims up to `limit` due messages of the claim's channel for one worker: queued ones whose `send_after` and
     /// `next_attempt_at` have come, and claimed ones whose lease is over. A message of a
     /// person with an active restriction is not claimed. The Message-ID is drawn at the
     /// first claim and kept for every later one.
@@ -220,8 +231,9 @@ where
             .collect();
         let sql = format!(
             "select n.id, t.slug from notifications n join tenants t on t.id = n.tenant_id
-             where n.channel = 'email' and {DUE} and t.slug in ({}) and not {RESTRICTED}
+             where n.channel = ${} and {DUE} and t.slug in ({}) and not {RESTRICTED}
              order by n.id limit $2{lock}",
+            slugs.len() + 3,
             slugs.join(", ")
         );
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -230,6 +242,7 @@ where
         for slug in claim.sender_domains.keys() {
             q = q.bind(slug.as_str());
         }
+        q = q.bind(claim.channel.as_str());
         let candidates: Vec<(i64, String)> = q.fetch_all(&mut *tx).await?;
 
         let mut claimed = Vec::with_capacity(candidates.len());
@@ -372,23 +385,44 @@ where
     }
 
     async fn delivery_backlog(&self, now: DateTime<Utc>) -> Result<Backlog> {
+        let count = |channel: &str, when: &str| {
+            format!(
+                "coalesce(sum(case when n.channel = '{channel}' and {when} then 1 else 0 end), 0)"
+            )
+        };
+        let mut columns = Vec::new();
+        for channel in ["email", "sms"] {
+            columns.push(count(channel, &format!("{DUE} and not {RESTRICTED}")));
+            columns.push(count(channel, &format!("{DUE} and {RESTRICTED}")));
+            columns.push(count(
+                channel,
+                &format!("n.status = 'queued' and not {DUE}"),
+            ));
+        }
+        columns.push(count("sms", "n.status = 'queued'"));
         let sql = format!(
-            "select
-                 coalesce(sum(case when n.channel = 'email' and {DUE} and not {RESTRICTED} then 1 else 0 end), 0),
-                 coalesce(sum(case when n.channel = 'email' and {DUE} and {RESTRICTED} then 1 else 0 end), 0),
-                 coalesce(sum(case when n.channel = 'email' and n.status = 'queued' and not {DUE} then 1 else 0 end), 0),
-                 coalesce(sum(case when n.channel = 'sms' and n.status = 'queued' then 1 else 0 end), 0)
-             from notifications n where n.status in ('queued', 'claimed')"
+            "select {} from notifications n where n.status in ('queued', 'claimed')",
+            columns.join(", ")
         );
-        let (due, held, waiting, sms_queued): (i64, i64, i64, i64) =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(now)
-                .fetch_one(&self.pool)
-                .await?;
+        let (due, held, waiting, sms_due, sms_held, sms_waiting, sms_queued): (
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+            i64,
+        ) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(Backlog {
             due,
             held,
             waiting,
+            sms_due,
+            sms_held,
+            sms_waiting,
             sms_queued,
         })
     }

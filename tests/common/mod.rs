@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 pub mod cli;
+pub mod lox24;
 pub mod people;
 pub mod server;
 pub mod smtp;
@@ -36,6 +37,14 @@ pub fn cannot_run(why: &str, remedy: &str) {
         "CI is set, so this test must not be skipped, but {why} ({remedy})"
     );
     eprintln!("skipped: {why} ({remedy})");
+}
+
+/// Makes ring the process's rustls provider, for the tests' own `reqwest::Client::new()`:
+/// reqwest is built without a provider of its own (the binary builds its TLS configuration
+/// with ring explicitly), so a client made with the defaults needs one installed. Called
+/// where every test starts (a test database, a server); repeated calls do nothing.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +84,7 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new(kind: Kind) -> Option<TestDb> {
+        install_crypto_provider();
         let dir = tempfile::tempdir().expect("temp dir");
         match kind {
             Kind::Sqlite => {

@@ -13,6 +13,7 @@ pub struct Server {
 
 /// Serves `ctx` with `config` on 127.0.0.1 and a free port.
 pub async fn spawn(ctx: Context, config: ServeConfig) -> Server {
+    super::install_crypto_provider();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -48,6 +49,7 @@ impl ServeProcess {
     /// Starts `serve` on the database at `db_url` with extra `flags`, and waits for its
     /// first line, which names the port.
     pub fn start(db_url: &str, flags: &[&str]) -> ServeProcess {
+        super::install_crypto_provider();
         use std::io::{BufRead, BufReader};
         let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
         args.extend_from_slice(flags);

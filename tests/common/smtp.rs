@@ -1,7 +1,10 @@
 //! A real SMTP server for the delivery tests: aiosmtpd (Debian's `python3-aiosmtpd`) as a
 //! child process on a free port, with the handler in tests/fixtures/smtp that stores what it
-//! accepts in a Maildir and refuses "reject…" (550) and "later…" (451) recipients.
-//! Without aiosmtpd the test fails under `CI` and is skipped elsewhere, saying why.
+//! accepts in a Maildir and refuses "reject…" (550) and "later…" (451) recipients. Plain
+//! ([`SmtpServer::start`]), or as an office's submission server ([`SmtpServer::start_tls`]):
+//! STARTTLS or implicit TLS with a certificate from a CA made for the test (rcgen), and
+//! AUTH required. Without aiosmtpd the test fails under `CI` and is skipped elsewhere,
+//! saying why.
 
 use super::{cannot_run, fixture};
 use std::net::{TcpListener, TcpStream};
@@ -15,7 +18,60 @@ pub struct SmtpServer {
     child: Child,
     pub port: u16,
     pub maildir: PathBuf,
+    /// With TLS: how, the user to log in as, and the PEM file of the CA that signed the
+    /// server's certificate.
+    pub tls: Option<TlsSetup>,
     _dir: tempfile::TempDir,
+}
+
+/// How a TLS test server is reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsKind {
+    /// `smtp://`: plain, then STARTTLS (required before anything else).
+    StartTls,
+    /// `smtps://`: TLS from the first byte.
+    Implicit,
+}
+
+#[derive(Clone, Debug)]
+pub struct TlsSetup {
+    pub kind: TlsKind,
+    pub user: String,
+    pub ca_file: PathBuf,
+}
+
+/// A certificate authority made for one test, and a server certificate for 127.0.0.1
+/// and localhost signed by it, as PEM files in `dir`: (ca, cert, key).
+pub fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "datenwart test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut server =
+        CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let cert = server.signed_by(&key, &issuer).unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&paths.0, ca_cert.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    (paths.0, paths.1, paths.2)
 }
 
 /// One received message, raw.
@@ -101,6 +157,7 @@ impl SmtpServer {
                         child,
                         port,
                         maildir,
+                        tls: None,
                         _dir: dir,
                     });
                 }
@@ -116,9 +173,80 @@ impl SmtpServer {
         None
     }
 
+    /// Starts a server that requires TLS (`kind`) and AUTH as `user` with `password`, with a
+    /// certificate of a CA made for the test; or says why it cannot (`None`: skipped here).
+    pub fn start_tls(kind: TlsKind, user: &str, password: &str) -> Option<SmtpServer> {
+        let Some(python) = python() else {
+            cannot_run("aiosmtpd is not installed", REMEDY);
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let maildir = dir.path().join("Maildir");
+        let (ca_file, cert, key) = test_certificates(dir.path());
+        for _ in 0..3 {
+            let port = free_port();
+            let mut child = Command::new(python)
+                .args(["-m", "datenwart_test_smtp", "--port"])
+                .arg(port.to_string())
+                .arg("--tls")
+                .arg(match kind {
+                    TlsKind::StartTls => "starttls",
+                    TlsKind::Implicit => "implicit",
+                })
+                .arg("--cert")
+                .arg(&cert)
+                .arg("--key")
+                .arg(&key)
+                .args(["--user", user])
+                .arg(&maildir)
+                .env("PYTHONPATH", fixture("smtp"))
+                .env("DATENWART_TEST_SMTP_PASSWORD", password)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start python");
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Some(SmtpServer {
+                        child,
+                        port,
+                        maildir,
+                        tls: Some(TlsSetup {
+                            kind,
+                            user: user.to_owned(),
+                            ca_file,
+                        }),
+                        _dir: dir,
+                    });
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        cannot_run("the aiosmtpd TLS test server did not start", REMEDY);
+        None
+    }
+
     /// The URL `send` is given.
     pub fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}?tls=none", self.port)
+        match &self.tls {
+            None => format!("smtp://127.0.0.1:{}?tls=none", self.port),
+            Some(t) if t.kind == TlsKind::StartTls => {
+                format!("smtp://{}@127.0.0.1:{}", t.user, self.port)
+            }
+            Some(t) => format!("smtps://{}@127.0.0.1:{}", t.user, self.port),
+        }
+    }
+
+    /// The TLS server's log of AUTH attempts: "ok USER" or "refused USER" per line.
+    pub fn auth_log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("auth.log")).unwrap_or_default()
     }
 
     /// What arrived so far, oldest first.
