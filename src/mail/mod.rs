@@ -20,6 +20,7 @@ mod mailbox;
 mod message;
 pub mod outgoing;
 mod reply;
+pub mod imap;
 pub mod smtp;
 
 #[cfg(test)]
