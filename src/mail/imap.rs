@@ -96,7 +96,11 @@ impl ImapUrl {
                 ("tls", "none") if tls == ImapTls::StartTls => tls = ImapTls::None,
                 ("tls", "none") => return Err(bad("tls=none goes with imap://, not imaps://")),
                 ("tls", "starttls") if tls == ImapTls::StartTls => {}
-                _ => return Err(bad(&format!("unknown parameter {key}={value} (only tls=none)"))),
+                _ => {
+                    return Err(bad(&format!(
+                        "unknown parameter {key}={value} (only tls=none)"
+                    )));
+                }
             }
         }
         if url.fragment().is_some() {
@@ -174,10 +178,9 @@ pub fn check_mailbox_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("the mailbox name is empty".into());
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !c.is_ascii() || c.is_ascii_control() || matches!(c, '&' | '*' | '%'))
-    {
+    if let Some(c) = name.chars().find(|c| {
+        !c.is_ascii() || c.is_ascii_control() || matches!(c, '&' | '*' | '%' | '"' | '\\')
+    }) {
         return Err(format!(
             "the mailbox name {name:?} contains {c:?}: use ASCII letters, digits, - _ . and / between levels"
         ));
@@ -353,7 +356,7 @@ impl ImapConnection {
             move |e: async_imap::error::Error| ImapError::Command {
                 server,
                 what: what.to_owned(),
-                detail: e.to_string(),
+                detail: detail(&e),
             }
         };
         let tcp = tokio::time::timeout(TIMEOUT, TcpStream::connect((url.host.as_str(), url.port)))
@@ -413,11 +416,11 @@ impl ImapConnection {
             .map_err(|_| timeout_error())?
         {
             Ok(session) => session,
-            Err((async_imap::error::Error::No(detail), _)) => {
+            Err((e @ async_imap::error::Error::No(_), _)) => {
                 return Err(ImapError::LoginRefused {
                     server,
                     user: url.user.clone(),
-                    detail: server_text(&detail),
+                    detail: detail(&e),
                 });
             }
             Err((e, _)) => return Err(step("login")(e)),
@@ -428,13 +431,16 @@ impl ImapConnection {
         let can_move = capabilities.has_str("MOVE");
         let delimiter = {
             let names = timed(&server, async {
-                session.list(Some(""), Some("")).await?.try_collect::<Vec<_>>().await
+                // async-imap quotes the reference but not the pattern.
+                session
+                    .list(Some(""), Some("\"\""))
+                    .await?
+                    .try_collect::<Vec<_>>()
+                    .await
             })
             .await?
             .map_err(step("LIST"))?;
-            names
-                .first()
-                .and_then(|n| n.delimiter().map(str::to_owned))
+            names.first().and_then(|n| n.delimiter().map(str::to_owned))
         };
         let mut connection = ImapConnection {
             session,
@@ -454,7 +460,7 @@ impl ImapConnection {
         .map_err(|e| ImapError::Command {
             server: server.clone(),
             what: format!("cannot open the mailbox {}", url.mailbox),
-            detail: e.to_string(),
+            detail: detail(&e),
         })?;
         let state = MailboxState {
             uid_validity: selected.uid_validity.ok_or_else(|| ImapError::Command {
@@ -486,7 +492,7 @@ impl ImapConnection {
         move |e| ImapError::Command {
             server: server.clone(),
             what: what.clone(),
-            detail: e.to_string(),
+            detail: detail(&e),
         }
     }
 
@@ -563,7 +569,7 @@ impl ImapConnection {
         let error = self.error(&format!("looking for the folder {folder}"));
         let existing = timed(&self.server, async {
             self.session
-                .list(Some(""), Some(&name))
+                .list(Some(""), Some(&format!("\"{name}\"")))
                 .await?
                 .try_collect::<Vec<_>>()
                 .await
@@ -588,14 +594,10 @@ impl ImapConnection {
         self.can_move
     }
 
-    /// Files the messages away into `folder`: MOVE where the server has it; otherwise a
-    /// COPY, and the originals keep their place with `keyword` set — nothing is deleted.
-    pub async fn move_to(
-        &mut self,
-        uids: &[u32],
-        folder: &str,
-        keyword: &str,
-    ) -> Result<(), ImapError> {
+    /// Files the messages away into `folder`: MOVE where the server has it; otherwise only a
+    /// COPY, and the originals keep their place (the caller flags them) — nothing is
+    /// deleted, not even by the `\Deleted` + EXPUNGE a MOVE stands for.
+    pub async fn move_to(&mut self, uids: &[u32], folder: &str) -> Result<(), ImapError> {
         if uids.is_empty() {
             return Ok(());
         }
@@ -612,7 +614,6 @@ impl ImapConnection {
             timed(&self.server, self.session.uid_copy(&set, &name))
                 .await?
                 .map_err(error)?;
-            self.flag(uids, keyword).await?;
         }
         self.drain();
         Ok(())
@@ -737,6 +738,11 @@ where
     Ok(())
 }
 
+/// Checks a CA file before anything connects (a usage error, not a server's).
+pub fn check_ca(pem: &[u8]) -> Result<(), ImapError> {
+    tls_connector(Some(pem)).map(|_| ())
+}
+
 /// The rustls connector: the public roots, plus the office's CA if one is given. ring as
 /// the crypto provider, the one lettre and sqlx use.
 fn tls_connector(ca_pem: Option<&[u8]>) -> Result<TlsConnector, ImapError> {
@@ -746,7 +752,8 @@ fn tls_connector(ca_pem: Option<&[u8]>) -> Result<TlsConnector, ImapError> {
     if let Some(pem) = ca_pem {
         let mut added = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| ImapError::CaFile(format!("not a PEM certificate: {e}")))?;
+            let cert =
+                cert.map_err(|e| ImapError::CaFile(format!("not a PEM certificate: {e}")))?;
             roots
                 .add(cert)
                 .map_err(|e| ImapError::CaFile(e.to_string()))?;
@@ -773,12 +780,23 @@ fn tls_reason(e: &io::Error) -> String {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
     {
-        Some(rustls::Error::InvalidCertificate(why)) => {
-            format!("the server's certificate is not trusted ({why:?})")
+        Some(inner @ rustls::Error::InvalidCertificate(_)) => {
+            format!("the server's certificate is not trusted ({inner})")
         }
         Some(other) => other.to_string(),
         None => e.to_string(),
     }
+}
+
+/// What the server answered, for a message: the text of a NO or BAD (async-imap wraps it
+/// as `code: …, info: Some("…")`), else the error itself.
+fn detail(e: &async_imap::error::Error) -> String {
+    let text = e.to_string();
+    let info = text
+        .split_once("info: Some(\"")
+        .and_then(|(_, rest)| rest.rsplit_once("\")"))
+        .map(|(info, _)| info.replace("\\\"", "\""));
+    server_text(&info.unwrap_or(text))
 }
 
 /// A server's text for a message: printable, short.
@@ -824,13 +842,7 @@ mod tests {
                 u.mailbox.as_str(),
                 u.host.as_str()
             ),
-            (
-                "a@b",
-                1143,
-                ImapTls::None,
-                "INBOX/Datenschutz",
-                "127.0.0.1"
-            )
+            ("a@b", 1143, ImapTls::None, "INBOX/Datenschutz", "127.0.0.1")
         );
         let u = ImapUrl::parse("imaps://dw@[::1]:9993/INBOX").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", 9993));

@@ -16,11 +16,11 @@
 pub mod auth_results;
 mod html;
 pub mod ics;
+pub mod imap;
 mod mailbox;
 mod message;
 pub mod outgoing;
 mod reply;
-pub mod imap;
 pub mod smtp;
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod csv_input;
 pub mod demo;
 pub mod export;
 pub mod identity;
+pub mod imap_import;
 pub mod letters;
 pub mod policies;
 mod private_files;
