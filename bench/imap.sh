@@ -26,9 +26,13 @@ export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-
 dovecot=/usr/sbin/dovecot
 [ -x "$dovecot" ] || { echo "bench: dovecot is not installed (apt-get install dovecot-imapd)" >&2; exit 1; }
 
-echo "building (release) ..." >&2
-cargo build --release --locked -q --bin datenwart
-datenwart="${CARGO_TARGET_DIR:-target}/release/datenwart"
+# DATENWART_BIN=path uses that binary instead of building the release one (to try the script).
+datenwart="${DATENWART_BIN:-}"
+if [ -z "$datenwart" ]; then
+  echo "building (release) ..." >&2
+  cargo build --release --locked -q --bin datenwart
+  datenwart="${CARGO_TARGET_DIR:-target}/release/datenwart"
+fi
 
 work="$(mktemp -d)"
 chmod 755 "$work"
