@@ -187,6 +187,7 @@ on_both_backends!(
     a_renumbered_mailbox_is_read_again_and_what_was_processed_is_recognised,
     a_wrong_password_exits_1_and_changes_nothing,
     an_untrusted_certificate_is_refused_and_nothing_changes,
+    a_dry_run_reads_the_mailbox_read_only_and_changes_nothing,
 );
 
 async fn an_import_moves_what_it_took_over_after_the_commit_and_leaves_the_offices_mail(
@@ -549,4 +550,34 @@ async fn an_untrusted_certificate_is_refused_and_nothing_changes(db: TestDb) {
         ],
     );
     assert_exit(&out, 2);
+}
+
+async fn a_dry_run_reads_the_mailbox_read_only_and_changes_nothing(db: TestDb) {
+    let server = need_server!();
+    setup(&db).await;
+    let work = tempfile::tempdir().unwrap();
+    let outbox = work.path().join("outbox");
+    server.deliver(&access_request("a1"));
+    server.deliver(&ordinary_question("q1"));
+    let audit = rows(&db, "audit_log").await;
+    let mut extra = trusted(&server);
+    extra.push("--dry-run".into());
+    let out = import(&db, &server.url(), &outbox, &strs(&extra));
+    assert_exit(&out, 0);
+    assert_eq!(outcomes(&out), vec!["access_request", "not_a_request"]);
+    assert_eq!(rows(&db, "inbox_messages").await, 0);
+    assert_eq!(rows(&db, "imap_mailboxes").await, 0);
+    assert_eq!(rows(&db, "audit_log").await, audit);
+    assert!(!outbox.exists());
+    assert_eq!(server.messages("INBOX").len(), 2);
+    assert!(
+        server.messages(FOLDER).is_empty(),
+        "no folder made, nothing moved"
+    );
+
+    // The real run afterwards sees both.
+    let real = import(&db, &server.url(), &outbox, &strs(&trusted(&server)));
+    assert_exit(&real, 0);
+    assert_eq!(outcomes(&real), vec!["access_request", "not_a_request"]);
+    assert_eq!(server.messages(FOLDER).len(), 1);
 }
