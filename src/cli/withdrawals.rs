@@ -71,14 +71,51 @@ fn parse_identity(s: &str) -> Result<IdentityCheck, String> {
     s.parse()
 }
 
+/// The environment variable holding the IMAP password (never a flag: flags show in `ps`).
+pub const IMAP_PASSWORD_ENV: &str = "DATENWART_IMAP_PASSWORD";
+
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// A Maildir (its new/ and cur/ are read)
-    #[arg(long, conflicts_with_all = ["mbox", "files"])]
+    #[arg(long, conflicts_with_all = ["mbox", "files", "imap"])]
     maildir: Option<PathBuf>,
     /// An mbox file
-    #[arg(long, conflicts_with = "files")]
+    #[arg(long, conflicts_with_all = ["files", "imap"])]
     mbox: Option<PathBuf>,
+    /// The office mailbox on its IMAP server: imaps://USER@HOST[:993]/INBOX (TLS) or
+    /// imap://USER@HOST[:143]/INBOX (STARTTLS, required); imap://…?tls=none is plain text,
+    /// for a test server on this host only. The password comes from DATENWART_IMAP_PASSWORD
+    /// or --imap-password-file, never from the URL
+    #[arg(
+        long,
+        value_name = "URL",
+        conflicts_with = "files",
+        env = "DATENWART_IMAP_URL",
+        hide_env_values = true
+    )]
+    imap: Option<String>,
+    /// File holding the IMAP password (its first line)
+    #[arg(long, value_name = "FILE", requires = "imap")]
+    imap_password_file: Option<PathBuf>,
+    /// PEM file with the certificate authority of the IMAP server's certificate, when it is
+    /// not one of the public roots (an office's own CA)
+    #[arg(long, value_name = "FILE", requires = "imap")]
+    imap_ca_file: Option<PathBuf>,
+    /// What happens to a message the intake took over, after its outcome is committed:
+    /// move it to --imap-folder, or flag it with --imap-keyword and leave it. Mail for the
+    /// office's normal handling (not_a_request, not_addressed) is never touched
+    #[arg(long, value_enum, default_value_t = After::Move, requires = "imap")]
+    imap_after: After,
+    /// The folder processed messages are moved to, `/` between levels; created if missing
+    #[arg(long, value_name = "FOLDER", default_value = crate::ops::imap_import::DEFAULT_FOLDER, requires = "imap")]
+    imap_folder: String,
+    /// The IMAP keyword set by --imap-after flag (and on the originals when a server
+    /// without MOVE only lets us copy)
+    #[arg(long, value_name = "KEYWORD", default_value = crate::ops::imap_import::DEFAULT_KEYWORD, requires = "imap")]
+    imap_keyword: String,
+    /// Messages fetched from the server at once (at most 32 MiB are held)
+    #[arg(long, value_name = "N", default_value_t = crate::ops::imap_import::DEFAULT_BATCH, requires = "imap")]
+    imap_batch: usize,
     /// Single .eml files
     files: Vec<PathBuf>,
     /// Where replies are written as .eml files
@@ -91,6 +128,15 @@ pub struct ImportArgs {
     /// (e.g. https://termine.example.de); without it the link is the path alone
     #[arg(long, env = "DATENWART_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
+}
+
+/// `--imap-after`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum After {
+    /// Move to --imap-folder
+    Move,
+    /// Set --imap-keyword, leave in place
+    Flag,
 }
 
 #[derive(Serialize, Tabled)]
@@ -211,17 +257,6 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
 }
 
 async fn import(ctx: &Context, args: ImportArgs, format: Format) -> Result<ExitCode> {
-    let source = match (args.maildir, args.mbox) {
-        (Some(d), _) => Source::Maildir(d),
-        (_, Some(m)) => Source::Mbox(m),
-        _ if !args.files.is_empty() => Source::Files(args.files),
-        _ => {
-            return Err(crate::ops::Refusal::InvalidInput(
-                "give --maildir DIR, --mbox FILE or .eml files".into(),
-            )
-            .into());
-        }
-    };
     if let Some(public) = &args.public_url
         && !(public.starts_with("https://") || public.starts_with("http://"))
     {
@@ -230,17 +265,56 @@ async fn import(ctx: &Context, args: ImportArgs, format: Format) -> Result<ExitC
         ))
         .into());
     }
-    let opts = ImportOptions {
-        source,
-        outbox: args.outbox,
-        dry_run: args.dry_run,
-        public_url: args.public_url,
+    let mut imap = None;
+    let import = match (args.imap.clone(), args.maildir.clone(), args.mbox.clone()) {
+        (Some(url), _, _) => {
+            let opts = imap_options(
+                &url,
+                args.imap_password_file.as_deref(),
+                args.imap_ca_file.as_deref(),
+                args.imap_after,
+                args.imap_folder.clone(),
+                args.imap_keyword.clone(),
+                args.imap_batch,
+                ImportPlaces {
+                    outbox: args.outbox.clone(),
+                    dry_run: args.dry_run,
+                    public_url: args.public_url.clone(),
+                },
+            )?;
+            let report = crate::ops::imap_import::import(ctx, &opts).await?;
+            let import = report.import.clone();
+            imap = Some(report);
+            import
+        }
+        (None, Some(d), _) => file_import(ctx, &args, Source::Maildir(d)).await?,
+        (None, _, Some(m)) => file_import(ctx, &args, Source::Mbox(m)).await?,
+        _ if !args.files.is_empty() => {
+            file_import(ctx, &args, Source::Files(args.files.clone())).await?
+        }
+        _ => {
+            return Err(crate::ops::Refusal::InvalidInput(
+                "give --maildir DIR, --mbox FILE, --imap URL or .eml files".into(),
+            )
+            .into());
+        }
     };
-    let import = withdrawals::import(ctx, &opts).await?;
     if import.confirmations_expired > 0 {
         tracing::info!(
             "{} confirmation request(s) expired unconfirmed (outcome unconfirmed; nothing done)",
             import.confirmations_expired
+        );
+    }
+    if let Some(r) = &imap {
+        tracing::info!(
+            "IMAP: {} message(s) filed away, {} left in the mailbox for normal handling{}",
+            r.filed_away,
+            r.left_in_mailbox,
+            if r.restarted {
+                "; the server had renumbered the mailbox (UIDVALIDITY), read again from its first message"
+            } else {
+                ""
+            }
         );
     }
     // JSON stays one object per message; the replies recovered are in the log and the table.
@@ -281,6 +355,18 @@ async fn import(ctx: &Context, args: ImportArgs, format: Format) -> Result<ExitC
                         import.replies_recovered
                     );
                 }
+                if let Some(r) = &imap {
+                    println!(
+                        "IMAP: {} message(s) filed away, {} left in the mailbox for normal handling",
+                        r.filed_away, r.left_in_mailbox
+                    );
+                    if r.restarted {
+                        println!(
+                            "IMAP: the server had renumbered the mailbox (UIDVALIDITY {}); it was read again from its first message",
+                            r.uid_validity
+                        );
+                    }
+                }
                 if args.dry_run {
                     println!("dry run: nothing was changed, no reply written");
                 }
@@ -288,4 +374,102 @@ async fn import(ctx: &Context, args: ImportArgs, format: Format) -> Result<ExitC
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where replies go and whether anything changes: the same for every source.
+struct ImportPlaces {
+    outbox: PathBuf,
+    dry_run: bool,
+    public_url: Option<String>,
+}
+
+async fn file_import(
+    ctx: &Context,
+    args: &ImportArgs,
+    source: Source,
+) -> Result<withdrawals::ImportReport> {
+    let opts = ImportOptions {
+        source,
+        outbox: args.outbox.clone(),
+        dry_run: args.dry_run,
+        public_url: args.public_url.clone(),
+    };
+    withdrawals::import(ctx, &opts).await
+}
+
+/// The IMAP import's options; a usage error (exit 2) when the URL, the password or the CA
+/// file is missing or wrong.
+#[allow(clippy::too_many_arguments)]
+fn imap_options(
+    url: &str,
+    password_file: Option<&std::path::Path>,
+    ca_file: Option<&std::path::Path>,
+    after: After,
+    folder: String,
+    keyword: String,
+    batch: usize,
+    places: ImportPlaces,
+) -> Result<crate::ops::imap_import::ImapImportOptions> {
+    use crate::mail::imap::{self, ImapAccount, ImapUrl, Password};
+    use crate::ops::Refusal;
+    use crate::ops::imap_import::{AfterImport, ImapImportOptions};
+    let url = ImapUrl::parse(url).map_err(|e| Refusal::InvalidInput(e.to_string()))?;
+    let password = match password_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Refusal::InvalidInput(format!(
+                    "cannot read the IMAP password file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            let line = text.lines().next().unwrap_or("").to_owned();
+            if line.is_empty() {
+                return Err(Refusal::InvalidInput(format!(
+                    "the IMAP password file {} is empty",
+                    path.display()
+                ))
+                .into());
+            }
+            line
+        }
+        None => std::env::var(IMAP_PASSWORD_ENV)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| {
+                Refusal::InvalidInput(format!(
+                    "no IMAP password: set {IMAP_PASSWORD_ENV} or give --imap-password-file"
+                ))
+            })?,
+    };
+    let ca_pem = match ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                Refusal::InvalidInput(format!(
+                    "cannot read the IMAP CA file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            imap::check_ca(&pem).map_err(|e| {
+                Refusal::InvalidInput(format!("--imap-ca-file {}: {e}", path.display()))
+            })?;
+            Some(pem)
+        }
+        None => None,
+    };
+    Ok(ImapImportOptions {
+        account: ImapAccount {
+            url,
+            password: Password::new(password),
+            ca_pem,
+        },
+        after: match after {
+            After::Move => AfterImport::Move(folder),
+            After::Flag => AfterImport::Flag,
+        },
+        keyword,
+        batch,
+        outbox: places.outbox,
+        dry_run: places.dry_run,
+        public_url: places.public_url,
+    })
 }

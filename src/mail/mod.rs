@@ -16,6 +16,7 @@
 pub mod auth_results;
 mod html;
 pub mod ics;
+pub mod imap;
 mod mailbox;
 mod message;
 pub mod outgoing;

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod export;
 pub mod group_commit;
 pub mod identity;
+pub mod imap_import;
 pub mod letters;
 pub mod outbox;
 pub mod policies;

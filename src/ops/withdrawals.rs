@@ -38,6 +38,10 @@ pub struct MessageReport {
     pub reason: String,
     /// The reply written to the outbox.
     pub reply: Option<PathBuf>,
+    /// For a duplicate: the outcome the message was recorded with before (none when it
+    /// came twice in one dry run).
+    #[serde(skip)]
+    pub earlier: Option<InboxOutcome>,
 }
 
 pub struct ImportOptions {
@@ -47,6 +51,25 @@ pub struct ImportOptions {
     /// Base URL of the citizen pages, for the link in confirmation requests
     /// (`--public-url`); without it the link is the path alone.
     pub public_url: Option<String>,
+}
+
+/// What the processing of one message needs to know besides the message: where replies
+/// go, whether anything may change, the citizen pages' base. The same for every source.
+#[derive(Clone, Copy)]
+pub(super) struct Settings<'a> {
+    pub outbox: &'a Path,
+    pub dry_run: bool,
+    pub public_url: Option<&'a str>,
+}
+
+impl ImportOptions {
+    fn settings(&self) -> Settings<'_> {
+        Settings {
+            outbox: &self.outbox,
+            dry_run: self.dry_run,
+            public_url: self.public_url.as_deref(),
+        }
+    }
 }
 
 /// What an import did.
@@ -65,17 +88,9 @@ pub struct ImportReport {
 /// an earlier run left pending.
 pub async fn import(ctx: &Context, opts: &ImportOptions) -> Result<ImportReport> {
     let messages = mail::read(&opts.source).map_err(|e| Refusal::InvalidInput(e.to_string()))?;
-    let mut replies_recovered = 0;
-    let mut confirmations_expired = 0;
-    if !opts.dry_run {
-        create_outbox(&opts.outbox)?;
-        replies_recovered = flush_pending(ctx, &opts.outbox).await?;
-        confirmations_expired = super::identity::expire(ctx, crate::domain::time::now())
-            .await?
-            .total;
-    }
+    let settings = opts.settings();
+    let mut report = begin(ctx, settings).await?;
     let mut seen = HashSet::new();
-    let mut reports = Vec::new();
     for item in messages {
         let found = match item {
             Err(e) => vec![MessageReport::bare(
@@ -83,24 +98,51 @@ pub async fn import(ctx: &Context, opts: &ImportOptions) -> Result<ImportReport>
                 InboxOutcome::Unreadable,
                 format!("cannot read: {e}"),
             )],
-            Ok(raw) => {
-                let r = one(ctx, opts, &raw.origin, &raw.bytes, &mut seen).await;
-                // A bad message never stops the run; a failing database does.
-                r.with_context(|| format!("while processing {}", raw.origin))?
-            }
+            Ok(raw) => process(ctx, settings, &raw, &mut seen).await?,
         };
-        for report in found {
-            if report.outcome != InboxOutcome::Duplicate {
-                tracing::info!("{}: {}", report.origin, report.outcome);
-            }
-            reports.push(report);
-        }
+        report.messages.extend(found);
+    }
+    Ok(report)
+}
+
+/// What every import does before its first message: the replies an earlier run committed
+/// but did not write, and the confirmation requests that expired (not in a dry run).
+pub(super) async fn begin(ctx: &Context, settings: Settings<'_>) -> Result<ImportReport> {
+    let mut replies_recovered = 0;
+    let mut confirmations_expired = 0;
+    if !settings.dry_run {
+        create_outbox(settings.outbox)?;
+        replies_recovered = flush_pending(ctx, settings.outbox).await?;
+        confirmations_expired = super::identity::expire(ctx, crate::domain::time::now())
+            .await?
+            .total;
     }
     Ok(ImportReport {
         replies_recovered,
         confirmations_expired,
-        messages: reports,
+        messages: Vec::new(),
     })
+}
+
+/// One raw message of any source: its outcome(s), each committed with its effects and its
+/// reply before this returns. `seen` holds the keys of this run (the same message twice
+/// in one mailbox is one message). A bad message never stops the run; a failing database
+/// does (the error).
+pub(super) async fn process(
+    ctx: &Context,
+    settings: Settings<'_>,
+    raw: &mail::RawMessage,
+    seen: &mut HashSet<String>,
+) -> Result<Vec<MessageReport>> {
+    let found = one(ctx, settings, &raw.origin, &raw.bytes, seen)
+        .await
+        .with_context(|| format!("while processing {}", raw.origin))?;
+    for report in &found {
+        if report.outcome != InboxOutcome::Duplicate {
+            tracing::info!("{}: {}", report.origin, report.outcome);
+        }
+    }
+    Ok(found)
 }
 
 impl MessageReport {
@@ -115,6 +157,7 @@ impl MessageReport {
             bookings_cancelled: 0,
             reason,
             reply: None,
+            earlier: None,
         }
     }
 }
@@ -293,7 +336,7 @@ pub(super) fn effect_of(
 
 async fn one(
     ctx: &Context,
-    opts: &ImportOptions,
+    settings: Settings<'_>,
     origin: &str,
     bytes: &[u8],
     seen: &mut HashSet<String>,
@@ -309,8 +352,10 @@ async fn one(
     let mut report =
         MessageReport::bare(origin.to_owned(), InboxOutcome::Unreadable, String::new());
     report.message_id = parsed.as_ref().ok().and_then(|m| m.message_id.clone());
-    if !seen.insert(key.clone()) || ctx.store.inbox_contains(&key).await? {
+    let earlier = ctx.store.inbox_outcome(&key).await?;
+    if !seen.insert(key.clone()) || earlier.is_some() {
         report.outcome = InboxOutcome::Duplicate;
+        report.earlier = earlier;
         report.reason = "this message was processed before".into();
         return Ok(vec![report]);
     }
@@ -334,7 +379,7 @@ async fn one(
         Err(e) => {
             report.reason = format!("not a readable e-mail: {}", e.0);
             return Ok(vec![
-                record(ctx, opts, entry, IntakeEffect::Nothing, report, None).await?,
+                record(ctx, settings, entry, IntakeEffect::Nothing, report, None).await?,
             ]);
         }
         Ok(m) => m,
@@ -345,7 +390,7 @@ async fn one(
         report.outcome = InboxOutcome::NotAddressed;
         report.reason = "no recipient is a withdrawal address of a tenant".into();
         return Ok(vec![
-            record(ctx, opts, entry, IntakeEffect::Nothing, report, None).await?,
+            record(ctx, settings, entry, IntakeEffect::Nothing, report, None).await?,
         ]);
     }
     // A message to several controllers is handled for each of them: one outcome and one
@@ -357,17 +402,17 @@ async fn one(
         let mut report = report.clone();
         if several {
             entry.message_key = format!("{}#{}", entry.message_key, policy.tenant.slug);
-            if !seen.insert(entry.message_key.clone())
-                || ctx.store.inbox_contains(&entry.message_key).await?
-            {
+            let earlier = ctx.store.inbox_outcome(&entry.message_key).await?;
+            if !seen.insert(entry.message_key.clone()) || earlier.is_some() {
                 report.tenant = Some(policy.tenant.slug.clone());
                 report.outcome = InboxOutcome::Duplicate;
+                report.earlier = earlier;
                 report.reason = "this message was processed before".into();
                 reports.push(report);
                 continue;
             }
         }
-        reports.push(for_tenant(ctx, opts, &mail, policy, address, entry, report, now).await?);
+        reports.push(for_tenant(ctx, settings, &mail, policy, address, entry, report, now).await?);
     }
     Ok(reports)
 }
@@ -376,7 +421,7 @@ async fn one(
 #[allow(clippy::too_many_arguments)]
 async fn for_tenant(
     ctx: &Context,
-    opts: &ImportOptions,
+    settings: Settings<'_>,
     mail: &ParsedMail,
     policy: &Policy,
     address: String,
@@ -403,17 +448,19 @@ async fn for_tenant(
         report.outcome = InboxOutcome::Review;
         report.reason = "sent from the tenant's own domain (a forward by staff?)".into();
         keep_for_human(&mut entry);
-        return record(ctx, opts, entry, IntakeEffect::Nothing, report, None).await;
+        return record(ctx, settings, entry, IntakeEffect::Nothing, report, None).await;
     }
     // A reply with the code of a confirmation request: the person confirms what was asked
     // in their name. Whoever has the code read the mail it went to, the address on file.
     if let Some(found) = confirmation_in(ctx, mail, &tenant).await? {
-        return confirmed_by_mail(ctx, opts, mail, policy, address, entry, report, found, now)
-            .await;
+        return confirmed_by_mail(
+            ctx, settings, mail, policy, address, entry, report, found, now,
+        )
+        .await;
     }
     if outcome == InboxOutcome::NotARequest {
         report.outcome = outcome;
-        return record(ctx, opts, entry, effect, report, None).await;
+        return record(ctx, settings, entry, effect, report, None).await;
     }
     // Verify the sender before acting on anything: only the office's own receiving servers'
     // Authentication-Results count.
@@ -484,9 +531,9 @@ async fn for_tenant(
         address,
         cancelled,
         confirmation,
-        public_url: opts.public_url.clone(),
+        public_url: settings.public_url.map(str::to_owned),
     };
-    record(ctx, opts, entry, effect, report, Some(reply)).await
+    record(ctx, settings, entry, effect, report, Some(reply)).await
 }
 
 /// The confirmation request at this tenant whose code the message carries, if any.
@@ -519,7 +566,7 @@ async fn confirmation_in(
 #[allow(clippy::too_many_arguments)]
 async fn confirmed_by_mail(
     ctx: &Context,
-    opts: &ImportOptions,
+    settings: Settings<'_>,
     mail: &ParsedMail,
     policy: &Policy,
     address: String,
@@ -534,7 +581,7 @@ async fn confirmed_by_mail(
         report.reason = "a confirmation code that was used already or has expired".into();
         entry.sender = mail.from.clone();
         entry.subject = Some(mail.subject.chars().take(200).collect());
-        return record(ctx, opts, entry, IntakeEffect::Nothing, report, None).await;
+        return record(ctx, settings, entry, IntakeEffect::Nothing, report, None).await;
     };
     let (outcome, effect) = effect_of(ctx, policy, intent_of(found.asked), found.received_at)?;
     entry.received_at = Some(found.received_at);
@@ -556,7 +603,7 @@ async fn confirmed_by_mail(
         public_url: None,
     };
     let fallback = (entry.clone(), report.clone());
-    match record(ctx, opts, entry, effect, report, Some(reply)).await {
+    match record(ctx, settings, entry, effect, report, Some(reply)).await {
         Err(e)
             if matches!(
                 e.downcast_ref::<crate::store::StoreError>(),
@@ -572,7 +619,7 @@ async fn confirmed_by_mail(
             entry.subject = Some(mail.subject.chars().take(200).collect());
             report.outcome = InboxOutcome::Review;
             report.reason = "a confirmation code that was used already or has expired".into();
-            record(ctx, opts, entry, IntakeEffect::Nothing, report, None).await
+            record(ctx, settings, entry, IntakeEffect::Nothing, report, None).await
         }
         other => other,
     }
@@ -616,7 +663,7 @@ struct Reply<'a> {
 
 async fn record(
     ctx: &Context,
-    opts: &ImportOptions,
+    settings: Settings<'_>,
     mut entry: InboxEntry,
     effect: IntakeEffect,
     mut report: MessageReport,
@@ -624,7 +671,7 @@ async fn record(
 ) -> Result<MessageReport> {
     entry.outcome = report.outcome.to_owned();
     entry.reason = Some(report.reason.chars().take(500).collect());
-    if opts.dry_run {
+    if settings.dry_run {
         return Ok(report);
     }
     let outcome = report.outcome;
@@ -650,7 +697,7 @@ async fn record(
         e.counts.iter().map(|(_, c)| c.bookings_cancelled).sum()
     });
     if let Some(pending) = &result.reply {
-        report.reply = Some(write_pending(ctx, &opts.outbox, pending).await?);
+        report.reply = Some(write_pending(ctx, settings.outbox, pending).await?);
     }
     Ok(report)
 }

@@ -12,10 +12,37 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
 
+/// Where the IMAP import stands in one mailbox: the messages up to `last_uid` of this
+/// `uid_validity` were processed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ImapPosition {
+    pub uid_validity: u32,
+    pub last_uid: u32,
+}
+
 #[async_trait]
 pub trait IntakeStore: Send + Sync {
     /// Whether a message with this key was recorded already.
     async fn inbox_contains(&self, message_key: &str) -> Result<bool>;
+
+    /// The outcome a message with this key was recorded with, if it was.
+    async fn inbox_outcome(&self, message_key: &str) -> Result<Option<InboxOutcome>>;
+
+    /// Where the IMAP import stands in a mailbox of an account (`user@host:port`).
+    async fn imap_position(&self, account: &str, mailbox: &str) -> Result<Option<ImapPosition>>;
+
+    /// Moves the IMAP import's position in a mailbox forward to `last_uid`; never back
+    /// within one UIDVALIDITY. A position of another UIDVALIDITY is replaced, with an audit
+    /// entry (the server renumbered the mailbox; the import started again from its first
+    /// message). Returns whether anything changed.
+    async fn advance_imap_position(
+        &self,
+        account: &str,
+        mailbox: &str,
+        position: ImapPosition,
+        at: DateTime<Utc>,
+        ctx: &AuditContext,
+    ) -> Result<bool>;
 
     /// Records one mailbox message and applies its effect, all in one transaction: a crash
     /// loses nothing and repeats nothing. `reply` renders the answer from the result inside
@@ -86,6 +113,85 @@ where
                 .fetch_one(&self.pool)
                 .await?;
         Ok(n > 0)
+    }
+
+    async fn inbox_outcome(&self, message_key: &str) -> Result<Option<InboxOutcome>> {
+        let outcome: Option<String> =
+            sqlx::query_scalar("select outcome from inbox_messages where message_key = $1")
+                .bind(message_key)
+                .fetch_optional(&self.pool)
+                .await?;
+        outcome
+            .map(|o| {
+                o.parse()
+                    .map_err(|_| StoreError::Invalid(format!("unknown inbox outcome {o:?}")))
+            })
+            .transpose()
+    }
+
+    async fn imap_position(&self, account: &str, mailbox: &str) -> Result<Option<ImapPosition>> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "select uid_validity, last_uid from imap_mailboxes where account = $1 and mailbox = $2",
+        )
+        .bind(account)
+        .bind(mailbox)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(v, l)| ImapPosition {
+            uid_validity: u32::try_from(v).unwrap_or_default(),
+            last_uid: u32::try_from(l).unwrap_or_default(),
+        }))
+    }
+
+    async fn advance_imap_position(
+        &self,
+        account: &str,
+        mailbox: &str,
+        position: ImapPosition,
+        at: DateTime<Utc>,
+        ctx: &AuditContext,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let before: Option<(i64,)> = sqlx::query_as(
+            "select uid_validity from imap_mailboxes where account = $1 and mailbox = $2",
+        )
+        .bind(account)
+        .bind(mailbox)
+        .fetch_optional(&mut *tx)
+        .await?;
+        // Conditional: forward within one UIDVALIDITY, or a new UIDVALIDITY.
+        let changed = sqlx::query(
+            "insert into imap_mailboxes (account, mailbox, uid_validity, last_uid, updated_at)
+             values ($1, $2, $3, $4, $5)
+             on conflict (account, mailbox) do update
+                 set uid_validity = excluded.uid_validity, last_uid = excluded.last_uid,
+                     updated_at = excluded.updated_at
+                 where imap_mailboxes.uid_validity <> excluded.uid_validity
+                    or imap_mailboxes.last_uid < excluded.last_uid",
+        )
+        .bind(account)
+        .bind(mailbox)
+        .bind(i64::from(position.uid_validity))
+        .bind(i64::from(position.last_uid))
+        .bind(at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        let renumbered = before.is_some_and(|(v,)| v != i64::from(position.uid_validity));
+        if renumbered {
+            let event = AuditEvent::new(
+                "inbox.imap_uidvalidity_changed",
+                serde_json::json!({
+                    "mailbox": mailbox,
+                    "old_uid_validity": before.map(|(v,)| v),
+                    "uid_validity": position.uid_validity,
+                }),
+            );
+            Self::append_audit(&mut tx, ctx, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 
     async fn record_message(

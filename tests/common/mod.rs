@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
 pub mod cli;
+pub mod imap;
 pub mod lox24;
 pub mod people;
 pub mod server;
