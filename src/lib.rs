@@ -3,11 +3,12 @@
 //!
 //! Layers: [`cli`] parses and renders, [`ops`] holds the use cases, [`domain`] the pure
 //! types and rules, [`store`] the SQLite and PostgreSQL I/O behind one trait, [`http`] the
-//! booking endpoint and [`mail`] the mailbox readers.
+//! booking endpoint, [`mail`] the mailbox readers and [`pdf`] the letters' PDF form.
 
 pub mod cli;
 pub mod domain;
 pub mod http;
 pub mod mail;
 pub mod ops;
+pub mod pdf;
 pub mod store;

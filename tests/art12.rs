@@ -800,6 +800,7 @@ async fn an_objection_decided_twice_at_once_is_decided_once(db: TestDb) {
     let opts = LetterOptions {
         out: Some(dir.path().join("vorgang")),
         salutation: None,
+        ..Default::default()
     };
     let decide = |outcome| requests::decide(&ctx, id, outcome, Some("Gründe"), &opts);
     let (a, b) = tokio::join!(decide(Outcome::Granted), decide(Outcome::Granted));

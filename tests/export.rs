@@ -105,6 +105,7 @@ fn request(email: &str, out: &Path) -> ExportRequest {
         out: Some(out.to_owned()),
         request_id: None,
         channel: Channel::Email,
+        address: Vec::new(),
     }
 }
 

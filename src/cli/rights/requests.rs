@@ -100,6 +100,10 @@ pub struct LetterArgs {
     /// frau or herr, when the person's form of address is known (default: the name alone)
     #[arg(long, value_parser = parse_salutation)]
     salutation: Option<Salutation>,
+    /// The postal address for the letter's window, name included: "Name\nStraße 1\n12345
+    /// Ort", or one line per --address (default: the name and address on file)
+    #[arg(long, value_name = "LINES")]
+    address: Vec<String>,
 }
 
 impl LetterArgs {
@@ -107,6 +111,7 @@ impl LetterArgs {
         LetterOptions {
             out: self.out,
             salutation: self.salutation,
+            address: self.address,
         }
     }
 }
