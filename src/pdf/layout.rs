@@ -24,7 +24,7 @@ const HEADING: f32 = 11.5;
 const SUBHEADING: f32 = 10.5;
 const LETTERHEAD: f32 = 15.0;
 const RETURN_ADDRESS: f32 = 8.0;
-const RETURN_ADDRESS_MIN: f32 = 6.0;
+const RETURN_ADDRESS_MIN: f32 = 7.0;
 
 /// Line height as a multiple of the type size.
 const LEADING: f32 = 1.35;
@@ -44,7 +44,8 @@ const ADDRESS_TOP: f32 = WINDOW_TOP + mm(17.7);
 pub const WINDOW_LINES: usize = 6;
 const INFO_LEFT: f32 = mm(125.0);
 const INFO_TOP: f32 = mm(50.0);
-const INFO_LABEL: f32 = mm(27.0);
+const INFO_RIGHT: f32 = mm(200.0);
+const INFO_LABEL: f32 = mm(33.0);
 const BODY_TOP_FIRST: f32 = mm(98.5);
 const BODY_TOP: f32 = mm(20.0);
 const BODY_BOTTOM: f32 = mm(270.0);
@@ -53,7 +54,7 @@ const FOOTER_BASELINE: f32 = mm(282.0);
 
 const GAP: f32 = mm(2.8);
 const CELL_X: f32 = mm(1.5);
-const CELL_Y: f32 = mm(1.0);
+const CELL_Y: f32 = mm(0.7);
 const RULE: f32 = 0.5;
 
 /// Something to draw, positioned in points from the top left corner.
@@ -263,19 +264,11 @@ impl Flow<'_> {
             y += LETTERHEAD * LEADING;
         }
         if let Some(window) = &letter.window {
-            // The return address: one line, made smaller until it fits the window.
+            // The return address: one line, made smaller until it fits the window; where
+            // even the smallest size is too wide, the first parts of the address (an office's
+            // name before the street) give way.
             let room = WINDOW_WIDTH - 2.0 * WINDOW_INNER;
-            let mut size = RETURN_ADDRESS;
-            while size > RETURN_ADDRESS_MIN
-                && fonts.width(&window.return_address, size, false) > room
-            {
-                size -= 0.25;
-            }
-            let line = fonts
-                .wrap(&window.return_address, room, size, false)
-                .into_iter()
-                .next()
-                .unwrap_or_default();
+            let (line, size) = return_address(fonts, &window.return_address, room);
             let baseline = ADDRESS_TOP - mm(3.0);
             let line_width = fonts.width(&line, size, false);
             ops.push(text(
@@ -327,8 +320,9 @@ impl Flow<'_> {
                 width: RULE,
             });
         }
-        // The information block: the sender, then the labelled fields.
-        let width = RIGHT - INFO_LEFT;
+        // The information block: the sender, then the labelled fields; 75 mm wide, to
+        // 10 mm from the edge.
+        let width = INFO_RIGHT - INFO_LEFT;
         let mut info_y = if letter.window.is_some() {
             INFO_TOP
         } else {
@@ -349,7 +343,6 @@ impl Flow<'_> {
         }
         info_y += mm(2.0);
         for (label, value) in &letter.fields {
-            let lines = fonts.wrap(value, width - INFO_LABEL, INFO, false);
             ops.push(text(
                 INFO_LEFT,
                 info_y + ascent(INFO),
@@ -358,15 +351,18 @@ impl Flow<'_> {
                 90,
                 label.clone(),
             ));
-            for part in lines {
-                ops.push(text(
-                    INFO_LEFT + INFO_LABEL,
-                    info_y + ascent(INFO),
-                    INFO,
-                    false,
-                    0,
-                    part,
-                ));
+            // Beside the label; below it where a word would not fit beside it.
+            let beside = value
+                .split_whitespace()
+                .all(|w| fonts.width(w, INFO, false) <= width - INFO_LABEL);
+            let (x, room) = if beside {
+                (INFO_LEFT + INFO_LABEL, width - INFO_LABEL)
+            } else {
+                info_y += INFO * LEADING;
+                (INFO_LEFT, width)
+            };
+            for part in fonts.wrap(value, room, INFO, false) {
+                ops.push(text(x, info_y + ascent(INFO), INFO, false, 0, part));
                 info_y += INFO * LEADING;
             }
         }
@@ -617,6 +613,39 @@ impl Flow<'_> {
     }
 }
 
+/// The return address and its size: `Name · part, part, …` at the largest size from 8 pt
+/// down to 7 pt that fits `room`, leaving out parts of the address from the front until
+/// it does.
+fn return_address(fonts: &Fonts, given: &str, room: f32) -> (String, f32) {
+    let (name, address) = given.split_once(" · ").unwrap_or((given, ""));
+    let parts: Vec<&str> = address
+        .split([',', '·'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    for skip in 0..parts.len().max(1) {
+        let rest = parts[skip.min(parts.len())..].join(", ");
+        let line = if rest.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{name} · {rest}")
+        };
+        let mut size = RETURN_ADDRESS;
+        while size >= RETURN_ADDRESS_MIN {
+            if fonts.width(&line, size, false) <= room {
+                return (line, size);
+            }
+            size -= 0.25;
+        }
+    }
+    let line = fonts
+        .wrap(given, room, RETURN_ADDRESS_MIN, false)
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    (line, RETURN_ADDRESS_MIN)
+}
+
 fn row_lines(cells: &[Vec<String>]) -> usize {
     cells.iter().map(Vec::len).max().unwrap_or(1).max(1)
 }
@@ -711,6 +740,21 @@ mod tests {
             f.wrap("eins\nzwei\u{7}drei", mm(100.0), BODY, false),
             vec!["eins".to_owned(), "zwei drei".to_owned()]
         );
+    }
+
+    #[test]
+    fn the_return_address_drops_the_office_before_it_drops_the_town() {
+        let f = fonts();
+        let room = WINDOW_WIDTH - 2.0 * WINDOW_INNER;
+        let (line, size) = return_address(
+            &f,
+            "Stadt Recklinghausen · Bürgerbüro, Rathausplatz 3/4, 45657 Recklinghausen",
+            room,
+        );
+        assert!(size >= RETURN_ADDRESS_MIN);
+        assert!(f.width(&line, size, false) <= room);
+        assert!(line.starts_with("Stadt Recklinghausen · "), "{line}");
+        assert!(line.ends_with("45657 Recklinghausen"), "{line}");
     }
 
     #[test]

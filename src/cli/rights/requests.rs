@@ -217,7 +217,11 @@ fn decided(d: Decided, today: NaiveDate, format: Format) -> Result<()> {
         _ => {
             render::rows(format, &[request_row(d.request, today)])?;
             if let (Format::Table, Some(letter)) = (format, &d.letter) {
-                println!("letter: {}", letter.display());
+                println!(
+                    "letter: {} and {}",
+                    letter.display(),
+                    letter.with_extension("pdf").display()
+                );
             }
             let e = &d.effects;
             if let (Format::Table, Some(id)) = (format, e.objection) {
