@@ -427,24 +427,18 @@ pub fn render(
         recipient.push(format!("{prefix}{}", name.join(" ")));
     }
     recipient.extend(to.address.iter().cloned());
-    let window = if !to.window.is_empty() {
-        to.window.clone()
-    } else if to.address.is_empty() {
+    let mut window = if to.window.is_empty() {
         recipient.clone()
     } else {
-        recipient
-            .iter()
-            .take(crate::pdf::WINDOW_LINES)
-            .cloned()
-            .collect()
+        to.window.clone()
     };
-    let mut window = window;
     if let Some(e) = &to.email {
         recipient.push(format!("E-Mail: {e}"));
         if to.window.is_empty() && to.address.is_empty() {
             window.push(format!("E-Mail: {e}"));
         }
     }
+    window.truncate(crate::pdf::WINDOW_LINES);
     let closing = format!(
         "Bei Fragen wenden Sie sich bitte unter Angabe des Aktenzeichens {file_reference} an: {}.",
         t.dpo
@@ -534,6 +528,91 @@ pub async fn addressee(
             .unwrap_or_default();
     }
     Ok(to)
+}
+
+/// The window's lines from the data on file: the name and the postal address the person
+/// last gave at the tenant; the e-mail address where no postal address is known.
+pub async fn window_on_file(
+    ctx: &Context,
+    subject: &crate::domain::subject::SubjectRef,
+    tenant: &str,
+) -> Result<Vec<String>> {
+    let data = ctx.store.subject_data(subject, tenant).await?;
+    let Some(b) = data
+        .bookings
+        .iter()
+        .rev()
+        .find(|b| b.first_name.is_some() || b.last_name.is_some() || b.email.is_some())
+    else {
+        return Ok(Vec::new());
+    };
+    let mut lines = Vec::new();
+    let name: Vec<&str> = [b.first_name.as_deref(), b.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !name.is_empty() {
+        lines.push(name.join(" "));
+    }
+    match b.address.as_deref() {
+        Some(a) => lines.extend(
+            a.split(',')
+                .map(|l| l.trim().to_owned())
+                .filter(|l| !l.is_empty()),
+        ),
+        None => lines.extend(b.email.iter().map(|e| format!("E-Mail: {e}"))),
+    }
+    lines.truncate(crate::pdf::WINDOW_LINES);
+    Ok(lines)
+}
+
+/// Writes the reply to a withdrawal by letter as a PDF letter into `folder` (0600):
+/// `<date>-widerruf-<Aktenzeichen>.pdf`, the reply's text as its body; returns its path.
+pub fn write_reply(
+    folder: &Path,
+    policy: &Policy,
+    request_id: Option<i64>,
+    subject: &str,
+    text: &str,
+    window: Vec<String>,
+    now: DateTime<Utc>,
+) -> Result<PathBuf> {
+    use crate::pdf::{Block, Letter, Window, sender_lines};
+    let t = &policy.tenant;
+    let reference = request_id.map_or_else(|| "ohne".to_owned(), |id| t.file_reference(id));
+    let date = local_date_de(t.zone(), now);
+    let mut blocks = vec![Block::Subject(subject.to_owned())];
+    for paragraph in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+        blocks.push(Block::Paragraph(paragraph.to_owned()));
+    }
+    blocks.push(Block::Small(MACHINE_MADE.to_owned()));
+    let letter = Letter {
+        title: subject.to_owned(),
+        window: Some(Window {
+            return_address: format!("{} · {}", t.name, t.address),
+            lines: window,
+        }),
+        sender: sender_lines(
+            &t.name,
+            &t.address,
+            t.phone.as_deref(),
+            &t.email,
+            t.website.as_deref(),
+        ),
+        fields: vec![
+            ("Aktenzeichen".to_owned(), reference.clone()),
+            ("Datum".to_owned(), date),
+        ],
+        reference: reference.clone(),
+        footer: t.name.clone(),
+        blocks,
+    };
+    let pdf = crate::pdf::render(&[letter], now)?;
+    let day = now.with_timezone(&t.zone()).format("%Y%m%d");
+    let path = folder.join(format!("{day}-widerruf-{reference}.pdf"));
+    super::private_files::write_replacing(&path, &pdf)
+        .with_context(|| format!("cannot write the letter {}", path.display()))?;
+    Ok(path)
 }
 
 /// The request's folder: `--out`, or `vorgang-<Aktenzeichen>` in the working directory.

@@ -268,17 +268,15 @@ impl Flow<'_> {
             // even the smallest size is too wide, the first parts of the address (an office's
             // name before the street) give way.
             let room = WINDOW_WIDTH - 2.0 * WINDOW_INNER;
-            let (line, size) = return_address(fonts, &window.return_address, room);
+            let (lines, size) = return_address(fonts, &window.return_address, room);
             let baseline = ADDRESS_TOP - mm(3.0);
-            let line_width = fonts.width(&line, size, false);
-            ops.push(text(
-                WINDOW_LEFT + WINDOW_INNER,
-                baseline,
-                size,
-                false,
-                0,
-                line,
-            ));
+            let mut line_width: f32 = 0.0;
+            let count = lines.len();
+            for (i, line) in lines.into_iter().enumerate() {
+                line_width = line_width.max(fonts.width(&line, size, false));
+                let y = baseline - (count - 1 - i) as f32 * size * 1.2;
+                ops.push(text(WINDOW_LEFT + WINDOW_INNER, y, size, false, 0, line));
+            }
             ops.push(Op::Line {
                 x1: WINDOW_LEFT + WINDOW_INNER,
                 y1: baseline + mm(1.0),
@@ -613,37 +611,38 @@ impl Flow<'_> {
     }
 }
 
-/// The return address and its size: `Name · part, part, …` at the largest size from 8 pt
-/// down to 7 pt that fits `room`, leaving out parts of the address from the front until
-/// it does.
-fn return_address(fonts: &Fonts, given: &str, room: f32) -> (String, f32) {
+/// The return address and its size: `Name · address` in one line at the largest size from
+/// 8 pt down to 7 pt that fits `room`; otherwise the name above the address (the zone above
+/// the address has room for it), and where the address is still too wide, its first parts
+/// (an office's name before the street) give way.
+fn return_address(fonts: &Fonts, given: &str, room: f32) -> (Vec<String>, f32) {
+    let fit = |line: &str| {
+        let mut size = RETURN_ADDRESS;
+        while size >= RETURN_ADDRESS_MIN {
+            if fonts.width(line, size, false) <= room {
+                return Some(size);
+            }
+            size -= 0.25;
+        }
+        None
+    };
+    if let Some(size) = fit(given) {
+        return (vec![given.to_owned()], size);
+    }
     let (name, address) = given.split_once(" · ").unwrap_or((given, ""));
     let parts: Vec<&str> = address
         .split([',', '·'])
         .map(str::trim)
         .filter(|p| !p.is_empty())
         .collect();
-    for skip in 0..parts.len().max(1) {
-        let rest = parts[skip.min(parts.len())..].join(", ");
-        let line = if rest.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{name} · {rest}")
-        };
-        let mut size = RETURN_ADDRESS;
-        while size >= RETURN_ADDRESS_MIN {
-            if fonts.width(&line, size, false) <= room {
-                return (line, size);
-            }
-            size -= 0.25;
+    for skip in 0..parts.len() {
+        let rest = parts[skip..].join(", ");
+        if let (Some(a), Some(b)) = (fit(name), fit(&rest)) {
+            return (vec![name.to_owned(), rest], a.min(b));
         }
     }
-    let line = fonts
-        .wrap(given, room, RETURN_ADDRESS_MIN, false)
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    (line, RETURN_ADDRESS_MIN)
+    let lines = fonts.wrap(given, room, RETURN_ADDRESS_MIN, false);
+    (lines.into_iter().take(2).collect(), RETURN_ADDRESS_MIN)
 }
 
 fn row_lines(cells: &[Vec<String>]) -> usize {
@@ -679,8 +678,22 @@ fn column_widths(fonts: &Fonts, columns: &[String], rows: &[Vec<String>], total:
             natural[i] = natural[i].max(longest + pad);
         }
     }
-    for m in &mut min {
-        *m = m.min(total / 3.0);
+    // Where the longest words do not fit side by side, the columns with the longest words
+    // give way (they are cut), not the short ones: every minimum is capped at the largest
+    // width that lets them all fit.
+    if min.iter().sum::<f32>() > total {
+        let (mut low, mut high) = (0.0f32, total);
+        for _ in 0..30 {
+            let cap = (low + high) / 2.0;
+            if min.iter().map(|m| m.min(cap)).sum::<f32>() <= total {
+                low = cap;
+            } else {
+                high = cap;
+            }
+        }
+        for m in &mut min {
+            *m = m.min(low);
+        }
     }
     let min_sum: f32 = min.iter().sum();
     let natural_sum: f32 = natural.iter().sum();
@@ -688,8 +701,8 @@ fn column_widths(fonts: &Fonts, columns: &[String], rows: &[Vec<String>], total:
         let extra = (total - natural_sum) / n as f32;
         return natural.iter().map(|w| w + extra).collect();
     }
-    if min_sum >= total {
-        return min.iter().map(|w| w / min_sum * total).collect();
+    if min_sum >= total - 0.01 {
+        return min;
     }
     let want: Vec<f32> = natural.iter().zip(&min).map(|(a, b)| a - b).collect();
     let want_sum: f32 = want.iter().sum::<f32>().max(1.0);
@@ -743,18 +756,39 @@ mod tests {
     }
 
     #[test]
-    fn the_return_address_drops_the_office_before_it_drops_the_town() {
+    fn a_long_return_address_goes_on_two_lines_and_drops_the_office_before_the_street() {
         let f = fonts();
         let room = WINDOW_WIDTH - 2.0 * WINDOW_INNER;
-        let (line, size) = return_address(
+        let (lines, size) = return_address(
             &f,
             "Stadt Recklinghausen · Bürgerbüro, Rathausplatz 3/4, 45657 Recklinghausen",
             room,
         );
         assert!(size >= RETURN_ADDRESS_MIN);
-        assert!(f.width(&line, size, false) <= room);
-        assert!(line.starts_with("Stadt Recklinghausen · "), "{line}");
-        assert!(line.ends_with("45657 Recklinghausen"), "{line}");
+        assert!(lines.iter().all(|l| f.width(l, size, false) <= room));
+        assert_eq!(
+            lines,
+            [
+                "Stadt Recklinghausen",
+                "Bürgerbüro, Rathausplatz 3/4, 45657 Recklinghausen"
+            ]
+        );
+        let (lines, size) = return_address(
+            &f,
+            "Verwaltungsgemeinschaft Westendorf · Geschäftsstelle der Verwaltungsgemeinschaft, \
+             Kaltentaler Straße 1, 87679 Westendorf",
+            room,
+        );
+        assert!(lines.iter().all(|l| f.width(l, size, false) <= room));
+        assert_eq!(
+            lines,
+            [
+                "Verwaltungsgemeinschaft Westendorf",
+                "Kaltentaler Straße 1, 87679 Westendorf"
+            ]
+        );
+        let (short, _) = return_address(&f, "Gemeinde A · Markt 1, 12345 B", room);
+        assert_eq!(short, vec!["Gemeinde A · Markt 1, 12345 B"]);
     }
 
     #[test]
@@ -765,5 +799,30 @@ mod tests {
         let w = column_widths(&f, &cols, &rows, mm(165.0));
         assert!((w.iter().sum::<f32>() - mm(165.0)).abs() < 0.01);
         assert!(w[0] < w[1]);
+    }
+
+    #[test]
+    fn a_column_with_an_overlong_word_gives_way_to_the_short_words_of_the_others() {
+        let f = fonts();
+        let cols: Vec<String> = ["Vertrag", "Ort", "Kennung"].map(str::to_owned).to_vec();
+        let rows = vec![vec![
+            "nicht erfasst".to_owned(),
+            "Berlin".to_owned(),
+            "x".repeat(200),
+        ]];
+        let w = column_widths(&f, &cols, &rows, mm(165.0));
+        assert!((w.iter().sum::<f32>() - mm(165.0)).abs() < 0.1, "{w:?}");
+        assert!(
+            w[0] >= f.width("Vertrag", TABLE, true) + 2.0 * CELL_X,
+            "{w:?}"
+        );
+        assert!(
+            w[0] >= f.width("erfasst", TABLE, false) + 2.0 * CELL_X,
+            "{w:?}"
+        );
+        assert!(
+            w[1] >= f.width("Berlin", TABLE, false) + 2.0 * CELL_X,
+            "{w:?}"
+        );
     }
 }
