@@ -74,18 +74,23 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The one file in `folder` (the letter a command wrote), checked to be readable by the
-/// owner only.
+/// The one letter in `folder` (the letter a command wrote: its HTML and the same letter
+/// as PDF beside it), checked to be readable by the owner only.
 fn only_letter(folder: &Path) -> (PathBuf, String) {
-    let files: Vec<PathBuf> = std::fs::read_dir(folder)
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)
         .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(files.len(), 1, "{files:?}");
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
     let path = files[0].clone();
+    assert_eq!(path.extension().unwrap(), "html");
+    assert_eq!(files[1], path.with_extension("pdf"));
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "{}", path.display());
+    for file in &files {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
     let text = read(&path);
     (path, text)
 }
@@ -800,6 +805,7 @@ async fn an_objection_decided_twice_at_once_is_decided_once(db: TestDb) {
     let opts = LetterOptions {
         out: Some(dir.path().join("vorgang")),
         salutation: None,
+        ..Default::default()
     };
     let decide = |outcome| requests::decide(&ctx, id, outcome, Some("Gründe"), &opts);
     let (a, b) = tokio::join!(decide(Outcome::Granted), decide(Outcome::Granted));

@@ -105,10 +105,15 @@ fn request(email: &str, out: &Path) -> ExportRequest {
         out: Some(out.to_owned()),
         request_id: None,
         channel: Channel::Email,
+        address: Vec::new(),
     }
 }
 
+/// A file's text; of the PDF letter, the text on its pages.
 fn read(dir: &Path, file: &str) -> String {
+    if file.ends_with(".pdf") {
+        return common::pdf_text(&dir.join(file));
+    }
     std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
@@ -170,6 +175,7 @@ async fn a_person_at_two_tenants_gets_a_letter_from_each_with_all_their_rows(db:
         files_in(&out),
         vec![
             "auskunft.html",
+            "auskunft.pdf",
             "benachrichtigungen.csv",
             "buchungen.csv",
             "daten.json",
@@ -278,7 +284,7 @@ async fn a_person_at_two_tenants_gets_a_letter_from_each_with_all_their_rows(db:
     for e in &entries {
         assert_eq!(e.subject_ref.as_deref(), Some(anna_ref.as_str()));
         let details: serde_json::Value = serde_json::from_str(&e.details).unwrap();
-        assert_eq!(details["files"], 6);
+        assert_eq!(details["files"], 7);
         assert_eq!(details["bookings"], 1);
         assert!(!e.details.to_lowercase().contains("anna"));
         assert!(!e.details.contains("example"));
@@ -356,8 +362,7 @@ async fn another_persons_name_email_and_phone_are_in_no_exported_file(db: TestDb
         // Bernd's booking is in the same slot: still only Anna's row.
         assert_eq!(counts(&report, "recklinghausen")[0], 1);
         for file in files_in(&out) {
-            let bytes = std::fs::read(out.join(&file)).unwrap();
-            let text = String::from_utf8_lossy(&bytes).to_lowercase();
+            let text = read(&out, &file).to_lowercase();
             for needle in [
                 "bernd",
                 "nachbarsohn",
@@ -403,7 +408,10 @@ async fn an_unknown_person_gets_a_no_data_letter_from_the_named_tenant_only(db: 
     let tenants: Vec<&str> = report.tenants.iter().map(|t| t.tenant.as_str()).collect();
     assert_eq!(tenants, ["recklinghausen"]);
     assert!(report.tenants.iter().all(|t| t.outcome == Outcome::NoData));
-    assert_eq!(files_in(&out), ["auskunft.html", "daten.json"]);
+    assert_eq!(
+        files_in(&out),
+        ["auskunft.html", "auskunft.pdf", "daten.json"]
+    );
     let html = read(&out, "auskunft.html");
     assert_eq!(
         html.matches("Wir verarbeiten keine personenbezogenen Daten über Sie")
@@ -611,7 +619,7 @@ async fn the_binary_writes_the_folder_and_reports_json(db: TestDb) {
         PathBuf::from(format!("auskunft-{today}-{}", &anna.as_str()[..8]))
     );
     assert!(cwd.path().join(&folder).join("auskunft.html").exists());
-    assert_eq!(report["files"].as_array().unwrap().len(), 6);
+    assert_eq!(report["files"].as_array().unwrap().len(), 7);
     let tenants = report["tenants"].as_array().unwrap();
     assert_eq!(tenants.len(), 2);
     assert_eq!(tenants[1]["tenant"], "westendorf");
@@ -815,7 +823,8 @@ async fn an_export_that_cannot_be_written_registers_nothing_and_leaves_no_half_f
     let disk = tmp.path().join("disk");
     std::fs::create_dir(&disk).unwrap();
     let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        // Room for the Auskunft with its PDF (fonts embedded) once the filler is gone.
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
         .arg(&disk)
         .stderr(std::process::Stdio::null())
         .status()

@@ -393,6 +393,7 @@ async fn holds_and_restrictions_keep_data_and_are_reported(db: TestDb) {
     let to_notices = requests::LetterOptions {
         out: Some(notices.path().join("vorgang")),
         salutation: None,
+        ..Default::default()
     };
     let lifted = rights::lift(&ctx, ANNA, &Controllers::All, None, &to_notices)
         .await
@@ -658,6 +659,7 @@ async fn the_register_computes_deadlines_and_extends_only_before_them(db: TestDb
     let to_letters = requests::LetterOptions {
         out: Some(letters.path().join("vorgang")),
         salutation: None,
+        ..Default::default()
     };
     let late = requests::extend(
         &ctx,
@@ -1191,6 +1193,7 @@ async fn every_tenant_means_one_request_per_tenant_where_something_changes(db: T
     let to_notices = requests::LetterOptions {
         out: Some(notices.path().join("vorgang")),
         salutation: None,
+        ..Default::default()
     };
     let lifted = rights::lift(&ctx, ANNA, &scope(Some("westendorf")), None, &to_notices)
         .await

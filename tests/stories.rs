@@ -372,6 +372,7 @@ async fn every_change_is_audited_with_counts_only(db: TestDb) {
         out: Some(out.path().join("anna")),
         request_id: None,
         channel: letter,
+        address: Vec::new(),
     };
     export::export(&ctx, &auskunft).await.unwrap();
     let erasure = EraseRequest {

@@ -2227,6 +2227,7 @@ async fn an_erasure_deletes_a_reply_not_yet_written(db: TestDb) {
             out: Some(out.clone()),
             request_id: None,
             channel: datenwart::domain::requests::Channel::Email,
+            address: Vec::new(),
         },
     )
     .await

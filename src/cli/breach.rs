@@ -110,13 +110,17 @@ pub enum BreachCmd {
         #[arg(long, value_parser = crate::cli::when::instant)]
         to: DateTime<Utc>,
     },
-    /// Write the Art. 34 letter to the persons concerned (HTML, to print or send)
+    /// Write the Art. 34 letter to the persons concerned as HTML and PDF (DIN 5008)
     Letter {
         /// The breach's id
         id: i64,
         /// Folder to write the letter into
         #[arg(long, default_value = ".")]
         out: PathBuf,
+        /// The postal address for the PDF's window, name included: "Name\nStraße 1\n12345
+        /// Ort", or one line per --address (default: an empty window, for mail merge)
+        #[arg(long, value_name = "LINES")]
+        address: Vec<String>,
     },
 }
 
@@ -329,13 +333,14 @@ pub async fn run(ctx: &Context, cmd: BreachCmd, format: Format) -> Result<ExitCo
             let counted = breach::count(ctx, &tenant, from, to).await?;
             render::rows(format, &affected_rows(&counted))?;
         }
-        BreachCmd::Letter { id, out } => {
-            let path = breach::letter(ctx, id, &out).await?;
+        BreachCmd::Letter { id, out, address } => {
+            let path = breach::letter(ctx, id, &out, &address).await?;
+            let pdf = path.with_extension("pdf");
             render::report(
                 format,
-                &format!("letter written: {}", path.display()),
-                &serde_json::json!({ "letter": path }),
-                &[serde_json::json!({ "letter": path })],
+                &format!("letter written: {} and {}", path.display(), pdf.display()),
+                &serde_json::json!({ "letter": path, "pdf": pdf }),
+                &[serde_json::json!({ "letter": path, "pdf": pdf })],
             )?;
         }
     }

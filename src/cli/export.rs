@@ -33,6 +33,10 @@ pub struct ExportArgs {
     /// How the request arrived, when it is registered now
     #[arg(long, value_parser = parse_channel, default_value = "email", value_name = "email|letter|phone|in-person|web")]
     pub channel: Channel,
+    /// The postal address for the PDF letter's window, name included: "Name\nStraße 1\n12345
+    /// Ort", or one line per --address (default: the name and address on file)
+    #[arg(long, value_name = "LINES")]
+    pub address: Vec<String>,
     #[command(flatten)]
     pub identity: IdentityArgs,
 }
@@ -63,6 +67,7 @@ pub async fn run(ctx: &Context, args: ExportArgs, format: Format) -> Result<Exit
         out: args.out,
         request_id: args.request,
         channel: args.channel,
+        address: args.address,
     };
     let report = export::export(ctx, &request).await?;
     let ids: Vec<i64> = report.tenants.iter().map(|t| t.request_id).collect();

@@ -44,6 +44,9 @@ pub enum PolicyCmd {
         /// Also write the record as a printable HTML page (A4) to this new file
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
+        /// Also write the record as PDF (A4, PDF/A-2b, page numbers) to this new file
+        #[arg(long, value_name = "FILE")]
+        pdf: Option<PathBuf>,
     },
 }
 
@@ -94,10 +97,10 @@ pub fn run(cmd: PolicyCmd, global: &GlobalOpts) -> Result<ExitCode> {
             show(policy, global.format)?;
             Ok(ExitCode::SUCCESS)
         }
-        PolicyCmd::Record { tenant, html } => {
+        PolicyCmd::Record { tenant, html, pdf } => {
             let set = loaded?;
             let policy = set.require(&tenant)?;
-            record(policy, global.format, html.as_deref())?;
+            record(policy, global.format, html.as_deref(), pdf.as_deref())?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -190,17 +193,29 @@ fn show(policy: &Policy, format: Format) -> Result<()> {
     }
 }
 
-fn record(policy: &Policy, format: Format, html: Option<&std::path::Path>) -> Result<()> {
-    // The page's file first: a refusal then comes before any output.
-    let mut page_file = match html {
-        None => None,
-        Some(path) => Some(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(path)
-                .map_err(|e| Refusal::InvalidInput(format!("--html {}: {e}", path.display())))?,
-        ),
+fn record(
+    policy: &Policy,
+    format: Format,
+    html: Option<&std::path::Path>,
+    pdf: Option<&std::path::Path>,
+) -> Result<()> {
+    // The files first: a refusal then comes before any output.
+    let open = |flag: &str, path: &std::path::Path| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| Refusal::InvalidInput(format!("{flag} {}: {e}", path.display())))
+    };
+    let mut page_file = html.map(|p| open("--html", p)).transpose()?;
+    let mut pdf_file = match pdf.map(|p| open("--pdf", p)).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            if let Some(p) = html {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e.into());
+        }
     };
     let rec = Record::of(policy);
     match format {
@@ -214,8 +229,138 @@ fn record(policy: &Policy, format: Format, html: Option<&std::path::Path>) -> Re
     if let Some(file) = page_file.as_mut() {
         file.write_all(RecordPage { r: &rec }.render()?.as_bytes())?;
     }
+    if let Some(file) = pdf_file.as_mut() {
+        let now = crate::domain::time::now();
+        let date = crate::domain::time::local_date_de(policy.tenant.zone(), now);
+        file.write_all(&crate::pdf::render(
+            &[rec.pdf(&policy.tenant.slug, &date)],
+            now,
+        )?)?;
+    }
     Ok(())
 }
+
+impl Record<'_> {
+    /// The record in the PDF's document model, from the values the HTML page gets.
+    fn pdf(&self, slug: &str, date: &str) -> crate::pdf::Letter {
+        use crate::pdf::{Block, sender_lines};
+        let c = &self.controller;
+        let none = || "nicht erfasst".to_owned();
+        let mut controller = vec![(
+            "Verantwortlicher".to_owned(),
+            format!("{}\n{}", c.name, c.address),
+        )];
+        if let Some(r) = c.representative {
+            controller.push(("Vertreten durch".to_owned(), r.to_owned()));
+        }
+        controller.push(("E-Mail".to_owned(), c.email.to_owned()));
+        if let Some(p) = c.phone {
+            controller.push(("Telefon".to_owned(), p.to_owned()));
+        }
+        if let Some(w) = c.website {
+            controller.push(("Internet".to_owned(), w.to_owned()));
+        }
+        controller.push(("Datenschutzbeauftragte/r".to_owned(), c.dpo.to_owned()));
+        controller.push((
+            "Aufsichtsbehörde".to_owned(),
+            c.supervisory_authority.to_owned(),
+        ));
+        let mut blocks = vec![
+            Block::Subject(RECORD_TITLE.to_owned()),
+            Block::Paragraph(format!("Online-Terminvergabe · {}", c.name)),
+            Block::Heading("a) Verantwortlicher, Vertreter und Datenschutzbeauftragte/r".into()),
+            Block::KeyValue(controller),
+            Block::Heading("b)–d), f) Verarbeitungstätigkeiten".into()),
+        ];
+        for a in &self.activities {
+            let act = &a.activity;
+            blocks.push(Block::Subheading(act.description.clone()));
+            blocks.push(Block::KeyValue(vec![
+                (
+                    "b) Zweck und Rechtsgrundlage".into(),
+                    format!("{}\n{}", act.description, act.legal_basis),
+                ),
+                (
+                    "c) Betroffene Personen".into(),
+                    act.data_subjects.join(", "),
+                ),
+                ("c) Datenkategorien".into(), a.categories_de.join(", ")),
+                (
+                    "d) Empfänger".into(),
+                    if act.recipients.is_empty() {
+                        "keine".into()
+                    } else {
+                        act.recipients.join("\n")
+                    },
+                ),
+                ("f) Löschfristen".into(), act.periods.join("\n")),
+            ]));
+        }
+        blocks.push(Block::Paragraph(format!(
+            "Kategorien betroffener Personen insgesamt: {}",
+            self.data_subjects.join(", ")
+        )));
+        blocks.push(Block::Heading("e) Übermittlung in Drittländer".into()));
+        blocks.push(Block::Paragraph(self.third_countries.clone()));
+        blocks.push(Block::Heading(
+            "g) Technische und organisatorische Maßnahmen (Art. 32 DSGVO)".into(),
+        ));
+        blocks.push(Block::KeyValue(
+            self.measures
+                .iter()
+                .map(|m| (m.title.clone(), m.description.clone()))
+                .collect(),
+        ));
+        blocks.push(Block::Heading(
+            "Verzeichnis der Auftragsverarbeiter (Art. 28 DSGVO)".into(),
+        ));
+        blocks.push(Block::Table {
+            columns: [
+                "Auftragsverarbeiter",
+                "Aufgabe",
+                "Vertrag vom",
+                "Ort",
+                "Unterauftragsverarbeiter",
+                "Letzte Überprüfung",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            rows: self
+                .processors
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.name.clone(),
+                        p.task.clone(),
+                        p.contract_date.clone().unwrap_or_else(none),
+                        p.location.clone().unwrap_or_else(none),
+                        if p.sub_processors.is_empty() {
+                            "keine erfasst".into()
+                        } else {
+                            p.sub_processors.join(", ")
+                        },
+                        p.last_review.clone().unwrap_or_else(none),
+                    ]
+                })
+                .collect(),
+        });
+        let reference = format!("VVT-{slug}");
+        crate::pdf::Letter {
+            title: format!("{RECORD_TITLE} – {}", c.name),
+            window: None,
+            sender: sender_lines(c.name, c.address, c.phone, c.email, c.website),
+            fields: vec![
+                ("Aktenzeichen".into(), reference.clone()),
+                ("Stand".into(), date.to_owned()),
+            ],
+            reference,
+            footer: c.name.to_owned(),
+            blocks,
+        }
+    }
+}
+
+const RECORD_TITLE: &str = "Verzeichnis von Verarbeitungstätigkeiten (Art. 30 Abs. 1 DSGVO)";
 
 /// The record of processing of one tenant (Art. 30(1)(a)–(g)) and its processors register.
 #[derive(Serialize)]

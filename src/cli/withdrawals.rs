@@ -54,6 +54,14 @@ pub enum WithdrawalsCmd {
         /// Where the reply is written
         #[arg(long, default_value = "outbox")]
         outbox: PathBuf,
+        /// With --channel letter: the folder for the reply as a PDF letter (DIN 5008)
+        #[arg(long, value_name = "DIR", default_value = "briefe")]
+        letters: PathBuf,
+        /// With --channel letter: the postal address for the letter's window, name
+        /// included: "Name\nStraße 1\n12345 Ort", or one line per --address (default: the
+        /// name and address on file)
+        #[arg(long, value_name = "LINES")]
+        address: Vec<String>,
     },
 }
 
@@ -224,7 +232,16 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
             channel,
             sms_only,
             outbox,
+            letters,
+            address,
         } => {
+            if !address.is_empty() && channel != Channel::Letter {
+                return Err(crate::ops::Refusal::InvalidInput(
+                    "--address: only a withdrawal by letter (--channel letter) is answered by letter"
+                        .into(),
+                )
+                .into());
+            }
             let email = person.email(ctx).await?;
             let r = withdrawals::record_other(
                 ctx,
@@ -234,6 +251,8 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
                     channel,
                     sms_only,
                     outbox: Some(&outbox),
+                    letters: Some(&letters),
+                    address: &address,
                 },
             )
             .await?;
@@ -250,6 +269,10 @@ pub async fn run(ctx: &Context, cmd: WithdrawalsCmd, format: Format) -> Result<E
                     .map(|p| format!(", reply {}", p.display()))
                     .unwrap_or_default()
             );
+            let human = match &r.letter {
+                Some(l) => format!("{human}, letter {}", l.display()),
+                None => human,
+            };
             render::report(format, &human, &r, std::slice::from_ref(&r))?;
             Ok(ExitCode::SUCCESS)
         }

@@ -214,33 +214,140 @@ pub async fn count(
 struct Letter<'a> {
     controller: &'a crate::domain::policy::TenantInfo,
     date: String,
-    known_on: String,
-    breach: &'a Breach,
-    categories: Vec<&'a str>,
+    reference: String,
+    intro: String,
+    /// The letter's sections: heading and text; the HTML and the PDF print the same.
+    sections: Vec<(&'static str, String)>,
+    /// The PDF's address window (`--address`); empty for a letter put in envelopes by
+    /// mail merge.
+    window: Vec<String>,
 }
 
+impl Letter<'_> {
+    fn pdf(&self) -> crate::pdf::Letter {
+        use crate::pdf::{Block, Window, sender_lines};
+        let c = self.controller;
+        let mut blocks = vec![
+            Block::Subject(TITLE.to_owned()),
+            Block::Paragraph("Sehr geehrte Damen und Herren,".to_owned()),
+            Block::Paragraph(self.intro.clone()),
+        ];
+        for (heading, text) in &self.sections {
+            blocks.push(Block::Heading((*heading).to_owned()));
+            blocks.push(Block::Paragraph(text.clone()));
+        }
+        blocks.push(Block::Closing(vec![
+            "Wir bedauern diesen Vorfall sehr.".to_owned(),
+            "Mit freundlichen Grüßen".to_owned(),
+            c.name.clone(),
+        ]));
+        blocks.push(Block::Small(super::letters::MACHINE_MADE.to_owned()));
+        crate::pdf::Letter {
+            title: TITLE.to_owned(),
+            window: Some(Window {
+                return_address: format!("{} · {}", c.name, c.address),
+                lines: self.window.clone(),
+            }),
+            sender: sender_lines(
+                &c.name,
+                &c.address,
+                c.phone.as_deref(),
+                &c.email,
+                c.website.as_deref(),
+            ),
+            fields: vec![
+                ("Aktenzeichen".to_owned(), self.reference.clone()),
+                ("Datum".to_owned(), self.date.clone()),
+            ],
+            reference: self.reference.clone(),
+            footer: c.name.clone(),
+            blocks,
+        }
+    }
+}
+
+const TITLE: &str = "Benachrichtigung über eine Verletzung des Schutzes Ihrer personenbezogenen Daten (Art. 34 DSGVO)";
+
 /// Writes the Art. 34 letter to the persons concerned into `dir` (created 0700 if missing;
-/// the file 0600, never over an existing one) and returns its path.
-pub async fn letter(ctx: &Context, id: i64, dir: &Path) -> Result<PathBuf> {
+/// the files 0600, never over existing ones): `benachrichtigung-datenpanne-<id>.html` and
+/// the same letter as `.pdf` beside it; returns the HTML's path. `address`: the PDF's
+/// window lines for one person (`--address`), checked before anything is written.
+pub async fn letter(ctx: &Context, id: i64, dir: &Path, address: &[String]) -> Result<PathBuf> {
+    let window = crate::pdf::address_lines(address).map_err(Refusal::InvalidInput)?;
     let current = show(ctx, id).await?;
     let b = &current.breach;
     let policy = ctx.policies.require(&b.tenant)?;
     let zone = policy.tenant.zone();
-    let html = Letter {
-        controller: &policy.tenant,
-        date: local_date_de(zone, time::now()),
-        known_on: local_date_de(zone, b.known_at),
-        breach: b,
-        categories: b
-            .data_categories
-            .split(',')
-            .filter(|c| !c.is_empty())
-            .map(crate::domain::notice::category_de)
-            .collect(),
-    }
-    .render()?;
+    let now = time::now();
+    let categories: Vec<&str> = b
+        .data_categories
+        .split(',')
+        .filter(|c| !c.is_empty())
+        .map(crate::domain::notice::category_de)
+        .collect();
+    let t = &policy.tenant;
+    let letter = Letter {
+        controller: t,
+        date: local_date_de(zone, now),
+        reference: format!(
+            "{}-DP-{id}",
+            t.file_reference_prefix.as_deref().unwrap_or("DS")
+        ),
+        intro: format!(
+            "wir müssen Ihnen mitteilen, dass Daten, die Sie uns über die Online-Terminvergabe \
+             anvertraut haben, von einer Verletzung des Schutzes personenbezogener Daten \
+             betroffen sind. Wir haben davon am {} erfahren. Weil die Verletzung \
+             voraussichtlich ein hohes Risiko für Ihre persönlichen Rechte und Freiheiten zur \
+             Folge hat, informieren wir Sie unverzüglich.",
+            local_date_de(zone, b.known_at)
+        ),
+        sections: vec![
+            ("Was ist geschehen?", b.description.clone()),
+            ("Welche Daten sind betroffen?", categories.join(", ")),
+            (
+                "Welche Folgen kann das haben?",
+                b.consequences.clone().unwrap_or_else(|| {
+                    "Die wahrscheinlichen Folgen werden noch geprüft; wir informieren Sie, \
+                     sobald wir mehr wissen."
+                        .to_owned()
+                }),
+            ),
+            (
+                "Was haben wir unternommen?",
+                b.measures.clone().unwrap_or_else(|| {
+                    "Wir haben Maßnahmen ergriffen, um die Verletzung zu beheben und ihre \
+                     Folgen abzumildern."
+                        .to_owned()
+                }),
+            ),
+            (
+                "Was können Sie tun?",
+                "Seien Sie vorsichtig bei E-Mails, Anrufen oder SMS, die sich auf Ihren Termin \
+                 bei uns beziehen und Sie zu Zahlungen, zur Preisgabe weiterer Daten oder zum \
+                 Öffnen von Links auffordern. Wir fragen Sie nie nach Passwörtern oder Bankdaten."
+                    .to_owned(),
+            ),
+            (
+                "Ansprechpartner",
+                format!(
+                    "Unsere Datenschutzbeauftragte bzw. unser Datenschutzbeauftragter \
+                     beantwortet Ihre Fragen: {}. Sie haben das Recht, sich bei der \
+                     Aufsichtsbehörde zu beschweren (Art. 77 DSGVO): {}.",
+                    t.dpo, t.supervisory_authority
+                ),
+            ),
+        ],
+        window,
+    };
+    let html = letter.render()?;
+    let pdf = crate::pdf::render(&[letter.pdf()], now)?;
     private_files::create_folder(dir)?;
     let path = dir.join(format!("benachrichtigung-datenpanne-{id}.html"));
     private_files::write_new(&path, html.as_bytes())?;
+    if let Err(e) = private_files::write_new(&path.with_extension("pdf"), &pdf) {
+        // Both or neither: the next run writes them again.
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
     Ok(path)
 }

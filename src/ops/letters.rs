@@ -2,7 +2,8 @@
 //! `restrict --lift` write into the request's folder: an extension (Art. 12(3) s. 3), a
 //! refusal (12(4)), a decision on a manifestly unfounded or excessive request (12(5)), the
 //! answer that no data are held, the decision on an objection (Art. 21), and the notice
-//! before a restriction is lifted (18(3)). German, one printable HTML file each.
+//! before a restriction is lifted (18(3)). German, each as a printable HTML file and as a
+//! PDF (DIN 5008) beside it, both from the same [`Brief`].
 
 use super::{Context, Refusal};
 use crate::domain::policy::{LegalBasis, Policy, TenantInfo};
@@ -109,6 +110,9 @@ pub struct Addressee {
     pub address: Vec<String>,
     pub email: Option<String>,
     pub salutation: Option<Salutation>,
+    /// The address window's lines as given with `--address` (name included); they replace
+    /// the name and address on file.
+    pub window: Vec<String>,
 }
 
 /// Everything one letter says besides the policy and the request.
@@ -146,7 +150,102 @@ struct Brief {
     reasons_heading: &'static str,
     reasons: Option<String>,
     items: Vec<String>,
-    remedies: bool,
+    remedies: Option<[String; 2]>,
+    /// The PDF's address window: `--address`, or the name and the address on file, or the
+    /// name and the e-mail address when no postal address is known.
+    window: Vec<String>,
+    closing: String,
+}
+
+/// A rendered letter: the HTML page and the same letter as PDF.
+pub struct Rendered {
+    pub html: String,
+    pub pdf: Vec<u8>,
+    /// The Aktenzeichen (part of the file names).
+    pub file_reference: String,
+}
+
+impl Brief {
+    /// The same letter in the PDF's document model.
+    fn pdf(&self) -> crate::pdf::Letter {
+        use crate::pdf::{Block, Letter, Window, sender_lines};
+        let c = &self.controller;
+        let mut sender = sender_lines(
+            &c.name,
+            &c.address,
+            c.phone.as_deref(),
+            &c.email,
+            c.website.as_deref(),
+        );
+        if let Some(r) = &c.representative {
+            sender.insert(1, format!("vertreten durch {r}"));
+        }
+        let mut fields = vec![("Aktenzeichen".to_owned(), self.file_reference.clone())];
+        if let Some(o) = &c.case_officer {
+            fields.push(("Sachbearbeitung".to_owned(), o.clone()));
+        }
+        fields.push(("Ihr Antrag vom".to_owned(), self.received.clone()));
+        fields.push(("Datum".to_owned(), self.date.clone()));
+        let mut blocks = vec![
+            Block::Subject(self.title.clone()),
+            Block::Paragraph(self.salutation.clone()),
+        ];
+        blocks.extend(self.paragraphs.iter().cloned().map(Block::Paragraph));
+        if let Some(r) = &self.reasons {
+            blocks.push(Block::Heading(self.reasons_heading.to_owned()));
+            blocks.push(Block::Emphasis(r.clone()));
+        }
+        if !self.items.is_empty() {
+            blocks.push(Block::List(self.items.clone()));
+        }
+        if let Some(remedies) = &self.remedies {
+            blocks.push(Block::Heading("Ihre Rechtsbehelfe".to_owned()));
+            blocks.extend(remedies.iter().cloned().map(Block::Paragraph));
+        }
+        let mut signature = Vec::new();
+        if let Some(o) = &c.case_officer {
+            signature.push(o.clone());
+        }
+        signature.push(c.name.clone());
+        blocks.push(Block::Closing(vec![
+            self.closing.clone(),
+            "Mit freundlichen Grüßen".to_owned(),
+            signature.join("\n"),
+        ]));
+        blocks.push(Block::Small(MACHINE_MADE.to_owned()));
+        Letter {
+            title: self.title.clone(),
+            window: Some(Window {
+                return_address: format!("{} · {}", c.name, c.address),
+                lines: self.window.clone(),
+            }),
+            sender,
+            fields,
+            reference: self.file_reference.clone(),
+            footer: c.name.clone(),
+            blocks,
+        }
+    }
+}
+
+/// The last line of every letter.
+pub const MACHINE_MADE: &str =
+    "Dieses Schreiben wurde maschinell erstellt und ist ohne Unterschrift gültig.";
+
+/// The rights to complain and to go to court (Art. 77–79 DSGVO), two paragraphs.
+fn remedies(supervisory_authority: &str) -> [String; 2] {
+    [
+        format!(
+            "Sie haben das Recht, sich bei einer Datenschutz-Aufsichtsbehörde zu beschweren \
+             (Art. 77 DSGVO). Für uns zuständig ist: {supervisory_authority}."
+        ),
+        "Außerdem können Sie gerichtlichen Rechtsschutz in Anspruch nehmen (Art. 78 und 79 \
+         DSGVO): Eine Klage gegen uns als Verantwortlichen (Art. 79 DSGVO) erheben Sie beim \
+         zuständigen Verwaltungsgericht (§ 40 VwGO); gegen eine Entscheidung der \
+         Aufsichtsbehörde steht Ihnen ebenfalls der Weg zum Verwaltungsgericht offen (Art. 78 \
+         DSGVO, § 20 BDSG)."
+            .to_owned(),
+    ]
 }
 
 /// What the person asked for, as the letter names it ("einen Antrag auf Auskunft …").
@@ -157,7 +256,7 @@ fn asked_for(kind: RequestKind) -> &'static str {
     }
 }
 
-/// Renders one letter; pure (the date is given).
+/// Renders one letter as HTML and PDF; pure (the date is given).
 pub fn render(
     kind: LetterKind,
     policy: &Policy,
@@ -165,7 +264,7 @@ pub fn render(
     to: &Addressee,
     facts: &LetterFacts,
     now: DateTime<Utc>,
-) -> String {
+) -> Result<Rendered> {
     let t = &policy.tenant;
     let tz = t.zone();
     let received = local_date_de(tz, request.received_at);
@@ -328,9 +427,22 @@ pub fn render(
         recipient.push(format!("{prefix}{}", name.join(" ")));
     }
     recipient.extend(to.address.iter().cloned());
+    let mut window = if to.window.is_empty() {
+        recipient.clone()
+    } else {
+        to.window.clone()
+    };
     if let Some(e) = &to.email {
         recipient.push(format!("E-Mail: {e}"));
+        if to.window.is_empty() && to.address.is_empty() {
+            window.push(format!("E-Mail: {e}"));
+        }
     }
+    window.truncate(crate::pdf::WINDOW_LINES);
+    let closing = format!(
+        "Bei Fragen wenden Sie sich bitte unter Angabe des Aktenzeichens {file_reference} an: {}.",
+        t.dpo
+    );
     let brief = Brief {
         title,
         controller: t.clone(),
@@ -347,11 +459,19 @@ pub fn render(
         reasons_heading,
         reasons: facts.reasons.clone().filter(|r| !r.trim().is_empty()),
         items,
-        remedies,
+        remedies: remedies.then(|| self::remedies(&t.supervisory_authority)),
+        window,
+        closing,
     };
-    BriefHtml { l: &brief }
+    let html = BriefHtml { l: &brief }
         .render()
-        .expect("the letter template renders")
+        .context("cannot render the letter")?;
+    let pdf = crate::pdf::render(&[brief.pdf()], now)?;
+    Ok(Rendered {
+        html,
+        pdf,
+        file_reference: brief.file_reference,
+    })
 }
 
 /// The purposes a granted objection ends at this tenant: those based on Art. 6(1)(e) or (f),
@@ -372,13 +492,15 @@ pub fn objectionable_purposes(policy: &Policy) -> Vec<&crate::domain::policy::Pu
 }
 
 /// The person as the tenant's data know them: the name and address they last gave.
+/// `--address` (checked here, before anything changes) goes to the window instead.
 pub async fn addressee(
     ctx: &Context,
     request: &Request,
-    salutation: Option<Salutation>,
+    letter: &super::requests::LetterOptions,
 ) -> Result<Addressee> {
     let mut to = Addressee {
-        salutation,
+        salutation: letter.salutation,
+        window: crate::pdf::address_lines(&letter.address).map_err(Refusal::InvalidInput)?,
         ..Default::default()
     };
     let (Some(subject), Some(tenant)) = (&request.subject_ref, &request.tenant) else {
@@ -406,6 +528,91 @@ pub async fn addressee(
             .unwrap_or_default();
     }
     Ok(to)
+}
+
+/// The window's lines from the data on file: the name and the postal address the person
+/// last gave at the tenant; the e-mail address where no postal address is known.
+pub async fn window_on_file(
+    ctx: &Context,
+    subject: &crate::domain::subject::SubjectRef,
+    tenant: &str,
+) -> Result<Vec<String>> {
+    let data = ctx.store.subject_data(subject, tenant).await?;
+    let Some(b) = data
+        .bookings
+        .iter()
+        .rev()
+        .find(|b| b.first_name.is_some() || b.last_name.is_some() || b.email.is_some())
+    else {
+        return Ok(Vec::new());
+    };
+    let mut lines = Vec::new();
+    let name: Vec<&str> = [b.first_name.as_deref(), b.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !name.is_empty() {
+        lines.push(name.join(" "));
+    }
+    match b.address.as_deref() {
+        Some(a) => lines.extend(
+            a.split(',')
+                .map(|l| l.trim().to_owned())
+                .filter(|l| !l.is_empty()),
+        ),
+        None => lines.extend(b.email.iter().map(|e| format!("E-Mail: {e}"))),
+    }
+    lines.truncate(crate::pdf::WINDOW_LINES);
+    Ok(lines)
+}
+
+/// Writes the reply to a withdrawal by letter as a PDF letter into `folder` (0600):
+/// `<date>-widerruf-<Aktenzeichen>.pdf`, the reply's text as its body; returns its path.
+pub fn write_reply(
+    folder: &Path,
+    policy: &Policy,
+    request_id: Option<i64>,
+    subject: &str,
+    text: &str,
+    window: Vec<String>,
+    now: DateTime<Utc>,
+) -> Result<PathBuf> {
+    use crate::pdf::{Block, Letter, Window, sender_lines};
+    let t = &policy.tenant;
+    let reference = request_id.map_or_else(|| "ohne".to_owned(), |id| t.file_reference(id));
+    let date = local_date_de(t.zone(), now);
+    let mut blocks = vec![Block::Subject(subject.to_owned())];
+    for paragraph in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+        blocks.push(Block::Paragraph(paragraph.to_owned()));
+    }
+    blocks.push(Block::Small(MACHINE_MADE.to_owned()));
+    let letter = Letter {
+        title: subject.to_owned(),
+        window: Some(Window {
+            return_address: format!("{} · {}", t.name, t.address),
+            lines: window,
+        }),
+        sender: sender_lines(
+            &t.name,
+            &t.address,
+            t.phone.as_deref(),
+            &t.email,
+            t.website.as_deref(),
+        ),
+        fields: vec![
+            ("Aktenzeichen".to_owned(), reference.clone()),
+            ("Datum".to_owned(), date),
+        ],
+        reference: reference.clone(),
+        footer: t.name.clone(),
+        blocks,
+    };
+    let pdf = crate::pdf::render(&[letter], now)?;
+    let day = now.with_timezone(&t.zone()).format("%Y%m%d");
+    let path = folder.join(format!("{day}-widerruf-{reference}.pdf"));
+    super::private_files::write_replacing(&path, &pdf)
+        .with_context(|| format!("cannot write the letter {}", path.display()))?;
+    Ok(path)
 }
 
 /// The request's folder: `--out`, or `vorgang-<Aktenzeichen>` in the working directory.
@@ -442,36 +649,32 @@ pub fn request_folder(out: Option<&Path>, policy: &Policy, request_id: i64) -> R
     Ok(folder)
 }
 
-/// Writes a letter into the folder (0600; staged beside it and renamed, so a reader never
-/// sees half of it); returns its path. The name carries the date and the kind, no personal data.
+/// Writes a letter into the folder as `.html` and the same letter as `.pdf` beside it
+/// (0600; each staged beside it and renamed, so a reader never sees half of it); returns
+/// the HTML's path. The name carries the date, the kind and the Aktenzeichen (so two
+/// letters of one kind on one day for two requests in one folder do not replace each
+/// other), no personal data.
 pub fn write(
     folder: &Path,
     kind: LetterKind,
     policy: &Policy,
     now: DateTime<Utc>,
-    html: &str,
+    letter: &Rendered,
 ) -> Result<PathBuf> {
     let day = now.with_timezone(&policy.tenant.zone()).format("%Y%m%d");
-    let path = folder.join(format!(
-        "{day}-{}-{}.html",
-        kind.file_stem(),
-        file_reference_of(html).unwrap_or("brief")
-    ));
-    super::private_files::write_replacing(&path, html.as_bytes())
+    let reference = Some(letter.file_reference.as_str())
+        .filter(|r| {
+            r.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+        .unwrap_or("brief");
+    let path = folder.join(format!("{day}-{}-{reference}.html", kind.file_stem()));
+    let pdf = path.with_extension("pdf");
+    super::private_files::write_replacing(&pdf, &letter.pdf)
+        .with_context(|| format!("cannot write the letter {}", pdf.display()))?;
+    super::private_files::write_replacing(&path, letter.html.as_bytes())
         .with_context(|| format!("cannot write the letter {}", path.display()))?;
     Ok(path)
-}
-
-/// The Aktenzeichen a rendered letter carries (it is in the file name too, so two letters
-/// of one kind on one day for two requests in one folder do not replace each other).
-fn file_reference_of(html: &str) -> Option<&str> {
-    let start = html.find("<td>Aktenzeichen</td><td>")? + "<td>Aktenzeichen</td><td>".len();
-    let len = html[start..].find('<')?;
-    let reference = &html[start..start + len];
-    reference
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        .then_some(reference)
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub struct LetterOptions {
     pub out: Option<PathBuf>,
     /// "Frau"/"Herr", where the office knows it; otherwise the name alone.
     pub salutation: Option<Salutation>,
+    /// `--address`: the window's lines for a letter sent by post (name included), where the
+    /// address on file is missing or not the one to write to.
+    pub address: Vec<String>,
 }
 
 /// A request after `extend` or a decision, with the letter written for it.
@@ -141,7 +144,7 @@ pub async fn extend(
         .ok_or_else(|| anyhow::anyhow!("no tenant policy to write the letter from"))?;
     // The folder first: one that cannot be made changes nothing.
     let folder = letters::request_folder(letter.out.as_deref(), policy, id)?;
-    let to = letters::addressee(ctx, &request, letter.salutation).await?;
+    let to = letters::addressee(ctx, &request, letter).await?;
     let audit = ctx.audit();
     ctx.store
         .extend_request(id, extended, reason.trim(), &audit)
@@ -153,15 +156,15 @@ pub async fn extend(
         extended_due_on: Some(extended),
         ..Default::default()
     };
-    let html = letters::render(
+    let rendered = letters::render(
         LetterKind::Extension,
         policy,
         &request,
         &to,
         &facts,
         audit.at,
-    );
-    let path = letters::write(&folder, LetterKind::Extension, policy, audit.at, &html)?;
+    )?;
+    let path = letters::write(&folder, LetterKind::Extension, policy, audit.at, &rendered)?;
     Ok(Decided {
         request,
         letter: Some(path),
@@ -241,7 +244,7 @@ pub async fn decide(
         Some(_) => Some(letters::request_folder(letter.out.as_deref(), policy, id)?),
         None => None,
     };
-    let to = letters::addressee(ctx, &request, letter.salutation).await?;
+    let to = letters::addressee(ctx, &request, letter).await?;
     let audit = ctx.audit();
     let effects = ctx
         .store
@@ -274,8 +277,8 @@ pub async fn decide(
                     .collect(),
                 ..Default::default()
             };
-            let html = letters::render(kind, policy, &request, &to, &facts, audit.at);
-            Some(letters::write(&folder, kind, policy, audit.at, &html)?)
+            let rendered = letters::render(kind, policy, &request, &to, &facts, audit.at)?;
+            Some(letters::write(&folder, kind, policy, audit.at, &rendered)?)
         }
         _ => None,
     };

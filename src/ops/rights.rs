@@ -737,7 +737,7 @@ pub async fn lift(
             .or_else(|| ctx.policies.entries.first().map(|e| &e.policy))
             .ok_or_else(|| anyhow::anyhow!("no tenant policy to write the notice from"))?;
         let folder = letters::request_folder(letter.out.as_deref(), policy, request.id)?;
-        let mut to = letters::addressee(ctx, &request, letter.salutation).await?;
+        let mut to = letters::addressee(ctx, &request, letter).await?;
         if to.email.is_none() {
             to.email = Some(email.trim().to_owned());
         }
@@ -747,20 +747,20 @@ pub async fn lift(
             effective_on: Some(now.with_timezone(&policy.tenant.zone()).date_naive()),
             ..Default::default()
         };
-        let html = letters::render(
+        let rendered = letters::render(
             LetterKind::RestrictionLift,
             policy,
             &request,
             &to,
             &facts,
             now,
-        );
+        )?;
         written.push(letters::write(
             &folder,
             LetterKind::RestrictionLift,
             policy,
             now,
-            &html,
+            &rendered,
         )?);
     }
     let lifted = ctx

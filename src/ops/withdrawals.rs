@@ -1065,6 +1065,12 @@ pub struct OtherWithdrawal<'a> {
     /// Where the reply goes now; `None` leaves it pending in the database, and the next
     /// `withdrawals import` or `resolve` writes it into its outbox (the citizen page).
     pub outbox: Option<&'a Path>,
+    /// A withdrawal by letter is answered by letter: the reply's text is also written as
+    /// a PDF letter (DIN 5008) into this folder.
+    pub letters: Option<&'a Path>,
+    /// The window's lines for that letter (`--address`); otherwise the name and address
+    /// on file.
+    pub address: &'a [String],
 }
 
 /// What a withdrawal by letter, phone, in person or on the page did.
@@ -1078,6 +1084,8 @@ pub struct OtherWithdrawalReport {
     pub bookings_cancelled: usize,
     /// The reply written to the outbox, if one was given.
     pub reply: Option<PathBuf>,
+    /// The reply as a PDF letter, for a withdrawal by letter.
+    pub letter: Option<PathBuf>,
     /// The reply's text, as the page shows it to the citizen.
     #[serde(skip)]
     pub reply_text: String,
@@ -1115,6 +1123,20 @@ pub async fn record_other(ctx: &Context, w: &OtherWithdrawal<'_>) -> Result<Othe
         ))
         .into());
     }
+    // The letter's window and its folder before anything changes: the erasure a withdrawal
+    // may cause takes the address on file with it.
+    let letters = match (w.channel, w.letters) {
+        (Channel::Letter, Some(folder)) => {
+            let window = if w.address.is_empty() {
+                super::letters::window_on_file(ctx, &subject_ref, &tenant).await?
+            } else {
+                crate::pdf::address_lines(w.address).map_err(Refusal::InvalidInput)?
+            };
+            super::private_files::create_folder(folder)?;
+            Some((folder, window))
+        }
+        _ => None,
+    };
     if let Some(outbox) = w.outbox {
         create_outbox(outbox)?;
         flush_pending(ctx, outbox).await?;
@@ -1198,6 +1220,19 @@ pub async fn record_other(ctx: &Context, w: &OtherWithdrawal<'_>) -> Result<Othe
         (Some(pending), Some(outbox)) => Some(write_pending(ctx, outbox, pending).await?),
         _ => None,
     };
+    let reply_text = text.into_inner().expect("not poisoned");
+    let letter = match letters {
+        Some((folder, window)) if !reply_text.is_empty() => Some(super::letters::write_reply(
+            folder,
+            policy,
+            result.request_id,
+            &original.subject,
+            &reply_text,
+            window,
+            now,
+        )?),
+        _ => None,
+    };
     Ok(OtherWithdrawalReport {
         tenant,
         outcome,
@@ -1208,7 +1243,8 @@ pub async fn record_other(ctx: &Context, w: &OtherWithdrawal<'_>) -> Result<Othe
             e.counts.iter().map(|(_, c)| c.bookings_cancelled).sum()
         }),
         reply: reply_path,
-        reply_text: text.into_inner().expect("not poisoned"),
+        letter,
+        reply_text,
     })
 }
 
@@ -1245,6 +1281,8 @@ pub async fn withdraw_with_code(
             channel: Channel::Web,
             sms_only,
             outbox: None,
+            letters: None,
+            address: &[],
         },
     )
     .await?;

@@ -291,6 +291,19 @@ fn replace_db_name(url: &str, name: &str) -> String {
     }
 }
 
+/// The text of every page of a PDF (read with lopdf), pages separated by a line break:
+/// what a check for names in written files reads of a letter's PDF.
+pub fn pdf_text(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let doc = lopdf::Document::load_mem(&bytes)
+        .unwrap_or_else(|e| panic!("{}: not a PDF: {e}", path.display()));
+    doc.get_pages()
+        .keys()
+        .map(|n| doc.extract_text(&[*n]).expect("the page's text"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

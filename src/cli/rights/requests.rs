@@ -115,6 +115,10 @@ pub struct LetterArgs {
     /// frau or herr, when the person's form of address is known (default: the name alone)
     #[arg(long, value_parser = parse_salutation)]
     salutation: Option<Salutation>,
+    /// The postal address for the letter's window, name included: "Name\nStraße 1\n12345
+    /// Ort", or one line per --address (default: the name and address on file)
+    #[arg(long, value_name = "LINES")]
+    address: Vec<String>,
 }
 
 impl LetterArgs {
@@ -122,6 +126,7 @@ impl LetterArgs {
         LetterOptions {
             out: self.out,
             salutation: self.salutation,
+            address: self.address,
         }
     }
 }
@@ -227,7 +232,11 @@ fn decided(d: Decided, today: NaiveDate, format: Format) -> Result<()> {
         _ => {
             render::rows(format, &[request_row(d.request, today)])?;
             if let (Format::Table, Some(letter)) = (format, &d.letter) {
-                println!("letter: {}", letter.display());
+                println!(
+                    "letter: {} and {}",
+                    letter.display(),
+                    letter.with_extension("pdf").display()
+                );
             }
             let e = &d.effects;
             if let (Format::Table, Some(id)) = (format, e.objection) {

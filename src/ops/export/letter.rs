@@ -13,6 +13,11 @@ pub(super) struct AuskunftHtml<'a> {
 /// One controller's letter, every value ready to print.
 pub(super) struct Letter {
     notice: Notice,
+    /// The Aktenzeichen of the request answered.
+    file_reference: String,
+    /// The PDF's address window: `--address`, or the name and the address on file, or the
+    /// name and the e-mail address.
+    window: Vec<String>,
     date: String,
     as_of: String,
     request_id: i64,
@@ -66,7 +71,12 @@ impl Section {
 }
 
 impl Letter {
-    pub(super) fn new(part: &Part<'_>, email: &str, now: DateTime<Utc>) -> Self {
+    pub(super) fn new(
+        part: &Part<'_>,
+        email: &str,
+        address: &[String],
+        now: DateTime<Utc>,
+    ) -> Self {
         let notice = Notice::of(part.policy);
         let tz = part.policy.tenant.zone();
         let d = &part.data;
@@ -95,6 +105,14 @@ impl Letter {
             );
         }
         recipient.push(format!("E-Mail: {email}"));
+        // The e-mail line only where no postal address is known.
+        let window = if !address.is_empty() {
+            address.to_vec()
+        } else if named.and_then(|b| b.address.as_deref()).is_some() {
+            recipient[..recipient.len() - 1].to_vec()
+        } else {
+            recipient.clone()
+        };
         let salutation = match &name {
             Some(n) => format!("Guten Tag {n},"),
             None => "Sehr geehrte Damen und Herren,".to_owned(),
@@ -222,6 +240,8 @@ impl Letter {
             .map(|(category, _)| csv_file(category))
             .collect();
         Self {
+            file_reference: part.policy.tenant.file_reference(part.request.id),
+            window,
             notice,
             date: local_date_de(tz, now),
             as_of: local_instant_de(tz, now),
@@ -240,6 +260,196 @@ impl Letter {
         }
     }
 }
+
+impl Letter {
+    /// The same letter in the PDF's document model.
+    pub(super) fn pdf(&self) -> crate::pdf::Letter {
+        use crate::pdf::{Block, Window, sender_lines};
+        let c = &self.notice.controller;
+        let n = &self.notice;
+        let mut sender = sender_lines(
+            &c.name,
+            &c.address,
+            c.phone.as_deref(),
+            &c.email,
+            c.website.as_deref(),
+        );
+        if let Some(r) = &c.representative {
+            sender.insert(1, format!("vertreten durch {r}"));
+        }
+        let mut b = vec![
+            Block::Subject(TITLE.to_owned()),
+            Block::Paragraph(self.salutation.clone()),
+            Block::Paragraph(format!(
+                "Sie haben am {} {} Auskunft darüber verlangt, ob und welche personenbezogenen \
+                 Daten wir, {}, im Rahmen der Online-Terminvergabe über Sie verarbeiten \
+                 (Aktenzeichen {}). Wir haben alle Datenbestände der Online-Terminvergabe – \
+                 Terminbuchungen, Einwilligungen, Benachrichtigungen, Zugriffsprotokoll, Anträge \
+                 und Nachrichten – nach Ihrer E-Mail-Adresse {} durchsucht.",
+                self.request_received,
+                self.request_channel,
+                c.name,
+                self.file_reference,
+                self.email
+            )),
+        ];
+        if self.has_data {
+            b.push(Block::Emphasis(
+                "Wir bestätigen Ihnen, dass wir personenbezogene Daten über Sie verarbeiten. \
+                 Unter 1. erhalten Sie eine Kopie dieser Daten, unter 2. die Informationen nach \
+                 Art. 15 Abs. 1 DSGVO."
+                    .to_owned(),
+            ));
+            b.push(Block::Heading(
+                "1. Kopie Ihrer Daten (Art. 15 Abs. 3 DSGVO)".to_owned(),
+            ));
+            b.push(Block::Paragraph(format!(
+                "Die folgende Aufstellung ist die Kopie aller personenbezogenen Daten, die wir am \
+                 {} über Sie gespeichert hatten. Zeitangaben sind Ortszeit.",
+                self.as_of
+            )));
+            for s in &self.sections {
+                b.push(Block::Subheading(s.heading.to_owned()));
+                b.push(Block::Small(s.explanation.to_owned()));
+                if s.compact {
+                    b.push(Block::Table {
+                        columns: s.columns.iter().map(|c| (*c).to_owned()).collect(),
+                        rows: s
+                            .rows
+                            .iter()
+                            .map(|r| r.iter().map(|(_, v)| v.clone()).collect())
+                            .collect(),
+                    });
+                } else {
+                    for (i, row) in s.rows.iter().enumerate() {
+                        if s.rows.len() > 1 {
+                            b.push(Block::Subheading(format!("{}. Eintrag", i + 1)));
+                        }
+                        b.push(Block::KeyValue(
+                            row.iter()
+                                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                                .collect(),
+                        ));
+                    }
+                }
+            }
+        } else {
+            b.push(Block::Emphasis(format!(
+                "Wir verarbeiten keine personenbezogenen Daten über Sie. Unter der \
+                 E-Mail-Adresse {} ist bei uns nichts gespeichert.",
+                self.email
+            )));
+            b.push(Block::Paragraph(format!(
+                "Ihren Antrag haben wir unter dem Aktenzeichen {} im Verzeichnis der Anträge \
+                 vermerkt, damit wir seine Bearbeitung nachweisen können (Art. 5 Abs. 2 DSGVO). \
+                 Zu Ihrer Information beschreiben wir unter 2., wie wir Daten bei einer \
+                 Online-Terminbuchung verarbeiten.",
+                self.file_reference
+            )));
+        }
+        b.push(Block::Heading(
+            "2. Informationen nach Art. 15 Abs. 1 DSGVO".to_owned(),
+        ));
+        b.push(Block::Subheading(
+            "a) Zwecke der Verarbeitung und Rechtsgrundlagen".to_owned(),
+        ));
+        b.push(Block::List(
+            n.purposes
+                .iter()
+                .map(|p| format!("{} – {} ({})", p.description, p.legal_basis, p.citation))
+                .collect(),
+        ));
+        b.push(Block::Subheading(
+            "b) Kategorien personenbezogener Daten".to_owned(),
+        ));
+        b.push(Block::Paragraph(self.categories.join(", ")));
+        b.push(Block::Subheading("c) Empfänger".to_owned()));
+        b.push(Block::List(
+            n.recipients
+                .iter()
+                .map(|r| format!("{} – {}: {}", r.name, r.role, r.purpose))
+                .collect(),
+        ));
+        if self.actual_recipients.is_empty() {
+            b.push(Block::Paragraph(
+                "Tatsächlich erhalten hat Ihre Daten bisher keiner dieser Empfänger.".to_owned(),
+            ));
+        } else {
+            b.push(Block::Paragraph(
+                "Tatsächlich erhalten haben Ihre Daten:".to_owned(),
+            ));
+            b.push(Block::List(self.actual_recipients.clone()));
+        }
+        b.push(Block::Subheading("d) Dauer der Speicherung".to_owned()));
+        b.push(Block::List(n.storage.clone()));
+        b.push(Block::Subheading("e) Ihre Rechte".to_owned()));
+        b.push(Block::Paragraph(
+            "Ihnen stehen uns gegenüber folgende Rechte zu:".to_owned(),
+        ));
+        b.push(Block::List(
+            n.rights.iter().map(|r| (*r).to_owned()).collect(),
+        ));
+        if let Some(w) = &n.withdrawal {
+            b.push(Block::Paragraph(w.clone()));
+        }
+        b.push(Block::Subheading("f) Beschwerderecht".to_owned()));
+        b.push(Block::Paragraph(n.complaint.clone()));
+        b.push(Block::Subheading("g) Herkunft der Daten".to_owned()));
+        b.push(Block::Paragraph(n.source.to_owned()));
+        b.push(Block::Subheading(
+            "h) Automatisierte Entscheidungsfindung".to_owned(),
+        ));
+        b.push(Block::Paragraph(n.automated_decisions.to_owned()));
+        b.push(Block::Subheading(
+            "Übermittlung in Drittländer (Art. 15 Abs. 2 DSGVO)".to_owned(),
+        ));
+        b.push(Block::Paragraph(self.third_countries.clone()));
+        b.push(Block::Heading(
+            "3. Ihre Daten in maschinenlesbarer Form (Art. 20 DSGVO)".to_owned(),
+        ));
+        b.push(Block::Paragraph(if self.has_data {
+            format!(
+                "Dieselben Daten erhalten Sie zusätzlich in einem strukturierten, gängigen und \
+                 maschinenlesbaren Format: in der Datei daten.json (alle Daten) und als Tabellen \
+                 im CSV-Format ({}). Sie können diese Dateien einem anderen Verantwortlichen \
+                 übermitteln.",
+                self.csv_files.join(", ")
+            )
+        } else {
+            "Die Datei daten.json bestätigt in maschinenlesbarer Form, dass über Sie keine \
+             Daten gespeichert sind."
+                .to_owned()
+        }));
+        b.push(Block::Closing(vec![
+            format!(
+                "Bei Fragen zu dieser Auskunft wenden Sie sich bitte unter Angabe des \
+                 Aktenzeichens {} an: {}.",
+                self.file_reference, c.dpo
+            ),
+            "Mit freundlichen Grüßen".to_owned(),
+            c.name.clone(),
+        ]));
+        b.push(Block::Small(crate::ops::letters::MACHINE_MADE.to_owned()));
+        crate::pdf::Letter {
+            title: TITLE.to_owned(),
+            window: Some(Window {
+                return_address: format!("{} · {}", c.name, c.address),
+                lines: self.window.clone(),
+            }),
+            sender,
+            fields: vec![
+                ("Aktenzeichen".to_owned(), self.file_reference.clone()),
+                ("Ihr Antrag vom".to_owned(), self.request_received.clone()),
+                ("Datum".to_owned(), self.date.clone()),
+            ],
+            reference: self.file_reference.clone(),
+            footer: c.name.clone(),
+            blocks: b,
+        }
+    }
+}
+
+const TITLE: &str = "Auskunft über Ihre personenbezogenen Daten (Art. 15 DSGVO)";
 
 fn role_de(role: &str) -> &'static str {
     match crate::domain::policy::RecipientRole::from_name(role) {

@@ -32,6 +32,8 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 
 pub const LETTER_FILE: &str = "auskunft.html";
+/// The same letter(s) as PDF (DIN 5008), one letter per controller, each numbered on its own.
+pub const LETTER_PDF: &str = "auskunft.pdf";
 pub const DATA_FILE: &str = "daten.json";
 
 /// What the DPO asks for.
@@ -47,6 +49,9 @@ pub struct ExportRequest {
     pub request_id: Option<i64>,
     /// How the request arrived, for a request registered now.
     pub channel: Channel,
+    /// `--address`: the PDF's window lines (name included) for a letter sent by post;
+    /// otherwise the name and address on file.
+    pub address: Vec<String>,
 }
 
 /// What was written, per tenant: rows per category and the request answered.
@@ -101,6 +106,7 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
         ))
         .into());
     }
+    let address = crate::pdf::address_lines(&req.address).map_err(Refusal::InvalidInput)?;
     let key = ctx.store.pseudonym_key().await?;
     let subject_ref = SubjectRef::for_email(&key, email);
     let explicit = match req.request_id {
@@ -170,7 +176,7 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
     }
     .await;
     let written = gathered
-        .and_then(|()| write_folder(&staging.path, email, &parts, now))
+        .and_then(|()| write_folder(&staging.path, email, &address, &parts, now))
         .and_then(|files| staging.finish(&folder).map(|()| files));
     let files = match written {
         Ok(files) => files,
@@ -485,11 +491,16 @@ impl Drop for Staging {
 fn write_folder(
     folder: &Path,
     email: &str,
+    address: &[String],
     parts: &[Part<'_>],
     now: DateTime<Utc>,
 ) -> Result<Vec<String>> {
     let csvs = csv_files(parts)?;
-    let letters: Vec<Letter> = parts.iter().map(|p| Letter::new(p, email, now)).collect();
+    let letters: Vec<Letter> = parts
+        .iter()
+        .map(|p| Letter::new(p, email, address, now))
+        .collect();
+    let pdf = crate::pdf::render(&letters.iter().map(Letter::pdf).collect::<Vec<_>>(), now)?;
     let html = AuskunftHtml { letters: &letters }
         .render()
         .context("cannot render the Auskunft letter")?;
@@ -507,7 +518,11 @@ fn write_folder(
             .collect(),
     })?;
 
-    let mut files = vec![(LETTER_FILE, html.into_bytes()), (DATA_FILE, json)];
+    let mut files = vec![
+        (LETTER_FILE, html.into_bytes()),
+        (LETTER_PDF, pdf),
+        (DATA_FILE, json),
+    ];
     files.extend(csvs);
     for (name, bytes) in &files {
         private_files::write_new(&folder.join(name), bytes)?;
