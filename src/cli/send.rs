@@ -3,8 +3,8 @@
 
 use super::render::{self, Format};
 use crate::mail::smtp::{Mailer, Secret, SmtpUrl};
-use crate::ops::send::SmsSetup;
 use crate::ops::outbox::{self, OutboxReport};
+use crate::ops::send::SmsSetup;
 use crate::ops::{Context, Refusal, send};
 use crate::sms::lox24::{Lox24, SmsUrl};
 use anyhow::{Context as _, Result};
@@ -46,7 +46,12 @@ pub struct SmtpOpts {
     /// The outbox folder of `withdrawals import`, whose replies go out too (by SMTP): a
     /// reply the server took is removed from it, one it refuses for good moves to its
     /// folder fehlgeschlagen/. A folder that does not exist is nothing to send
-    #[arg(long, env = "DATENWART_OUTBOX", value_name = "DIR", default_value = "outbox")]
+    #[arg(
+        long,
+        env = "DATENWART_OUTBOX",
+        value_name = "DIR",
+        default_value = "outbox"
+    )]
     outbox: PathBuf,
 }
 
