@@ -571,10 +571,18 @@ async fn a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent
         ),
         0,
     );
+    let mut notice: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            p.extension().unwrap().to_string_lossy().into_owned()
+        })
+        .collect();
+    notice.sort();
     assert_eq!(
-        std::fs::read_dir(&folder).unwrap().count(),
-        1,
-        "the notice of Art. 18(3) is written with the lifting"
+        notice,
+        ["html", "pdf"],
+        "the notice of Art. 18(3) is written with the lifting, as HTML and PDF"
     );
     assert_exit(&send(&db, &server.url()), 0);
     assert_eq!(server.received_by(CARLA.email).len(), 1);
