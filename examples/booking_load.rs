@@ -53,6 +53,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !args.url.starts_with("http://127.0.0.1:") {
         return Err("the load client only talks to http://127.0.0.1:PORT".into());
     }
+    // reqwest is built without a crypto provider of its own (datenwart's TLS uses ring); the
+    // client needs one installed even for plain http.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     let slots: Vec<i64> = client
         .get(format!(

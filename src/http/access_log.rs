@@ -171,11 +171,19 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         language,
         booking_id: response.extensions().get::<LoggedBooking>().map(|b| b.0),
     };
-    // Written before the response goes out, together with the rows of requests that end at
-    // the same moment (group commit).
-    let written = match state.access_log.submit(entry).await {
-        Ok(written) => written,
-        Err(gone) => Err(gone.to_string()),
+    // Written before the response goes out; on SQLite together with the rows of requests
+    // that end at the same moment (group commit).
+    let written = match &state.access_log {
+        Some(writer) => match writer.submit(entry).await {
+            Ok(written) => written,
+            Err(gone) => Err(gone.to_string()),
+        },
+        None => state
+            .ctx
+            .store
+            .log_access(std::slice::from_ref(&entry))
+            .await
+            .map_err(|e| e.to_string()),
     };
     if let Err(e) = written {
         // The row holds an IP address; the message must not.

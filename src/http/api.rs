@@ -184,7 +184,7 @@ async fn book(
 ) -> Result<Response, Response> {
     limit(&state, &headers, peer).map_err(IntoResponse::into_response)?;
     let ApiJson(form) = body.map_err(IntoResponse::into_response)?;
-    let receipt = booking::book_through(&state.ctx, Some(&state.bookings), &tenant, &form, now())
+    let receipt = booking::book_through(&state.ctx, state.bookings.as_ref(), &tenant, &form, now())
         .await
         .map_err(|e| ApiError::from(e).into_response())?;
     let location = format!("/api/v1/bookings/{}", receipt.reference);

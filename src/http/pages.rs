@@ -772,7 +772,7 @@ async fn submit(
     let now = now();
     match booking::book_through(
         &state.ctx,
-        Some(&state.bookings),
+        state.bookings.as_ref(),
         &tenant,
         &values.to_form(slot_id),
         now,
