@@ -191,21 +191,8 @@ pub fn check_mailbox_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A password that is never printed: `Debug` shows `***`.
-#[derive(Clone)]
-pub struct Password(String);
-
-impl Password {
-    pub fn new(s: String) -> Self {
-        Password(s)
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+/// The login's password: the same never-printed secret as the SMTP one.
+pub use crate::mail::smtp::Secret as Password;
 
 /// Everything needed to log in: where, as whom, with which password, trusting which CA.
 #[derive(Clone)]
@@ -410,7 +397,7 @@ impl ImapConnection {
                 Client::new(handshake(client.into_inner()).await?)
             }
         };
-        let login = client.login(&url.user, &account.password.0);
+        let login = client.login(&url.user, account.password.expose());
         let mut session = match tokio::time::timeout(TIMEOUT, login)
             .await
             .map_err(|_| timeout_error())?
