@@ -5,6 +5,11 @@
 #
 #   bench/booking.sh                                  # both backends, 10000 bookings per run
 #   BENCH_BOOKINGS=2000 BENCH_CLIENTS="1 8" BENCH_BACKENDS=sqlite bench/booking.sh
+#   BENCH_SERVERS="1 2" BENCH_CLIENTS=8 BENCH_BACKENDS=postgres bench/booking.sh
+#
+# BENCH_SERVERS (default 1) runs that many `serve` processes on one database side by side; the
+# clients take turns between them (a hosted installation behind a load balancer). Give several
+# values to compare in one run.
 #
 # PostgreSQL: a throwaway database per run on the server named by PGHOST/PGPORT/PGUSER
 # (default 127.0.0.1:5432, user postgres), created with createdb and dropped afterwards.
@@ -13,6 +18,7 @@ cd "$(dirname "$0")/.."
 
 bookings="${BENCH_BOOKINGS:-10000}"
 clients="${BENCH_CLIENTS:-1 8 32}"
+servers="${BENCH_SERVERS:-1}"
 backends="${BENCH_BACKENDS:-sqlite postgres}"
 max_seconds="${BENCH_MAX_SECONDS:-300}"
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
@@ -24,10 +30,10 @@ datenwart="$target/datenwart"
 load="$target/examples/booking_load"
 
 work="$(mktemp -d)"
-server_pid=""
+server_pids=()
 pg_db=""
 cleanup() {
-  if [ -n "$server_pid" ]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  for pid in "${server_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   if [ -n "$pg_db" ]; then dropdb --if-exists "$pg_db" || true; fi
   rm -rf "$work"
 }
@@ -46,26 +52,32 @@ prepare() {
     --weekdays mon-sun --include-holidays --times 08:00-18:00 --every 20m --capacity 50 >/dev/null
 }
 
-# Sets server_pid and base (the URL it listens on).
-start_server() {
-  local url="$1"
-  "$datenwart" --database-url "$url" -q serve --listen 127.0.0.1:0 --rate-limit 0 \
-    >"$work/serve.out" 2>"$work/serve.err" &
-  server_pid=$!
-  for _ in $(seq 1 100); do
-    base="$(sed -n 's/^listening on //p' "$work/serve.out" 2>/dev/null | head -n 1)"
-    if [ -n "$base" ]; then return; fi
-    sleep 0.1
+# Starts $2 `serve` processes on the database; sets server_pids and urls (--url arguments).
+start_servers() {
+  local url="$1" n="$2" i base
+  urls=()
+  for i in $(seq 1 "$n"); do
+    "$datenwart" --database-url "$url" -q serve --listen 127.0.0.1:0 --rate-limit 0 \
+      >"$work/serve-$i.out" 2>"$work/serve-$i.err" &
+    server_pids+=("$!")
+    base=""
+    for _ in $(seq 1 100); do
+      base="$(sed -n 's/^listening on //p' "$work/serve-$i.out" 2>/dev/null | head -n 1)"
+      if [ -n "$base" ]; then break; fi
+      sleep 0.1
+    done
+    if [ -z "$base" ]; then
+      echo "bench: serve did not start:" >&2
+      cat "$work/serve-$i.err" >&2
+      exit 1
+    fi
+    urls+=(--url "$base")
   done
-  echo "bench: serve did not start:" >&2
-  cat "$work/serve.err" >&2
-  exit 1
 }
 
-stop_server() {
-  kill -TERM "$server_pid"
-  wait "$server_pid" || true
-  server_pid=""
+stop_servers() {
+  for pid in "${server_pids[@]}"; do kill -TERM "$pid"; wait "$pid" || true; done
+  server_pids=()
 }
 
 # Bookings in the database, to check the client's count against.
@@ -88,15 +100,18 @@ echo
 echo "| backend | clients | bookings | seconds | bookings/s | p50 ms | p99 ms | failed |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for backend in $backends; do
+  for n in $servers; do
   for c in $clients; do
+    label="$backend"
+    if [ "$n" != 1 ]; then label="$backend, $n serve processes"; fi
     case "$backend" in
       sqlite)
-        file="$work/bench-$c.db"
+        file="$work/bench-$n-$c.db"
         url="sqlite://$file"
         check="$file"
         ;;
       postgres)
-        pg_db="dw_bench_$$_$c"
+        pg_db="dw_bench_$$_${n}_$c"
         createdb "$pg_db"
         url="postgres://$PGUSER@$PGHOST:$PGPORT/$pg_db"
         check="$pg_db"
@@ -104,10 +119,10 @@ for backend in $backends; do
       *) echo "bench: unknown backend $backend (sqlite, postgres)" >&2; exit 2 ;;
     esac
     prepare "$url"
-    start_server "$url"
-    row="$("$load" --url "$base" --bookings "$bookings" --warmup 100 --clients "$c" \
-      --max-seconds "$max_seconds" --label "$backend")"
-    stop_server
+    start_servers "$url" "$n"
+    row="$("$load" "${urls[@]}" --bookings "$bookings" --warmup 100 --clients "$c" \
+      --max-seconds "$max_seconds" --label "$label")"
+    stop_servers
     echo "$row"
     # The database must hold exactly what the client counted (measured + 100 warm-up).
     counted=$(( $(echo "$row" | awk -F '|' '{ gsub(/ /, "", $4); print $4 }') + 100 ))
@@ -118,5 +133,6 @@ for backend in $backends; do
       exit 1
     fi
     if [ "$backend" = postgres ]; then dropdb "$pg_db"; pg_db=""; fi
+  done
   done
 done

@@ -132,10 +132,14 @@ for backend in $backends; do
 
   echo "$backend: sending $due e-mails ..." >&2
   start="$(now)"
-  "$datenwart" --database-url "$url" -q send --smtp-url "smtp://127.0.0.1:$port?tls=none" \
+  ${BENCH_TIME:+/usr/bin/time -v -o "$work/send.time"} "$datenwart" --database-url "$url" -q send --smtp-url "smtp://127.0.0.1:$port?tls=none" \
     --public-url https://termine.example.de >"$work/send.txt"
   took="$(echo "$(now) - $start" | bc -l)"
   arrived="$(find "$maildir/new" "$maildir/cur" -type f 2>/dev/null | wc -l)"
+  if [ -n "${BENCH_TIME:-}" ]; then
+    grep -E "User time|System time|Percent of CPU|Maximum resident" "$work/send.time" | sed 's/^/  send: /' >&2
+    ps -o cputime= -p "$smtp_pid" | sed 's/^/  SMTP server cpu time: /' >&2
+  fi
   kill -TERM "$smtp_pid"; wait "$smtp_pid" 2>/dev/null || true; smtp_pid=""
 
   printf '| %s | %d | %d | %.1f s | %.0f | %d |\n' \

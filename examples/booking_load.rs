@@ -18,9 +18,11 @@ use std::time::{Duration, Instant};
 
 #[derive(Parser)]
 struct Args {
-    /// Base URL of the endpoint, e.g. http://127.0.0.1:8080 (only 127.0.0.1 is accepted)
-    #[arg(long)]
-    url: String,
+    /// Base URL of the endpoint, e.g. http://127.0.0.1:8080 (only 127.0.0.1 is accepted);
+    /// given more than once (several `serve` processes on one database), the clients take
+    /// turns: client k talks to URL k mod n.
+    #[arg(long, required = true)]
+    url: Vec<String>,
     #[arg(long, default_value = "recklinghausen")]
     tenant: String,
     #[arg(long, default_value = "PA")]
@@ -50,8 +52,8 @@ struct Outcome {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    if !args.url.starts_with("http://127.0.0.1:") {
-        return Err("the load client only talks to http://127.0.0.1:PORT".into());
+    if let Some(u) = args.url.iter().find(|u| !u.starts_with("http://127.0.0.1:")) {
+        return Err(format!("the load client only talks to http://127.0.0.1:PORT, not {u}").into());
     }
     // reqwest is built without a crypto provider of its own (datenwart's TLS uses ring); the
     // client needs one installed even for plain http.
@@ -60,7 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let slots: Vec<i64> = client
         .get(format!(
             "{}/api/v1/tenants/{}/slots?service={}",
-            args.url, args.tenant, args.service
+            args.url[0], args.tenant, args.service
         ))
         .send()
         .await?
@@ -134,10 +136,14 @@ async fn run(
 ) -> Outcome {
     let next = Arc::new(AtomicUsize::new(first));
     let deadline = Instant::now() + budget;
-    let url = format!("{}/api/v1/tenants/{}/bookings", args.url, args.tenant);
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..args.clients {
-        let (next, slots, url) = (next.clone(), slots.clone(), url.clone());
+    for k in 0..args.clients {
+        let url = format!(
+            "{}/api/v1/tenants/{}/bookings",
+            args.url[k % args.url.len()],
+            args.tenant
+        );
+        let (next, slots) = (next.clone(), slots.clone());
         workers.spawn(async move {
             let client = reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))

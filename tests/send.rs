@@ -111,6 +111,7 @@ on_both_backends!(
     a_permanent_refusal_fails_for_good_and_a_temporary_one_is_tried_again_later,
     a_server_that_cannot_be_reached_exits_1_and_leaves_everything_queued,
     two_send_processes_at_once_deliver_each_message_exactly_once,
+    one_run_keeps_its_connections_open_and_a_refusal_does_not_break_the_rest,
     a_claim_whose_worker_died_is_taken_again_and_sent_with_the_same_message_id,
     a_restricted_persons_messages_wait_and_an_erased_persons_are_never_sent,
     sent_at_starts_the_retention_period_of_a_sent_notification,
@@ -439,6 +440,45 @@ async fn two_send_processes_at_once_deliver_each_message_exactly_once(db: TestDb
         db.count("select count(*) from notifications where status = 'sent' and attempts = 1")
             .await,
         expected
+    );
+}
+
+/// A run greets the server once per pooled connection, not once per message; a refused
+/// recipient closes only its own connection, and the messages after it still go out.
+async fn one_run_keeps_its_connections_open_and_a_refusal_does_not_break_the_rest(db: TestDb) {
+    let Some(server) = SmtpServer::start() else {
+        return;
+    };
+    let ctx = setup(&db).await;
+    for i in 0..30 {
+        let email: &'static str = if i == 7 {
+            "reject.me@example.org"
+        } else {
+            Box::leak(format!("person{i}@example.org").into_boxed_str())
+        };
+        book(&ctx, citizen(email), false).await;
+    }
+    // 30 confirmations and 30 office copies.
+    let out = send(&db, &server.url());
+    assert_exit(&out, 0);
+    let mails = server.received();
+    assert_eq!(mails.len(), 59, "all but the refused one arrived");
+    assert_eq!(
+        db.count("select count(*) from notifications where status = 'sent'")
+            .await,
+        59
+    );
+    assert_eq!(
+        db.count("select count(*) from notifications where status = 'failed'")
+            .await,
+        1
+    );
+    // The connection check, then at most one connection per message in flight, plus one
+    // to replace the connection the refusal closed: far fewer than 60.
+    let greetings = server.greetings();
+    assert!(
+        (1..=datenwart::mail::smtp::PARALLEL + 2).contains(&greetings),
+        "{greetings} connections for 60 messages"
     );
 }
 

@@ -6,6 +6,7 @@
 use crate::domain::delivery::ErrorClass;
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::fmt;
@@ -196,6 +197,13 @@ pub fn pem_certificates(
 /// Seconds an SMTP command may take before the attempt counts as a connection failure.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Messages handed to the server at once, each over its own connection. The connections
+/// are kept open between messages (greeting, TLS and login once per connection, not once
+/// per message) and closed after a minute without mail. A connection whose message was
+/// refused or broke off is closed, never reused.
+pub const PARALLEL: usize = 4;
+const POOL_IDLE: Duration = Duration::from_secs(60);
+
 /// A failed attempt: its class, and what to log — the server's code, never its text,
 /// which can quote the address.
 #[derive(Debug)]
@@ -234,7 +242,12 @@ impl Mailer {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&url.host)
             .port(url.port)
             .tls(tls)
-            .timeout(Some(COMMAND_TIMEOUT));
+            .timeout(Some(COMMAND_TIMEOUT))
+            .pool_config(
+                PoolConfig::new()
+                    .max_size(PARALLEL as u32)
+                    .idle_timeout(POOL_IDLE),
+            );
         match (&url.user, password) {
             (Some(user), Some(password)) => {
                 builder = builder.credentials(Credentials::new(user.clone(), password.0));

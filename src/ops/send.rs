@@ -22,6 +22,8 @@ use crate::store::{Attempt, Backlog, Claim, DisclosedTo, Outgoing};
 use anyhow::Context as _;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use std::sync::Arc;
 
 /// Messages claimed at a time: few, so a run's claim is short and others can take the rest.
@@ -204,24 +206,27 @@ async fn deliver(
         if batch.is_empty() {
             break;
         }
-        for n in &batch {
-            if now() > claim.until - LEASE_MARGIN {
-                // Another run may take these over soon; leave them to it.
-                break;
+        // E-mails go out a few at a time (one pooled SMTP connection each); SMS one by
+        // one, so that a gateway refusing the account stops the rest at once. Each
+        // outcome is marked as soon as it is known, in the order the answers come.
+        let parallel = match channel {
+            Channel::Email => crate::mail::smtp::PARALLEL,
+            Channel::Sms => 1,
+        };
+        let lease_end = claim.until - LEASE_MARGIN;
+        let mut waiting = batch.iter();
+        let mut in_flight = FuturesUnordered::new();
+        let mut stopped = false;
+        loop {
+            // Start more while there is room — not after the transport went away, nor
+            // when another run may take the rest over soon (what is not started is
+            // released below for the next run).
+            while in_flight.len() < parallel && !stopped && now() <= lease_end {
+                let Some(n) = waiting.next() else { break };
+                in_flight.push(attempt(ctx, req, channel, n));
             }
-            let (outcome, stop) = match channel {
-                Channel::Email => {
-                    let outcome = attempt_email(ctx, req, n).await;
-                    let stop = matches!(
-                        &outcome,
-                        Attempt::Failed {
-                            class: ErrorClass::Connection,
-                            ..
-                        }
-                    );
-                    (outcome, stop)
-                }
-                Channel::Sms => attempt_sms(ctx, req, n).await,
+            let Some((n, outcome, stop)) = in_flight.next().await else {
+                break;
             };
             report.count(channel, n.id, &outcome);
             ctx.store
@@ -230,7 +235,8 @@ async fn deliver(
                 .with_context(|| {
                     format!("notification {} was handled but cannot be marked", n.id)
                 })?;
-            if stop {
+            if stop && !stopped {
+                stopped = true;
                 report.stop(match channel {
                     Channel::Email => {
                         "the SMTP connection failed; the rest waits for the next run".into()
@@ -239,13 +245,43 @@ async fn deliver(
                         "the SMS gateway failed; the rest of the SMS waits for the next run".into()
                     }
                 });
-                break 'run;
             }
+        }
+        if stopped {
+            break 'run;
         }
         report.released += ctx.store.release_claims(&worker).await?;
     }
     report.released += ctx.store.release_claims(&worker).await?;
     Ok(())
+}
+
+/// One attempt on its channel: the message, what became of it, and whether the run's other
+/// messages of this channel must wait (the connection or the gateway failed, not this
+/// message).
+async fn attempt<'a>(
+    ctx: &Context,
+    req: &SendRequest<'_>,
+    channel: Channel,
+    n: &'a Outgoing,
+) -> (&'a Outgoing, Attempt, bool) {
+    match channel {
+        Channel::Email => {
+            let outcome = attempt_email(ctx, req, n).await;
+            let stop = matches!(
+                &outcome,
+                Attempt::Failed {
+                    class: ErrorClass::Connection,
+                    ..
+                }
+            );
+            (n, outcome, stop)
+        }
+        Channel::Sms => {
+            let (outcome, stop) = attempt_sms(ctx, req, n).await;
+            (n, outcome, stop)
+        }
+    }
 }
 
 /// Tenants with a usable sender address, with its domain. A tenant without one is left

@@ -249,6 +249,14 @@ impl SmtpServer {
         std::fs::read_to_string(self._dir.path().join("auth.log")).unwrap_or_default()
     }
 
+    /// How many times a client greeted the server (EHLO): once per plain connection.
+    pub fn greetings(&self) -> usize {
+        std::fs::read_to_string(self._dir.path().join("greetings.log"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+
     /// What arrived so far, oldest first.
     pub fn received(&self) -> Vec<Received> {
         let mut files: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
