@@ -147,10 +147,20 @@ pub fn main() -> ExitCode {
         die_quietly_on_closed_pipe();
     }
     init_logging(&cli.global);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // `serve` answers many clients at once and `demo` generates while it writes: they get a
+    // thread per core. Every other command does one thing after another, and a single
+    // thread saves it starting the workers and handing each step from thread to thread —
+    // most of a short command's time on a busy machine.
+    let runtime = if matches!(cli.command, Command::Serve(_) | Command::Demo(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("datenwart: error: cannot start the async runtime: {e}");
