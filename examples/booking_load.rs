@@ -52,7 +52,11 @@ struct Outcome {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    if let Some(u) = args.url.iter().find(|u| !u.starts_with("http://127.0.0.1:")) {
+    if let Some(u) = args
+        .url
+        .iter()
+        .find(|u| !u.starts_with("http://127.0.0.1:"))
+    {
         return Err(format!("the load client only talks to http://127.0.0.1:PORT, not {u}").into());
     }
     // reqwest is built without a crypto provider of its own (datenwart's TLS uses ring); the

@@ -292,6 +292,9 @@ pub async fn run(ctx: &Context, args: SendArgs, format: Format) -> Result<ExitCo
         }
         _ => OutboxReport::default(),
     };
+    if let Some(mailer) = &delivery.mailer {
+        mailer.close_idle().await;
+    }
 
     let b = &report.backlog;
     let mut human = if report.attempted() == 0 && report.stopped.is_none() {

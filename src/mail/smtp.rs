@@ -5,12 +5,14 @@
 
 use crate::domain::delivery::ErrorClass;
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::PoolConfig;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
+use lettre::transport::smtp::extension::ClientId;
 use std::fmt;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// How the connection is protected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -194,15 +196,22 @@ pub fn pem_certificates(
     Ok(certs)
 }
 
-/// Seconds an SMTP command may take before the attempt counts as a connection failure.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Seconds to reach the server and finish the greeting, TLS and login.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Seconds one message may take from `MAIL FROM` to the server's answer to its end; after
+/// that the attempt counts as a connection failure (the message may have arrived: it goes
+/// again later with the same Message-ID).
+const SEND_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Messages handed to the server at once, each over its own connection. The connections
 /// are kept open between messages (greeting, TLS and login once per connection, not once
-/// per message) and closed after a minute without mail. A connection whose message was
-/// refused or broke off is closed, never reused.
+/// per message). A connection whose message was refused or broke off is closed, never
+/// reused.
 pub const PARALLEL: usize = 4;
-const POOL_IDLE: Duration = Duration::from_secs(60);
+/// A connection idle this long is asked whether it is still there (NOOP) before it is used.
+const STALE: Duration = Duration::from_secs(5);
+/// A connection idle this long is closed rather than reused.
+const IDLE_LIMIT: Duration = Duration::from_secs(60);
 
 /// A failed attempt: its class, and what to log — the server's code, never its text,
 /// which can quote the address.
@@ -212,10 +221,30 @@ pub struct SendError {
     pub detail: String,
 }
 
-/// The connection to one SMTP server.
+/// How connections are made secure.
+enum Security {
+    None,
+    /// lettre's STARTTLS upgrade after the first greeting.
+    StartTls(TlsParameters),
+    /// TLS from the first byte, done here (lettre starts it only on sockets of its own).
+    Implicit(
+        tokio_rustls::TlsConnector,
+        rustls::pki_types::ServerName<'static>,
+    ),
+}
+
+/// The connections to one SMTP server.
+///
+/// The sockets are ours, not lettre's, so that they can be told to send at once
+/// (`TCP_NODELAY`): lettre writes a message and its closing `.` separately, and with
+/// Nagle's algorithm the `.` waited for the server's delayed acknowledgement — about 40 ms
+/// per message on every connection.
 pub struct Mailer {
     url: SmtpUrl,
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    security: Security,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    idle: std::sync::Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
 }
 
 impl Mailer {
@@ -225,44 +254,53 @@ impl Mailer {
         password: Option<Secret>,
         ca_pem: Option<&[u8]>,
     ) -> anyhow::Result<Mailer> {
-        let parameters = || -> anyhow::Result<TlsParameters> {
-            let mut builder = TlsParameters::builder(url.host.clone());
-            if let Some(pem) = ca_pem {
-                for der in pem_certificates(pem).map_err(|e| anyhow::anyhow!("the SMTP {e}"))? {
+        let extra = match ca_pem {
+            Some(pem) => pem_certificates(pem).map_err(|e| anyhow::anyhow!("the SMTP {e}"))?,
+            None => Vec::new(),
+        };
+        let security = match url.tls {
+            TlsMode::None => Security::None,
+            TlsMode::StartTls => {
+                let mut builder = TlsParameters::builder(url.host.clone());
+                for der in &extra {
                     builder = builder.add_root_certificate(Certificate::from_der(der.to_vec())?);
                 }
+                Security::StartTls(builder.build_rustls()?)
             }
-            Ok(builder.build_rustls()?)
-        };
-        let tls = match url.tls {
-            TlsMode::None => Tls::None,
-            TlsMode::StartTls => Tls::Required(parameters()?),
-            TlsMode::Implicit => Tls::Wrapper(parameters()?),
-        };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&url.host)
-            .port(url.port)
-            .tls(tls)
-            .timeout(Some(COMMAND_TIMEOUT))
-            .pool_config(
-                PoolConfig::new()
-                    .max_size(PARALLEL as u32)
-                    .idle_timeout(POOL_IDLE),
-            );
-        match (&url.user, password) {
-            (Some(user), Some(password)) => {
-                builder = builder.credentials(Credentials::new(user.clone(), password.0));
+            TlsMode::Implicit => {
+                let mut roots = rustls::RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                };
+                for der in extra {
+                    roots.add(der)?;
+                }
+                let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+                let name = rustls::pki_types::ServerName::try_from(url.host.clone())
+                    .map_err(|e| anyhow::anyhow!("the SMTP host {}: {e}", url.host))?;
+                Security::Implicit(tokio_rustls::TlsConnector::from(Arc::new(config)), name)
             }
+        };
+        let credentials = match (&url.user, password) {
+            (Some(user), Some(password)) => Some(Credentials::new(user.clone(), password.0)),
             (Some(_), None) => anyhow::bail!(
                 "the SMTP URL {url} names a user but no password was given: set DATENWART_SMTP_PASSWORD or --smtp-password-file"
             ),
             (None, Some(_)) => anyhow::bail!(
                 "a password was given but the SMTP URL {url} names no user: smtp://USER@HOST"
             ),
-            (None, None) => {}
-        }
+            (None, None) => None,
+        };
         Ok(Mailer {
-            transport: builder.build(),
             url,
+            security,
+            credentials,
+            hello: ClientId::default(),
+            idle: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -270,29 +308,171 @@ impl Mailer {
         &self.url
     }
 
-    /// Connects, greets, starts TLS and logs in, then says goodbye: a server that cannot
-    /// be reached, or refuses the login, stops the run before any message is claimed.
+    /// Connects, greets, starts TLS and logs in: a server that cannot be reached, or
+    /// refuses the login, stops the run before any message is claimed. The connection is
+    /// kept for the first message.
     pub async fn check(&self) -> Result<(), SendError> {
-        match self.transport.test_connection().await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(SendError {
-                class: ErrorClass::Connection,
-                detail: "the server closed the connection".into(),
-            }),
-            Err(e) => Err(classify(&e)),
-        }
+        let conn = self.connection().await?;
+        self.park(conn);
+        Ok(())
     }
 
     /// Sends one message; the server's answer (code and text) when it took it.
     pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<String, SendError> {
-        match self.transport.send_raw(envelope, message).await {
-            Ok(response) => Ok(format!(
-                "{} {}",
-                response.code(),
-                response.message().collect::<Vec<_>>().join(" ")
-            )),
-            Err(e) => Err(classify(&e)),
+        let mut conn = self.connection().await?;
+        match tokio::time::timeout(SEND_TIMEOUT, conn.send(envelope, message)).await {
+            Ok(Ok(response)) => {
+                self.park(conn);
+                Ok(format!(
+                    "{} {}",
+                    response.code(),
+                    response.message().collect::<Vec<_>>().join(" ")
+                ))
+            }
+            Ok(Err(e)) => {
+                // lettre marks the connection broken on any failure; it says goodbye.
+                conn.abort().await;
+                Err(classify(&e))
+            }
+            Err(_) => Err(SendError {
+                class: ErrorClass::Connection,
+                detail: "timeout".into(),
+            }),
         }
+    }
+
+    /// Says goodbye (QUIT) on the connections kept open: at the end of a run.
+    pub async fn close_idle(&self) {
+        let idle = std::mem::take(&mut *self.idle.lock().expect("SMTP connections"));
+        for (mut conn, _) in idle {
+            conn.abort().await;
+        }
+    }
+
+    /// A connection kept open that still answers, else a new one.
+    async fn connection(&self) -> Result<AsyncSmtpConnection, SendError> {
+        loop {
+            let parked = self.idle.lock().expect("SMTP connections").pop();
+            let Some((mut conn, since)) = parked else {
+                return self.connect().await;
+            };
+            let idle = since.elapsed();
+            if idle < STALE
+                || (idle < IDLE_LIMIT
+                    && tokio::time::timeout(STALE, conn.test_connected())
+                        .await
+                        .unwrap_or(false))
+            {
+                return Ok(conn);
+            }
+            conn.abort().await;
+        }
+    }
+
+    fn park(&self, conn: AsyncSmtpConnection) {
+        let mut idle = self.idle.lock().expect("SMTP connections");
+        if !conn.has_broken() && idle.len() < PARALLEL {
+            idle.push((conn, Instant::now()));
+        }
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        tokio::time::timeout(CONNECT_TIMEOUT, self.open())
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError {
+                    class: ErrorClass::Connection,
+                    detail: "timeout".into(),
+                })
+            })
+    }
+
+    async fn open(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let failed = |what: &str, e: std::io::Error| SendError {
+            class: ErrorClass::Connection,
+            detail: format!("{what} ({})", e.kind()),
+        };
+        let tcp = tokio::net::TcpStream::connect((self.url.host.as_str(), self.url.port))
+            .await
+            .map_err(|e| failed("connection failed", e))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| failed("connection failed", e))?;
+        let mut conn = match &self.security {
+            Security::None | Security::StartTls(_) => {
+                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &self.hello).await
+            }
+            Security::Implicit(connector, name) => {
+                let tls = connector
+                    .connect(name.clone(), tcp)
+                    .await
+                    .map_err(|e| failed("TLS failed", e))?;
+                AsyncSmtpConnection::connect_with_transport(Box::new(ImplicitTls(tls)), &self.hello)
+                    .await
+            }
+        }
+        .map_err(|e| classify(&e))?;
+        if let Security::StartTls(parameters) = &self.security {
+            if !conn.can_starttls() {
+                conn.abort().await;
+                return Err(SendError {
+                    class: ErrorClass::Connection,
+                    detail: "the server does not offer STARTTLS".into(),
+                });
+            }
+            conn.starttls(parameters.clone(), &self.hello)
+                .await
+                .map_err(|e| classify(&e))?;
+        }
+        if let Some(credentials) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(|e| classify(&e))?;
+        }
+        Ok(conn)
+    }
+}
+
+/// A TLS stream lettre can speak SMTP over (its trait wants the peer's address too).
+#[derive(Debug)]
+struct ImplicitTls(tokio_rustls::client::TlsStream<tokio::net::TcpStream>);
+
+impl AsyncTokioStream for ImplicitTls {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
+}
+
+impl tokio::io::AsyncRead for ImplicitTls {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for ImplicitTls {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
 

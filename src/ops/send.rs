@@ -20,10 +20,10 @@ use crate::mail::smtp::Mailer;
 use crate::sms::{OutgoingSms, SmsGateway};
 use crate::store::{Attempt, Backlog, Claim, DisclosedTo, Outgoing};
 use anyhow::Context as _;
-use serde::Serialize;
-use std::collections::BTreeMap;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use serde::Serialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Messages claimed at a time: few, so a run's claim is short and others can take the rest.
@@ -206,9 +206,11 @@ async fn deliver(
         if batch.is_empty() {
             break;
         }
-        // E-mails go out a few at a time (one pooled SMTP connection each); SMS one by
-        // one, so that a gateway refusing the account stops the rest at once. Each
-        // outcome is marked as soon as it is known, in the order the answers come.
+        // E-mails go out a few at a time (one SMTP connection each); SMS one by one, so
+        // that a gateway refusing the account stops the rest at once. The outcomes are
+        // marked together once the batch's answers are in — one transaction, not one per
+        // message. A run killed before that mark sends these messages once more, with
+        // their Message-IDs, as it would one message.
         let parallel = match channel {
             Channel::Email => crate::mail::smtp::PARALLEL,
             Channel::Sms => 1,
@@ -216,6 +218,7 @@ async fn deliver(
         let lease_end = claim.until - LEASE_MARGIN;
         let mut waiting = batch.iter();
         let mut in_flight = FuturesUnordered::new();
+        let mut outcomes: Vec<(i64, Attempt)> = Vec::with_capacity(batch.len());
         let mut stopped = false;
         loop {
             // Start more while there is room — not after the transport went away, nor
@@ -229,12 +232,7 @@ async fn deliver(
                 break;
             };
             report.count(channel, n.id, &outcome);
-            ctx.store
-                .record_attempt(&worker, n.id, &outcome, now())
-                .await
-                .with_context(|| {
-                    format!("notification {} was handled but cannot be marked", n.id)
-                })?;
+            outcomes.push((n.id, outcome));
             if stop && !stopped {
                 stopped = true;
                 report.stop(match channel {
@@ -247,6 +245,16 @@ async fn deliver(
                 });
             }
         }
+        ctx.store
+            .record_attempts(&worker, &outcomes, now())
+            .await
+            .with_context(|| {
+                let ids: Vec<String> = outcomes.iter().map(|(id, _)| id.to_string()).collect();
+                format!(
+                    "notifications {} were handled but cannot be marked",
+                    ids.join(", ")
+                )
+            })?;
         if stopped {
             break 'run;
         }
@@ -534,5 +542,7 @@ pub async fn every(
             Ok(_) => {}
             Err(e) => tracing::warn!("outbox delivery: {e:#}"),
         }
+        // No connection is held open between turns.
+        mailer.close_idle().await;
     }
 }

@@ -126,7 +126,22 @@ pub trait DeliveryStore: Send + Sync {
         id: i64,
         attempt: &Attempt,
         now: DateTime<Utc>,
-    ) -> Result<bool>;
+    ) -> Result<bool> {
+        Ok(self
+            .record_attempts(worker, &[(id, attempt.clone())], now)
+            .await?
+            .remove(0))
+    }
+
+    /// Records several attempts in one transaction, each as [`record_attempt`] does; one
+    /// answer per attempt. All or none: a failure records none of them (the messages keep
+    /// their claims, which run out, and go again with their Message-IDs).
+    async fn record_attempts(
+        &self,
+        worker: &str,
+        attempts: &[(i64, Attempt)],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>>;
 
     /// Gives back what `worker` claimed and did not try; returns how many.
     async fn release_claims(&self, worker: &str) -> Result<u64>;
@@ -245,7 +260,7 @@ where
         q = q.bind(claim.channel.as_str());
         let candidates: Vec<(i64, String)> = q.fetch_all(&mut *tx).await?;
 
-        let mut claimed = Vec::with_capacity(candidates.len());
+        let mut claimed_ids: Vec<i64> = Vec::with_capacity(candidates.len());
         for (id, tenant) in candidates {
             let message_id = format!(
                 "<{}@{}>",
@@ -267,37 +282,44 @@ where
                 .bind(id)
                 .fetch_optional(&mut *tx)
                 .await?;
-            if let Some(id) = done {
-                let row: OutgoingRow = sqlx::query_as(
-                    "select n.id, t.slug as tenant, n.kind, n.recipient, n.subject, n.body,
-                            n.message_id, n.attempts, b.reference, b.appointment_start as starts_at,
-                            b.appointment_end as ends_at, b.status as booking_status,
-                            s.name as service_name
-                     from notifications n join tenants t on t.id = n.tenant_id
-                     left join bookings b on b.id = n.booking_id
-                     left join services s on s.id = b.service_id
-                     where n.id = $1",
-                )
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-                claimed.push(row.into());
+            claimed_ids.extend(done);
+        }
+        let mut claimed: Vec<Outgoing> = Vec::with_capacity(claimed_ids.len());
+        if !claimed_ids.is_empty() {
+            let marks: Vec<String> = (1..=claimed_ids.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "select n.id, t.slug as tenant, n.kind, n.recipient, n.subject, n.body,
+                        n.message_id, n.attempts, b.reference, b.appointment_start as starts_at,
+                        b.appointment_end as ends_at, b.status as booking_status,
+                        s.name as service_name
+                 from notifications n join tenants t on t.id = n.tenant_id
+                 left join bookings b on b.id = n.booking_id
+                 left join services s on s.id = b.service_id
+                 where n.id in ({}) order by n.id",
+                marks.join(", ")
+            );
+            let mut q = sqlx::query_as::<_, OutgoingRow>(sqlx::AssertSqlSafe(sql));
+            for id in &claimed_ids {
+                q = q.bind(*id);
             }
+            claimed.extend(q.fetch_all(&mut *tx).await?.into_iter().map(Outgoing::from));
         }
         tx.commit().await?;
         Ok(claimed)
     }
 
-    async fn record_attempt(
+    async fn record_attempts(
         &self,
         worker: &str,
-        id: i64,
-        attempt: &Attempt,
+        attempts: &[(i64, Attempt)],
         now: DateTime<Utc>,
-    ) -> Result<bool> {
+    ) -> Result<Vec<bool>> {
         let _turn = self.write_turn().await;
         let mut tx = self.begin_write().await?;
-        let changed = match attempt {
+        let mut done = Vec::with_capacity(attempts.len());
+        for (id, attempt) in attempts {
+            let id = *id;
+            let changed = match attempt {
             Attempt::Sent { reply, .. } => sqlx::query(
                 "update notifications set status = 'sent', sent_at = $2, smtp_reply = $3,
                      claimed_by = null, claimed_until = null, next_attempt_at = null,
@@ -334,12 +356,14 @@ where
             .await?
             .rows_affected(),
         };
-        // The disclosure is recorded with the mark that the message went out, once.
-        if let (Attempt::Sent { disclosed, .. }, 1) = (attempt, changed) {
-            Self::record_disclosures_in(&mut tx, id, disclosed, now).await?;
+            // The disclosure is recorded with the mark that the message went out, once.
+            if let (Attempt::Sent { disclosed, .. }, 1) = (attempt, changed) {
+                Self::record_disclosures_in(&mut tx, id, disclosed, now).await?;
+            }
+            done.push(changed == 1);
         }
         tx.commit().await?;
-        Ok(changed == 1)
+        Ok(done)
     }
 
     async fn release_claims(&self, worker: &str) -> Result<u64> {
