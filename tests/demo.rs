@@ -198,7 +198,74 @@ async fn a_second_demo_adds_bookings_and_says_so(db: TestDb) {
     );
 }
 
+/// Bookings enough for two batches of the store's bulk path (more than 2,000 in one call of
+/// `book`, chunked into full and partial multi-row statements, the partial ones not kept
+/// prepared, and SQLite's larger cache for the batch's connection).
+const BULK: u64 = 2_600;
+
+/// (bookings, cancelled, consents, notifications, access-log rows, people) as the database
+/// holds them.
+async fn held(db: &TestDb) -> [i64; 6] {
+    [
+        db.count("select count(*) from bookings").await,
+        db.count("select count(*) from bookings where status = 'cancelled'")
+            .await,
+        db.count("select count(*) from consents").await,
+        db.count("select count(*) from notifications").await,
+        db.count("select count(*) from access_log").await,
+        db.count("select count(distinct lower(email)) from bookings")
+            .await,
+    ]
+}
+
+async fn a_bulk_run_makes_the_same_data_from_the_same_seed_and_counts_it(db: TestDb) {
+    let other = TestDb::new(db.kind).await.unwrap();
+    let req = DemoRequest {
+        bookings: BULK,
+        page_views: 1,
+        seed: demo::DEFAULT_SEED,
+    };
+    let a = demo_on(&db, &req).await;
+    let b = demo_on(&other, &req).await;
+    let t = &a.totals;
+    assert_eq!((t.bookings, t.refused), (BULK, 0));
+    let counts = held(&db).await;
+    assert_eq!(
+        counts,
+        [
+            BULK as i64,
+            t.cancelled as i64,
+            t.consents as i64,
+            t.notifications as i64,
+            t.access_log as i64,
+            a.persons as i64
+        ]
+    );
+    assert_eq!(t.access_log, 2 * BULK);
+    assert!(t.cancelled > 0 && a.persons_with_several_bookings > 0);
+    // The same seed: the same counts, the same people in both databases.
+    assert_eq!(held(&other).await, counts);
+    assert_eq!(
+        serde_json::to_value(&b.totals).unwrap(),
+        serde_json::to_value(t).unwrap()
+    );
+    assert_eq!(
+        (
+            b.persons,
+            b.persons_with_several_bookings,
+            b.persons_at_several_tenants
+        ),
+        (
+            a.persons,
+            a.persons_with_several_bookings,
+            a.persons_at_several_tenants
+        )
+    );
+    assert_eq!(people(&db).await, people(&other).await);
+}
+
 on_both_backends!(
+    a_bulk_run_makes_the_same_data_from_the_same_seed_and_counts_it,
     the_report_counts_what_the_database_holds,
     the_same_seed_gives_the_same_people,
     a_second_demo_adds_bookings_and_says_so,

@@ -1,7 +1,7 @@
 //! Bookings: free slots, booking with the capacity taken conditionally, cancelling and
 //! checking a booking's code, the confirmation page's one-hour receipt, and the access log.
 
-use super::sql::{Dialect, MAX_BINDS, SqlStore, Value, same_secret};
+use super::sql::{Dialect, MAX_BINDS, SqlStore, Value, keep_prepared, same_secret};
 use super::*;
 use crate::domain::booking::{CODE_GUESSES, CODE_LOCKOUT, GivenConsent};
 use async_trait::async_trait;
@@ -292,7 +292,11 @@ where
                     .push_bind(p.birth_date);
             });
             q.push(" on conflict (reference) do nothing returning id, reference");
-            let rows: Vec<(i64, String)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            let rows: Vec<(i64, String)> = q
+                .build_query_as()
+                .persistent(keep_prepared(chunk.len(), MAX_BINDS / 15))
+                .fetch_all(&mut *tx)
+                .await?;
             ids.extend(rows.into_iter().map(|(id, reference)| (reference, id)));
         }
         let mut stored: Vec<(usize, i64)> = Vec::with_capacity(placed.len());
@@ -331,7 +335,10 @@ where
                     .push_bind(&c.text_sha256)
                     .push_bind(b.booked_at);
             });
-            q.build().execute(&mut *tx).await?;
+            q.build()
+                .persistent(keep_prepared(chunk.len(), MAX_BINDS / 7))
+                .execute(&mut *tx)
+                .await?;
         }
 
         let notifications: Vec<(&NewBooking, i64, &NewNotification)> = stored
@@ -360,7 +367,10 @@ where
                     .push_bind(b.booked_at)
                     .push_bind(n.send_after);
             });
-            q.build().execute(&mut *tx).await?;
+            q.build()
+                .persistent(keep_prepared(chunk.len(), MAX_BINDS / 9))
+                .execute(&mut *tx)
+                .await?;
         }
 
         let access: Vec<(&AccessLogEntry, Option<i64>)> = stored
@@ -609,7 +619,10 @@ where
                     .push_bind(&e.language)
                     .push_bind(*booking_id);
             });
-            q.build().execute(&mut **tx).await?;
+            q.build()
+                .persistent(keep_prepared(chunk.len(), MAX_BINDS / 14))
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(())
     }

@@ -28,6 +28,19 @@ use tokio::sync::OnceCell;
 /// PostgreSQL 65,535), and a few thousand rows per statement are all the speed there is.
 pub(super) const MAX_BINDS: usize = 16_000;
 
+/// Rows up to which a multi-row statement is kept prepared whatever its size.
+const SMALL_STATEMENT_ROWS: usize = 16;
+
+/// Whether a multi-row statement of `rows` rows, out of chunks of at most `full` rows, is
+/// kept in the connection's statement cache. Full chunks recur batch after batch and small
+/// ones are cheap; the last chunk of a batch has a size of its own nearly every time, and a
+/// prepared statement of a few thousand rows holds a few hundred KB in SQLite (its program
+/// has opcodes for every value): cached, they filled the cache of 100 statements a
+/// connection and most of a `demo` run's memory (80 of 123 MB at 120,000 bookings).
+pub(super) fn keep_prepared(rows: usize, full: usize) -> bool {
+    rows == full || rows <= SMALL_STATEMENT_ROWS
+}
+
 /// What the store's generic code needs of a backend's database type, as far as Rust lets
 /// a trait carry it: bounds on the database type and its associated types are implied
 /// wherever `D: Dialect` is. Bounds on other types (`i64: Value<D::DB>`, the executor of
@@ -38,7 +51,7 @@ pub(crate) trait SqlDb:
         Arguments: IntoArguments<Self>,
         Connection: sqlx::migrate::Migrate,
         QueryResult: RowsAffected,
-    >
+    > + sqlx::database::HasStatementCache
 {
 }
 
