@@ -147,6 +147,8 @@ for backend in $backends; do
       pg_db="dw_bench_imap_$$"
       createdb "$pg_db"
       url="postgres://$PGUSER@$PGHOST:$PGPORT/$pg_db"
+      # PostgreSQL has no default erasure ledger; the mailbox holds erasure requests.
+      export DATENWART_LEDGER="$work/bench.ledger"
       ;;
     *) echo "unknown backend $backend" >&2; exit 2 ;;
   esac

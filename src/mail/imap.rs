@@ -353,6 +353,12 @@ impl ImapConnection {
                 server: server.clone(),
                 source,
             })?;
+        // Commands go out at once, not held back (Nagle) until the server acknowledged the
+        // last bytes sent.
+        tcp.set_nodelay(true).map_err(|source| ImapError::Connect {
+            server: server.clone(),
+            source,
+        })?;
         let tls = || tls_connector(account.ca_pem.as_deref());
         let name = ServerName::try_from(url.host.clone()).map_err(|_| ImapError::Tls {
             server: server.clone(),
