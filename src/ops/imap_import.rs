@@ -184,15 +184,14 @@ async fn run(
     for batch in batches(&new, opts.batch, BATCH_BYTES) {
         let uids: Vec<u32> = batch.iter().map(|m| m.uid).collect();
         let fetched = connection.fetch(&uids).await?;
-        let mut order = Vec::with_capacity(fetched.len());
-        for (uid, bytes) in fetched {
-            let raw = RawMessage {
-                origin: format!("imap:{mailbox}#{uid}"),
-                bytes,
-            };
-            intake.push(&raw).await?;
-            order.push(uid);
-        }
+        let (order, raws): (Vec<u32>, Vec<RawMessage>) = fetched
+            .into_iter()
+            .map(|(uid, bytes)| {
+                let origin = format!("imap:{mailbox}#{uid}");
+                (uid, RawMessage { origin, bytes })
+            })
+            .unzip();
+        intake.push_all(&raws).await?;
         intake.commit().await?;
         let mut to_file = Vec::new();
         for (uid, found) in order.into_iter().zip(intake.take_reports()) {

@@ -108,15 +108,28 @@ pub async fn import_in_batches(
     let settings = opts.settings();
     let mut report = begin(ctx, settings).await?;
     let mut intake = Intake::new(ctx, settings, batch);
+    // Read ahead a batch at a time (bounded in bytes as the IMAP intake's batches are), so
+    // that the batch's messages are looked up for duplicates at once.
+    let mut chunk = Vec::new();
+    let mut bytes = 0u64;
     for item in messages {
         match item {
-            Err(e) => intake.unreadable(
-                e.path().display().to_string(),
-                format!("cannot read: {e}"),
-            ),
-            Ok(raw) => intake.push(&raw).await?,
+            Err(e) => {
+                intake.push_all(&std::mem::take(&mut chunk)).await?;
+                bytes = 0;
+                intake.unreadable(e.path().display().to_string(), format!("cannot read: {e}"));
+            }
+            Ok(raw) => {
+                bytes += raw.bytes.len() as u64;
+                chunk.push(raw);
+                if chunk.len() >= intake.batch || bytes >= super::imap_import::BATCH_BYTES {
+                    intake.push_all(&std::mem::take(&mut chunk)).await?;
+                    bytes = 0;
+                }
+            }
         }
     }
+    intake.push_all(&chunk).await?;
     intake.commit().await?;
     report.messages = intake.take_reports().into_iter().flatten().collect();
     Ok(report)
@@ -202,8 +215,20 @@ async fn write_pending(ctx: &Context, outbox: &Path, reply: &PendingReply) -> Re
 
 /// Writes a stored reply's file (durably) without marking it written.
 fn write_reply_file(outbox: &Path, reply: &PendingReply) -> Result<PathBuf> {
+    let path = write_reply_file_unsynced(outbox, reply)?;
+    super::private_files::sync_folder(outbox).with_context(|| {
+        format!(
+            "cannot write the reply {}; it is kept in the database and written by the next run",
+            path.display()
+        )
+    })?;
+    Ok(path)
+}
+
+/// [`write_reply_file`] without syncing the outbox folder (`private_files::sync_folder`).
+fn write_reply_file_unsynced(outbox: &Path, reply: &PendingReply) -> Result<PathBuf> {
     let path = outbox.join(&reply.file_name);
-    super::private_files::write_replacing(&path, reply.eml.as_bytes()).with_context(|| {
+    super::private_files::write_replacing_unsynced(&path, reply.eml.as_bytes()).with_context(|| {
         format!(
             "cannot write the reply {}; it is kept in the database and written by the next run",
             path.display()
@@ -353,7 +378,7 @@ pub(super) fn effect_of(
 pub(super) struct Intake<'a> {
     ctx: &'a Context,
     settings: Settings<'a>,
-    batch: usize,
+    pub(super) batch: usize,
     /// The keys of this run (the same message twice in one mailbox is one message).
     seen: HashSet<String>,
     queued: Vec<Queued<'a>>,
@@ -398,13 +423,54 @@ impl<'a> Intake<'a> {
         self.end_message();
     }
 
-    /// One raw message of any source: decided now, recorded with its batch (committed when
-    /// the batch is full, before a message that depends on it, or by [`Self::commit`]). A
-    /// bad message never stops the run; a failing database does (the error, after what was
-    /// decided before it is committed).
-    pub(super) async fn push(&mut self, raw: &mail::RawMessage) -> Result<()> {
+    /// Raw messages of any source, in order, looked up for duplicates at once: each is
+    /// decided now and recorded with its batch (committed when the batch is full, before a
+    /// message that depends on it, or by [`Self::commit`]). A bad message never stops the
+    /// run; a failing database does (the error, after what was decided before it is
+    /// committed).
+    pub(super) async fn push_all(&mut self, raws: &[mail::RawMessage]) -> Result<()> {
+        if raws.is_empty() {
+            return Ok(());
+        }
+        let parsed: Vec<(std::result::Result<ParsedMail, mail::Unreadable>, String)> = raws
+            .iter()
+            .map(|raw| {
+                let parsed = mail::parse(&raw.bytes);
+                let key = match &parsed {
+                    Ok(m) => m.key.clone(),
+                    // Keyed like a message without Message-ID, so that the same unreadable
+                    // bytes from a Maildir and from an mbox (which adds a line end) are one
+                    // message.
+                    Err(_) => mail::hash_key(&raw.bytes),
+                };
+                (parsed, key)
+            })
+            .collect();
+        let keys: Vec<String> = parsed.iter().map(|(_, k)| k.clone()).collect();
+        let known: std::collections::HashMap<String, InboxOutcome> = self
+            .ctx
+            .store
+            .inbox_outcomes(&keys)
+            .await
+            .context("while looking up the messages' keys")?
+            .into_iter()
+            .collect();
+        for (raw, (parsed, key)) in raws.iter().zip(parsed) {
+            let earlier = known.get(&key).copied();
+            self.push_parsed(raw, parsed, key, earlier).await?;
+        }
+        Ok(())
+    }
+
+    async fn push_parsed(
+        &mut self,
+        raw: &mail::RawMessage,
+        parsed: std::result::Result<ParsedMail, mail::Unreadable>,
+        key: String,
+        earlier: Option<InboxOutcome>,
+    ) -> Result<()> {
         let decided = self
-            .one(&raw.origin, &raw.bytes)
+            .one(&raw.origin, parsed, key, earlier)
             .await
             .with_context(|| format!("while processing {}", raw.origin));
         self.end_message();
@@ -551,7 +617,11 @@ impl<'a> Intake<'a> {
                 replies.push((q.at, pending));
             }
         }
-        let written = self.write_replies(&replies).await;
+        let written = if replies.is_empty() {
+            Ok(())
+        } else {
+            self.write_replies(&replies).await
+        };
         match failure {
             Some(e) => Err(e),
             None => written,
@@ -565,7 +635,7 @@ impl<'a> Intake<'a> {
         let mut done = Vec::with_capacity(replies.len());
         let mut failure = None;
         for (at, pending) in replies {
-            match write_reply_file(self.settings.outbox, pending) {
+            match write_reply_file_unsynced(self.settings.outbox, pending) {
                 Ok(path) => {
                     self.reports[*at].reply = Some(path);
                     done.push((pending.id, disclosed_by_reply(self.ctx, &pending.tenant)));
@@ -575,6 +645,15 @@ impl<'a> Intake<'a> {
                     break;
                 }
             }
+        }
+        // The files' names are durable before their texts leave the database.
+        if !done.is_empty()
+            && let Err(e) = super::private_files::sync_folder(self.settings.outbox)
+        {
+            done.clear();
+            failure = Some(e.context(
+                "the replies are kept in the database and written by the next run",
+            ));
         }
         let marks: Vec<(i64, &[crate::store::DisclosedTo])> =
             done.iter().map(|(id, d)| (*id, d.as_slice())).collect();
@@ -594,20 +673,19 @@ impl<'a> Intake<'a> {
         Ok(())
     }
 
-    async fn one(&mut self, origin: &str, bytes: &[u8]) -> Result<()> {
+    /// One parsed message under its key (`earlier`: the outcome it was recorded with).
+    async fn one(
+        &mut self,
+        origin: &str,
+        parsed: std::result::Result<ParsedMail, mail::Unreadable>,
+        key: String,
+        earlier: Option<InboxOutcome>,
+    ) -> Result<()> {
         let ctx = self.ctx;
         let now = crate::domain::time::now();
-        let parsed = mail::parse(bytes);
-        let key = match &parsed {
-            Ok(m) => m.key.clone(),
-            // Keyed like a message without Message-ID, so that the same unreadable bytes from a
-            // Maildir and from an mbox (which adds a line end) are one message.
-            Err(_) => mail::hash_key(bytes),
-        };
         let mut report =
             MessageReport::bare(origin.to_owned(), InboxOutcome::Unreadable, String::new());
         report.message_id = parsed.as_ref().ok().and_then(|m| m.message_id.clone());
-        let earlier = ctx.store.inbox_outcome(&key).await?;
         if !self.seen.insert(key.clone()) || earlier.is_some() {
             report.outcome = InboxOutcome::Duplicate;
             report.earlier = earlier;

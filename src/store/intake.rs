@@ -1,6 +1,7 @@
 //! The office mailbox's messages: recording each with its outcome and effect, the
 //! human's decisions, and the replies' outbox.
 
+use super::audit::AuditChain;
 use super::sql::{Dialect, RowsAffected, SqlStore, Value};
 use super::*;
 use crate::domain::audit::AuditEvent;
@@ -27,6 +28,9 @@ pub trait IntakeStore: Send + Sync {
 
     /// The outcome a message with this key was recorded with, if it was.
     async fn inbox_outcome(&self, message_key: &str) -> Result<Option<InboxOutcome>>;
+
+    /// The outcomes of those of these keys that were recorded, in no particular order.
+    async fn inbox_outcomes(&self, message_keys: &[String]) -> Result<Vec<(String, InboxOutcome)>>;
 
     /// Where the IMAP import stands in a mailbox of an account (`user@host:port`).
     async fn imap_position(&self, account: &str, mailbox: &str) -> Result<Option<ImapPosition>>;
@@ -61,6 +65,10 @@ pub trait IntakeStore: Send + Sync {
     /// committed or none is (an error rolls the whole batch back). A message whose key is
     /// known already records and changes nothing (`recorded` false); the others see what
     /// the batch's earlier messages did. One result per message, in order.
+    ///
+    /// When a result has a reply pending, the caller marks the batch's replies written next
+    /// (`replies_written`, even if no file could be written): its checkpoint also takes the
+    /// batch's erased bytes out of SQLite's WAL, which is then not done here as well.
     async fn record_messages(
         &self,
         items: &[IntakeItem<'_>],
@@ -155,6 +163,28 @@ where
             .transpose()
     }
 
+    async fn inbox_outcomes(&self, message_keys: &[String]) -> Result<Vec<(String, InboxOutcome)>> {
+        let mut found = Vec::new();
+        for chunk in message_keys.chunks(super::sql::MAX_BINDS) {
+            let mut q = sqlx::QueryBuilder::<D::DB>::new(
+                "select message_key, outcome from inbox_messages where message_key in (",
+            );
+            let mut keys = q.separated(", ");
+            for key in chunk {
+                keys.push_bind(key.as_str());
+            }
+            q.push(")");
+            let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&self.pool).await?;
+            for (key, outcome) in rows {
+                let outcome = outcome.parse().map_err(|_| {
+                    StoreError::Invalid(format!("unknown inbox outcome {outcome:?}"))
+                })?;
+                found.push((key, outcome));
+            }
+        }
+        Ok(found)
+    }
+
     async fn imap_position(&self, account: &str, mailbox: &str) -> Result<Option<ImapPosition>> {
         let row: Option<(i64, i64)> = sqlx::query_as(
             "select uid_validity, last_uid from imap_mailboxes where account = $1 and mailbox = $2",
@@ -232,7 +262,9 @@ where
             effect,
             reply,
         };
-        let mut results = self.record_messages(std::slice::from_ref(&item), ctx).await?;
+        let mut results = self
+            .record_batch(std::slice::from_ref(&item), ctx, false)
+            .await?;
         Ok(results.pop().unwrap_or_default())
     }
 
@@ -241,50 +273,7 @@ where
         items: &[IntakeItem<'_>],
         ctx: &AuditContext,
     ) -> Result<Vec<IntakeResult>> {
-        if items
-            .iter()
-            .any(|i| matches!(i.effect, IntakeEffect::Withdraw { erase: Some(_), .. }))
-        {
-            self.required_ledger()?;
-        }
-        let mut tx = self.begin_admin().await?;
-        // The tenants do not change during the transaction: each slug is looked up once.
-        let mut tenant_ids: Vec<(String, i64)> = Vec::new();
-        let mut results = Vec::with_capacity(items.len());
-        for item in items {
-            let e = item.entry;
-            let tenant_id = match &e.tenant {
-                Some(t) => Some(match tenant_ids.iter().find(|(slug, _)| slug == t) {
-                    Some((_, id)) => *id,
-                    None => {
-                        let id = Self::tenant_id(&mut tx, t).await?;
-                        tenant_ids.push((t.clone(), id));
-                        id
-                    }
-                }),
-                None => None,
-            };
-            let result = Self::record_in(
-                &mut tx,
-                tenant_id,
-                e,
-                item.effect,
-                item.reply,
-                ctx,
-                self.ledger.as_ref(),
-            )
-            .await?;
-            results.push(result);
-        }
-        if results.iter().any(|r| r.recorded) {
-            tx.commit().await?;
-        } else {
-            tx.rollback().await?;
-        }
-        if results.iter().any(|r| r.erasure.is_some()) {
-            self.after_erasure().await?;
-        }
-        Ok(results)
+        self.record_batch(items, ctx, true).await
     }
 
     async fn inbox_items(&self, outcomes: &[InboxOutcome]) -> Result<Vec<InboxItem>> {
@@ -381,6 +370,7 @@ where
             reply,
             ctx,
             self.ledger.as_ref(),
+            None,
         )
         .await?;
         tx.commit().await?;
@@ -413,9 +403,6 @@ where
         written: &[(i64, &[crate::store::DisclosedTo])],
         at: DateTime<Utc>,
     ) -> Result<()> {
-        if written.is_empty() {
-            return Ok(());
-        }
         let mut tx = self.begin_write().await?;
         for &(id, disclosed) in written {
             let about: Option<(i64, String)> = sqlx::query_as(
@@ -455,7 +442,8 @@ where
             }
         }
         tx.commit().await?;
-        // The texts held the recipients' addresses: they must not stay in the WAL either.
+        // The texts held the recipients' addresses: they must not stay in the WAL either (nor
+        // what the batch they answer erased; see `record_messages`).
         self.after_erasure().await?;
         Ok(())
     }
@@ -479,8 +467,68 @@ where
     Option<DateTime<Utc>>: Value<D::DB>,
     Option<IdentityCheck>: Value<D::DB>,
 {
+    /// See `IntakeStore::record_messages`; `replies_follow`: the caller marks the replies
+    /// written next, whose checkpoint serves the erasures too.
+    async fn record_batch(
+        &self,
+        items: &[IntakeItem<'_>],
+        ctx: &AuditContext,
+        replies_follow: bool,
+    ) -> Result<Vec<IntakeResult>> {
+
+        if items
+            .iter()
+            .any(|i| matches!(i.effect, IntakeEffect::Withdraw { erase: Some(_), .. }))
+        {
+            self.required_ledger()?;
+        }
+        let mut tx = self.begin_admin().await?;
+        let mut chain = Self::audit_chain(&mut tx).await?;
+        // The tenants do not change during the transaction: each slug is looked up once.
+        let mut tenant_ids: Vec<(String, i64)> = Vec::new();
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            let e = item.entry;
+            let tenant_id = match &e.tenant {
+                Some(t) => Some(match tenant_ids.iter().find(|(slug, _)| slug == t) {
+                    Some((_, id)) => *id,
+                    None => {
+                        let id = Self::tenant_id(&mut tx, t).await?;
+                        tenant_ids.push((t.clone(), id));
+                        id
+                    }
+                }),
+                None => None,
+            };
+            let result = Self::record_in(
+                &mut tx,
+                tenant_id,
+                e,
+                item.effect,
+                item.reply,
+                ctx,
+                self.ledger.as_ref(),
+                &mut chain,
+            )
+            .await?;
+            results.push(result);
+        }
+        if results.iter().any(|r| r.recorded) {
+            Self::flush_audit_chain(&mut tx, &mut chain).await?;
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        let replies_follow = replies_follow && results.iter().any(|r| r.reply.is_some());
+        if results.iter().any(|r| r.erasure.is_some()) && !replies_follow {
+            self.after_erasure().await?;
+        }
+        Ok(results)
+    }
+
     /// One message inside a batch's transaction: its row (nothing more when its key is
     /// known: `recorded` false), the confirmation it takes, its effect and its reply.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn record_in(
         tx: &mut sqlx::Transaction<'static, D::DB>,
         tenant_id: Option<i64>,
@@ -489,6 +537,7 @@ where
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
         ledger: Option<&LedgerFile>,
+        chain: &mut AuditChain,
     ) -> Result<IntakeResult> {
         let id: Option<i64> = sqlx::query_scalar(
             "insert into inbox_messages (message_key, tenant_id, received_at, processed_at, outcome,
@@ -520,8 +569,18 @@ where
                 ));
             }
         }
-        let result =
-            Self::apply_intake(tx, Some(id), tenant_id, e, effect, reply, ctx, ledger).await?;
+        let result = Self::apply_intake(
+            tx,
+            Some(id),
+            tenant_id,
+            e,
+            effect,
+            reply,
+            ctx,
+            ledger,
+            Some(chain),
+        )
+        .await?;
         if let Some(confirmation) = e.confirms {
             Self::link_confirmation(tx, confirmation, result.request_id).await?;
         }
@@ -577,6 +636,7 @@ where
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
         ledger: Option<&LedgerFile>,
+        mut chain: Option<&mut AuditChain>,
     ) -> Result<IntakeResult> {
         let mut result = IntakeResult {
             recorded: true,
@@ -692,6 +752,10 @@ where
                         action: "subject.erase",
                         only_before: None,
                     };
+                    // The erasure appends to the chain itself, from the head row.
+                    if let Some(chain) = chain.as_deref_mut() {
+                        Self::flush_audit_chain(tx, chain).await?;
+                    }
                     let report = Self::erase_in(
                         tx,
                         subject,
@@ -701,6 +765,9 @@ where
                         ledger,
                     )
                     .await?;
+                    if let Some(chain) = chain.as_deref_mut() {
+                        *chain = Self::audit_chain(tx).await?;
+                    }
                     let partly = Outcome::of_erasure(report.kept.is_empty());
                     if partly != outcome {
                         sqlx::query("update requests set outcome = $2 where id = $1")
@@ -770,7 +837,10 @@ where
         );
         event.tenant = e.tenant.clone();
         event.subject_ref = e.subject_ref.as_ref().map(ToString::to_string);
-        Self::append_audit(tx, ctx, &event).await?;
+        match chain {
+            Some(chain) => chain.append(ctx, &event),
+            None => Self::append_audit(tx, ctx, &event).await?,
+        }
         Ok(result)
     }
 }
