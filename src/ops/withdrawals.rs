@@ -228,12 +228,14 @@ fn write_reply_file(outbox: &Path, reply: &PendingReply) -> Result<PathBuf> {
 /// [`write_reply_file`] without syncing the outbox folder (`private_files::sync_folder`).
 fn write_reply_file_unsynced(outbox: &Path, reply: &PendingReply) -> Result<PathBuf> {
     let path = outbox.join(&reply.file_name);
-    super::private_files::write_replacing_unsynced(&path, reply.eml.as_bytes()).with_context(|| {
-        format!(
-            "cannot write the reply {}; it is kept in the database and written by the next run",
-            path.display()
-        )
-    })?;
+    super::private_files::write_replacing_unsynced(&path, reply.eml.as_bytes()).with_context(
+        || {
+            format!(
+                "cannot write the reply {}; it is kept in the database and written by the next run",
+                path.display()
+            )
+        },
+    )?;
     Ok(path)
 }
 
@@ -381,6 +383,9 @@ pub(super) struct Intake<'a> {
     pub(super) batch: usize,
     /// The keys of this run (the same message twice in one mailbox is one message).
     seen: HashSet<String>,
+    /// The outcome each key of this run was recorded with (not in a dry run), for a second
+    /// copy that comes before the first is committed.
+    outcomes: std::collections::HashMap<String, InboxOutcome>,
     queued: Vec<Queued<'a>>,
     /// The people the queued records are about.
     touched: HashSet<SubjectRef>,
@@ -409,6 +414,7 @@ impl<'a> Intake<'a> {
             settings,
             batch: batch.max(1),
             seen: HashSet::new(),
+            outcomes: std::collections::HashMap::new(),
             queued: Vec::new(),
             touched: HashSet::new(),
             reports: Vec::new(),
@@ -419,7 +425,11 @@ impl<'a> Intake<'a> {
 
     /// A message that could not be read from its source at all.
     pub(super) fn unreadable(&mut self, origin: String, reason: String) {
-        self.emit(MessageReport::bare(origin, InboxOutcome::Unreadable, reason));
+        self.emit(MessageReport::bare(
+            origin,
+            InboxOutcome::Unreadable,
+            reason,
+        ));
         self.end_message();
     }
 
@@ -522,6 +532,8 @@ impl<'a> Intake<'a> {
         if self.settings.dry_run {
             return self.emit(report);
         }
+        self.outcomes
+            .insert(entry.message_key.clone(), report.outcome);
         if let Some(subject) = &entry.subject_ref {
             self.touched.insert(subject.clone());
         }
@@ -651,9 +663,8 @@ impl<'a> Intake<'a> {
             && let Err(e) = super::private_files::sync_folder(self.settings.outbox)
         {
             done.clear();
-            failure = Some(e.context(
-                "the replies are kept in the database and written by the next run",
-            ));
+            failure =
+                Some(e.context("the replies are kept in the database and written by the next run"));
         }
         let marks: Vec<(i64, &[crate::store::DisclosedTo])> =
             done.iter().map(|(id, d)| (*id, d.as_slice())).collect();
@@ -686,6 +697,7 @@ impl<'a> Intake<'a> {
         let mut report =
             MessageReport::bare(origin.to_owned(), InboxOutcome::Unreadable, String::new());
         report.message_id = parsed.as_ref().ok().and_then(|m| m.message_id.clone());
+        let earlier = earlier.or_else(|| self.outcomes.get(&key).copied());
         if !self.seen.insert(key.clone()) || earlier.is_some() {
             report.outcome = InboxOutcome::Duplicate;
             report.earlier = earlier;
@@ -733,7 +745,10 @@ impl<'a> Intake<'a> {
             let mut report = report.clone();
             if several {
                 entry.message_key = format!("{}#{}", entry.message_key, policy.tenant.slug);
-                let earlier = ctx.store.inbox_outcome(&entry.message_key).await?;
+                let earlier = match ctx.store.inbox_outcome(&entry.message_key).await? {
+                    Some(outcome) => Some(outcome),
+                    None => self.outcomes.get(&entry.message_key).copied(),
+                };
                 if !self.seen.insert(entry.message_key.clone()) || earlier.is_some() {
                     report.tenant = Some(policy.tenant.slug.clone());
                     report.outcome = InboxOutcome::Duplicate;
@@ -790,9 +805,13 @@ impl<'a> Intake<'a> {
             self.commit().await?;
         }
         if let Some(found) = confirmation_in(ctx, mail, &tenant).await? {
+            let key = entry.message_key.clone();
             let report = self
                 .confirmed_by_mail(mail, policy, address, entry, report, found, now)
                 .await?;
+            if !self.settings.dry_run {
+                self.outcomes.insert(key, report.outcome);
+            }
             self.emit(report);
             return Ok(());
         }
@@ -1344,16 +1363,16 @@ pub async fn resolve(
     // The original is not kept: answer with what the register knows of it.
     let original = email.as_ref().map(|email| {
         Arc::new(ParsedMail {
-        message_id: (!message_key.starts_with("sha256:")).then(|| message_key.to_owned()),
-        key: message_key.to_owned(),
-        from: Some(email.clone()),
-        recipients: Vec::new(),
-        subject: item.subject.clone().unwrap_or_default(),
-        text: String::new(),
-        received: item.received_at,
-        in_reply_to_id: None,
-        auth_results: Vec::new(),
-        references: Vec::new(),
+            message_id: (!message_key.starts_with("sha256:")).then(|| message_key.to_owned()),
+            key: message_key.to_owned(),
+            from: Some(email.clone()),
+            recipients: Vec::new(),
+            subject: item.subject.clone().unwrap_or_default(),
+            text: String::new(),
+            received: item.received_at,
+            in_reply_to_id: None,
+            auth_results: Vec::new(),
+            references: Vec::new(),
         })
     });
     let reply = match (policy, &original) {

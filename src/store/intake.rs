@@ -475,7 +475,6 @@ where
         ctx: &AuditContext,
         replies_follow: bool,
     ) -> Result<Vec<IntakeResult>> {
-
         if items
             .iter()
             .any(|i| matches!(i.effect, IntakeEffect::Withdraw { erase: Some(_), .. }))
