@@ -1409,6 +1409,188 @@ async fn an_interrupted_import_carries_on_where_it_stopped(db: TestDb) {
 }
 
 // ===========================================================================================
+// Batches: the records of many messages in one transaction
+// ===========================================================================================
+
+on_both_backends!(
+    batches_of_any_size_give_each_message_the_outcome_it_gets_alone,
+    a_batch_that_fails_is_recorded_message_by_message_and_a_retry_lands_the_rest_exactly_once,
+);
+
+async fn import_batched(
+    ctx: &Context,
+    source: Source,
+    outbox: &Path,
+    batch: usize,
+) -> anyhow::Result<withdrawals::ImportReport> {
+    let opts = ImportOptions {
+        source,
+        outbox: outbox.to_path_buf(),
+        dry_run: false,
+        public_url: Some("https://termine.example.de".into()),
+    };
+    withdrawals::import_in_batches(ctx, &opts, batch).await
+}
+
+async fn audit_chain_holds(ctx: &Context) {
+    let verified = datenwart::ops::audit::verify(ctx.store.as_ref())
+        .await
+        .unwrap();
+    assert!(verified.ok, "{:?}", verified.problem);
+}
+
+/// Batches of 4 cut the corpus between a person's messages and elsewhere: every message
+/// gets the outcome of the corpus (which the whole corpus in one batch gets too, see
+/// `the_corpus_from_an_mbox`), each reply is written once, and the same mailbox again in one
+/// batch is all duplicates and changes nothing.
+async fn batches_of_any_size_give_each_message_the_outcome_it_gets_alone(db: TestDb) {
+    let (ctx, _) = setup(&db).await;
+    let q = Counter::new(&db).await;
+    let work = tempfile::tempdir().unwrap();
+    let (mbox, _) = build_source(Way::Mbox, work.path(), &corpus());
+    let outbox = work.path().join("outbox");
+    let first = import_batched(&ctx, mbox.clone(), &outbox, 4)
+        .await
+        .unwrap()
+        .messages;
+    let outcomes: Vec<&str> = first.iter().map(|r| r.outcome.as_str()).collect();
+    let expected: Vec<&str> = CORPUS.iter().map(|e| e.outcome).collect();
+    assert_eq!(outcomes, expected);
+    let answered = CORPUS
+        .iter()
+        .filter(|e| ANSWERED.contains(&e.outcome))
+        .count();
+    assert_eq!(outbox_files(&outbox).len(), answered, "one reply each");
+    let n = answered as i64;
+    assert_eq!(reply_rows(&q).await, (0, n, n), "every reply written");
+    audit_chain_holds(&ctx).await;
+    let after = snapshot(&q).await;
+    let replies = digest(&outbox_files(&outbox));
+
+    let again = import_batched(&ctx, mbox, &outbox, 1000)
+        .await
+        .unwrap()
+        .messages;
+    assert_eq!(again.len(), CORPUS.len());
+    assert!(again.iter().all(|r| r.outcome == "duplicate"));
+    assert_eq!(snapshot(&q).await, after, "nothing changed");
+    assert_eq!(digest(&outbox_files(&outbox)), replies, "no new reply");
+    q.close().await;
+}
+
+/// The database refuses one message of a batch (a trigger here; a full disk or a broken
+/// connection in life): the batch is rolled back whole and recorded again message by
+/// message, so the messages before the refused one are committed with their replies and
+/// audit entries, the refused one and everything after it are not recorded at all, and the
+/// run stops with the error. The next run (the cause gone) finds the committed messages
+/// duplicates and records each of the others once.
+async fn a_batch_that_fails_is_recorded_message_by_message_and_a_retry_lands_the_rest_exactly_once(
+    db: TestDb,
+) {
+    let (ctx, _) = setup(&db).await;
+    let q = Counter::new(&db).await;
+    let work = tempfile::tempdir().unwrap();
+    let messages = corpus();
+    let (mbox, _) = build_source(Way::Mbox, work.path(), &messages);
+    let outbox = work.path().join("outbox");
+    // The sixth answered message (a few decided messages come before it in its batch).
+    let refused = CORPUS
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| ANSWERED.contains(&e.outcome))
+        .nth(5)
+        .unwrap()
+        .0;
+    let key = mail::parse(&messages[refused].1).unwrap().key;
+    match db.kind {
+        Kind::Sqlite => {
+            db.execute_raw(&format!(
+                "create trigger refuse_one before insert on inbox_messages
+                 when new.message_key = '{key}'
+                 begin select raise(abort, 'refused by the test'); end"
+            ))
+            .await;
+        }
+        Kind::Postgres => {
+            db.execute_raw(&format!(
+                "create function refuse_one() returns trigger language plpgsql as $$
+                 begin
+                     if new.message_key = '{key}' then raise exception 'refused by the test'; end if;
+                     return new;
+                 end $$"
+            ))
+            .await;
+            db.execute_raw(
+                "create trigger refuse_one before insert on inbox_messages
+                 for each row execute function refuse_one()",
+            )
+            .await;
+        }
+    }
+    let err = import_batched(&ctx, mbox.clone(), &outbox, 100)
+        .await
+        .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(err.contains("refused by the test"), "{err}");
+    assert!(
+        err.contains(&format!("#{}:", refused + 1)),
+        "the error names the refused message: {err}"
+    );
+    let before = &CORPUS[..refused];
+    let recorded = before.iter().filter(|e| e.outcome != "duplicate").count() as i64;
+    let answered = |es: &[Expect]| es.iter().filter(|e| ANSWERED.contains(&e.outcome)).count();
+    assert!(recorded > 0 && answered(before) == 5);
+    assert_eq!(
+        q.count("select count(*) from inbox_messages").await,
+        recorded,
+        "the messages before the refused one are committed, nothing after"
+    );
+    let n = answered(before) as i64;
+    assert_eq!(reply_rows(&q).await, (0, n, n), "their replies are written");
+    assert_eq!(outbox_files(&outbox).len(), answered(before));
+    assert_eq!(
+        q.count("select count(*) from audit_log where action = 'inbox.message'")
+            .await,
+        recorded
+    );
+    audit_chain_holds(&ctx).await;
+
+    // The cause is gone: the next run carries on where the first stopped.
+    match db.kind {
+        Kind::Sqlite => db.execute_raw("drop trigger refuse_one").await,
+        Kind::Postgres => {
+            db.execute_raw("drop trigger refuse_one on inbox_messages")
+                .await
+        }
+    };
+    let again = import_batched(&ctx, mbox, &outbox, 100)
+        .await
+        .unwrap()
+        .messages;
+    for (i, (r, e)) in again.iter().zip(CORPUS).enumerate() {
+        let expected = if i < refused { "duplicate" } else { e.outcome };
+        assert_eq!(r.outcome, expected, "{}: {}", e.file, r.reason);
+    }
+    let all = CORPUS.iter().filter(|e| e.outcome != "duplicate").count() as i64;
+    assert_eq!(q.count("select count(*) from inbox_messages").await, all);
+    assert_eq!(
+        q.count("select count(*) from audit_log where action = 'inbox.message'")
+            .await,
+        all,
+        "one audit entry per message"
+    );
+    let n = answered(CORPUS) as i64;
+    assert_eq!(reply_rows(&q).await, (0, n, n));
+    assert_eq!(
+        outbox_files(&outbox).len(),
+        answered(CORPUS),
+        "each reply once"
+    );
+    audit_chain_holds(&ctx).await;
+    q.close().await;
+}
+
+// ===========================================================================================
 // Consent versus contract, SMS only
 // ===========================================================================================
 

@@ -3,13 +3,14 @@
 //! the server only after its outcome is committed.
 //!
 //! Order per batch: fetch the bytes (bounded: at most `batch` messages and
-//! [`BATCH_BYTES`]), process and commit each message, then MOVE (or flag) the batch's
+//! [`BATCH_BYTES`]), decide each message and commit the batch's records (in transactions of
+//! at most [`withdrawals::DEFAULT_BATCH`] messages), then MOVE (or flag) the batch's
 //! messages the intake took over, then store the position (UIDVALIDITY, last UID). A run
 //! that stops anywhere in between repeats nothing: the next run fetches the messages above
 //! the stored position again, finds them recorded (by Message-ID or hash) and only files
 //! them away.
 
-use super::withdrawals::{self, ImportReport, MessageReport, Settings};
+use super::withdrawals::{self, ImportReport, Intake, MessageReport, Settings};
 use super::{Context, Refusal};
 use crate::domain::requests::InboxOutcome;
 use crate::mail::RawMessage;
@@ -17,7 +18,6 @@ use crate::mail::imap::{self, ImapAccount, ImapConnection, NewMessage};
 use crate::store::ImapPosition;
 use anyhow::{Context as _, Result};
 use serde::Serialize;
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 /// The processed folder when none is named.
@@ -176,19 +176,25 @@ async fn run(
     }
     let new = connection.new_messages(start_after).await?;
     tracing::info!("{} new message(s) in {mailbox}", new.len());
-    let mut seen = HashSet::new();
+    // Each fetched batch is committed (in transactions of at most DEFAULT_BATCH messages)
+    // before any of its messages is filed away.
+    let mut intake = Intake::new(ctx, settings, opts.batch.min(withdrawals::DEFAULT_BATCH));
     let mut filed_away = 0;
     let mut left_in_mailbox = 0;
     for batch in batches(&new, opts.batch, BATCH_BYTES) {
         let uids: Vec<u32> = batch.iter().map(|m| m.uid).collect();
         let fetched = connection.fetch(&uids).await?;
+        let (order, raws): (Vec<u32>, Vec<RawMessage>) = fetched
+            .into_iter()
+            .map(|(uid, bytes)| {
+                let origin = format!("imap:{mailbox}#{uid}");
+                (uid, RawMessage { origin, bytes })
+            })
+            .unzip();
+        intake.push_all(&raws).await?;
+        intake.commit().await?;
         let mut to_file = Vec::new();
-        for (uid, bytes) in fetched {
-            let raw = RawMessage {
-                origin: format!("imap:{mailbox}#{uid}"),
-                bytes,
-            };
-            let found = withdrawals::process(ctx, settings, &raw, &mut seen).await?;
+        for (uid, found) in order.into_iter().zip(intake.take_reports()) {
             if found.iter().any(taken_over) {
                 to_file.push(uid);
             } else {

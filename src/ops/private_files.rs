@@ -62,6 +62,13 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Writes a file readable by the owner only, replacing one of the same name atomically: the
 /// bytes go to a temporary file beside it that is then renamed, so a reader never sees half.
 pub fn write_replacing(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_replacing_unsynced(path, bytes)?;
+    sync_folder(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// [`write_replacing`] without syncing the folder: the file's content is durable, its name
+/// only once [`sync_folder`] has run (for many files written into one folder at once).
+pub fn write_replacing_unsynced(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     // The process id keeps two runs writing the same pending reply apart.
@@ -73,13 +80,19 @@ pub fn write_replacing(path: &Path, bytes: &[u8]) -> Result<()> {
         f.write_all(bytes)?;
         f.sync_all()?;
         std::fs::rename(&temp, path)?;
-        // The rename itself is durable once the folder is synced.
-        #[cfg(unix)]
-        std::fs::File::open(dir)?.sync_all()?;
         Ok(())
     })();
     if written.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
     written.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Makes the names of the files renamed into a folder durable.
+pub fn sync_folder(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync the folder {}", dir.display()))?;
+    Ok(())
 }

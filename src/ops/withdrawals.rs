@@ -14,7 +14,8 @@ use crate::domain::time::{appointment_de, date_de, local_date_de};
 use crate::mail::auth_results::{SenderCheck, check_sender};
 use crate::mail::{self, ParsedMail, Source};
 use crate::store::{
-    ErasureScope, InboxEntry, IntakeEffect, IntakeResult, NewReply, PendingReply, SubjectQuery,
+    ErasureScope, InboxEntry, IntakeEffect, IntakeItem, IntakeResult, NewReply, PendingReply,
+    SubjectQuery,
 };
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
@@ -22,6 +23,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// What happened to one message, for the report (never its sender or text).
 #[derive(Clone, Debug, Serialize)]
@@ -84,24 +86,52 @@ pub struct ImportReport {
     pub messages: Vec<MessageReport>,
 }
 
+/// Messages whose records are committed together in one transaction unless told
+/// otherwise (`withdrawals import`; the IMAP intake commits at least once per fetched batch).
+pub const DEFAULT_BATCH: usize = 100;
+
 /// Reads every message of the source and gives each its outcome; first writes the replies
-/// an earlier run left pending.
+/// an earlier run left pending. The records of up to [`DEFAULT_BATCH`] messages are
+/// committed together.
 pub async fn import(ctx: &Context, opts: &ImportOptions) -> Result<ImportReport> {
+    import_in_batches(ctx, opts, DEFAULT_BATCH).await
+}
+
+/// [`import`], committing the records of up to `batch` messages in one transaction (1:
+/// each message in its own).
+pub async fn import_in_batches(
+    ctx: &Context,
+    opts: &ImportOptions,
+    batch: usize,
+) -> Result<ImportReport> {
     let messages = mail::read(&opts.source).map_err(|e| Refusal::InvalidInput(e.to_string()))?;
     let settings = opts.settings();
     let mut report = begin(ctx, settings).await?;
-    let mut seen = HashSet::new();
+    let mut intake = Intake::new(ctx, settings, batch);
+    // Read ahead a batch at a time (bounded in bytes as the IMAP intake's batches are), so
+    // that the batch's messages are looked up for duplicates at once.
+    let mut chunk = Vec::new();
+    let mut bytes = 0u64;
     for item in messages {
-        let found = match item {
-            Err(e) => vec![MessageReport::bare(
-                e.path().display().to_string(),
-                InboxOutcome::Unreadable,
-                format!("cannot read: {e}"),
-            )],
-            Ok(raw) => process(ctx, settings, &raw, &mut seen).await?,
-        };
-        report.messages.extend(found);
+        match item {
+            Err(e) => {
+                intake.push_all(&std::mem::take(&mut chunk)).await?;
+                bytes = 0;
+                intake.unreadable(e.path().display().to_string(), format!("cannot read: {e}"));
+            }
+            Ok(raw) => {
+                bytes += raw.bytes.len() as u64;
+                chunk.push(raw);
+                if chunk.len() >= intake.batch || bytes >= super::imap_import::BATCH_BYTES {
+                    intake.push_all(&std::mem::take(&mut chunk)).await?;
+                    bytes = 0;
+                }
+            }
+        }
     }
+    intake.push_all(&chunk).await?;
+    intake.commit().await?;
+    report.messages = intake.take_reports().into_iter().flatten().collect();
     Ok(report)
 }
 
@@ -122,27 +152,6 @@ pub(super) async fn begin(ctx: &Context, settings: Settings<'_>) -> Result<Impor
         confirmations_expired,
         messages: Vec::new(),
     })
-}
-
-/// One raw message of any source: its outcome(s), each committed with its effects and its
-/// reply before this returns. `seen` holds the keys of this run (the same message twice
-/// in one mailbox is one message). A bad message never stops the run; a failing database
-/// does (the error).
-pub(super) async fn process(
-    ctx: &Context,
-    settings: Settings<'_>,
-    raw: &mail::RawMessage,
-    seen: &mut HashSet<String>,
-) -> Result<Vec<MessageReport>> {
-    let found = one(ctx, settings, &raw.origin, &raw.bytes, seen)
-        .await
-        .with_context(|| format!("while processing {}", raw.origin))?;
-    for report in &found {
-        if report.outcome != InboxOutcome::Duplicate {
-            tracing::info!("{}: {}", report.origin, report.outcome);
-        }
-    }
-    Ok(found)
 }
 
 impl MessageReport {
@@ -196,23 +205,46 @@ pub async fn flush_pending(ctx: &Context, outbox: &Path) -> Result<usize> {
 /// Writes a stored reply to the outbox under its name and marks it written (which clears
 /// its text in the database). Writing it again, after a crash, gives the same file.
 async fn write_pending(ctx: &Context, outbox: &Path, reply: &PendingReply) -> Result<PathBuf> {
-    let path = outbox.join(&reply.file_name);
-    super::private_files::write_replacing(&path, reply.eml.as_bytes()).with_context(|| {
+    let path = write_reply_file(outbox, reply)?;
+    let disclosed = disclosed_by_reply(ctx, &reply.tenant);
+    ctx.store
+        .reply_written(reply.id, crate::domain::time::now(), &disclosed)
+        .await?;
+    Ok(path)
+}
+
+/// Writes a stored reply's file (durably) without marking it written.
+fn write_reply_file(outbox: &Path, reply: &PendingReply) -> Result<PathBuf> {
+    let path = write_reply_file_unsynced(outbox, reply)?;
+    super::private_files::sync_folder(outbox).with_context(|| {
         format!(
             "cannot write the reply {}; it is kept in the database and written by the next run",
             path.display()
         )
     })?;
-    // The outbox goes to the mail server: the reply is a disclosure to its operator.
-    let disclosed = ctx
-        .policies
-        .get(&reply.tenant)
-        .map(|p| super::send::disclosed_to(p, "reply", crate::domain::policy::Handover::Email))
-        .unwrap_or_default();
-    ctx.store
-        .reply_written(reply.id, crate::domain::time::now(), &disclosed)
-        .await?;
     Ok(path)
+}
+
+/// [`write_reply_file`] without syncing the outbox folder (`private_files::sync_folder`).
+fn write_reply_file_unsynced(outbox: &Path, reply: &PendingReply) -> Result<PathBuf> {
+    let path = outbox.join(&reply.file_name);
+    super::private_files::write_replacing_unsynced(&path, reply.eml.as_bytes()).with_context(
+        || {
+            format!(
+                "cannot write the reply {}; it is kept in the database and written by the next run",
+                path.display()
+            )
+        },
+    )?;
+    Ok(path)
+}
+
+/// The outbox goes to the mail server: a reply is a disclosure to its operator.
+fn disclosed_by_reply(ctx: &Context, tenant: &str) -> Vec<crate::store::DisclosedTo> {
+    ctx.policies
+        .get(tenant)
+        .map(|p| super::send::disclosed_to(p, "reply", crate::domain::policy::Handover::Email))
+        .unwrap_or_default()
 }
 
 fn create_outbox(dir: &Path) -> Result<()> {
@@ -334,206 +366,608 @@ pub(super) fn effect_of(
     })
 }
 
-async fn one(
-    ctx: &Context,
-    settings: Settings<'_>,
-    origin: &str,
-    bytes: &[u8],
-    seen: &mut HashSet<String>,
-) -> Result<Vec<MessageReport>> {
-    let now = crate::domain::time::now();
-    let parsed = mail::parse(bytes);
-    let key = match &parsed {
-        Ok(m) => m.key.clone(),
-        // Keyed like a message without Message-ID, so that the same unreadable bytes from a
-        // Maildir and from an mbox (which adds a line end) are one message.
-        Err(_) => mail::hash_key(bytes),
-    };
-    let mut report =
-        MessageReport::bare(origin.to_owned(), InboxOutcome::Unreadable, String::new());
-    report.message_id = parsed.as_ref().ok().and_then(|m| m.message_id.clone());
-    let earlier = ctx.store.inbox_outcome(&key).await?;
-    if !seen.insert(key.clone()) || earlier.is_some() {
-        report.outcome = InboxOutcome::Duplicate;
-        report.earlier = earlier;
-        report.reason = "this message was processed before".into();
-        return Ok(vec![report]);
-    }
-    let mut entry = InboxEntry {
-        message_key: key,
-        tenant: None,
-        received_at: None,
-        processed_at: now,
-        // Until the message is decided, it is one nobody could read.
-        outcome: InboxOutcome::Unreadable,
-        subject_ref: None,
-        sender: None,
-        subject: None,
-        reason: None,
-        address: None,
-        channel: Channel::Email,
-        identity: None,
-        confirms: None,
-    };
-    let mail = match parsed {
-        Err(e) => {
-            report.reason = format!("not a readable e-mail: {}", e.0);
-            return Ok(vec![
-                record(ctx, settings, entry, IntakeEffect::Nothing, report, None).await?,
-            ]);
-        }
-        Ok(m) => m,
-    };
-    entry.received_at = mail.received;
-    let routes = routes(ctx, &mail);
-    if routes.is_empty() {
-        report.outcome = InboxOutcome::NotAddressed;
-        report.reason = "no recipient is a withdrawal address of a tenant".into();
-        return Ok(vec![
-            record(ctx, settings, entry, IntakeEffect::Nothing, report, None).await?,
-        ]);
-    }
-    // A message to several controllers is handled for each of them: one outcome and one
-    // reply per tenant, each recorded under the message's key and the tenant's slug.
-    let several = routes.len() > 1;
-    let mut reports = Vec::with_capacity(routes.len());
-    for (policy, address) in routes {
-        let mut entry = entry.clone();
-        let mut report = report.clone();
-        if several {
-            entry.message_key = format!("{}#{}", entry.message_key, policy.tenant.slug);
-            let earlier = ctx.store.inbox_outcome(&entry.message_key).await?;
-            if !seen.insert(entry.message_key.clone()) || earlier.is_some() {
-                report.tenant = Some(policy.tenant.slug.clone());
-                report.outcome = InboxOutcome::Duplicate;
-                report.earlier = earlier;
-                report.reason = "this message was processed before".into();
-                reports.push(report);
-                continue;
-            }
-        }
-        reports.push(for_tenant(ctx, settings, &mail, policy, address, entry, report, now).await?);
-    }
-    Ok(reports)
+/// The intake of one run: each message is decided as it comes, and the records of up to
+/// `batch` messages (their rows, effects, replies and audit entries) are committed in one
+/// transaction — all of a batch or nothing of it, so a run that stops anywhere leaves no
+/// message half-applied, and the next run finds every committed message a duplicate.
+///
+/// A message is decided from what is committed. The lookups a decision makes are about
+/// its sender (is the person known at the tenant, which of their bookings a withdrawal
+/// cancels) or about a confirmation code; so a message about a person whom a queued record
+/// is about, and every message that carries a code, is decided only after the queue is
+/// committed. Every message thus sees what the messages before it did, as if each were
+/// committed on its own (which is what a batch of 1 does).
+pub(super) struct Intake<'a> {
+    ctx: &'a Context,
+    settings: Settings<'a>,
+    pub(super) batch: usize,
+    /// The keys of this run (the same message twice in one mailbox is one message).
+    seen: HashSet<String>,
+    /// The outcome each key of this run was recorded with (not in a dry run), for a second
+    /// copy that comes before the first is committed.
+    outcomes: std::collections::HashMap<String, InboxOutcome>,
+    queued: Vec<Queued<'a>>,
+    /// The people the queued records are about.
+    touched: HashSet<SubjectRef>,
+    /// The report of every outcome so far, in order; a queued record's report is
+    /// completed when it is committed.
+    reports: Vec<MessageReport>,
+    /// How many of `reports` each message has, in order.
+    shape: Vec<usize>,
+    /// Of `reports`, those of messages already given to `shape`.
+    shaped: usize,
 }
 
-/// One message at one tenant: classify, verify the sender, apply, answer.
-#[allow(clippy::too_many_arguments)]
-async fn for_tenant(
-    ctx: &Context,
-    settings: Settings<'_>,
-    mail: &ParsedMail,
-    policy: &Policy,
-    address: String,
-    mut entry: InboxEntry,
-    mut report: MessageReport,
-    now: DateTime<Utc>,
-) -> Result<MessageReport> {
-    let tenant = policy.tenant.slug.clone();
-    entry.tenant = Some(tenant.clone());
-    entry.address = Some(address.clone());
-    report.tenant = Some(tenant.clone());
-    let classification = classify(&mail.subject, &mail.text);
-    let received = mail.received.unwrap_or(now);
-    let (mut outcome, mut effect) = effect_of(ctx, policy, classification.intent, received)?;
-    report.reason = classification.reason.clone();
-    let from = mail.from.clone().unwrap_or_default();
-    let keep_for_human = |entry: &mut InboxEntry| {
-        entry.sender = mail.from.clone();
-        entry.subject = Some(mail.subject.chars().take(200).collect());
-    };
-    // Mail from the tenant's own domain is a colleague's forward or a test, whatever its
-    // wording: a human looks at it before anything is done or filed away.
-    if domain_of(&from).is_some_and(|d| own_domains(policy).contains(&d)) {
-        report.outcome = InboxOutcome::Review;
-        report.reason = "sent from the tenant's own domain (a forward by staff?)".into();
-        keep_for_human(&mut entry);
-        return record(ctx, settings, entry, IntakeEffect::Nothing, report, None).await;
-    }
-    // A reply with the code of a confirmation request: the person confirms what was asked
-    // in their name. Whoever has the code read the mail it went to, the address on file.
-    if let Some(found) = confirmation_in(ctx, mail, &tenant).await? {
-        return confirmed_by_mail(
-            ctx, settings, mail, policy, address, entry, report, found, now,
-        )
-        .await;
-    }
-    if outcome == InboxOutcome::NotARequest {
-        report.outcome = outcome;
-        return record(ctx, settings, entry, effect, report, None).await;
-    }
-    // Verify the sender before acting on anything: only the office's own receiving servers'
-    // Authentication-Results count.
-    let sender_check = check_sender(
-        &mail.auth_results,
-        &policy.identity.trusted_authserv_ids,
-        &domain_of(&from).unwrap_or_default(),
-    );
-    if sender_check == SenderCheck::DmarcFailed {
-        outcome = InboxOutcome::Review;
-        effect = IntakeEffect::Nothing;
-        report.reason =
-            "the sender's domain failed DMARC at our receiving server (possibly forged)".into();
-    }
-    let key = ctx.store.pseudonym_key().await?;
-    let subject_ref = SubjectRef::for_email(&key, &from);
-    if outcome != InboxOutcome::Review {
-        let known = !from.is_empty()
-            && !ctx
-                .store
-                .find_subjects(&SubjectQuery::Ref(subject_ref.clone()), Some(&tenant))
-                .await?
-                .is_empty();
-        if !known {
-            outcome = InboxOutcome::Unmatched;
-            effect = IntakeEffect::Nothing;
-            report.reason = format!(
-                "{}; the sender is not a known person of {tenant}",
-                report.reason
-            );
+/// A decided record waiting for its batch's commit.
+struct Queued<'a> {
+    /// Its report's place in `Intake::reports`.
+    at: usize,
+    entry: InboxEntry,
+    effect: IntakeEffect,
+    reply: Option<Reply<'a>>,
+}
+
+impl<'a> Intake<'a> {
+    pub(super) fn new(ctx: &'a Context, settings: Settings<'a>, batch: usize) -> Self {
+        Self {
+            ctx,
+            settings,
+            batch: batch.max(1),
+            seen: HashSet::new(),
+            outcomes: std::collections::HashMap::new(),
+            queued: Vec::new(),
+            touched: HashSet::new(),
+            reports: Vec::new(),
+            shape: Vec::new(),
+            shaped: 0,
         }
     }
-    // The address is the person's; unless a trusted server proved that the mail comes from
-    // it, nothing happens before the person confirms.
-    let mut confirmation = None;
-    // An objection only opens a request that the DPO decides (`requests close`), and
-    // changes nothing before; it needs no confirmation of the sender first.
-    if outcome.is_applied() && outcome != InboxOutcome::ObjectionRequest {
-        match sender_check {
-            SenderCheck::Proven(how) => entry.identity = Some(how),
-            _ => {
-                let (code, code_hash) = super::identity::new_code(ctx).await?;
-                let expires_at = super::identity::valid_until(policy, now);
-                effect = IntakeEffect::RequestConfirmation {
-                    asked: outcome,
-                    code_hash,
-                    expires_at,
+
+    /// A message that could not be read from its source at all.
+    pub(super) fn unreadable(&mut self, origin: String, reason: String) {
+        self.emit(MessageReport::bare(
+            origin,
+            InboxOutcome::Unreadable,
+            reason,
+        ));
+        self.end_message();
+    }
+
+    /// Raw messages of any source, in order, looked up for duplicates at once: each is
+    /// decided now and recorded with its batch (committed when the batch is full, before a
+    /// message that depends on it, or by [`Self::commit`]). A bad message never stops the
+    /// run; a failing database does (the error, after what was decided before it is
+    /// committed).
+    pub(super) async fn push_all(&mut self, raws: &[mail::RawMessage]) -> Result<()> {
+        if raws.is_empty() {
+            return Ok(());
+        }
+        let parsed: Vec<(std::result::Result<ParsedMail, mail::Unreadable>, String)> = raws
+            .iter()
+            .map(|raw| {
+                let parsed = mail::parse(&raw.bytes);
+                let key = match &parsed {
+                    Ok(m) => m.key.clone(),
+                    // Keyed like a message without Message-ID, so that the same unreadable
+                    // bytes from a Maildir and from an mbox (which adds a line end) are one
+                    // message.
+                    Err(_) => mail::hash_key(&raw.bytes),
                 };
-                report.reason = format!(
-                    "{}; the sender is not proven by a trusted server: confirmation requested",
-                    report.reason
+                (parsed, key)
+            })
+            .collect();
+        let keys: Vec<String> = parsed.iter().map(|(_, k)| k.clone()).collect();
+        let known: std::collections::HashMap<String, InboxOutcome> = self
+            .ctx
+            .store
+            .inbox_outcomes(&keys)
+            .await
+            .context("while looking up the messages' keys")?
+            .into_iter()
+            .collect();
+        for (raw, (parsed, key)) in raws.iter().zip(parsed) {
+            let earlier = known.get(&key).copied();
+            self.push_parsed(raw, parsed, key, earlier).await?;
+        }
+        Ok(())
+    }
+
+    async fn push_parsed(
+        &mut self,
+        raw: &mail::RawMessage,
+        parsed: std::result::Result<ParsedMail, mail::Unreadable>,
+        key: String,
+        earlier: Option<InboxOutcome>,
+    ) -> Result<()> {
+        let decided = self
+            .one(&raw.origin, parsed, key, earlier)
+            .await
+            .with_context(|| format!("while processing {}", raw.origin));
+        self.end_message();
+        if let Err(e) = decided {
+            if let Err(also) = self.commit().await {
+                tracing::warn!("{also:#}");
+            }
+            return Err(e);
+        }
+        if self.queued.len() >= self.batch {
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The reports of the messages given since the last call, one list per message, in
+    /// order. Call after [`Self::commit`]: a queued record's report is not complete before.
+    pub(super) fn take_reports(&mut self) -> Vec<Vec<MessageReport>> {
+        debug_assert!(self.queued.is_empty(), "reports taken before the commit");
+        let mut reports = std::mem::take(&mut self.reports).into_iter();
+        self.shaped = 0;
+        std::mem::take(&mut self.shape)
+            .into_iter()
+            .map(|n| reports.by_ref().take(n).collect())
+            .collect()
+    }
+
+    fn end_message(&mut self) {
+        self.shape.push(self.reports.len() - self.shaped);
+        self.shaped = self.reports.len();
+    }
+
+    /// A final report (nothing to commit).
+    fn emit(&mut self, report: MessageReport) {
+        log_outcome(&report);
+        self.reports.push(report);
+    }
+
+    /// Queues a decided message's record; its report is completed at the commit.
+    fn record(
+        &mut self,
+        mut entry: InboxEntry,
+        effect: IntakeEffect,
+        report: MessageReport,
+        reply: Option<Reply<'a>>,
+    ) {
+        entry.outcome = report.outcome.to_owned();
+        entry.reason = Some(report.reason.chars().take(500).collect());
+        if self.settings.dry_run {
+            return self.emit(report);
+        }
+        self.outcomes
+            .insert(entry.message_key.clone(), report.outcome);
+        if let Some(subject) = &entry.subject_ref {
+            self.touched.insert(subject.clone());
+        }
+        self.queued.push(Queued {
+            at: self.reports.len(),
+            entry,
+            effect,
+            reply,
+        });
+        self.reports.push(report);
+    }
+
+    /// Commits the queued records in one transaction, completes their reports and writes
+    /// their replies (then marks them written, all at once). A batch the database refuses is
+    /// rolled back whole and recorded again message by message: what can be committed is,
+    /// and the run stops at the message that cannot (the error), as it does without batches.
+    pub(super) async fn commit(&mut self) -> Result<()> {
+        if self.queued.is_empty() {
+            return Ok(());
+        }
+        let queued = std::mem::take(&mut self.queued);
+        self.touched.clear();
+        let ctx = self.ctx;
+        let audit = ctx.audit();
+        let renders: Vec<_> = queued
+            .iter()
+            .map(|q| {
+                let outcome = q.entry.outcome;
+                let answered =
+                    outcome.is_applied() || outcome == InboxOutcome::ConfirmationRequested;
+                move |result: &IntakeResult| {
+                    q.reply
+                        .as_ref()
+                        .filter(|_| answered)
+                        .map(|r| render_reply(r, outcome, result, &q.effect))
+                }
+            })
+            .collect();
+        let items: Vec<IntakeItem<'_>> = queued
+            .iter()
+            .zip(&renders)
+            .map(|(q, render)| IntakeItem {
+                entry: &q.entry,
+                effect: &q.effect,
+                reply: render,
+            })
+            .collect();
+        let origin = |q: &Queued<'_>| format!("while processing {}", self.reports[q.at].origin);
+        let mut failure = None;
+        let results = match ctx.store.record_messages(&items, &audit).await {
+            Ok(results) => results,
+            Err(e) if items.len() == 1 => {
+                failure = Some(anyhow::Error::from(e).context(origin(&queued[0])));
+                Vec::new()
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "a batch of {} messages was rolled back ({e}); recording them one by one",
+                    items.len()
                 );
-                outcome = InboxOutcome::ConfirmationRequested;
-                confirmation = Some((code, expires_at));
+                let mut results = Vec::new();
+                for (item, q) in items.iter().zip(&queued) {
+                    match ctx
+                        .store
+                        .record_message(item.entry, item.effect, item.reply, &audit)
+                        .await
+                    {
+                        Ok(result) => results.push(result),
+                        Err(e) => {
+                            failure = Some(anyhow::Error::from(e).context(origin(q)));
+                            break;
+                        }
+                    }
+                }
+                results
+            }
+        };
+        let mut replies = Vec::new();
+        for (q, result) in queued.iter().zip(results) {
+            let report = &mut self.reports[q.at];
+            if !result.recorded {
+                report.outcome = InboxOutcome::Duplicate;
+                report.reason = "this message was processed before".into();
+                continue;
+            }
+            log_outcome(report);
+            report.request_id = result.request_id;
+            report.consents_withdrawn = result.consents_withdrawn;
+            report.bookings_cancelled = result.erasure.as_ref().map_or(0, |e| {
+                e.counts.iter().map(|(_, c)| c.bookings_cancelled).sum()
+            });
+            if let Some(pending) = result.reply {
+                replies.push((q.at, pending));
             }
         }
+        let written = if replies.is_empty() {
+            Ok(())
+        } else {
+            self.write_replies(&replies).await
+        };
+        match failure {
+            Some(e) => Err(e),
+            None => written,
+        }
     }
-    if matches!(outcome, InboxOutcome::Review | InboxOutcome::Unmatched) {
-        keep_for_human(&mut entry);
-    } else {
+
+    /// Writes the committed replies to their files, then marks those written in one
+    /// transaction. A reply that cannot be written stays pending in the database (the next
+    /// run writes it); the error says so.
+    async fn write_replies(&mut self, replies: &[(usize, PendingReply)]) -> Result<()> {
+        let mut done = Vec::with_capacity(replies.len());
+        let mut failure = None;
+        for (at, pending) in replies {
+            match write_reply_file_unsynced(self.settings.outbox, pending) {
+                Ok(path) => {
+                    self.reports[*at].reply = Some(path);
+                    done.push((pending.id, disclosed_by_reply(self.ctx, &pending.tenant)));
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        // The files' names are durable before their texts leave the database.
+        if !done.is_empty()
+            && let Err(e) = super::private_files::sync_folder(self.settings.outbox)
+        {
+            done.clear();
+            failure =
+                Some(e.context("the replies are kept in the database and written by the next run"));
+        }
+        let marks: Vec<(i64, &[crate::store::DisclosedTo])> =
+            done.iter().map(|(id, d)| (*id, d.as_slice())).collect();
+        self.ctx
+            .store
+            .replies_written(&marks, crate::domain::time::now())
+            .await?;
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// A message about this person is decided only after the queued records about them
+    /// are committed: its lookups must see them.
+    async fn before_looking_up(&mut self, subject: &SubjectRef) -> Result<()> {
+        if self.touched.contains(subject) {
+            self.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// One parsed message under its key (`earlier`: the outcome it was recorded with).
+    async fn one(
+        &mut self,
+        origin: &str,
+        parsed: std::result::Result<ParsedMail, mail::Unreadable>,
+        key: String,
+        earlier: Option<InboxOutcome>,
+    ) -> Result<()> {
+        let ctx = self.ctx;
+        let now = crate::domain::time::now();
+        let mut report =
+            MessageReport::bare(origin.to_owned(), InboxOutcome::Unreadable, String::new());
+        report.message_id = parsed.as_ref().ok().and_then(|m| m.message_id.clone());
+        let earlier = earlier.or_else(|| self.outcomes.get(&key).copied());
+        if !self.seen.insert(key.clone()) || earlier.is_some() {
+            report.outcome = InboxOutcome::Duplicate;
+            report.earlier = earlier;
+            report.reason = "this message was processed before".into();
+            self.emit(report);
+            return Ok(());
+        }
+        let mut entry = InboxEntry {
+            message_key: key,
+            tenant: None,
+            received_at: None,
+            processed_at: now,
+            // Until the message is decided, it is one nobody could read.
+            outcome: InboxOutcome::Unreadable,
+            subject_ref: None,
+            sender: None,
+            subject: None,
+            reason: None,
+            address: None,
+            channel: Channel::Email,
+            identity: None,
+            confirms: None,
+        };
+        let mail = match parsed {
+            Err(e) => {
+                report.reason = format!("not a readable e-mail: {}", e.0);
+                self.record(entry, IntakeEffect::Nothing, report, None);
+                return Ok(());
+            }
+            Ok(m) => Arc::new(m),
+        };
+        entry.received_at = mail.received;
+        let routes = routes(ctx, &mail);
+        if routes.is_empty() {
+            report.outcome = InboxOutcome::NotAddressed;
+            report.reason = "no recipient is a withdrawal address of a tenant".into();
+            self.record(entry, IntakeEffect::Nothing, report, None);
+            return Ok(());
+        }
+        // A message to several controllers is handled for each of them: one outcome and one
+        // reply per tenant, each recorded under the message's key and the tenant's slug.
+        let several = routes.len() > 1;
+        for (policy, address) in routes {
+            let mut entry = entry.clone();
+            let mut report = report.clone();
+            if several {
+                entry.message_key = format!("{}#{}", entry.message_key, policy.tenant.slug);
+                let earlier = match ctx.store.inbox_outcome(&entry.message_key).await? {
+                    Some(outcome) => Some(outcome),
+                    None => self.outcomes.get(&entry.message_key).copied(),
+                };
+                if !self.seen.insert(entry.message_key.clone()) || earlier.is_some() {
+                    report.tenant = Some(policy.tenant.slug.clone());
+                    report.outcome = InboxOutcome::Duplicate;
+                    report.earlier = earlier;
+                    report.reason = "this message was processed before".into();
+                    self.emit(report);
+                    continue;
+                }
+            }
+            self.for_tenant(&mail, policy, address, entry, report, now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// One message at one tenant: classify, verify the sender, apply, answer.
+    #[allow(clippy::too_many_arguments)]
+    async fn for_tenant(
+        &mut self,
+        mail: &Arc<ParsedMail>,
+        policy: &'a Policy,
+        address: String,
+        mut entry: InboxEntry,
+        mut report: MessageReport,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let ctx = self.ctx;
+        let tenant = policy.tenant.slug.clone();
+        entry.tenant = Some(tenant.clone());
+        entry.address = Some(address.clone());
+        report.tenant = Some(tenant.clone());
+        let classification = classify(&mail.subject, &mail.text);
+        let received = mail.received.unwrap_or(now);
+        let (mut outcome, mut effect) = effect_of(ctx, policy, classification.intent, received)?;
+        report.reason = classification.reason.clone();
+        let from = mail.from.clone().unwrap_or_default();
+        let keep_for_human = |entry: &mut InboxEntry| {
+            entry.sender = mail.from.clone();
+            entry.subject = Some(mail.subject.chars().take(200).collect());
+        };
+        // Mail from the tenant's own domain is a colleague's forward or a test, whatever its
+        // wording: a human looks at it before anything is done or filed away.
+        if domain_of(&from).is_some_and(|d| own_domains(policy).contains(&d)) {
+            report.outcome = InboxOutcome::Review;
+            report.reason = "sent from the tenant's own domain (a forward by staff?)".into();
+            keep_for_human(&mut entry);
+            self.record(entry, IntakeEffect::Nothing, report, None);
+            return Ok(());
+        }
+        // A reply with the code of a confirmation request: the person confirms what was asked
+        // in their name. Whoever has the code read the mail it went to, the address on file.
+        // Such a message is looked up and recorded after everything before it is committed.
+        if !find_codes(&format!("{}\n{}", mail.subject, mail.text)).is_empty() {
+            self.commit().await?;
+        }
+        if let Some(found) = confirmation_in(ctx, mail, &tenant).await? {
+            let key = entry.message_key.clone();
+            let report = self
+                .confirmed_by_mail(mail, policy, address, entry, report, found, now)
+                .await?;
+            if !self.settings.dry_run {
+                self.outcomes.insert(key, report.outcome);
+            }
+            self.emit(report);
+            return Ok(());
+        }
+        if outcome == InboxOutcome::NotARequest {
+            report.outcome = outcome;
+            self.record(entry, effect, report, None);
+            return Ok(());
+        }
+        // Verify the sender before acting on anything: only the office's own receiving servers'
+        // Authentication-Results count.
+        let sender_check = check_sender(
+            &mail.auth_results,
+            &policy.identity.trusted_authserv_ids,
+            &domain_of(&from).unwrap_or_default(),
+        );
+        if sender_check == SenderCheck::DmarcFailed {
+            outcome = InboxOutcome::Review;
+            effect = IntakeEffect::Nothing;
+            report.reason =
+                "the sender's domain failed DMARC at our receiving server (possibly forged)".into();
+        }
+        let key = ctx.store.pseudonym_key().await?;
+        let subject_ref = SubjectRef::for_email(&key, &from);
+        self.before_looking_up(&subject_ref).await?;
+        if outcome != InboxOutcome::Review {
+            let known = !from.is_empty()
+                && !ctx
+                    .store
+                    .find_subjects(&SubjectQuery::Ref(subject_ref.clone()), Some(&tenant))
+                    .await?
+                    .is_empty();
+            if !known {
+                outcome = InboxOutcome::Unmatched;
+                effect = IntakeEffect::Nothing;
+                report.reason = format!(
+                    "{}; the sender is not a known person of {tenant}",
+                    report.reason
+                );
+            }
+        }
+        // The address is the person's; unless a trusted server proved that the mail comes from
+        // it, nothing happens before the person confirms.
+        let mut confirmation = None;
+        // An objection only opens a request that the DPO decides (`requests close`), and
+        // changes nothing before; it needs no confirmation of the sender first.
+        if outcome.is_applied() && outcome != InboxOutcome::ObjectionRequest {
+            match sender_check {
+                SenderCheck::Proven(how) => entry.identity = Some(how),
+                _ => {
+                    let (code, code_hash) = super::identity::new_code(ctx).await?;
+                    let expires_at = super::identity::valid_until(policy, now);
+                    effect = IntakeEffect::RequestConfirmation {
+                        asked: outcome,
+                        code_hash,
+                        expires_at,
+                    };
+                    report.reason = format!(
+                        "{}; the sender is not proven by a trusted server: confirmation requested",
+                        report.reason
+                    );
+                    outcome = InboxOutcome::ConfirmationRequested;
+                    confirmation = Some((code, expires_at));
+                }
+            }
+        }
+        if matches!(outcome, InboxOutcome::Review | InboxOutcome::Unmatched) {
+            keep_for_human(&mut entry);
+        } else {
+            entry.subject_ref = Some(subject_ref.clone());
+        }
+        report.outcome = outcome;
+        let cancelled = to_be_cancelled(ctx, &effect, &subject_ref, &tenant, now).await?;
+        let reply = Reply {
+            mail: Arc::clone(mail),
+            policy,
+            address,
+            cancelled,
+            confirmation,
+            public_url: self.settings.public_url.map(str::to_owned),
+        };
+        self.record(entry, effect, report, Some(reply));
+        Ok(())
+    }
+
+    /// A reply that carries a confirmation code: applies what was asked, once, with the
+    /// identity `confirmed_by_mail`; a code used already or expired goes to a human. Recorded
+    /// at once, on its own (the queue is committed before it is looked up).
+    #[allow(clippy::too_many_arguments)]
+    async fn confirmed_by_mail(
+        &mut self,
+        mail: &Arc<ParsedMail>,
+        policy: &'a Policy,
+        address: String,
+        mut entry: InboxEntry,
+        mut report: MessageReport,
+        found: crate::store::Confirmation,
+        now: DateTime<Utc>,
+    ) -> Result<MessageReport> {
+        let ctx = self.ctx;
+        let settings = self.settings;
+        let pending = found.status == "pending" && found.expires_at > now;
+        let Some(subject_ref) = found.subject_ref.clone().filter(|_| pending) else {
+            report.outcome = InboxOutcome::Review;
+            report.reason = "a confirmation code that was used already or has expired".into();
+            entry.sender = mail.from.clone();
+            entry.subject = Some(mail.subject.chars().take(200).collect());
+            return record_now(ctx, settings, entry, IntakeEffect::Nothing, report, None).await;
+        };
+        let (outcome, effect) = effect_of(ctx, policy, intent_of(found.asked), found.received_at)?;
+        entry.received_at = Some(found.received_at);
         entry.subject_ref = Some(subject_ref.clone());
+        entry.identity = Some(IdentityCheck::ConfirmedByMail);
+        entry.confirms = Some(found.id);
+        report.outcome = outcome;
+        report.reason = format!("confirmed by reply with the code (request of {})", {
+            let tz = policy.tenant.zone();
+            local_date_de(tz, found.received_at)
+        });
+        let cancelled =
+            to_be_cancelled(ctx, &effect, &subject_ref, &policy.tenant.slug, now).await?;
+        let reply = Reply {
+            mail: Arc::clone(mail),
+            policy,
+            address,
+            cancelled,
+            confirmation: None,
+            public_url: None,
+        };
+        let fallback = (entry.clone(), report.clone());
+        match record_now(ctx, settings, entry, effect, report, Some(reply)).await {
+            Err(e)
+                if matches!(
+                    e.downcast_ref::<crate::store::StoreError>(),
+                    Some(crate::store::StoreError::Conflict(_))
+                ) =>
+            {
+                // Confirmed (or expired) beside this run: this message changes nothing.
+                let (mut entry, mut report) = fallback;
+                entry.confirms = None;
+                entry.identity = None;
+                entry.subject_ref = None;
+                entry.sender = mail.from.clone();
+                entry.subject = Some(mail.subject.chars().take(200).collect());
+                report.outcome = InboxOutcome::Review;
+                report.reason = "a confirmation code that was used already or has expired".into();
+                record_now(ctx, settings, entry, IntakeEffect::Nothing, report, None).await
+            }
+            other => other,
+        }
     }
-    report.outcome = outcome;
-    let cancelled = to_be_cancelled(ctx, &effect, &subject_ref, &tenant, now).await?;
-    let reply = Reply {
-        mail,
-        policy,
-        address,
-        cancelled,
-        confirmation,
-        public_url: settings.public_url.map(str::to_owned),
-    };
-    record(ctx, settings, entry, effect, report, Some(reply)).await
+}
+
+fn log_outcome(report: &MessageReport) {
+    if report.outcome != InboxOutcome::Duplicate {
+        tracing::info!("{}: {}", report.origin, report.outcome);
+    }
 }
 
 /// The confirmation request at this tenant whose code the message carries, if any.
@@ -561,70 +995,6 @@ async fn confirmation_in(
     Ok(None)
 }
 
-/// A reply that carries a confirmation code: applies what was asked, once, with the
-/// identity `confirmed_by_mail`; a code used already or expired goes to a human.
-#[allow(clippy::too_many_arguments)]
-async fn confirmed_by_mail(
-    ctx: &Context,
-    settings: Settings<'_>,
-    mail: &ParsedMail,
-    policy: &Policy,
-    address: String,
-    mut entry: InboxEntry,
-    mut report: MessageReport,
-    found: crate::store::Confirmation,
-    now: DateTime<Utc>,
-) -> Result<MessageReport> {
-    let pending = found.status == "pending" && found.expires_at > now;
-    let Some(subject_ref) = found.subject_ref.clone().filter(|_| pending) else {
-        report.outcome = InboxOutcome::Review;
-        report.reason = "a confirmation code that was used already or has expired".into();
-        entry.sender = mail.from.clone();
-        entry.subject = Some(mail.subject.chars().take(200).collect());
-        return record(ctx, settings, entry, IntakeEffect::Nothing, report, None).await;
-    };
-    let (outcome, effect) = effect_of(ctx, policy, intent_of(found.asked), found.received_at)?;
-    entry.received_at = Some(found.received_at);
-    entry.subject_ref = Some(subject_ref.clone());
-    entry.identity = Some(IdentityCheck::ConfirmedByMail);
-    entry.confirms = Some(found.id);
-    report.outcome = outcome;
-    report.reason = format!("confirmed by reply with the code (request of {})", {
-        let tz = policy.tenant.zone();
-        local_date_de(tz, found.received_at)
-    });
-    let cancelled = to_be_cancelled(ctx, &effect, &subject_ref, &policy.tenant.slug, now).await?;
-    let reply = Reply {
-        mail,
-        policy,
-        address,
-        cancelled,
-        confirmation: None,
-        public_url: None,
-    };
-    let fallback = (entry.clone(), report.clone());
-    match record(ctx, settings, entry, effect, report, Some(reply)).await {
-        Err(e)
-            if matches!(
-                e.downcast_ref::<crate::store::StoreError>(),
-                Some(crate::store::StoreError::Conflict(_))
-            ) =>
-        {
-            // Confirmed (or expired) beside this run: this message changes nothing.
-            let (mut entry, mut report) = fallback;
-            entry.confirms = None;
-            entry.identity = None;
-            entry.subject_ref = None;
-            entry.sender = mail.from.clone();
-            entry.subject = Some(mail.subject.chars().take(200).collect());
-            report.outcome = InboxOutcome::Review;
-            report.reason = "a confirmation code that was used already or has expired".into();
-            record(ctx, settings, entry, IntakeEffect::Nothing, report, None).await
-        }
-        other => other,
-    }
-}
-
 /// Appointments a withdrawal would cancel, for the reply; narrowed to what the erasure
 /// really cancelled once it has run (a hold keeps them).
 async fn to_be_cancelled(
@@ -649,7 +1019,7 @@ async fn to_be_cancelled(
 }
 
 struct Reply<'a> {
-    mail: &'a ParsedMail,
+    mail: Arc<ParsedMail>,
     policy: &'a Policy,
     /// The withdrawal address the message came to; the answer comes from it.
     address: String,
@@ -661,7 +1031,8 @@ struct Reply<'a> {
     public_url: Option<String>,
 }
 
-async fn record(
+/// Records one message with its effect in its own transaction, then writes its reply.
+async fn record_now(
     ctx: &Context,
     settings: Settings<'_>,
     mut entry: InboxEntry,
@@ -854,7 +1225,7 @@ fn render_reply(
 fn reply_file(reply: &Reply<'_>, subject: &str, body: &str) -> NewReply {
     let now = crate::domain::time::now();
     let from = reply.mail.from.clone().unwrap_or_default();
-    let eml = mail::reply_eml(&reply.address, &from, reply.mail, subject, body, now);
+    let eml = mail::reply_eml(&reply.address, &from, &reply.mail, subject, body, now);
     let name = format!(
         "{}-{}.eml",
         now.format("%Y%m%dT%H%M%SZ"),
@@ -990,17 +1361,19 @@ pub async fn resolve(
         None => None,
     };
     // The original is not kept: answer with what the register knows of it.
-    let original = email.as_ref().map(|email| ParsedMail {
-        message_id: (!message_key.starts_with("sha256:")).then(|| message_key.to_owned()),
-        key: message_key.to_owned(),
-        from: Some(email.clone()),
-        recipients: Vec::new(),
-        subject: item.subject.clone().unwrap_or_default(),
-        text: String::new(),
-        received: item.received_at,
-        in_reply_to_id: None,
-        auth_results: Vec::new(),
-        references: Vec::new(),
+    let original = email.as_ref().map(|email| {
+        Arc::new(ParsedMail {
+            message_id: (!message_key.starts_with("sha256:")).then(|| message_key.to_owned()),
+            key: message_key.to_owned(),
+            from: Some(email.clone()),
+            recipients: Vec::new(),
+            subject: item.subject.clone().unwrap_or_default(),
+            text: String::new(),
+            received: item.received_at,
+            in_reply_to_id: None,
+            auth_results: Vec::new(),
+            references: Vec::new(),
+        })
     });
     let reply = match (policy, &original) {
         (Some(policy), Some(original)) if outcome != InboxOutcome::NotARequest => {
@@ -1013,7 +1386,7 @@ pub async fn resolve(
                 .or_else(|| policy.tenant.withdrawal_addresses.first().cloned())
                 .unwrap_or_else(|| policy.tenant.email.clone());
             Some(Reply {
-                mail: original,
+                mail: Arc::clone(original),
                 policy,
                 address,
                 cancelled: Vec::new(),
@@ -1183,7 +1556,7 @@ pub async fn record_other(ctx: &Context, w: &OtherWithdrawal<'_>) -> Result<Othe
         confirms: None,
     };
     // The reply answers no mail: it has the subject a mail would have had.
-    let original = ParsedMail {
+    let original = Arc::new(ParsedMail {
         message_id: None,
         key,
         from: Some(email.to_owned()),
@@ -1198,9 +1571,9 @@ pub async fn record_other(ctx: &Context, w: &OtherWithdrawal<'_>) -> Result<Othe
         in_reply_to_id: None,
         auth_results: Vec::new(),
         references: Vec::new(),
-    };
+    });
     let reply = Reply {
-        mail: &original,
+        mail: Arc::clone(&original),
         policy,
         address,
         cancelled: to_be_cancelled(ctx, &effect, &subject_ref, &tenant, now).await?,

@@ -22,6 +22,39 @@ pub(super) struct AuditRow {
     hash: String,
 }
 
+/// The audit chain's head held in memory by a transaction that appends many entries (a
+/// batch of messages): entries are appended here and written together by
+/// `flush_audit_chain`, which must run before anything else in the transaction appends
+/// through `append_audit` (it reads the head row) and before the commit.
+pub(super) struct AuditChain {
+    head: Option<(i64, String)>,
+    pending: Vec<AuditEntry>,
+}
+
+impl AuditChain {
+    pub(super) fn append(&mut self, ctx: &AuditContext, event: &AuditEvent) {
+        let e = AuditEntry::chain_salted(
+            self.head.clone(),
+            ctx.at,
+            &ctx.actor,
+            event,
+            subject_salt(event),
+        );
+        self.head = Some((e.id, e.hash.clone()));
+        self.pending.push(e);
+    }
+}
+
+/// A fresh salt per entry about a person: the commitment links to the person only while
+/// the salt is kept.
+fn subject_salt(event: &AuditEvent) -> Option<String> {
+    event.subject_ref.as_ref().map(|_| {
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).expect("the system's random source");
+        hex::encode(bytes)
+    })
+}
+
 impl From<AuditRow> for AuditEntry {
     fn from(r: AuditRow) -> Self {
         AuditEntry {
@@ -141,6 +174,61 @@ where
     Option<String>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
 {
+    /// The chain's head, for a transaction that appends many entries ([`AuditChain`]).
+    pub(super) async fn audit_chain(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+    ) -> sqlx::Result<AuditChain> {
+        let head: Option<(i64, String)> =
+            sqlx::query_as("select last_id, last_hash from audit_head where id = 1")
+                .fetch_optional(&mut **tx)
+                .await?;
+        Ok(AuditChain {
+            head,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Writes the entries a [`AuditChain`] holds, many per statement, and the head once.
+    pub(super) async fn flush_audit_chain(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        chain: &mut AuditChain,
+    ) -> sqlx::Result<()> {
+        if chain.pending.is_empty() {
+            return Ok(());
+        }
+        for chunk in chain.pending.chunks(super::sql::MAX_BINDS / 11) {
+            let mut q = sqlx::QueryBuilder::<D::DB>::new(
+                "insert into audit_log (id, at, actor, action, tenant, subject_ref, subject_salt,
+                     subject_commit, details, prev_hash, hash) ",
+            );
+            q.push_values(chunk, |mut r, e| {
+                r.push_bind(e.id)
+                    .push_bind(e.at)
+                    .push_bind(e.actor.clone())
+                    .push_bind(e.action.clone())
+                    .push_bind(e.tenant.clone())
+                    .push_bind(e.subject_ref.clone())
+                    .push_bind(e.subject_salt.clone())
+                    .push_bind(e.subject_commit.clone())
+                    .push_bind(e.details.clone())
+                    .push_bind(e.prev_hash.clone())
+                    .push_bind(e.hash.clone());
+            });
+            q.build().execute(&mut **tx).await?;
+        }
+        let (id, hash) = chain.head.clone().expect("entries were appended");
+        sqlx::query(
+            "insert into audit_head (id, last_id, last_hash) values (1, $1, $2)
+             on conflict (id) do update set last_id = excluded.last_id, last_hash = excluded.last_hash",
+        )
+        .bind(id)
+        .bind(hash)
+        .execute(&mut **tx)
+        .await?;
+        chain.pending.clear();
+        Ok(())
+    }
+
     /// Appends one entry to the hash chain inside the caller's transaction.
     pub(super) async fn append_audit(
         tx: &mut sqlx::Transaction<'static, D::DB>,
@@ -151,14 +239,13 @@ where
             sqlx::query_as("select last_id, last_hash from audit_head where id = 1")
                 .fetch_optional(&mut **tx)
                 .await?;
-        // A fresh salt per entry: the commitment links to the person only while it is kept.
-        let salt = event.subject_ref.as_ref().map(|_| {
-            let mut bytes = [0u8; 16];
-            getrandom::fill(&mut bytes).expect("the system's random source");
-            hex::encode(bytes)
-        });
-        let e =
-            crate::domain::audit::AuditEntry::chain_salted(head, ctx.at, &ctx.actor, event, salt);
+        let e = crate::domain::audit::AuditEntry::chain_salted(
+            head,
+            ctx.at,
+            &ctx.actor,
+            event,
+            subject_salt(event),
+        );
         sqlx::query(
             "insert into audit_log (id, at, actor, action, tenant, subject_ref, subject_salt,
                  subject_commit, details, prev_hash, hash)

@@ -234,6 +234,7 @@ where
             &no_reply,
             ctx,
             self.ledger.as_ref(),
+            None,
         )
         .await?;
         Self::link_confirmation(&mut tx, id, result.request_id).await?;

@@ -1,6 +1,7 @@
 //! The office mailbox's messages: recording each with its outcome and effect, the
 //! human's decisions, and the replies' outbox.
 
+use super::audit::AuditChain;
 use super::sql::{Dialect, RowsAffected, SqlStore, Value};
 use super::*;
 use crate::domain::audit::AuditEvent;
@@ -27,6 +28,9 @@ pub trait IntakeStore: Send + Sync {
 
     /// The outcome a message with this key was recorded with, if it was.
     async fn inbox_outcome(&self, message_key: &str) -> Result<Option<InboxOutcome>>;
+
+    /// The outcomes of those of these keys that were recorded, in no particular order.
+    async fn inbox_outcomes(&self, message_keys: &[String]) -> Result<Vec<(String, InboxOutcome)>>;
 
     /// Where the IMAP import stands in a mailbox of an account (`user@host:port`).
     async fn imap_position(&self, account: &str, mailbox: &str) -> Result<Option<ImapPosition>>;
@@ -56,6 +60,21 @@ pub trait IntakeStore: Send + Sync {
         ctx: &AuditContext,
     ) -> Result<IntakeResult>;
 
+    /// Records a batch of mailbox messages, each with its effect and its reply as
+    /// `record_message` does, all in one transaction: either every message of the batch is
+    /// committed or none is (an error rolls the whole batch back). A message whose key is
+    /// known already records and changes nothing (`recorded` false); the others see what
+    /// the batch's earlier messages did. One result per message, in order.
+    ///
+    /// When a result has a reply pending, the caller marks the batch's replies written next
+    /// (`replies_written`, even if no file could be written): its checkpoint also takes the
+    /// batch's erased bytes out of SQLite's WAL, which is then not done here as well.
+    async fn record_messages(
+        &self,
+        items: &[IntakeItem<'_>],
+        ctx: &AuditContext,
+    ) -> Result<Vec<IntakeResult>>;
+
     /// Recorded messages with these outcomes, oldest first.
     async fn inbox_items(&self, outcomes: &[InboxOutcome]) -> Result<Vec<InboxItem>>;
 
@@ -83,6 +102,21 @@ pub trait IntakeStore: Send + Sync {
         at: DateTime<Utc>,
         disclosed: &[crate::store::DisclosedTo],
     ) -> Result<()>;
+
+    /// [`reply_written`](Self::reply_written) for several replies at once, in one
+    /// transaction (and, on SQLite, one checkpoint that takes their texts out of the WAL).
+    async fn replies_written(
+        &self,
+        written: &[(i64, &[crate::store::DisclosedTo])],
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+}
+
+/// One message of a batch ([`IntakeStore::record_messages`]).
+pub struct IntakeItem<'a> {
+    pub entry: &'a InboxEntry,
+    pub effect: &'a IntakeEffect,
+    pub reply: &'a RenderReply<'a>,
 }
 
 #[async_trait]
@@ -127,6 +161,28 @@ where
                     .map_err(|_| StoreError::Invalid(format!("unknown inbox outcome {o:?}")))
             })
             .transpose()
+    }
+
+    async fn inbox_outcomes(&self, message_keys: &[String]) -> Result<Vec<(String, InboxOutcome)>> {
+        let mut found = Vec::new();
+        for chunk in message_keys.chunks(super::sql::MAX_BINDS) {
+            let mut q = sqlx::QueryBuilder::<D::DB>::new(
+                "select message_key, outcome from inbox_messages where message_key in (",
+            );
+            let mut keys = q.separated(", ");
+            for key in chunk {
+                keys.push_bind(key.as_str());
+            }
+            q.push(")");
+            let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&self.pool).await?;
+            for (key, outcome) in rows {
+                let outcome = outcome.parse().map_err(|_| {
+                    StoreError::Invalid(format!("unknown inbox outcome {outcome:?}"))
+                })?;
+                found.push((key, outcome));
+            }
+        }
+        Ok(found)
     }
 
     async fn imap_position(&self, account: &str, mailbox: &str) -> Result<Option<ImapPosition>> {
@@ -201,64 +257,23 @@ where
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
     ) -> Result<IntakeResult> {
-        if matches!(effect, IntakeEffect::Withdraw { erase: Some(_), .. }) {
-            self.required_ledger()?;
-        }
-        let mut tx = self.begin_admin().await?;
-        let tenant_id = match &e.tenant {
-            Some(t) => Some(Self::tenant_id(&mut tx, t).await?),
-            None => None,
-        };
-        let id: Option<i64> = sqlx::query_scalar(
-            "insert into inbox_messages (message_key, tenant_id, received_at, processed_at, outcome,
-                 subject_ref, sender, subject, reason, address)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             on conflict (message_key) do nothing returning id",
-        )
-        .bind(&e.message_key)
-        .bind(tenant_id)
-        .bind(e.received_at)
-        .bind(e.processed_at)
-        .bind(e.outcome)
-        .bind(&e.subject_ref)
-        .bind(&e.sender)
-        .bind(&e.subject)
-        .bind(&e.reason)
-        .bind(&e.address)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(id) = id else {
-            tx.rollback().await?;
-            return Ok(IntakeResult::default());
-        };
-        if let Some(confirmation) = e.confirms {
-            let by = e.identity.unwrap_or(IdentityCheck::ConfirmedByMail);
-            if !Self::take_confirmation(&mut tx, confirmation, by, e.processed_at).await? {
-                tx.rollback().await?;
-                return Err(StoreError::Conflict(
-                    "the confirmation code was used already or has expired".into(),
-                ));
-            }
-        }
-        let result = Self::apply_intake(
-            &mut tx,
-            Some(id),
-            tenant_id,
-            e,
+        let item = IntakeItem {
+            entry: e,
             effect,
             reply,
-            ctx,
-            self.ledger.as_ref(),
-        )
-        .await?;
-        if let Some(confirmation) = e.confirms {
-            Self::link_confirmation(&mut tx, confirmation, result.request_id).await?;
-        }
-        tx.commit().await?;
-        if result.erasure.is_some() {
-            self.after_erasure().await?;
-        }
-        Ok(result)
+        };
+        let mut results = self
+            .record_batch(std::slice::from_ref(&item), ctx, false)
+            .await?;
+        Ok(results.pop().unwrap_or_default())
+    }
+
+    async fn record_messages(
+        &self,
+        items: &[IntakeItem<'_>],
+        ctx: &AuditContext,
+    ) -> Result<Vec<IntakeResult>> {
+        self.record_batch(items, ctx, true).await
     }
 
     async fn inbox_items(&self, outcomes: &[InboxOutcome]) -> Result<Vec<InboxItem>> {
@@ -355,6 +370,7 @@ where
             reply,
             ctx,
             self.ledger.as_ref(),
+            None,
         )
         .await?;
         tx.commit().await?;
@@ -379,44 +395,55 @@ where
         at: DateTime<Utc>,
         disclosed: &[crate::store::DisclosedTo],
     ) -> Result<()> {
+        self.replies_written(&[(id, disclosed)], at).await
+    }
+
+    async fn replies_written(
+        &self,
+        written: &[(i64, &[crate::store::DisclosedTo])],
+        at: DateTime<Utc>,
+    ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        let about: Option<(i64, String)> = sqlx::query_as(
-            "select r.tenant_id, r.subject_ref from replies r
-             where r.id = $1 and r.written_at is null and r.subject_ref is not null
-               and exists (select 1 from bookings b where b.tenant_id = r.tenant_id
-                           and b.subject_ref = r.subject_ref)",
-        )
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let written = sqlx::query(
-            "update replies set written_at = $2, eml = null, subject_ref = null
-             where id = $1 and written_at is null",
-        )
-        .bind(id)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if let (Some((tenant_id, subject_ref)), 1) = (about, written) {
-            for d in disclosed {
-                sqlx::query(
-                    "insert into disclosures (tenant_id, subject_ref, recipient, recipient_role,
-                         categories, kind, notification_id, disclosed_at)
-                     values ($1, $2, $3, $4, $5, 'reply', null, $6)",
-                )
-                .bind(tenant_id)
-                .bind(subject_ref.as_str())
-                .bind(d.recipient.as_str())
-                .bind(d.role)
-                .bind(d.categories.join(","))
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+        for &(id, disclosed) in written {
+            let about: Option<(i64, String)> = sqlx::query_as(
+                "select r.tenant_id, r.subject_ref from replies r
+                 where r.id = $1 and r.written_at is null and r.subject_ref is not null
+                   and exists (select 1 from bookings b where b.tenant_id = r.tenant_id
+                               and b.subject_ref = r.subject_ref)",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let written = sqlx::query(
+                "update replies set written_at = $2, eml = null, subject_ref = null
+                 where id = $1 and written_at is null",
+            )
+            .bind(id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if let (Some((tenant_id, subject_ref)), 1) = (about, written) {
+                for d in disclosed {
+                    sqlx::query(
+                        "insert into disclosures (tenant_id, subject_ref, recipient, recipient_role,
+                             categories, kind, notification_id, disclosed_at)
+                         values ($1, $2, $3, $4, $5, 'reply', null, $6)",
+                    )
+                    .bind(tenant_id)
+                    .bind(subject_ref.as_str())
+                    .bind(d.recipient.as_str())
+                    .bind(d.role)
+                    .bind(d.categories.join(","))
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
             }
         }
         tx.commit().await?;
-        // The text held the recipient's address: it must not stay in the WAL either.
+        // The texts held the recipients' addresses: they must not stay in the WAL either (nor
+        // what the batch they answer erased; see `record_messages`).
         self.after_erasure().await?;
         Ok(())
     }
@@ -440,6 +467,125 @@ where
     Option<DateTime<Utc>>: Value<D::DB>,
     Option<IdentityCheck>: Value<D::DB>,
 {
+    /// See `IntakeStore::record_messages`; `replies_follow`: the caller marks the replies
+    /// written next, whose checkpoint serves the erasures too.
+    async fn record_batch(
+        &self,
+        items: &[IntakeItem<'_>],
+        ctx: &AuditContext,
+        replies_follow: bool,
+    ) -> Result<Vec<IntakeResult>> {
+        if items
+            .iter()
+            .any(|i| matches!(i.effect, IntakeEffect::Withdraw { erase: Some(_), .. }))
+        {
+            self.required_ledger()?;
+        }
+        let mut tx = self.begin_admin().await?;
+        let mut chain = Self::audit_chain(&mut tx).await?;
+        // The tenants do not change during the transaction: each slug is looked up once.
+        let mut tenant_ids: Vec<(String, i64)> = Vec::new();
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            let e = item.entry;
+            let tenant_id = match &e.tenant {
+                Some(t) => Some(match tenant_ids.iter().find(|(slug, _)| slug == t) {
+                    Some((_, id)) => *id,
+                    None => {
+                        let id = Self::tenant_id(&mut tx, t).await?;
+                        tenant_ids.push((t.clone(), id));
+                        id
+                    }
+                }),
+                None => None,
+            };
+            let result = Self::record_in(
+                &mut tx,
+                tenant_id,
+                e,
+                item.effect,
+                item.reply,
+                ctx,
+                self.ledger.as_ref(),
+                &mut chain,
+            )
+            .await?;
+            results.push(result);
+        }
+        if results.iter().any(|r| r.recorded) {
+            Self::flush_audit_chain(&mut tx, &mut chain).await?;
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
+        let replies_follow = replies_follow && results.iter().any(|r| r.reply.is_some());
+        if results.iter().any(|r| r.erasure.is_some()) && !replies_follow {
+            self.after_erasure().await?;
+        }
+        Ok(results)
+    }
+
+    /// One message inside a batch's transaction: its row (nothing more when its key is
+    /// known: `recorded` false), the confirmation it takes, its effect and its reply.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn record_in(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        tenant_id: Option<i64>,
+        e: &InboxEntry,
+        effect: &IntakeEffect,
+        reply: &RenderReply<'_>,
+        ctx: &AuditContext,
+        ledger: Option<&LedgerFile>,
+        chain: &mut AuditChain,
+    ) -> Result<IntakeResult> {
+        let id: Option<i64> = sqlx::query_scalar(
+            "insert into inbox_messages (message_key, tenant_id, received_at, processed_at, outcome,
+                 subject_ref, sender, subject, reason, address)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             on conflict (message_key) do nothing returning id",
+        )
+        .bind(&e.message_key)
+        .bind(tenant_id)
+        .bind(e.received_at)
+        .bind(e.processed_at)
+        .bind(e.outcome)
+        .bind(&e.subject_ref)
+        .bind(&e.sender)
+        .bind(&e.subject)
+        .bind(&e.reason)
+        .bind(&e.address)
+        .fetch_optional(&mut **tx)
+        .await?;
+        // Known already (another run recorded it in between): nothing is written.
+        let Some(id) = id else {
+            return Ok(IntakeResult::default());
+        };
+        if let Some(confirmation) = e.confirms {
+            let by = e.identity.unwrap_or(IdentityCheck::ConfirmedByMail);
+            if !Self::take_confirmation(tx, confirmation, by, e.processed_at).await? {
+                return Err(StoreError::Conflict(
+                    "the confirmation code was used already or has expired".into(),
+                ));
+            }
+        }
+        let result = Self::apply_intake(
+            tx,
+            Some(id),
+            tenant_id,
+            e,
+            effect,
+            reply,
+            ctx,
+            ledger,
+            Some(chain),
+        )
+        .await?;
+        if let Some(confirmation) = e.confirms {
+            Self::link_confirmation(tx, confirmation, result.request_id).await?;
+        }
+        Ok(result)
+    }
+
     /// Takes a pending confirmation (pending → confirmed, `by` how), conditionally: false
     /// when it is not pending any more or has expired, and then nothing changed.
     pub(super) async fn take_confirmation(
@@ -489,6 +635,7 @@ where
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
         ledger: Option<&LedgerFile>,
+        mut chain: Option<&mut AuditChain>,
     ) -> Result<IntakeResult> {
         let mut result = IntakeResult {
             recorded: true,
@@ -604,6 +751,10 @@ where
                         action: "subject.erase",
                         only_before: None,
                     };
+                    // The erasure appends to the chain itself, from the head row.
+                    if let Some(chain) = chain.as_deref_mut() {
+                        Self::flush_audit_chain(tx, chain).await?;
+                    }
                     let report = Self::erase_in(
                         tx,
                         subject,
@@ -613,6 +764,9 @@ where
                         ledger,
                     )
                     .await?;
+                    if let Some(chain) = chain.as_deref_mut() {
+                        *chain = Self::audit_chain(tx).await?;
+                    }
                     let partly = Outcome::of_erasure(report.kept.is_empty());
                     if partly != outcome {
                         sqlx::query("update requests set outcome = $2 where id = $1")
@@ -647,10 +801,16 @@ where
             .bind(ctx.at)
             .fetch_one(&mut **tx)
             .await?;
-            let tenant: String = sqlx::query_scalar("select slug from tenants where id = $1")
-                .bind(tenant_id)
-                .fetch_one(&mut **tx)
-                .await?;
+            // Every caller looked the tenant's id up by this slug.
+            let tenant: String = match &e.tenant {
+                Some(slug) => slug.clone(),
+                None => {
+                    sqlx::query_scalar("select slug from tenants where id = $1")
+                        .bind(tenant_id)
+                        .fetch_one(&mut **tx)
+                        .await?
+                }
+            };
             result.reply = Some(PendingReply {
                 id,
                 tenant,
@@ -676,7 +836,10 @@ where
         );
         event.tenant = e.tenant.clone();
         event.subject_ref = e.subject_ref.as_ref().map(ToString::to_string);
-        Self::append_audit(tx, ctx, &event).await?;
+        match chain {
+            Some(chain) => chain.append(ctx, &event),
+            None => Self::append_audit(tx, ctx, &event).await?,
+        }
         Ok(result)
     }
 }

@@ -32,7 +32,7 @@ pub use delivery::{
 };
 pub use disclosures::{DisclosedTo, DisclosureRecord, DisclosureStore, RecipientNotice};
 pub use identity::{Confirmation, Expired, IdentityStore, WebConfirmation};
-pub use intake::{ImapPosition, IntakeStore};
+pub use intake::{ImapPosition, IntakeItem, IntakeStore};
 pub use ledger::{LedgerEntry, LedgerFile, RowMarks, default_path as default_ledger_path};
 pub use register::RegisterStore;
 pub use report::ReportStore;
