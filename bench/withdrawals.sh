@@ -122,6 +122,8 @@ for backend in $backends; do
       pg_db="dw_bench_withdrawals_$$"
       createdb "$pg_db"
       url="postgres://$PGUSER@$PGHOST:$PGPORT/$pg_db"
+      # PostgreSQL has no default erasure ledger; the mailbox holds erasure requests.
+      export DATENWART_LEDGER="$work/bench.ledger"
       ;;
     *) echo "unknown backend $backend" >&2; exit 2 ;;
   esac
