@@ -10,10 +10,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 url="${1:?usage: bench/rights.sh DATABASE_URL}"
-bin=target/release/datenwart
+# DATENWART_BIN=path uses that binary instead of building the release one.
+bin="${DATENWART_BIN:-${CARGO_TARGET_DIR:-target}/release/datenwart}"
 # PostgreSQL has no default erasure ledger: a throwaway one unless the caller set one.
 case "$url" in postgres*) export DATENWART_LEDGER="${DATENWART_LEDGER:-$(mktemp -d)/bench.ledger}" ;; esac
-cargo build --release --quiet
+if [ -z "${DATENWART_BIN:-}" ]; then cargo build --release --quiet; fi
 if [ -n "${BOOKINGS:-}" ]; then
   "$bin" --database-url "$url" -q demo --bookings "$BOOKINGS" >/dev/null
 fi
@@ -45,9 +46,9 @@ plan "select id from access_log where booking_id = 1"
 
 out=$(mktemp -d)/auskunft
 t0=$(date +%s.%N)
-"$bin" --database-url "$url" -q export --email "$email" --all-tenants --out "$out" >/dev/null
+"$bin" --database-url "$url" -q export --email "$email" --all-tenants --identity-checked-by in_person --out "$out" >/dev/null
 t1=$(date +%s.%N)
-"$bin" --database-url "$url" -q erase --email "$email" --all-tenants --yes >/dev/null
+"$bin" --database-url "$url" -q erase --email "$email" --all-tenants --identity-checked-by in_person --yes >/dev/null
 t2=$(date +%s.%N)
 "$bin" --database-url "$url" -q hold list >/dev/null
 t3=$(date +%s.%N)
