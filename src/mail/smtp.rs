@@ -196,6 +196,29 @@ pub fn pem_certificates(
     Ok(certs)
 }
 
+/// A TLS client configuration trusting the public roots and `extra` (an office's own CA,
+/// from [`pem_certificates`]), with ring as the crypto provider — the one lettre and sqlx
+/// use, so the binary has one. `who` names the connection in an error ("SMTP", "SMS").
+pub fn tls_client_config(
+    extra: Vec<rustls::pki_types::CertificateDer<'static>>,
+    who: &str,
+) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    for cert in extra {
+        roots
+            .add(cert)
+            .map_err(|e| anyhow::anyhow!("the {who} CA file holds an unusable certificate: {e}"))?;
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
+}
+
 /// Seconds to reach the server and finish the greeting, TLS and login.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Seconds one message may take from `MAIL FROM` to the server's answer to its end; after
@@ -268,18 +291,7 @@ impl Mailer {
                 Security::StartTls(builder.build_rustls()?)
             }
             TlsMode::Implicit => {
-                let mut roots = rustls::RootCertStore {
-                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-                };
-                for der in extra {
-                    roots.add(der)?;
-                }
-                let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))
-                .with_safe_default_protocol_versions()?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
+                let config = tls_client_config(extra, "SMTP")?;
                 let name = rustls::pki_types::ServerName::try_from(url.host.clone())
                     .map_err(|e| anyhow::anyhow!("the SMTP host {}: {e}", url.host))?;
                 Security::Implicit(tokio_rustls::TlsConnector::from(Arc::new(config)), name)

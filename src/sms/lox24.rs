@@ -28,7 +28,6 @@ use crate::mail::smtp::Secret;
 use async_trait::async_trait;
 use reqwest::StatusCode;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// LOX24's API as the documentation names it.
@@ -144,24 +143,12 @@ impl Lox24 {
         if key.expose().trim().is_empty() || key.expose().contains(['\r', '\n']) {
             anyhow::bail!("the SMS gateway key is empty or spans lines");
         }
-        let mut roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        let extra = match ca_pem {
+            Some(pem) => crate::mail::smtp::pem_certificates(pem)
+                .map_err(|e| anyhow::anyhow!("the SMS {e}"))?,
+            None => Vec::new(),
         };
-        if let Some(pem) = ca_pem {
-            for cert in crate::mail::smtp::pem_certificates(pem)
-                .map_err(|e| anyhow::anyhow!("the SMS {e}"))?
-            {
-                roots.add(cert).map_err(|e| {
-                    anyhow::anyhow!("the SMS CA file holds an unusable certificate: {e}")
-                })?;
-            }
-        }
-        // ring, as lettre and sqlx use it: one crypto provider in the binary.
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+        let tls = crate::mail::smtp::tls_client_config(extra, "SMS")?;
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .user_agent(concat!("datenwart/", env!("CARGO_PKG_VERSION")))
