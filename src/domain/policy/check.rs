@@ -3,7 +3,7 @@
 //! officer sees every problem of a file at once, each with the line it is on.
 
 use super::model::*;
-use super::{is_email_address, line_of};
+use super::{LineIndex, is_email_address};
 use crate::domain::duration::RetentionPeriod;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -177,7 +177,7 @@ struct RawRetention {
 
 pub(super) struct Checker<'a> {
     pub(super) file: &'a str,
-    pub(super) source: &'a str,
+    pub(super) lines: LineIndex,
     pub(super) errors: Vec<PolicyError>,
     pub(super) unconfirmed: Vec<Unconfirmed>,
     /// The tenant's kind once read, for checks of the purposes.
@@ -186,7 +186,7 @@ pub(super) struct Checker<'a> {
 
 impl Checker<'_> {
     fn line<T>(&self, spanned: &Spanned<T>) -> usize {
-        line_of(self.source, spanned.span().start)
+        self.lines.line(spanned.span().start)
     }
 
     fn error(&mut self, line: usize, field: &str, problem: impl Into<String>) {
@@ -957,7 +957,7 @@ impl Checker<'_> {
             for (field, span) in set {
                 if let Some(span) = span {
                     ok = false;
-                    let line = line_of(self.source, span.start);
+                    let line = self.lines.line(span.start);
                     self.error(
                         line,
                         &format!("recipient.{field}"),

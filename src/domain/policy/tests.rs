@@ -1371,3 +1371,18 @@ fn the_record_derives_data_subjects_and_lists_the_registers_as_activities() {
         }
     }
 }
+
+#[test]
+fn the_line_index_agrees_with_counting_newlines() {
+    let source = "a = 1\n\n[tenant]\nname = \"x\"\r\nlast";
+    let index = super::LineIndex::new(source);
+    for offset in 0..=source.len() + 3 {
+        let counted = source.as_bytes()[..offset.min(source.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        assert_eq!(index.line(offset), counted, "offset {offset}");
+    }
+    assert_eq!(super::LineIndex::new("").line(0), 1);
+}
