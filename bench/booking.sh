@@ -26,7 +26,8 @@ export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-
 echo "building (release) ..." >&2
 cargo build --release --locked -q --bin datenwart --example booking_load
 target="${CARGO_TARGET_DIR:-target}/release"
-datenwart="$target/datenwart"
+# DATENWART_BIN=path times that binary (an older build, for an A/B) instead of the one built.
+datenwart="${DATENWART_BIN:-$target/datenwart}"
 load="$target/examples/booking_load"
 
 work="$(mktemp -d)"

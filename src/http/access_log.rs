@@ -116,14 +116,40 @@ fn client_details(
     (agent.browser, agent.version, agent.os, language)
 }
 
-pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The access-log row of a request as far as it is known before the handler runs (status,
+/// size and booking still open). A handler that writes a booking puts the finished row
+/// into the booking's own transaction and marks its response with [`AccessLogged`].
+#[derive(Clone, Debug)]
+pub struct PendingAccess(pub AccessLogEntry);
+
+/// Set by a handler whose request's access-log row was committed with its own write.
+#[derive(Clone, Copy, Debug)]
+pub struct AccessLogged;
+
+fn zone_of(state: &AppState, tenant: Option<&str>) -> chrono_tz::Tz {
+    tenant
+        .and_then(|t| state.ctx.policies.get(t))
+        .map_or(chrono_tz::Europe::Berlin, |p| p.tenant.zone())
+}
+
+fn offset_minutes(logged_at: chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz) -> i64 {
+    i64::from(
+        logged_at
+            .with_timezone(&zone)
+            .offset()
+            .fix()
+            .local_minus_utc()
+            / 60,
+    )
+}
+
+pub async fn record(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let logged_at = crate::domain::time::now();
-    let headers = request.headers().clone();
+    let headers = request.headers();
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let method = request.method().to_string();
     let path: String = request
         .uri()
         .path_and_query()
@@ -132,45 +158,47 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         .take(MAX_TEXT)
         .collect();
     let path = without_code(path);
-
-    let response = next.run(request).await;
-
-    let tenant = response
-        .extensions()
-        .get::<LoggedTenant>()
-        .map(|t| t.0.clone())
-        .or_else(|| tenant_of(&path).map(str::to_owned))
-        .filter(|t| state.ctx.policies.get(t).is_some());
-    let zone = tenant
-        .as_deref()
-        .and_then(|t| state.ctx.policies.get(t))
-        .map_or(chrono_tz::Europe::Berlin, |p| p.tenant.zone());
-    let offset = logged_at
-        .with_timezone(&zone)
-        .offset()
-        .fix()
-        .local_minus_utc()
-        / 60;
-    let (browser, browser_version, operating_system, language) = client_details(&headers);
-    let bytes = axum::body::HttpBody::size_hint(response.body())
-        .exact()
-        .unwrap_or(0);
-    let entry = AccessLogEntry {
+    let tenant = tenant_of(&path)
+        .filter(|t| state.ctx.policies.get(t).is_some())
+        .map(str::to_owned);
+    let (browser, browser_version, operating_system, language) = client_details(headers);
+    let mut entry = AccessLogEntry {
+        utc_offset_minutes: offset_minutes(logged_at, zone_of(&state, tenant.as_deref())),
         tenant,
         logged_at,
-        utc_offset_minutes: i64::from(offset),
-        ip: client_ip(&state, &headers, peer).to_string(),
-        method,
+        ip: client_ip(&state, headers, peer).to_string(),
+        method: request.method().to_string(),
         path,
-        status: i64::from(response.status().as_u16()),
-        bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
-        referrer: text(&headers, header::REFERER).map(without_code),
+        status: 0,
+        bytes: 0,
+        referrer: text(headers, header::REFERER).map(without_code),
         browser,
         browser_version,
         operating_system,
         language,
-        booking_id: response.extensions().get::<LoggedBooking>().map(|b| b.0),
+        booking_id: None,
     };
+    request
+        .extensions_mut()
+        .insert(PendingAccess(entry.clone()));
+
+    let response = next.run(request).await;
+    if response.extensions().get::<AccessLogged>().is_some() {
+        return response;
+    }
+
+    if let Some(t) = response.extensions().get::<LoggedTenant>()
+        && state.ctx.policies.get(&t.0).is_some()
+    {
+        entry.utc_offset_minutes = offset_minutes(logged_at, zone_of(&state, Some(&t.0)));
+        entry.tenant = Some(t.0.clone());
+    }
+    let bytes = axum::body::HttpBody::size_hint(response.body())
+        .exact()
+        .unwrap_or(0);
+    entry.status = i64::from(response.status().as_u16());
+    entry.bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+    entry.booking_id = response.extensions().get::<LoggedBooking>().map(|b| b.0);
     // Written before the response goes out; on SQLite together with the rows of requests
     // that end at the same moment (group commit).
     let written = match &state.access_log {

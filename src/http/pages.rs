@@ -776,6 +776,7 @@ async fn submit(
         &tenant,
         &values.to_form(slot_id),
         now,
+        None,
     )
     .await
     {

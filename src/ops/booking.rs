@@ -60,6 +60,9 @@ pub struct BookingReceipt {
     pub sms_reminder: bool,
     #[serde(skip)]
     pub booking_id: i64,
+    /// Whether the request's access-log row was committed with the booking.
+    #[serde(skip)]
+    pub access_logged: bool,
 }
 
 pub fn policy<'a>(ctx: &'a Context, tenant: &str) -> Result<&'a Policy, BookingError> {
@@ -316,7 +319,7 @@ pub async fn book(
     form: &BookingForm,
     now: DateTime<Utc>,
 ) -> Result<BookingReceipt, BookingError> {
-    book_through(ctx, None, tenant, form, now).await
+    book_through(ctx, None, tenant, form, now, None).await
 }
 
 /// What the store answered one booking, or why the write failed.
@@ -378,13 +381,20 @@ async fn write_bookings(store: &dyn Store, items: Vec<(String, NewBooking)>) -> 
         .collect()
 }
 
-/// [`book`], writing through `writer` when `serve` has one.
+/// The access-log row of the request that makes a booking, given the receipt it answers
+/// with (the row records the response's size). The row is committed in the booking's own
+/// transaction, and only when the booking is stored.
+pub type AccessRow<'a> = &'a (dyn Fn(&BookingReceipt) -> AccessLogEntry + Sync);
+
+/// [`book`], writing through `writer` when `serve` has one, and with the request's
+/// access-log row when `access` is given.
 pub async fn book_through(
     ctx: &Context,
     writer: Option<&BookingWriter>,
     tenant: &str,
     form: &BookingForm,
     now: DateTime<Utc>,
+    access: Option<AccessRow<'_>>,
 ) -> Result<BookingReceipt, BookingError> {
     let policy = policy(ctx, tenant)?;
     let tz = policy.tenant.zone();
@@ -394,8 +404,25 @@ pub async fn book_through(
     let key = ctx.store.pseudonym_key().await?;
     let sms_reminder = valid.sms_reminder;
     let mut prepared = prepare(policy, &key, valid, &slot, now, None);
+    let receipt = |prepared: &PreparedBooking, starts_at, ends_at, booking_id| BookingReceipt {
+        reference: prepared.booking.reference.clone(),
+        code: prepared.code.clone(),
+        tenant: tenant.to_owned(),
+        service_code: slot.service_code.clone(),
+        service_name: slot.service_name.clone(),
+        starts_at,
+        ends_at,
+        appointment: appointment_de(tz, starts_at),
+        sms_reminder,
+        booking_id,
+        access_logged: false,
+    };
     let mut attempts = 1;
     let booked: Booked = loop {
+        // The receipt as it will be once stored (the slot's times, which the write
+        // returns again), so the row can record the size of the answer.
+        prepared.booking.access =
+            access.map(|row| row(&receipt(&prepared, slot.starts_at, slot.ends_at, 0)));
         let result = match writer {
             Some(writer) => writer
                 .submit((tenant.to_owned(), prepared.booking.clone()))
@@ -419,16 +446,13 @@ pub async fn book_through(
         }
     };
     Ok(BookingReceipt {
-        reference: booked.reference,
-        code: prepared.code,
-        tenant: tenant.to_owned(),
-        service_code: slot.service_code,
-        service_name: slot.service_name,
-        starts_at: booked.starts_at,
-        ends_at: booked.ends_at,
-        appointment: appointment_de(tz, booked.starts_at),
-        sms_reminder,
-        booking_id: booked.booking_id,
+        access_logged: prepared.booking.access.is_some(),
+        ..receipt(
+            &prepared,
+            booked.starts_at,
+            booked.ends_at,
+            booked.booking_id,
+        )
     })
 }
 

@@ -203,7 +203,7 @@ where
     ) -> Result<Vec<Result<Booked, BookingRefusal>>> {
         let _turn = self.write_turn().await;
         let mut tx = self.begin_write().await?;
-        let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
+        let tenant_id = self.known_tenant_id(&mut tx, tenant).await?;
         let mut outcome: Vec<Option<Result<Place, BookingRefusal>>> = vec![None; bookings.len()];
 
         // Two entries of one batch with the same reference: only the first can be stored.

@@ -165,6 +165,10 @@ pub(crate) struct SqlStore<D: Dialect> {
     writer: tokio::sync::Mutex<()>,
     /// The erasure ledger file, when there is one.
     pub(super) ledger: Option<super::LedgerFile>,
+    /// Tenant ids by slug, as found. A tenant row is never deleted nor renumbered, so an
+    /// id once found stays right for the life of the process; a slug not (yet) found is
+    /// asked again next time (`tenants sync` may add it meanwhile).
+    tenant_ids: std::sync::RwLock<std::collections::HashMap<String, i64>>,
 }
 
 impl<D: Dialect> SqlStore<D> {
@@ -174,6 +178,7 @@ impl<D: Dialect> SqlStore<D> {
             key: OnceCell::new(),
             writer: tokio::sync::Mutex::new(()),
             ledger,
+            tenant_ids: Default::default(),
         })
     }
 
@@ -213,6 +218,29 @@ where
     i64: Value<D::DB>,
     for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
 {
+    /// [`Self::tenant_id`], remembered for the process (the booking path asks for it in
+    /// every transaction).
+    pub(super) async fn known_tenant_id(
+        &self,
+        tx: &mut Transaction<'static, D::DB>,
+        slug: &str,
+    ) -> Result<i64> {
+        if let Some(&id) = self
+            .tenant_ids
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(slug)
+        {
+            return Ok(id);
+        }
+        let id = Self::tenant_id(tx, slug).await?;
+        self.tenant_ids
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(slug.to_owned(), id);
+        Ok(id)
+    }
+
     /// The id of a tenant by slug, or `NotFound` naming the command that adds it.
     pub(super) async fn tenant_id(tx: &mut Transaction<'static, D::DB>, slug: &str) -> Result<i64> {
         sqlx::query_scalar("select id from tenants where slug = $1")
