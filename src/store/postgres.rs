@@ -63,6 +63,18 @@ impl Dialect for PgDialect {
         PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
+            // A round trip before every statement only to see that a connection used a
+            // moment ago is alive cost a booking two of its ten; one idle a while is still
+            // checked (a restarted server, a firewall that forgot the connection).
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= super::sql::PING_AFTER_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(options)
             .await
     }

@@ -159,6 +159,10 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
 
 /// The store on one database: a pool, the pseudonym key once read, and (SQLite) the
 /// process's turn to write.
+/// A pooled connection idle at least this long is pinged before it is handed out; one
+/// used more recently is not (a round trip per statement on the booking path).
+pub(super) const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub(crate) struct SqlStore<D: Dialect> {
     pub(super) pool: Pool<D::DB>,
     pub(super) key: OnceCell<PseudonymKey>,
