@@ -665,9 +665,9 @@ where
 
     /// The rows of many messages, in order, by as few statements as the binds allow; a
     /// known key gets no row. The ids of the new rows by key.
-    async fn insert_messages<'e>(
+    async fn insert_messages(
         tx: &mut sqlx::Transaction<'static, D::DB>,
-        rows: &[(Option<i64>, &'e InboxEntry)],
+        rows: &[(Option<i64>, &InboxEntry)],
     ) -> Result<std::collections::HashMap<String, i64>> {
         let chunk_rows = super::sql::MAX_BINDS / 10;
         let mut ids = std::collections::HashMap::with_capacity(rows.len());
