@@ -24,6 +24,7 @@ use datenwart::ops::rights::{self, HoldOn};
 use datenwart::ops::seeding;
 use datenwart::ops::withdrawals::{self, ImportOptions, MessageReport};
 use datenwart::ops::{Context, booking, requests};
+use datenwart::store;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs;
@@ -651,6 +652,15 @@ impl Counter {
         match self {
             Counter::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
             Counter::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        }
+    }
+
+    /// One text per row, such as `select a || '|' || b from t order by id`.
+    async fn rows(&self, sql: &str) -> Vec<String> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            Counter::Sqlite(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
+            Counter::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await.unwrap(),
         }
     }
 
@@ -1415,6 +1425,7 @@ async fn an_interrupted_import_carries_on_where_it_stopped(db: TestDb) {
 on_both_backends!(
     batches_of_any_size_give_each_message_the_outcome_it_gets_alone,
     a_batch_that_fails_is_recorded_message_by_message_and_a_retry_lands_the_rest_exactly_once,
+    a_batch_leaves_the_same_records_as_one_message_at_a_time,
 );
 
 async fn import_batched(
@@ -1476,6 +1487,176 @@ async fn batches_of_any_size_give_each_message_the_outcome_it_gets_alone(db: Tes
     assert_eq!(snapshot(&q).await, after, "nothing changed");
     assert_eq!(digest(&outbox_files(&outbox)), replies, "no new reply");
     q.close().await;
+}
+
+/// Everything an import leaves behind that does not depend on the clock, row by row in
+/// the order of the ids; and the erasure ledger's entries without their instant.
+async fn records(q: &Counter, ledger: &Path) -> Vec<(&'static str, Vec<String>)> {
+    let t = |col: &str| format!("coalesce(cast({col} as text), '-')");
+    let tables = [
+        (
+            "inbox_messages",
+            [
+                "id",
+                "message_key",
+                "tenant_id",
+                "outcome",
+                "subject_ref",
+                "sender",
+                "subject",
+                "reason",
+                "address",
+                "request_id",
+                "anonymized_at is null",
+            ]
+            .as_slice(),
+        ),
+        (
+            "requests",
+            &[
+                "id",
+                "tenant_id",
+                "kind",
+                "subject_ref",
+                "channel",
+                "status",
+                "outcome",
+                "identity",
+                "due_on",
+            ],
+        ),
+        (
+            "replies",
+            &[
+                "id",
+                "tenant_id",
+                "inbox_message_id",
+                "subject_ref",
+                "eml",
+                "written_at is null",
+                "substr(file_name, 18)",
+            ],
+        ),
+        (
+            "disclosures",
+            &[
+                "id",
+                "tenant_id",
+                "subject_ref",
+                "recipient",
+                "recipient_role",
+                "categories",
+                "kind",
+            ],
+        ),
+        (
+            "consents",
+            &[
+                "id",
+                "subject_ref",
+                "booking_id",
+                "withdrawn_at is null",
+                "withdrawal_source",
+                "withdrawal_request_id",
+            ],
+        ),
+        (
+            "bookings",
+            &["id", "status", "cancelled_by", "email", "subject_ref"],
+        ),
+        ("slots", &["id", "booked"]),
+        ("notifications", &["id", "kind", "status"]),
+        (
+            "identity_confirmations",
+            &[
+                "id",
+                "tenant_id",
+                "subject_ref",
+                "asked",
+                "status",
+                "inbox_message_id",
+                "request_id",
+            ],
+        ),
+        (
+            "audit_log",
+            &[
+                "id",
+                "actor",
+                "action",
+                "tenant",
+                "subject_ref",
+                "details",
+                "prev_hash is null",
+            ],
+        ),
+    ];
+    let mut out = Vec::new();
+    for (table, columns) in tables {
+        let row: Vec<String> = columns.iter().map(|c| t(c)).collect();
+        let sql = format!(
+            "select {} from {table} order by id",
+            row.join(" || '|' || ")
+        );
+        out.push((table, q.rows(&sql).await));
+    }
+    let entries = store::LedgerFile::new(ledger.to_path_buf())
+        .read()
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            format!(
+                "{} {:?} {:?} {:?}",
+                e.subject_ref, e.tenant, e.request_id, e.upto
+            )
+        })
+        .collect();
+    out.push(("ledger", entries));
+    out
+}
+
+/// The fast paths of a batch — the rows of many messages inserted by one statement, the
+/// replies' files synced together, the erasures' ledger lines appended together, the marks
+/// of the written replies set by a few statements — change nothing: the corpus in batches
+/// of 500 leaves, row by row, what it leaves one message at a time, on a copy of the same
+/// database.
+async fn a_batch_leaves_the_same_records_as_one_message_at_a_time(db: TestDb) {
+    let (ctx, _) = setup(&db).await;
+    let copy = db.snapshot().await;
+    let copy_ctx = copy.context().await;
+    let work = tempfile::tempdir().unwrap();
+    let (mbox, _) = build_source(Way::Mbox, work.path(), &corpus());
+    let mut seen = Vec::new();
+    for (db, ctx, batch) in [(&db, &ctx, 1), (&copy, &copy_ctx, 500)] {
+        let outbox = work.path().join(format!("outbox{batch}"));
+        let reports = import_batched(ctx, mbox.clone(), &outbox, batch)
+            .await
+            .unwrap()
+            .messages;
+        let outcomes: Vec<String> = reports
+            .iter()
+            .map(|r| format!("{} {:?} {:?}", r.outcome, r.tenant, r.request_id))
+            .collect();
+        let mut files: Vec<String> = outbox_files(&outbox)
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy()[17..].to_owned())
+            .collect();
+        files.sort();
+        let q = Counter::new(db).await;
+        let records = records(&q, &db.ledger()).await;
+        q.close().await;
+        audit_chain_holds(ctx).await;
+        seen.push((outcomes, files, records));
+    }
+    let (one, batched) = (&seen[0], &seen[1]);
+    assert_eq!(batched.0, one.0, "outcomes");
+    assert_eq!(batched.1, one.1, "reply files");
+    assert!(!one.1.is_empty());
+    for ((table, a), (_, b)) in one.2.iter().zip(&batched.2) {
+        assert_eq!(b, a, "{table}");
+    }
+    let ledger = &one.2.last().unwrap().1;
+    assert!(!ledger.is_empty(), "the corpus erases");
 }
 
 /// The database refuses one message of a batch (a trigger here; a full disk or a broken
@@ -1554,6 +1735,12 @@ async fn a_batch_that_fails_is_recorded_message_by_message_and_a_retry_lands_the
         recorded
     );
     audit_chain_holds(&ctx).await;
+    // One ledger line per committed erasure: the rolled-back batch wrote none.
+    let ledger = store::LedgerFile::new(db.ledger());
+    let erasures = "select count(*) from audit_log where action = 'subject.erase'";
+    let erased = q.count(erasures).await;
+    assert!(erased > 0, "the batch erased before the refused message");
+    assert_eq!(ledger.read().unwrap().len() as i64, erased);
 
     // The cause is gone: the next run carries on where the first stopped.
     match db.kind {
@@ -1587,6 +1774,11 @@ async fn a_batch_that_fails_is_recorded_message_by_message_and_a_retry_lands_the
         "each reply once"
     );
     audit_chain_holds(&ctx).await;
+    assert_eq!(
+        ledger.read().unwrap().len() as i64,
+        q.count(erasures).await,
+        "one ledger line per erasure"
+    );
     q.close().await;
 }
 

@@ -232,6 +232,7 @@ async fn run(
             .await
             .context("the messages were processed and filed away, but the position could not be stored; the next run finds them as duplicates")?;
     }
+    intake.finish().await?;
     Ok(ImapImportReport {
         import: report,
         uid_validity: state.uid_validity,

@@ -88,7 +88,7 @@ pub struct ImportReport {
 
 /// Messages whose records are committed together in one transaction unless told
 /// otherwise (`withdrawals import`; the IMAP intake commits at least once per fetched batch).
-pub const DEFAULT_BATCH: usize = 100;
+pub const DEFAULT_BATCH: usize = 500;
 
 /// Reads every message of the source and gives each its outcome; first writes the replies
 /// an earlier run left pending. The records of up to [`DEFAULT_BATCH`] messages are
@@ -130,7 +130,7 @@ pub async fn import_in_batches(
         }
     }
     intake.push_all(&chunk).await?;
-    intake.commit().await?;
+    intake.finish().await?;
     report.messages = intake.take_reports().into_iter().flatten().collect();
     Ok(report)
 }
@@ -142,6 +142,8 @@ pub(super) async fn begin(ctx: &Context, settings: Settings<'_>) -> Result<Impor
     let mut confirmations_expired = 0;
     if !settings.dry_run {
         create_outbox(settings.outbox)?;
+        // What a run that stopped before its purge left in SQLite's WAL leaves it now.
+        ctx.store.purge_replaced().await?;
         replies_recovered = flush_pending(ctx, settings.outbox).await?;
         confirmations_expired = super::identity::expire(ctx, crate::domain::time::now())
             .await?
@@ -396,7 +398,16 @@ pub(super) struct Intake<'a> {
     shape: Vec<usize>,
     /// Of `reports`, those of messages already given to `shape`.
     shaped: usize,
+    /// Whether a commit since the last purge erased something or wrote replies, whose
+    /// replaced bytes are to leave the database files (`IntakeStore::purge_replaced`).
+    to_purge: bool,
+    /// When the last purge was.
+    purged_at: std::time::Instant,
 }
+
+/// During a run the replaced bytes are purged at most this often (a purge copies every
+/// page the batches since the last one changed into the database file); and at its end.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A decided record waiting for its batch's commit.
 struct Queued<'a> {
@@ -420,7 +431,27 @@ impl<'a> Intake<'a> {
             reports: Vec::new(),
             shape: Vec::new(),
             shaped: 0,
+            to_purge: false,
+            purged_at: std::time::Instant::now(),
         }
+    }
+
+    /// Commits what is queued and purges what the run's erasures and written replies
+    /// replaced from the database files: the end of a run.
+    pub(super) async fn finish(&mut self) -> Result<()> {
+        let committed = self.commit().await;
+        let purged = self.purge(true).await;
+        committed.and(purged)
+    }
+
+    /// Purges the replaced bytes if there are any and it is time (or `now`).
+    async fn purge(&mut self, now: bool) -> Result<()> {
+        if self.to_purge && (now || self.purged_at.elapsed() >= PURGE_EVERY) {
+            self.ctx.store.purge_replaced().await?;
+            self.to_purge = false;
+            self.purged_at = std::time::Instant::now();
+        }
+        Ok(())
     }
 
     /// A message that could not be read from its source at all.
@@ -612,6 +643,7 @@ impl<'a> Intake<'a> {
             }
         };
         let mut replies = Vec::new();
+        let erased = results.iter().any(|r| r.erasure.is_some());
         for (q, result) in queued.iter().zip(results) {
             let report = &mut self.reports[q.at];
             if !result.recorded {
@@ -629,14 +661,19 @@ impl<'a> Intake<'a> {
                 replies.push((q.at, pending));
             }
         }
+        self.to_purge |= !replies.is_empty() || erased;
         let written = if replies.is_empty() {
             Ok(())
         } else {
             self.write_replies(&replies).await
         };
+        // A run that stops with an error purges at once; otherwise at most every
+        // PURGE_EVERY, and at its end (`finish`).
+        let stops = failure.is_some() || written.is_err();
+        let purged = self.purge(stops).await;
         match failure {
             Some(e) => Err(e),
-            None => written,
+            None => written.and(purged),
         }
     }
 
@@ -644,19 +681,26 @@ impl<'a> Intake<'a> {
     /// transaction. A reply that cannot be written stays pending in the database (the next
     /// run writes it); the error says so.
     async fn write_replies(&mut self, replies: &[(usize, PendingReply)]) -> Result<()> {
-        let mut done = Vec::with_capacity(replies.len());
-        let mut failure = None;
-        for (at, pending) in replies {
-            match write_reply_file_unsynced(self.settings.outbox, pending) {
-                Ok(path) => {
-                    self.reports[*at].reply = Some(path);
-                    done.push((pending.id, disclosed_by_reply(self.ctx, &pending.tenant)));
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            }
+        let outbox = self.settings.outbox;
+        let paths: Vec<PathBuf> = replies
+            .iter()
+            .map(|(_, pending)| outbox.join(&pending.file_name))
+            .collect();
+        let files: Vec<(&Path, &[u8])> = paths
+            .iter()
+            .zip(replies)
+            .map(|(path, (_, pending))| (path.as_path(), pending.eml.as_bytes()))
+            .collect();
+        // The batch's files are synced together (`write_many_replacing_unsynced`): each is
+        // durable before its name appears, as one at a time.
+        let (written, failure) = super::private_files::write_many_replacing_unsynced(&files);
+        let mut failure = failure.map(|e| {
+            e.context("a reply could not be written; it is kept in the database and written by the next run")
+        });
+        let mut done = Vec::with_capacity(written);
+        for ((at, pending), path) in replies.iter().zip(paths).take(written) {
+            self.reports[*at].reply = Some(path);
+            done.push((pending.id, disclosed_by_reply(self.ctx, &pending.tenant)));
         }
         // The files' names are durable before their texts leave the database.
         if !done.is_empty()
@@ -1007,12 +1051,10 @@ async fn to_be_cancelled(
     Ok(match effect {
         IntakeEffect::Withdraw { erase: Some(_), .. } => ctx
             .store
-            .subject_data(subject_ref, tenant)
+            .booked(subject_ref, tenant)
             .await?
-            .bookings
             .into_iter()
-            .filter(|b| b.status == "booked" && b.appointment_start > now)
-            .map(|b| (b.reference, b.service_name, b.appointment_start))
+            .filter(|(_, _, start)| *start > now)
             .collect(),
         _ => Vec::new(),
     })

@@ -66,9 +66,8 @@ pub trait IntakeStore: Send + Sync {
     /// known already records and changes nothing (`recorded` false); the others see what
     /// the batch's earlier messages did. One result per message, in order.
     ///
-    /// When a result has a reply pending, the caller marks the batch's replies written next
-    /// (`replies_written`, even if no file could be written): its checkpoint also takes the
-    /// batch's erased bytes out of SQLite's WAL, which is then not done here as well.
+    /// What the batch's erasures replaced stays in SQLite's WAL until the caller calls
+    /// `purge_replaced` (once for many batches, and at the end of its run).
     async fn record_messages(
         &self,
         items: &[IntakeItem<'_>],
@@ -104,12 +103,34 @@ pub trait IntakeStore: Send + Sync {
     ) -> Result<()>;
 
     /// [`reply_written`](Self::reply_written) for several replies at once, in one
-    /// transaction (and, on SQLite, one checkpoint that takes their texts out of the WAL).
+    /// transaction; their texts stay in SQLite's WAL until the caller calls
+    /// `purge_replaced` (once for many batches, and at the end of its run).
     async fn replies_written(
         &self,
         written: &[(i64, &[crate::store::DisclosedTo])],
         at: DateTime<Utc>,
     ) -> Result<()>;
+
+    /// The person's bookings at the tenant that are still booked, with what a reply names
+    /// of each: (reference, service name, start), by start. One statement, for the intake
+    /// (which needs no more of `subject_data`).
+    async fn booked(
+        &self,
+        subject_ref: &SubjectRef,
+        tenant: &str,
+    ) -> Result<Vec<(String, String, DateTime<Utc>)>>;
+
+    /// Makes the bytes that erasures replaced and the texts of written replies leave the
+    /// database files: on SQLite checkpoints the WAL into the database (whose freed space
+    /// `secure_delete` overwrote) and truncates it; nothing to do on PostgreSQL.
+    async fn purge_replaced(&self) -> Result<()>;
+}
+
+/// What a batch's transaction collects to write once, before its commit: the audit
+/// entries (the chain's head held in memory) and the erasure ledger's lines.
+pub(super) struct BatchWrites {
+    pub(super) chain: AuditChain,
+    pub(super) ledger: Vec<super::ledger::LedgerEntry>,
 }
 
 /// One message of a batch ([`IntakeStore::record_messages`]).
@@ -174,7 +195,14 @@ where
                 keys.push_bind(key.as_str());
             }
             q.push(")");
-            let rows: Vec<(String, String)> = q.build_query_as().fetch_all(&self.pool).await?;
+            let rows: Vec<(String, String)> = q
+                .build_query_as()
+                .persistent(super::sql::keep_prepared(
+                    chunk.len(),
+                    super::sql::MAX_BINDS,
+                ))
+                .fetch_all(&self.pool)
+                .await?;
             for (key, outcome) in rows {
                 let outcome = outcome.parse().map_err(|_| {
                     StoreError::Invalid(format!("unknown inbox outcome {outcome:?}"))
@@ -263,7 +291,7 @@ where
             reply,
         };
         let mut results = self
-            .record_batch(std::slice::from_ref(&item), ctx, false)
+            .record_batch(std::slice::from_ref(&item), ctx, true)
             .await?;
         Ok(results.pop().unwrap_or_default())
     }
@@ -273,7 +301,7 @@ where
         items: &[IntakeItem<'_>],
         ctx: &AuditContext,
     ) -> Result<Vec<IntakeResult>> {
-        self.record_batch(items, ctx, true).await
+        self.record_batch(items, ctx, false).await
     }
 
     async fn inbox_items(&self, outcomes: &[InboxOutcome]) -> Result<Vec<InboxItem>> {
@@ -395,7 +423,33 @@ where
         at: DateTime<Utc>,
         disclosed: &[crate::store::DisclosedTo],
     ) -> Result<()> {
-        self.replies_written(&[(id, disclosed)], at).await
+        self.replies_written(&[(id, disclosed)], at).await?;
+        // The text held the recipient's address: it must not stay in the WAL either.
+        self.after_erasure().await?;
+        Ok(())
+    }
+
+    async fn booked(
+        &self,
+        subject_ref: &SubjectRef,
+        tenant: &str,
+    ) -> Result<Vec<(String, String, DateTime<Utc>)>> {
+        Ok(sqlx::query_as(
+            "select b.reference, s.name, b.appointment_start
+             from bookings b join services s on s.id = b.service_id
+             join tenants t on t.id = b.tenant_id
+             where t.slug = $1 and b.subject_ref = $2 and b.status = 'booked'
+             order by b.appointment_start, b.id",
+        )
+        .bind(tenant)
+        .bind(Some(subject_ref.clone()))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn purge_replaced(&self) -> Result<()> {
+        self.after_erasure().await?;
+        Ok(())
     }
 
     async fn replies_written(
@@ -403,48 +457,81 @@ where
         written: &[(i64, &[crate::store::DisclosedTo])],
         at: DateTime<Utc>,
     ) -> Result<()> {
+        if written.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.begin_write().await?;
-        for &(id, disclosed) in written {
-            let about: Option<(i64, String)> = sqlx::query_as(
-                "select r.tenant_id, r.subject_ref from replies r
-                 where r.id = $1 and r.written_at is null and r.subject_ref is not null
+        // Whole batches per statement: which replies are about a person who still has a
+        // booking at the tenant (recorded as disclosed), then the marks (conditional: a
+        // reply is marked once), then the disclosures of those marked now.
+        let chunk_rows = super::sql::MAX_BINDS - 1;
+        let mut about: std::collections::HashMap<i64, (i64, String)> =
+            std::collections::HashMap::new();
+        let mut marked: std::collections::HashSet<i64> = std::collections::HashSet::new();
+        for chunk in written.chunks(chunk_rows) {
+            let persistent = super::sql::keep_prepared(chunk.len(), chunk_rows);
+            let mut q = sqlx::QueryBuilder::<D::DB>::new(
+                "select r.id, r.tenant_id, r.subject_ref from replies r
+                 where r.written_at is null and r.subject_ref is not null
                    and exists (select 1 from bookings b where b.tenant_id = r.tenant_id
-                               and b.subject_ref = r.subject_ref)",
-            )
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let written = sqlx::query(
-                "update replies set written_at = $2, eml = null, subject_ref = null
-                 where id = $1 and written_at is null",
-            )
-            .bind(id)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if let (Some((tenant_id, subject_ref)), 1) = (about, written) {
+                               and b.subject_ref = r.subject_ref)
+                   and r.id in (",
+            );
+            let mut ids = q.separated(", ");
+            for &(id, _) in chunk {
+                ids.push_bind(id);
+            }
+            q.push(")");
+            let rows: Vec<(i64, i64, String)> = q
+                .build_query_as()
+                .persistent(persistent)
+                .fetch_all(&mut *tx)
+                .await?;
+            about.extend(rows.into_iter().map(|(id, t, s)| (id, (t, s))));
+            let mut q = sqlx::QueryBuilder::<D::DB>::new("update replies set written_at = ");
+            q.push_bind(at);
+            q.push(", eml = null, subject_ref = null where written_at is null and id in (");
+            let mut ids = q.separated(", ");
+            for &(id, _) in chunk {
+                ids.push_bind(id);
+            }
+            q.push(") returning id");
+            let ids: Vec<(i64,)> = q
+                .build_query_as()
+                .persistent(persistent)
+                .fetch_all(&mut *tx)
+                .await?;
+            marked.extend(ids.into_iter().map(|(id,)| id));
+        }
+        let mut disclosures = Vec::new();
+        for &(id, disclosed) in written {
+            if let (Some((tenant_id, subject_ref)), true) = (about.get(&id), marked.contains(&id)) {
                 for d in disclosed {
-                    sqlx::query(
-                        "insert into disclosures (tenant_id, subject_ref, recipient, recipient_role,
-                             categories, kind, notification_id, disclosed_at)
-                         values ($1, $2, $3, $4, $5, 'reply', null, $6)",
-                    )
-                    .bind(tenant_id)
-                    .bind(subject_ref.as_str())
-                    .bind(d.recipient.as_str())
-                    .bind(d.role)
-                    .bind(d.categories.join(","))
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
+                    disclosures.push((*tenant_id, subject_ref.as_str(), d));
                 }
             }
         }
+        let chunk_rows = super::sql::MAX_BINDS / 6;
+        for chunk in disclosures.chunks(chunk_rows) {
+            let mut q = sqlx::QueryBuilder::<D::DB>::new(
+                "insert into disclosures (tenant_id, subject_ref, recipient, recipient_role,
+                     categories, kind, notification_id, disclosed_at) ",
+            );
+            q.push_values(chunk, |mut r, (tenant_id, subject_ref, d)| {
+                r.push_bind(*tenant_id)
+                    .push_bind(*subject_ref)
+                    .push_bind(d.recipient.as_str())
+                    .push_bind(d.role)
+                    .push_bind(d.categories.join(","))
+                    .push_unseparated(", 'reply', null, ")
+                    .push_bind_unseparated(at);
+            });
+            q.build()
+                .persistent(super::sql::keep_prepared(chunk.len(), chunk_rows))
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-        // The texts held the recipients' addresses: they must not stay in the WAL either (nor
-        // what the batch they answer erased; see `record_messages`).
-        self.after_erasure().await?;
         Ok(())
     }
 }
@@ -467,13 +554,13 @@ where
     Option<DateTime<Utc>>: Value<D::DB>,
     Option<IdentityCheck>: Value<D::DB>,
 {
-    /// See `IntakeStore::record_messages`; `replies_follow`: the caller marks the replies
-    /// written next, whose checkpoint serves the erasures too.
+    /// See `IntakeStore::record_messages`; `purge`: an erasure's replaced bytes are purged
+    /// here (`purge_replaced`), not by the caller.
     async fn record_batch(
         &self,
         items: &[IntakeItem<'_>],
         ctx: &AuditContext,
-        replies_follow: bool,
+        purge: bool,
     ) -> Result<Vec<IntakeResult>> {
         if items
             .iter()
@@ -482,13 +569,15 @@ where
             self.required_ledger()?;
         }
         let mut tx = self.begin_admin().await?;
-        let mut chain = Self::audit_chain(&mut tx).await?;
+        let mut batch = BatchWrites {
+            chain: Self::audit_chain(&mut tx).await?,
+            ledger: Vec::new(),
+        };
         // The tenants do not change during the transaction: each slug is looked up once.
         let mut tenant_ids: Vec<(String, i64)> = Vec::new();
-        let mut results = Vec::with_capacity(items.len());
+        let mut tenant_of = Vec::with_capacity(items.len());
         for item in items {
-            let e = item.entry;
-            let tenant_id = match &e.tenant {
+            tenant_of.push(match &item.entry.tenant {
                 Some(t) => Some(match tenant_ids.iter().find(|(slug, _)| slug == t) {
                     Some((_, id)) => *id,
                     None => {
@@ -498,31 +587,116 @@ where
                     }
                 }),
                 None => None,
-            };
+            });
+        }
+        // A message without an effect (most of a mailbox: questions, mail to other
+        // addresses) is only its row and its audit entry: the rows of a run of such
+        // messages are inserted by one statement, in order, and each then goes on as
+        // `record_in` would with its row.
+        let plain = |item: &IntakeItem<'_>| {
+            matches!(item.effect, IntakeEffect::Nothing) && item.entry.confirms.is_none()
+        };
+        let mut results = Vec::with_capacity(items.len());
+        let mut at = 0;
+        while at < items.len() {
+            let run = items[at..].iter().take_while(|i| plain(i)).count();
+            if run > 1 {
+                let rows: Vec<(Option<i64>, &InboxEntry)> = items[at..at + run]
+                    .iter()
+                    .zip(&tenant_of[at..at + run])
+                    .map(|(item, tenant_id)| (*tenant_id, item.entry))
+                    .collect();
+                let ids = Self::insert_messages(&mut tx, &rows).await?;
+                for (item, tenant_id) in items[at..at + run].iter().zip(&tenant_of[at..]) {
+                    let Some(&id) = ids.get(item.entry.message_key.as_str()) else {
+                        // Known already (another run recorded it in between).
+                        results.push(IntakeResult::default());
+                        continue;
+                    };
+                    let result = Self::apply_intake(
+                        &mut tx,
+                        Some(id),
+                        *tenant_id,
+                        item.entry,
+                        item.effect,
+                        item.reply,
+                        ctx,
+                        self.ledger.as_ref(),
+                        Some(&mut batch),
+                    )
+                    .await?;
+                    results.push(result);
+                }
+                at += run;
+                continue;
+            }
+            let item = &items[at];
             let result = Self::record_in(
                 &mut tx,
-                tenant_id,
-                e,
+                tenant_of[at],
+                item.entry,
                 item.effect,
                 item.reply,
                 ctx,
                 self.ledger.as_ref(),
-                &mut chain,
+                &mut batch,
             )
             .await?;
             results.push(result);
+            at += 1;
         }
         if results.iter().any(|r| r.recorded) {
-            Self::flush_audit_chain(&mut tx, &mut chain).await?;
+            Self::flush_audit_chain(&mut tx, &mut batch.chain).await?;
+            // The batch's erasures in the ledger, in one write synced before the commit: a
+            // crash in between leaves entries whose replay erases what the crash kept. A
+            // batch the database refused before this point wrote none.
+            if let Some(ledger) = self.ledger.as_ref() {
+                ledger.append(&batch.ledger)?;
+            }
             tx.commit().await?;
         } else {
             tx.rollback().await?;
         }
-        let replies_follow = replies_follow && results.iter().any(|r| r.reply.is_some());
-        if results.iter().any(|r| r.erasure.is_some()) && !replies_follow {
+        if purge && results.iter().any(|r| r.erasure.is_some()) {
             self.after_erasure().await?;
         }
         Ok(results)
+    }
+
+    /// The rows of many messages, in order, by as few statements as the binds allow; a
+    /// known key gets no row. The ids of the new rows by key.
+    async fn insert_messages(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        rows: &[(Option<i64>, &InboxEntry)],
+    ) -> Result<std::collections::HashMap<String, i64>> {
+        let chunk_rows = super::sql::MAX_BINDS / 10;
+        let mut ids = std::collections::HashMap::with_capacity(rows.len());
+        for chunk in rows.chunks(chunk_rows) {
+            let mut q = sqlx::QueryBuilder::<D::DB>::new(
+                "insert into inbox_messages (message_key, tenant_id, received_at, processed_at,
+                     outcome, subject_ref, sender, subject, reason, address) ",
+            );
+            q.push_values(chunk, |mut r, (tenant_id, e)| {
+                r.push_bind(e.message_key.as_str())
+                    .push_bind(*tenant_id)
+                    .push_bind(e.received_at)
+                    .push_bind(e.processed_at)
+                    .push_bind(e.outcome)
+                    .push_bind(e.subject_ref.clone())
+                    .push_bind(e.sender.clone())
+                    .push_bind(e.subject.clone())
+                    .push_bind(e.reason.clone())
+                    .push_bind(e.address.clone());
+            });
+            q.push(" on conflict (message_key) do nothing returning id, message_key");
+            let inserted: Vec<(i64, String)> = q
+                .build_query_as()
+                .persistent(super::sql::keep_prepared(chunk.len(), chunk_rows))
+                .fetch_all(&mut **tx)
+                .await?;
+            ids.extend(inserted.into_iter().map(|(id, key)| (key, id)));
+        }
+        Ok(ids)
     }
 
     /// One message inside a batch's transaction: its row (nothing more when its key is
@@ -536,7 +710,7 @@ where
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
         ledger: Option<&LedgerFile>,
-        chain: &mut AuditChain,
+        batch: &mut BatchWrites,
     ) -> Result<IntakeResult> {
         let id: Option<i64> = sqlx::query_scalar(
             "insert into inbox_messages (message_key, tenant_id, received_at, processed_at, outcome,
@@ -577,7 +751,7 @@ where
             reply,
             ctx,
             ledger,
-            Some(chain),
+            Some(batch),
         )
         .await?;
         if let Some(confirmation) = e.confirms {
@@ -635,7 +809,7 @@ where
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
         ledger: Option<&LedgerFile>,
-        mut chain: Option<&mut AuditChain>,
+        mut batch: Option<&mut BatchWrites>,
     ) -> Result<IntakeResult> {
         let mut result = IntakeResult {
             recorded: true,
@@ -751,10 +925,6 @@ where
                         action: "subject.erase",
                         only_before: None,
                     };
-                    // The erasure appends to the chain itself, from the head row.
-                    if let Some(chain) = chain.as_deref_mut() {
-                        Self::flush_audit_chain(tx, chain).await?;
-                    }
                     let report = Self::erase_in(
                         tx,
                         subject,
@@ -762,11 +932,9 @@ where
                         &opts,
                         ctx,
                         ledger,
+                        batch.as_deref_mut(),
                     )
                     .await?;
-                    if let Some(chain) = chain.as_deref_mut() {
-                        *chain = Self::audit_chain(tx).await?;
-                    }
                     let partly = Outcome::of_erasure(report.kept.is_empty());
                     if partly != outcome {
                         sqlx::query("update requests set outcome = $2 where id = $1")
@@ -836,8 +1004,8 @@ where
         );
         event.tenant = e.tenant.clone();
         event.subject_ref = e.subject_ref.as_ref().map(ToString::to_string);
-        match chain {
-            Some(chain) => chain.append(ctx, &event),
+        match batch {
+            Some(batch) => batch.chain.append(ctx, &event),
             None => Self::append_audit(tx, ctx, &event).await?,
         }
         Ok(result)

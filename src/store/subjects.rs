@@ -325,6 +325,7 @@ where
             opts,
             ctx,
             self.ledger.as_ref(),
+            None,
         )
         .await?;
         if opts.dry_run {
@@ -489,6 +490,7 @@ where
         opts: &ErasureOptions,
         ctx: &AuditContext,
         ledger: Option<&LedgerFile>,
+        mut batch: Option<&mut super::intake::BatchWrites>,
     ) -> Result<ErasureReport> {
         let now = opts.now;
         let today = now.date_naive();
@@ -791,29 +793,33 @@ where
             )
             .tenant(tenant)
             .subject(subject_ref);
-            Self::append_audit(tx, ctx, &event).await?;
+            match batch.as_deref_mut() {
+                Some(batch) => batch.chain.append(ctx, &event),
+                None => Self::append_audit(tx, ctx, &event).await?,
+            }
             report.counts.push((tenant.to_owned(), counts));
         }
         // Written and synced before the caller commits: a crash in between leaves an entry
-        // whose replay erases what the crash kept.
-        if let Some(ledger) = ledger {
-            ledger.append(&entries)?;
+        // whose replay erases what the crash kept. In a batch the caller appends the
+        // batch's entries together, right before its commit.
+        match (ledger, batch) {
+            (Some(_), Some(batch)) => batch.ledger.append(&mut entries),
+            (Some(ledger), None) => ledger.append(&entries)?,
+            (None, _) => {}
         }
         Ok(report)
     }
 
     /// The highest id of each table an erasure reaches by time.
     async fn row_marks(tx: &mut sqlx::Transaction<'static, D::DB>) -> Result<RowMarks> {
-        let mut marks = [0i64; 4];
-        for (mark, sql) in marks.iter_mut().zip([
-            "select coalesce(max(id), 0) from bookings",
-            "select coalesce(max(id), 0) from consents",
-            "select coalesce(max(id), 0) from inbox_messages",
-            "select coalesce(max(id), 0) from replies",
-        ]) {
-            *mark = sqlx::query_scalar(sql).fetch_one(&mut **tx).await?;
-        }
-        let [bookings, consents, inbox, replies] = marks;
+        let (bookings, consents, inbox, replies): (i64, i64, i64, i64) = sqlx::query_as(
+            "select (select coalesce(max(id), 0) from bookings),
+                    (select coalesce(max(id), 0) from consents),
+                    (select coalesce(max(id), 0) from inbox_messages),
+                    (select coalesce(max(id), 0) from replies)",
+        )
+        .fetch_one(&mut **tx)
+        .await?;
         Ok(RowMarks {
             bookings,
             consents,

@@ -169,12 +169,11 @@ impl<'a> Doc<'a> {
     }
 
     /// Every place where one of `wordings` matches.
-    pub(super) fn find(&self, wordings: &[&str]) -> Vec<Found> {
+    pub(super) fn find(&self, wordings: &'static [&'static str]) -> Vec<Found> {
         let mut found: Vec<Found> = Vec::new();
-        for wording in wordings {
-            let elements = parse_wording(wording);
+        for elements in parsed(wordings).iter() {
             for i in 0..self.words.len() {
-                if let Some(f) = self.match_at(&elements, i)
+                if let Some(f) = self.match_at(elements, i)
                     && !found.contains(&f)
                 {
                     found.push(f);
@@ -186,7 +185,7 @@ impl<'a> Doc<'a> {
     }
 
     /// Indices of the words where one of `wordings` matches (for single-word lists).
-    pub(super) fn marks(&self, wordings: &[&str]) -> Vec<usize> {
+    pub(super) fn marks(&self, wordings: &'static [&'static str]) -> Vec<usize> {
         self.find(wordings).iter().flatten().copied().collect()
     }
 
@@ -324,6 +323,26 @@ pub(super) fn parse_glob(folded: &str) -> Glob {
         any_before: folded.starts_with('*'),
         any_after: folded.ends_with('*'),
     }
+}
+
+/// The wordings of a list, parsed once: every message is matched against the same lists,
+/// and parsing (folding, splitting, a string per word) cost as much as the matching. A list
+/// is a `'static` slice, so its address and length name it (the same address and length
+/// are the same words).
+fn parsed(wordings: &'static [&'static str]) -> std::sync::Arc<Vec<Vec<Element>>> {
+    type Cache = std::collections::HashMap<(usize, usize), std::sync::Arc<Vec<Vec<Element>>>>;
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<Cache>> = std::sync::OnceLock::new();
+    let key = (wordings.as_ptr() as usize, wordings.len());
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return hit.clone();
+    }
+    let list = std::sync::Arc::new(wordings.iter().map(|w| parse_wording(w)).collect());
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, std::sync::Arc::clone(&list));
+    list
 }
 
 pub(super) fn parse_wording(wording: &str) -> Vec<Element> {

@@ -281,7 +281,7 @@ pub(super) fn merge_overlapping(hits: Vec<Hit>) -> Vec<Hit> {
 /// The sentence of word `i` asks how or whether rather than asking for it.
 pub(super) fn asked(doc: &Doc, i: usize) -> bool {
     let sentence = doc.sentence(i);
-    let in_sentence = |list: &[&str]| {
+    let in_sentence = |list: &'static [&'static str]| {
         doc.find(list)
             .into_iter()
             .filter(move |f| doc.sentence(first(f)) == sentence)
