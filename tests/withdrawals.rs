@@ -2427,6 +2427,7 @@ async fn an_erasure_deletes_a_reply_not_yet_written(db: TestDb) {
             dry_run: false,
             request: None,
             channel: datenwart::domain::requests::Channel::Email,
+            identity: None,
         },
     )
     .await
@@ -2933,6 +2934,7 @@ async fn erasing_the_person_ends_their_pending_confirmation_requests(db: TestDb)
             dry_run: false,
             request: None,
             channel: datenwart::domain::requests::Channel::Letter,
+            identity: None,
         },
     )
     .await

@@ -750,6 +750,8 @@ where
                         record_in_ledger: true,
                         action: "subject.erase",
                         only_before: None,
+                        // The intake closes the request with the message it answers.
+                        close_requests: false,
                     };
                     // The erasure appends to the chain itself, from the head row.
                     if let Some(chain) = chain.as_deref_mut() {
