@@ -452,7 +452,8 @@ mod tests {
         let created = "2026-12-01T14:00:00Z".parse().unwrap();
         for chunk in texts.chunks(120).take(4) {
             let letter = corpus_letter(chunk);
-            let fast = render_with(&[letter.clone()], created, Shaping::Cached).unwrap();
+            let fast =
+                render_with(std::slice::from_ref(&letter), created, Shaping::Cached).unwrap();
             let reference = render_with(&[letter], created, Shaping::Krilla).unwrap();
             assert!(fast == reference, "the PDFs differ");
         }
@@ -466,7 +467,7 @@ mod tests {
         let first = corpus_letter(&["Erika Mustermann, erika@example.net, Hauptstraße 1".into()]);
         let second = corpus_letter(&["Max Muster, max@example.net, Nebenweg 2".into()]);
         let _ = render(&[first], created).unwrap();
-        let after = render(&[second.clone()], created).unwrap();
+        let after = render(std::slice::from_ref(&second), created).unwrap();
         let alone = render_with(&[second], created, Shaping::Krilla).unwrap();
         assert!(after == alone, "the second PDF changed after the first");
     }
