@@ -69,6 +69,7 @@ fn erase_req<'a>(email: &'a str, tenant: Option<&'static str>, dry_run: bool) ->
         dry_run,
         request: None,
         channel: Channel::Email,
+        identity: None,
     }
 }
 

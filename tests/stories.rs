@@ -381,6 +381,7 @@ async fn every_change_is_audited_with_counts_only(db: TestDb) {
         dry_run: false,
         request: None,
         channel: letter,
+        identity: None,
     };
     rights::erase(&ctx, &erasure).await.unwrap();
 

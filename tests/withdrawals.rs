@@ -2619,6 +2619,7 @@ async fn an_erasure_deletes_a_reply_not_yet_written(db: TestDb) {
             dry_run: false,
             request: None,
             channel: datenwart::domain::requests::Channel::Email,
+            identity: None,
         },
     )
     .await
@@ -3125,6 +3126,7 @@ async fn erasing_the_person_ends_their_pending_confirmation_requests(db: TestDb)
             dry_run: false,
             request: None,
             channel: datenwart::domain::requests::Channel::Letter,
+            identity: None,
         },
     )
     .await

@@ -290,6 +290,9 @@ pub struct EraseRequest<'a> {
     pub dry_run: bool,
     pub request: Option<i64>,
     pub channel: Channel,
+    /// How the operator established the person's identity, recorded on each request as it
+    /// is registered (before the erasure; not in a dry run).
+    pub identity: Option<crate::domain::requests::IdentityCheck>,
 }
 
 fn erasure_options(dry_run: bool) -> ErasureOptions {
@@ -299,6 +302,7 @@ fn erasure_options(dry_run: bool) -> ErasureOptions {
         record_in_ledger: true,
         action: "subject.erase",
         only_before: None,
+        close_requests: true,
     }
 }
 
@@ -352,10 +356,14 @@ pub async fn erase(ctx: &Context, req: &EraseRequest<'_>) -> Result<Erasure> {
                 req.request,
             )
             .await?;
+            if let Some(identity) = req.identity {
+                super::identity::record_identity(ctx, &[r.id], identity).await?;
+            }
             answered.push((scope.tenant.clone(), r.id));
             scope.request_id = Some(r.id);
         }
     }
+    // Each request is closed in the erasure's transaction (`close_requests`).
     let report = ctx
         .store
         .erase_subject(
@@ -365,19 +373,6 @@ pub async fn erase(ctx: &Context, req: &EraseRequest<'_>) -> Result<Erasure> {
             &ctx.audit(),
         )
         .await?;
-    for (tenant, id) in &answered {
-        let partly = report.kept.iter().any(|k| k.tenant == *tenant);
-        requests::close(
-            ctx,
-            *id,
-            if partly {
-                Outcome::ErasedPartly
-            } else {
-                Outcome::Erased
-            },
-        )
-        .await?;
-    }
     Ok(Erasure {
         subject_ref,
         report,
@@ -409,6 +404,7 @@ pub async fn replay(ctx: &Context) -> Result<Vec<Erasure>> {
                 at: entry.erased_at,
                 upto: entry.upto,
             }),
+            close_requests: false,
         };
         let report = ctx
             .store

@@ -4,6 +4,9 @@
 //! lines and filled boxes, in points from the page's top left corner; nothing is drawn here.
 
 use super::{Block, Letter};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 
 /// Millimetres to PDF points.
 pub(super) const fn mm(v: f32) -> f32 {
@@ -91,18 +94,134 @@ pub(super) struct Page {
     pub ops: Vec<Op>,
 }
 
-/// Measures text in the two embedded faces.
+/// Measures text in the two embedded faces, and shapes it for drawing.
+///
+/// Made once per [`super::render`] call and dropped with it: its caches hold the
+/// document's text (personal data) and are never shared between documents. What they
+/// save: rustybuzz builds a shaping plan (the font's lookups for a script and direction)
+/// on every `shape` call, and the line breaking measured every candidate line from
+/// scratch; plans are now made once per face, script and direction, and the width of a
+/// text once per document.
 pub(super) struct Fonts {
     regular: rustybuzz::Face<'static>,
     bold: rustybuzz::Face<'static>,
+    /// Shaping plans by face (bold), direction and script; a handful per document.
+    plans: RefCell<Vec<PlanEntry>>,
+    /// The shaped advance width in font units of each text measured, by face.
+    widths: RefCell<HashMap<(bool, String), i32>>,
+    /// [`ESTIMATE_MARGIN_EM`]; infinite shapes every candidate line (the tests' reference).
+    margin_em: f32,
 }
+
+struct PlanEntry {
+    bold: bool,
+    direction: rustybuzz::Direction,
+    script: Option<rustybuzz::Script>,
+    plan: Rc<rustybuzz::ShapePlan>,
+}
+
+/// How far (in ems of the type size) the sum of the widths of a line's words and spaces may
+/// lie from the line's shaped width before line breaking shapes the line to decide. Within
+/// a line, shaping changes widths only by kerning at the spaces (a few hundredths of an em
+/// each in DejaVu Sans); the margin is far wider, and a line near the limit is always
+/// measured exactly.
+const ESTIMATE_MARGIN_EM: f32 = 1.0;
 
 impl Fonts {
     pub(super) fn new(regular: &'static [u8], bold: &'static [u8]) -> Fonts {
         Fonts {
             regular: rustybuzz::Face::from_slice(regular, 0).expect("the embedded font parses"),
             bold: rustybuzz::Face::from_slice(bold, 0).expect("the embedded font parses"),
+            plans: RefCell::new(Vec::new()),
+            widths: RefCell::new(HashMap::new()),
+            margin_em: ESTIMATE_MARGIN_EM,
         }
+    }
+
+    /// Fonts whose line breaking shapes every candidate line, as it did before widths were
+    /// added up (the reference the tests compare [`Fonts::wrap`] with).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(super) fn shaping_every_candidate(regular: &'static [u8], bold: &'static [u8]) -> Fonts {
+        Fonts {
+            margin_em: f32::INFINITY,
+            ..Fonts::new(regular, bold)
+        }
+    }
+
+    fn face(&self, bold: bool) -> &rustybuzz::Face<'static> {
+        if bold { &self.bold } else { &self.regular }
+    }
+
+    /// Shapes `text` exactly as `rustybuzz::shape` does (segment properties guessed from the
+    /// text, no features), with `direction` overriding the guessed direction as krilla's
+    /// `draw_text` does; the plan is reused for every text of the same script and direction.
+    pub(super) fn shape(
+        &self,
+        text: &str,
+        bold: bool,
+        direction: Option<rustybuzz::Direction>,
+    ) -> rustybuzz::GlyphBuffer {
+        let mut buffer = rustybuzz::UnicodeBuffer::new();
+        buffer.push_str(text);
+        buffer.guess_segment_properties();
+        if let Some(d) = direction {
+            buffer.set_direction(d);
+        }
+        let direction = buffer.direction();
+        // After guessing, the script is a real one or none at all (text of digits and
+        // punctuation only); `script()` reports none as UNKNOWN.
+        let script = Some(buffer.script()).filter(|s| *s != rustybuzz::script::UNKNOWN);
+        let plan = self.plan(bold, direction, script);
+        rustybuzz::shape_with_plan(self.face(bold), &plan, buffer)
+    }
+
+    fn plan(
+        &self,
+        bold: bool,
+        direction: rustybuzz::Direction,
+        script: Option<rustybuzz::Script>,
+    ) -> Rc<rustybuzz::ShapePlan> {
+        let mut plans = self.plans.borrow_mut();
+        if let Some(e) = plans
+            .iter()
+            .find(|e| e.bold == bold && e.direction == direction && e.script == script)
+        {
+            return e.plan.clone();
+        }
+        let plan = Rc::new(rustybuzz::ShapePlan::new(
+            self.face(bold),
+            direction,
+            script,
+            None,
+            &[],
+        ));
+        plans.push(PlanEntry {
+            bold,
+            direction,
+            script,
+            plan: plan.clone(),
+        });
+        plan
+    }
+
+    /// The font's units per em (both faces have the same).
+    pub(super) fn units_per_em(&self, bold: bool) -> f32 {
+        self.face(bold).units_per_em() as f32
+    }
+
+    /// The shaped advance width of `text` in font units.
+    fn units(&self, text: &str, bold: bool) -> i32 {
+        if text.is_empty() {
+            return 0;
+        }
+        let key = (bold, text.to_owned());
+        if let Some(u) = self.widths.borrow().get(&key) {
+            return *u;
+        }
+        let shaped = self.shape(text, bold, None);
+        let units: i32 = shaped.glyph_positions().iter().map(|p| p.x_advance).sum();
+        self.widths.borrow_mut().insert(key, units);
+        units
     }
 
     /// The advance width of `text` in points, shaped as krilla shapes it when drawing.
@@ -110,19 +229,21 @@ impl Fonts {
         if text.is_empty() {
             return 0.0;
         }
-        let face = if bold { &self.bold } else { &self.regular };
-        let mut buffer = rustybuzz::UnicodeBuffer::new();
-        buffer.push_str(text);
-        buffer.guess_segment_properties();
-        let shaped = rustybuzz::shape(face, &[], buffer);
-        let units: i32 = shaped.glyph_positions().iter().map(|p| p.x_advance).sum();
-        units as f32 / face.units_per_em() as f32 * size
+        self.units(text, bold) as f32 / self.units_per_em(bold) * size
     }
 
     /// Breaks `text` into lines no wider than `width`: at spaces, at hard line breaks, and
     /// inside a word only where the word alone is too wide (an e-mail address or a hash in
     /// a narrow column). Control characters become spaces.
+    ///
+    /// A candidate line (the line so far, a space, the next word) is measured by adding the
+    /// word's and the space's widths to the line's; only where that sum comes within
+    /// [`ESTIMATE_MARGIN_EM`] of `width` is the candidate shaped as a whole, and that exact
+    /// width decides, as it did when every candidate was shaped
+    /// ([`Fonts::shaping_every_candidate`] is the reference the tests compare it with).
     pub(super) fn wrap(&self, text: &str, width: f32, size: f32, bold: bool) -> Vec<String> {
+        let margin = self.margin_em * size;
+        let space = self.width(" ", size, bold);
         let mut lines = Vec::new();
         for hard in text.split('\n') {
             let hard: String = hard
@@ -130,22 +251,40 @@ impl Fonts {
                 .map(|c| if c.is_control() { ' ' } else { c })
                 .collect();
             let mut line = String::new();
+            // The line's width: exact where it was last shaped, plus the words added since.
+            let mut line_width = 0.0f32;
             for word in hard.split(' ').filter(|w| !w.is_empty()) {
-                let candidate = if line.is_empty() {
-                    word.to_owned()
+                if line.is_empty() {
+                    let w = self.width(word, size, bold);
+                    if w <= width {
+                        line = word.to_owned();
+                        line_width = w;
+                        continue;
+                    }
                 } else {
-                    format!("{line} {word}")
-                };
-                if self.width(&candidate, size, bold) <= width {
-                    line = candidate;
-                    continue;
-                }
-                if !line.is_empty() {
+                    let estimate = line_width + space + self.width(word, size, bold);
+                    let fits = if estimate + margin <= width {
+                        Some(estimate)
+                    } else if estimate - margin > width {
+                        None
+                    } else {
+                        let candidate = format!("{line} {word}");
+                        let exact = self.width(&candidate, size, bold);
+                        (exact <= width).then_some(exact)
+                    };
+                    if let Some(w) = fits {
+                        line.push(' ');
+                        line.push_str(word);
+                        line_width = w;
+                        continue;
+                    }
                     lines.push(std::mem::take(&mut line));
-                }
-                if self.width(word, size, bold) <= width {
-                    line = word.to_owned();
-                    continue;
+                    let w = self.width(word, size, bold);
+                    if w <= width {
+                        line = word.to_owned();
+                        line_width = w;
+                        continue;
+                    }
                 }
                 // Too wide alone: cut it where the line is full.
                 for c in word.chars() {
@@ -155,6 +294,7 @@ impl Fonts {
                         lines.push(std::mem::replace(&mut line, c.to_string()));
                     }
                 }
+                line_width = self.width(&line, size, bold);
             }
             lines.push(line);
         }
@@ -735,6 +875,26 @@ mod tests {
             lines.join(" ").split_whitespace().count(),
             text.split_whitespace().count()
         );
+    }
+
+    #[test]
+    fn adding_up_widths_breaks_lines_where_shaping_every_candidate_does() {
+        let fast = fonts();
+        let exact = Fonts::shaping_every_candidate(super::super::REGULAR, super::super::BOLD);
+        let texts = super::super::tests::corpus();
+        let mut compared = 0;
+        for (i, text) in texts.iter().enumerate().step_by(3) {
+            let bold = i % 2 == 1;
+            for (width, size) in [(mm(40.0), TABLE), (mm(75.0), INFO), (RIGHT - LEFT, BODY)] {
+                assert_eq!(
+                    fast.wrap(text, width, size, bold),
+                    exact.wrap(text, width, size, bold),
+                    "{text}"
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared > 300, "{compared}");
     }
 
     #[test]

@@ -21,8 +21,9 @@ use krilla::geom::{PathBuilder, Point, Rect};
 use krilla::metadata::{DateTime as PdfDateTime, Metadata};
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, Stroke};
-use krilla::text::{Font, TextDirection};
+use krilla::text::{Font, GlyphId, KrillaGlyph, TextDirection};
 use krilla::{Document, SerializeSettings};
+use std::collections::HashMap;
 
 pub use layout::WINDOW_LINES;
 
@@ -92,7 +93,63 @@ pub struct PdfError(String);
 /// Writes the letters into one PDF, each starting on a new page and numbered on its own
 /// ("Seite 1 von 3" counts the pages of that letter). `created` is the document's date.
 pub fn render(letters: &[Letter], created: DateTime<Utc>) -> Result<Vec<u8>, PdfError> {
-    let measure = layout::Fonts::new(REGULAR, BOLD);
+    render_with(letters, created, Shaping::Cached)
+}
+
+/// Who shapes the text that is drawn.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shaping {
+    /// The layout's shaper, which keeps its plans and the glyphs of each text for the
+    /// document ([`glyphs`]).
+    Cached,
+    /// krilla's `draw_text`, which parses the font and builds a shaping plan for every text,
+    /// and line breaking that shapes every candidate line: what `render` did before, the
+    /// reference the tests compare it with.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Krilla,
+}
+
+/// The glyphs krilla's `draw_text` makes of `text` (its `naive_shape`: the guessed script,
+/// left to right, advances and offsets in ems), from the layout's shaper. Returned with the
+/// text, which the glyphs' ranges index.
+fn glyphs(fonts: &layout::Fonts, text: &str, bold: bool) -> (String, Vec<KrillaGlyph>) {
+    let output = fonts.shape(text, bold, Some(rustybuzz::Direction::LeftToRight));
+    let upem = fonts.units_per_em(bold);
+    let positions = output.glyph_positions();
+    let infos = output.glyph_infos();
+    let mut glyphs = Vec::with_capacity(output.len());
+    for (i, (pos, info)) in positions.iter().zip(infos).enumerate() {
+        let start = info.cluster as usize;
+        // Left to right: the cluster ends where the next glyph of another cluster starts.
+        let end = infos[i + 1..]
+            .iter()
+            .find(|next| next.cluster != info.cluster)
+            .map_or(text.len(), |next| next.cluster as usize);
+        glyphs.push(KrillaGlyph::new(
+            GlyphId::new(info.glyph_id),
+            pos.x_advance as f32 / upem,
+            pos.x_offset as f32 / upem,
+            pos.y_offset as f32 / upem,
+            pos.y_advance as f32 / upem,
+            start..end,
+            None,
+        ));
+    }
+    (text.to_owned(), glyphs)
+}
+
+fn render_with(
+    letters: &[Letter],
+    created: DateTime<Utc>,
+    mode: Shaping,
+) -> Result<Vec<u8>, PdfError> {
+    let measure = match mode {
+        Shaping::Cached => layout::Fonts::new(REGULAR, BOLD),
+        Shaping::Krilla => layout::Fonts::shaping_every_candidate(REGULAR, BOLD),
+    };
+    // The glyphs of each text drawn (headers, labels and bullets repeat), for this
+    // document only.
+    let mut shaped: HashMap<(bool, String), (String, Vec<KrillaGlyph>)> = HashMap::new();
     let regular = Font::new(REGULAR.to_vec().into(), 0).expect("the embedded font loads");
     let bold = Font::new(BOLD.to_vec().into(), 0).expect("the embedded font loads");
     let configuration = ConfigurationBuilder::new()
@@ -144,14 +201,28 @@ pub fn render(letters: &[Letter], created: DateTime<Utc>) -> Result<Vec<u8>, Pdf
                         } else {
                             regular.clone()
                         };
-                        surface.draw_text(
-                            Point::from_xy(x, y),
-                            font,
-                            size,
-                            &text,
-                            false,
-                            TextDirection::LeftToRight,
-                        );
+                        if mode == Shaping::Krilla {
+                            surface.draw_text(
+                                Point::from_xy(x, y),
+                                font,
+                                size,
+                                &text,
+                                false,
+                                TextDirection::LeftToRight,
+                            );
+                        } else {
+                            let glyphs = shaped
+                                .entry((is_bold, text))
+                                .or_insert_with_key(|(b, t)| glyphs(&measure, t, *b));
+                            surface.draw_glyphs(
+                                Point::from_xy(x, y),
+                                &glyphs.1,
+                                font,
+                                &glyphs.0,
+                                size,
+                                false,
+                            );
+                        }
                     }
                     layout::Op::Line {
                         x1,
@@ -280,6 +351,125 @@ mod tests {
                 .contains("7 lines")
         );
         assert!(address_lines(&["x".repeat(61)]).is_err());
+    }
+
+    /// German text the letters are made of: the lines of the policies and templates
+    /// (tags and TOML syntax dropped), each alone and three at a time as a paragraph.
+    pub(super) fn corpus() -> Vec<String> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut lines = Vec::new();
+        for dir in ["policies", "templates"] {
+            let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            for file in files {
+                for line in std::fs::read_to_string(file).unwrap().lines() {
+                    let mut out = String::new();
+                    let mut tag = false;
+                    for c in line.chars() {
+                        match c {
+                            '<' | '{' => tag = true,
+                            '>' | '}' => {
+                                tag = false;
+                                out.push(' ');
+                            }
+                            '"' | '#' | '=' | '[' | ']' => out.push(' '),
+                            c if !tag => out.push(c),
+                            _ => {}
+                        }
+                    }
+                    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+                    if out.split(' ').count() >= 3 {
+                        lines.push(out);
+                    }
+                }
+            }
+        }
+        let paragraphs: Vec<String> = lines.chunks(3).map(|c| c.join(" ")).collect();
+        lines.extend(paragraphs);
+        lines
+    }
+
+    fn corpus_letter(texts: &[String]) -> Letter {
+        let mut blocks = vec![Block::Subject(
+            "Auskunft nach Art. 15 DSGVO – Ihr Antrag vom 1. Dezember 2026".into(),
+        )];
+        for (i, t) in texts.iter().enumerate() {
+            blocks.push(match i % 7 {
+                0 => Block::Heading(t.chars().take(60).collect()),
+                1 => Block::Emphasis(t.clone()),
+                2 => Block::Small(t.clone()),
+                3 => Block::List(t.split(". ").map(str::to_owned).collect()),
+                4 => Block::KeyValue(vec![("Zweck".into(), t.clone())]),
+                5 => Block::Table {
+                    columns: vec!["Datum".into(), "Angabe".into(), "Empfänger".into()],
+                    rows: vec![vec![
+                        "01.12.2026 14:03".into(),
+                        t.clone(),
+                        "Jürgen Öztürk-Müßig <j.oeztuerk@example.net>".into(),
+                    ]],
+                },
+                _ => Block::Paragraph(t.clone()),
+            });
+        }
+        blocks.push(Block::Closing(vec![
+            "Mit freundlichen Grüßen".into(),
+            "Datenschutzbeauftragte der Stadt Recklinghausen".into(),
+        ]));
+        Letter {
+            title: "Auskunft".into(),
+            window: Some(Window {
+                return_address:
+                    "Stadt Recklinghausen · Bürgerbüro, Rathausplatz 3/4, 45657 Recklinghausen"
+                        .into(),
+                lines: vec!["Frau Žofia Ødegård-Straße".into(), "Hauptstraße 1".into()],
+            }),
+            sender: sender_lines(
+                "Stadt Recklinghausen",
+                "Bürgerbüro, Rathausplatz 3/4, 45657 Recklinghausen",
+                Some("+49 2361 50-1640"),
+                "buergerbuero@recklinghausen.de",
+                Some("https://www.recklinghausen.de"),
+            ),
+            fields: vec![
+                ("Aktenzeichen".into(), "DS-RE-42".into()),
+                ("Datum".into(), "1. Dezember 2026".into()),
+            ],
+            reference: "DS-RE-42".into(),
+            footer: "Stadt Recklinghausen".into(),
+            blocks,
+        }
+    }
+
+    #[test]
+    fn cached_shaping_and_added_up_widths_write_the_same_pdf_as_shaping_everything() {
+        // The fast path (plans kept, widths added up, glyphs shaped once per text) against
+        // what `render` did before (krilla shaping each text, every candidate line shaped).
+        let texts = corpus();
+        assert!(texts.len() > 200, "{}", texts.len());
+        let created = "2026-12-01T14:00:00Z".parse().unwrap();
+        for chunk in texts.chunks(120).take(4) {
+            let letter = corpus_letter(chunk);
+            let fast =
+                render_with(std::slice::from_ref(&letter), created, Shaping::Cached).unwrap();
+            let reference = render_with(&[letter], created, Shaping::Krilla).unwrap();
+            assert!(fast == reference, "the PDFs differ");
+        }
+    }
+
+    #[test]
+    fn two_documents_rendered_one_after_the_other_hold_only_their_own_text() {
+        // The caches live for one document: the second letter's PDF is the one it gets
+        // alone, and no text of the first is in it.
+        let created = "2026-12-01T14:00:00Z".parse().unwrap();
+        let first = corpus_letter(&["Erika Mustermann, erika@example.net, Hauptstraße 1".into()]);
+        let second = corpus_letter(&["Max Muster, max@example.net, Nebenweg 2".into()]);
+        let _ = render(&[first], created).unwrap();
+        let after = render(std::slice::from_ref(&second), created).unwrap();
+        let alone = render_with(&[second], created, Shaping::Krilla).unwrap();
+        assert!(after == alone, "the second PDF changed after the first");
     }
 
     #[test]

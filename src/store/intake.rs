@@ -924,6 +924,8 @@ where
                         record_in_ledger: true,
                         action: "subject.erase",
                         only_before: None,
+                        // The intake closes the request with the message it answers.
+                        close_requests: false,
                     };
                     let report = Self::erase_in(
                         tx,

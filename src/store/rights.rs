@@ -270,6 +270,12 @@ pub struct ErasureOptions {
     /// Only what existed at an earlier erasure (a replay must not erase what the person
     /// gave again after it).
     pub only_before: Option<Cutoff>,
+    /// Close each scope's request (`erased`, or `erased_partly` where something was kept)
+    /// in the erasure's transaction: the register says erased exactly when it is, and
+    /// nothing is written after the WAL checkpoint that truncates the erased bytes away
+    /// (a write then would start a new WAL with a synced header, and the last connection's
+    /// close would checkpoint again).
+    pub close_requests: bool,
 }
 
 /// What existed at an erasure: rows stamped before its second, and rows of its second up

@@ -799,6 +799,21 @@ where
             }
             report.counts.push((tenant.to_owned(), counts));
         }
+        // The requests answered, closed before the ledger line is written: a request that
+        // is no longer open fails the erasure while nothing is in the ledger yet.
+        if opts.close_requests && !opts.dry_run {
+            for scope in scopes {
+                if let Some(id) = scope.request_id {
+                    let partly = report.kept.iter().any(|k| k.tenant == scope.tenant);
+                    let outcome = if partly {
+                        Outcome::ErasedPartly
+                    } else {
+                        Outcome::Erased
+                    };
+                    Self::close_request_in(tx, id, outcome, ctx).await?;
+                }
+            }
+        }
         // Written and synced before the caller commits: a crash in between leaves an entry
         // whose replay erases what the crash kept. In a batch the caller appends the
         // batch's entries together, right before its commit.
@@ -808,6 +823,37 @@ where
             (None, _) => {}
         }
         Ok(report)
+    }
+
+    /// Closes an open request with `outcome` inside the caller's transaction, with its
+    /// `request.close` audit entry (as `close_request` does in a transaction of its own).
+    pub(super) async fn close_request_in(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        id: i64,
+        outcome: Outcome,
+        ctx: &AuditContext,
+    ) -> Result<()> {
+        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "update requests set status = 'closed', outcome = $2, closed_at = $3
+             where id = $1 and status = 'open'
+             returning (select slug from tenants where id = requests.tenant_id), subject_ref",
+        )
+        .bind(id)
+        .bind(Some(outcome))
+        .bind(ctx.at)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some((tenant, subject)) = row else {
+            return Err(StoreError::Conflict(format!("request {id} is not open")));
+        };
+        let mut event = AuditEvent::new(
+            "request.close",
+            serde_json::json!({ "request": id, "outcome": outcome }),
+        );
+        event.tenant = tenant;
+        event.subject_ref = subject;
+        Self::append_audit(tx, ctx, &event).await?;
+        Ok(())
     }
 
     /// The highest id of each table an erasure reaches by time.

@@ -143,6 +143,7 @@ pub async fn erase(ctx: &Context, args: EraseArgs, format: Format) -> Result<Exi
         dry_run: true,
         request: args.request.request,
         channel: args.request.channel,
+        identity,
     };
     if !args.dry_run && !args.confirmation.yes {
         // Show what would happen before asking.
@@ -157,11 +158,8 @@ pub async fn erase(ctx: &Context, args: EraseArgs, format: Format) -> Result<Exi
         }
     }
     req.dry_run = args.dry_run;
+    // The identity is recorded on each request as it is registered, before the erasure.
     let done = rights::erase(ctx, &req).await?;
-    if let Some(identity) = identity {
-        let ids: Vec<i64> = done.requests.iter().map(|(_, id)| *id).collect();
-        crate::ops::identity::record_identity(ctx, &ids, identity).await?;
-    }
     render_erasure(format, std::slice::from_ref(&done))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -487,7 +487,9 @@ impl Drop for Staging {
     }
 }
 
-/// Writes every file (0600) into the folder; returns the file names.
+/// Writes every file (0600) into the folder; returns the file names. The PDF, which takes
+/// the longest to make, is made on a thread of its own while the others are made; all are
+/// synced together at the end.
 fn write_folder(
     folder: &Path,
     email: &str,
@@ -495,37 +497,45 @@ fn write_folder(
     parts: &[Part<'_>],
     now: DateTime<Utc>,
 ) -> Result<Vec<String>> {
-    let csvs = csv_files(parts)?;
     let letters: Vec<Letter> = parts
         .iter()
         .map(|p| Letter::new(p, email, address, now))
         .collect();
-    let pdf = crate::pdf::render(&letters.iter().map(Letter::pdf).collect::<Vec<_>>(), now)?;
-    let html = AuskunftHtml { letters: &letters }
-        .render()
-        .context("cannot render the Auskunft letter")?;
-    let json = serde_json::to_vec_pretty(&DatenJson {
-        generated_at: now,
-        email,
-        tenants: parts
-            .iter()
-            .map(|p| TenantJson {
-                tenant_name: &p.policy.tenant.name,
-                request_id: p.request.id,
-                third_countries: p.policy.tenant.third_countries_de(),
-                data: (&p.data).into(),
-            })
-            .collect(),
-    })?;
-
-    let mut files = vec![
-        (LETTER_FILE, html.into_bytes()),
-        (LETTER_PDF, pdf),
-        (DATA_FILE, json),
-    ];
-    files.extend(csvs);
-    for (name, bytes) in &files {
-        private_files::write_new(&folder.join(name), bytes)?;
-    }
+    let pdf_letters: Vec<crate::pdf::Letter> = letters.iter().map(Letter::pdf).collect();
+    let (pdf, others) = std::thread::scope(|scope| {
+        let pdf = scope.spawn(|| crate::pdf::render(&pdf_letters, now));
+        let others = (|| -> Result<Vec<(&'static str, Vec<u8>)>> {
+            let csvs = csv_files(parts)?;
+            let html = AuskunftHtml { letters: &letters }
+                .render()
+                .context("cannot render the Auskunft letter")?;
+            let json = serde_json::to_vec_pretty(&DatenJson {
+                generated_at: now,
+                email,
+                tenants: parts
+                    .iter()
+                    .map(|p| TenantJson {
+                        tenant_name: &p.policy.tenant.name,
+                        request_id: p.request.id,
+                        third_countries: p.policy.tenant.third_countries_de(),
+                        data: (&p.data).into(),
+                    })
+                    .collect(),
+            })?;
+            let mut files = vec![(LETTER_FILE, html.into_bytes()), (DATA_FILE, json)];
+            files.extend(csvs);
+            Ok(files)
+        })();
+        let pdf = pdf.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (pdf, others)
+    });
+    let mut files = others?;
+    // The order of the report's file list: the letter, its PDF, the data, the CSVs.
+    files.insert(1, (LETTER_PDF, pdf?));
+    let paths: Vec<(PathBuf, &[u8])> = files
+        .iter()
+        .map(|(name, bytes)| (folder.join(name), bytes.as_slice()))
+        .collect();
+    private_files::write_new_all(&paths)?;
     Ok(files.into_iter().map(|(name, _)| name.to_owned()).collect())
 }
