@@ -84,7 +84,8 @@ update bookings set subject_ref = null, first_name = null, last_name = null, ema
 delete from notifications
   where ((tenant_id = $r and created_at <= $h48) or (tenant_id <> $r and sent_at <= $d7))
     and $(held notifications "${via}notifications.booking_id)" notifications.booking_id);
-delete from access_log where logged_at <= $d7
+delete from access_log
+  where logged_at <= case when tenant_id is not null and tenant_id <> $r then $d7 else $h48 end
     and $(held access_log "${via}access_log.booking_id)" access_log.booking_id);
 delete from consents where withdrawn_at <= $w156 and $(held consents consents.subject_ref consents.booking_id);
 update inbox_messages set sender = null, subject = null, subject_ref = null, anonymized_at = $t

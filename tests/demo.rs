@@ -264,7 +264,133 @@ async fn a_bulk_run_makes_the_same_data_from_the_same_seed_and_counts_it(db: Tes
     assert_eq!(people(&db).await, people(&other).await);
 }
 
+/// Cancels of four bookings (a past and a future one each of two people) at `now`, one after
+/// the other or all in one transaction (`cancel_bookings`, as `demo` cancels its batches):
+/// each outcome (the booking by its position), and what the database holds afterwards.
+async fn cancels(db: &TestDb, together: bool) -> (Vec<String>, [i64; 6]) {
+    use chrono::{Duration, Utc};
+    use common::people::{self, Citizen};
+    use datenwart::domain::booking::{CODE_GUESSES, code_hash};
+    use datenwart::store::CancelRequest;
+    let ctx = common::ready(db).await;
+    datenwart::ops::seeding::import_services(
+        &ctx,
+        "recklinghausen",
+        &common::fixture("services.csv"),
+    )
+    .await
+    .unwrap();
+    let today = Utc::now().date_naive();
+    for day in [today - Duration::days(1), today + Duration::days(5)] {
+        common::open_slots(&ctx, "recklinghausen", day, "08:00-12:00", 3).await;
+    }
+    let mut made = Vec::new();
+    for who in [
+        Citizen {
+            first: "Anna",
+            last: "Schmidt",
+            email: "anna.schmidt@example.com",
+            phone: "0171 2223334",
+        },
+        Citizen {
+            first: "Bernd",
+            last: "Meier",
+            email: "bernd.meier@example.org",
+            phone: "0152 9998887",
+        },
+    ] {
+        let form = |slot| who.form(slot);
+        let (past, future) =
+            people::book_past_and_future(&ctx, "recklinghausen", form, Duration::days(3), false)
+                .await;
+        made.push(past);
+        made.push(future);
+    }
+    let key = ctx.store.pseudonym_key().await.unwrap();
+    let now = Utc::now();
+    let cancel = |i: usize, right: bool| CancelRequest {
+        reference: made[i].reference.clone(),
+        code_hash: if right {
+            code_hash(&key, &made[i].reference, &made[i].code)
+        } else {
+            code_hash(&key, &made[i].reference, "WRONG-CODE")
+        },
+        at: now,
+    };
+    // Cancelled, then already cancelled; in the past; wrong codes until the lock, then the
+    // right code refused while locked; a reference nobody has.
+    let mut list = vec![cancel(1, true), cancel(1, true), cancel(0, true)];
+    list.extend((0..CODE_GUESSES).map(|_| cancel(3, false)));
+    list.push(cancel(3, true));
+    list.push(CancelRequest {
+        reference: "NOBODY-0000".into(),
+        ..cancel(2, true)
+    });
+    let outcomes = if together {
+        ctx.store.cancel_bookings(&list).await.unwrap()
+    } else {
+        let mut all = Vec::new();
+        for c in &list {
+            all.push(
+                ctx.store
+                    .cancel_booking(&c.reference, &c.code_hash, c.at)
+                    .await
+                    .unwrap(),
+            );
+        }
+        all
+    };
+    let outcomes = outcomes
+        .into_iter()
+        .map(|o| match o {
+            Ok(c) => format!(
+                "cancelled booking {}",
+                made.iter()
+                    .position(|m| m.reference == c.reference)
+                    .unwrap()
+            ),
+            Err(refusal) => format!("{refusal:?}"),
+        })
+        .collect();
+    let held = [
+        db.count("select count(*) from bookings where status = 'cancelled'")
+            .await,
+        db.count("select cast(coalesce(sum(code_failures), 0) as bigint) from bookings")
+            .await,
+        db.count("select count(*) from bookings where code_locked_until is not null")
+            .await,
+        db.count("select cast(coalesce(sum(booked), 0) as bigint) from slots")
+            .await,
+        db.count("select count(*) from notifications where status = 'cancelled'")
+            .await,
+        db.count("select count(*) from notifications where status = 'queued'")
+            .await,
+    ];
+    (outcomes, held)
+}
+
+async fn cancelling_in_one_transaction_does_what_cancelling_one_by_one_does(db: TestDb) {
+    let other = TestDb::new(db.kind).await.unwrap();
+    let one_by_one = cancels(&db, false).await;
+    let together = cancels(&other, true).await;
+    assert_eq!(together, one_by_one);
+    let (outcomes, held) = one_by_one;
+    for kind in [
+        "cancelled booking 1",
+        "AlreadyCancelled",
+        "InPast",
+        "WrongCode",
+        "Locked",
+        "NotFound",
+    ] {
+        assert!(outcomes.iter().any(|o| o == kind), "{kind}: {outcomes:?}");
+    }
+    // One booking cancelled, one locked, its place freed: three of four places taken.
+    assert_eq!(&held[..4], &[1, 0, 1, 3]);
+}
+
 on_both_backends!(
+    cancelling_in_one_transaction_does_what_cancelling_one_by_one_does,
     a_bulk_run_makes_the_same_data_from_the_same_seed_and_counts_it,
     the_report_counts_what_the_database_holds,
     the_same_seed_gives_the_same_people,

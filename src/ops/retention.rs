@@ -228,6 +228,11 @@ pub async fn run(
     }
     let tasks = tasks(ctx, req.tenant)?;
     let warnings = warnings(ctx, req.tenant).await?;
+    // On SQLite the batches go through a connection of their own, whose page cache lasts
+    // from one batch to the next (the pool's connections take turns, and each drops its
+    // cache when another one wrote); on PostgreSQL through the store itself.
+    let bulk = ctx.store.bulk_writer().await?;
+    let batches: &dyn crate::store::Store = bulk.as_deref().unwrap_or(ctx.store.as_ref());
     let audit = ctx.audit();
     let host = host();
     let mut start = RetentionStart {
@@ -265,7 +270,7 @@ pub async fn run(
         problems: Vec::new(),
         warnings,
     };
-    let worked = match treat(ctx, &run, &tasks, req, progress, &mut report).await {
+    let worked = match treat(ctx, batches, &run, &tasks, req, progress, &mut report).await {
         Ok(()) => self_check(ctx, req.now, progress, &mut report).await,
         Err(e) => Err(e),
     };
@@ -292,6 +297,7 @@ pub async fn run(
 
 async fn treat(
     ctx: &Context,
+    batches: &dyn crate::store::Store,
     run: &crate::store::RetentionRun,
     tasks: &[RetentionTask],
     req: &RunRequest<'_>,
@@ -324,8 +330,7 @@ async fn treat(
                 });
                 counts_json(&rules, &[])
             };
-            let batch = ctx
-                .store
+            let batch = batches
                 .apply_retention_batch(run, &target, after, size, &record)
                 .await?;
             size = retention::next_batch_size(size, req.batch_size, batch.write_time);

@@ -107,6 +107,13 @@ pub trait BookingStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<std::result::Result<Cancelled, CancelRefusal>>;
 
+    /// Cancels each booking as [`BookingStore::cancel_booking`] does, one after the other
+    /// in one transaction (bulk jobs: `demo`); each gets its own outcome.
+    async fn cancel_bookings(
+        &self,
+        cancels: &[CancelRequest],
+    ) -> Result<Vec<std::result::Result<Cancelled, CancelRefusal>>>;
+
     /// Checks a booking's code exactly as `cancel_booking` does — the same hash comparison,
     /// wrong guesses counted in the database and locked out after as many — without
     /// changing the booking: for the citizen page that withdraws consent.
@@ -142,6 +149,10 @@ pub trait BookingStore: Send + Sync {
 
     /// Appends rows to the access log, all in one transaction.
     async fn log_access(&self, entries: &[AccessLogEntry]) -> Result<()>;
+
+    /// The store a bulk job (`demo`) writes its batches through: on SQLite a connection
+    /// of its own, whose page cache lasts from one batch to the next; `None`: this store.
+    async fn bulk_writer(&self) -> Result<Option<std::sync::Arc<dyn Store>>>;
 }
 
 #[async_trait]
@@ -397,6 +408,7 @@ where
             .collect())
     }
 
+    /// Cancels a booking whose code hash matches, and frees its place.
     async fn cancel_booking(
         &self,
         reference: &str,
@@ -405,58 +417,28 @@ where
     ) -> Result<Result<Cancelled, CancelRefusal>> {
         let _turn = self.write_turn().await;
         let mut tx = self.begin_write().await?;
-        let holder = match Self::check_code(&mut tx, reference, code_hash, now).await? {
-            Ok(holder) => holder,
-            Err(refusal) => {
-                // Keeps the count of wrong guesses (and the lock).
-                tx.commit().await?;
-                return Ok(Err(refusal));
-            }
-        };
-        let (booking_id, starts_at, tenant) = (holder.booking_id, holder.starts_at, holder.tenant);
-        // The transition happens once: of concurrent cancels (or a cancel and an erasure)
-        // only the one that finds the booking still booked changes it and frees its place.
-        let slot_id: Option<i64> = sqlx::query_scalar(
-            "update bookings set status = 'cancelled', cancelled_at = $2, cancelled_by = 'citizen',
-                 code_failures = 0
-             where id = $1 and status = 'booked' and appointment_start > $2
-             returning slot_id",
-        )
-        .bind(booking_id)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(slot_id) = slot_id else {
-            // What changed it meanwhile: a cancel (or erasure), time, or retention deleting it.
-            let status: Option<String> =
-                sqlx::query_scalar("select status from bookings where id = $1")
-                    .bind(booking_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            return Ok(Err(match status.as_deref() {
-                None => CancelRefusal::NotFound,
-                Some("cancelled") => CancelRefusal::AlreadyCancelled,
-                Some(_) => CancelRefusal::InPast,
-            }));
-        };
-        sqlx::query("update slots set booked = booked - 1 where id = $1")
-            .bind(slot_id)
-            .execute(&mut *tx)
-            .await?;
-        // A reminder for an appointment that will not take place must not go out.
-        sqlx::query(
-            "update notifications set status = 'cancelled' where booking_id = $1 and status = 'queued'",
-        )
-        .bind(booking_id)
-        .execute(&mut *tx)
-        .await?;
+        let outcome = Self::cancel_in(&mut tx, reference, code_hash, now).await?;
+        // Also a refusal commits: a wrong code's count (and the lock) is kept; the other
+        // refusals changed nothing.
         tx.commit().await?;
-        Ok(Ok(Cancelled {
-            booking_id,
-            reference: reference.to_owned(),
-            tenant,
-            starts_at,
-        }))
+        Ok(outcome)
+    }
+
+    async fn cancel_bookings(
+        &self,
+        cancels: &[CancelRequest],
+    ) -> Result<Vec<Result<Cancelled, CancelRefusal>>> {
+        if cancels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        let mut outcomes = Vec::with_capacity(cancels.len());
+        for c in cancels {
+            outcomes.push(Self::cancel_in(&mut tx, &c.reference, &c.code_hash, c.at).await?);
+        }
+        tx.commit().await?;
+        Ok(outcomes)
     }
 
     async fn verify_booking_code(
@@ -574,6 +556,10 @@ where
         tx.commit().await?;
         Ok(())
     }
+
+    async fn bulk_writer(&self) -> Result<Option<std::sync::Arc<dyn Store>>> {
+        Ok(D::bulk_writer(self).await?)
+    }
 }
 
 impl<D: Dialect> SqlStore<D>
@@ -590,22 +576,38 @@ where
     Option<DateTime<Utc>>: Value<D::DB>,
 {
     /// Appends access-log rows (each with the booking it belongs to) with as few
-    /// statements as the parameter limit allows; each row finds its tenant by slug in
-    /// the statement itself, so a single row (every request of `serve`) is one statement.
+    /// statements as the parameter limit allows. A single row (every request of `serve`)
+    /// finds its tenant by slug in the statement itself, so it is one statement; more rows
+    /// look the tenants up once instead: a subquery per row gives each row a cursor of its
+    /// own, all open until the statement ends, and SQLite walks the open cursors whenever
+    /// it opens one (a sixth of a `demo` run's database time went there).
     pub(super) async fn insert_access_rows(
         tx: &mut sqlx::Transaction<'static, D::DB>,
         rows: &[(&AccessLogEntry, Option<i64>)],
     ) -> sqlx::Result<()> {
+        let tenants: Option<std::collections::HashMap<String, i64>> = if rows.len() > 1 {
+            let all: Vec<(String, i64)> = sqlx::query_as("select slug, id from tenants")
+                .fetch_all(&mut **tx)
+                .await?;
+            Some(all.into_iter().collect())
+        } else {
+            None
+        };
         for chunk in rows.chunks(MAX_BINDS / 14) {
             let mut q = sqlx::QueryBuilder::<D::DB>::new(
                 "insert into access_log (tenant_id, logged_at, utc_offset_minutes, ip, method, path, status, bytes,
                      referrer, browser, browser_version, operating_system, language, booking_id) ",
             );
             q.push_values(chunk, |mut r, (e, booking_id)| {
-                r.push("(select id from tenants where slug = ")
-                    .push_bind_unseparated(&e.tenant)
-                    .push_unseparated(")")
-                    .push_bind(e.logged_at)
+                match &tenants {
+                    // An unknown slug gives null, as the subquery does.
+                    Some(ids) => r.push_bind(e.tenant.as_ref().and_then(|t| ids.get(t)).copied()),
+                    None => r
+                        .push("(select id from tenants where slug = ")
+                        .push_bind_unseparated(&e.tenant)
+                        .push_unseparated(")"),
+                };
+                r.push_bind(e.logged_at)
                     .push_bind(e.utc_offset_minutes)
                     .push_bind(&e.ip)
                     .push_bind(&e.method)
@@ -684,6 +686,64 @@ where
     Option<String>: Value<D::DB>,
     Option<DateTime<Utc>>: Value<D::DB>,
 {
+    /// One cancel by code inside `tx`: the code check (a wrong code counted), then the
+    /// conditional transition from booked to cancelled, the place freed and the queued
+    /// notifications cancelled. A refusal changes nothing but the count of wrong codes.
+    async fn cancel_in(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        reference: &str,
+        code_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<std::result::Result<Cancelled, CancelRefusal>> {
+        let holder = match Self::check_code(tx, reference, code_hash, now).await? {
+            Ok(holder) => holder,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let (booking_id, starts_at, tenant) = (holder.booking_id, holder.starts_at, holder.tenant);
+        // The transition happens once: of concurrent cancels (or a cancel and an erasure)
+        // only the one that finds the booking still booked changes it and frees its place.
+        let slot_id: Option<i64> = sqlx::query_scalar(
+            "update bookings set status = 'cancelled', cancelled_at = $2, cancelled_by = 'citizen',
+                 code_failures = 0
+             where id = $1 and status = 'booked' and appointment_start > $2
+             returning slot_id",
+        )
+        .bind(booking_id)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(slot_id) = slot_id else {
+            // What changed it meanwhile: a cancel (or erasure), time, or retention deleting it.
+            let status: Option<String> =
+                sqlx::query_scalar("select status from bookings where id = $1")
+                    .bind(booking_id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            return Ok(Err(match status.as_deref() {
+                None => CancelRefusal::NotFound,
+                Some("cancelled") => CancelRefusal::AlreadyCancelled,
+                Some(_) => CancelRefusal::InPast,
+            }));
+        };
+        sqlx::query("update slots set booked = booked - 1 where id = $1")
+            .bind(slot_id)
+            .execute(&mut **tx)
+            .await?;
+        // A reminder for an appointment that will not take place must not go out.
+        sqlx::query(
+            "update notifications set status = 'cancelled' where booking_id = $1 and status = 'queued'",
+        )
+        .bind(booking_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(Ok(Cancelled {
+            booking_id,
+            reference: reference.to_owned(),
+            tenant,
+            starts_at,
+        }))
+    }
+
     /// The one code check of the citizen's booking code (cancel and withdrawal): a locked
     /// booking is refused whatever the code; a wrong code counts towards the lock. The
     /// caller commits either way, so the count holds across processes and restarts.

@@ -311,6 +311,14 @@ pub struct Cancelled {
     pub starts_at: DateTime<Utc>,
 }
 
+/// A citizen's cancel by booking code, for [`BookingStore::cancel_bookings`].
+#[derive(Clone, Debug)]
+pub struct CancelRequest {
+    pub reference: String,
+    pub code_hash: String,
+    pub at: DateTime<Utc>,
+}
+
 /// The booking whose code was given, as the withdrawal page needs it.
 #[derive(Clone, Debug)]
 pub struct CodeHolder {

@@ -165,4 +165,11 @@ impl Dialect for PgDialect {
         }
         Ok(())
     }
+
+    /// Several connections write at once on PostgreSQL; a job's own pool would gain nothing.
+    async fn bulk_writer(
+        _store: &super::sql::SqlStore<Self>,
+    ) -> sqlx::Result<Option<std::sync::Arc<dyn super::Store>>> {
+        Ok(None)
+    }
 }

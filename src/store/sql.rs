@@ -155,6 +155,12 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     fn release_retention_lock(
         lock: super::retention::RunLock,
     ) -> impl Future<Output = sqlx::Result<()>> + Send;
+
+    /// A store of its own for one bulk job's writes (see [`super::BookingStore::bulk_writer`]),
+    /// or `None` when the job writes through `store` itself.
+    fn bulk_writer(
+        store: &SqlStore<Self>,
+    ) -> impl Future<Output = sqlx::Result<Option<std::sync::Arc<dyn super::Store>>>> + Send;
 }
 
 /// The store on one database: a pool, the pseudonym key once read, and (SQLite) the
@@ -177,13 +183,25 @@ pub(crate) struct SqlStore<D: Dialect> {
 
 impl<D: Dialect> SqlStore<D> {
     pub async fn connect(url: &str, ledger: Option<super::LedgerFile>) -> sqlx::Result<Self> {
-        Ok(Self {
-            pool: D::connect(url).await?,
-            key: OnceCell::new(),
+        Ok(Self::with_pool(
+            D::connect(url).await?,
+            OnceCell::new(),
+            ledger,
+        ))
+    }
+
+    pub(super) fn with_pool(
+        pool: Pool<D::DB>,
+        key: OnceCell<PseudonymKey>,
+        ledger: Option<super::LedgerFile>,
+    ) -> Self {
+        Self {
+            pool,
+            key,
             writer: tokio::sync::Mutex::new(()),
             ledger,
             tenant_ids: Default::default(),
-        })
+        }
     }
 
     /// The ledger an erasure writes to; refused (exit 2, before anything changed) when the

@@ -1,8 +1,9 @@
 //! SQLite: the embedded default. WAL mode, `secure_delete=on` (erased bytes are
 //! overwritten, not left in free pages), foreign keys on.
 
+use super::Store;
 use super::retention::{LEASE_SECONDS, LOCK_NAME, RunLock};
-use super::sql::Dialect;
+use super::sql::{Dialect, SqlStore};
 use super::{Backend, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
@@ -11,6 +12,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Connection, Sqlite, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -54,35 +56,7 @@ impl Dialect for SqliteDialect {
             // the WAL themselves (`after_erasure`), so erased bytes do not wait for it.
             .pragma("wal_autocheckpoint", "65536")
             .busy_timeout(Duration::from_secs(30));
-        SqlitePoolOptions::new()
-            .max_connections(4)
-            // No hop to the connection's thread before every statement only to ping it;
-            // one idle a while is still checked (see the PostgreSQL pool).
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= super::sql::PING_AFTER_IDLE {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
-            // A statement that fails inside a transaction (a full disk, an I/O error) can
-            // make SQLite roll the transaction back by itself; the driver still counts it
-            // open, its rollback then fails, and every later `begin` on that connection
-            // would fail too. Such a connection is closed instead of going back to the
-            // pool, so the process recovers once the cause is gone. The ping lets a
-            // rollback queued by a dropped transaction run first.
-            .after_release(|conn, _meta| {
-                Box::pin(async move {
-                    if conn.is_in_transaction() {
-                        conn.ping().await?;
-                    }
-                    Ok(!conn.is_in_transaction())
-                })
-            })
-            .connect_with(options)
-            .await
+        pool_options(4).connect_with(options).await
     }
 
     /// SQLite has one writer at a time; taking the write lock up front (instead of on the
@@ -172,16 +146,18 @@ impl Dialect for SqliteDialect {
     }
 
     /// A batch rewrites index pages all over the table, and each commit writes them to the
-    /// WAL: a larger page cache (8 MB instead of 2 MB; at most the pool's four connections,
-    /// so memory stays bounded), together with the checkpoints every 256 MB of WAL
-    /// (`connect`), make a batched run much faster (1,000,000 bookings and 5,000,000
-    /// access-log rows, batches of up to 20,000: 73 s with a 64 MB WAL, 64 s with 256 MB).
-    /// The cache lasts as long as the connection; the WAL is checkpointed and truncated
-    /// when the run ends.
+    /// WAL: a larger page cache (that of [`Dialect::bulk_writer`]'s connection, which a run's
+    /// batches go through, so there is one such cache), together with the checkpoints every
+    /// 256 MB of WAL (`connect`), make a batched run much faster (1,000,000 bookings and
+    /// 5,000,000 access-log rows, batches of up to 20,000: 73 s with a 64 MB WAL, 64 s with
+    /// 256 MB). The cache lasts as long as the connection; the WAL is checkpointed and
+    /// truncated when the run ends.
     async fn tune_for_batch(tx: &mut Transaction<'static, Sqlite>) -> sqlx::Result<()> {
-        sqlx::query("pragma cache_size = -8192")
-            .execute(&mut **tx)
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "pragma cache_size = -{BULK_CACHE_KIB}"
+        )))
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 
@@ -189,7 +165,63 @@ impl Dialect for SqliteDialect {
     async fn release_retention_lock(_lock: RunLock) -> sqlx::Result<()> {
         Ok(())
     }
+
+    /// One connection of its own with a larger page cache. The pool's connections take
+    /// turns, and in WAL mode a connection drops its whole page cache whenever another one
+    /// has written since its last transaction: every batch of a bulk job began with an
+    /// empty cache and read the index pages it changes again. One connection keeps them
+    /// from one transaction to the next. In-memory databases write through `store`.
+    async fn bulk_writer(store: &SqlStore<Self>) -> sqlx::Result<Option<Arc<dyn Store>>> {
+        let options = (*store.pool.connect_options()).clone();
+        let file = options.get_filename().to_string_lossy();
+        if file.is_empty() || file.starts_with(':') || file.starts_with("file:") {
+            return Ok(None);
+        }
+        let pool = pool_options(1)
+            .connect_with(options.pragma("cache_size", format!("-{BULK_CACHE_KIB}")))
+            .await?;
+        Ok(Some(Arc::new(SqlStore::<SqliteDialect>::with_pool(
+            pool,
+            store.key.clone(),
+            store.ledger.clone(),
+        ))))
+    }
 }
+
+/// The pool of `max` connections to one file.
+fn pool_options(max: u32) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(max)
+        // No hop to the connection's thread before every statement only to ping it;
+        // one idle a while is still checked (see the PostgreSQL pool).
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= super::sql::PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+        // A statement that fails inside a transaction (a full disk, an I/O error) can
+        // make SQLite roll the transaction back by itself; the driver still counts it
+        // open, its rollback then fails, and every later `begin` on that connection
+        // would fail too. Such a connection is closed instead of going back to the
+        // pool, so the process recovers once the cause is gone. The ping lets a
+        // rollback queued by a dropped transaction run first.
+        .after_release(|conn, _meta| {
+            Box::pin(async move {
+                if conn.is_in_transaction() {
+                    conn.ping().await?;
+                }
+                Ok(!conn.is_in_transaction())
+            })
+        })
+}
+
+/// The page cache of a bulk job's one connection, in KiB (SQLite's default is 2 MB).
+/// `demo --bookings 1000000` must stay under 150 MB and a retention run under 100 MB.
+const BULK_CACHE_KIB: i64 = 32_768;
 
 /// The database holds every citizen's data: a new file is made readable by its owner only
 /// (SQLite gives its `-wal` and `-shm` files the same mode), and an existing one that

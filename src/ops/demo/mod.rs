@@ -222,7 +222,9 @@ pub async fn run(ctx: &Context, req: &DemoRequest, progress: &dyn Progress) -> R
     );
     progress.phase("bookings", req.bookings);
     let mut people = Customers::new(req.seed);
-    let mut writer = Writer::new(ctx.store.clone(), key.clone());
+    // On SQLite the batches go through a connection of their own (see `bulk_writer`).
+    let bulk = ctx.store.bulk_writer().await?;
+    let mut writer = Writer::new(bulk.unwrap_or_else(|| ctx.store.clone()), key.clone());
     let mut booking_index: u64 = 0;
     for (t, (plan, &n)) in plans.iter().zip(&planned).enumerate() {
         let policy = policies[t];

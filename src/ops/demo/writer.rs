@@ -5,7 +5,7 @@ use super::people::Customers;
 use super::{BATCH, Progress, TenantDemo};
 use crate::domain::subject::PseudonymKey;
 use crate::ops::booking::{PreparedBooking, REFERENCE_ATTEMPTS};
-use crate::store::{AccessLogEntry, BookingRefusal, NewBooking, Store};
+use crate::store::{AccessLogEntry, BookingRefusal, CancelRequest, NewBooking, Store};
 use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
@@ -93,15 +93,30 @@ pub(super) async fn write(
             .context("logging the demo page views")?;
     }
     let booked: Vec<bool> = results.iter().map(Result::is_ok).collect();
+    // The batch's cancels in one transaction, each checked and made as a single one is.
+    let (at, cancels): (Vec<usize>, Vec<CancelRequest>) = batch
+        .bookings
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| match (booked[i], batch.meta[i].cancel_at) {
+            (true, Some(at)) => Some((
+                i,
+                CancelRequest {
+                    reference: b.reference.clone(),
+                    code_hash: b.code_hash.clone(),
+                    at,
+                },
+            )),
+            _ => None,
+        })
+        .unzip();
     let mut cancelled = vec![false; booked.len()];
-    for (i, b) in batch.bookings.iter().enumerate() {
-        if let (true, Some(at)) = (booked[i], batch.meta[i].cancel_at) {
-            cancelled[i] = store
-                .cancel_booking(&b.reference, &b.code_hash, at)
-                .await
-                .context("cancelling a demo booking")?
-                .is_ok();
-        }
+    let outcomes = store
+        .cancel_bookings(&cancels)
+        .await
+        .context("cancelling demo bookings")?;
+    for (i, outcome) in at.into_iter().zip(outcomes) {
+        cancelled[i] = outcome.is_ok();
     }
     // The rows are written; keep only what the report counts.
     batch.bookings = Vec::new();
