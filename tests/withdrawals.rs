@@ -1622,7 +1622,11 @@ async fn records(q: &Counter, ledger: &Path) -> Vec<(&'static str, Vec<String>)>
 /// database.
 async fn a_batch_leaves_the_same_records_as_one_message_at_a_time(db: TestDb) {
     let (ctx, _) = setup(&db).await;
+    // PostgreSQL copies a database only when nobody is connected to it: the snapshot ends
+    // the sessions of `ctx`'s pool, so `ctx` is made again afterwards.
+    drop(ctx);
     let copy = db.snapshot().await;
+    let ctx = db.context().await;
     let copy_ctx = copy.context().await;
     let work = tempfile::tempdir().unwrap();
     let (mbox, _) = build_source(Way::Mbox, work.path(), &corpus());

@@ -163,11 +163,14 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     ) -> impl Future<Output = sqlx::Result<Option<std::sync::Arc<dyn super::Store>>>> + Send;
 }
 
+/// A pooled connection idle at least this long is pinged before it is handed out; one
+/// used more recently is not (a round trip per statement on the booking path). A
+/// connection the server ended meanwhile (a restart, `pg_terminate_backend`) fails the
+/// one statement that finds it so and is then closed; the pool opens a new one.
+pub(super) const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The store on one database: a pool, the pseudonym key once read, and (SQLite) the
 /// process's turn to write.
-/// A pooled connection idle at least this long is pinged before it is handed out; one
-/// used more recently is not (a round trip per statement on the booking path).
-pub(super) const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub(crate) struct SqlStore<D: Dialect> {
     pub(super) pool: Pool<D::DB>,
