@@ -171,7 +171,6 @@ pub(super) const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::fro
 
 /// The store on one database: a pool, the pseudonym key once read, and (SQLite) the
 /// process's turn to write.
-
 pub(crate) struct SqlStore<D: Dialect> {
     pub(super) pool: Pool<D::DB>,
     pub(super) key: OnceCell<PseudonymKey>,
