@@ -67,14 +67,7 @@ impl Dialect for PgDialect {
             // moment ago is alive cost a booking two of its ten; one idle a while is still
             // checked (a restarted server, a firewall that forgot the connection).
             .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if meta.idle_for >= super::sql::PING_AFTER_IDLE {
-                        conn.ping().await?;
-                    }
-                    Ok(true)
-                })
-            })
+            .before_acquire(super::sql::ping_if_idle)
             .connect_with(options)
             .await
     }

@@ -383,26 +383,7 @@ where
 
     async fn close_request(&self, id: i64, outcome: Outcome, ctx: &AuditContext) -> Result<()> {
         let mut tx = self.begin_admin().await?;
-        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
-            "update requests set status = 'closed', outcome = $2, closed_at = $3
-             where id = $1 and status = 'open'
-             returning (select slug from tenants where id = requests.tenant_id), subject_ref",
-        )
-        .bind(id)
-        .bind(outcome)
-        .bind(ctx.at)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((tenant, subject)) = row else {
-            return Err(StoreError::Conflict(format!("request {id} is not open")));
-        };
-        let mut event = AuditEvent::new(
-            "request.close",
-            serde_json::json!({ "request": id, "outcome": outcome }),
-        );
-        event.tenant = tenant;
-        event.subject_ref = subject;
-        Self::append_audit(&mut tx, ctx, &event).await?;
+        Self::close_request_in(&mut tx, id, outcome, ctx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -169,6 +169,20 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
 /// one statement that finds it so and is then closed; the pool opens a new one.
 pub(super) const PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The pools' `before_acquire`: pings a connection only when it was idle for
+/// [`PING_AFTER_IDLE`] (sqlx's `test_before_acquire` pings before every use).
+pub(super) fn ping_if_idle<C: sqlx::Connection>(
+    conn: &mut C,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = sqlx::Result<bool>> + Send + '_>> {
+    Box::pin(async move {
+        if meta.idle_for >= PING_AFTER_IDLE {
+            conn.ping().await?;
+        }
+        Ok(true)
+    })
+}
+
 /// The store on one database: a pool, the pseudonym key once read, and (SQLite) the
 /// process's turn to write.
 pub(crate) struct SqlStore<D: Dialect> {

@@ -195,14 +195,7 @@ fn pool_options(max: u32) -> SqlitePoolOptions {
         // No hop to the connection's thread before every statement only to ping it;
         // one idle a while is still checked (see the PostgreSQL pool).
         .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= super::sql::PING_AFTER_IDLE {
-                    conn.ping().await?;
-                }
-                Ok(true)
-            })
-        })
+        .before_acquire(super::sql::ping_if_idle)
         // A statement that fails inside a transaction (a full disk, an I/O error) can
         // make SQLite roll the transaction back by itself; the driver still counts it
         // open, its rollback then fails, and every later `begin` on that connection

@@ -826,7 +826,7 @@ where
     }
 
     /// Closes an open request with `outcome` inside the caller's transaction, with its
-    /// `request.close` audit entry (as `close_request` does in a transaction of its own).
+    /// `request.close` audit entry (`close_request` runs it in a transaction of its own).
     pub(super) async fn close_request_in(
         tx: &mut sqlx::Transaction<'static, D::DB>,
         id: i64,
