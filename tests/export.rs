@@ -7,9 +7,9 @@ mod common;
 use chrono::{Duration, Utc};
 use common::cli::assert_exit;
 use common::people::{self, Citizen, subject_ref};
-use common::{TestDb, cli, fixture, ready, shipped_policies};
+use common::{Kind, TestDb, cli, fixture, ready, shipped_policies};
 use datenwart::domain::booking::BookingForm;
-use datenwart::domain::requests::{Channel, Outcome, RequestKind};
+use datenwart::domain::requests::{Channel, IdentityCheck, Outcome, RequestKind};
 use datenwart::ops::booking::BookingReceipt;
 use datenwart::ops::export::{self, ExportReport, ExportRequest};
 use datenwart::ops::rights::Controllers;
@@ -37,6 +37,7 @@ on_both_backends!(
     an_export_that_cannot_be_written_registers_nothing_and_leaves_no_half_folder,
     the_auskunft_states_the_third_country_position_and_shows_holds_and_restrictions_with_others_redacted,
     the_register_file_has_no_pseudonym_and_one_tenant_column,
+    the_requests_are_closed_audited_and_their_identity_recorded_together_or_not_at_all,
 );
 
 /// Services at Recklinghausen and Westendorf and slots tomorrow, two places each.
@@ -106,6 +107,7 @@ fn request(email: &str, out: &Path) -> ExportRequest {
         request_id: None,
         channel: Channel::Email,
         address: Vec::new(),
+        identity: None,
     }
 }
 
@@ -1066,4 +1068,99 @@ async fn the_register_file_has_no_pseudonym_and_one_tenant_column(db: TestDb) {
         listed.get("subject_ref").is_none() && listed.get("tenant").is_none(),
         "{listed}"
     );
+}
+
+/// After the files are written, closing the requests, the `subject.export` entries and the
+/// identity check are one transaction: when the database refuses the last of them, none
+/// is there (the requests stay open, to be answered again), and once it accepts, all are.
+async fn the_requests_are_closed_audited_and_their_identity_recorded_together_or_not_at_all(
+    db: TestDb,
+) {
+    let ctx = setup(&db).await;
+    two_people(&ctx).await;
+    // The database refuses to record an identity check.
+    match db.kind {
+        Kind::Sqlite => {
+            db.execute_raw(
+                "create trigger refuse_identity before update of identity on requests
+                 begin select raise(abort, 'identity refused'); end",
+            )
+            .await;
+        }
+        Kind::Postgres => {
+            db.execute_raw(
+                "create function refuse_identity() returns trigger language plpgsql as $$
+                 begin raise exception 'identity refused'; end $$",
+            )
+            .await;
+            db.execute_raw(
+                "create trigger refuse_identity before update of identity on requests
+                 for each row execute function refuse_identity()",
+            )
+            .await;
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let with_identity = |out: PathBuf| ExportRequest {
+        identity: Some(IdentityCheck::InPerson),
+        ..request(ANNA, &out)
+    };
+    let err = export::export(&ctx, &with_identity(tmp.path().join("first")))
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("identity refused"), "{err:#}");
+    let open = access_requests(&ctx, ANNA).await;
+    assert_eq!(open.len(), 2, "one request at each tenant");
+    assert!(
+        open.iter()
+            .all(|r| r.outcome.is_none() && r.identity.is_none()),
+        "{open:?}"
+    );
+    for action in ["subject.export", "request.close", "request.identity"] {
+        assert_eq!(
+            db.count(&format!(
+                "select count(*) from audit_log where action = '{action}'"
+            ))
+            .await,
+            0,
+            "{action}"
+        );
+    }
+
+    db.execute_raw(match db.kind {
+        Kind::Sqlite => "drop trigger refuse_identity",
+        Kind::Postgres => "drop trigger refuse_identity on requests",
+    })
+    .await;
+    let report = export::export(&ctx, &with_identity(tmp.path().join("again")))
+        .await
+        .unwrap();
+    let ids: Vec<i64> = report.tenants.iter().map(|t| t.request_id).collect();
+    assert_eq!(
+        ids,
+        open.iter().map(|r| r.id).collect::<Vec<_>>(),
+        "the open requests are the ones answered"
+    );
+    let answered = access_requests(&ctx, ANNA).await;
+    assert!(
+        answered
+            .iter()
+            .all(|r| r.outcome == Some(Outcome::Answered)
+                && r.identity == Some(IdentityCheck::InPerson)),
+        "{answered:?}"
+    );
+    for action in ["subject.export", "request.close", "request.identity"] {
+        assert_eq!(
+            db.count(&format!(
+                "select count(*) from audit_log where action = '{action}'"
+            ))
+            .await,
+            2,
+            "{action}"
+        );
+    }
+    let verified = datenwart::ops::audit::verify(ctx.store.as_ref())
+        .await
+        .unwrap();
+    assert!(verified.ok, "{:?}", verified.problem);
 }

@@ -373,6 +373,7 @@ async fn every_change_is_audited_with_counts_only(db: TestDb) {
         request_id: None,
         channel: letter,
         address: Vec::new(),
+        identity: None,
     };
     export::export(&ctx, &auskunft).await.unwrap();
     let erasure = EraseRequest {

@@ -2606,6 +2606,7 @@ async fn an_erasure_deletes_a_reply_not_yet_written(db: TestDb) {
             request_id: None,
             channel: datenwart::domain::requests::Channel::Email,
             address: Vec::new(),
+            identity: None,
         },
     )
     .await

@@ -68,10 +68,9 @@ pub async fn run(ctx: &Context, args: ExportArgs, format: Format) -> Result<Exit
         request_id: args.request,
         channel: args.channel,
         address: args.address,
+        identity: Some(identity),
     };
     let report = export::export(ctx, &request).await?;
-    let ids: Vec<i64> = report.tenants.iter().map(|t| t.request_id).collect();
-    crate::ops::identity::record_identity(ctx, &ids, identity).await?;
     let rows = tenant_rows(&report);
     let human = format!(
         "wrote {} ({})\n{}",

@@ -328,29 +328,57 @@ where
         ctx: &AuditContext,
     ) -> Result<()> {
         let mut tx = self.begin_admin().await?;
+        Self::set_request_identity_in(&mut tx, request_id, identity, ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl<D: Dialect> SqlStore<D>
+where
+    for<'c> &'c mut <D::DB as Database>::Connection: Executor<'c, Database = D::DB>,
+    usize: ColumnIndex<<D::DB as Database>::Row>,
+    i64: Value<D::DB>,
+    bool: Value<D::DB>,
+    String: Value<D::DB>,
+    DateTime<Utc>: Value<D::DB>,
+    NaiveDate: Value<D::DB>,
+    Option<i64>: Value<D::DB>,
+    Option<String>: Value<D::DB>,
+    Option<SubjectRef>: Value<D::DB>,
+    Option<DateTime<Utc>>: Value<D::DB>,
+    Option<IdentityCheck>: Value<D::DB>,
+{
+    /// Records how the person's identity was established on a request, with its
+    /// `request.identity` audit entry, inside the caller's transaction.
+    pub(super) async fn set_request_identity_in(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        request_id: i64,
+        identity: IdentityCheck,
+        ctx: &AuditContext,
+    ) -> Result<()> {
         let tenant: Option<(Option<String>, Option<SubjectRef>)> = sqlx::query_as(
             "select t.slug, r.subject_ref from requests r left join tenants t on t.id = r.tenant_id
              where r.id = $1",
         )
         .bind(request_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
-        sqlx::query("update requests set identity = $2 where id = $1")
-            .bind(request_id)
-            .bind(Some(identity))
-            .execute(&mut *tx)
-            .await?;
         let Some((tenant, subject_ref)) = tenant else {
             return Err(StoreError::NotFound(format!("no request {request_id}")));
         };
+        sqlx::query("update requests set identity = $2 where id = $1")
+            .bind(request_id)
+            .bind(Some(identity))
+            .execute(&mut **tx)
+            .await?;
         let mut event = AuditEvent::new(
             "request.identity",
             serde_json::json!({ "request": request_id, "identity": identity }),
         );
         event.tenant = tenant;
         event.subject_ref = subject_ref.as_ref().map(ToString::to_string);
-        Self::append_audit(&mut tx, ctx, &event).await?;
-        tx.commit().await?;
+        Self::append_audit(tx, ctx, &event).await?;
         Ok(())
     }
 }

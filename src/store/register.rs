@@ -66,6 +66,19 @@ pub trait RegisterStore: Send + Sync {
 
     async fn close_request(&self, id: i64, outcome: Outcome, ctx: &AuditContext) -> Result<()>;
 
+    /// Closes the requests an answer was given for, each with its outcome, then records the
+    /// answer's audit `events` and, when given, how the person's identity was established
+    /// on each request in `identity` — all in one transaction: the register says answered
+    /// exactly when the trail does, and the answer costs one commit. A request no longer
+    /// open fails the whole.
+    async fn close_answered(
+        &self,
+        closes: &[(i64, Outcome)],
+        events: &[AuditEvent],
+        identity: Option<(IdentityCheck, &[i64])>,
+        ctx: &AuditContext,
+    ) -> Result<()>;
+
     /// Closes an open request with the DPO's decision and its reasons (kept for the letter,
     /// never put in the audit trail); a granted objection also records the objection and
     /// stops what it covers at once — all in one transaction, and only once.
@@ -384,6 +397,29 @@ where
     async fn close_request(&self, id: i64, outcome: Outcome, ctx: &AuditContext) -> Result<()> {
         let mut tx = self.begin_admin().await?;
         Self::close_request_in(&mut tx, id, outcome, ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn close_answered(
+        &self,
+        closes: &[(i64, Outcome)],
+        events: &[AuditEvent],
+        identity: Option<(IdentityCheck, &[i64])>,
+        ctx: &AuditContext,
+    ) -> Result<()> {
+        let mut tx = self.begin_admin().await?;
+        for &(id, outcome) in closes {
+            Self::close_request_in(&mut tx, id, outcome, ctx).await?;
+        }
+        for event in events {
+            Self::append_audit(&mut tx, ctx, event).await?;
+        }
+        if let Some((check, ids)) = identity {
+            for &id in ids {
+                Self::set_request_identity_in(&mut tx, id, check, ctx).await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -16,7 +16,7 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::notice::Notice;
 use crate::domain::policy::Policy;
 use crate::domain::redact::{self, Redactor};
-use crate::domain::requests::{Channel, Outcome, RequestKind, RequestStatus};
+use crate::domain::requests::{Channel, IdentityCheck, Outcome, RequestKind, RequestStatus};
 use crate::domain::subject::{self, SubjectRef};
 use crate::domain::time::{date_de, local_date_de, local_instant_de};
 use crate::store::{
@@ -52,6 +52,9 @@ pub struct ExportRequest {
     /// `--address`: the PDF's window lines (name included) for a letter sent by post;
     /// otherwise the name and address on file.
     pub address: Vec<String>,
+    /// How the operator established the person's identity (`--identity-checked-by`),
+    /// recorded on each request answered, in the transaction that closes them.
+    pub identity: Option<IdentityCheck>,
 }
 
 /// What was written, per tenant: rows per category and the request answered.
@@ -204,7 +207,6 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
             Outcome::NoData
         };
         if !closed.iter().any(|(id, _)| *id == part.request.id) {
-            requests::close(ctx, part.request.id, outcome).await?;
             closed.push((part.request.id, outcome));
         }
     }
@@ -214,6 +216,7 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
         files: files.clone(),
         tenants: Vec::new(),
     };
+    let mut events = Vec::with_capacity(parts.len());
     for part in &parts {
         let tenant = part.policy.tenant.slug.as_str();
         let outcome = if part.has_data() {
@@ -229,14 +232,11 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
         details.insert("request".into(), json!(part.request.id));
         details.insert("outcome".into(), json!(outcome.as_str()));
         // Never the e-mail or the folder: a folder named by the user may hold personal data.
-        ctx.store
-            .record_audit(
-                AuditEvent::new("subject.export", serde_json::Value::Object(details))
-                    .tenant(tenant)
-                    .subject(subject_ref.as_str()),
-                &ctx.audit(),
-            )
-            .await?;
+        events.push(
+            AuditEvent::new("subject.export", serde_json::Value::Object(details))
+                .tenant(tenant)
+                .subject(subject_ref.as_str()),
+        );
         let d = &part.data;
         report.tenants.push(TenantExport {
             tenant: tenant.to_owned(),
@@ -254,6 +254,17 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
             recipients: d.recipients.len(),
         });
     }
+    // The requests closed, the export audited and the identity recorded in one transaction,
+    // after the files are in place.
+    let answered: Vec<i64> = closed.iter().map(|(id, _)| *id).collect();
+    ctx.store
+        .close_answered(
+            &closed,
+            &events,
+            req.identity.map(|check| (check, answered.as_slice())),
+            &ctx.audit(),
+        )
+        .await?;
     Ok(report)
 }
 
