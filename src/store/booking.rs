@@ -153,6 +153,10 @@ pub trait BookingStore: Send + Sync {
     /// The store a bulk job (`demo`) writes its batches through: on SQLite a connection
     /// of its own, whose page cache lasts from one batch to the next; `None`: this store.
     async fn bulk_writer(&self) -> Result<Option<std::sync::Arc<dyn Store>>>;
+
+    /// After a bulk job's writes (`demo`): statistics for the planner (PostgreSQL), the WAL
+    /// emptied into the database file (SQLite).
+    async fn after_bulk_load(&self) -> Result<()>;
 }
 
 #[async_trait]
@@ -559,6 +563,10 @@ where
 
     async fn bulk_writer(&self) -> Result<Option<std::sync::Arc<dyn Store>>> {
         Ok(D::bulk_writer(self).await?)
+    }
+
+    async fn after_bulk_load(&self) -> Result<()> {
+        Ok(D::after_bulk_load(&self.pool).await?)
     }
 }
 

@@ -161,6 +161,11 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     fn bulk_writer(
         store: &SqlStore<Self>,
     ) -> impl Future<Output = sqlx::Result<Option<std::sync::Arc<dyn super::Store>>>> + Send;
+
+    /// After a bulk load: the planner's statistics brought up to date (PostgreSQL), the WAL
+    /// copied into the database file and emptied (SQLite: the file alone is then the whole
+    /// database, e.g. to copy it).
+    fn after_bulk_load(pool: &Pool<Self::DB>) -> impl Future<Output = sqlx::Result<()>> + Send;
 }
 
 /// A pooled connection idle at least this long is pinged before it is handed out; one

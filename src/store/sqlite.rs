@@ -90,6 +90,10 @@ impl Dialect for SqliteDialect {
         Ok(())
     }
 
+    async fn after_bulk_load(pool: &SqlitePool) -> sqlx::Result<()> {
+        Self::after_erasure(pool).await
+    }
+
     /// Takes the lease in one statement: a new row, or the row of a holder whose lease
     /// ran out or whose process is gone (`take_over`). `None` when someone holds it.
     async fn take_retention_lock(

@@ -268,6 +268,8 @@ pub async fn run(ctx: &Context, req: &DemoRequest, progress: &dyn Progress) -> R
         }
     }
     writer.finish(&mut reports, &mut people, progress).await?;
+    // The bulk job's own connection (SQLite) goes before the WAL is emptied into the file.
+    drop(writer);
     tracing::info!(
         "demo: {} bookings written after {:.1} s",
         req.bookings,
@@ -288,6 +290,7 @@ pub async fn run(ctx: &Context, req: &DemoRequest, progress: &dyn Progress) -> R
         .tenant(&r.tenant);
         ctx.store.record_audit(event, &audit).await?;
     }
+    ctx.store.after_bulk_load().await?;
 
     let mut totals = DemoTotals::default();
     for r in &reports {
