@@ -8,6 +8,7 @@
 #   BENCH_BOOKINGS=100000 BENCH_BACKENDS=sqlite bench/retention.sh
 #   BENCH_SQLITE_DB=/tmp/big.db bench/retention.sh           # reuse a demo database (copied, not changed)
 #   BENCH_POSTGRES_DB=dw_big bench/retention.sh              # the same on PostgreSQL (used as a template)
+#   DATENWART_BIN=/tmp/old/datenwart bench/retention.sh     # time another build (an A/B)
 #
 # Both sides work at the same clock (`--now`), on identical copies, and must end with identical
 # counts (checked). "SQL" honours holds and restrictions as the run does (a NOT EXISTS per row);
@@ -32,7 +33,8 @@ echo "building (release) ..." >&2
 cargo build --release --locked -q --bin datenwart
 target_dir="${CARGO_TARGET_DIR:-target}"
 case "$target_dir" in /*) ;; *) target_dir="$(pwd)/$target_dir" ;; esac
-datenwart="$target_dir/release/datenwart"
+# DATENWART_BIN=path times that binary (an older build, for an A/B) instead of the one built.
+datenwart="${DATENWART_BIN:-$target_dir/release/datenwart}"
 policies="$(pwd)/policies"
 
 work="$(mktemp -d "${BENCH_WORK_DIR:-/tmp}/dw-retention-bench.XXXXXX")"
