@@ -767,6 +767,27 @@ fn completions_and_manual_pages_are_generated_from_the_commands() {
 }
 
 #[test]
+fn a_missing_postgresql_socket_is_named_at_once() {
+    let started = std::time::Instant::now();
+    let o = run_with(
+        "postgres://postgres@localhost/datenwart?host=/nonexistent-datenwart-test",
+        &shipped_policies(),
+        &["audit", "list"],
+    );
+    assert_exit(&o, 1);
+    let e = stderr(&o);
+    assert!(
+        e.contains("/nonexistent-datenwart-test/.s.PGSQL.5432: No such file or directory"),
+        "{e}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn an_unreachable_postgresql_says_connection_refused_at_once() {
     let started = std::time::Instant::now();
     // Port 1 on the loopback: nothing listens there.

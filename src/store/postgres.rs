@@ -40,26 +40,24 @@ impl Dialect for PgDialect {
     }
 
     async fn connect(url: &str) -> sqlx::Result<PgPool> {
-        use sqlx::Connection;
         let options: sqlx::postgres::PgConnectOptions = url.parse()?;
-        // One plain connection first: the pool retries a refused or unreachable server
-        // until its acquire timeout and then says only "pool timed out"; this attempt
-        // reports the cause ("Connection refused", a bad password) at once.
-        let first = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            sqlx::postgres::PgConnection::connect_with(&options),
-        )
-        .await
-        .map_err(|_| {
-            sqlx::Error::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!(
-                    "the server did not answer within {} seconds",
-                    CONNECT_TIMEOUT.as_secs()
-                ),
-            ))
-        })??;
-        first.close().await?;
+        // The pool retries a refused or unreachable server until its acquire timeout and
+        // then says only "pool timed out": reaching the server's socket first reports the
+        // cause ("Connection refused", no answer) at once. Only the socket: a PostgreSQL
+        // session of its own for this would cost a backend start (and a TLS handshake)
+        // on every command. A bad password or database comes from the pool's own first
+        // connection, which the command then uses.
+        tokio::time::timeout(CONNECT_TIMEOUT, reach(&options))
+            .await
+            .map_err(|_| {
+                sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "the server did not answer within {} seconds",
+                        CONNECT_TIMEOUT.as_secs()
+                    ),
+                ))
+            })??;
         PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
@@ -70,6 +68,14 @@ impl Dialect for PgDialect {
             .before_acquire(super::sql::ping_if_idle)
             .connect_with(options)
             .await
+            .map_err(|e| match e {
+                // The socket answered, the session did not start.
+                sqlx::Error::PoolTimedOut => sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the server accepted the connection but started no session within 30 seconds",
+                )),
+                e => e,
+            })
     }
 
     /// Administrative writes append to the audit chain, which must not fork when two
@@ -173,4 +179,28 @@ impl Dialect for PgDialect {
     ) -> sqlx::Result<Option<std::sync::Arc<dyn super::Store>>> {
         Ok(None)
     }
+}
+
+/// Opens and closes a connection to the server's socket (TCP, or the Unix socket of a
+/// `host=/path` URL), without starting a PostgreSQL session.
+async fn reach(options: &sqlx::postgres::PgConnectOptions) -> sqlx::Result<()> {
+    let folder = options
+        .get_socket()
+        .map(|p| p.display().to_string())
+        .or_else(|| {
+            let host = options.get_host();
+            host.starts_with('/').then(|| host.to_owned())
+        });
+    match folder {
+        Some(folder) => {
+            let path = format!("{folder}/.s.PGSQL.{}", options.get_port());
+            tokio::net::UnixStream::connect(&path)
+                .await
+                .map_err(|e| std::io::Error::new(e.kind(), format!("{path}: {e}")))?;
+        }
+        None => {
+            tokio::net::TcpStream::connect((options.get_host(), options.get_port())).await?;
+        }
+    }
+    Ok(())
 }
