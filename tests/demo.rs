@@ -396,7 +396,126 @@ on_both_backends!(
     the_same_seed_gives_the_same_people,
     a_second_demo_adds_bookings_and_says_so,
     the_demo_leaves_its_database_whole_in_one_file_and_with_statistics,
+    a_demo_into_an_empty_database_ends_with_every_index_the_migrations_make,
+    indexes_left_out_by_a_demo_that_died_are_built_by_the_next_command,
+    two_processes_building_the_deferred_indexes_build_each_once,
 );
+
+/// Every index of the database as `name: definition`, sorted.
+async fn indexes(db: &TestDb) -> Vec<String> {
+    let sql = match db.kind {
+        Kind::Sqlite => {
+            "select name || ': ' || sql from sqlite_master where type = 'index' and sql is not null order by name"
+        }
+        Kind::Postgres => {
+            "select indexname || ': ' || indexdef from pg_indexes where schemaname = current_schema() order by indexname"
+        }
+    };
+    with_pool!(db, |pool| sqlx::query_scalar(sql)
+        .fetch_all(&pool)
+        .await
+        .unwrap())
+}
+
+/// The demo drops the lookup indexes of an empty database before its load and builds them
+/// at its end: afterwards the database has exactly the indexes the migrations made, and
+/// no record of a deferred one.
+async fn a_demo_into_an_empty_database_ends_with_every_index_the_migrations_make(db: TestDb) {
+    let ctx = db.context().await;
+    datenwart::ops::migrate(&ctx).await.unwrap();
+    let migrated = indexes(&db).await;
+    assert!(
+        migrated.iter().any(|i| i.starts_with("bookings_subject: ")),
+        "{migrated:?}"
+    );
+    let report = demo::run(&ctx, &request(11), &Silent).await.unwrap();
+    assert_eq!(report.totals.bookings, BOOKINGS);
+    assert_eq!(indexes(&db).await, migrated);
+    assert_eq!(db.count("select count(*) from deferred_indexes").await, 0);
+    // A person is found by the rebuilt index.
+    let subject = db
+        .text("select subject_ref from bookings where subject_ref is not null order by id limit 1")
+        .await;
+    let found = db
+        .count(&format!(
+            "select count(*) from bookings where subject_ref = '{subject}'"
+        ))
+        .await;
+    assert!(found >= 1);
+}
+
+/// A demo killed during its load leaves its lookup indexes dropped and recorded. While
+/// its process lives nothing touches them; once it is gone the next command builds them,
+/// says so on stderr, and they are exactly the migrations' again. A database that holds
+/// bookings is never stripped of its indexes.
+async fn indexes_left_out_by_a_demo_that_died_are_built_by_the_next_command(db: TestDb) {
+    let ctx = db.context().await;
+    datenwart::ops::migrate(&ctx).await.unwrap();
+    let migrated = indexes(&db).await;
+    let me = datenwart::ops::holder::describe("test");
+    let now = chrono::Utc::now();
+    let deferred = ctx.store.defer_indexes(&me, now).await.unwrap();
+    assert_eq!(deferred, 7);
+    let stripped = indexes(&db).await;
+    assert_eq!(stripped.len(), migrated.len() - 7, "{stripped:?}");
+    assert!(!stripped.iter().any(|i| i.starts_with("bookings_subject: ")));
+    // Deferring again finds nothing left to defer.
+    assert_eq!(ctx.store.defer_indexes(&me, now).await.unwrap(), 0);
+
+    // The loading process (this one) still runs: its indexes are its own business.
+    assert_eq!(demo::build_left_indexes(&ctx).await.unwrap(), 0);
+    assert_eq!(indexes(&db).await, stripped);
+
+    // The process died: the next command, whatever it is, builds them.
+    let pid = std::process::id();
+    let renamed = db
+        .execute_raw(&format!(
+            "update deferred_indexes set holder = replace(holder, 'pid {pid} ', 'pid 4194305 ')"
+        ))
+        .await;
+    assert_eq!(renamed, 7);
+    drop(ctx);
+    let out = common::cli::run(&db, &["hold", "list"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("a demo load did not finish (test, pid 4194305 on "),
+        "{stderr}"
+    );
+    assert_eq!(indexes(&db).await, migrated);
+    assert_eq!(db.count("select count(*) from deferred_indexes").await, 0);
+
+    // With bookings in the database nothing is deferred, and nothing changes.
+    demo_on(&db, &request(12)).await;
+    let ctx = db.context().await;
+    assert_eq!(ctx.store.defer_indexes(&me, now).await.unwrap(), 0);
+    assert_eq!(indexes(&db).await, migrated);
+    assert_eq!(db.count("select count(*) from deferred_indexes").await, 0);
+}
+
+/// Two processes that find the same deferred indexes (two commands started at once after
+/// a demo died) build each exactly once between them, and neither fails.
+async fn two_processes_building_the_deferred_indexes_build_each_once(db: TestDb) {
+    let ctx = db.context().await;
+    datenwart::ops::migrate(&ctx).await.unwrap();
+    let migrated = indexes(&db).await;
+    let holder = "test, pid 4194305 on elsewhere";
+    assert_eq!(
+        ctx.store
+            .defer_indexes(holder, chrono::Utc::now())
+            .await
+            .unwrap(),
+        7
+    );
+    let other = db.context().await;
+    let (a, b) = tokio::join!(
+        ctx.store.build_deferred_indexes(),
+        other.store.build_deferred_indexes()
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 7);
+    assert_eq!(indexes(&db).await, migrated);
+    assert_eq!(db.count("select count(*) from deferred_indexes").await, 0);
+}
 
 /// After `demo`, SQLite's WAL is empty (the database file alone can be copied) and
 /// PostgreSQL's planner knows how many rows the tables hold.

@@ -303,15 +303,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 store::redact_url(&global.database_url)
             ))
         })?;
-    // `migrate` and `demo` bring the schema up to date themselves.
-    if !matches!(command, Command::Migrate | Command::Demo(_)) {
-        store.check_schema().await?;
-    }
     let ctx = Context {
         store,
         policies,
         actor: actor(),
     };
+    // `migrate` and `demo` bring the schema up to date themselves, and build the indexes
+    // a demo load that did not finish left out.
+    if !matches!(command, Command::Migrate | Command::Demo(_)) {
+        ctx.store.check_schema().await?;
+        crate::ops::demo::build_left_indexes(&ctx).await?;
+    }
     match command {
         Command::Policy(_) | Command::Completions(_) | Command::Man(_) => {
             unreachable!("handled above")

@@ -9,6 +9,7 @@ pub mod csv_input;
 pub mod demo;
 pub mod export;
 pub mod group_commit;
+pub mod holder;
 pub mod identity;
 pub mod imap_import;
 pub mod letters;
@@ -61,5 +62,7 @@ impl Context {
 
 /// Creates or upgrades the schema; the store makes the pseudonym key on first run.
 pub async fn migrate(ctx: &Context) -> anyhow::Result<crate::store::MigrationReport> {
-    Ok(ctx.store.migrate(&ctx.audit()).await?)
+    let report = ctx.store.migrate(&ctx.audit()).await?;
+    demo::build_left_indexes(ctx).await?;
+    Ok(report)
 }

@@ -1,7 +1,7 @@
 //! Retention from cron: `plan` shows what is due, `run` treats it batch by batch under the
 //! one-run-at-a-time lock and then checks itself, `runs` lists the record of runs.
 
-use super::{Context, Refusal};
+use super::{Context, Refusal, holder};
 use crate::domain::audit::AuditEvent;
 use crate::domain::policy::{RetainedData, RetentionAction};
 use crate::domain::retention::{self, RetentionTask};
@@ -234,11 +234,11 @@ pub async fn run(
     let bulk = ctx.store.bulk_writer().await?;
     let batches: &dyn crate::store::Store = bulk.as_deref().unwrap_or(ctx.store.as_ref());
     let audit = ctx.audit();
-    let host = host();
+    let host = holder::host();
     let mut start = RetentionStart {
         tenant: req.tenant.map(str::to_owned),
         clock: req.now,
-        holder: format!("{}, pid {} on {host}", ctx.actor, std::process::id()),
+        holder: holder::describe(&ctx.actor),
         take_over: None,
     };
     let run = loop {
@@ -247,7 +247,10 @@ pub async fn run(
             // A run on this host that was killed: no need to wait for its lease to end.
             Err(held)
                 if start.take_over.is_none()
-                    && held.holder.as_deref().is_some_and(|h| is_gone(h, &host)) =>
+                    && held
+                        .holder
+                        .as_deref()
+                        .is_some_and(|h| holder::is_gone(h, &host)) =>
             {
                 start.take_over = held.holder;
             }
@@ -465,37 +468,6 @@ async fn warnings(ctx: &Context, tenant: Option<&str>) -> Result<Vec<String>> {
         .collect())
 }
 
-/// This machine's name, for the lock holder's description.
-fn host() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown-host".into())
-}
-
-/// The process id in a holder description ("…, pid 4711 on web1 […]") when it names
-/// this host.
-fn local_pid(holder: &str, host: &str) -> Option<u32> {
-    let (_, rest) = holder.rsplit_once(", pid ")?;
-    let (pid, rest) = rest.split_once(" on ")?;
-    let named = rest.split_once(" [").map_or(rest, |(h, _)| h);
-    (named == host).then(|| pid.parse().ok()).flatten()
-}
-
-/// Whether the holder is a process of this host that no longer exists. Only where
-/// `/proc` tells (Linux); elsewhere, and for other hosts, the lease has to run out.
-fn is_gone(holder: &str, host: &str) -> bool {
-    let proc = std::path::Path::new("/proc");
-    match local_pid(holder, host) {
-        Some(pid) if proc.join("self").exists() => {
-            pid != std::process::id() && !proc.join(pid.to_string()).exists()
-        }
-        _ => false,
-    }
-}
-
 /// A recorded run as `retention runs` lists it.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunRecord {
@@ -554,26 +526,4 @@ pub async fn runs(ctx: &Context, limit: i64) -> Result<Vec<RunRecord>> {
         .into_iter()
         .map(Into::into)
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_holder_names_its_process_only_on_its_own_host() {
-        let h = "cron:retention, pid 4711 on web1 [1a2b3c4d]";
-        assert_eq!(local_pid(h, "web1"), Some(4711));
-        assert_eq!(local_pid(h, "web2"), None);
-        assert_eq!(local_pid("someone else", "web1"), None);
-        assert_eq!(local_pid("a, pid x on web1 [1]", "web1"), None);
-    }
-
-    #[test]
-    fn a_living_process_is_not_gone() {
-        let me = format!("t, pid {} on h [x]", std::process::id());
-        assert!(!is_gone(&me, "h"));
-        assert!(!is_gone("t, pid 1 on h [x]", "h"), "pid 1 always exists");
-        assert!(!is_gone("t, pid 1 on other [x]", "h"));
-    }
 }

@@ -157,6 +157,18 @@ pub trait BookingStore: Send + Sync {
     /// After a bulk job's writes (`demo`): statistics for the planner (PostgreSQL), the WAL
     /// emptied into the database file (SQLite).
     async fn after_bulk_load(&self) -> Result<()>;
+
+    /// Before a bulk load into a database without bookings: drops the lookup indexes the
+    /// load would rewrite batch by batch, recording them (and `holder`, the loading
+    /// process) in one transaction. How many; 0 (nothing changed) when there are bookings.
+    async fn defer_indexes(&self, holder: &str, now: DateTime<Utc>) -> Result<usize>;
+
+    /// The loading processes whose deferred indexes are not built yet.
+    async fn deferred_index_holders(&self) -> Result<Vec<String>>;
+
+    /// Builds every deferred index again, each exactly once whoever else tries at the same
+    /// time. How many this call built.
+    async fn build_deferred_indexes(&self) -> Result<usize>;
 }
 
 #[async_trait]
@@ -567,6 +579,18 @@ where
 
     async fn after_bulk_load(&self) -> Result<()> {
         Ok(D::after_bulk_load(&self.pool).await?)
+    }
+
+    async fn defer_indexes(&self, holder: &str, now: DateTime<Utc>) -> Result<usize> {
+        self.defer_lookup_indexes(holder, now).await
+    }
+
+    async fn deferred_index_holders(&self) -> Result<Vec<String>> {
+        self.deferred_lookup_index_holders().await
+    }
+
+    async fn build_deferred_indexes(&self) -> Result<usize> {
+        self.build_deferred_lookup_indexes().await
     }
 }
 

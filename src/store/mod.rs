@@ -8,6 +8,7 @@ mod admin;
 mod audit;
 mod booking;
 mod breaches;
+mod bulk;
 mod columns;
 mod delivery;
 mod disclosures;

@@ -35,6 +35,9 @@ impl Dialect for PgDialect {
     const ACCESS_ROWS: &'static str =
         "jsonb_to_recordset(:rows::text::jsonb) as j(id bigint, ip text, path text, referrer text)";
 
+    const INDEX_DEFINITION: &'static str =
+        "select indexdef from pg_indexes where schemaname = current_schema() and indexname = $1";
+
     fn migrator() -> &'static Migrator {
         &MIGRATOR
     }

@@ -109,6 +109,9 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
     /// path, referrer)`.
     const ACCESS_ROWS: &'static str;
 
+    /// Reads the `create index` statement of the index named by `$1` (none: no such index).
+    const INDEX_DEFINITION: &'static str;
+
     fn migrator() -> &'static Migrator;
 
     fn connect(url: &str) -> impl Future<Output = sqlx::Result<Pool<Self::DB>>> + Send;

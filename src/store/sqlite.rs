@@ -37,6 +37,9 @@ impl Dialect for SqliteDialect {
             json_extract(value, '$.path') as path, json_extract(value, '$.referrer') as referrer
           from json_each(:rows)) as j";
 
+    const INDEX_DEFINITION: &'static str =
+        "select sql from sqlite_master where type = 'index' and name = $1";
+
     fn migrator() -> &'static Migrator {
         &MIGRATOR
     }
