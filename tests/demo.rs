@@ -399,6 +399,7 @@ on_both_backends!(
     a_demo_into_an_empty_database_ends_with_every_index_the_migrations_make,
     indexes_left_out_by_a_demo_that_died_are_built_by_the_next_command,
     two_processes_building_the_deferred_indexes_build_each_once,
+    a_demo_whose_load_fails_still_leaves_every_index,
 );
 
 /// Every index of the database as `name: definition`, sorted.
@@ -568,4 +569,41 @@ fn the_command_prints_its_report_as_json() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A load the database refuses (as a full disk would) fails the demo, and the indexes it
+/// dropped are built before it returns.
+async fn a_demo_whose_load_fails_still_leaves_every_index(db: TestDb) {
+    let ctx = db.context().await;
+    datenwart::ops::migrate(&ctx).await.unwrap();
+    let migrated = indexes(&db).await;
+    match db.kind {
+        Kind::Sqlite => {
+            db.execute_raw(
+                "create trigger refuse_load before insert on access_log
+                 begin select raise(abort, 'refused by the test'); end",
+            )
+            .await;
+        }
+        Kind::Postgres => {
+            db.execute_raw(
+                "create function refuse_load() returns trigger language plpgsql as $$
+                 begin raise exception 'refused by the test'; end $$",
+            )
+            .await;
+            db.execute_raw(
+                "create trigger refuse_load before insert on access_log
+                 for each row execute function refuse_load()",
+            )
+            .await;
+        }
+    }
+    let err = demo::run(&ctx, &request(13), &Silent).await.unwrap_err();
+    assert!(
+        format!("{err:#}").contains("refused by the test"),
+        "{err:#}"
+    );
+    assert_eq!(db.count("select count(*) from bookings").await, 0);
+    assert_eq!(indexes(&db).await, migrated);
+    assert_eq!(db.count("select count(*) from deferred_indexes").await, 0);
 }
