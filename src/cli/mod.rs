@@ -310,8 +310,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     // `migrate` and `demo` bring the schema up to date themselves, and build the indexes
     // a demo load that did not finish left out.
-    if !matches!(command, Command::Migrate | Command::Demo(_)) {
-        ctx.store.check_schema().await?;
+    if !matches!(command, Command::Migrate | Command::Demo(_))
+        && ctx.store.check_schema().await?.deferred_indexes > 0
+    {
         crate::ops::demo::build_left_indexes(&ctx).await?;
     }
     match command {

@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 async fn health(State(state): State<AppState>) -> Response {
     let store = &state.ctx.store;
     let checked = match store.check_schema().await {
-        Ok(()) => store.check_writable(now()).await,
+        Ok(_) => store.check_writable(now()).await,
         Err(e) => Err(e),
     };
     match checked {

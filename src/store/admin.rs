@@ -7,6 +7,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{ColumnIndex, Database, Encode, Executor, Type};
 
+/// What [`AdminStore::check_schema`] found besides a current schema.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchemaCheck {
+    /// Lookup indexes a bulk load dropped and has not built yet (see
+    /// [`super::BookingStore::defer_indexes`]).
+    pub deferred_indexes: i64,
+}
+
 #[async_trait]
 pub trait AdminStore: Send + Sync {
     fn backend(&self) -> Backend;
@@ -14,8 +22,9 @@ pub trait AdminStore: Send + Sync {
     /// Applies the embedded migrations and makes the pseudonym key if there is none.
     async fn migrate(&self, ctx: &AuditContext) -> Result<MigrationReport>;
 
-    /// Fails with `SchemaBehind` or `SchemaAhead` unless the schema is exactly current.
-    async fn check_schema(&self) -> Result<()>;
+    /// Fails with `SchemaBehind` or `SchemaAhead` unless the schema is exactly current;
+    /// says what else the caller may have to see to.
+    async fn check_schema(&self) -> Result<SchemaCheck>;
 
     async fn pseudonym_key(&self) -> Result<PseudonymKey>;
 
@@ -146,7 +155,7 @@ where
         })
     }
 
-    async fn check_schema(&self) -> Result<()> {
+    async fn check_schema(&self) -> Result<SchemaCheck> {
         let applied = self.applied_versions().await?;
         let known: Vec<i64> = D::migrator()
             .iter()
@@ -159,15 +168,19 @@ where
         let complete = known
             .iter()
             .all(|k| applied.iter().any(|(v, ok)| v == k && *ok));
-        let has_key: bool = complete
-            && sqlx::query_scalar::<_, i64>("select count(*) from installation")
-                .fetch_one(&self.pool)
-                .await?
-                == 1;
-        if !has_key {
+        if !complete {
             return Err(StoreError::SchemaBehind);
         }
-        Ok(())
+        // One statement for both: every command runs it.
+        let (keys, deferred_indexes): (i64, i64) = sqlx::query_as(
+            "select (select count(*) from installation), (select count(*) from deferred_indexes)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        if keys != 1 {
+            return Err(StoreError::SchemaBehind);
+        }
+        Ok(SchemaCheck { deferred_indexes })
     }
 
     async fn pseudonym_key(&self) -> Result<crate::domain::subject::PseudonymKey> {

@@ -24,7 +24,7 @@ mod sql;
 mod sqlite;
 mod subjects;
 
-pub use admin::AdminStore;
+pub use admin::{AdminStore, SchemaCheck};
 pub use audit::AuditStore;
 pub use booking::{BookingStore, Receipt};
 pub use breaches::{Affected, Breach, BreachStore, NewBreach, Notified};
