@@ -400,6 +400,7 @@ on_both_backends!(
     indexes_left_out_by_a_demo_that_died_are_built_by_the_next_command,
     two_processes_building_the_deferred_indexes_build_each_once,
     a_demo_whose_load_fails_still_leaves_every_index,
+    a_demo_process_killed_during_its_load_leaves_a_database_the_next_command_makes_whole,
 );
 
 /// Every index of the database as `name: definition`, sorted.
@@ -607,4 +608,62 @@ async fn a_demo_whose_load_fails_still_leaves_every_index(db: TestDb) {
     assert_eq!(db.count("select count(*) from bookings").await, 0);
     assert_eq!(indexes(&db).await, migrated);
     assert_eq!(db.count("select count(*) from deferred_indexes").await, 0);
+}
+
+/// The real thing: `datenwart demo` killed with SIGKILL in the middle of its load. What it
+/// committed stays, and the next command builds the indexes it had dropped, so the database
+/// ends with exactly the migrations' indexes and no record of a deferred one.
+async fn a_demo_process_killed_during_its_load_leaves_a_database_the_next_command_makes_whole(
+    db: TestDb,
+) {
+    let migrate = common::cli::run(&db, &["migrate"]);
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let migrated = indexes(&db).await;
+    let mut demo = common::cli::command(
+        &db.url,
+        &common::shipped_policies(),
+        &["-q", "demo", "--bookings", "200000", "--page-views", "0"],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
+    // Killed once its first batches are committed, well before its end.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        assert!(
+            demo.try_wait().unwrap().is_none(),
+            "the demo ended before it could be killed"
+        );
+        if db.count("select count(*) from bookings").await >= 2_000 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no batch committed");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    demo.kill().unwrap();
+    demo.wait().unwrap();
+    let committed = db.count("select count(*) from bookings").await;
+    assert!(committed < 200_000, "{committed}");
+    assert_eq!(db.count("select count(*) from deferred_indexes").await, 7);
+
+    let out = common::cli::run(&db, &["hold", "list"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("a demo load did not finish"), "{stderr}");
+    assert_eq!(indexes(&db).await, migrated);
+    assert_eq!(db.count("select count(*) from deferred_indexes").await, 0);
+    assert_eq!(db.count("select count(*) from bookings").await, committed);
+    // Whole and not written to since: the next command finds nothing to build.
+    let again = common::cli::run(&db, &["hold", "list"]);
+    assert!(again.status.success());
+    assert!(
+        again.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
 }
