@@ -579,27 +579,13 @@ async fn a_demo_whose_load_fails_still_leaves_every_index(db: TestDb) {
     let ctx = db.context().await;
     datenwart::ops::migrate(&ctx).await.unwrap();
     let migrated = indexes(&db).await;
-    match db.kind {
-        Kind::Sqlite => {
-            db.execute_raw(
-                "create trigger refuse_load before insert on access_log
-                 begin select raise(abort, 'refused by the test'); end",
-            )
-            .await;
-        }
-        Kind::Postgres => {
-            db.execute_raw(
-                "create function refuse_load() returns trigger language plpgsql as $$
-                 begin raise exception 'refused by the test'; end $$",
-            )
-            .await;
-            db.execute_raw(
-                "create trigger refuse_load before insert on access_log
-                 for each row execute function refuse_load()",
-            )
-            .await;
-        }
-    }
+    db.refuse(
+        "refuse_load",
+        "before insert on access_log",
+        None,
+        "refused by the test",
+    )
+    .await;
     let err = demo::run(&ctx, &request(13), &Silent).await.unwrap_err();
     assert!(
         format!("{err:#}").contains("refused by the test"),

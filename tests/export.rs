@@ -1079,27 +1079,13 @@ async fn the_requests_are_closed_audited_and_their_identity_recorded_together_or
     let ctx = setup(&db).await;
     two_people(&ctx).await;
     // The database refuses to record an identity check.
-    match db.kind {
-        Kind::Sqlite => {
-            db.execute_raw(
-                "create trigger refuse_identity before update of identity on requests
-                 begin select raise(abort, 'identity refused'); end",
-            )
-            .await;
-        }
-        Kind::Postgres => {
-            db.execute_raw(
-                "create function refuse_identity() returns trigger language plpgsql as $$
-                 begin raise exception 'identity refused'; end $$",
-            )
-            .await;
-            db.execute_raw(
-                "create trigger refuse_identity before update of identity on requests
-                 for each row execute function refuse_identity()",
-            )
-            .await;
-        }
-    }
+    db.refuse(
+        "refuse_identity",
+        "before update of identity on requests",
+        None,
+        "identity refused",
+    )
+    .await;
     let tmp = tempfile::tempdir().unwrap();
     let with_identity = |out: PathBuf| ExportRequest {
         identity: Some(IdentityCheck::InPerson),

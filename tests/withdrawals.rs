@@ -1687,31 +1687,13 @@ async fn a_batch_that_fails_is_recorded_message_by_message_and_a_retry_lands_the
         .unwrap()
         .0;
     let key = mail::parse(&messages[refused].1).unwrap().key;
-    match db.kind {
-        Kind::Sqlite => {
-            db.execute_raw(&format!(
-                "create trigger refuse_one before insert on inbox_messages
-                 when new.message_key = '{key}'
-                 begin select raise(abort, 'refused by the test'); end"
-            ))
-            .await;
-        }
-        Kind::Postgres => {
-            db.execute_raw(&format!(
-                "create function refuse_one() returns trigger language plpgsql as $$
-                 begin
-                     if new.message_key = '{key}' then raise exception 'refused by the test'; end if;
-                     return new;
-                 end $$"
-            ))
-            .await;
-            db.execute_raw(
-                "create trigger refuse_one before insert on inbox_messages
-                 for each row execute function refuse_one()",
-            )
-            .await;
-        }
-    }
+    db.refuse(
+        "refuse_one",
+        "before insert on inbox_messages",
+        Some(&format!("new.message_key = '{key}'")),
+        "refused by the test",
+    )
+    .await;
     let err = import_batched(&ctx, mbox.clone(), &outbox, 100)
         .await
         .unwrap_err();

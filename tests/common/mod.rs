@@ -173,6 +173,37 @@ impl TestDb {
             .unwrap())
     }
 
+    /// Makes the database refuse a change, as a full disk or a broken constraint would: a
+    /// trigger `name` on `event` (e.g. `before insert on access_log`) that fails with
+    /// `message`, only for rows where `when` holds (SQL over `new.…`) if given.
+    pub async fn refuse(&self, name: &str, event: &str, when: Option<&str>, message: &str) {
+        match self.kind {
+            Kind::Sqlite => {
+                let when = when.map(|w| format!("when {w}")).unwrap_or_default();
+                self.execute_raw(&format!(
+                    "create trigger {name} {event} {when}
+                     begin select raise(abort, '{message}'); end"
+                ))
+                .await;
+            }
+            Kind::Postgres => {
+                let when = when.unwrap_or("true");
+                self.execute_raw(&format!(
+                    "create function {name}() returns trigger language plpgsql as $$
+                     begin
+                         if {when} then raise exception '{message}'; end if;
+                         return new;
+                     end $$"
+                ))
+                .await;
+                self.execute_raw(&format!(
+                    "create trigger {name} {event} for each row execute function {name}()"
+                ))
+                .await;
+            }
+        }
+    }
+
     /// A copy of the database as it is now, as a backup would be. The copy is a database
     /// of its own (file or PostgreSQL database), dropped with the returned handle.
     pub async fn snapshot(&self) -> TestDb {
