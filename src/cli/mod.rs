@@ -126,6 +126,8 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
+    // Before anything else: SQLite takes it only while nothing has used it yet.
+    store::disable_memory_statistics();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {

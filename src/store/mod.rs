@@ -43,6 +43,7 @@ pub use subjects::SubjectStore;
 use postgres::PgDialect;
 use sql::SqlStore;
 use sqlite::SqliteDialect;
+pub(crate) use sqlite::disable_memory_statistics;
 
 pub use retention::{
     LEASE_SECONDS, LockHeld, RETENTION_LOCK_KEY, RecordProgress, RetentionBatch, RetentionDue,
