@@ -25,26 +25,29 @@ fn local_pid(holder: &str, host: &str) -> Option<u32> {
     (named == host).then(|| pid.parse().ok()).flatten()
 }
 
+/// Whether the holder's process still runs, where that can be seen: a process of this
+/// host (this one included), on Linux (`/proc`). `None` for another host, or without `/proc`.
+fn lives(holder: &str, host: &str) -> Option<bool> {
+    let pid = local_pid(holder, host)?;
+    if pid == std::process::id() {
+        return Some(true);
+    }
+    let proc = std::path::Path::new("/proc");
+    proc.join("self")
+        .exists()
+        .then(|| proc.join(pid.to_string()).exists())
+}
+
 /// Whether the holder is a process of this host that no longer exists. Only where
 /// `/proc` tells (Linux); elsewhere, and for other hosts, the lease has to run out.
 pub fn is_gone(holder: &str, host: &str) -> bool {
-    let proc = std::path::Path::new("/proc");
-    match local_pid(holder, host) {
-        Some(pid) if proc.join("self").exists() => {
-            pid != std::process::id() && !proc.join(pid.to_string()).exists()
-        }
-        _ => false,
-    }
+    lives(holder, host) == Some(false)
 }
 
 /// Whether the holder is a process of this host that still runs (this one included).
 /// Where `/proc` cannot tell (not Linux), and for other hosts, it cannot be known: false.
 pub fn runs_here(holder: &str, host: &str) -> bool {
-    let proc = std::path::Path::new("/proc");
-    local_pid(holder, host).is_some_and(|pid| {
-        pid == std::process::id()
-            || (proc.join("self").exists() && proc.join(pid.to_string()).exists())
-    })
+    lives(holder, host) == Some(true)
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 /// How long the first connection may take before the command gives up with the cause.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a command waits for a pooled connection (the first one: a session to start).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -63,7 +65,7 @@ impl Dialect for PgDialect {
             })??;
         PgPoolOptions::new()
             .max_connections(8)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             // A round trip before every statement only to see that a connection used a
             // moment ago is alive cost a booking two of its ten; one idle a while is still
             // checked (a restarted server, a firewall that forgot the connection).
@@ -75,7 +77,10 @@ impl Dialect for PgDialect {
                 // The socket answered, the session did not start.
                 sqlx::Error::PoolTimedOut => sqlx::Error::Io(std::io::Error::new(
                     std::io::ErrorKind::TimedOut,
-                    "the server accepted the connection but started no session within 30 seconds",
+                    format!(
+                        "the server accepted the connection but started no session within {} seconds",
+                        ACQUIRE_TIMEOUT.as_secs()
+                    ),
                 )),
                 e => e,
             })

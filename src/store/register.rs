@@ -68,14 +68,14 @@ pub trait RegisterStore: Send + Sync {
 
     /// Closes the requests an answer was given for, each with its outcome, then records the
     /// answer's audit `events` and, when given, how the person's identity was established
-    /// on each request in `identity` — all in one transaction: the register says answered
+    /// on each of those requests — all in one transaction: the register says answered
     /// exactly when the trail does, and the answer costs one commit. A request no longer
     /// open fails the whole.
     async fn close_answered(
         &self,
         closes: &[(i64, Outcome)],
         events: &[AuditEvent],
-        identity: Option<(IdentityCheck, &[i64])>,
+        identity: Option<IdentityCheck>,
         ctx: &AuditContext,
     ) -> Result<()>;
 
@@ -405,7 +405,7 @@ where
         &self,
         closes: &[(i64, Outcome)],
         events: &[AuditEvent],
-        identity: Option<(IdentityCheck, &[i64])>,
+        identity: Option<IdentityCheck>,
         ctx: &AuditContext,
     ) -> Result<()> {
         let mut tx = self.begin_admin().await?;
@@ -415,8 +415,8 @@ where
         for event in events {
             Self::append_audit(&mut tx, ctx, event).await?;
         }
-        if let Some((check, ids)) = identity {
-            for &id in ids {
+        if let Some(check) = identity {
+            for &(id, _) in closes {
                 Self::set_request_identity_in(&mut tx, id, check, ctx).await?;
             }
         }

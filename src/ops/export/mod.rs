@@ -256,14 +256,8 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
     }
     // The requests closed, the export audited and the identity recorded in one transaction,
     // after the files are in place.
-    let answered: Vec<i64> = closed.iter().map(|(id, _)| *id).collect();
     ctx.store
-        .close_answered(
-            &closed,
-            &events,
-            req.identity.map(|check| (check, answered.as_slice())),
-            &ctx.audit(),
-        )
+        .close_answered(&closed, &events, req.identity, &ctx.audit())
         .await?;
     Ok(report)
 }
