@@ -3,7 +3,7 @@
 mod common;
 
 use common::cli::{assert_exit, datenwart, json, run, run_with, stderr, stdout};
-use common::{TestDb, fixture, shipped_policies};
+use common::{Kind, TestDb, fixture, shipped_policies};
 use std::path::Path;
 use std::process::Output;
 
@@ -677,4 +677,61 @@ async fn hostile_text_reaches_neither_the_terminal_nor_a_spreadsheet_as_code(db:
     assert_exit(&run(&db, &args), 0);
     let csv = stdout(&run(&db, &["--format", "csv", "hold", "list"]));
     assert!(csv.lines().any(|l| l.contains(",'=1+1")), "{csv}");
+}
+
+/// PostgreSQL's count of the sessions ever started on the connection's database, once the
+/// number has stayed the same for half a second (a session is counted when it ends).
+async fn settled_sessions(conn: &mut sqlx::PgConnection) -> i64 {
+    let read = async |conn: &mut sqlx::PgConnection| -> i64 {
+        sqlx::query_scalar(
+            "select sessions from pg_stat_database where datname = current_database()",
+        )
+        .fetch_one(conn)
+        .await
+        .unwrap()
+    };
+    let mut last = read(conn).await;
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let now = read(conn).await;
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    panic!("PostgreSQL's session count did not settle within 10 seconds");
+}
+
+/// A command does one thing after another on one session: a second one would cost a
+/// backend start and a first parse of every statement again (the driver hands a connection
+/// back after a ping in a task of its own, and the next statement did not wait for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_on_postgresql_works_on_one_session() {
+    use sqlx::Connection;
+    let Some(db) = TestDb::new(Kind::Postgres).await else {
+        return;
+    };
+    assert_exit(&run(&db, &["migrate"]), 0);
+    assert_exit(&run(&db, &["tenants", "sync"]), 0);
+    let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("auskunft");
+    let export = [
+        "export",
+        "--email",
+        "niemand@example.org",
+        "--tenant",
+        "recklinghausen",
+        "--identity-checked-by",
+        "in_person",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    for args in [&["hold", "list"][..], &export[..]] {
+        let before = settled_sessions(&mut conn).await;
+        assert_exit(&run(&db, args), 0);
+        let after = settled_sessions(&mut conn).await;
+        assert_eq!(after - before, 1, "sessions of `datenwart {}`", args[0]);
+    }
+    conn.close().await.unwrap();
 }

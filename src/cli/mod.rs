@@ -125,6 +125,15 @@ pub enum Command {
     Man(shell::ManArgs),
 }
 
+impl Command {
+    /// `serve` answers many clients at once and `demo` generates while it writes: they get
+    /// a thread per core and several database sessions. Every other command does one thing
+    /// after another, on one thread and one session.
+    fn works_side_by_side(&self) -> bool {
+        matches!(self, Command::Serve(_) | Command::Demo(_))
+    }
+}
+
 pub fn main() -> ExitCode {
     // Before anything else: SQLite takes it only while nothing has used it yet.
     store::disable_memory_statistics();
@@ -149,11 +158,11 @@ pub fn main() -> ExitCode {
         die_quietly_on_closed_pipe();
     }
     init_logging(&cli.global);
-    // `serve` answers many clients at once and `demo` generates while it writes: they get a
-    // thread per core. Every other command does one thing after another, and a single
-    // thread saves it starting the workers and handing each step from thread to thread —
-    // most of a short command's time on a busy machine.
-    let runtime = if matches!(cli.command, Command::Serve(_) | Command::Demo(_)) {
+    // The commands that work side by side get a thread per core. Every other command does
+    // one thing after another, and a single thread saves it starting the workers and
+    // handing each step from thread to thread — most of a short command's time on a busy
+    // machine.
+    let runtime = if cli.command.works_side_by_side() {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -297,7 +306,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     // No command runs on an invalid policy.
     let policies = Arc::new(policies::load(&global.policies)?);
-    let store = store::open_with_ledger(&global.database_url, global.ledger.clone())
+    let sessions = if command.works_side_by_side() {
+        store::Sessions::Several
+    } else {
+        store::Sessions::One
+    };
+    let store = store::open_with_ledger(&global.database_url, global.ledger.clone(), sessions)
         .await
         .map_err(|e| {
             anyhow::Error::new(e).context(format!(

@@ -386,23 +386,43 @@ pub mod prelude {
     };
 }
 
-/// Opens the database the URL names (creating a SQLite file if missing).
+/// How many database sessions a process works with at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sessions {
+    /// One, for a command that does one thing after another. The driver hands a connection
+    /// back to its pool in a task of its own (after a ping); a command's next statement,
+    /// coming before that task ran, found no idle connection and opened another — on
+    /// PostgreSQL a backend start and a first parse of every statement again, on SQLite a
+    /// file opened with a cold cache. With one, the next statement waits for that ping.
+    One,
+    /// Several: `serve` answers clients side by side, `demo` writes batches side by side.
+    Several,
+}
+
+/// Opens the database the URL names (creating a SQLite file if missing), for several
+/// sessions at once.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>> {
-    open_with_ledger(url, None).await
+    open_with_ledger(url, None, Sessions::Several).await
 }
 
 /// Opens the store with its erasure ledger: the file named, else the default beside a
 /// SQLite file ([`default_ledger_path`]); PostgreSQL has none unless one is named.
-pub async fn open_with_ledger(url: &str, ledger: Option<PathBuf>) -> Result<Arc<dyn Store>> {
+pub async fn open_with_ledger(
+    url: &str,
+    ledger: Option<PathBuf>,
+    sessions: Sessions,
+) -> Result<Arc<dyn Store>> {
     let ledger = ledger
         .or_else(|| default_ledger_path(url))
         .map(LedgerFile::new);
     if url.starts_with("sqlite:") {
         Ok(Arc::new(
-            SqlStore::<SqliteDialect>::connect(url, ledger).await?,
+            SqlStore::<SqliteDialect>::connect(url, ledger, sessions).await?,
         ))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(SqlStore::<PgDialect>::connect(url, ledger).await?))
+        Ok(Arc::new(
+            SqlStore::<PgDialect>::connect(url, ledger, sessions).await?,
+        ))
     } else {
         Err(StoreError::UnsupportedUrl(redact_url(url)))
     }

@@ -1,11 +1,11 @@
 //! PostgreSQL: for several `serve` processes on several hosts sharing one database.
 
-use super::Backend;
 use super::retention::{LOCK_NAME, RETENTION_LOCK_KEY, RunLock};
 use super::sql::Dialect;
+use super::{Backend, Sessions};
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, Transaction};
 use std::time::Duration;
 
@@ -44,7 +44,7 @@ impl Dialect for PgDialect {
         &MIGRATOR
     }
 
-    async fn connect(url: &str) -> sqlx::Result<PgPool> {
+    async fn connect(url: &str, sessions: Sessions) -> sqlx::Result<PgPool> {
         let options: sqlx::postgres::PgConnectOptions = url.parse()?;
         // The pool retries a refused or unreachable server until its acquire timeout and
         // then says only "pool timed out": reaching the server's socket first reports the
@@ -63,8 +63,12 @@ impl Dialect for PgDialect {
                     ),
                 ))
             })??;
+        let connections = match sessions {
+            Sessions::One => 1,
+            Sessions::Several => 8,
+        };
         PgPoolOptions::new()
-            .max_connections(8)
+            .max_connections(connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)
             // A round trip before every statement only to see that a connection used a
             // moment ago is alive cost a booking two of its ten; one idle a while is still
@@ -130,7 +134,9 @@ impl Dialect for PgDialect {
         _take_over: Option<&str>,
         now: DateTime<Utc>,
     ) -> sqlx::Result<Option<RunLock>> {
-        let mut session = pool.acquire().await?.detach();
+        // A session of its own beside `tx`, not from the pool: a command's pool has only
+        // the one connection `tx` holds.
+        let mut session = PgConnection::connect_with(&pool.connect_options()).await?;
         let got: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
             .bind(RETENTION_LOCK_KEY)
             .fetch_one(&mut session)

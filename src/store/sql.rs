@@ -114,7 +114,10 @@ pub(crate) trait Dialect: Send + Sync + Sized + 'static {
 
     fn migrator() -> &'static Migrator;
 
-    fn connect(url: &str) -> impl Future<Output = sqlx::Result<Pool<Self::DB>>> + Send;
+    fn connect(
+        url: &str,
+        sessions: super::Sessions,
+    ) -> impl Future<Output = sqlx::Result<Pool<Self::DB>>> + Send;
 
     /// A transaction that holds the audit chain for itself until it ends.
     fn begin_admin(
@@ -206,9 +209,13 @@ pub(crate) struct SqlStore<D: Dialect> {
 }
 
 impl<D: Dialect> SqlStore<D> {
-    pub async fn connect(url: &str, ledger: Option<super::LedgerFile>) -> sqlx::Result<Self> {
+    pub async fn connect(
+        url: &str,
+        ledger: Option<super::LedgerFile>,
+        sessions: super::Sessions,
+    ) -> sqlx::Result<Self> {
         Ok(Self::with_pool(
-            D::connect(url).await?,
+            D::connect(url, sessions).await?,
             OnceCell::new(),
             ledger,
         ))

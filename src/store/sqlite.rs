@@ -4,7 +4,7 @@
 use super::Store;
 use super::retention::{LEASE_SECONDS, LOCK_NAME, RunLock};
 use super::sql::{Dialect, SqlStore};
-use super::{Backend, StoreError};
+use super::{Backend, Sessions, StoreError};
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
@@ -44,7 +44,7 @@ impl Dialect for SqliteDialect {
         &MIGRATOR
     }
 
-    async fn connect(url: &str) -> sqlx::Result<SqlitePool> {
+    async fn connect(url: &str, sessions: Sessions) -> sqlx::Result<SqlitePool> {
         let options = SqliteConnectOptions::from_str(url)?;
         private_database_file(options.get_filename())?;
         let options = options
@@ -59,7 +59,11 @@ impl Dialect for SqliteDialect {
             // the WAL themselves (`after_erasure`), so erased bytes do not wait for it.
             .pragma("wal_autocheckpoint", "65536")
             .busy_timeout(Duration::from_secs(30));
-        pool_options(4).connect_with(options).await
+        let connections = match sessions {
+            Sessions::One => 1,
+            Sessions::Several => 4,
+        };
+        pool_options(connections).connect_with(options).await
     }
 
     /// SQLite has one writer at a time; taking the write lock up front (instead of on the
@@ -281,7 +285,9 @@ mod tests {
     async fn every_connection_has_wal_secure_delete_and_foreign_keys() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let pool = SqliteDialect::connect(&url).await.unwrap();
+        let pool = SqliteDialect::connect(&url, Sessions::Several)
+            .await
+            .unwrap();
         let mut conn = pool.acquire().await.unwrap();
         let mode: String = sqlx::query_scalar("pragma journal_mode")
             .fetch_one(&mut *conn)
@@ -303,9 +309,10 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
-        let pool = SqliteDialect::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
+        let pool =
+            SqliteDialect::connect(&format!("sqlite://{}", path.display()), Sessions::Several)
+                .await
+                .unwrap();
         sqlx::query("create table t (x text)")
             .execute(&pool)
             .await

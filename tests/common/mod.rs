@@ -266,9 +266,11 @@ impl TestDb {
         }
     }
 
-    /// A context whose erasures write the ledger file at `ledger`.
+    /// A context whose erasures write the ledger file at `ledger`. Its store has one
+    /// connection, as a command's: a store method that waits for a second connection while
+    /// it holds one hangs and fails the test.
     pub async fn context_with_ledger(&self, policy_dir: &Path, ledger: PathBuf) -> Context {
-        let store = store::open_with_ledger(&self.url, Some(ledger))
+        let store = store::open_with_ledger(&self.url, Some(ledger), store::Sessions::One)
             .await
             .expect("open store");
         let policies = Arc::new(policies::load(policy_dir).expect("valid policies"));
