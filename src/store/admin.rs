@@ -1,4 +1,5 @@
-//! TODO
+//! Administration: migrations and the schema check, the installation (its pseudonym key),
+//! tenants as the policies name them, services and slots seeded by admins.
 
 use super::sql::{Dialect, RowsAffected, SqlStore, Value};
 use super::*;

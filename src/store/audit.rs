@@ -1,4 +1,6 @@
-//! TODO
+//! The audit trail: entries appended to the hash chain inside the transaction of the change
+//! they record (one at a time, or many chained in memory and written together), and read
+//! back filtered.
 
 use super::sql::{Dialect, SqlStore, Value};
 use super::*;

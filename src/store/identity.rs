@@ -357,28 +357,35 @@ where
         identity: IdentityCheck,
         ctx: &AuditContext,
     ) -> Result<()> {
-        let tenant: Option<(Option<String>, Option<SubjectRef>)> = sqlx::query_as(
-            "select t.slug, r.subject_ref from requests r left join tenants t on t.id = r.tenant_id
-             where r.id = $1",
+        let event = Self::request_identity_event(tx, request_id, identity).await?;
+        Self::append_audit(tx, ctx, &event).await?;
+        Ok(())
+    }
+
+    /// Records how the person's identity was established on a request inside the caller's
+    /// transaction and returns its `request.identity` audit entry, for the caller to append.
+    pub(super) async fn request_identity_event(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        request_id: i64,
+        identity: IdentityCheck,
+    ) -> Result<AuditEvent> {
+        let row: Option<(Option<String>, Option<SubjectRef>)> = sqlx::query_as(
+            "update requests set identity = $2 where id = $1
+             returning (select slug from tenants where id = requests.tenant_id), subject_ref",
         )
         .bind(request_id)
+        .bind(Some(identity))
         .fetch_optional(&mut **tx)
         .await?;
-        let Some((tenant, subject_ref)) = tenant else {
+        let Some((tenant, subject_ref)) = row else {
             return Err(StoreError::NotFound(format!("no request {request_id}")));
         };
-        sqlx::query("update requests set identity = $2 where id = $1")
-            .bind(request_id)
-            .bind(Some(identity))
-            .execute(&mut **tx)
-            .await?;
         let mut event = AuditEvent::new(
             "request.identity",
             serde_json::json!({ "request": request_id, "identity": identity }),
         );
         event.tenant = tenant;
         event.subject_ref = subject_ref.as_ref().map(ToString::to_string);
-        Self::append_audit(tx, ctx, &event).await?;
-        Ok(())
+        Ok(event)
     }
 }

@@ -810,7 +810,11 @@ where
                     } else {
                         Outcome::Erased
                     };
-                    Self::close_request_in(tx, id, outcome, ctx).await?;
+                    let event = Self::close_request_event(tx, id, outcome, ctx.at).await?;
+                    match batch.as_deref_mut() {
+                        Some(batch) => batch.chain.append(ctx, &event),
+                        None => Self::append_audit(tx, ctx, &event).await?,
+                    }
                 }
             }
         }
@@ -833,6 +837,19 @@ where
         outcome: Outcome,
         ctx: &AuditContext,
     ) -> Result<()> {
+        let event = Self::close_request_event(tx, id, outcome, ctx.at).await?;
+        Self::append_audit(tx, ctx, &event).await?;
+        Ok(())
+    }
+
+    /// Closes an open request with `outcome` inside the caller's transaction and returns
+    /// its `request.close` audit entry, for the caller to append.
+    pub(super) async fn close_request_event(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        id: i64,
+        outcome: Outcome,
+        at: DateTime<Utc>,
+    ) -> Result<AuditEvent> {
         let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
             "update requests set status = 'closed', outcome = $2, closed_at = $3
              where id = $1 and status = 'open'
@@ -840,7 +857,7 @@ where
         )
         .bind(id)
         .bind(Some(outcome))
-        .bind(ctx.at)
+        .bind(at)
         .fetch_optional(&mut **tx)
         .await?;
         let Some((tenant, subject)) = row else {
@@ -852,8 +869,7 @@ where
         );
         event.tenant = tenant;
         event.subject_ref = subject;
-        Self::append_audit(tx, ctx, &event).await?;
-        Ok(())
+        Ok(event)
     }
 
     /// The highest id of each table an erasure reaches by time.
