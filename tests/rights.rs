@@ -8,7 +8,7 @@ use common::cli::{assert_exit, json, run, stderr, stdout};
 use common::people::{self, Citizen};
 use common::{Kind, TestDb, fixture, ready};
 use datenwart::domain::booking::BookingForm;
-use datenwart::domain::requests::{Channel, Outcome, RequestKind};
+use datenwart::domain::requests::{Channel, IdentityCheck, Outcome, RequestKind};
 use datenwart::ops::rights::{self, Controllers, EraseRequest, FindBy, HoldOn};
 use datenwart::ops::seeding;
 use datenwart::ops::{Context, Refusal, requests};
@@ -89,6 +89,7 @@ on_both_backends!(
     the_register_computes_deadlines_and_extends_only_before_them,
     art_19_follows_the_person_to_a_new_address_and_only_those_who_received_data_are_told,
     every_tenant_means_one_request_per_tenant_where_something_changes,
+    an_erasure_the_database_refuses_leaves_its_request_open_without_an_identity,
 );
 
 async fn find_shows_a_person_by_email_phone_and_name_at_every_tenant(db: TestDb) {
@@ -1432,4 +1433,49 @@ async fn the_identity_check_is_required_off_a_terminal_and_recorded_on_the_reque
     );
     assert_exit(&o, 0);
     assert_eq!(json(&o)[0]["identity"], "letter", "{}", stdout(&o));
+}
+
+/// The identity is recorded in the erasure's own transaction: when the database refuses
+/// the erasure, the request registered for it stays open with no identity and no entry
+/// in the audit trail says otherwise; the person's bookings are as they were.
+async fn an_erasure_the_database_refuses_leaves_its_request_open_without_an_identity(db: TestDb) {
+    let ctx = setup(&db).await;
+    book_both(&ctx, "recklinghausen", ANNA_T).await;
+    db.refuse(
+        "refuse_erasure",
+        "before update on bookings",
+        None,
+        "erasure refused",
+    )
+    .await;
+    let req = EraseRequest {
+        identity: Some(IdentityCheck::InPerson),
+        ..erase_req(ANNA, Some("recklinghausen"), false)
+    };
+    let err = rights::erase(&ctx, &req).await.unwrap_err();
+    assert!(format!("{err:#}").contains("erasure refused"), "{err:#}");
+    assert_eq!(
+        db.count("select count(*) from requests where kind = 'erasure' and status = 'open' and identity is null")
+            .await,
+        1
+    );
+    for action in ["request.identity", "request.close", "subject.erase"] {
+        assert_eq!(
+            db.count(&format!(
+                "select count(*) from audit_log where action = '{action}'"
+            ))
+            .await,
+            0,
+            "{action}"
+        );
+    }
+    assert_eq!(
+        db.count("select count(*) from bookings where email is not null")
+            .await,
+        2
+    );
+    let verified = datenwart::ops::audit::verify(ctx.store.as_ref())
+        .await
+        .unwrap();
+    assert!(verified.ok, "{:?}", verified.problem);
 }

@@ -6,7 +6,7 @@ use super::requests::{self, ensure};
 use super::{Context, Refusal};
 use crate::domain::booking::{self, normalize_phone};
 use crate::domain::policy::{Policy, RetainedData, RetentionAction};
-use crate::domain::requests::{Channel, Outcome, RequestKind};
+use crate::domain::requests::{Channel, IdentityCheck, Outcome, RequestKind};
 use crate::domain::subject::{SubjectRef, is_email_address, mask_email, mask_name};
 use crate::store::{
     BookingErasure, Correction, Cutoff, ErasureOptions, ErasureReport, ErasureScope, Hold,
@@ -290,12 +290,12 @@ pub struct EraseRequest<'a> {
     pub dry_run: bool,
     pub request: Option<i64>,
     pub channel: Channel,
-    /// How the operator established the person's identity, recorded on each request as it
-    /// is registered (before the erasure; not in a dry run).
+    /// How the operator established the person's identity, recorded on each request in the
+    /// erasure's transaction, which closes it (not in a dry run).
     pub identity: Option<crate::domain::requests::IdentityCheck>,
 }
 
-fn erasure_options(dry_run: bool) -> ErasureOptions {
+fn erasure_options(dry_run: bool, identity: Option<IdentityCheck>) -> ErasureOptions {
     ErasureOptions {
         now: crate::domain::time::now(),
         dry_run,
@@ -303,6 +303,7 @@ fn erasure_options(dry_run: bool) -> ErasureOptions {
         action: "subject.erase",
         only_before: None,
         close_requests: true,
+        identity,
     }
 }
 
@@ -329,7 +330,7 @@ pub async fn erase(ctx: &Context, req: &EraseRequest<'_>) -> Result<Erasure> {
             .erase_subject(
                 &subject_ref,
                 &scopes_of(ctx, &tenants),
-                &erasure_options(true),
+                &erasure_options(true, None),
                 &ctx.audit(),
             )
             .await?;
@@ -356,20 +357,18 @@ pub async fn erase(ctx: &Context, req: &EraseRequest<'_>) -> Result<Erasure> {
                 req.request,
             )
             .await?;
-            if let Some(identity) = req.identity {
-                super::identity::record_identity(ctx, &[r.id], identity).await?;
-            }
             answered.push((scope.tenant.clone(), r.id));
             scope.request_id = Some(r.id);
         }
     }
-    // Each request is closed in the erasure's transaction (`close_requests`).
+    // Each request gets the identity and is closed in the erasure's transaction
+    // (`close_requests`).
     let report = ctx
         .store
         .erase_subject(
             &subject_ref,
             &scopes,
-            &erasure_options(req.dry_run),
+            &erasure_options(req.dry_run, req.identity),
             &ctx.audit(),
         )
         .await?;
@@ -405,6 +404,7 @@ pub async fn replay(ctx: &Context) -> Result<Vec<Erasure>> {
                 upto: entry.upto,
             }),
             close_requests: false,
+            identity: None,
         };
         let report = ctx
             .store

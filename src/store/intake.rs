@@ -926,6 +926,7 @@ where
                         only_before: None,
                         // The intake closes the request with the message it answers.
                         close_requests: false,
+                        identity: None,
                     };
                     let report = Self::erase_in(
                         tx,

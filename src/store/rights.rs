@@ -276,6 +276,9 @@ pub struct ErasureOptions {
     /// (a write then would start a new WAL with a synced header, and the last connection's
     /// close would checkpoint again).
     pub close_requests: bool,
+    /// How the operator established the person's identity, recorded on each scope's
+    /// request in the erasure's transaction (with `close_requests`, not in a dry run).
+    pub identity: Option<IdentityCheck>,
 }
 
 /// What existed at an erasure: rows stamped before its second, and rows of its second up
