@@ -1103,14 +1103,7 @@ async fn the_requests_are_closed_audited_and_their_identity_recorded_together_or
         "{open:?}"
     );
     for action in ["subject.export", "request.close", "request.identity"] {
-        assert_eq!(
-            db.count(&format!(
-                "select count(*) from audit_log where action = '{action}'"
-            ))
-            .await,
-            0,
-            "{action}"
-        );
+        assert_eq!(db.audit_count(action).await, 0, "{action}");
     }
 
     db.execute_raw(match db.kind {
@@ -1136,14 +1129,7 @@ async fn the_requests_are_closed_audited_and_their_identity_recorded_together_or
         "{answered:?}"
     );
     for action in ["subject.export", "request.close", "request.identity"] {
-        assert_eq!(
-            db.count(&format!(
-                "select count(*) from audit_log where action = '{action}'"
-            ))
-            .await,
-            2,
-            "{action}"
-        );
+        assert_eq!(db.audit_count(action).await, 2, "{action}");
     }
     let verified = datenwart::ops::audit::verify(ctx.store.as_ref())
         .await

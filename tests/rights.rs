@@ -1460,14 +1460,7 @@ async fn an_erasure_the_database_refuses_leaves_its_request_open_without_an_iden
         1
     );
     for action in ["request.identity", "request.close", "subject.erase"] {
-        assert_eq!(
-            db.count(&format!(
-                "select count(*) from audit_log where action = '{action}'"
-            ))
-            .await,
-            0,
-            "{action}"
-        );
+        assert_eq!(db.audit_count(action).await, 0, "{action}");
     }
     assert_eq!(
         db.count("select count(*) from bookings where email is not null")

@@ -164,6 +164,14 @@ impl TestDb {
             .unwrap())
     }
 
+    /// How many audit entries of `action` (e.g. `request.close`) the trail holds.
+    pub async fn audit_count(&self, action: &str) -> i64 {
+        self.count(&format!(
+            "select count(*) from audit_log where action = '{action}'"
+        ))
+        .await
+    }
+
     /// One text from a query such as `select body from notifications where …`.
     pub async fn text(&self, sql: &str) -> String {
         let sql = sqlx::AssertSqlSafe(sql.to_owned());
