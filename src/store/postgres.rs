@@ -134,9 +134,23 @@ impl Dialect for PgDialect {
         _take_over: Option<&str>,
         now: DateTime<Utc>,
     ) -> sqlx::Result<Option<RunLock>> {
-        // A session of its own beside `tx`, not from the pool: a command's pool has only
-        // the one connection `tx` holds.
-        let mut session = PgConnection::connect_with(&pool.connect_options()).await?;
+        // A session of its own beside `tx`, not from the pool (a command's pool has only
+        // the one connection `tx` holds), given as long to start as the pool's.
+        let options = pool.connect_options();
+        let mut session = tokio::time::timeout(
+            ACQUIRE_TIMEOUT,
+            PgConnection::connect_with(&options),
+        )
+        .await
+        .map_err(|_| {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "the server started no session for the retention lock within {} seconds",
+                    ACQUIRE_TIMEOUT.as_secs()
+                ),
+            ))
+        })??;
         let got: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
             .bind(RETENTION_LOCK_KEY)
             .fetch_one(&mut session)
