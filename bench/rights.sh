@@ -6,7 +6,8 @@
 #   bench/rights.sh postgres://postgres@127.0.0.1/big
 #   BOOKINGS=1000000 bench/rights.sh sqlite:///tmp/new.db   # build it first with demo
 #
-# It erases one real person of the database: run it on a copy.
+# It erases one real person of the database: run it on a copy. To compare binaries over many
+# people in turns, see bench/rights_ab.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 url="${1:?usage: bench/rights.sh DATABASE_URL}"
