@@ -54,15 +54,7 @@ impl Dialect for PgDialect {
         // connection, which the command then uses.
         tokio::time::timeout(CONNECT_TIMEOUT, reach(&options))
             .await
-            .map_err(|_| {
-                sqlx::Error::Io(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!(
-                        "the server did not answer within {} seconds",
-                        CONNECT_TIMEOUT.as_secs()
-                    ),
-                ))
-            })??;
+            .map_err(|_| timed_out("the server did not answer", CONNECT_TIMEOUT))??;
         let connections = match sessions {
             Sessions::One => 1,
             Sessions::Several => 8,
@@ -79,13 +71,10 @@ impl Dialect for PgDialect {
             .await
             .map_err(|e| match e {
                 // The socket answered, the session did not start.
-                sqlx::Error::PoolTimedOut => sqlx::Error::Io(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!(
-                        "the server accepted the connection but started no session within {} seconds",
-                        ACQUIRE_TIMEOUT.as_secs()
-                    ),
-                )),
+                sqlx::Error::PoolTimedOut => timed_out(
+                    "the server accepted the connection but started no session",
+                    ACQUIRE_TIMEOUT,
+                ),
                 e => e,
             })
     }
@@ -137,20 +126,15 @@ impl Dialect for PgDialect {
         // A session of its own beside `tx`, not from the pool (a command's pool has only
         // the one connection `tx` holds), given as long to start as the pool's.
         let options = pool.connect_options();
-        let mut session = tokio::time::timeout(
-            ACQUIRE_TIMEOUT,
-            PgConnection::connect_with(&options),
-        )
-        .await
-        .map_err(|_| {
-            sqlx::Error::Io(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!(
-                    "the server started no session for the retention lock within {} seconds",
-                    ACQUIRE_TIMEOUT.as_secs()
-                ),
-            ))
-        })??;
+        let mut session =
+            tokio::time::timeout(ACQUIRE_TIMEOUT, PgConnection::connect_with(&options))
+                .await
+                .map_err(|_| {
+                    timed_out(
+                        "the server started no session for the retention lock",
+                        ACQUIRE_TIMEOUT,
+                    )
+                })??;
         let got: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
             .bind(RETENTION_LOCK_KEY)
             .fetch_one(&mut session)
@@ -207,6 +191,14 @@ impl Dialect for PgDialect {
     ) -> sqlx::Result<Option<std::sync::Arc<dyn super::Store>>> {
         Ok(None)
     }
+}
+
+/// "`what` within N seconds", as the I/O error a timeout is.
+fn timed_out(what: &str, limit: Duration) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("{what} within {} seconds", limit.as_secs()),
+    ))
 }
 
 /// Opens and closes a connection to the server's socket (TCP, or the Unix socket of a
