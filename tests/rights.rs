@@ -90,6 +90,7 @@ on_both_backends!(
     art_19_follows_the_person_to_a_new_address_and_only_those_who_received_data_are_told,
     every_tenant_means_one_request_per_tenant_where_something_changes,
     an_erasure_the_database_refuses_leaves_its_request_open_without_an_identity,
+    requests_for_several_tenants_are_registered_together_or_not_at_all,
 );
 
 async fn find_shows_a_person_by_email_phone_and_name_at_every_tenant(db: TestDb) {
@@ -1467,6 +1468,81 @@ async fn an_erasure_the_database_refuses_leaves_its_request_open_without_an_iden
             .await,
         2
     );
+    let verified = datenwart::ops::audit::verify(ctx.store.as_ref())
+        .await
+        .unwrap();
+    assert!(verified.ok, "{:?}", verified.problem);
+}
+
+async fn requests_for_several_tenants_are_registered_together_or_not_at_all(db: TestDb) {
+    // `export` and `erase` for every tenant register the missing requests in one
+    // transaction and take them as the insert returns them, without reading them back.
+    let ctx = setup(&db).await;
+    let subject = rights::email_ref(&ctx, ANNA).await.unwrap();
+    let existing = requests::open(
+        &ctx,
+        Some("westendorf"),
+        RequestKind::Access,
+        Some(&subject),
+        Channel::Letter,
+        "2026-11-02T09:00:00Z".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let each = requests::ensure_each(
+        &ctx,
+        &[
+            Some("recklinghausen"),
+            Some("westendorf"),
+            Some("oer-erkenschwick"),
+        ],
+        RequestKind::Access,
+        &subject,
+        Channel::Email,
+        None,
+    )
+    .await
+    .unwrap();
+    let tenants: Vec<(Option<&str>, bool)> = each
+        .iter()
+        .map(|(r, new)| (r.tenant.as_deref(), *new))
+        .collect();
+    assert_eq!(
+        tenants,
+        [
+            (Some("recklinghausen"), true),
+            (Some("westendorf"), false),
+            (Some("oer-erkenschwick"), true)
+        ]
+    );
+    assert_eq!(each[1].0.id, existing.id);
+    for (r, _) in &each {
+        // What the insert returned is the register's row, field by field.
+        let stored = requests::get(&ctx, r.id).await.unwrap();
+        assert_eq!(format!("{r:?}"), format!("{stored:?}"));
+        assert_eq!(r.subject_ref.as_ref(), Some(&subject));
+    }
+    assert_eq!(db.audit_count("request.open").await, 3);
+
+    // A tenant the database does not know, after one it does: neither is registered.
+    let bernd = rights::email_ref(&ctx, BERND).await.unwrap();
+    let new = |tenant: &str| datenwart::store::NewRequest {
+        tenant: Some(tenant.to_owned()),
+        kind: RequestKind::Erasure,
+        subject_ref: Some(bernd.clone()),
+        channel: Channel::Email,
+        received_at: Utc::now(),
+        due_on: NaiveDate::from_ymd_opt(2027, 1, 4).unwrap(),
+        identity: None,
+    };
+    let refused = ctx
+        .store
+        .open_requests(&[new("recklinghausen"), new("gibt-es-nicht")], &ctx.audit())
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("gibt-es-nicht"), "{refused}");
+    assert_eq!(db.count("select count(*) from requests").await, 3);
+    assert_eq!(db.audit_count("request.open").await, 3);
     let verified = datenwart::ops::audit::verify(ctx.store.as_ref())
         .await
         .unwrap();

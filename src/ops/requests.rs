@@ -74,25 +74,32 @@ pub async fn open(
     channel: Channel,
     received: DateTime<Utc>,
 ) -> Result<Request> {
+    let new = new_request(ctx, tenant, kind, subject_ref, channel, received)?;
+    let mut opened = ctx.store.open_requests(&[new], &ctx.audit()).await?;
+    Ok(opened.remove(0))
+}
+
+/// A request to register, with its deadline; refused for a tenant without a policy.
+fn new_request(
+    ctx: &Context,
+    tenant: Option<&str>,
+    kind: RequestKind,
+    subject_ref: Option<&SubjectRef>,
+    channel: Channel,
+    received: DateTime<Utc>,
+) -> Result<NewRequest> {
     if let Some(t) = tenant {
         ctx.policies.require(t)?;
     }
-    let due = due_on(ctx, tenant, received)?;
-    let new = NewRequest {
+    Ok(NewRequest {
         tenant: tenant.map(str::to_owned),
         kind,
         subject_ref: subject_ref.cloned(),
         channel,
         received_at: received,
-        due_on: due,
+        due_on: due_on(ctx, tenant, received)?,
         identity: None,
-    };
-    let id = ctx.store.open_request(&new, &ctx.audit()).await?;
-    Ok(ctx
-        .store
-        .request(id)
-        .await?
-        .expect("the request just written"))
+    })
 }
 
 pub async fn get(ctx: &Context, id: i64) -> Result<Request> {
@@ -316,23 +323,22 @@ pub async fn ensure(
     channel: Channel,
     explicit: Option<i64>,
 ) -> Result<Request> {
-    Ok(
-        ensure_noting_new(ctx, tenant, kind, subject_ref, channel, explicit)
-            .await?
-            .0,
-    )
+    let mut each = ensure_each(ctx, &[tenant], kind, subject_ref, channel, explicit).await?;
+    Ok(each.remove(0).0)
 }
 
-/// As [`ensure`], and whether the request was opened now (so that a command that fails
-/// afterwards can take it back with [`discard`]).
-pub async fn ensure_noting_new(
+/// As [`ensure`] for each of `tenants` (in order), and whether each request was opened now
+/// (so that a command that fails afterwards can take it back with [`discard`]). The
+/// person's open requests are read once and the missing ones registered together, in one
+/// transaction. With `explicit`, that request answers for every tenant.
+pub async fn ensure_each(
     ctx: &Context,
-    tenant: Option<&str>,
+    tenants: &[Option<&str>],
     kind: RequestKind,
     subject_ref: &SubjectRef,
     channel: Channel,
     explicit: Option<i64>,
-) -> Result<(Request, bool)> {
+) -> Result<Vec<(Request, bool)>> {
     if let Some(id) = explicit {
         let r = get(ctx, id).await?;
         if r.status != RequestStatus::Open {
@@ -340,34 +346,53 @@ pub async fn ensure_noting_new(
                 Refusal::InvalidInput(format!("--request {id}: the request is closed")).into(),
             );
         }
-        return Ok((r, false));
+        return Ok(tenants.iter().map(|_| (r.clone(), false)).collect());
     }
     let filter = RequestFilter {
-        tenant: tenant.map(str::to_owned),
+        // One tenant: only its requests are read; several: all of the person's.
+        tenant: match tenants {
+            [Some(t)] => Some((*t).to_owned()),
+            _ => None,
+        },
         status: Some(RequestStatus::Open),
         subject_ref: Some(subject_ref.clone()),
         kind: Some(kind),
         ..Default::default()
     };
     let open_ones = ctx.store.list_requests(&filter).await?;
-    match open_ones
-        .into_iter()
-        .find(|r| r.tenant.as_deref() == tenant)
-    {
-        Some(r) => Ok((r, false)),
-        None => Ok((
-            open(
+    let received = crate::domain::time::now();
+    let mut found = Vec::with_capacity(tenants.len());
+    let mut missing = Vec::new();
+    for &tenant in tenants {
+        let r = open_ones
+            .iter()
+            .find(|r| r.tenant.as_deref() == tenant)
+            .cloned();
+        if r.is_none() {
+            missing.push(new_request(
                 ctx,
                 tenant,
                 kind,
                 Some(subject_ref),
                 channel,
-                crate::domain::time::now(),
-            )
-            .await?,
-            true,
-        )),
+                received,
+            )?);
+        }
+        found.push(r);
     }
+    let mut opened = if missing.is_empty() {
+        Vec::new()
+    } else {
+        ctx.store.open_requests(&missing, &ctx.audit()).await?
+    }
+    .into_iter();
+    found
+        .into_iter()
+        .map(|r| match r {
+            Some(r) => Ok((r, false)),
+            None => Ok((opened.next().expect("one opened per missing"), true)),
+        })
+        .collect()
 }
 
 /// Takes back a request this command opened and could not answer.

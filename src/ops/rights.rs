@@ -347,16 +347,17 @@ pub async fn erase(ctx: &Context, req: &EraseRequest<'_>) -> Result<Erasure> {
     if !req.dry_run {
         // The ledger must be writable before anything is registered.
         ctx.store.check_erasure_ledger()?;
-        for scope in &mut scopes {
-            let r = ensure(
-                ctx,
-                Some(&scope.tenant),
-                RequestKind::Erasure,
-                &subject_ref,
-                req.channel,
-                req.request,
-            )
-            .await?;
+        let slugs: Vec<Option<&str>> = tenants.iter().map(|t| Some(t.as_str())).collect();
+        let requests = requests::ensure_each(
+            ctx,
+            &slugs,
+            RequestKind::Erasure,
+            &subject_ref,
+            req.channel,
+            req.request,
+        )
+        .await?;
+        for (scope, (r, _)) in scopes.iter_mut().zip(requests) {
             answered.push((scope.tenant.clone(), r.id));
             scope.request_id = Some(r.id);
         }

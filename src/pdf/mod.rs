@@ -96,6 +96,46 @@ pub fn render(letters: &[Letter], created: DateTime<Utc>) -> Result<Vec<u8>, Pdf
     render_with(letters, created, Shaping::Cached)
 }
 
+/// A PDF made on a thread of its own from letters handed to it one at a time, as
+/// [`render`] makes it of them all: each letter is laid out and drawn as soon as it is
+/// pushed, while the caller reads what the next letter says (the Auskunft's rows of the
+/// next tenant). Dropped without [`Pipeline::finish`], the thread makes the document of
+/// what it got and throws it away.
+pub struct Pipeline {
+    letters: Option<std::sync::mpsc::Sender<Letter>>,
+    thread: std::thread::JoinHandle<Result<Vec<u8>, PdfError>>,
+}
+
+impl Pipeline {
+    pub fn start(created: DateTime<Utc>) -> Pipeline {
+        let (letters, received) = std::sync::mpsc::channel::<Letter>();
+        let thread = std::thread::Builder::new()
+            .name("pdf".into())
+            .spawn(move || render_with(received, created, Shaping::Cached))
+            .expect("a thread for the PDF");
+        Pipeline {
+            letters: Some(letters),
+            thread,
+        }
+    }
+
+    /// The next letter of the document.
+    pub fn push(&self, letter: Letter) {
+        // Only a thread that panicked has hung up; `finish` reports that.
+        if let Some(letters) = &self.letters {
+            let _ = letters.send(letter);
+        }
+    }
+
+    /// The document of every letter pushed, once the thread has written it.
+    pub fn finish(mut self) -> Result<Vec<u8>, PdfError> {
+        drop(self.letters.take());
+        self.thread
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    }
+}
+
 /// Who shapes the text that is drawn.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Shaping {
@@ -138,8 +178,8 @@ fn glyphs(fonts: &layout::Fonts, text: &str, bold: bool) -> (String, Vec<KrillaG
     (text.to_owned(), glyphs)
 }
 
-fn render_with(
-    letters: &[Letter],
+fn render_with<L: std::borrow::Borrow<Letter>>(
+    letters: impl IntoIterator<Item = L>,
     created: DateTime<Utc>,
     mode: Shaping,
 ) -> Result<Vec<u8>, PdfError> {
@@ -161,26 +201,13 @@ fn render_with(
         ..SerializeSettings::default()
     };
     let mut document = Document::new_with(settings);
-    let title = letters.first().map(|l| l.title.clone()).unwrap_or_default();
-    document.set_metadata(
-        Metadata::new()
-            .title(title)
-            .language("de-DE".into())
-            .creator("datenwart".into())
-            .creation_date(
-                PdfDateTime::new(created.year() as u16)
-                    .month(created.month() as u8)
-                    .day(created.day() as u8)
-                    .hour(created.hour() as u8)
-                    .minute(created.minute() as u8)
-                    .second(created.second() as u8)
-                    .utc_offset_hour(0)
-                    .utc_offset_minute(0),
-            ),
-    );
+    // The document's title is the first letter's.
+    let mut title = None;
     let size = PageSettings::from_wh(layout::PAGE_WIDTH, layout::PAGE_HEIGHT)
         .expect("A4 is a valid page size");
     for letter in letters {
+        let letter = letter.borrow();
+        title.get_or_insert_with(|| letter.title.clone());
         for page in layout::pages(&measure, letter) {
             let mut pdf_page = document.start_page_with(size.clone());
             let mut surface = pdf_page.surface();
@@ -261,7 +288,25 @@ fn render_with(
             pdf_page.finish();
         }
     }
+    document.set_metadata(metadata(title.unwrap_or_default(), created));
     document.finish().map_err(|e| PdfError(format!("{e:?}")))
+}
+
+fn metadata(title: String, created: DateTime<Utc>) -> Metadata {
+    Metadata::new()
+        .title(title)
+        .language("de-DE".into())
+        .creator("datenwart".into())
+        .creation_date(
+            PdfDateTime::new(created.year() as u16)
+                .month(created.month() as u8)
+                .day(created.day() as u8)
+                .hour(created.hour() as u8)
+                .minute(created.minute() as u8)
+                .second(created.second() as u8)
+                .utc_offset_hour(0)
+                .utc_offset_minute(0),
+        )
 }
 
 fn fill(gray: u8) -> Fill {
@@ -470,6 +515,33 @@ mod tests {
         let after = render(std::slice::from_ref(&second), created).unwrap();
         let alone = render_with(&[second], created, Shaping::Krilla).unwrap();
         assert!(after == alone, "the second PDF changed after the first");
+    }
+
+    #[test]
+    fn letters_pushed_into_a_pipeline_make_the_pdf_render_makes_of_them() {
+        // The Auskunft pushes each tenant's letter as soon as its rows are read; the file
+        // must be the one `render` writes of the same letters, titled by the first.
+        let created = "2026-12-01T14:00:00Z".parse().unwrap();
+        let texts = corpus();
+        let mut first = corpus_letter(&texts[..40]);
+        first.title = "Auskunft Recklinghausen".into();
+        let second = corpus_letter(&texts[40..90]);
+        let pipeline = Pipeline::start(created);
+        pipeline.push(first.clone());
+        pipeline.push(second.clone());
+        let pushed = pipeline.finish().unwrap();
+        assert!(
+            pushed == render(&[first, second], created).unwrap(),
+            "the PDFs differ"
+        );
+        let text = String::from_utf8_lossy(&pushed);
+        assert!(text.contains("Auskunft Recklinghausen"), "no title");
+        // Nothing pushed: an empty document, as `render` makes of no letters.
+        let empty = Pipeline::start(created).finish();
+        assert_eq!(
+            empty.map_err(|e| e.to_string()),
+            render(&[], created).map_err(|e| e.to_string())
+        );
     }
 
     #[test]

@@ -306,7 +306,7 @@ where
         ctx: &AuditContext,
     ) -> Result<ServiceImportReport> {
         let mut tx = self.begin_admin().await?;
-        let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
+        let tenant_id = self.known_tenant_id(&mut tx, tenant).await?;
         let mut report = ServiceImportReport::default();
         for s in services {
             let existing: Option<(String, i64)> = sqlx::query_as(
@@ -394,7 +394,7 @@ where
     ) -> Result<SlotAddOutcome> {
         use crate::domain::slots::{SlotFate, plan_slots};
         let mut tx = self.begin_admin().await?;
-        let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
+        let tenant_id = self.known_tenant_id(&mut tx, tenant).await?;
         let mut fates = vec![SlotFate::Create; slots.len()];
         let mut codes: Vec<&str> = slots.iter().map(|(c, _)| c.as_str()).collect();
         codes.sort_unstable();
@@ -570,7 +570,7 @@ where
         ctx: &AuditContext,
     ) -> Result<SlotRemovalReport> {
         let mut tx = self.begin_admin().await?;
-        let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
+        let tenant_id = self.known_tenant_id(&mut tx, tenant).await?;
         let mut report = SlotRemovalReport::default();
         for c in &removal.cancel {
             // Conditional: a booking cancelled meanwhile (by the citizen, an erasure) is

@@ -127,7 +127,7 @@ where
 {
     async fn add_breach(&self, b: &NewBreach, ctx: &AuditContext) -> Result<i64> {
         let mut tx = self.begin_admin().await?;
-        let tenant_id = Self::tenant_id(&mut tx, &b.tenant).await?;
+        let tenant_id = self.known_tenant_id(&mut tx, &b.tenant).await?;
         let id: i64 = sqlx::query_scalar(
             "insert into breaches (tenant_id, known_at, occurred_from, occurred_to, description,
                  data_categories, persons_approx, records_approx, risk, consequences, measures,
@@ -283,7 +283,7 @@ where
             ),
         ];
         let mut tx = self.begin_admin().await?;
-        Self::tenant_id(&mut tx, tenant).await?;
+        self.known_tenant_id(&mut tx, tenant).await?;
         let mut out = Vec::new();
         for (category, sql) in COUNTS {
             let (persons, records): (i64, i64) = sqlx::query_as(*sql)

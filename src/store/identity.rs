@@ -132,7 +132,7 @@ where
 
     async fn request_confirmation(&self, c: &WebConfirmation, ctx: &AuditContext) -> Result<bool> {
         let mut tx = self.begin_admin().await?;
-        let tenant_id = Self::tenant_id(&mut tx, &c.tenant).await?;
+        let tenant_id = self.known_tenant_id(&mut tx, &c.tenant).await?;
         let booking: Option<i64> = sqlx::query_scalar(
             "select id from bookings where tenant_id = $1 and subject_ref = $2
              order by booked_at desc, id desc limit 1",
@@ -221,22 +221,15 @@ where
             ));
         }
         let tenant_id = match &entry.tenant {
-            Some(t) => Some(Self::tenant_id(&mut tx, t).await?),
+            Some(t) => Some(self.known_tenant_id(&mut tx, t).await?),
             None => None,
         };
         let no_reply = |_: &IntakeResult| None;
-        let result = Self::apply_intake(
-            &mut tx,
-            None,
-            tenant_id,
-            entry,
-            effect,
-            &no_reply,
-            ctx,
-            self.ledger.as_ref(),
-            None,
-        )
-        .await?;
+        let result = self
+            .apply_intake(
+                &mut tx, None, tenant_id, entry, effect, &no_reply, ctx, None,
+            )
+            .await?;
         Self::link_confirmation(&mut tx, id, result.request_id).await?;
         // The message that asked now has the outcome of what it asked.
         sqlx::query(

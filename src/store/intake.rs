@@ -389,18 +389,18 @@ where
             .bind(&entry.reason)
             .execute(&mut *tx)
             .await?;
-        let result = Self::apply_intake(
-            &mut tx,
-            Some(id),
-            tenant_id,
-            &entry,
-            effect,
-            reply,
-            ctx,
-            self.ledger.as_ref(),
-            None,
-        )
-        .await?;
+        let result = self
+            .apply_intake(
+                &mut tx,
+                Some(id),
+                tenant_id,
+                &entry,
+                effect,
+                reply,
+                ctx,
+                None,
+            )
+            .await?;
         tx.commit().await?;
         if result.erasure.is_some() {
             self.after_erasure().await?;
@@ -573,19 +573,11 @@ where
             chain: Self::audit_chain(&mut tx).await?,
             ledger: Vec::new(),
         };
-        // The tenants do not change during the transaction: each slug is looked up once.
-        let mut tenant_ids: Vec<(String, i64)> = Vec::new();
+        // Each slug is looked up once for the process (`known_tenant_id`).
         let mut tenant_of = Vec::with_capacity(items.len());
         for item in items {
             tenant_of.push(match &item.entry.tenant {
-                Some(t) => Some(match tenant_ids.iter().find(|(slug, _)| slug == t) {
-                    Some((_, id)) => *id,
-                    None => {
-                        let id = Self::tenant_id(&mut tx, t).await?;
-                        tenant_ids.push((t.clone(), id));
-                        id
-                    }
-                }),
+                Some(t) => Some(self.known_tenant_id(&mut tx, t).await?),
                 None => None,
             });
         }
@@ -613,35 +605,35 @@ where
                         results.push(IntakeResult::default());
                         continue;
                     };
-                    let result = Self::apply_intake(
-                        &mut tx,
-                        Some(id),
-                        *tenant_id,
-                        item.entry,
-                        item.effect,
-                        item.reply,
-                        ctx,
-                        self.ledger.as_ref(),
-                        Some(&mut batch),
-                    )
-                    .await?;
+                    let result = self
+                        .apply_intake(
+                            &mut tx,
+                            Some(id),
+                            *tenant_id,
+                            item.entry,
+                            item.effect,
+                            item.reply,
+                            ctx,
+                            Some(&mut batch),
+                        )
+                        .await?;
                     results.push(result);
                 }
                 at += run;
                 continue;
             }
             let item = &items[at];
-            let result = Self::record_in(
-                &mut tx,
-                tenant_of[at],
-                item.entry,
-                item.effect,
-                item.reply,
-                ctx,
-                self.ledger.as_ref(),
-                &mut batch,
-            )
-            .await?;
+            let result = self
+                .record_in(
+                    &mut tx,
+                    tenant_of[at],
+                    item.entry,
+                    item.effect,
+                    item.reply,
+                    ctx,
+                    &mut batch,
+                )
+                .await?;
             results.push(result);
             at += 1;
         }
@@ -703,13 +695,13 @@ where
     /// known: `recorded` false), the confirmation it takes, its effect and its reply.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn record_in(
+        &self,
         tx: &mut sqlx::Transaction<'static, D::DB>,
         tenant_id: Option<i64>,
         e: &InboxEntry,
         effect: &IntakeEffect,
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
-        ledger: Option<&LedgerFile>,
         batch: &mut BatchWrites,
     ) -> Result<IntakeResult> {
         let id: Option<i64> = sqlx::query_scalar(
@@ -742,18 +734,9 @@ where
                 ));
             }
         }
-        let result = Self::apply_intake(
-            tx,
-            Some(id),
-            tenant_id,
-            e,
-            effect,
-            reply,
-            ctx,
-            ledger,
-            Some(batch),
-        )
-        .await?;
+        let result = self
+            .apply_intake(tx, Some(id), tenant_id, e, effect, reply, ctx, Some(batch))
+            .await?;
         if let Some(confirmation) = e.confirms {
             Self::link_confirmation(tx, confirmation, result.request_id).await?;
         }
@@ -801,6 +784,7 @@ where
     // separate input of the one transaction.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn apply_intake(
+        &self,
         tx: &mut sqlx::Transaction<'static, D::DB>,
         message_id: Option<i64>,
         tenant_id: Option<i64>,
@@ -808,7 +792,6 @@ where
         effect: &IntakeEffect,
         reply: &RenderReply<'_>,
         ctx: &AuditContext,
-        ledger: Option<&LedgerFile>,
         mut batch: Option<&mut BatchWrites>,
     ) -> Result<IntakeResult> {
         let mut result = IntakeResult {
@@ -928,16 +911,16 @@ where
                         close_requests: false,
                         identity: None,
                     };
-                    let report = Self::erase_in(
-                        tx,
-                        subject,
-                        std::slice::from_ref(&scope),
-                        &opts,
-                        ctx,
-                        ledger,
-                        batch.as_deref_mut(),
-                    )
-                    .await?;
+                    let report = self
+                        .erase_in(
+                            tx,
+                            subject,
+                            std::slice::from_ref(&scope),
+                            &opts,
+                            ctx,
+                            batch.as_deref_mut(),
+                        )
+                        .await?;
                     let partly = Outcome::of_erasure(report.kept.is_empty());
                     if partly != outcome {
                         sqlx::query("update requests set outcome = $2 where id = $1")

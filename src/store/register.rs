@@ -15,6 +15,11 @@ pub(super) const REQUEST_SELECT: &str = "select r.id, t.slug as tenant, r.kind, 
         r.created_at, r.close_reason, r.identity
      from requests r left join tenants t on t.id = r.tenant_id";
 
+/// The columns of [`REQUEST_SELECT`] as a statement on `requests` returns them.
+const REQUEST_RETURNING: &str = "returning id, (select slug from tenants where id = requests.tenant_id) as tenant,
+        kind, subject_ref, channel, received_at, due_on, extended_due_on, extension_reason, status, outcome,
+        closed_at, created_at, close_reason, identity";
+
 #[async_trait]
 pub trait RegisterStore: Send + Sync {
     async fn add_hold(
@@ -51,7 +56,20 @@ pub trait RegisterStore: Send + Sync {
     /// The person's active restrictions.
     async fn restrictions(&self, subject_ref: &SubjectRef) -> Result<Vec<Restriction>>;
 
-    async fn open_request(&self, request: &NewRequest, ctx: &AuditContext) -> Result<i64>;
+    async fn open_request(&self, request: &NewRequest, ctx: &AuditContext) -> Result<i64> {
+        let opened = self
+            .open_requests(std::slice::from_ref(request), ctx)
+            .await?;
+        Ok(opened[0].id)
+    }
+
+    /// Registers the requests, each with its `request.open` audit entry, in one
+    /// transaction (all or none); returns them as the register holds them, in order.
+    async fn open_requests(
+        &self,
+        requests: &[NewRequest],
+        ctx: &AuditContext,
+    ) -> Result<Vec<Request>>;
 
     async fn list_requests(&self, filter: &RequestFilter) -> Result<Vec<Request>>;
 
@@ -139,7 +157,7 @@ where
         ctx: &AuditContext,
     ) -> Result<i64> {
         let mut tx = self.begin_admin().await?;
-        let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
+        let tenant_id = self.known_tenant_id(&mut tx, tenant).await?;
         let (subject, booking, details) = match target {
             HoldTarget::Subject(r) => {
                 (Some(r.clone()), None, serde_json::json!({ "on": "person" }))
@@ -227,7 +245,7 @@ where
     ) -> Result<i64> {
         let mut tx = self.begin_admin().await?;
         let tenant_id = match tenant {
-            Some(t) => Some(Self::tenant_id(&mut tx, t).await?),
+            Some(t) => Some(self.known_tenant_id(&mut tx, t).await?),
             None => None,
         };
         let id: i64 = sqlx::query_scalar(
@@ -267,7 +285,7 @@ where
     ) -> Result<usize> {
         let mut tx = self.begin_admin().await?;
         let tenant_id = match tenant {
-            Some(t) => Some(Self::tenant_id(&mut tx, t).await?),
+            Some(t) => Some(self.known_tenant_id(&mut tx, t).await?),
             None => None,
         };
         let n = sqlx::query(
@@ -302,37 +320,47 @@ where
         .await?)
     }
 
-    async fn open_request(&self, r: &NewRequest, ctx: &AuditContext) -> Result<i64> {
+    async fn open_requests(
+        &self,
+        requests: &[NewRequest],
+        ctx: &AuditContext,
+    ) -> Result<Vec<Request>> {
         let mut tx = self.begin_admin().await?;
-        let tenant_id = match &r.tenant {
-            Some(t) => Some(Self::tenant_id(&mut tx, t).await?),
-            None => None,
-        };
-        let id: i64 = sqlx::query_scalar(
-            "insert into requests (tenant_id, kind, subject_ref, channel, received_at, due_on, status, created_at,
-                 identity)
-             values ($1, $2, $3, $4, $5, $6, 'open', $7, $8) returning id",
-        )
-        .bind(tenant_id)
-        .bind(r.kind)
-        .bind(&r.subject_ref)
-        .bind(r.channel)
-        .bind(r.received_at)
-        .bind(r.due_on)
-        .bind(ctx.at)
-        .bind(r.identity)
-        .fetch_one(&mut *tx)
-        .await?;
-        let mut event = AuditEvent::new(
-            "request.open",
-            serde_json::json!({ "request": id, "kind": r.kind, "channel": r.channel, "due_on": r.due_on,
-                                "identity": r.identity }),
-        );
-        event.tenant = r.tenant.clone();
-        event.subject_ref = r.subject_ref.as_ref().map(ToString::to_string);
-        Self::append_audit(&mut tx, ctx, &event).await?;
+        let mut chain = Self::audit_chain(&mut tx).await?;
+        let mut opened = Vec::with_capacity(requests.len());
+        for r in requests {
+            let tenant_id = match &r.tenant {
+                Some(t) => Some(self.known_tenant_id(&mut tx, t).await?),
+                None => None,
+            };
+            let request: Request = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "insert into requests (tenant_id, kind, subject_ref, channel, received_at, due_on, status,
+                     created_at, identity)
+                 values ($1, $2, $3, $4, $5, $6, 'open', $7, $8) {REQUEST_RETURNING}"
+            )))
+            .bind(tenant_id)
+            .bind(r.kind)
+            .bind(&r.subject_ref)
+            .bind(r.channel)
+            .bind(r.received_at)
+            .bind(r.due_on)
+            .bind(ctx.at)
+            .bind(r.identity)
+            .fetch_one(&mut *tx)
+            .await?;
+            let mut event = AuditEvent::new(
+                "request.open",
+                serde_json::json!({ "request": request.id, "kind": r.kind, "channel": r.channel,
+                                    "due_on": r.due_on, "identity": r.identity }),
+            );
+            event.tenant = r.tenant.clone();
+            event.subject_ref = r.subject_ref.as_ref().map(ToString::to_string);
+            chain.append(ctx, &event);
+            opened.push(request);
+        }
+        Self::flush_audit_chain(&mut tx, &mut chain).await?;
         tx.commit().await?;
-        Ok(id)
+        Ok(opened)
     }
 
     async fn list_requests(&self, f: &RequestFilter) -> Result<Vec<Request>> {

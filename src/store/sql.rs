@@ -271,8 +271,10 @@ where
     i64: Value<D::DB>,
     for<'q> &'q str: Encode<'q, D::DB> + Type<D::DB>,
 {
-    /// [`Self::tenant_id`], remembered for the process (the booking path asks for it in
-    /// every transaction).
+    /// The id of a tenant by slug, remembered for the process (every store method that
+    /// names a tenant asks for it; the booking path in every transaction), or `NotFound`
+    /// naming the command that adds it. Tenant rows are added only by `sync_tenants`,
+    /// which looks none up, so an id remembered is always a committed row's.
     pub(super) async fn known_tenant_id(
         &self,
         tx: &mut Transaction<'static, D::DB>,
@@ -286,21 +288,16 @@ where
         {
             return Ok(id);
         }
-        let id = Self::tenant_id(tx, slug).await?;
+        let id = sqlx::query_scalar("select id from tenants where slug = $1")
+            .bind(slug)
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or_else(|| StoreError::UnknownTenant(slug.to_owned()))?;
         self.tenant_ids
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(slug.to_owned(), id);
         Ok(id)
-    }
-
-    /// The id of a tenant by slug, or `NotFound` naming the command that adds it.
-    pub(super) async fn tenant_id(tx: &mut Transaction<'static, D::DB>, slug: &str) -> Result<i64> {
-        sqlx::query_scalar("select id from tenants where slug = $1")
-            .bind(slug)
-            .fetch_optional(&mut **tx)
-            .await?
-            .ok_or_else(|| StoreError::UnknownTenant(slug.to_owned()))
     }
 }
 

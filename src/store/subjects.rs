@@ -181,7 +181,7 @@ where
 
     async fn subject_data(&self, subject_ref: &SubjectRef, tenant: &str) -> Result<TenantData> {
         let mut tx = self.pool.begin().await?;
-        let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
+        let tenant_id = self.known_tenant_id(&mut tx, tenant).await?;
         let bookings = sqlx::query_as(
             "select b.reference, s.code as service_code, s.name as service_name, b.appointment_start,
                     b.appointment_end, b.status, b.booked_at, b.cancelled_at, b.first_name, b.last_name,
@@ -295,7 +295,7 @@ where
         tenant: &str,
     ) -> Result<Vec<OtherPerson>> {
         let mut tx = self.pool.begin().await?;
-        let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
+        let tenant_id = self.known_tenant_id(&mut tx, tenant).await?;
         let rows = sqlx::query_as(
             "select distinct first_name, last_name, email, phone from bookings
              where tenant_id = $1 and subject_ref is not null and subject_ref <> $2",
@@ -319,16 +319,9 @@ where
             self.required_ledger()?;
         }
         let mut tx = self.begin_admin().await?;
-        let report = Self::erase_in(
-            &mut tx,
-            subject_ref,
-            scopes,
-            opts,
-            ctx,
-            self.ledger.as_ref(),
-            None,
-        )
-        .await?;
+        let report = self
+            .erase_in(&mut tx, subject_ref, scopes, opts, ctx, None)
+            .await?;
         if opts.dry_run {
             tx.rollback().await?;
         } else {
@@ -353,7 +346,7 @@ where
         };
         let mut out = Vec::new();
         for tenant in tenants {
-            let tenant_id = Self::tenant_id(&mut tx, tenant).await?;
+            let tenant_id = self.known_tenant_id(&mut tx, tenant).await?;
             let changed = sqlx::query(
                 "update bookings set first_name = coalesce($3, first_name), last_name = coalesce($4, last_name),
                      email = coalesce($5, email), phone = coalesce($6, phone), address = coalesce($7, address),
@@ -486,12 +479,12 @@ where
     /// The erasure of `erase_subject`, inside the caller's transaction (also used by
     /// the mailbox intake, whose message and effects commit together).
     pub(super) async fn erase_in(
+        &self,
         tx: &mut sqlx::Transaction<'static, D::DB>,
         subject_ref: &SubjectRef,
         scopes: &[ErasureScope],
         opts: &ErasureOptions,
         ctx: &AuditContext,
-        ledger: Option<&LedgerFile>,
         batch: Option<&mut super::intake::BatchWrites>,
     ) -> Result<ErasureReport> {
         // The audit entries are chained in memory: a batch's chain, else one of the
@@ -504,7 +497,7 @@ where
         let now = opts.now;
         let today = now.date_naive();
         let ledger = (opts.record_in_ledger && !opts.dry_run)
-            .then(|| super::sql::required_ledger(ledger))
+            .then(|| self.required_ledger())
             .transpose()?;
         // What exists now, for the ledger: taken before anything is deleted, so that every
         // row of this second the erasure saw is at or below its mark.
@@ -524,7 +517,7 @@ where
         };
         for scope in scopes {
             let tenant = scope.tenant.as_str();
-            let tenant_id = Self::tenant_id(tx, tenant).await?;
+            let tenant_id = self.known_tenant_id(tx, tenant).await?;
             let change = |category: &'static str, id: i64, action: &'static str| RowChange {
                 tenant: tenant.to_owned(),
                 category,

@@ -143,43 +143,50 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
     // that a folder that cannot be written registers nothing.
     let staging = Staging::create(&folder)?;
 
-    // Register first, so the letter can cite the request; then read the rows.
+    // Register first, so the letter can cite the request; then read the rows. Each
+    // tenant's letter goes to the PDF's thread as soon as its rows are read, and is made
+    // there while the next tenant's are read.
     let mut parts = Vec::with_capacity(tenants.len());
+    let mut letters = Vec::with_capacity(tenants.len());
+    let pdf = crate::pdf::Pipeline::start(now);
     let mut opened = Vec::new();
     // Requests registered without a tenant belong to every tenant's view of the person;
     // a letter from several tenants lists each of them once, with the first.
     let mut shared_listed = std::collections::HashSet::new();
     let gathered: Result<()> = async {
-        for tenant in &tenants {
+        let slugs: Vec<Option<&str>> = tenants.iter().map(|t| Some(t.as_str())).collect();
+        let answered = requests::ensure_each(
+            ctx,
+            &slugs,
+            RequestKind::Access,
+            &subject_ref,
+            req.channel,
+            req.request_id,
+        )
+        .await?;
+        opened.extend(answered.iter().filter(|(_, new)| *new).map(|(r, _)| r.id));
+        for (tenant, (request, _)) in tenants.iter().zip(answered) {
             let policy = ctx.policies.require(tenant)?;
-            let (request, new) = requests::ensure_noting_new(
-                ctx,
-                Some(tenant),
-                RequestKind::Access,
-                &subject_ref,
-                req.channel,
-                req.request_id,
-            )
-            .await?;
-            if new {
-                opened.push(request.id);
-            }
             let mut data = ctx.store.subject_data(&subject_ref, tenant).await?;
             data.requests.retain(|r| {
                 r.id != request.id && (r.tenant.is_some() || shared_listed.insert(r.id))
             });
             redact_others(ctx, &subject_ref, tenant, email, &mut data).await?;
-            parts.push(Part {
+            let part = Part {
                 policy,
                 request,
                 data,
-            });
+            };
+            let letter = Letter::new(&part, email, &address, now);
+            pdf.push(letter.pdf());
+            letters.push(letter);
+            parts.push(part);
         }
         Ok(())
     }
     .await;
     let written = gathered
-        .and_then(|()| write_folder(&staging.path, email, &address, &parts, now))
+        .and_then(|()| write_folder(&staging.path, email, &parts, &letters, pdf, now))
         .and_then(|files| staging.finish(&folder).map(|()| files));
     let files = match written {
         Ok(files) => files,
@@ -492,48 +499,40 @@ impl Drop for Staging {
     }
 }
 
-/// Writes every file (0600) into the folder; returns the file names. The PDF, which takes
-/// the longest to make, is made on a thread of its own while the others are made; all are
-/// synced together at the end.
+/// Writes every file (0600) into the folder; returns the file names. The PDF of the
+/// `letters` is being made on its thread meanwhile (`pdf`); the other files are made
+/// here, and all are synced together at the end.
 fn write_folder(
     folder: &Path,
     email: &str,
-    address: &[String],
     parts: &[Part<'_>],
+    letters: &[Letter],
+    pdf: crate::pdf::Pipeline,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>> {
-    let letters: Vec<Letter> = parts
-        .iter()
-        .map(|p| Letter::new(p, email, address, now))
-        .collect();
-    let pdf_letters: Vec<crate::pdf::Letter> = letters.iter().map(Letter::pdf).collect();
-    let (pdf, others) = std::thread::scope(|scope| {
-        let pdf = scope.spawn(|| crate::pdf::render(&pdf_letters, now));
-        let others = (|| -> Result<Vec<(&'static str, Vec<u8>)>> {
-            let csvs = csv_files(parts)?;
-            let html = AuskunftHtml { letters: &letters }
-                .render()
-                .context("cannot render the Auskunft letter")?;
-            let json = serde_json::to_vec_pretty(&DatenJson {
-                generated_at: now,
-                email,
-                tenants: parts
-                    .iter()
-                    .map(|p| TenantJson {
-                        tenant_name: &p.policy.tenant.name,
-                        request_id: p.request.id,
-                        third_countries: p.policy.tenant.third_countries_de(),
-                        data: (&p.data).into(),
-                    })
-                    .collect(),
-            })?;
-            let mut files = vec![(LETTER_FILE, html.into_bytes()), (DATA_FILE, json)];
-            files.extend(csvs);
-            Ok(files)
-        })();
-        let pdf = pdf.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-        (pdf, others)
-    });
+    let others = (|| -> Result<Vec<(&'static str, Vec<u8>)>> {
+        let csvs = csv_files(parts)?;
+        let html = AuskunftHtml { letters }
+            .render()
+            .context("cannot render the Auskunft letter")?;
+        let json = serde_json::to_vec_pretty(&DatenJson {
+            generated_at: now,
+            email,
+            tenants: parts
+                .iter()
+                .map(|p| TenantJson {
+                    tenant_name: &p.policy.tenant.name,
+                    request_id: p.request.id,
+                    third_countries: p.policy.tenant.third_countries_de(),
+                    data: (&p.data).into(),
+                })
+                .collect(),
+        })?;
+        let mut files = vec![(LETTER_FILE, html.into_bytes()), (DATA_FILE, json)];
+        files.extend(csvs);
+        Ok(files)
+    })();
+    let pdf = pdf.finish();
     let mut files = others?;
     // The order of the report's file list: the letter, its PDF, the data, the CSVs.
     files.insert(1, (LETTER_PDF, pdf?));
