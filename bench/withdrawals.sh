@@ -6,6 +6,7 @@
 #   bench/withdrawals.sh                                       # both backends, 10,000 messages
 #   BENCH_MESSAGES=2000 BENCH_BACKENDS=sqlite bench/withdrawals.sh
 #   BENCH_BY_HAND=1 ...                                        # build the database without `demo`
+#   DATENWART_BIN=/tmp/old/datenwart bench/withdrawals.sh      # time another build (an A/B)
 #
 # Each run gets a fresh database with `datenwart demo --bookings 2000` (or, where `demo` is not
 # there, migrate / tenants sync / services import / slots generate and bookings through the
@@ -23,9 +24,12 @@ bookings="${BENCH_BOOKINGS:-2000}"
 backends="${BENCH_BACKENDS:-sqlite postgres}"
 export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-postgres}"
 
-echo "building (release) ..." >&2
-cargo build --release --locked -q --bin datenwart
-datenwart="${CARGO_TARGET_DIR:-target}/release/datenwart"
+# DATENWART_BIN=path times that binary (an older build, for an A/B) instead of the one built.
+if [ -z "${DATENWART_BIN:-}" ]; then
+  echo "building (release) ..." >&2
+  cargo build --release --locked -q --bin datenwart
+fi
+datenwart="${DATENWART_BIN:-${CARGO_TARGET_DIR:-target}/release/datenwart}"
 
 work="$(mktemp -d)"
 pg_db=""
