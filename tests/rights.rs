@@ -9,6 +9,7 @@ use common::people::{self, Citizen};
 use common::{Kind, TestDb, fixture, ready};
 use datenwart::domain::booking::BookingForm;
 use datenwart::domain::requests::{Channel, IdentityCheck, Outcome, RequestKind};
+use datenwart::domain::subject::SubjectRef;
 use datenwart::ops::rights::{self, Controllers, EraseRequest, FindBy, HoldOn};
 use datenwart::ops::seeding;
 use datenwart::ops::{Context, Refusal, requests};
@@ -91,6 +92,7 @@ on_both_backends!(
     every_tenant_means_one_request_per_tenant_where_something_changes,
     an_erasure_the_database_refuses_leaves_its_request_open_without_an_identity,
     requests_for_several_tenants_are_registered_together_or_not_at_all,
+    a_request_named_by_number_must_fit_and_one_made_without_a_tenant_is_closed_once,
 );
 
 async fn find_shows_a_person_by_email_phone_and_name_at_every_tenant(db: TestDb) {
@@ -1543,6 +1545,138 @@ async fn requests_for_several_tenants_are_registered_together_or_not_at_all(db: 
     assert!(refused.to_string().contains("gibt-es-nicht"), "{refused}");
     assert_eq!(db.count("select count(*) from requests").await, 3);
     assert_eq!(db.audit_count("request.open").await, 3);
+    let verified = datenwart::ops::audit::verify(ctx.store.as_ref())
+        .await
+        .unwrap();
+    assert!(verified.ok, "{:?}", verified.problem);
+}
+
+async fn a_request_named_by_number_must_fit_and_one_made_without_a_tenant_is_closed_once(
+    db: TestDb,
+) {
+    // `--request N` closes N as answered: a mistyped number must never close another
+    // person's request, one of another kind, or one made at another controller.
+    let ctx = setup(&db).await;
+    book_both(&ctx, "recklinghausen", ANNA_T).await;
+    book_both(&ctx, "westendorf", ANNA_T).await;
+    book_both(&ctx, "recklinghausen", BERND_T).await;
+    let anna = rights::email_ref(&ctx, ANNA).await.unwrap();
+    let bernd = rights::email_ref(&ctx, BERND).await.unwrap();
+    let received = Utc::now();
+    let open = |tenant: Option<&'static str>, kind: RequestKind, who: &SubjectRef| {
+        let ctx = &ctx;
+        let who = who.clone();
+        async move {
+            requests::open(ctx, tenant, kind, Some(&who), Channel::Letter, received)
+                .await
+                .unwrap()
+                .id
+        }
+    };
+    let bernds = open(Some("recklinghausen"), RequestKind::Erasure, &bernd).await;
+    let access = open(Some("recklinghausen"), RequestKind::Access, &anna).await;
+    let at_westendorf = open(Some("westendorf"), RequestKind::Erasure, &anna).await;
+    let bookings = || db.count("select count(*) from bookings where email is not null");
+    let before = bookings().await;
+    let erase_with = |tenant: Option<&'static str>, request: i64| EraseRequest {
+        request: Some(request),
+        ..erase_req(ANNA, tenant, false)
+    };
+    for (tenant, request, says) in [
+        (Some("recklinghausen"), bernds, "another person"),
+        (
+            Some("recklinghausen"),
+            access,
+            "of kind access, not erasure",
+        ),
+        (
+            Some("recklinghausen"),
+            at_westendorf,
+            "was made at westendorf",
+        ),
+        (None, at_westendorf, "answer it with --tenant westendorf"),
+        (Some("recklinghausen"), 9999, "no such request"),
+    ] {
+        let refused = rights::erase(&ctx, &erase_with(tenant, request))
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains(says), "{refused}");
+        assert!(
+            matches!(
+                refused.downcast_ref::<Refusal>(),
+                Some(Refusal::InvalidInput(_))
+            ),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(bookings().await, before, "a refused erasure erased");
+    assert_eq!(
+        db.count("select count(*) from requests where status = 'open'")
+            .await,
+        3
+    );
+    assert_eq!(db.count("select count(*) from requests").await, 3);
+
+    // A request made without a tenant (to the shared service) answers at every tenant and
+    // is closed once: correct, restrict and erase.
+    for (kind, outcome) in [
+        (RequestKind::Rectification, "rectified"),
+        (RequestKind::Restriction, "restricted"),
+        (RequestKind::Erasure, "erased_partly"),
+    ] {
+        let shared = open(None, kind, &anna).await;
+        match kind {
+            RequestKind::Rectification => {
+                let r = rights::correct(
+                    &ctx,
+                    ANNA,
+                    &Controllers::All,
+                    &["last_name=Schmidt-Berg".into()],
+                    Some(shared),
+                    Channel::Letter,
+                )
+                .await
+                .unwrap();
+                assert_eq!(r.requests.len(), 2, "{:?}", r.requests);
+            }
+            RequestKind::Restriction => {
+                let r = rights::restrict(
+                    &ctx,
+                    ANNA,
+                    &Controllers::All,
+                    "Richtigkeit bestritten",
+                    Some(shared),
+                    Channel::Letter,
+                )
+                .await
+                .unwrap();
+                assert_eq!(r.restrictions.len(), 2);
+            }
+            _ => {
+                // Restricted at both tenants above: the erasure keeps everything.
+                let done = rights::erase(&ctx, &erase_with(None, shared))
+                    .await
+                    .unwrap();
+                assert_eq!(done.requests.len(), 2, "{:?}", done.requests);
+                assert!(!done.report.kept.is_empty());
+            }
+        }
+        assert_eq!(
+            db.text(&format!(
+                "select status || ' ' || outcome from requests where id = {shared}"
+            ))
+            .await,
+            format!("closed {outcome}")
+        );
+        assert_eq!(
+            db.count(&format!(
+                "select count(*) from audit_log where action = 'request.close'
+                 and (details like '%\"request\":{shared},%' or details like '%\"request\":{shared}}}%')"
+            ))
+            .await,
+            1
+        );
+    }
     let verified = datenwart::ops::audit::verify(ctx.store.as_ref())
         .await
         .unwrap();

@@ -313,24 +313,13 @@ pub async fn list(ctx: &Context, filter: &RequestFilter) -> Result<Vec<Request>>
     Ok(ctx.store.list_requests(filter).await?)
 }
 
-/// The open request of this kind for the person at the tenant, or a new one received now:
-/// `erase`, `export`, `correct` and `restrict` answer a request, recorded or not.
-pub async fn ensure(
-    ctx: &Context,
-    tenant: Option<&str>,
-    kind: RequestKind,
-    subject_ref: &SubjectRef,
-    channel: Channel,
-    explicit: Option<i64>,
-) -> Result<Request> {
-    let mut each = ensure_each(ctx, &[tenant], kind, subject_ref, channel, explicit).await?;
-    Ok(each.remove(0).0)
-}
-
-/// As [`ensure`] for each of `tenants` (in order), and whether each request was opened now
-/// (so that a command that fails afterwards can take it back with [`discard`]). The
-/// person's open requests are read once and the missing ones registered together, in one
-/// transaction. With `explicit`, that request answers for every tenant.
+/// The open request of this kind for the person at each of `tenants` (in order), or a new
+/// one received now — `erase`, `export`, `correct` and `restrict` answer a request,
+/// recorded or not — and whether each was opened now (so that a command that fails
+/// afterwards can take it back with [`discard`]). The person's open requests are read
+/// once and the missing ones registered together, in one transaction. With `explicit`
+/// (`--request`), that request answers for every tenant: it must fit ([`named`]), and one
+/// made at a tenant answers for that tenant alone.
 pub async fn ensure_each(
     ctx: &Context,
     tenants: &[Option<&str>],
@@ -340,11 +329,24 @@ pub async fn ensure_each(
     explicit: Option<i64>,
 ) -> Result<Vec<(Request, bool)>> {
     if let Some(id) = explicit {
-        let r = get(ctx, id).await?;
-        if r.status != RequestStatus::Open {
-            return Err(
-                Refusal::InvalidInput(format!("--request {id}: the request is closed")).into(),
-            );
+        let r = named(ctx, id, kind, subject_ref).await?;
+        if let Some(made_at) = r.tenant.as_deref() {
+            // A request made at one controller answers there only.
+            match tenants {
+                [Some(t)] if *t == made_at => {}
+                [Some(t)] => {
+                    return Err(Refusal::InvalidInput(format!(
+                        "--tenant {t}: the request {id} was made at {made_at}"
+                    ))
+                    .into());
+                }
+                _ => {
+                    return Err(Refusal::InvalidInput(format!(
+                        "--all-tenants: the request {id} was made at {made_at}; answer it with --tenant {made_at}"
+                    ))
+                    .into());
+                }
+            }
         }
         return Ok(tenants.iter().map(|_| (r.clone(), false)).collect());
     }
@@ -393,6 +395,39 @@ pub async fn ensure_each(
             None => Ok((opened.next().expect("one opened per missing"), true)),
         })
         .collect()
+}
+
+/// A request named with `--request` for an answer of `kind`: it exists, is open, is of
+/// that kind (an access request also answers a portability request), and is not another
+/// person's. A mistyped number must never close someone else's request as answered.
+pub async fn named(
+    ctx: &Context,
+    id: i64,
+    kind: RequestKind,
+    subject_ref: &SubjectRef,
+) -> Result<Request> {
+    let r = ctx.store.request(id).await?.ok_or_else(|| {
+        Refusal::InvalidInput(format!("--request {id}: no such request in the register"))
+    })?;
+    if r.status != RequestStatus::Open {
+        return Err(Refusal::InvalidInput(format!("--request {id}: the request is closed")).into());
+    }
+    let fits =
+        r.kind == kind || (kind == RequestKind::Access && r.kind == RequestKind::Portability);
+    if !fits {
+        return Err(Refusal::InvalidInput(format!(
+            "--request {id}: it is a request of kind {}, not {kind}",
+            r.kind
+        ))
+        .into());
+    }
+    if r.subject_ref.as_ref().is_some_and(|s| s != subject_ref) {
+        return Err(Refusal::InvalidInput(format!(
+            "--request {id}: the request was made by another person than --email"
+        ))
+        .into());
+    }
+    Ok(r)
 }
 
 /// Takes back a request this command opened and could not answer.

@@ -2,7 +2,7 @@
 //! and legal holds. Each answers its request in the register.
 
 use super::booking::{MessageFacts, message_text};
-use super::requests::{self, ensure};
+use super::requests;
 use super::{Context, Refusal};
 use crate::domain::booking::{self, normalize_phone};
 use crate::domain::policy::{Policy, RetainedData, RetentionAction};
@@ -550,19 +550,20 @@ pub async fn correct(
         }
         c.fields.push(field);
     }
-    let mut answered = Vec::new();
-    for t in &tenants {
-        let r = ensure(
-            ctx,
-            Some(t),
-            RequestKind::Rectification,
-            &subject_ref,
-            channel,
-            request,
-        )
-        .await?;
-        answered.push((t.clone(), r.id));
-    }
+    let slugs: Vec<Option<&str>> = tenants.iter().map(|t| Some(t.as_str())).collect();
+    let answered: Vec<(String, i64)> = requests::ensure_each(
+        ctx,
+        &slugs,
+        RequestKind::Rectification,
+        &subject_ref,
+        channel,
+        request,
+    )
+    .await?
+    .into_iter()
+    .zip(&tenants)
+    .map(|((r, _), t)| (t.clone(), r.id))
+    .collect();
     c.requests = answered.clone();
     let render = |tenant: &str, m: &UnsentMessage| {
         let policy = ctx.policies.get(tenant)?;
@@ -581,7 +582,13 @@ pub async fn correct(
         .store
         .correct_subject(&subject_ref, &tenants, &c, &render, &ctx.audit())
         .await?;
+    // A request made without a tenant answers for each: closed once.
+    let mut closed = Vec::new();
     for (_, id) in &answered {
+        if closed.contains(id) {
+            continue;
+        }
+        closed.push(*id);
         requests::close(ctx, *id, Outcome::Rectified).await?;
     }
     Ok(Rectification {
@@ -636,18 +643,18 @@ pub async fn restrict(
     if tenants.is_empty() {
         return Err(no_such_person("this person"));
     }
+    let slugs: Vec<Option<&str>> = tenants.iter().map(|t| Some(t.as_str())).collect();
+    let answered = requests::ensure_each(
+        ctx,
+        &slugs,
+        RequestKind::Restriction,
+        &subject_ref,
+        channel,
+        request,
+    )
+    .await?;
     let mut restrictions = Vec::new();
-    let mut to_tell = Vec::new();
-    for tenant in &tenants {
-        let r = ensure(
-            ctx,
-            Some(tenant),
-            RequestKind::Restriction,
-            &subject_ref,
-            channel,
-            request,
-        )
-        .await?;
+    for (tenant, (r, _)) in tenants.iter().zip(answered) {
         let id = ctx
             .store
             .add_restriction(
@@ -658,13 +665,23 @@ pub async fn restrict(
                 &ctx.audit(),
             )
             .await?;
-        requests::close(ctx, r.id, Outcome::Restricted).await?;
-        to_tell.extend(ctx.store.recipient_notices(r.id).await?);
         restrictions.push(TenantRestriction {
             tenant: tenant.clone(),
             restriction: id,
             request: r.id,
         });
+    }
+    // A request made without a tenant answers for each: closed once, its recipients listed
+    // once.
+    let mut to_tell = Vec::new();
+    let mut closed = Vec::new();
+    for r in &restrictions {
+        if closed.contains(&r.request) {
+            continue;
+        }
+        closed.push(r.request);
+        requests::close(ctx, r.request, Outcome::Restricted).await?;
+        to_tell.extend(ctx.store.recipient_notices(r.request).await?);
     }
     Ok(RestrictionReport {
         subject_ref,

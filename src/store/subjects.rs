@@ -801,9 +801,16 @@ where
         // The requests answered, closed before the ledger line is written: a request that
         // is no longer open fails the erasure while nothing is in the ledger yet.
         if opts.close_requests && !opts.dry_run {
+            let mut closed = Vec::new();
             for scope in scopes {
-                if let Some(id) = scope.request_id {
-                    let partly = report.kept.iter().any(|k| k.tenant == scope.tenant);
+                // A request made without a tenant answers for every tenant: closed once,
+                // partly erased when any of its tenants kept something.
+                if let Some(id) = scope.request_id.filter(|id| !closed.contains(id)) {
+                    closed.push(id);
+                    let partly = scopes
+                        .iter()
+                        .filter(|s| s.request_id == Some(id))
+                        .any(|s| report.kept.iter().any(|k| k.tenant == s.tenant));
                     let outcome = if partly {
                         Outcome::ErasedPartly
                     } else {

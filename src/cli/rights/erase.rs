@@ -158,7 +158,7 @@ pub async fn erase(ctx: &Context, args: EraseArgs, format: Format) -> Result<Exi
         }
     }
     req.dry_run = args.dry_run;
-    // The identity is recorded on each request as it is registered, before the erasure.
+    // The identity is recorded on each request in the erasure's transaction, which closes it.
     let done = rights::erase(ctx, &req).await?;
     render_erasure(format, std::slice::from_ref(&done))?;
     Ok(ExitCode::SUCCESS)

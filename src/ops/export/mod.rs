@@ -113,7 +113,7 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
     let key = ctx.store.pseudonym_key().await?;
     let subject_ref = SubjectRef::for_email(&key, email);
     let explicit = match req.request_id {
-        Some(id) => Some(explicit_request(ctx, id, &subject_ref).await?),
+        Some(id) => Some(requests::named(ctx, id, RequestKind::Access, &subject_ref).await?),
         None => None,
     };
     let tenants = scope(ctx, &req.controllers, explicit.as_ref(), &subject_ref).await?;
@@ -323,31 +323,6 @@ async fn redact_others(
         }
     }
     Ok(())
-}
-
-/// A request named with `--request`: open, an access (or portability) request, and not
-/// another person's.
-async fn explicit_request(ctx: &Context, id: i64, subject_ref: &SubjectRef) -> Result<Request> {
-    let r = ctx.store.request(id).await?.ok_or_else(|| {
-        Refusal::InvalidInput(format!("--request {id}: no such request in the register"))
-    })?;
-    if r.status != RequestStatus::Open {
-        return Err(Refusal::InvalidInput(format!("--request {id}: the request is closed")).into());
-    }
-    if r.kind != RequestKind::Access && r.kind != RequestKind::Portability {
-        return Err(Refusal::InvalidInput(format!(
-            "--request {id}: it is a request of kind {}, not access",
-            r.kind
-        ))
-        .into());
-    }
-    if r.subject_ref.as_ref().is_some_and(|s| s != subject_ref) {
-        return Err(Refusal::InvalidInput(format!(
-            "--request {id}: the request was made by another person than --email"
-        ))
-        .into());
-    }
-    Ok(r)
 }
 
 /// The tenants to answer for: the one named (a person unknown there gets a no-data letter
