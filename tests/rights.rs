@@ -1494,9 +1494,9 @@ async fn requests_for_several_tenants_are_registered_together_or_not_at_all(db: 
     let each = requests::ensure_each(
         &ctx,
         &[
-            Some("recklinghausen"),
-            Some("westendorf"),
-            Some("oer-erkenschwick"),
+            "recklinghausen".to_owned(),
+            "westendorf".to_owned(),
+            "oer-erkenschwick".to_owned(),
         ],
         RequestKind::Access,
         &subject,

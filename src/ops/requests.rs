@@ -322,7 +322,7 @@ pub async fn list(ctx: &Context, filter: &RequestFilter) -> Result<Vec<Request>>
 /// made at a tenant answers for that tenant alone.
 pub async fn ensure_each(
     ctx: &Context,
-    tenants: &[Option<&str>],
+    tenants: &[String],
     kind: RequestKind,
     subject_ref: &SubjectRef,
     channel: Channel,
@@ -333,8 +333,8 @@ pub async fn ensure_each(
         if let Some(made_at) = r.tenant.as_deref() {
             // A request made at one controller answers there only.
             match tenants {
-                [Some(t)] if *t == made_at => {}
-                [Some(t)] => {
+                [t] if t == made_at => {}
+                [t] => {
                     return Err(Refusal::InvalidInput(format!(
                         "--tenant {t}: the request {id} was made at {made_at}"
                     ))
@@ -353,7 +353,7 @@ pub async fn ensure_each(
     let filter = RequestFilter {
         // One tenant: only its requests are read; several: all of the person's.
         tenant: match tenants {
-            [Some(t)] => Some((*t).to_owned()),
+            [t] => Some(t.clone()),
             _ => None,
         },
         status: Some(RequestStatus::Open),
@@ -365,15 +365,15 @@ pub async fn ensure_each(
     let received = crate::domain::time::now();
     let mut found = Vec::with_capacity(tenants.len());
     let mut missing = Vec::new();
-    for &tenant in tenants {
+    for tenant in tenants {
         let r = open_ones
             .iter()
-            .find(|r| r.tenant.as_deref() == tenant)
+            .find(|r| r.tenant.as_ref() == Some(tenant))
             .cloned();
         if r.is_none() {
             missing.push(new_request(
                 ctx,
-                tenant,
+                Some(tenant),
                 kind,
                 Some(subject_ref),
                 channel,

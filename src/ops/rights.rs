@@ -347,10 +347,9 @@ pub async fn erase(ctx: &Context, req: &EraseRequest<'_>) -> Result<Erasure> {
     if !req.dry_run {
         // The ledger must be writable before anything is registered.
         ctx.store.check_erasure_ledger()?;
-        let slugs: Vec<Option<&str>> = tenants.iter().map(|t| Some(t.as_str())).collect();
         let requests = requests::ensure_each(
             ctx,
-            &slugs,
+            &tenants,
             RequestKind::Erasure,
             &subject_ref,
             req.channel,
@@ -550,10 +549,9 @@ pub async fn correct(
         }
         c.fields.push(field);
     }
-    let slugs: Vec<Option<&str>> = tenants.iter().map(|t| Some(t.as_str())).collect();
     let answered: Vec<(String, i64)> = requests::ensure_each(
         ctx,
-        &slugs,
+        &tenants,
         RequestKind::Rectification,
         &subject_ref,
         channel,
@@ -643,10 +641,9 @@ pub async fn restrict(
     if tenants.is_empty() {
         return Err(no_such_person("this person"));
     }
-    let slugs: Vec<Option<&str>> = tenants.iter().map(|t| Some(t.as_str())).collect();
     let answered = requests::ensure_each(
         ctx,
-        &slugs,
+        &tenants,
         RequestKind::Restriction,
         &subject_ref,
         channel,

@@ -154,10 +154,9 @@ pub async fn export(ctx: &Context, req: &ExportRequest) -> Result<ExportReport> 
     // a letter from several tenants lists each of them once, with the first.
     let mut shared_listed = std::collections::HashSet::new();
     let gathered: Result<()> = async {
-        let slugs: Vec<Option<&str>> = tenants.iter().map(|t| Some(t.as_str())).collect();
         let answered = requests::ensure_each(
             ctx,
-            &slugs,
+            &tenants,
             RequestKind::Access,
             &subject_ref,
             req.channel,
