@@ -430,6 +430,23 @@ pub async fn named(
     Ok(r)
 }
 
+/// Closes each of the requests answered once with `outcome` (a request made without a
+/// tenant answers for several) and returns them, each once, in order.
+pub async fn close_each_once(
+    ctx: &Context,
+    ids: impl IntoIterator<Item = i64>,
+    outcome: Outcome,
+) -> Result<Vec<i64>> {
+    let mut closed = Vec::new();
+    for id in ids {
+        if !closed.contains(&id) {
+            ctx.store.close_request(id, outcome, &ctx.audit()).await?;
+            closed.push(id);
+        }
+    }
+    Ok(closed)
+}
+
 /// Takes back a request this command opened and could not answer.
 pub async fn discard(ctx: &Context, id: i64) -> Result<()> {
     Ok(ctx.store.discard_request(id, &ctx.audit()).await?)

@@ -580,15 +580,7 @@ pub async fn correct(
         .store
         .correct_subject(&subject_ref, &tenants, &c, &render, &ctx.audit())
         .await?;
-    // A request made without a tenant answers for each: closed once.
-    let mut closed = Vec::new();
-    for (_, id) in &answered {
-        if closed.contains(id) {
-            continue;
-        }
-        closed.push(*id);
-        requests::close(ctx, *id, Outcome::Rectified).await?;
-    }
+    requests::close_each_once(ctx, answered.iter().map(|(_, id)| *id), Outcome::Rectified).await?;
     Ok(Rectification {
         subject_ref,
         fields: c.fields,
@@ -668,17 +660,15 @@ pub async fn restrict(
             request: r.id,
         });
     }
-    // A request made without a tenant answers for each: closed once, its recipients listed
-    // once.
+    let closed = requests::close_each_once(
+        ctx,
+        restrictions.iter().map(|r| r.request),
+        Outcome::Restricted,
+    )
+    .await?;
     let mut to_tell = Vec::new();
-    let mut closed = Vec::new();
-    for r in &restrictions {
-        if closed.contains(&r.request) {
-            continue;
-        }
-        closed.push(r.request);
-        requests::close(ctx, r.request, Outcome::Restricted).await?;
-        to_tell.extend(ctx.store.recipient_notices(r.request).await?);
+    for id in closed {
+        to_tell.extend(ctx.store.recipient_notices(id).await?);
     }
     Ok(RestrictionReport {
         subject_ref,

@@ -238,7 +238,11 @@ impl<D: Dialect> SqlStore<D> {
     /// The ledger an erasure writes to; refused (exit 2, before anything changed) when the
     /// database has none: PostgreSQL needs `--ledger PATH` or `DATENWART_LEDGER`.
     pub(super) fn required_ledger(&self) -> super::Result<&super::LedgerFile> {
-        required_ledger(self.ledger.as_ref())
+        self.ledger.as_ref().ok_or_else(|| {
+            super::StoreError::Invalid(
+                "--ledger: an erasure needs the erasure ledger file, and this database has no default one (PostgreSQL): give --ledger PATH or set DATENWART_LEDGER (see docs/operations.md)".into(),
+            )
+        })
     }
 
     pub(super) async fn begin_admin(&self) -> sqlx::Result<Transaction<'static, D::DB>> {
@@ -309,15 +313,4 @@ pub(super) fn same_secret(a: &str, b: &str) -> bool {
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
-}
-
-/// See [`SqlStore::required_ledger`].
-pub(super) fn required_ledger(
-    ledger: Option<&super::LedgerFile>,
-) -> super::Result<&super::LedgerFile> {
-    ledger.ok_or_else(|| {
-        super::StoreError::Invalid(
-            "--ledger: an erasure needs the erasure ledger file, and this database has no default one (PostgreSQL): give --ledger PATH or set DATENWART_LEDGER (see docs/operations.md)".into(),
-        )
-    })
 }

@@ -484,28 +484,7 @@ fn write_folder(
     pdf: crate::pdf::Pipeline,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>> {
-    let others = (|| -> Result<Vec<(&'static str, Vec<u8>)>> {
-        let csvs = csv_files(parts)?;
-        let html = AuskunftHtml { letters }
-            .render()
-            .context("cannot render the Auskunft letter")?;
-        let json = serde_json::to_vec_pretty(&DatenJson {
-            generated_at: now,
-            email,
-            tenants: parts
-                .iter()
-                .map(|p| TenantJson {
-                    tenant_name: &p.policy.tenant.name,
-                    request_id: p.request.id,
-                    third_countries: p.policy.tenant.third_countries_de(),
-                    data: (&p.data).into(),
-                })
-                .collect(),
-        })?;
-        let mut files = vec![(LETTER_FILE, html.into_bytes()), (DATA_FILE, json)];
-        files.extend(csvs);
-        Ok(files)
-    })();
+    let others = other_files(email, parts, letters, now);
     let pdf = pdf.finish();
     let mut files = others?;
     // The order of the report's file list: the letter, its PDF, the data, the CSVs.
@@ -516,4 +495,33 @@ fn write_folder(
         .collect();
     private_files::write_new_all(&paths)?;
     Ok(files.into_iter().map(|(name, _)| name.to_owned()).collect())
+}
+
+/// The Auskunft's files but the PDF: the HTML letter, the data as JSON, the CSVs.
+fn other_files(
+    email: &str,
+    parts: &[Part<'_>],
+    letters: &[Letter],
+    now: DateTime<Utc>,
+) -> Result<Vec<(&'static str, Vec<u8>)>> {
+    let csvs = csv_files(parts)?;
+    let html = AuskunftHtml { letters }
+        .render()
+        .context("cannot render the Auskunft letter")?;
+    let json = serde_json::to_vec_pretty(&DatenJson {
+        generated_at: now,
+        email,
+        tenants: parts
+            .iter()
+            .map(|p| TenantJson {
+                tenant_name: &p.policy.tenant.name,
+                request_id: p.request.id,
+                third_countries: p.policy.tenant.third_countries_de(),
+                data: (&p.data).into(),
+            })
+            .collect(),
+    })?;
+    let mut files = vec![(LETTER_FILE, html.into_bytes()), (DATA_FILE, json)];
+    files.extend(csvs);
+    Ok(files)
 }
